@@ -1,0 +1,453 @@
+// The config schema: every key of configs/README.md, its default (MODEL.md), type and range.
+#include "l5sim/config.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "l5sim/error.hpp"
+#include "yaml_reader.hpp"
+
+namespace l5sim {
+
+using config_detail::MapReader;
+
+int64_t Config::to_steps(double ms) const { return std::llround(ms / dt_ms); }
+int64_t Config::steps() const { return to_steps(duration_ms); }
+
+int Config::population_index(const std::string& name) const {
+    for (size_t i = 0; i < populations.size(); ++i)
+        if (populations[i].name == name) return static_cast<int>(i);
+    return -1;
+}
+
+Override parse_override(const std::string& text) {
+    const auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0)
+        throw ConfigError("--set " + text + ": expected key.path=value");
+    return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+namespace {
+
+constexpr double kBig = 1e300;
+
+model::IzhParams soma_defaults(CellType t) {
+    model::IzhParams p;  // PYR soma (MODEL.md section 2)
+    if (t == CellType::pv) {
+        p = {20, 1, -55, -40, 25, 0.15, 8, -55, 200, -55, 200};
+    } else if (t == CellType::som) {
+        p = {100, 1, -56, -42, 40, 0.03, 8, -53, 20, -53, 20};
+    }
+    return p;
+}
+
+void read_soma(MapReader r, model::IzhParams& p, bool pyramidal) {
+    p.C = r.positive("C_pF", p.C);
+    p.k = r.positive("k_nS_per_mV", p.k);
+    p.v_r = r.number("v_r_mV", p.v_r, -200, 100);
+    p.v_t = r.number("v_t_mV", p.v_t, -200, 100);
+    p.v_peak = r.number("v_peak_mV", p.v_peak, -100, 200);
+    p.a = r.positive("a_per_ms", p.a);
+    p.b = r.number("b_nS", p.b, -kBig, kBig, "a number");
+    p.c = r.number("c_mV", p.c, -200, 100);
+    p.d = r.number("d_pA", p.d, -kBig, kBig, "a number");
+    if (pyramidal) {
+        p.c_burst = r.number("c_burst_mV", p.c_burst, -200, 100);
+        p.d_burst = r.number("d_burst_pA", p.d_burst, -kBig, kBig, "a number");
+    } else {
+        p.c_burst = p.c;
+        p.d_burst = p.d;
+    }
+    if (!(p.v_peak > p.v_t)) r.fail("v_peak_mV", "a value above v_t_mV");
+    if (!(p.c < p.v_peak)) r.fail("c_mV", "a reset below v_peak_mV");
+    r.finish();
+}
+
+void read_dendrite(MapReader r, model::DendriteParams& p) {
+    p.C_d = r.positive("C_pF", p.C_d);
+    p.g_Ld = r.positive("g_L_nS", p.g_Ld);
+    p.E_Ld = r.number("E_L_mV", p.E_Ld, -200, 100);
+    p.g_Ca = r.number("g_Ca_pA", p.g_Ca, 0, kBig);
+    p.E_half = r.number("E_half_mV", p.E_half, -200, 100);
+    p.D = r.positive("D_mV", p.D);
+    p.a_d = r.positive("a_per_ms", p.a_d);
+    p.b_d = r.number("b_nS", p.b_d, -kBig, kBig, "a number");
+    p.p_bap = r.number("p_bap_pA", p.p_bap, 0, kBig);
+    p.theta_ca = r.number("theta_Ca_mV", p.theta_ca, -200, 100);
+    p.bap_delay_steps = static_cast<int>(r.integer("bap_delay_steps", p.bap_delay_steps, 1, 31));
+    p.bap_last_steps =
+        static_cast<int>(r.integer("bap_last_steps", p.bap_last_steps, p.bap_delay_steps, 31));
+    r.finish();
+}
+
+PoissonSource read_poisson(MapReader r, PoissonSource def) {
+    def.rate_hz = r.number("rate_hz", def.rate_hz, 0, 1e6);
+    def.weight = r.number("weight", def.weight, 0, 1e6);
+    r.finish();
+    return def;
+}
+
+PopulationConfig read_population(MapReader r, const std::string& name, double dt) {
+    PopulationConfig p;
+    p.name = name;
+    const std::string type = r.choice("type", "pyramidal", {"pyramidal", "pv", "som"});
+    p.type = type == "pv" ? CellType::pv : type == "som" ? CellType::som : CellType::pyramidal;
+    p.n = static_cast<uint32_t>(r.integer("n", 0, 1, 2000000000));
+    const bool pyr = p.type == CellType::pyramidal;
+    p.soma = soma_defaults(p.type);
+    read_soma(r.map("soma"), p.soma, pyr);
+    if (pyr) {
+        read_dendrite(r.map("dendrite"), p.dendrite);
+        MapReader c = r.map("coupling");
+        p.coupling = c.choice("mode", "stochastic", {"stochastic", "scaled"}) == "scaled"
+                         ? model::Coupling::scaled
+                         : model::Coupling::stochastic;
+        p.gamma = c.number("gamma", 0.5, 0, 1, "a probability in [0, 1]");
+        c.finish();
+        MapReader a = r.map("adaptation");
+        p.adapt_increment_nS = a.number("increment_nS", 0.065, 0, kBig);
+        p.adapt_tau_ms = a.number("tau_ms", 2000, dt, kBig, "a time constant >= dt_ms");
+        p.adapt_E_mV = a.number("E_mV", -80, -200, 100);
+        a.finish();
+    } else {
+        p.adapt_increment_nS = 0;
+    }
+    MapReader bg = r.map("background");
+    p.background_soma = read_poisson(bg.map("soma"), pyr ? PoissonSource{600, 1}
+                                                        : PoissonSource{600, 0.02});
+    if (pyr) {
+        p.background_dendrite = read_poisson(bg.map("dendrite"), PoissonSource{50, 1});
+    }
+    bg.finish();
+    r.finish();
+    return p;
+}
+
+uint32_t find_population(MapReader& r, const std::string& key, const Config& c) {
+    const std::string name = r.required_string(key);
+    const int i = c.population_index(name);
+    if (i < 0) {
+        std::string known;
+        for (const auto& p : c.populations) known += (known.empty() ? "" : ", ") + p.name;
+        r.fail(key, "a population name (one of " + known + ")");
+    }
+    return static_cast<uint32_t>(i);
+}
+
+StdpConfig read_stdp(MapReader r) {
+    StdpConfig s;
+    const std::string rule = r.choice("rule", "pair_all", {"pair_all", "nearest", "triplet"});
+    s.rule = rule == "nearest"   ? model::StdpRule::nearest
+             : rule == "triplet" ? model::StdpRule::triplet
+                                 : model::StdpRule::pair_all;
+    s.bounds = r.choice("bounds", "hard", {"hard", "soft"}) == "soft" ? model::StdpBounds::soft
+                                                                      : model::StdpBounds::hard;
+    s.tau_plus_ms = r.positive("tau_plus_ms", s.tau_plus_ms);
+    s.tau_minus_ms = r.positive("tau_minus_ms", s.tau_minus_ms);
+    s.tau_x_ms = r.positive("tau_x_ms", s.tau_x_ms);
+    s.tau_y_ms = r.positive("tau_y_ms", s.tau_y_ms);
+    s.a_plus_rel = r.number("A_plus", s.a_plus_rel, 0, 1, "a fraction of w_max in [0, 1]");
+    s.a_minus_ratio = r.number("A_minus_ratio", s.a_minus_ratio, 0, 100);
+    s.a3_plus_rel = r.number("A3_plus", s.a3_plus_rel, 0, 1, "a fraction of w_max in [0, 1]");
+    s.a3_minus_rel = r.number("A3_minus", s.a3_minus_rel, 0, 1, "a fraction of w_max in [0, 1]");
+    s.w_max_nS = r.number("w_max_nS", 0, 0, kBig, "a weight >= 0 (0: w_max_factor x initial max)");
+    s.w_max_factor = r.positive("w_max_factor", s.w_max_factor);
+    s.eta = r.number("eta", s.eta, 0, kBig);
+    r.finish();
+    return s;
+}
+
+double read_delay(MapReader& r, const std::string& key, double def, double dt, bool allow_zero) {
+    const double v = r.number(key, def, 0, 255 * dt, "a delay in ms within 255 steps of dt_ms");
+    if (v == 0 && allow_zero) return v;
+    if (v < dt * (1 - 1e-9))
+        r.fail(key, std::string("a delay >= dt_ms (") + std::to_string(dt) + " ms)" +
+                        (allow_zero ? " or exactly 0" : ""));
+    return v;
+}
+
+ProjectionConfig read_projection(MapReader r, const std::string& name, const Config& c) {
+    ProjectionConfig p;
+    p.name = name;
+    p.source = find_population(r, "source", c);
+    p.target = find_population(r, "target", c);
+    const auto& tgt = c.populations[p.target];
+    const std::string comp = r.choice("compartment", "soma", {"soma", "dendrite"});
+    p.compartment = comp == "dendrite" ? Compartment::dendrite : Compartment::soma;
+    if (p.compartment == Compartment::dendrite && tgt.type != CellType::pyramidal)
+        r.fail("compartment", "soma (target population " + tgt.name + " has no dendrite)");
+    MapReader rec = r.map("receptors");
+    p.ampa = rec.number("ampa", 0, 0, kBig);
+    p.nmda = rec.number("nmda", 0, 0, kBig);
+    p.gaba = rec.number("gaba_a", 0, 0, kBig);
+    if (p.ampa == 0 && p.nmda == 0 && p.gaba == 0)
+        rec.fail_here("at least one receptor factor > 0 (ampa, nmda, gaba_a)");
+    rec.finish();
+    MapReader con = r.map("connectivity");
+    const bool sheet = c.layout == Layout::sheet;
+    p.rule = con.choice("rule", sheet ? "sparse" : "dense", {"dense", "sparse"}) == "sparse"
+                 ? ConnRule::sparse
+                 : ConnRule::dense;
+    if (p.rule == ConnRule::dense && sheet)
+        con.fail("rule", "sparse (layout sheet uses sparse fixed in-degree)");
+    if (p.rule == ConnRule::sparse && !sheet)
+        con.fail("rule", "dense (sparse connectivity needs network.layout: sheet)");
+    p.A = con.number("A", 1, 0, kBig);
+    p.sigma = con.positive("sigma", sheet ? 0.05 : 0.5);
+    p.autapses = con.boolean("autapses", false);
+    if (p.rule == ConnRule::sparse) {
+        p.K = static_cast<uint32_t>(con.integer("K", 100, 1, 1000000));
+        p.dense_equivalent_sources = static_cast<uint32_t>(
+            con.integer("dense_equivalent_sources", 200, 1, 100000000));
+        p.dense_equivalent_sigma = con.positive("dense_equivalent_sigma", 0.5);
+    }
+    con.finish();
+    MapReader d = r.map("delay");
+    if (sheet) {
+        p.delay_min_ms = read_delay(d, "min_ms", 1.0, c.dt_ms, false);
+        p.conduction_speed = d.positive("speed_per_ms", 0.1);
+        // The farthest torus point is sqrt(2)/2 away; its delay must fit 8 bits of steps.
+        const double max_steps =
+            std::round(p.delay_min_ms / c.dt_ms) + std::ceil(0.70711 / (p.conduction_speed * c.dt_ms));
+        if (max_steps > 255)
+            d.fail("speed_per_ms", "a speed at which the longest delay (" +
+                                       std::to_string(max_steps * c.dt_ms) +
+                                       " ms here) stays within 255 steps");
+    } else {
+        p.delay_ms = read_delay(d, "ms", 0.0, c.dt_ms, true);
+    }
+    d.finish();
+    p.gain = r.number("gain", 1, 0, kBig);
+    if (r.has("stdp")) p.stdp = read_stdp(r.map("stdp"));
+    r.finish();
+    return p;
+}
+
+std::vector<std::string> knob_names(const Config& c) {
+    std::vector<std::string> k;
+    for (const auto& p : c.populations) {
+        if (p.type == CellType::pyramidal) {
+            k.push_back(p.name + ".gamma");
+            k.push_back(p.name + ".background.dendrite.rate_hz");
+        }
+        k.push_back(p.name + ".background.soma.rate_hz");
+    }
+    for (const auto& p : c.projections) {
+        k.push_back("projections." + p.name + ".gain");
+        if (p.stdp) k.push_back("projections." + p.name + ".eta");
+    }
+    for (const auto& i : c.injections) k.push_back("injections." + i.name + ".amplitude_pA");
+    return k;
+}
+
+Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> src) {
+    Config c;
+    c.source_file = src->file;
+    YAML::Node out(YAML::NodeType::Map);
+    MapReader r(root, "", src, out);
+    {
+        MapReader s = r.map("simulation");
+        c.dt_ms = s.positive("dt_ms", 0.1, 1.0);
+        c.duration_ms = s.positive("duration_ms", 1000);
+        c.seed = static_cast<uint64_t>(s.integer("seed", 1, 0, INT64_MAX));
+        c.threads = static_cast<int>(s.integer("threads", 0, 0, 4096));
+        s.finish();
+    }
+    {
+        MapReader n = r.map("network");
+        c.layout = n.choice("layout", "ring", {"ring", "sheet"}) == "sheet" ? Layout::sheet
+                                                                           : Layout::ring;
+        c.sheet.positions = n.choice("positions", "grid", {"grid", "jittered"});
+        n.finish();
+    }
+    {
+        MapReader s = r.map("synapses");
+        MapReader a = s.map("ampa");
+        c.synapses.tau_ampa_ms = a.number("tau_ms", 6, c.dt_ms, kBig, "a time constant >= dt_ms");
+        c.synapses.E_ampa_mV = a.number("E_mV", 0, -200, 100);
+        a.finish();
+        MapReader n = s.map("nmda");
+        c.synapses.tau_nmda_ms = n.number("tau_ms", 100, c.dt_ms, kBig, "a time constant >= dt_ms");
+        c.synapses.E_nmda_mV = n.number("E_mV", 0, -200, 100);
+        c.synapses.nmda_soma_cap_nS = n.number("soma_cap_nS", 85, 0, kBig);
+        n.finish();
+        MapReader g = s.map("gaba_a");
+        c.synapses.tau_gaba_ms = g.number("tau_ms", 6, c.dt_ms, kBig, "a time constant >= dt_ms");
+        c.synapses.E_gaba_mV = g.number("E_mV", -75, -200, 100);
+        g.finish();
+        s.finish();
+    }
+    {
+        MapReader pops = r.map("populations");
+        const auto names = pops.keys();
+        if (names.empty()) pops.fail_here("at least one population (a map name -> {type, n, ...})");
+        for (const auto& name : names) c.populations.push_back(read_population(pops.map(name), name, c.dt_ms));
+        pops.finish();
+    }
+    {
+        MapReader projs = r.map("projections");
+        for (const auto& name : projs.keys())
+            c.projections.push_back(read_projection(projs.map(name), name, c));
+        projs.finish();
+    }
+    {
+        int idx = 0;
+        for (auto& ir : r.map_list("injections")) {
+            InjectionConfig inj;
+            inj.name = ir.string("name", "injection" + std::to_string(idx++));
+            inj.population = find_population(ir, "population", c);
+            const auto& pop = c.populations[inj.population];
+            inj.compartment = ir.choice("compartment", "soma", {"soma", "dendrite"}) == "dendrite"
+                                  ? Compartment::dendrite
+                                  : Compartment::soma;
+            if (inj.compartment == Compartment::dendrite && pop.type != CellType::pyramidal)
+                ir.fail("compartment", "soma (population " + pop.name + " has no dendrite)");
+            inj.cells = ir.id_list("cells", pop.n);
+            const std::string kind = ir.choice("kind", "constant", {"constant", "step", "pulse_train"});
+            inj.kind = kind == "step"          ? InjectionConfig::Kind::step
+                       : kind == "pulse_train" ? InjectionConfig::Kind::pulse_train
+                                               : InjectionConfig::Kind::constant;
+            inj.amplitude_pA = ir.number("amplitude_pA", 0, -1e7, 1e7);
+            const bool timed = inj.kind != InjectionConfig::Kind::constant;
+            inj.start_ms = timed ? ir.number("start_ms", 0, 0, kBig) : 0;
+            inj.stop_ms = timed ? ir.number("stop_ms", -1, -1, kBig, "a time in ms (-1: until the end)") : -1;
+            if (inj.stop_ms >= 0 && inj.stop_ms <= inj.start_ms)
+                ir.fail("stop_ms", "a time after start_ms, or -1");
+            if (inj.kind == InjectionConfig::Kind::pulse_train) {
+                inj.period_ms = ir.number("period_ms", 100, c.dt_ms, kBig, "a period >= dt_ms");
+                inj.width_ms = ir.number("width_ms", 10, c.dt_ms, inj.period_ms,
+                                         "a width >= dt_ms and <= period_ms");
+            }
+            for (const auto& other : c.injections)
+                if (other.name == inj.name) ir.fail("name", "a name not used by another injection");
+            c.injections.push_back(inj);
+            ir.finish();
+        }
+    }
+    {
+        const auto knobs = knob_names(c);
+        for (auto& sr : r.map_list("schedule")) {
+            ScheduleEntry e;
+            std::string list;
+            for (const auto& k : knobs) list += (list.empty() ? "" : ", ") + k;
+            e.knob = sr.required_string("knob");
+            bool known = false;
+            for (const auto& k : knobs) known = known || k == e.knob;
+            if (!known) sr.fail("knob", "a knob name (one of " + list + ")");
+            e.op = sr.choice("op", "set", {"set", "add"}) == "add" ? ScheduleEntry::Op::add
+                                                                  : ScheduleEntry::Op::set;
+            const bool is_gamma = e.knob.size() > 6 && e.knob.substr(e.knob.size() - 6) == ".gamma";
+            if (is_gamma && e.op == ScheduleEntry::Op::set) {
+                e.value = sr.number("value", 0, 0, 1, "a probability in [0, 1]");
+            } else if (is_gamma) {
+                e.value = sr.number("value", 0, -1, 1, "a change of probability in [-1, 1]");
+            } else {
+                e.value = sr.number("value", 0, -kBig, kBig, "a number");
+                if (e.op == ScheduleEntry::Op::set && e.value < 0 &&
+                    e.knob.rfind("injections.", 0) != 0)
+                    sr.fail("value", "a value >= 0 for this knob");
+            }
+            e.start_ms = sr.number("start_ms", 0, 0, kBig);
+            e.stop_ms = sr.number("stop_ms", -1, -1, kBig, "a time in ms (-1: until the end)");
+            if (e.stop_ms >= 0 && e.stop_ms <= e.start_ms)
+                sr.fail("stop_ms", "a time after start_ms, or -1");
+            if (is_gamma) {
+                const auto pop = c.population_index(e.knob.substr(0, e.knob.size() - 6));
+                e.cells = sr.id_list("cells", c.populations[pop].n);
+            }
+            c.schedule.push_back(e);
+            sr.finish();
+        }
+    }
+    {
+        MapReader rec = r.map("recording");
+        c.recording.spikes = rec.boolean("spikes", true);
+        for (auto& pr : rec.map_list("probes")) {
+            ProbeConfig p;
+            p.population = find_population(pr, "population", c);
+            const auto& pop = c.populations[p.population];
+            p.cells = pr.id_list("cells", pop.n);
+            if (p.cells.empty()) {
+                if (pop.n > 1000) pr.fail("cells", "a list of cells (at most 1000 when 'all')");
+                for (uint32_t i = 0; i < pop.n; ++i) p.cells.push_back(i);
+            }
+            p.variables = pr.string_list("variables");
+            std::vector<std::string> allowed = {"v", "u", "g_ampa", "g_nmda", "g_nmda_bg",
+                                                "g_gaba", "g_adapt", "i_ext"};
+            if (pop.type == CellType::pyramidal) {
+                for (const char* v : {"v_d", "u_d", "g_ampa_d", "g_nmda_d", "g_gaba_d",
+                                      "i_ext_d", "burst_mode", "gamma"})
+                    allowed.push_back(v);
+            }
+            if (p.variables.empty()) p.variables = {"v"};
+            for (const auto& v : p.variables) {
+                bool ok = false;
+                for (const auto& a : allowed) ok = ok || a == v;
+                if (!ok) {
+                    std::string list;
+                    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+                    pr.fail("variables", "variables of " + pop.name + " (" + list + ")");
+                }
+            }
+            p.every_steps = static_cast<uint32_t>(pr.integer("every_steps", 10, 1, 1000000000));
+            c.recording.probes.push_back(p);
+            pr.finish();
+        }
+        for (auto& wr : rec.map_list("weights")) {
+            WeightRecordConfig w;
+            const std::string name = wr.required_string("projection");
+            int idx = -1;
+            for (size_t i = 0; i < c.projections.size(); ++i)
+                if (c.projections[i].name == name) idx = static_cast<int>(i);
+            if (idx < 0) wr.fail("projection", "the name of a projection");
+            w.projection = static_cast<uint32_t>(idx);
+            w.every_ms = wr.number("every_ms", 100, c.dt_ms, kBig, "an interval >= dt_ms");
+            w.max_synapses = static_cast<uint64_t>(wr.integer("max_synapses", 10000, 1, 100000000));
+            c.recording.weights.push_back(w);
+            wr.finish();
+        }
+        rec.finish();
+    }
+    r.finish();
+    std::ostringstream os;
+    os << out;
+    c.resolved_yaml = os.str();
+    return c;
+}
+
+Config parse_root(YAML::Node root, const std::string& name, const std::vector<Override>& overrides) {
+    auto src = std::make_shared<config_detail::Source>();
+    src->file = name;
+    for (const auto& [k, v] : overrides) {
+        config_detail::apply_override(root, k, v, "--set " + k + "=" + v);
+        src->overridden.insert(k);
+    }
+    if (!root.IsMap()) throw ConfigError(name + ": expected a YAML map at the top level");
+    return read_root(root, src);
+}
+
+}  // namespace
+
+Config parse_config(const std::string& text, const std::string& name,
+                    const std::vector<Override>& overrides) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(text);
+    } catch (const YAML::ParserException& e) {
+        throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ":" +
+                          std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
+    }
+    return parse_root(root, name, overrides);
+}
+
+Config load_config(const std::string& path, const std::vector<Override>& overrides) {
+    std::ifstream in(path);
+    if (!in) throw ConfigError(path + ": cannot open the config file (does it exist?)");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return parse_config(ss.str(), path, overrides);
+}
+
+}  // namespace l5sim

@@ -1,0 +1,394 @@
+// The CPU reference engine: OpenMP loops over the shared model functions, one loop per phase.
+// Deterministic for any thread count: per-cell work is independent, synaptic input is summed in
+// 64-bit fixed point with atomic integer adds, and each synapse has one writer per phase.
+#include <omp.h>
+
+#include <atomic>
+#include <cmath>
+
+#include "cpu_state.hpp"
+#include "l5sim/error.hpp"
+#include "l5sim/model/poisson.hpp"
+#include "l5sim/model/rng.hpp"
+
+namespace l5sim::cpu {
+
+namespace {
+
+// Below this many items a loop runs on one thread (fork/join costs more than the work).
+constexpr int64_t kParallelMin = 4096;
+
+model::ReceptorConstants receptor_constants(const Config& cfg) {
+    const auto& s = cfg.synapses;
+    const double dt = cfg.dt_ms;
+    return model::ReceptorConstants{
+        static_cast<float>(1 - dt / s.tau_ampa_ms), static_cast<float>(1 - dt / s.tau_nmda_ms),
+        static_cast<float>(1 - dt / s.tau_gaba_ms), static_cast<float>(s.E_ampa_mV),
+        static_cast<float>(s.E_nmda_mV),            static_cast<float>(s.E_gaba_mV),
+        static_cast<float>(s.nmda_soma_cap_nS)};
+}
+
+model::StdpConstants stdp_constants(const StdpConfig& s, float w_max, double dt) {
+    const double a_plus = s.a_plus_rel * w_max;
+    return model::StdpConstants{s.rule,
+                                s.bounds,
+                                static_cast<float>(std::exp(-dt / s.tau_plus_ms)),
+                                static_cast<float>(std::exp(-dt / s.tau_minus_ms)),
+                                static_cast<float>(std::exp(-dt / s.tau_x_ms)),
+                                static_cast<float>(std::exp(-dt / s.tau_y_ms)),
+                                static_cast<float>(a_plus),
+                                static_cast<float>(a_plus * s.a_minus_ratio),
+                                static_cast<float>(s.a3_plus_rel * w_max),
+                                static_cast<float>(s.a3_minus_rel * w_max),
+                                w_max,
+                                static_cast<float>(s.eta)};
+}
+
+class CpuEngine final : public Engine {
+public:
+    CpuEngine(const Config& cfg, Network net) : cfg_(cfg), net_(std::move(net)) {
+        rc_ = receptor_constants(cfg);
+        for (uint32_t p = 0; p < cfg.populations.size(); ++p) init_population(p);
+        for (uint32_t j = 0; j < cfg.projections.size(); ++j) init_projection(j);
+        targets_of_.resize(pops_.size());
+        for (uint32_t j = 0; j < projs_.size(); ++j) targets_of_[projs_[j].target].push_back(j);
+    }
+
+    std::string name() const override { return "cpu"; }
+
+    void detect_spikes(int64_t step) override;
+    void propagate(int64_t step) override;
+    void deliver(int64_t step) override;
+    void integrate_dendrites(int64_t step) override;
+    void integrate_somata(int64_t step) override;
+    void plasticity(int64_t step) override;
+
+    const std::vector<uint32_t>& spikes(uint32_t pop) const override {
+        return pops_[pop].spike_ids;
+    }
+    uint64_t calcium_spikes(uint32_t pop) const override { return pops_[pop].calcium_spikes; }
+    uint64_t synaptic_events() const override { return events_; }
+
+    void set_drive(uint32_t pop, const PopulationDrive& d) override { pops_[pop].drive = d; }
+    void set_gamma(uint32_t pop, const std::vector<float>& g) override { pops_[pop].gamma = g; }
+    void set_current(uint32_t pop, Compartment c, const std::vector<float>& pA) override {
+        (c == Compartment::soma ? pops_[pop].i_ext : pops_[pop].i_ext_d) = pA;
+    }
+    void set_projection(uint32_t j, double gain, double eta) override {
+        auto& pj = projs_[j];
+        pj.f_ampa = static_cast<float>(pj.ampa * gain);
+        pj.f_nmda = static_cast<float>(pj.nmda * gain);
+        pj.f_gaba = static_cast<float>(pj.gaba * gain);
+        pj.stdp.eta = static_cast<float>(eta);
+    }
+
+    void read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,
+                    float* out) const override;
+    void read_weights(uint32_t j, uint64_t count, float* out) const override {
+        const auto& w = net_.projections[j].weight;
+        for (uint64_t i = 0; i < count && i < w.size(); ++i) out[i] = w[i];
+    }
+
+private:
+    void init_population(uint32_t p);
+    void init_projection(uint32_t j);
+
+    const Config& cfg_;
+    Network net_;
+    model::ReceptorConstants rc_{};
+    std::vector<PopulationState> pops_;
+    std::vector<ProjectionState> projs_;
+    std::vector<std::vector<uint32_t>> targets_of_;  // projections into each population
+    uint64_t events_ = 0;
+};
+
+void CpuEngine::init_population(uint32_t p) {
+    const auto& c = cfg_.populations[p];
+    PopulationState s;
+    s.n = c.n;
+    s.pyramidal = c.type == CellType::pyramidal;
+    s.soma = model::make_izh_constants(c.soma, cfg_.dt_ms);
+    s.coupling = c.coupling;
+    s.adapt_increment = static_cast<float>(c.adapt_increment_nS);
+    s.adapt_decay = static_cast<float>(1 - cfg_.dt_ms / c.adapt_tau_ms);
+    s.adapt_E = static_cast<float>(c.adapt_E_mV);
+    const size_t n = c.n;
+    s.v.assign(n, static_cast<float>(c.soma.v_r));
+    for (auto* vec : {&s.u, &s.g_ampa, &s.g_nmda, &s.g_nmda_bg, &s.g_gaba, &s.g_adapt, &s.i_ext})
+        vec->assign(n, 0.0f);
+    if (s.pyramidal) {
+        s.dend = model::make_dendrite_constants(c.dendrite, cfg_.dt_ms);
+        s.v_d.assign(n, static_cast<float>(c.dendrite.E_Ld));
+        for (auto* vec : {&s.u_d, &s.g_ampa_d, &s.g_nmda_d, &s.g_gaba_d, &s.i_ext_d})
+            vec->assign(n, 0.0f);
+        s.gamma.assign(n, static_cast<float>(c.gamma));
+        s.history.assign(n, 0);
+        s.burst.assign(n, 0);
+    }
+    s.spiked.assign(n, 0);
+    pops_.push_back(std::move(s));
+}
+
+void CpuEngine::init_projection(uint32_t j) {
+    const auto& c = cfg_.projections[j];
+    const auto& net = net_.projections[j];
+    ProjectionState s;
+    s.source = c.source;
+    s.target = c.target;
+    s.compartment = c.compartment;
+    s.ampa = c.ampa;
+    s.nmda = c.nmda;
+    s.gaba = c.gaba;
+    s.slots = net.max_delay_steps + 1;
+    s.ring.assign(static_cast<size_t>(s.slots) * net.n_tgt, 0);
+    s.plastic = c.stdp.has_value();
+    if (s.plastic) {
+        s.stdp = stdp_constants(*c.stdp, net.w_max, cfg_.dt_ms);
+        s.x.assign(net.n_src, 0.0f);
+        s.r2.assign(net.n_src, 0.0f);
+        s.y.assign(net.n_tgt, 0.0f);
+        s.o2.assign(net.n_tgt, 0.0f);
+    }
+    projs_.push_back(std::move(s));
+    set_projection(j, c.gain, c.stdp ? c.stdp->eta : 0.0);
+}
+
+// Phase 1. Spike test and reset (burst-mode c, d chosen by the previous step's dendrite), spike
+// history for the BAP window, adaptation increment; then the ordered spike list and traces.
+void CpuEngine::detect_spikes(int64_t) {
+    for (auto& s : pops_) {
+        const int64_t n = s.n;
+        uint64_t calcium = 0;
+#pragma omp parallel for schedule(static) reduction(+ : calcium) if (n >= kParallelMin)
+        for (int64_t i = 0; i < n; ++i) {
+            const bool burst = s.pyramidal && s.burst[i];
+            const bool spiked = model::soma_reset(s.soma, burst, &s.v[i], &s.u[i]);
+            s.spiked[i] = spiked;
+            if (s.pyramidal) {
+                s.history[i] = model::advance_history(s.history[i], spiked);
+                if (spiked) s.g_adapt[i] = s.g_adapt[i] + s.adapt_increment;
+                calcium += spiked && burst;
+            }
+        }
+        s.calcium_spikes += calcium;
+        s.spike_ids.clear();
+        for (int64_t i = 0; i < n; ++i)
+            if (s.spiked[i]) s.spike_ids.push_back(static_cast<uint32_t>(i));
+    }
+    for (auto& pj : projs_) {
+        if (!pj.plastic) continue;
+        const auto& st = pj.stdp;
+        const auto& src = pops_[pj.source].spiked;
+        const auto& tgt = pops_[pj.target].spiked;
+        const bool triplet = st.rule == model::StdpRule::triplet;
+        for (size_t i = 0; i < pj.x.size(); ++i) {
+            pj.x[i] = model::trace_step(st.rule, pj.x[i], st.decay_plus, src[i]);
+            if (triplet) pj.r2[i] = pj.r2[i] * st.decay_x;
+        }
+        for (size_t i = 0; i < pj.y.size(); ++i) {
+            pj.y[i] = model::trace_step(st.rule, pj.y[i], st.decay_minus, tgt[i]);
+            if (triplet) pj.o2[i] = pj.o2[i] * st.decay_y;
+        }
+    }
+}
+
+// Phase 2a. Each spiking source walks its CSR row: fixed-point weight into the ring slot of the
+// arrival step (atomic integer add: order-free), then pre-side depression of that synapse (the
+// row has one writer: this thread).
+void CpuEngine::propagate(int64_t step) {
+    uint64_t events = 0;
+    for (uint32_t j = 0; j < projs_.size(); ++j) {
+        auto& pj = projs_[j];
+        auto& net = net_.projections[j];
+        const auto& spikes = pops_[pj.source].spike_ids;
+        const int64_t ns = static_cast<int64_t>(spikes.size());
+        const uint64_t n_tgt = net.n_tgt;
+        int64_t* ring = pj.ring.data();
+        const bool plastic = pj.plastic;
+        const bool triplet = plastic && pj.stdp.rule == model::StdpRule::triplet;
+#pragma omp parallel for schedule(dynamic, 4) reduction(+ : events) if (ns >= 64)
+        for (int64_t q = 0; q < ns; ++q) {
+            const uint32_t s = spikes[q];
+            const uint64_t b = net.row_ptr[s], e = net.row_ptr[s + 1];
+            const float r2 = triplet ? pj.r2[s] : 0.0f;
+            for (uint64_t syn = b; syn < e; ++syn) {
+                const uint64_t slot = (static_cast<uint64_t>(step) + net.delay[syn]) % pj.slots;
+                std::atomic_ref<int64_t> cell(ring[slot * n_tgt + net.target[syn]]);
+                cell.fetch_add(model::to_fixed(net.weight[syn]), std::memory_order_relaxed);
+                if (plastic)
+                    net.weight[syn] = model::depress(pj.stdp, net.weight[syn],
+                                                     pj.y[net.target[syn]], r2);
+            }
+            events += e - b;
+        }
+    }
+    events_ += events;
+}
+
+// Phases 2b and 3: this step's ring slots and Poisson background into the conductances, then
+// one Euler decay of every conductance.
+void CpuEngine::deliver(int64_t step) {
+    for (uint32_t p = 0; p < pops_.size(); ++p) {
+        auto& s = pops_[p];
+        const int64_t n = s.n;
+        const uint32_t bg_stream = model::stream_id(model::StreamKind::background, p);
+        const auto& into = targets_of_[p];
+        const auto bs = s.drive.background_soma;
+        const auto bd = s.drive.background_dendrite;
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+        for (int64_t i = 0; i < n; ++i) {
+            float ga = s.g_ampa[i], gn = s.g_nmda[i], gnb = s.g_nmda_bg[i], gg = s.g_gaba[i];
+            float gad = 0, gnd = 0, ggd = 0;
+            if (s.pyramidal) {
+                gad = s.g_ampa_d[i];
+                gnd = s.g_nmda_d[i];
+                ggd = s.g_gaba_d[i];
+            }
+            for (const uint32_t j : into) {
+                auto& pj = projs_[j];
+                int64_t& cell = pj.ring[(static_cast<uint64_t>(step) % pj.slots) * s.n + i];
+                const float in = model::from_fixed(cell);
+                cell = 0;
+                if (pj.compartment == Compartment::soma) {
+                    ga = ga + pj.f_ampa * in;
+                    gn = gn + pj.f_nmda * in;
+                    gg = gg + pj.f_gaba * in;
+                } else {
+                    gad = gad + pj.f_ampa * in;
+                    gnd = gnd + pj.f_nmda * in;
+                    ggd = ggd + pj.f_gaba * in;
+                }
+            }
+            if (bs.lambda > 0 || bd.lambda > 0) {
+                const model::Draw4 r =
+                    model::philox(cfg_.seed, bg_stream, static_cast<uint32_t>(step), uint32_t(i));
+                if (bs.lambda > 0) {
+                    const float k = static_cast<float>(model::poisson_count(bs, model::u01(r.v[0])));
+                    ga = ga + k * bs.weight_ns;
+                    gnb = gnb + k * bs.weight_ns;
+                }
+                if (s.pyramidal && bd.lambda > 0) {
+                    const float k = static_cast<float>(model::poisson_count(bd, model::u01(r.v[1])));
+                    gad = gad + k * bd.weight_ns;
+                    gnd = gnd + k * bd.weight_ns;
+                }
+            }
+            s.g_ampa[i] = model::decay(ga, rc_.decay_ampa);
+            s.g_nmda[i] = model::decay(gn, rc_.decay_nmda);
+            s.g_nmda_bg[i] = model::decay(gnb, rc_.decay_nmda);
+            s.g_gaba[i] = model::decay(gg, rc_.decay_gaba);
+            s.g_adapt[i] = model::decay(s.g_adapt[i], s.adapt_decay);
+            if (s.pyramidal) {
+                s.g_ampa_d[i] = model::decay(gad, rc_.decay_ampa);
+                s.g_nmda_d[i] = model::decay(gnd, rc_.decay_nmda);
+                s.g_gaba_d[i] = model::decay(ggd, rc_.decay_gaba);
+            }
+        }
+    }
+}
+
+// Phase 4: BAP window, calcium dendrite, plateau -> burst-mode choice for the next reset.
+void CpuEngine::integrate_dendrites(int64_t step) {
+    for (uint32_t p = 0; p < pops_.size(); ++p) {
+        auto& s = pops_[p];
+        if (!s.pyramidal) continue;
+        const int64_t n = s.n;
+        const uint32_t stream = model::stream_id(model::StreamKind::coupling, p);
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+        for (int64_t i = 0; i < n; ++i) {
+            const float gamma = s.gamma[i];
+            const bool window = model::bap_window_open(s.dend, s.history[i]);
+            const bool stochastic = s.coupling == model::Coupling::stochastic;
+            model::Draw4 r{{0, 0, 0, 0}};
+            const bool need_draw = stochastic && (window || s.v_d[i] >= s.dend.theta_ca);
+            if (need_draw) r = model::philox(cfg_.seed, stream, uint32_t(step), uint32_t(i));
+            const float bap =
+                model::bap_current(s.dend, s.coupling, s.history[i], gamma, model::u01(r.v[0]));
+            const model::DendriteConductances g{s.g_ampa_d[i], s.g_nmda_d[i], s.g_gaba_d[i]};
+            model::dendrite_step(s.dend, rc_, g, bap, s.i_ext_d[i], &s.v_d[i], &s.u_d[i]);
+            bool plateau = s.v_d[i] >= s.dend.theta_ca;
+            if (plateau && stochastic && !need_draw)
+                r = model::philox(cfg_.seed, stream, uint32_t(step), uint32_t(i));
+            s.burst[i] = model::plateau_burst(s.dend, s.coupling, s.v_d[i], gamma,
+                                              model::u01(r.v[1]));
+        }
+    }
+}
+
+// Phase 5: somata, linearly implicit in the conductances.
+void CpuEngine::integrate_somata(int64_t) {
+    for (auto& s : pops_) {
+        const int64_t n = s.n;
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+        for (int64_t i = 0; i < n; ++i) {
+            const model::SomaConductances g{s.g_ampa[i], s.g_nmda[i], s.g_nmda_bg[i], s.g_gaba[i],
+                                            s.g_adapt[i]};
+            model::soma_step(s.soma, rc_, g, s.adapt_E, s.i_ext[i], &s.v[i], &s.u[i]);
+        }
+    }
+}
+
+// Phase 6: potentiation at postsynaptic spikes through the reverse index (each synapse has one
+// writer: its target's thread); then the triplet rule's slow traces jump.
+void CpuEngine::plasticity(int64_t) {
+    for (uint32_t j = 0; j < projs_.size(); ++j) {
+        auto& pj = projs_[j];
+        if (!pj.plastic) continue;
+        auto& net = net_.projections[j];
+        const auto& post = pops_[pj.target].spike_ids;
+        const int64_t ns = static_cast<int64_t>(post.size());
+        const uint32_t K = net.in_degree;
+        const bool triplet = pj.stdp.rule == model::StdpRule::triplet;
+#pragma omp parallel for schedule(dynamic, 4) if (ns >= 64)
+        for (int64_t q = 0; q < ns; ++q) {
+            const uint32_t t = post[q];
+            const float o2 = triplet ? pj.o2[t] : 0.0f;
+            for (uint32_t k = 0; k < K; ++k) {
+                const uint32_t syn = net.rev[static_cast<uint64_t>(t) * K + k];
+                const uint32_t src = model::csr_row_of(net.row_ptr.data(), net.n_src, syn);
+                net.weight[syn] = model::potentiate(pj.stdp, net.weight[syn], pj.x[src], o2);
+            }
+        }
+        if (triplet) {
+            for (const uint32_t s : pops_[pj.source].spike_ids) pj.r2[s] = pj.r2[s] + 1.0f;
+            for (const uint32_t t : post) pj.o2[t] = pj.o2[t] + 1.0f;
+        }
+    }
+}
+
+void CpuEngine::read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,
+                           float* out) const {
+    const auto& s = pops_[pop];
+    const std::vector<float>* src = nullptr;
+    if (var == "v") src = &s.v;
+    else if (var == "u") src = &s.u;
+    else if (var == "g_ampa") src = &s.g_ampa;
+    else if (var == "g_nmda") src = &s.g_nmda;
+    else if (var == "g_nmda_bg") src = &s.g_nmda_bg;
+    else if (var == "g_gaba") src = &s.g_gaba;
+    else if (var == "g_adapt") src = &s.g_adapt;
+    else if (var == "i_ext") src = &s.i_ext;
+    else if (var == "v_d") src = &s.v_d;
+    else if (var == "u_d") src = &s.u_d;
+    else if (var == "g_ampa_d") src = &s.g_ampa_d;
+    else if (var == "g_nmda_d") src = &s.g_nmda_d;
+    else if (var == "g_gaba_d") src = &s.g_gaba_d;
+    else if (var == "i_ext_d") src = &s.i_ext_d;
+    else if (var == "gamma") src = &s.gamma;
+    if (var == "burst_mode") {
+        for (size_t k = 0; k < cells.size(); ++k) out[k] = s.burst.empty() ? 0.0f : s.burst[cells[k]];
+        return;
+    }
+    if (!src || src->empty()) throw Error("no state variable '" + var + "' in this population");
+    for (size_t k = 0; k < cells.size(); ++k) out[k] = (*src)[cells[k]];
+}
+
+}  // namespace
+
+}  // namespace l5sim::cpu
+
+namespace l5sim {
+std::unique_ptr<Engine> make_cpu_engine(const Config& cfg, Network net) {
+    return std::make_unique<cpu::CpuEngine>(cfg, std::move(net));
+}
+}  // namespace l5sim

@@ -1,0 +1,48 @@
+#pragma once
+// Structure-of-arrays state of the CPU engine (one vector per variable per population).
+#include <cstdint>
+#include <vector>
+
+#include "l5sim/config.hpp"
+#include "l5sim/engine.hpp"
+#include "l5sim/model/dendrite.hpp"
+#include "l5sim/model/izhikevich.hpp"
+#include "l5sim/model/stdp.hpp"
+#include "l5sim/model/synapse.hpp"
+
+namespace l5sim::cpu {
+
+struct PopulationState {
+    uint32_t n = 0;
+    bool pyramidal = false;
+    model::IzhConstants soma{};
+    model::DendriteConstants dend{};
+    model::Coupling coupling = model::Coupling::stochastic;
+    float adapt_increment = 0, adapt_decay = 1, adapt_E = -80;
+    PopulationDrive drive{};
+    // soma
+    std::vector<float> v, u, g_ampa, g_nmda, g_nmda_bg, g_gaba, g_adapt, i_ext;
+    // dendrite (pyramidal)
+    std::vector<float> v_d, u_d, g_ampa_d, g_nmda_d, g_gaba_d, i_ext_d, gamma;
+    std::vector<uint32_t> history;
+    std::vector<uint8_t> burst;
+    // this step
+    std::vector<uint8_t> spiked;
+    std::vector<uint32_t> spike_ids;
+    uint64_t calcium_spikes = 0;
+};
+
+struct ProjectionState {
+    uint32_t source = 0, target = 0;
+    Compartment compartment = Compartment::soma;
+    float f_ampa = 0, f_nmda = 0, f_gaba = 0;  // receptor factor x gain
+    double ampa = 0, nmda = 0, gaba = 0;       // receptor factors (config)
+    uint32_t slots = 1;                         // ring size = max delay + 1
+    std::vector<int64_t> ring;                  // [slot][target], fixed point
+    bool plastic = false;
+    model::StdpConstants stdp{};
+    std::vector<float> x, r2;  // pre traces (per source cell)
+    std::vector<float> y, o2;  // post traces (per target cell)
+};
+
+}  // namespace l5sim::cpu

@@ -1,0 +1,163 @@
+// The l5sim command line: run, validate, info. Exit codes: 0 ok, 2 usage or config error,
+// 1 run-time failure (DESIGN.md section 6).
+#include <spdlog/spdlog.h>
+#include <omp.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+
+#include "l5sim/build_info.hpp"
+#include "l5sim/config.hpp"
+#include "l5sim/devices.hpp"
+#include "l5sim/error.hpp"
+#include "l5sim/network.hpp"
+#include "l5sim/output.hpp"
+#include "l5sim/simulation.hpp"
+
+namespace {
+
+using namespace l5sim;
+
+struct RunArgs {
+    std::string config, out, backend = "cpu";
+    int64_t seed = -1;
+    int threads = 0;
+    std::vector<std::string> sets;
+    bool force = false, quiet = false;
+};
+
+Config load(const std::string& path, const std::vector<std::string>& sets, int64_t seed,
+            int threads) {
+    std::vector<Override> ov;
+    for (const auto& s : sets) ov.push_back(parse_override(s));
+    if (seed >= 0) ov.emplace_back("simulation.seed", std::to_string(seed));
+    if (threads > 0) ov.emplace_back("simulation.threads", std::to_string(threads));
+    return load_config(path, ov);
+}
+
+std::string fmt_duration(double s) {
+    if (s < 120) return fmt::format("{:.0f} s", s);
+    if (s < 7200) return fmt::format("{:.1f} min", s / 60);
+    return fmt::format("{:.1f} h", s / 3600);
+}
+
+int cmd_run(const RunArgs& a, const std::string& command_line) {
+    Config cfg = load(a.config, a.sets, a.seed, a.threads);
+    const std::filesystem::path dir = a.out;
+    check_output_dir(dir, a.force);
+    Simulation::Backend backend = a.backend == "cuda"   ? Simulation::Backend::cuda
+                                  : a.backend == "auto" ? Simulation::Backend::automatic
+                                                        : Simulation::Backend::cpu;
+    if (backend == Simulation::Backend::automatic) {
+        std::string why;
+        const bool gpu = cuda_available(&why);
+        spdlog::info("--backend auto: {}", gpu ? "using the CUDA engine" : "using the CPU engine (" + why + ")");
+    }
+    spdlog::info("building network: {} populations, {} projections", cfg.populations.size(),
+                 cfg.projections.size());
+    Simulation sim(cfg, backend);
+    spdlog::info("network built in {:.2f} s: {} synapses ({} engine, {} threads)",
+                 sim.timing().build_s, sim.network_info().synapses(), sim.engine().name(),
+                 omp_get_max_threads());
+    prepare_output_dir(dir, a.force);
+    const Provenance prov{sim.engine().name(), command_line};
+    write_resolved_config(dir, sim.config(), prov);
+    const auto t0 = std::chrono::steady_clock::now();
+    double last = 0;
+    sim.run([&](int64_t step, int64_t total) {
+        if (a.quiet) return;
+        const double el =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (el - last < 2.0) return;
+        last = el;
+        const double bio = step * cfg.dt_ms * 1e-3;
+        const double rate = bio / el;
+        spdlog::info("[{:3.0f}%] {:.2f} / {:.2f} s simulated, {:.3f} simulated s per wall s, ETA {}",
+                     100.0 * step / total, bio, total * cfg.dt_ms * 1e-3, rate,
+                     fmt_duration((total - step) * cfg.dt_ms * 1e-3 / rate));
+    });
+    write_results(dir, sim, prov);
+    for (const auto& s : summarize(sim))
+        spdlog::info("{:>6}: {:7} cells {:9} spikes {:8.2f} Hz  burst fraction {:.2f}", s.name, s.n,
+                     s.spikes, s.rate_hz, s.burst_fraction);
+    const auto& t = sim.timing();
+    spdlog::info("{:.3f} s simulated in {:.2f} s wall ({:.3g} synaptic events/s); outputs in {}",
+                 t.steps * cfg.dt_ms * 1e-3, t.wall_s,
+                 t.wall_s > 0 ? t.synaptic_events / t.wall_s : 0.0, dir.string());
+    return 0;
+}
+
+int cmd_validate(const std::string& path, const std::vector<std::string>& sets) {
+    Config cfg = load(path, sets, -1, 0);
+    uint64_t cells = 0;
+    for (const auto& p : cfg.populations) cells += p.n;
+    std::cout << path << ": valid (" << cfg.populations.size() << " populations, " << cells
+              << " cells, " << cfg.projections.size() << " projections, "
+              << cfg.steps() << " steps; about "
+              << estimate_bytes(cfg) / (1024.0 * 1024.0) << " MiB on the CPU engine)\n";
+    return 0;
+}
+
+int cmd_info() {
+    std::cout << "l5sim " << build::version << " (git " << build::git_hash << ", "
+              << build::build_type << ")\n";
+    std::cout << "engines: cpu (OpenMP, " << omp_get_max_threads() << " threads)";
+    std::string why;
+    const auto devices = cuda_devices(&why);
+    std::cout << (cuda_built() ? ", cuda (compiled in)" : "") << "\n";
+    if (!cuda_built()) {
+        std::cout << "cuda: not built (no nvcc at configure time)\n";
+    } else if (devices.empty()) {
+        std::cout << "cuda devices: none visible (" << why << ")\n";
+    } else {
+        for (size_t i = 0; i < devices.size(); ++i)
+            std::cout << "cuda device " << i << ": " << devices[i] << "\n";
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"l5sim: cortical layer-5 circuits with dendritic bursting and plasticity"};
+    app.require_subcommand(1);
+    RunArgs ra;
+    auto* run = app.add_subcommand("run", "simulate a config, writing an output directory");
+    run->add_option("config", ra.config, "YAML config")->required();
+    run->add_option("--out,-o", ra.out, "output directory")->required();
+    run->add_option("--backend", ra.backend, "cpu, cuda or auto")
+        ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+    run->add_option("--seed", ra.seed, "override simulation.seed")->check(CLI::NonNegativeNumber);
+    run->add_option("--threads", ra.threads, "CPU threads (default: all)")->check(CLI::PositiveNumber);
+    run->add_option("--set", ra.sets, "override a key: a.b.c=value (repeatable)");
+    run->add_flag("--force", ra.force, "write into a non-empty output directory");
+    run->add_flag("--quiet,-q", ra.quiet, "no progress lines");
+    std::string vconfig;
+    std::vector<std::string> vsets;
+    auto* validate = app.add_subcommand("validate", "check a config and exit");
+    validate->add_option("config", vconfig, "YAML config")->required();
+    validate->add_option("--set", vsets, "override a key: a.b.c=value (repeatable)");
+    auto* info = app.add_subcommand("info", "build, engines and devices");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int rc = app.exit(e);
+        return rc == 0 ? 0 : 2;
+    }
+    std::string command_line;
+    for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+    try {
+        if (*run) return cmd_run(ra, command_line);
+        if (*validate) return cmd_validate(vconfig, vsets);
+        if (*info) return cmd_info();
+    } catch (const ConfigError& e) {
+        std::cerr << "l5sim: error: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "l5sim: run-time failure: " << e.what() << "\n";
+        return 1;
+    }
+    return 2;
+}

@@ -1,0 +1,210 @@
+// Network building (MODEL.md section 7): dense Gaussian ring and sparse fixed in-degree torus
+// sheet, generated per target cell (O(K) each, OpenMP) and sorted into CSR by source.
+#include "l5sim/network.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "l5sim/error.hpp"
+#include "l5sim/model/connectivity.hpp"
+
+namespace l5sim {
+
+namespace model {
+double ring_distance(uint32_t i, uint32_t n_i, uint32_t j, uint32_t n_j) {
+    const double a = 2 * std::numbers::pi * (static_cast<double>(i) / n_i);
+    const double b = 2 * std::numbers::pi * (static_cast<double>(j) / n_j);
+    return 2 * std::abs(std::sin((a - b) / 2));
+}
+}  // namespace model
+
+double Connectivity::bytes_per_synapse() const {
+    if (target.empty()) return 0;
+    const double bytes = row_ptr.size() * sizeof(uint64_t) + target.size() * sizeof(uint32_t) +
+                         weight.size() * sizeof(float) + delay.size() * sizeof(uint8_t) +
+                         rev.size() * sizeof(uint32_t);
+    return bytes / static_cast<double>(target.size());
+}
+
+uint64_t Network::synapses() const {
+    uint64_t n = 0;
+    for (const auto& p : projections) n += p.size();
+    return n;
+}
+
+uint64_t Network::bytes() const {
+    uint64_t b = 0;
+    for (const auto& p : projections) b += static_cast<uint64_t>(p.bytes_per_synapse() * p.size());
+    return b;
+}
+
+static double gaussian_weight(double A, double sigma, double d) {
+    return A * std::exp(-d * d / (2 * sigma * sigma)) / (sigma * std::sqrt(2 * std::numbers::pi));
+}
+
+double dense_ring_total(double A, double sigma, uint32_t n, bool exclude_self) {
+    double total = 0;
+    for (uint32_t j = exclude_self ? 1 : 0; j < n; ++j)
+        total += gaussian_weight(A, sigma, model::ring_distance(0, n, j, n));
+    return total;
+}
+
+static uint32_t grid_side(uint32_t n) {
+    auto side = static_cast<uint32_t>(std::sqrt(static_cast<double>(n)));
+    while (static_cast<uint64_t>(side) * side < n) ++side;
+    while (side > 1 && static_cast<uint64_t>(side - 1) * (side - 1) >= n) --side;
+    return side;
+}
+
+namespace {
+
+// Per-target lists (target-major): src[t*K + k], w, delay.
+struct Draws {
+    uint32_t K = 0;
+    std::vector<uint32_t> src;
+    std::vector<float> w;
+    std::vector<uint8_t> delay;
+};
+
+Draws draw_dense_ring(const Config& cfg, const ProjectionConfig& p) {
+    const auto n_src = cfg.populations[p.source].n;
+    const auto n_tgt = cfg.populations[p.target].n;
+    const bool skip_self = p.source == p.target && !p.autapses;
+    Draws d;
+    d.K = n_src - (skip_self ? 1 : 0);
+    const uint64_t total = static_cast<uint64_t>(d.K) * n_tgt;
+    d.src.resize(total);
+    d.w.resize(total);
+    d.delay.assign(total, static_cast<uint8_t>(cfg.to_steps(p.delay_ms)));
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < int64_t(n_tgt); ++t) {
+        uint64_t slot = static_cast<uint64_t>(t) * d.K;
+        for (uint32_t j = 0; j < n_src; ++j) {
+            if (skip_self && j == uint32_t(t)) continue;
+            const double dist = model::ring_distance(uint32_t(t), n_tgt, j, n_src);
+            d.src[slot] = j;
+            d.w[slot] = static_cast<float>(gaussian_weight(p.A, p.sigma, dist));
+            ++slot;
+        }
+    }
+    return d;
+}
+
+Draws draw_sparse_sheet(const Config& cfg, const ProjectionConfig& p, uint32_t proj_index) {
+    const auto n_src = cfg.populations[p.source].n;
+    const auto n_tgt = cfg.populations[p.target].n;
+    model::SheetDraw sd{};
+    sd.seed = cfg.seed;
+    sd.stream = model::stream_id(model::StreamKind::connect, proj_index);
+    sd.n_src = n_src;
+    sd.side_src = grid_side(n_src);
+    sd.n_tgt = n_tgt;
+    sd.side_tgt = grid_side(n_tgt);
+    sd.sigma = static_cast<float>(p.sigma);
+    sd.jitter = cfg.sheet.positions == "jittered" ? 1.0f : 0.0f;
+    sd.pos_stream_src = model::stream_id(model::StreamKind::positions, p.source);
+    sd.pos_stream_tgt = model::stream_id(model::StreamKind::positions, p.target);
+    sd.same_population = p.source == p.target;
+    sd.autapses = p.autapses;
+    sd.delay_min_steps = static_cast<uint32_t>(cfg.to_steps(p.delay_min_ms));
+    sd.steps_per_unit = static_cast<float>(1.0 / (p.conduction_speed * cfg.dt_ms));
+    sd.delay_max_steps = 255;
+    Draws d;
+    d.K = p.K;
+    const uint64_t total = static_cast<uint64_t>(d.K) * n_tgt;
+    d.src.resize(total);
+    d.delay.resize(total);
+    const bool exclude_self = p.source == p.target && !p.autapses;
+    const float w = static_cast<float>(
+        dense_ring_total(p.A, p.dense_equivalent_sigma, p.dense_equivalent_sources, exclude_self) /
+        p.K);
+    d.w.assign(total, w);
+#pragma omp parallel for schedule(static)
+    for (int64_t t = 0; t < int64_t(n_tgt); ++t) {
+        for (uint32_t k = 0; k < d.K; ++k) {
+            uint32_t s, steps;
+            model::sheet_draw_source(sd, uint32_t(t), k, &s, &steps);
+            const uint64_t slot = static_cast<uint64_t>(t) * d.K + k;
+            d.src[slot] = s;
+            d.delay[slot] = static_cast<uint8_t>(steps);
+        }
+    }
+    return d;
+}
+
+// Stable counting sort of the target-major draws into CSR by source; the reverse index is the
+// CSR position of each (target, k) draw.
+Connectivity to_csr(Draws&& d, uint32_t n_src, uint32_t n_tgt, bool plastic) {
+    Connectivity c;
+    c.n_src = n_src;
+    c.n_tgt = n_tgt;
+    c.in_degree = d.K;
+    const uint64_t total = d.src.size();
+    if (total >= (uint64_t(1) << 32) && plastic)
+        throw Error("a plastic projection has " + std::to_string(total) +
+                    " synapses; the reverse index holds at most 2^32 - 1 per projection");
+    c.row_ptr.assign(n_src + 1, 0);
+    for (uint64_t i = 0; i < total; ++i) ++c.row_ptr[d.src[i] + 1];
+    for (uint32_t s = 0; s < n_src; ++s) c.row_ptr[s + 1] += c.row_ptr[s];
+    std::vector<uint64_t> cursor(c.row_ptr.begin(), c.row_ptr.end() - 1);
+    c.target.resize(total);
+    c.weight.resize(total);
+    c.delay.resize(total);
+    if (plastic) c.rev.resize(total);
+    for (uint64_t i = 0; i < total; ++i) {
+        const uint64_t pos = cursor[d.src[i]]++;
+        c.target[pos] = static_cast<uint32_t>(i / d.K);
+        c.weight[pos] = d.w[i];
+        c.delay[pos] = d.delay[i];
+        if (plastic) c.rev[i] = static_cast<uint32_t>(pos);
+    }
+    c.max_delay_steps = 0;
+    c.w_init_max = 0;
+    for (uint64_t i = 0; i < total; ++i) {
+        c.max_delay_steps = std::max<uint32_t>(c.max_delay_steps, c.delay[i]);
+        c.w_init_max = std::max(c.w_init_max, c.weight[i]);
+    }
+    return c;
+}
+
+}  // namespace
+
+Network build_network(const Config& cfg) {
+    Network net;
+    for (size_t i = 0; i < cfg.projections.size(); ++i) {
+        const auto& p = cfg.projections[i];
+        Draws d = p.rule == ConnRule::dense ? draw_dense_ring(cfg, p)
+                                            : draw_sparse_sheet(cfg, p, static_cast<uint32_t>(i));
+        Connectivity c = to_csr(std::move(d), cfg.populations[p.source].n,
+                                cfg.populations[p.target].n, p.stdp.has_value());
+        if (p.stdp) {
+            c.w_max = static_cast<float>(p.stdp->w_max_nS > 0 ? p.stdp->w_max_nS
+                                                              : p.stdp->w_max_factor * c.w_init_max);
+        }
+        net.projections.push_back(std::move(c));
+    }
+    return net;
+}
+
+uint64_t estimate_bytes(const Config& cfg) {
+    uint64_t bytes = 0;
+    for (const auto& pop : cfg.populations) bytes += uint64_t(pop.n) * 96;  // state
+    for (const auto& p : cfg.projections) {
+        const uint64_t n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
+        const uint64_t k = p.rule == ConnRule::dense ? n_src : p.K;
+        const uint64_t syn = k * n_tgt;
+        // draws (4+4+1) during the build + CSR (4+4+1) + reverse index + row pointers.
+        bytes += syn * (9 + 9 + (p.stdp ? 4 : 0)) + (n_src + 1) * 8;
+        const uint64_t slots = p.rule == ConnRule::dense
+                                   ? uint64_t(cfg.to_steps(p.delay_ms)) + 1
+                                   : uint64_t(cfg.to_steps(p.delay_min_ms)) +
+                                         uint64_t(0.7072 / (p.conduction_speed * cfg.dt_ms)) + 2;
+        bytes += slots * n_tgt * 8 + (p.stdp ? (n_src + n_tgt) * 16 : 0);
+    }
+    return bytes;
+}
+
+}  // namespace l5sim

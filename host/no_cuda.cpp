@@ -1,0 +1,25 @@
+// Built when nvcc was not found at configure time: the CUDA entry points say so.
+#include "l5sim/devices.hpp"
+#include "l5sim/engine.hpp"
+#include "l5sim/error.hpp"
+
+namespace l5sim {
+
+bool cuda_built() { return false; }
+
+std::vector<std::string> cuda_devices(std::string* why) {
+    if (why) *why = "this l5sim was built without CUDA (nvcc not found at configure time)";
+    return {};
+}
+
+bool cuda_available(std::string* why) {
+    cuda_devices(why);
+    return false;
+}
+
+std::unique_ptr<Engine> make_cuda_engine(const Config&, Network) {
+    throw Error("--backend cuda: this l5sim was built without CUDA (nvcc not found at configure "
+                "time); rebuild on a machine with the CUDA toolkit, or use --backend cpu");
+}
+
+}  // namespace l5sim

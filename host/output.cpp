@@ -1,0 +1,244 @@
+#include "l5sim/output.hpp"
+
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "l5sim/build_info.hpp"
+#include "l5sim/error.hpp"
+
+namespace fs = std::filesystem;
+
+namespace l5sim {
+
+namespace {
+
+const char* kOutputs[] = {"config.resolved.yaml", "spikes.h5", "probes.h5", "weights.h5",
+                          "summary.json"};
+
+// RAII for one HDF5 handle.
+class H5 {
+public:
+    H5(hid_t id, herr_t (*close)(hid_t), const std::string& what) : id_(id), close_(close) {
+        if (id_ < 0) throw Error("HDF5: cannot " + what);
+    }
+    ~H5() { close_(id_); }
+    H5(const H5&) = delete;
+    H5& operator=(const H5&) = delete;
+    operator hid_t() const { return id_; }
+
+private:
+    hid_t id_;
+    herr_t (*close_)(hid_t);
+};
+
+hid_t create_group(hid_t parent, const std::string& name) {
+    return H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+}
+
+void write_attr_string(hid_t obj, const std::string& name, const std::string& value) {
+    H5 type(H5Tcopy(H5T_C_S1), H5Tclose, "copy a string type");
+    H5Tset_size(type, value.size() + 1);
+    H5 space(H5Screate(H5S_SCALAR), H5Sclose, "create a scalar space");
+    H5 attr(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
+            "create attribute " + name);
+    if (H5Awrite(attr, type, value.c_str()) < 0) throw Error("HDF5: cannot write attribute " + name);
+}
+
+// A dataset of `dims` (1-D or 2-D), chunked and compressed when large.
+void write_dataset(hid_t parent, const std::string& name, hid_t mem_type, hid_t file_type,
+                   const std::vector<hsize_t>& dims, const void* data) {
+    H5 space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose,
+             "create a dataspace for " + name);
+    H5 plist(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "create a property list");
+    hsize_t total = 1;
+    for (auto d : dims) total *= d;
+    if (total >= 4096) {
+        std::vector<hsize_t> chunk(dims);
+        chunk[0] = std::min<hsize_t>(dims[0], std::max<hsize_t>(1, 65536 / (total / dims[0])));
+        H5Pset_chunk(plist, static_cast<int>(chunk.size()), chunk.data());
+        H5Pset_deflate(plist, 4);
+    }
+    H5 ds(H5Dcreate2(parent, name.c_str(), file_type, space, H5P_DEFAULT, plist, H5P_DEFAULT),
+          H5Dclose, "create dataset " + name);
+    if (total > 0 && H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        throw Error("HDF5: cannot write dataset " + name);
+}
+
+template <class F>
+void write_h5(const fs::path& final_path, F&& body) {
+    const fs::path tmp = final_path.string() + ".part";
+    {
+        H5 file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose,
+                "create " + tmp.string());
+        body(static_cast<hid_t>(file));
+    }
+    fs::rename(tmp, final_path);
+}
+
+void write_text(const fs::path& final_path, const std::string& text) {
+    const fs::path tmp = final_path.string() + ".part";
+    {
+        std::ofstream out(tmp);
+        out << text;
+        out.flush();
+        if (!out) throw Error("cannot write " + tmp.string());
+    }
+    fs::rename(tmp, final_path);
+}
+
+std::string hostname() {
+    char buf[256] = {0};
+    gethostname(buf, sizeof buf - 1);
+    return buf;
+}
+
+void write_spikes(const fs::path& dir, const Simulation& sim) {
+    const auto& cfg = sim.config();
+    write_h5(dir / "spikes.h5", [&](hid_t f) {
+        H5 root(create_group(f, "spikes"), H5Gclose, "create /spikes");
+        write_attr_string(root, "l5sim_version", build::version);
+        for (uint32_t p = 0; p < cfg.populations.size(); ++p) {
+            const auto& rec = sim.spikes()[p];
+            H5 g(create_group(root, cfg.populations[p].name), H5Gclose,
+                 "create /spikes/" + cfg.populations[p].name);
+            write_attr_string(g, "sorting", "by_time");
+            std::vector<double> t(rec.steps.size());
+            for (size_t i = 0; i < t.size(); ++i) t[i] = static_cast<double>(rec.steps[i]) * cfg.dt_ms;
+            std::vector<uint64_t> ids(rec.ids.begin(), rec.ids.end());
+            const std::vector<hsize_t> dims{t.size()};
+            write_dataset(g, "timestamps", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, dims, t.data());
+            write_dataset(g, "node_ids", H5T_NATIVE_UINT64, H5T_STD_U64LE, dims, ids.data());
+            H5 ds(H5Dopen2(g, "timestamps", H5P_DEFAULT), H5Dclose, "reopen timestamps");
+            write_attr_string(ds, "units", "ms");
+        }
+    });
+}
+
+void write_probes(const fs::path& dir, const Simulation& sim) {
+    const auto& cfg = sim.config();
+    if (cfg.recording.probes.empty()) return;
+    write_h5(dir / "probes.h5", [&](hid_t f) {
+        H5 root(create_group(f, "probes"), H5Gclose, "create /probes");
+        for (size_t k = 0; k < cfg.recording.probes.size(); ++k) {
+            const auto& pc = cfg.recording.probes[k];
+            const auto& rec = sim.probes()[k];
+            const std::string name = cfg.populations[pc.population].name + "_" + std::to_string(k);
+            H5 g(create_group(root, name), H5Gclose, "create /probes/" + name);
+            write_attr_string(g, "population", cfg.populations[pc.population].name);
+            std::vector<double> t(rec.steps.size());
+            for (size_t i = 0; i < t.size(); ++i)
+                t[i] = static_cast<double>(rec.steps[i] + 1) * cfg.dt_ms;
+            write_dataset(g, "time_ms", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {t.size()}, t.data());
+            std::vector<uint64_t> ids(pc.cells.begin(), pc.cells.end());
+            write_dataset(g, "node_ids", H5T_NATIVE_UINT64, H5T_STD_U64LE, {ids.size()}, ids.data());
+            const size_t nc = pc.cells.size(), nv = pc.variables.size(), ns = rec.steps.size();
+            for (size_t v = 0; v < nv; ++v) {
+                std::vector<float> data(ns * nc);
+                for (size_t s = 0; s < ns; ++s)
+                    for (size_t c = 0; c < nc; ++c) data[s * nc + c] = rec.values[(s * nv + v) * nc + c];
+                write_dataset(g, pc.variables[v], H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, {ns, nc},
+                              data.data());
+            }
+        }
+    });
+}
+
+void write_weights(const fs::path& dir, const Simulation& sim) {
+    const auto& cfg = sim.config();
+    if (cfg.recording.weights.empty()) return;
+    write_h5(dir / "weights.h5", [&](hid_t f) {
+        H5 root(create_group(f, "weights"), H5Gclose, "create /weights");
+        for (size_t k = 0; k < cfg.recording.weights.size(); ++k) {
+            const auto& wc = cfg.recording.weights[k];
+            const auto& rec = sim.weights()[k];
+            const auto& net = sim.network_info().projections[wc.projection];
+            const std::string name = cfg.projections[wc.projection].name;
+            H5 g(create_group(root, name), H5Gclose, "create /weights/" + name);
+            std::vector<double> t(rec.steps.size());
+            for (size_t i = 0; i < t.size(); ++i)
+                t[i] = static_cast<double>(rec.steps[i] + 1) * cfg.dt_ms;
+            write_dataset(g, "time_ms", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {t.size()}, t.data());
+            std::vector<uint32_t> src(rec.count), tgt(rec.count);
+            uint32_t row = 0;
+            for (uint64_t s = 0; s < rec.count; ++s) {
+                while (net.row_ptr[row + 1] <= s) ++row;
+                src[s] = row;
+                tgt[s] = net.target[s];
+            }
+            write_dataset(g, "source_ids", H5T_NATIVE_UINT32, H5T_STD_U32LE, {rec.count}, src.data());
+            write_dataset(g, "target_ids", H5T_NATIVE_UINT32, H5T_STD_U32LE, {rec.count}, tgt.data());
+            write_dataset(g, "w", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, {rec.steps.size(), rec.count},
+                          rec.values.data());
+            write_attr_string(g, "units", "nS");
+        }
+    });
+}
+
+}  // namespace
+
+void check_output_dir(const fs::path& dir, bool force) {
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) return;
+    if (!fs::is_directory(dir, ec))
+        throw ConfigError("--out " + dir.string() + ": exists and is not a directory");
+    if (!fs::is_empty(dir, ec) && !force)
+        throw ConfigError("--out " + dir.string() +
+                          ": directory is not empty (use --force to overwrite its l5sim outputs)");
+}
+
+void prepare_output_dir(const fs::path& dir, bool force) {
+    check_output_dir(dir, force);
+    fs::create_directories(dir);
+    for (const char* name : kOutputs) {
+        fs::remove(dir / name);
+        fs::remove(dir / (std::string(name) + ".part"));
+    }
+}
+
+void write_resolved_config(const fs::path& dir, const Config& cfg, const Provenance& prov) {
+    std::string yaml = "# l5sim " + std::string(build::version) + " (git " + build::git_hash +
+                       "), engine " + prov.engine + ", host " + hostname() + "\n";
+    yaml += "# command: " + prov.command_line + "\n";
+    yaml += "provenance:\n  l5sim_version: " + std::string(build::version) +
+            "\n  git_hash: " + build::git_hash + "\n  engine: " + prov.engine +
+            "\n  host: " + hostname() + "\n  seed: " + std::to_string(cfg.seed) +
+            "\n  source_config: " + cfg.source_file + "\n";
+    yaml += cfg.resolved_yaml + "\n";
+    write_text(dir / "config.resolved.yaml", yaml);
+}
+
+void write_results(const fs::path& dir, const Simulation& sim, const Provenance& prov) {
+    const auto& cfg = sim.config();
+    if (cfg.recording.spikes) write_spikes(dir, sim);
+    write_probes(dir, sim);
+    write_weights(dir, sim);
+
+    nlohmann::ordered_json j;
+    j["l5sim_version"] = build::version;
+    j["git_hash"] = build::git_hash;
+    j["engine"] = prov.engine;
+    j["seed"] = cfg.seed;
+    for (const auto& s : summarize(sim)) {
+        j["populations"][s.name] = {{"n", s.n},
+                                    {"spikes", s.spikes},
+                                    {"rate_hz", s.rate_hz},
+                                    {"burst_fraction", s.burst_fraction},
+                                    {"calcium_fraction", s.calcium_fraction}};
+    }
+    const auto& t = sim.timing();
+    const double bio_s = static_cast<double>(t.steps) * cfg.dt_ms * 1e-3;
+    j["timing"] = {{"wall_s", t.wall_s},
+                   {"build_s", t.build_s},
+                   {"bio_s", bio_s},
+                   {"steps", t.steps},
+                   {"synaptic_events", t.synaptic_events},
+                   {"events_per_s", t.wall_s > 0 ? t.synaptic_events / t.wall_s : 0.0},
+                   {"wall_per_bio_s", bio_s > 0 ? t.wall_s / bio_s : 0.0}};
+    j["network"] = {{"synapses", sim.network_info().synapses()}};
+    write_text(dir / "summary.json", j.dump(2) + "\n");
+}
+
+}  // namespace l5sim

@@ -1,0 +1,169 @@
+// The step pipeline, written once over the Engine interface (DESIGN.md section 1).
+#include "l5sim/simulation.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "controls.hpp"
+#include "l5sim/error.hpp"
+
+namespace l5sim {
+
+namespace {
+
+Network structure_copy(const Network& net) {
+    Network s;
+    for (const auto& p : net.projections) {
+        Connectivity c;
+        c.n_src = p.n_src;
+        c.n_tgt = p.n_tgt;
+        c.in_degree = p.in_degree;
+        c.max_delay_steps = p.max_delay_steps;
+        c.w_max = p.w_max;
+        c.w_init_max = p.w_init_max;
+        c.row_ptr = p.row_ptr;
+        c.target = p.target;
+        s.projections.push_back(std::move(c));
+    }
+    return s;
+}
+
+}  // namespace
+
+Simulation::Simulation(Config cfg, Backend backend) : cfg_(std::move(cfg)) {
+    if (cfg_.threads > 0) omp_set_num_threads(cfg_.threads);
+    const auto t0 = std::chrono::steady_clock::now();
+    Network net = build_network(cfg_);
+    net_info_ = structure_copy(net);
+    // Weight-snapshot bookkeeping needs the sizes only.
+    for (const auto& w : cfg_.recording.weights) {
+        WeightRecord r;
+        r.count = std::min<uint64_t>(w.max_synapses, net.projections[w.projection].size());
+        weights_.push_back(r);
+        weight_every_.push_back(std::max<int64_t>(1, cfg_.to_steps(w.every_ms)));
+    }
+    if (backend == Backend::cuda) {
+        engine_ = make_cuda_engine(cfg_, std::move(net));
+    } else if (backend == Backend::automatic && cuda_available()) {
+        engine_ = make_cuda_engine(cfg_, std::move(net));
+    } else {
+        engine_ = make_cpu_engine(cfg_, std::move(net));
+    }
+    timing_.build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    controls_ = std::make_unique<Controls>(cfg_, *engine_);
+    spikes_.resize(cfg_.populations.size());
+    probes_.resize(cfg_.recording.probes.size());
+}
+
+Simulation::~Simulation() = default;
+
+std::vector<float> Simulation::current_weights(uint32_t proj) const {
+    std::vector<float> w(net_info_.projections[proj].size());
+    engine_->read_weights(proj, w.size(), w.data());
+    return w;
+}
+
+void Simulation::one_step() {
+    const int64_t n = step_;
+    controls_->apply(n);
+    engine_->detect_spikes(n);
+    if (cfg_.recording.spikes) {
+        for (uint32_t p = 0; p < spikes_.size(); ++p) {
+            for (uint32_t id : engine_->spikes(p)) {
+                spikes_[p].steps.push_back(n);
+                spikes_[p].ids.push_back(id);
+            }
+        }
+    }
+    engine_->propagate(n);
+    engine_->deliver(n);
+    engine_->integrate_dendrites(n);
+    engine_->integrate_somata(n);
+    engine_->plasticity(n);
+    record_after_step();
+    ++step_;
+}
+
+void Simulation::record_after_step() {
+    const int64_t n = step_;
+    for (size_t k = 0; k < probes_.size(); ++k) {
+        const auto& pc = cfg_.recording.probes[k];
+        if (n % pc.every_steps != 0) continue;
+        auto& rec = probes_[k];
+        rec.steps.push_back(n);
+        const size_t off = rec.values.size();
+        rec.values.resize(off + pc.variables.size() * pc.cells.size());
+        for (size_t v = 0; v < pc.variables.size(); ++v)
+            engine_->read_state(pc.population, pc.variables[v], pc.cells,
+                                rec.values.data() + off + v * pc.cells.size());
+    }
+    for (size_t k = 0; k < weights_.size(); ++k) {
+        if (n % weight_every_[k] != 0) continue;
+        auto& rec = weights_[k];
+        rec.steps.push_back(n);
+        const size_t off = rec.values.size();
+        rec.values.resize(off + rec.count);
+        engine_->read_weights(cfg_.recording.weights[k].projection, rec.count,
+                              rec.values.data() + off);
+    }
+}
+
+void Simulation::advance(int64_t n) {
+    for (int64_t i = 0; i < n; ++i) one_step();
+}
+
+void Simulation::run(const std::function<void(int64_t, int64_t)>& progress) {
+    const int64_t total = cfg_.steps();
+    const auto t0 = std::chrono::steady_clock::now();
+    while (step_ < total) {
+        one_step();
+        if (progress && step_ % 200 == 0) progress(step_, total);
+    }
+    timing_.wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    timing_.steps = step_;
+    timing_.synaptic_events = engine_->synaptic_events();
+}
+
+double burst_fraction(const SpikeRecord& r, uint32_t n_cells, int64_t isi_steps) {
+    if (r.ids.empty()) return 0;
+    // Per cell, spike steps are already in time order: bucket them by cell.
+    std::vector<uint64_t> start(n_cells + 1, 0);
+    for (uint32_t id : r.ids) ++start[id + 1];
+    for (uint32_t c = 0; c < n_cells; ++c) start[c + 1] += start[c];
+    std::vector<int64_t> by_cell(r.ids.size());
+    std::vector<uint64_t> cur(start.begin(), start.end() - 1);
+    for (size_t i = 0; i < r.ids.size(); ++i) by_cell[cur[r.ids[i]]++] = r.steps[i];
+    uint64_t in_bursts = 0;
+    for (uint32_t c = 0; c < n_cells; ++c) {
+        for (uint64_t i = start[c]; i < start[c + 1]; ++i) {
+            const bool near_prev = i > start[c] && by_cell[i] - by_cell[i - 1] < isi_steps;
+            const bool near_next = i + 1 < start[c + 1] && by_cell[i + 1] - by_cell[i] < isi_steps;
+            in_bursts += near_prev || near_next;
+        }
+    }
+    return static_cast<double>(in_bursts) / static_cast<double>(r.ids.size());
+}
+
+std::vector<PopulationSummary> summarize(const Simulation& sim) {
+    const auto& cfg = sim.config();
+    std::vector<PopulationSummary> out;
+    const double seconds = static_cast<double>(sim.step()) * cfg.dt_ms * 1e-3;
+    const int64_t isi = cfg.to_steps(10.0);
+    for (uint32_t p = 0; p < cfg.populations.size(); ++p) {
+        PopulationSummary s;
+        s.name = cfg.populations[p].name;
+        s.n = cfg.populations[p].n;
+        const auto& rec = sim.spikes()[p];
+        s.spikes = rec.ids.size();
+        s.rate_hz = seconds > 0 ? static_cast<double>(s.spikes) / (s.n * seconds) : 0;
+        s.burst_fraction = burst_fraction(rec, s.n, isi);
+        s.calcium_fraction =
+            s.spikes ? static_cast<double>(sim.engine().calcium_spikes(p)) / s.spikes : 0;
+        out.push_back(s);
+    }
+    return out;
+}
+
+}  // namespace l5sim

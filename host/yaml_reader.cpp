@@ -1,0 +1,323 @@
+#include "yaml_reader.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "l5sim/error.hpp"
+
+namespace l5sim::config_detail {
+
+// yaml-cpp throws on most queries of an absent ("zombie") node: ask IsDefined() first.
+static bool is_map(const YAML::Node& n) { return n.IsDefined() && n.IsMap(); }
+
+MapReader::MapReader(YAML::Node node, std::string path, std::shared_ptr<const Source> src,
+                     YAML::Node out)
+    : node_(node), path_(std::move(path)), src_(std::move(src)), out_(out) {
+    if (node_.IsDefined() && !node_.IsNull() && !node_.IsMap()) fail_here("a map of keys");
+}
+
+std::string MapReader::path(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+}
+
+std::string MapReader::where(const YAML::Node& n, const std::string& key_path) const {
+    for (const auto& o : src_->overridden) {
+        if (key_path == o || key_path.rfind(o + ".", 0) == 0 || o.rfind(key_path + ".", 0) == 0)
+            return "--set " + o;
+    }
+    if (n.IsDefined() && !n.Mark().is_null()) {
+        return src_->file + ":" + std::to_string(n.Mark().line + 1) + ":" +
+               std::to_string(n.Mark().column + 1);
+    }
+    if (node_.IsDefined() && !node_.Mark().is_null()) {
+        return src_->file + ":" + std::to_string(node_.Mark().line + 1) + ":" +
+               std::to_string(node_.Mark().column + 1);
+    }
+    return src_->file;
+}
+
+std::string MapReader::show(const YAML::Node& n) const {
+    if (!n.IsDefined()) return "nothing";
+    if (n.IsScalar()) return "'" + n.Scalar() + "'";
+    if (n.IsMap()) return "a map";
+    if (n.IsSequence()) return "a list";
+    return "null";
+}
+
+void MapReader::fail(const std::string& key, const std::string& expected) const {
+    const YAML::Node& cn = node_;
+    YAML::Node n = (is_map(cn) ? cn[key] : YAML::Node(YAML::NodeType::Undefined));
+    throw ConfigError(where(n, path(key)) + ": " + path(key) + ": expected " + expected +
+                      ", got " + show(n));
+}
+
+void MapReader::fail_here(const std::string& expected) const {
+    throw ConfigError(where(node_, path_) + ": " + (path_.empty() ? "(top level)" : path_) +
+                      ": expected " + expected + ", got " + show(node_));
+}
+
+bool MapReader::has(const std::string& key) const {
+    const YAML::Node& cn = node_;
+    return is_map(cn) && cn[key].IsDefined() && !cn[key].IsNull();
+}
+
+YAML::Node MapReader::get(const std::string& key) {
+    read_.insert(key);
+    const YAML::Node& cn = node_;
+    if (!is_map(cn)) return YAML::Node(YAML::NodeType::Undefined);
+    YAML::Node n = cn[key];
+    if (n.IsDefined() && n.IsNull()) return YAML::Node(YAML::NodeType::Undefined);
+    return n;
+}
+
+static std::string range_text(double lo, double hi) {
+    std::ostringstream s;
+    if (hi >= 1e300) {
+        s << ">= " << lo;
+    } else {
+        s << "in [" << lo << ", " << hi << "]";
+    }
+    return s.str();
+}
+
+double MapReader::number(const std::string& key, double def, double lo, double hi,
+                         const char* what) {
+    YAML::Node n = get(key);
+    double v = def;
+    const std::string expected = what ? std::string(what) : "a number " + range_text(lo, hi);
+    if (n.IsDefined()) {
+        if (!n.IsScalar()) fail(key, expected);
+        try {
+            v = n.as<double>();
+        } catch (const YAML::Exception&) {
+            fail(key, expected);
+        }
+        if (!std::isfinite(v)) fail(key, expected);
+    }
+    if (v < lo || v > hi) fail(key, expected);
+    out_[key] = v;
+    return v;
+}
+
+double MapReader::positive(const std::string& key, double def, double hi) {
+    const std::string expected =
+        hi >= 1e300 ? "a number > 0" : "a number > 0 and <= " + std::to_string(hi);
+    const double v = number(key, def, -1e300, hi, expected.c_str());
+    if (!(v > 0)) fail(key, expected);
+    return v;
+}
+
+int64_t MapReader::integer(const std::string& key, int64_t def, int64_t lo, int64_t hi) {
+    YAML::Node n = get(key);
+    int64_t v = def;
+    std::ostringstream e;
+    e << "an integer in [" << lo << ", " << hi << "]";
+    if (n.IsDefined()) {
+        if (!n.IsScalar()) fail(key, e.str());
+        try {
+            v = n.as<int64_t>();
+        } catch (const YAML::Exception&) {
+            fail(key, e.str());
+        }
+    }
+    if (v < lo || v > hi) fail(key, e.str());
+    out_[key] = v;
+    return v;
+}
+
+bool MapReader::boolean(const std::string& key, bool def) {
+    YAML::Node n = get(key);
+    bool v = def;
+    if (n.IsDefined()) {
+        if (!n.IsScalar()) fail(key, "true or false");
+        try {
+            v = n.as<bool>();
+        } catch (const YAML::Exception&) {
+            fail(key, "true or false");
+        }
+    }
+    out_[key] = v;
+    return v;
+}
+
+std::string MapReader::choice(const std::string& key, const std::string& def,
+                              const std::vector<std::string>& options) {
+    YAML::Node n = get(key);
+    std::string v = def;
+    std::string expected = "one of";
+    for (size_t i = 0; i < options.size(); ++i) expected += (i ? ", " : " ") + options[i];
+    if (n.IsDefined()) {
+        if (!n.IsScalar()) fail(key, expected);
+        v = n.Scalar();
+    }
+    bool ok = false;
+    for (const auto& o : options) ok = ok || o == v;
+    if (!ok) fail(key, expected);
+    out_[key] = v;
+    return v;
+}
+
+std::string MapReader::string(const std::string& key, const std::string& def) {
+    YAML::Node n = get(key);
+    std::string v = def;
+    if (n.IsDefined()) {
+        if (!n.IsScalar()) fail(key, "a string");
+        v = n.Scalar();
+    }
+    out_[key] = v;
+    return v;
+}
+
+std::string MapReader::required_string(const std::string& key) {
+    YAML::Node n = get(key);
+    if (!n.IsDefined() || !n.IsScalar() || n.Scalar().empty()) fail(key, "a name (required)");
+    out_[key] = n.Scalar();
+    return n.Scalar();
+}
+
+std::vector<uint32_t> MapReader::id_list(const std::string& key, uint32_t limit) {
+    YAML::Node n = get(key);
+    std::vector<uint32_t> ids;
+    const std::string expected =
+        "'all', a list of cell ids in [0, " + std::to_string(limit) + "), or {from: i, to: j}";
+    if (!n.IsDefined() || (n.IsScalar() && n.Scalar() == "all")) {
+        out_[key] = "all";
+        return ids;
+    }
+    if (n.IsMap()) {
+        out_[key] = YAML::Node(YAML::NodeType::Map);
+        MapReader r(n, path(key), src_, out_[key]);
+        const int64_t from = r.integer("from", 0, 0, int64_t(limit) - 1);
+        const int64_t to = r.integer("to", int64_t(limit), from + 1, int64_t(limit));
+        r.finish();
+        for (int64_t i = from; i < to; ++i) ids.push_back(static_cast<uint32_t>(i));
+        return ids;
+    }
+    if (!n.IsSequence() || n.size() == 0) fail(key, expected);
+    YAML::Node list(YAML::NodeType::Sequence);
+    list.SetStyle(YAML::EmitterStyle::Flow);
+    for (size_t i = 0; i < n.size(); ++i) {
+        int64_t v = -1;
+        try {
+            v = n[i].as<int64_t>();
+        } catch (const YAML::Exception&) {
+            fail(key, expected);
+        }
+        if (v < 0 || v >= int64_t(limit)) fail(key, expected);
+        ids.push_back(static_cast<uint32_t>(v));
+        list.push_back(v);
+    }
+    out_[key] = list;
+    return ids;
+}
+
+std::vector<std::string> MapReader::string_list(const std::string& key) {
+    YAML::Node n = get(key);
+    std::vector<std::string> v;
+    if (!n.IsDefined()) return v;
+    if (!n.IsSequence()) fail(key, "a list of names");
+    YAML::Node list(YAML::NodeType::Sequence);
+    list.SetStyle(YAML::EmitterStyle::Flow);
+    for (size_t i = 0; i < n.size(); ++i) {
+        if (!n[i].IsScalar()) fail(key, "a list of names");
+        v.push_back(n[i].Scalar());
+        list.push_back(v.back());
+    }
+    out_[key] = list;
+    return v;
+}
+
+MapReader MapReader::map(const std::string& key) {
+    YAML::Node n = get(key);
+    if (n.IsDefined() && !n.IsMap()) fail(key, "a map of keys");
+    if (!is_map(out_[key])) out_[key] = YAML::Node(YAML::NodeType::Map);
+    return MapReader(n, path(key), src_, out_[key]);
+}
+
+std::vector<MapReader> MapReader::map_list(const std::string& key) {
+    YAML::Node n = get(key);
+    std::vector<MapReader> v;
+    if (!n.IsDefined()) return v;
+    if (!n.IsSequence()) fail(key, "a list of maps");
+    out_[key] = YAML::Node(YAML::NodeType::Sequence);
+    for (size_t i = 0; i < n.size(); ++i) {
+        if (!n[i].IsMap()) {
+            MapReader(n[i], path(key) + "." + std::to_string(i), src_, YAML::Node())
+                .fail_here("a map of keys");
+        }
+        out_[key].push_back(YAML::Node(YAML::NodeType::Map));
+        v.emplace_back(n[i], path(key) + "." + std::to_string(i), src_, out_[key][i]);
+    }
+    return v;
+}
+
+std::vector<std::string> MapReader::keys() const {
+    std::vector<std::string> k;
+    if (!is_map(node_)) return k;
+    for (auto it = node_.begin(); it != node_.end(); ++it) k.push_back(it->first.Scalar());
+    return k;
+}
+
+void MapReader::finish() {
+    if (!is_map(node_)) return;
+    for (auto it = node_.begin(); it != node_.end(); ++it) {
+        const std::string k = it->first.Scalar();
+        if (read_.count(k)) continue;
+        std::string known;
+        for (const auto& r : read_) known += (known.empty() ? "" : ", ") + r;
+        throw ConfigError(where(it->first, path(k)) + ": " + path(k) + ": unknown key" +
+                          (known.empty() ? "" : " (known here: " + known + ")"));
+    }
+}
+
+static void set_path(YAML::Node node, const std::vector<std::string>& parts, size_t i,
+                     const YAML::Node& value, const std::string& origin) {
+    const std::string& part = parts[i];
+    const bool last = i + 1 == parts.size();
+    if (node.IsSequence()) {
+        size_t idx = 0;
+        try {
+            idx = std::stoul(part);
+        } catch (...) {
+            throw ConfigError(origin + ": '" + part + "' must be a list index here");
+        }
+        if (idx >= node.size()) throw ConfigError(origin + ": list index " + part + " is out of range");
+        if (last) {
+            node[idx] = value;
+        } else {
+            set_path(node[idx], parts, i + 1, value, origin);
+        }
+        return;
+    }
+    if (node.IsDefined() && !node.IsNull() && !node.IsMap())
+        throw ConfigError(origin + ": cannot set a key inside the value '" + node.Scalar() + "'");
+    if (last) {
+        node[part] = value;
+    } else {
+        if (!node[part].IsDefined() || node[part].IsNull()) {
+            node[part] = YAML::Node(YAML::NodeType::Map);
+        }
+        set_path(node[part], parts, i + 1, value, origin);
+    }
+}
+
+void apply_override(YAML::Node& root, const std::string& key_path, const std::string& value,
+                    const std::string& origin) {
+    std::vector<std::string> parts;
+    std::stringstream ss(key_path);
+    for (std::string p; std::getline(ss, p, '.');) {
+        if (p.empty()) throw ConfigError(origin + ": empty part in key path '" + key_path + "'");
+        parts.push_back(p);
+    }
+    if (parts.empty()) throw ConfigError(origin + ": empty key path");
+    YAML::Node v;
+    try {
+        v = YAML::Load(value);
+    } catch (const YAML::Exception& e) {
+        throw ConfigError(origin + ": value is not valid YAML: " + e.msg);
+    }
+    if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+    set_path(root, parts, 0, v, origin);
+}
+
+}  // namespace l5sim::config_detail

@@ -1,0 +1,72 @@
+#pragma once
+// Validating reader over a yaml-cpp tree: every read states the expected type and range, records
+// the resolved value (defaults included) into a mirror tree, and every map checks at the end
+// that no unknown key was left unread. Errors name file:line:column, key path, expectation.
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+namespace l5sim::config_detail {
+
+struct Source {
+    std::string file;
+    std::set<std::string> overridden;  // key paths that came from --set
+};
+
+/// Reads one YAML map. Keys must be read at most once; finish() rejects the rest.
+class MapReader {
+public:
+    MapReader(YAML::Node node, std::string path, std::shared_ptr<const Source> src,
+              YAML::Node out);
+
+    bool has(const std::string& key) const;
+    double number(const std::string& key, double def, double lo, double hi,
+                  const char* what = nullptr);
+    /// Like number() but the lower bound is exclusive (a value must be > lo).
+    double positive(const std::string& key, double def, double hi = 1e300);
+    int64_t integer(const std::string& key, int64_t def, int64_t lo, int64_t hi);
+    bool boolean(const std::string& key, bool def);
+    std::string choice(const std::string& key, const std::string& def,
+                       const std::vector<std::string>& options);
+    std::string string(const std::string& key, const std::string& def);
+    /// A required string (no default).
+    std::string required_string(const std::string& key);
+    /// A list of non-negative integers below `limit`, or an empty list if absent.
+    std::vector<uint32_t> id_list(const std::string& key, uint32_t limit);
+    std::vector<std::string> string_list(const std::string& key);
+    /// A nested map (an absent key reads as an empty map).
+    MapReader map(const std::string& key);
+    /// A sequence of maps (absent = empty).
+    std::vector<MapReader> map_list(const std::string& key);
+    /// The keys present, in file order (for maps keyed by user names).
+    std::vector<std::string> keys() const;
+
+    /// Throws for the first key that was never read.
+    void finish();
+
+    [[noreturn]] void fail(const std::string& key, const std::string& expected) const;
+    [[noreturn]] void fail_here(const std::string& expected) const;
+    std::string path(const std::string& key) const;
+    YAML::Node out() const { return out_; }
+
+private:
+    YAML::Node get(const std::string& key);
+    std::string where(const YAML::Node& n, const std::string& key_path) const;
+    std::string show(const YAML::Node& n) const;
+
+    YAML::Node node_;
+    std::string path_;
+    std::shared_ptr<const Source> src_;
+    YAML::Node out_;
+    std::set<std::string> read_;
+};
+
+/// Apply `a.b.c=value` to the tree (creating maps as needed; numeric parts index sequences).
+void apply_override(YAML::Node& root, const std::string& key_path, const std::string& value,
+                    const std::string& origin);
+
+}  // namespace l5sim::config_detail

@@ -1,0 +1,151 @@
+#pragma once
+/// The resolved, validated configuration: every value of MODEL.md, in user units.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "l5sim/model/dendrite.hpp"
+#include "l5sim/model/izhikevich.hpp"
+#include "l5sim/model/stdp.hpp"
+
+namespace l5sim {
+
+enum class CellType { pyramidal, pv, som };
+enum class Compartment { soma, dendrite };
+enum class Layout { ring, sheet };
+enum class ConnRule { dense, sparse };
+
+struct PoissonSource {
+    double rate_hz = 0;
+    double weight = 1;  // times 1 nS, added to AMPA and NMDA per input spike
+};
+
+struct PopulationConfig {
+    std::string name;
+    CellType type = CellType::pyramidal;
+    uint32_t n = 0;
+    model::IzhParams soma;
+    model::DendriteParams dendrite;  // pyramidal only
+    model::Coupling coupling = model::Coupling::stochastic;
+    double gamma = 0.5;              // baseline coupling probability, pyramidal only
+    double adapt_increment_nS = 0.065, adapt_tau_ms = 2000, adapt_E_mV = -80;
+    PoissonSource background_soma, background_dendrite;
+};
+
+struct StdpConfig {
+    model::StdpRule rule = model::StdpRule::pair_all;
+    model::StdpBounds bounds = model::StdpBounds::hard;
+    double tau_plus_ms = 20, tau_minus_ms = 20, tau_x_ms = 101, tau_y_ms = 125;
+    double a_plus_rel = 0.005;      // A+ = a_plus_rel * w_max
+    double a_minus_ratio = 1.05;    // A- = a_minus_ratio * A+
+    double a3_plus_rel = 0.0062;   // A3+ relative to w_max (triplet, Pfister & Gerstner 2006)
+    double a3_minus_rel = 0.0;      // A3- relative to w_max (triplet)
+    double w_max_factor = 2.0;      // w_max = factor * initial maximum weight (if w_max_nS <= 0)
+    double w_max_nS = 0.0;
+    double eta = 1.0;
+};
+
+struct ProjectionConfig {
+    std::string name;
+    uint32_t source = 0, target = 0;  // population indices
+    Compartment compartment = Compartment::soma;
+    double ampa = 0, nmda = 0, gaba = 0;  // receptor factors times the weight J
+    ConnRule rule = ConnRule::dense;
+    double A = 1, sigma = 0.5;
+    uint32_t K = 100;                 // sparse in-degree
+    // sparse: w = (total input a target gets in the dense reference ring of this many sources
+    // with this sigma) / K, so a sheet cell receives the reference cell's expected input.
+    uint32_t dense_equivalent_sources = 200;
+    double dense_equivalent_sigma = 0.5;
+    bool autapses = false;
+    double delay_ms = 0;              // ring: fixed delay
+    double delay_min_ms = 1;          // sheet: d_min
+    double conduction_speed = 0.1;    // sheet: torus units per ms
+    double gain = 1.0;                // strength knob (schedulable)
+    std::optional<StdpConfig> stdp;
+};
+
+struct InjectionConfig {
+    enum class Kind { constant, step, pulse_train };
+    std::string name;
+    uint32_t population = 0;
+    Compartment compartment = Compartment::soma;
+    std::vector<uint32_t> cells;  // empty = all cells
+    Kind kind = Kind::constant;
+    double amplitude_pA = 0, start_ms = 0, stop_ms = -1, period_ms = 0, width_ms = 0;
+};
+
+/// A time window that sets or adds a value of one knob (MODEL.md section 9).
+struct ScheduleEntry {
+    enum class Op { set, add };
+    std::string knob;  // as written, e.g. "PYR.gamma", "projections.SOM_PYR.gain"
+    Op op = Op::set;
+    double value = 0;
+    double start_ms = 0, stop_ms = -1;  // stop < 0: until the end
+    std::vector<uint32_t> cells;  // for per-cell knobs (gamma); empty = all
+};
+
+struct ProbeConfig {
+    uint32_t population = 0;
+    std::vector<uint32_t> cells;
+    std::vector<std::string> variables;
+    uint32_t every_steps = 10;
+};
+
+struct WeightRecordConfig {
+    uint32_t projection = 0;
+    double every_ms = 100;
+    uint64_t max_synapses = 10000;
+};
+
+struct RecordingConfig {
+    bool spikes = true;
+    std::vector<ProbeConfig> probes;
+    std::vector<WeightRecordConfig> weights;
+};
+
+struct SheetConfig {
+    std::string positions = "grid";  // grid | jittered
+};
+
+struct SynapseConfig {
+    double tau_ampa_ms = 6, tau_nmda_ms = 100, tau_gaba_ms = 6;
+    double E_ampa_mV = 0, E_nmda_mV = 0, E_gaba_mV = -75;
+    double nmda_soma_cap_nS = 85;
+};
+
+struct Config {
+    std::string source_file;
+    double dt_ms = 0.1;
+    double duration_ms = 1000;
+    uint64_t seed = 1;
+    int threads = 0;  // 0: OpenMP default
+    Layout layout = Layout::ring;
+    SheetConfig sheet;
+    SynapseConfig synapses;
+    std::vector<PopulationConfig> populations;
+    std::vector<ProjectionConfig> projections;
+    std::vector<InjectionConfig> injections;
+    std::vector<ScheduleEntry> schedule;
+    RecordingConfig recording;
+    std::string resolved_yaml;  // every value, defaults filled in, as YAML
+
+    int64_t steps() const;
+    int64_t to_steps(double ms) const;
+    int population_index(const std::string& name) const;  // -1 if none
+};
+
+/// One `--set a.b.c=value` override.
+using Override = std::pair<std::string, std::string>;
+
+/// Load, apply overrides, validate. Throws ConfigError naming file:line, key path, expectation.
+Config load_config(const std::string& path, const std::vector<Override>& overrides = {});
+/// The same from YAML text (tests); `name` stands for the file in messages.
+Config parse_config(const std::string& yaml_text, const std::string& name,
+                    const std::vector<Override>& overrides = {});
+/// Parse "a.b.c=value".
+Override parse_override(const std::string& text);
+
+}  // namespace l5sim

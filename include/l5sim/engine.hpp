@@ -1,0 +1,62 @@
+#pragma once
+/// The abstract engine: one virtual call per phase of MODEL.md section 5. The step pipeline
+/// (Simulation) is written once over this interface; the CPU and CUDA engines implement it.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "l5sim/config.hpp"
+#include "l5sim/model/poisson.hpp"
+#include "l5sim/network.hpp"
+
+namespace l5sim {
+
+/// Values a schedule can change during a run (MODEL.md section 9), pushed only on change.
+struct PopulationDrive {
+    model::PoissonConstants background_soma{};
+    model::PoissonConstants background_dendrite{};
+};
+
+class Engine {
+public:
+    virtual ~Engine() = default;
+    virtual std::string name() const = 0;
+
+    // Phases of one step, in this order (MODEL.md section 5).
+    virtual void detect_spikes(int64_t step) = 0;        // 1: spike, reset, history, traces
+    virtual void propagate(int64_t step) = 0;            // 2a: spikes -> delay rings, pre STDP
+    virtual void deliver(int64_t step) = 0;              // 2b, 3: rings + background -> g, decay
+    virtual void integrate_dendrites(int64_t step) = 0;  // 4: BAP, calcium, plateau -> c, d
+    virtual void integrate_somata(int64_t step) = 0;     // 5
+    virtual void plasticity(int64_t step) = 0;           // 6: post-side STDP
+
+    /// This step's spikes of population `pop`, ascending cell ids (valid after detect_spikes).
+    virtual const std::vector<uint32_t>& spikes(uint32_t pop) const = 0;
+    /// Spikes fired in burst mode (calcium-triggered) so far.
+    virtual uint64_t calcium_spikes(uint32_t pop) const = 0;
+    /// Synaptic events delivered so far (spike x outgoing synapses).
+    virtual uint64_t synaptic_events() const = 0;
+
+    // Knobs (host values, pushed when a schedule window opens or closes).
+    virtual void set_drive(uint32_t pop, const PopulationDrive& d) = 0;
+    virtual void set_gamma(uint32_t pop, const std::vector<float>& gamma) = 0;
+    virtual void set_current(uint32_t pop, Compartment c, const std::vector<float>& pA) = 0;
+    virtual void set_projection(uint32_t proj, double gain, double eta) = 0;
+
+    /// Copy one state variable (a probe name of configs/README.md) of the given cells.
+    virtual void read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,
+                            float* out) const = 0;
+    /// Current weights of a projection (CSR order), first `count` synapses.
+    virtual void read_weights(uint32_t proj, uint64_t count, float* out) const = 0;
+};
+
+/// The CPU reference engine (OpenMP). Takes ownership of the network.
+std::unique_ptr<Engine> make_cpu_engine(const Config& cfg, Network net);
+
+/// The CUDA engine, or an Error saying why it is not available here.
+std::unique_ptr<Engine> make_cuda_engine(const Config& cfg, Network net);
+/// True when this build has the CUDA engine and a device is visible.
+bool cuda_available(std::string* why = nullptr);
+
+}  // namespace l5sim

@@ -1,0 +1,71 @@
+#pragma once
+/// Izhikevich (2007) soma, shared by PYR somata, PV and SOM cells (MODEL.md section 2).
+#include <cstdint>
+
+#include "l5sim/model/hd.hpp"
+#include "l5sim/model/synapse.hpp"
+
+namespace l5sim::model {
+
+/// Soma parameters in user units (pF, nS/mV, mV, 1/ms, nS, pA).
+struct IzhParams {
+    double C = 150, k = 2.5, v_r = -75, v_t = -45, v_peak = 50, a = 0.01, b = 5;
+    double c = -65, d = 250;              // regular-firing reset
+    double c_burst = -55, d_burst = 150;  // reset after a dendritic plateau (PYR only)
+};
+
+/// Per-step soma constants (float, derived in double on the host).
+struct IzhConstants {
+    float dt_over_C;  // ms / pF
+    float k, v_r, v_t, v_peak;
+    float dt_a;       // dt * a
+    float b;
+    float c, d, c_burst, d_burst;
+};
+
+inline IzhConstants make_izh_constants(const IzhParams& p, double dt_ms) {
+    return IzhConstants{static_cast<float>(dt_ms / p.C), static_cast<float>(p.k),
+                        static_cast<float>(p.v_r),       static_cast<float>(p.v_t),
+                        static_cast<float>(p.v_peak),    static_cast<float>(dt_ms * p.a),
+                        static_cast<float>(p.b),         static_cast<float>(p.c),
+                        static_cast<float>(p.d),         static_cast<float>(p.c_burst),
+                        static_cast<float>(p.d_burst)};
+}
+
+/// Somatic conductances (nS) of one cell at the start of the integration phase.
+struct SomaConductances {
+    float ampa, nmda, nmda_bg, gaba, adapt;
+};
+
+/// Spike test and reset, phase 1: if v >= v_peak: v <- c, u <- u + d (burst c, d if the
+/// dendrite signalled a plateau in the previous step). Returns true on a spike.
+L5_HD inline bool soma_reset(const IzhConstants& k, bool burst_mode, float* v, float* u) {
+    if (!(*v >= k.v_peak)) return false;
+    *v = burst_mode ? k.c_burst : k.c;
+    *u = *u + (burst_mode ? k.d_burst : k.d);
+    return true;
+}
+
+/// One soma step, linearly implicit in the total conductance G (MODEL.md section 2):
+///   v' = (v + dt/C (k (v - v_r)(v - v_t) - u + GE + I)) / (1 + dt/C G)
+///   u' = u + dt a (b (v - v_r) - u)
+/// NMDA is gated at v and, separately for recurrent and background NMDA, capped at the soma.
+L5_HD inline void soma_step(const IzhConstants& k, const ReceptorConstants& rc,
+                            const SomaConductances& g, float e_adapt, float i_ext_pA, float* v,
+                            float* u) {
+    const float v0 = *v;
+    const float u0 = *u;
+    const float gate = nmda_gate(v0);
+    float g_nmda = g.nmda * gate;
+    if (g_nmda > rc.nmda_soma_cap) g_nmda = rc.nmda_soma_cap;
+    float g_nmda_bg = g.nmda_bg * gate;
+    if (g_nmda_bg > rc.nmda_soma_cap) g_nmda_bg = rc.nmda_soma_cap;
+    const float G = g.ampa + g_nmda + g_nmda_bg + g.gaba + g.adapt;
+    const float GE = g.ampa * rc.e_ampa + g_nmda * rc.e_nmda + g_nmda_bg * rc.e_nmda +
+                     g.gaba * rc.e_gaba + g.adapt * e_adapt;
+    const float drive = k.k * (v0 - k.v_r) * (v0 - k.v_t) - u0 + GE + i_ext_pA;
+    *v = (v0 + k.dt_over_C * drive) / (1.0f + k.dt_over_C * G);
+    *u = u0 + k.dt_a * (k.b * (v0 - k.v_r) - u0);
+}
+
+}  // namespace l5sim::model

@@ -1,0 +1,48 @@
+#pragma once
+/// Counter-based random numbers (Random123 Philox4x32-10), keyed by (seed, stream, step, id):
+/// no generator state, so any engine, thread count or restart draws the same numbers.
+#include <cstdint>
+
+#include <Random123/philox.h>
+
+#include "l5sim/model/hd.hpp"
+
+namespace l5sim::model {
+
+/// The registry of random streams. A stream id is (kind << 16) | index, where index is a
+/// population or projection number. Never renumber a kind: it would change every result.
+enum class StreamKind : uint32_t {
+    background = 1,  // per (population, step, cell): word 0 soma, word 1 dendrite
+    coupling = 2,    // per (population, step, cell): word 0 BAP draw, word 1 plateau draw
+    positions = 3,   // per (population, cell): words 0, 1 jitter
+    connect = 4,     // per (projection, draw k, target cell, attempt)
+};
+
+L5_HD inline uint32_t stream_id(StreamKind kind, uint32_t index) {
+    return (static_cast<uint32_t>(kind) << 16) | (index & 0xffffu);
+}
+
+struct Draw4 {
+    uint32_t v[4];
+};
+
+/// Four independent 32-bit words for (seed, stream, step, id, sub).
+L5_HD inline Draw4 philox(uint64_t seed, uint32_t stream, uint32_t step, uint32_t id,
+                          uint32_t sub = 0) {
+    r123::Philox4x32 gen;
+    r123::Philox4x32::ctr_type ctr = {{id, step, stream, sub}};
+    r123::Philox4x32::key_type key = {{static_cast<uint32_t>(seed),
+                                       static_cast<uint32_t>(seed >> 32)}};
+    const auto r = gen(ctr, key);
+    return Draw4{{r[0], r[1], r[2], r[3]}};
+}
+
+/// Uniform float in [0, 1) with 24 random bits (exact on every compiler).
+L5_HD inline float u01(uint32_t x) { return static_cast<float>(x >> 8) * 5.9604644775390625e-8f; }
+
+/// Uniform float in (0, 1]: safe for log().
+L5_HD inline float u01_open0(uint32_t x) {
+    return static_cast<float>((x >> 8) + 1u) * 5.9604644775390625e-8f;
+}
+
+}  // namespace l5sim::model

@@ -1,0 +1,45 @@
+#pragma once
+/// The connectivity of a configured network: one CSR (by presynaptic cell) per projection, with
+/// a reverse index for plastic projections. Built on the host (OpenMP) from the same model
+/// functions the CUDA engine uses, so both engines hold the identical network.
+#include <cstdint>
+#include <vector>
+
+#include "l5sim/config.hpp"
+
+namespace l5sim {
+
+struct Connectivity {
+    uint32_t n_src = 0, n_tgt = 0;
+    uint32_t in_degree = 0;          // every target has exactly this many synapses
+    uint32_t max_delay_steps = 0;
+    float w_max = 0;                 // STDP upper bound (plastic projections)
+    float w_init_max = 0;            // largest initial weight
+    std::vector<uint64_t> row_ptr;   // n_src + 1
+    std::vector<uint32_t> target;    // per synapse
+    std::vector<float> weight;       // per synapse, nS (times the receptor factors)
+    std::vector<uint8_t> delay;      // per synapse, whole steps
+    std::vector<uint32_t> rev;       // plastic only: rev[t * in_degree + k] = synapse id
+
+    uint64_t size() const { return target.size(); }
+    /// Bytes held per synapse, everything included (row pointers amortised).
+    double bytes_per_synapse() const;
+};
+
+struct Network {
+    std::vector<Connectivity> projections;  // same order as Config::projections
+    uint64_t synapses() const;
+    uint64_t bytes() const;
+};
+
+/// Total dense-ring input a target receives (sum of A g(d) over a ring of n sources).
+double dense_ring_total(double A, double sigma, uint32_t n_sources, bool exclude_self);
+
+/// Build every projection of `cfg`.
+Network build_network(const Config& cfg);
+
+/// Memory the CPU engine will need for `cfg` (connectivity + state + ring buffers), in bytes,
+/// estimated before anything is allocated.
+uint64_t estimate_bytes(const Config& cfg);
+
+}  // namespace l5sim

@@ -1,0 +1,29 @@
+#pragma once
+/// The output directory (DESIGN.md section 6): resolved config with provenance, SONATA spike
+/// report, probes and weight snapshots (HDF5), summary.json. Every file is written under a
+/// temporary name and renamed when complete, summary.json last: a directory without
+/// summary.json is an interrupted run.
+#include <filesystem>
+#include <string>
+
+#include "l5sim/simulation.hpp"
+
+namespace l5sim {
+
+struct Provenance {
+    std::string engine;
+    std::string command_line;
+};
+
+/// Check that `dir` may be written (absent, empty, or `force`); throws ConfigError otherwise.
+void check_output_dir(const std::filesystem::path& dir, bool force);
+/// Create `dir` (and parents) and clear the files a previous run left there when `force`.
+void prepare_output_dir(const std::filesystem::path& dir, bool force);
+/// config.resolved.yaml (every value, defaults filled in) with provenance; written at the start.
+void write_resolved_config(const std::filesystem::path& dir, const Config& cfg,
+                           const Provenance& prov);
+/// Spikes, probes, weights, then summary.json; throws Error on an I/O failure (a file being
+/// written stays under its .part name).
+void write_results(const std::filesystem::path& dir, const Simulation& sim, const Provenance& prov);
+
+}  // namespace l5sim

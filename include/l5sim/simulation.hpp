@@ -1,0 +1,93 @@
+#pragma once
+/// The step pipeline (MODEL.md section 5) over an Engine, with schedules, injections, recording.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "l5sim/config.hpp"
+#include "l5sim/engine.hpp"
+
+namespace l5sim {
+
+/// Spikes of one population: parallel arrays, in time order (ids ascending within a step).
+struct SpikeRecord {
+    std::vector<int64_t> steps;
+    std::vector<uint32_t> ids;
+};
+
+struct ProbeRecord {
+    std::vector<int64_t> steps;   // step after which the sample was taken
+    std::vector<float> values;    // [sample][variable][cell]
+};
+
+struct WeightRecord {
+    std::vector<int64_t> steps;
+    uint64_t count = 0;           // synapses per snapshot (CSR order)
+    std::vector<float> values;    // [snapshot][synapse]
+};
+
+struct RunTiming {
+    double wall_s = 0;
+    double build_s = 0;
+    int64_t steps = 0;
+    uint64_t synaptic_events = 0;
+};
+
+class Controls;
+
+class Simulation {
+public:
+    enum class Backend { cpu, cuda, automatic };
+
+    Simulation(Config cfg, Backend backend);
+    ~Simulation();
+
+    /// Run all steps; `progress(step, steps)` is called every few hundred steps.
+    void run(const std::function<void(int64_t, int64_t)>& progress = {});
+    /// Advance `n` steps (tests).
+    void advance(int64_t n);
+
+    const Config& config() const { return cfg_; }
+    const Engine& engine() const { return *engine_; }
+    const Network& network_info() const { return net_info_; }
+    const std::vector<SpikeRecord>& spikes() const { return spikes_; }
+    const std::vector<ProbeRecord>& probes() const { return probes_; }
+    const std::vector<WeightRecord>& weights() const { return weights_; }
+    const RunTiming& timing() const { return timing_; }
+    int64_t step() const { return step_; }
+    /// Current weights of a projection (all synapses, CSR order).
+    std::vector<float> current_weights(uint32_t proj) const;
+
+private:
+    void one_step();
+    void record_after_step();
+
+    Config cfg_;
+    Network net_info_;  // structure only (weights as built), for outputs
+    std::unique_ptr<Engine> engine_;
+    std::unique_ptr<Controls> controls_;
+    std::vector<SpikeRecord> spikes_;
+    std::vector<ProbeRecord> probes_;
+    std::vector<WeightRecord> weights_;
+    std::vector<int64_t> weight_every_;
+    RunTiming timing_;
+    int64_t step_ = 0;
+};
+
+/// Per-population statistics of summary.json.
+struct PopulationSummary {
+    std::string name;
+    uint32_t n = 0;
+    uint64_t spikes = 0;
+    double rate_hz = 0;
+    double burst_fraction = 0;    // spikes in runs of >= 2 with ISI < 10 ms / all spikes
+    double calcium_fraction = 0;  // spikes fired in burst mode / all spikes (PYR)
+};
+
+/// Burst fraction of a spike record (MODEL.md section 10).
+double burst_fraction(const SpikeRecord& r, uint32_t n_cells, int64_t isi_steps);
+std::vector<PopulationSummary> summarize(const Simulation& sim);
+
+}  // namespace l5sim
