@@ -237,7 +237,10 @@ void write_results(const fs::path& dir, const Simulation& sim, const Provenance&
                    {"synaptic_events", t.synaptic_events},
                    {"events_per_s", t.wall_s > 0 ? t.synaptic_events / t.wall_s : 0.0},
                    {"wall_per_bio_s", bio_s > 0 ? t.wall_s / bio_s : 0.0}};
-    j["network"] = {{"synapses", sim.network_info().synapses()}};
+    const uint64_t syn = sim.network_info().synapses();
+    j["network"] = {{"synapses", syn},
+                    {"connectivity_bytes", t.connectivity_bytes},
+                    {"bytes_per_synapse", syn ? double(t.connectivity_bytes) / syn : 0.0}};
     write_text(dir / "summary.json", j.dump(2) + "\n");
 }
 

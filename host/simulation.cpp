@@ -37,6 +37,7 @@ Simulation::Simulation(Config cfg, Backend backend) : cfg_(std::move(cfg)) {
     const auto t0 = std::chrono::steady_clock::now();
     Network net = build_network(cfg_);
     net_info_ = structure_copy(net);
+    timing_.connectivity_bytes = net.bytes();
     // Weight-snapshot bookkeeping needs the sizes only.
     for (const auto& w : cfg_.recording.weights) {
         WeightRecord r;
@@ -54,6 +55,7 @@ Simulation::Simulation(Config cfg, Backend backend) : cfg_(std::move(cfg)) {
     timing_.build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     controls_ = std::make_unique<Controls>(cfg_, *engine_);
     spikes_.resize(cfg_.populations.size());
+    spike_counts_.assign(cfg_.populations.size(), 0);
     probes_.resize(cfg_.recording.probes.size());
 }
 
@@ -69,6 +71,7 @@ void Simulation::one_step() {
     const int64_t n = step_;
     controls_->apply(n);
     engine_->detect_spikes(n);
+    for (uint32_t p = 0; p < spike_counts_.size(); ++p) spike_counts_[p] += engine_->spikes(p).size();
     if (cfg_.recording.spikes) {
         for (uint32_t p = 0; p < spikes_.size(); ++p) {
             for (uint32_t id : engine_->spikes(p)) {
@@ -156,7 +159,7 @@ std::vector<PopulationSummary> summarize(const Simulation& sim) {
         s.name = cfg.populations[p].name;
         s.n = cfg.populations[p].n;
         const auto& rec = sim.spikes()[p];
-        s.spikes = rec.ids.size();
+        s.spikes = sim.spike_counts()[p];
         s.rate_hz = seconds > 0 ? static_cast<double>(s.spikes) / (s.n * seconds) : 0;
         s.burst_fraction = burst_fraction(rec, s.n, isi);
         s.calcium_fraction =

@@ -29,6 +29,7 @@ struct WeightRecord {
 };
 
 struct RunTiming {
+    uint64_t connectivity_bytes = 0;  // CSR + weights + delays + reverse index, all projections
     double wall_s = 0;
     double build_s = 0;
     int64_t steps = 0;
@@ -53,6 +54,8 @@ public:
     const Engine& engine() const { return *engine_; }
     const Network& network_info() const { return net_info_; }
     const std::vector<SpikeRecord>& spikes() const { return spikes_; }
+    /// Spikes per population so far (counted even when spike recording is off).
+    const std::vector<uint64_t>& spike_counts() const { return spike_counts_; }
     const std::vector<ProbeRecord>& probes() const { return probes_; }
     const std::vector<WeightRecord>& weights() const { return weights_; }
     const RunTiming& timing() const { return timing_; }
@@ -69,6 +72,7 @@ private:
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Controls> controls_;
     std::vector<SpikeRecord> spikes_;
+    std::vector<uint64_t> spike_counts_;
     std::vector<ProbeRecord> probes_;
     std::vector<WeightRecord> weights_;
     std::vector<int64_t> weight_every_;
