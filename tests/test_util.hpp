@@ -6,6 +6,7 @@
 #include <string>
 
 #include "l5sim/config.hpp"
+#include "l5sim/devices.hpp"
 #include "l5sim/simulation.hpp"
 
 namespace l5sim::test {
@@ -22,3 +23,14 @@ inline bool gpu_required() {
 }
 
 }  // namespace l5sim::test
+
+/// In a GPU test body: skip without a device, fail instead under L5SIM_REQUIRE_GPU=1.
+#define L5_REQUIRE_DEVICE()                                                                 \
+    do {                                                                                    \
+        std::string l5_why_;                                                                \
+        if (::l5sim::cuda_devices(&l5_why_).empty()) {                                      \
+            if (::l5sim::test::gpu_required())                                              \
+                FAIL() << "L5SIM_REQUIRE_GPU=1 but no CUDA device: " << l5_why_;            \
+            GTEST_SKIP() << "no CUDA device: " << l5_why_;                                  \
+        }                                                                                   \
+    } while (0)
