@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+"""Turn an l5sim output directory into PNG figures.
+
+    python3 scripts/plot.py OUTDIR [--t-start MS] [--t-stop MS] [--max-cells N] ...
+
+Writes, into OUTDIR (or --figdir):
+  raster.png   spikes of every population, stacked, one colour per population (spikes.h5)
+  rates.png    population rates over time: bins of --bin-ms, Gaussian-smoothed (spikes.h5)
+  probes.png   every recorded variable of every probe, one line per cell (probes.h5, if present)
+  weights.png  mean weight +/- s.d. and 10-90 % band over time, and the histogram of the first
+               vs the last snapshot, per recorded projection (weights.h5, if present)
+
+Inputs (see host/output.cpp): spikes.h5 is a SONATA spike report,
+/spikes/<pop>/{timestamps (ms), node_ids}; probes.h5 has /probes/<pop>_<k>/{time_ms, node_ids,
+<variable> [time, cell]}; weights.h5 has /weights/<proj>/{time_ms, source_ids, target_ids,
+w [snapshot, synapse]}; summary.json gives population sizes (silent cells count in rates),
+config order and the simulated duration.
+
+Exit codes: 0 ok, 2 missing or unreadable input (the message names the file), 1 other errors.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+try:
+    import h5py
+except ImportError:  # pragma: no cover - the message is the point
+    sys.exit("plot.py: needs h5py (pip install h5py numpy matplotlib)")
+
+# Fixed colours for the model's populations, tab10 for any other name.
+POP_COLOURS = {"PYR": "#1f5fa8", "PV": "#d62728", "SOM": "#2ca02c"}
+OTHER_COLOURS = ["#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+# Readable labels for probe variables (units from MODEL.md).
+VAR_LABELS = {  # in the order panels are drawn
+    "v": "v (mV)", "v_d": "v_d (mV)", "u": "u (pA)", "u_d": "u_d (pA)",
+    "g_ampa": "g_AMPA (nS)", "g_nmda": "g_NMDA (nS)", "g_nmda_bg": "g_NMDA bg (nS)",
+    "g_gaba": "g_GABA (nS)", "g_adapt": "g_adapt (nS)", "i_ext": "I_ext (pA)",
+    "g_ampa_d": "g_AMPA,d (nS)", "g_nmda_d": "g_NMDA,d (nS)", "g_gaba_d": "g_GABA,d (nS)",
+    "i_ext_d": "I_ext,d (pA)", "burst_mode": "burst mode", "gamma": "gamma",
+}
+
+
+class InputError(Exception):
+    """A missing or unreadable input file; exit code 2."""
+
+
+def colour_map(names):
+    out, k = {}, 0
+    for name in names:
+        if name in POP_COLOURS:
+            out[name] = POP_COLOURS[name]
+        else:
+            out[name] = OTHER_COLOURS[k % len(OTHER_COLOURS)]
+            k += 1
+    return out
+
+
+def open_h5(path):
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise InputError(f"{path}: cannot read it as HDF5 ({e})") from e
+
+
+def read_summary(outdir):
+    path = os.path.join(outdir, "summary.json")
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        raise InputError(f"{path}: cannot parse it as JSON ({e})") from e
+
+
+def read_spikes(outdir, summary):
+    """Populations in config order: list of dicts (name, n, t ms, ids), and the duration (ms)."""
+    path = os.path.join(outdir, "spikes.h5")
+    if not os.path.exists(path):
+        hint = " (an interrupted run leaves spikes.h5.part)" if os.path.exists(path + ".part") else ""
+        hint = hint or " (was the run made with recording.spikes: false?)"
+        raise InputError(f"{path}: no such file{hint}")
+    pops = []
+    with open_h5(path) as f:
+        if "spikes" not in f:
+            raise InputError(f"{path}: no /spikes group (not a SONATA spike report)")
+        names = list(f["spikes"].keys())
+        sizes = {}
+        if summary and "populations" in summary:
+            order = [p for p in summary["populations"] if p in names]
+            names = order + [p for p in names if p not in order]
+            sizes = {p: int(v.get("n", 0)) for p, v in summary["populations"].items()}
+        for name in names:
+            g = f["spikes"][name]
+            if "timestamps" not in g or "node_ids" not in g:
+                raise InputError(f"{path}: /spikes/{name} lacks timestamps or node_ids")
+            t = np.asarray(g["timestamps"][()], dtype=np.float64)
+            ids = np.asarray(g["node_ids"][()], dtype=np.int64)
+            n = sizes.get(name) or (int(ids.max()) + 1 if ids.size else 1)
+            pops.append({"name": name, "n": n, "t": t, "ids": ids})
+    duration = None
+    if summary:
+        bio_s = summary.get("timing", {}).get("bio_s")
+        if bio_s:
+            duration = 1000.0 * float(bio_s)
+    if duration is None:
+        last = [p["t"].max() for p in pops if p["t"].size]
+        duration = float(max(last)) if last else 1.0
+    return pops, duration
+
+
+def shown_cells(n, max_cells):
+    """Evenly spaced subset of cell ids when a population has more than max_cells cells."""
+    if max_cells <= 0 or n <= max_cells:
+        return None
+    return np.unique(np.linspace(0, n - 1, max_cells).round().astype(np.int64))
+
+
+def plot_raster(pops, colours, t0, t1, max_cells, path):
+    fig, ax = plt.subplots(figsize=(11, 6.5))
+    offset, ticks, labels = 0, [], []
+    rows_total = 0
+    for p in pops:
+        subset = shown_cells(p["n"], max_cells)
+        rows_total += p["n"] if subset is None else subset.size
+    msize = float(np.clip(400.0 / max(rows_total, 1), 0.6, 4.0))
+    for p in reversed(pops):  # first population on top
+        t, ids = p["t"], p["ids"]
+        sel = (t >= t0) & (t <= t1)
+        t, ids = t[sel], ids[sel]
+        subset = shown_cells(p["n"], max_cells)
+        if subset is None:
+            rows = p["n"]
+            y = ids
+            label = f"{p['name']} (n={p['n']})"
+        else:
+            rows = subset.size
+            keep = np.isin(ids, subset)
+            t, y = t[keep], np.searchsorted(subset, ids[keep])
+            label = f"{p['name']} ({rows} of {p['n']} cells)"
+        if t.size:
+            ax.plot(t, y + offset, "|", color=colours[p["name"]], markersize=msize,
+                    markeredgewidth=0.6, rasterized=True)
+        else:
+            ax.text(0.5 * (t0 + t1), offset + rows / 2, f"{p['name']}: no spikes",
+                    ha="center", va="center", color=colours[p["name"]], fontsize=10)
+        ax.axhline(offset - 0.5, color="0.8", lw=0.6)
+        ticks.append(offset + rows / 2)
+        labels.append(label)
+        offset += rows
+    ax.set_yticks(ticks)
+    ax.set_yticklabels(labels)
+    for tick, p in zip(ax.get_yticklabels(), reversed(pops)):
+        tick.set_color(colours[p["name"]])
+    ax.set_ylim(-0.5, offset - 0.5)
+    ax.set_xlim(t0, t1)
+    ax.set_xlabel("time (ms)")
+    ax.set_title("Spike raster")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def gaussian_smooth(x, sigma_bins):
+    if sigma_bins <= 0 or x.size < 3:
+        return x
+    half = int(np.ceil(3 * sigma_bins))
+    k = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma_bins) ** 2)
+    k /= k.sum()
+    # Reflect at the edges so the ends are not pulled towards zero.
+    padded = np.pad(x, half, mode="reflect") if x.size > half else np.pad(x, half, mode="edge")
+    return np.convolve(padded, k, mode="valid")
+
+
+def plot_rates(pops, colours, duration, bin_ms, smooth_ms, path):
+    edges = np.arange(0.0, duration + bin_ms, bin_ms)
+    if edges[-1] < duration:
+        edges = np.append(edges, duration)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    widths_s = np.diff(edges) * 1e-3
+    fig, axes = plt.subplots(len(pops), 1, figsize=(11, 1.9 * len(pops) + 1.0), sharex=True,
+                             squeeze=False)
+    for ax, p in zip(axes[:, 0], pops):
+        counts, _ = np.histogram(p["t"], bins=edges)
+        rate = counts / (p["n"] * widths_s)
+        smooth = gaussian_smooth(rate, smooth_ms / bin_ms)
+        c = colours[p["name"]]
+        ax.step(centres, rate, where="mid", color=c, alpha=0.3, lw=0.8,
+                label=f"{bin_ms:g} ms bins")
+        ax.plot(centres, smooth, color=c, lw=1.6, label=f"smoothed ({smooth_ms:g} ms)")
+        mean = p["t"].size / (p["n"] * duration * 1e-3)
+        ax.axhline(mean, color="k", lw=0.7, ls="--", label=f"mean {mean:.2f} Hz")
+        ax.set_ylabel(f"{p['name']}\nrate (Hz)")
+        ax.set_ylim(bottom=0, top=max(1.0, 1.1 * float(rate.max(initial=0))))
+        ax.legend(loc="upper right", fontsize=8, frameon=False, ncol=3)
+    axes[-1, 0].set_xlabel("time (ms)")
+    axes[-1, 0].set_xlim(0, duration)
+    axes[0, 0].set_title("Population rates")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+
+
+def plot_probes(outdir, t0, t1, max_traces, path):
+    src = os.path.join(outdir, "probes.h5")
+    panels = []  # (group name, variable, time, data [time, cell], node ids)
+    with open_h5(src) as f:
+        if "probes" not in f:
+            raise InputError(f"{src}: no /probes group")
+        for gname in f["probes"]:
+            g = f["probes"][gname]
+            if "time_ms" not in g:
+                raise InputError(f"{src}: /probes/{gname} lacks time_ms")
+            t = np.asarray(g["time_ms"][()])
+            ids = np.asarray(g["node_ids"][()]) if "node_ids" in g else None
+            sel = (t >= t0) & (t <= t1)
+            order = list(VAR_LABELS)
+            variables = [v for v in g if v not in ("time_ms", "node_ids")]
+            variables.sort(key=lambda v: (order.index(v) if v in order else len(order), v))
+            for var in variables:
+                data = np.asarray(g[var][()])
+                if data.ndim == 1:
+                    data = data[:, None]
+                panels.append((gname, var, t[sel], data[sel][:, :max_traces], ids))
+    if not panels:
+        return False
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 1.7 * len(panels) + 1.0), sharex=True,
+                             squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    for ax, (gname, var, t, data, ids) in zip(axes[:, 0], panels):
+        for c in range(data.shape[1]):
+            label = f"cell {ids[c]}" if ids is not None and c < len(ids) else f"#{c}"
+            if var == "burst_mode":
+                ax.step(t, data[:, c] + 0.06 * c, where="post", color=cmap(c % 10), lw=0.9,
+                        label=label)
+            else:
+                ax.plot(t, data[:, c], color=cmap(c % 10), lw=0.7, label=label)
+        if var == "burst_mode":
+            ax.set_ylim(-0.1, 1.1 + 0.06 * data.shape[1])
+            ax.set_yticks([0, 1])
+        ax.set_ylabel(f"{gname}\n{VAR_LABELS.get(var, var)}", fontsize=9)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, frameon=False)
+    axes[-1, 0].set_xlabel("time (ms)")
+    axes[-1, 0].set_xlim(t0, t1)
+    axes[0, 0].set_title("State probes")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return True
+
+
+def plot_weights(outdir, path):
+    src = os.path.join(outdir, "weights.h5")
+    projs = []
+    with open_h5(src) as f:
+        if "weights" not in f:
+            raise InputError(f"{src}: no /weights group")
+        for name in f["weights"]:
+            g = f["weights"][name]
+            if "w" not in g or "time_ms" not in g:
+                raise InputError(f"{src}: /weights/{name} lacks w or time_ms")
+            projs.append((name, np.asarray(g["time_ms"][()]), np.asarray(g["w"][()])))
+    if not projs:
+        return False
+    fig, axes = plt.subplots(len(projs), 3, figsize=(13, 3.2 * len(projs) + 0.6), squeeze=False,
+                             gridspec_kw={"width_ratios": [5, 4, 4]})
+    for (name, t, w), (ax_t, ax_d, ax_h) in zip(projs, axes):
+        if w.ndim != 2 or w.shape[0] == 0 or w.shape[1] == 0:
+            ax_t.text(0.5, 0.5, f"{name}: no snapshots", transform=ax_t.transAxes, ha="center")
+            ax_d.axis("off")
+            ax_h.axis("off")
+            continue
+        marker = "o-" if t.size < 40 else "-"
+        mean, sd = w.mean(axis=1), w.std(axis=1)
+        lo, hi = np.percentile(w, [10, 90], axis=1)
+        ax_t.fill_between(t, lo, hi, color="#1f5fa8", alpha=0.18, lw=0, label="10-90 %")
+        ax_t.plot(t, mean, marker, color="#1f5fa8", ms=3, lw=1.4, label="mean")
+        ax_t.plot(t, mean + sd, ":", color="#1f5fa8", lw=1.0, label="mean +/- s.d.")
+        ax_t.plot(t, mean - sd, ":", color="#1f5fa8", lw=1.0)
+        ax_t.set_xlabel("time (ms)")
+        ax_t.set_ylabel(f"{name}\nw (nS)")
+        ax_t.set_title(f"{name}: {w.shape[1]} recorded synapses, {t.size} snapshots", fontsize=10)
+        ax_t.legend(loc="upper left", bbox_to_anchor=(0, -0.22), fontsize=8, frameon=False,
+                    ncol=3)
+        # The change since the first snapshot shows plasticity even when the spread of the
+        # (distance-dependent) initial weights dwarfs it.
+        dw = w - w[0]
+        ax_d.plot(t, np.abs(dw).mean(axis=1), marker, color="#9467bd", ms=3, lw=1.4,
+                  label="mean |w - w_first|")
+        ax_d.plot(t, dw.mean(axis=1), marker, color="#ff7f0e", ms=3, lw=1.0,
+                  label="mean (w - w_first)")
+        ax_d.axhline(0, color="0.6", lw=0.6)
+        ax_d.set_xlabel("time (ms)")
+        ax_d.set_ylabel("change (nS)")
+        ax_d.set_title("change since the first snapshot", fontsize=10)
+        ax_d.legend(loc="best", fontsize=8, frameon=False)
+        lo_w, hi_w = float(w.min()), float(w.max())
+        if hi_w <= lo_w:
+            hi_w = lo_w + 1e-6
+        bins = np.linspace(lo_w, hi_w, 41)
+        ax_h.hist(w[0], bins=bins, color="0.55", alpha=0.7, label=f"first ({t[0]:.1f} ms)")
+        ax_h.hist(w[-1], bins=bins, histtype="step", color="#d62728", lw=1.4,
+                  label=f"last ({t[-1]:.1f} ms)")
+        ax_h.set_xlabel("w (nS)")
+        ax_h.set_ylabel("synapses")
+        ax_h.set_yscale("log")
+        ax_h.set_title("distribution", fontsize=10)
+        ax_h.legend(loc="best", fontsize=8, frameon=False)
+    fig.suptitle("Weights of recorded projections")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return True
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Plot an l5sim output directory.")
+    ap.add_argument("outdir", help="output directory of `l5sim run`")
+    ap.add_argument("--figdir", help="where to write the PNGs (default: OUTDIR)")
+    ap.add_argument("--t-start", type=float, default=0.0, help="raster/probe window start (ms)")
+    ap.add_argument("--t-stop", type=float, default=None, help="raster/probe window end (ms)")
+    ap.add_argument("--bin-ms", type=float, default=10.0, help="rate bin width (ms)")
+    ap.add_argument("--smooth-ms", type=float, default=20.0,
+                    help="s.d. of the Gaussian that smooths the rates (ms; 0: none)")
+    ap.add_argument("--max-cells", type=int, default=500,
+                    help="raster rows per population; larger populations are subsampled evenly")
+    ap.add_argument("--max-traces", type=int, default=10, help="cells drawn per probe variable")
+    a = ap.parse_args(argv)
+    if a.bin_ms <= 0:
+        ap.error("--bin-ms must be > 0")
+
+    try:
+        if not os.path.isdir(a.outdir):
+            raise InputError(f"{a.outdir}: no such output directory")
+        figdir = a.figdir or a.outdir
+        os.makedirs(figdir, exist_ok=True)
+        summary = read_summary(a.outdir)
+        pops, duration = read_spikes(a.outdir, summary)
+        t1 = duration if a.t_stop is None else a.t_stop
+        t0 = a.t_start
+        if not t1 > t0:
+            ap.error("--t-stop must be after --t-start")
+        colours = colour_map([p["name"] for p in pops])
+        written = []
+        plot_raster(pops, colours, t0, t1, a.max_cells, os.path.join(figdir, "raster.png"))
+        written.append("raster.png")
+        plot_rates(pops, colours, duration, a.bin_ms, a.smooth_ms,
+                   os.path.join(figdir, "rates.png"))
+        written.append("rates.png")
+        if os.path.exists(os.path.join(a.outdir, "probes.h5")):
+            if plot_probes(a.outdir, t0, t1, a.max_traces, os.path.join(figdir, "probes.png")):
+                written.append("probes.png")
+        if os.path.exists(os.path.join(a.outdir, "weights.h5")):
+            if plot_weights(a.outdir, os.path.join(figdir, "weights.png")):
+                written.append("weights.png")
+    except InputError as e:
+        print(f"plot.py: error: {e}", file=sys.stderr)
+        return 2
+    for p in pops:
+        rate = p["t"].size / (p["n"] * duration * 1e-3)
+        print(f"{p['name']:>6}: {p['n']:8d} cells {p['t'].size:9d} spikes {rate:8.2f} Hz")
+    print(f"wrote {', '.join(written)} in {figdir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
