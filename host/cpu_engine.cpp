@@ -63,9 +63,14 @@ public:
     void integrate_somata(int64_t step) override;
     void plasticity(int64_t step) override;
 
-    const std::vector<uint32_t>& spikes(uint32_t pop) const override {
-        return pops_[pop].spike_ids;
+    void take_spikes(uint32_t pop, SpikeRecord* out) override {
+        auto& r = pops_[pop].record;
+        out->steps.insert(out->steps.end(), r.steps.begin(), r.steps.end());
+        out->ids.insert(out->ids.end(), r.ids.begin(), r.ids.end());
+        r.steps.clear();
+        r.ids.clear();
     }
+    uint64_t spike_count(uint32_t pop) const override { return pops_[pop].spike_count; }
     uint64_t calcium_spikes(uint32_t pop) const override { return pops_[pop].calcium_spikes; }
     uint64_t synaptic_events() const override { return events_; }
 
@@ -88,6 +93,17 @@ public:
         const auto& w = net_.projections[j].weight;
         for (uint64_t i = 0; i < count && i < w.size(); ++i) out[i] = w[i];
     }
+    void read_synapses(uint32_t j, uint64_t count, uint32_t* src, uint32_t* tgt) const override {
+        const auto& c = net_.projections[j];
+        uint32_t row = 0;
+        for (uint64_t s = 0; s < count && s < c.size(); ++s) {
+            while (c.row_ptr[row + 1] <= s) ++row;
+            src[s] = row;
+            tgt[s] = c.target[s];
+        }
+    }
+    uint64_t synapse_count(uint32_t j) const override { return net_.projections[j].size(); }
+    uint64_t connectivity_bytes() const override { return net_.bytes(); }
 
 private:
     void init_population(uint32_t p);
@@ -155,7 +171,7 @@ void CpuEngine::init_projection(uint32_t j) {
 
 // Phase 1. Spike test and reset (burst-mode c, d chosen by the previous step's dendrite), spike
 // history for the BAP window, adaptation increment; then the ordered spike list and traces.
-void CpuEngine::detect_spikes(int64_t) {
+void CpuEngine::detect_spikes(int64_t step) {
     for (auto& s : pops_) {
         const int64_t n = s.n;
         uint64_t calcium = 0;
@@ -174,6 +190,11 @@ void CpuEngine::detect_spikes(int64_t) {
         s.spike_ids.clear();
         for (int64_t i = 0; i < n; ++i)
             if (s.spiked[i]) s.spike_ids.push_back(static_cast<uint32_t>(i));
+        s.spike_count += s.spike_ids.size();
+        if (cfg_.recording.spikes) {
+            s.record.steps.insert(s.record.steps.end(), s.spike_ids.size(), step);
+            s.record.ids.insert(s.record.ids.end(), s.spike_ids.begin(), s.spike_ids.end());
+        }
     }
     for (auto& pj : projs_) {
         if (!pj.plastic) continue;

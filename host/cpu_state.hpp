@@ -29,6 +29,8 @@ struct PopulationState {
     // this step
     std::vector<uint8_t> spiked;
     std::vector<uint32_t> spike_ids;
+    SpikeRecord record;  // since the last take_spikes
+    uint64_t spike_count = 0;
     uint64_t calcium_spikes = 0;
 };
 

@@ -59,7 +59,7 @@ int cmd_run(const RunArgs& a, const std::string& command_line) {
                  cfg.projections.size());
     Simulation sim(cfg, backend);
     spdlog::info("network built in {:.2f} s: {} synapses ({} engine, {} threads)",
-                 sim.timing().build_s, sim.network_info().synapses(), sim.engine().name(),
+                 sim.timing().build_s, sim.synapses(), sim.engine().name(),
                  omp_get_max_threads());
     prepare_output_dir(dir, a.force);
     const Provenance prov{sim.engine().name(), command_line};

@@ -17,7 +17,7 @@ bool cuda_available(std::string* why) {
     return false;
 }
 
-std::unique_ptr<Engine> make_cuda_engine(const Config&, Network) {
+std::unique_ptr<Engine> make_cuda_engine(const Config&) {
     throw Error("--backend cuda: this l5sim was built without CUDA (nvcc not found at configure "
                 "time); rebuild on a machine with the CUDA toolkit, or use --backend cpu");
 }

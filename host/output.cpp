@@ -154,7 +154,6 @@ void write_weights(const fs::path& dir, const Simulation& sim) {
         for (size_t k = 0; k < cfg.recording.weights.size(); ++k) {
             const auto& wc = cfg.recording.weights[k];
             const auto& rec = sim.weights()[k];
-            const auto& net = sim.network_info().projections[wc.projection];
             const std::string name = cfg.projections[wc.projection].name;
             H5 g(create_group(root, name), H5Gclose, "create /weights/" + name);
             std::vector<double> t(rec.steps.size());
@@ -162,12 +161,7 @@ void write_weights(const fs::path& dir, const Simulation& sim) {
                 t[i] = static_cast<double>(rec.steps[i] + 1) * cfg.dt_ms;
             write_dataset(g, "time_ms", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {t.size()}, t.data());
             std::vector<uint32_t> src(rec.count), tgt(rec.count);
-            uint32_t row = 0;
-            for (uint64_t s = 0; s < rec.count; ++s) {
-                while (net.row_ptr[row + 1] <= s) ++row;
-                src[s] = row;
-                tgt[s] = net.target[s];
-            }
+            sim.engine().read_synapses(wc.projection, rec.count, src.data(), tgt.data());
             write_dataset(g, "source_ids", H5T_NATIVE_UINT32, H5T_STD_U32LE, {rec.count}, src.data());
             write_dataset(g, "target_ids", H5T_NATIVE_UINT32, H5T_STD_U32LE, {rec.count}, tgt.data());
             write_dataset(g, "w", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, {rec.steps.size(), rec.count},
@@ -237,7 +231,7 @@ void write_results(const fs::path& dir, const Simulation& sim, const Provenance&
                    {"synaptic_events", t.synaptic_events},
                    {"events_per_s", t.wall_s > 0 ? t.synaptic_events / t.wall_s : 0.0},
                    {"wall_per_bio_s", bio_s > 0 ? t.wall_s / bio_s : 0.0}};
-    const uint64_t syn = sim.network_info().synapses();
+    const uint64_t syn = sim.synapses();
     j["network"] = {{"synapses", syn},
                     {"connectivity_bytes", t.connectivity_bytes},
                     {"bytes_per_synapse", syn ? double(t.connectivity_bytes) / syn : 0.0}};

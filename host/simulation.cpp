@@ -11,58 +11,45 @@
 
 namespace l5sim {
 
-namespace {
-
-Network structure_copy(const Network& net) {
-    Network s;
-    for (const auto& p : net.projections) {
-        Connectivity c;
-        c.n_src = p.n_src;
-        c.n_tgt = p.n_tgt;
-        c.in_degree = p.in_degree;
-        c.max_delay_steps = p.max_delay_steps;
-        c.w_max = p.w_max;
-        c.w_init_max = p.w_init_max;
-        c.row_ptr = p.row_ptr;
-        c.target = p.target;
-        s.projections.push_back(std::move(c));
-    }
-    return s;
-}
-
-}  // namespace
+// Spikes move from the engine to the host record every this many steps (the CUDA engine keeps
+// them on the device in between).
+constexpr int64_t kCollectEvery = 1000;
 
 Simulation::Simulation(Config cfg, Backend backend) : cfg_(std::move(cfg)) {
     if (cfg_.threads > 0) omp_set_num_threads(cfg_.threads);
     const auto t0 = std::chrono::steady_clock::now();
-    Network net = build_network(cfg_);
-    net_info_ = structure_copy(net);
-    timing_.connectivity_bytes = net.bytes();
-    // Weight-snapshot bookkeeping needs the sizes only.
+    if (backend == Backend::cuda || (backend == Backend::automatic && cuda_available())) {
+        engine_ = make_cuda_engine(cfg_);
+    } else {
+        engine_ = make_cpu_engine(cfg_, build_network(cfg_));
+    }
+    timing_.connectivity_bytes = engine_->connectivity_bytes();
     for (const auto& w : cfg_.recording.weights) {
         WeightRecord r;
-        r.count = std::min<uint64_t>(w.max_synapses, net.projections[w.projection].size());
+        r.count = std::min<uint64_t>(w.max_synapses, engine_->synapse_count(w.projection));
         weights_.push_back(r);
         weight_every_.push_back(std::max<int64_t>(1, cfg_.to_steps(w.every_ms)));
-    }
-    if (backend == Backend::cuda) {
-        engine_ = make_cuda_engine(cfg_, std::move(net));
-    } else if (backend == Backend::automatic && cuda_available()) {
-        engine_ = make_cuda_engine(cfg_, std::move(net));
-    } else {
-        engine_ = make_cpu_engine(cfg_, std::move(net));
     }
     timing_.build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     controls_ = std::make_unique<Controls>(cfg_, *engine_);
     spikes_.resize(cfg_.populations.size());
-    spike_counts_.assign(cfg_.populations.size(), 0);
     probes_.resize(cfg_.recording.probes.size());
 }
 
 Simulation::~Simulation() = default;
 
+uint64_t Simulation::synapses() const {
+    uint64_t n = 0;
+    for (uint32_t j = 0; j < cfg_.projections.size(); ++j) n += engine_->synapse_count(j);
+    return n;
+}
+
+void Simulation::collect_spikes() {
+    for (uint32_t p = 0; p < spikes_.size(); ++p) engine_->take_spikes(p, &spikes_[p]);
+}
+
 std::vector<float> Simulation::current_weights(uint32_t proj) const {
-    std::vector<float> w(net_info_.projections[proj].size());
+    std::vector<float> w(engine_->synapse_count(proj));
     engine_->read_weights(proj, w.size(), w.data());
     return w;
 }
@@ -71,15 +58,6 @@ void Simulation::one_step() {
     const int64_t n = step_;
     controls_->apply(n);
     engine_->detect_spikes(n);
-    for (uint32_t p = 0; p < spike_counts_.size(); ++p) spike_counts_[p] += engine_->spikes(p).size();
-    if (cfg_.recording.spikes) {
-        for (uint32_t p = 0; p < spikes_.size(); ++p) {
-            for (uint32_t id : engine_->spikes(p)) {
-                spikes_[p].steps.push_back(n);
-                spikes_[p].ids.push_back(id);
-            }
-        }
-    }
     engine_->propagate(n);
     engine_->deliver(n);
     engine_->integrate_dendrites(n);
@@ -87,6 +65,7 @@ void Simulation::one_step() {
     engine_->plasticity(n);
     record_after_step();
     ++step_;
+    if (step_ % kCollectEvery == 0) collect_spikes();
 }
 
 void Simulation::record_after_step() {
@@ -115,6 +94,7 @@ void Simulation::record_after_step() {
 
 void Simulation::advance(int64_t n) {
     for (int64_t i = 0; i < n; ++i) one_step();
+    collect_spikes();
 }
 
 void Simulation::run(const std::function<void(int64_t, int64_t)>& progress) {
@@ -124,6 +104,7 @@ void Simulation::run(const std::function<void(int64_t, int64_t)>& progress) {
         one_step();
         if (progress && step_ % 200 == 0) progress(step_, total);
     }
+    collect_spikes();
     timing_.wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     timing_.steps = step_;
     timing_.synaptic_events = engine_->synaptic_events();
@@ -159,7 +140,7 @@ std::vector<PopulationSummary> summarize(const Simulation& sim) {
         s.name = cfg.populations[p].name;
         s.n = cfg.populations[p].n;
         const auto& rec = sim.spikes()[p];
-        s.spikes = sim.spike_counts()[p];
+        s.spikes = sim.spike_count(p);
         s.rate_hz = seconds > 0 ? static_cast<double>(s.spikes) / (s.n * seconds) : 0;
         s.burst_fraction = burst_fraction(rec, s.n, isi);
         s.calcium_fraction =

@@ -36,7 +36,7 @@ bool cuda_available(std::string* why) {
     return false;
 }
 
-std::unique_ptr<Engine> make_cuda_engine(const Config&, Network) {
+std::unique_ptr<Engine> make_cuda_engine(const Config&) {
     std::string why;
     const bool gpu = cuda_available(&why);
     throw Error(std::string("--backend cuda: the CUDA engine is not implemented in this version "

@@ -12,6 +12,12 @@
 
 namespace l5sim {
 
+/// Spikes of one population: parallel arrays, in time order (ids ascending within a step).
+struct SpikeRecord {
+    std::vector<int64_t> steps;
+    std::vector<uint32_t> ids;
+};
+
 /// Values a schedule can change during a run (MODEL.md section 9), pushed only on change.
 struct PopulationDrive {
     model::PoissonConstants background_soma{};
@@ -31,8 +37,11 @@ public:
     virtual void integrate_somata(int64_t step) = 0;     // 5
     virtual void plasticity(int64_t step) = 0;           // 6: post-side STDP
 
-    /// This step's spikes of population `pop`, ascending cell ids (valid after detect_spikes).
-    virtual const std::vector<uint32_t>& spikes(uint32_t pop) const = 0;
+    /// Move the spikes recorded since the last call into `out` (appended, time order). Engines
+    /// record every spike when `record` was true at construction, and count them always.
+    virtual void take_spikes(uint32_t pop, SpikeRecord* out) = 0;
+    /// Spikes fired so far.
+    virtual uint64_t spike_count(uint32_t pop) const = 0;
     /// Spikes fired in burst mode (calcium-triggered) so far.
     virtual uint64_t calcium_spikes(uint32_t pop) const = 0;
     /// Synaptic events delivered so far (spike x outgoing synapses).
@@ -49,13 +58,19 @@ public:
                             float* out) const = 0;
     /// Current weights of a projection (CSR order), first `count` synapses.
     virtual void read_weights(uint32_t proj, uint64_t count, float* out) const = 0;
+    /// Source and target ids of the first `count` synapses of a projection (CSR order).
+    virtual void read_synapses(uint32_t proj, uint64_t count, uint32_t* src,
+                               uint32_t* tgt) const = 0;
+    virtual uint64_t synapse_count(uint32_t proj) const = 0;
+    /// Bytes of connectivity held (CSR, weights, delays, reverse index), all projections.
+    virtual uint64_t connectivity_bytes() const = 0;
 };
 
 /// The CPU reference engine (OpenMP). Takes ownership of the network.
 std::unique_ptr<Engine> make_cpu_engine(const Config& cfg, Network net);
 
-/// The CUDA engine, or an Error saying why it is not available here.
-std::unique_ptr<Engine> make_cuda_engine(const Config& cfg, Network net);
+/// The CUDA engine (builds its network on the device), or an Error saying why it cannot run.
+std::unique_ptr<Engine> make_cuda_engine(const Config& cfg);
 /// True when this build has the CUDA engine and a device is visible.
 bool cuda_available(std::string* why = nullptr);
 

@@ -11,12 +11,6 @@
 
 namespace l5sim {
 
-/// Spikes of one population: parallel arrays, in time order (ids ascending within a step).
-struct SpikeRecord {
-    std::vector<int64_t> steps;
-    std::vector<uint32_t> ids;
-};
-
 struct ProbeRecord {
     std::vector<int64_t> steps;   // step after which the sample was taken
     std::vector<float> values;    // [sample][variable][cell]
@@ -52,10 +46,10 @@ public:
 
     const Config& config() const { return cfg_; }
     const Engine& engine() const { return *engine_; }
-    const Network& network_info() const { return net_info_; }
     const std::vector<SpikeRecord>& spikes() const { return spikes_; }
-    /// Spikes per population so far (counted even when spike recording is off).
-    const std::vector<uint64_t>& spike_counts() const { return spike_counts_; }
+    /// Spikes of population `pop` so far (counted even when spike recording is off).
+    uint64_t spike_count(uint32_t pop) const { return engine_->spike_count(pop); }
+    uint64_t synapses() const;
     const std::vector<ProbeRecord>& probes() const { return probes_; }
     const std::vector<WeightRecord>& weights() const { return weights_; }
     const RunTiming& timing() const { return timing_; }
@@ -66,13 +60,12 @@ public:
 private:
     void one_step();
     void record_after_step();
+    void collect_spikes();
 
     Config cfg_;
-    Network net_info_;  // structure only (weights as built), for outputs
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Controls> controls_;
     std::vector<SpikeRecord> spikes_;
-    std::vector<uint64_t> spike_counts_;
     std::vector<ProbeRecord> probes_;
     std::vector<WeightRecord> weights_;
     std::vector<int64_t> weight_every_;
