@@ -93,7 +93,10 @@ Draws draw_dense_ring(const Config& cfg, const ProjectionConfig& p) {
     return d;
 }
 
-Draws draw_sparse_sheet(const Config& cfg, const ProjectionConfig& p, uint32_t proj_index) {
+}  // namespace
+
+model::SheetDraw sheet_draw_params(const Config& cfg, uint32_t proj_index) {
+    const auto& p = cfg.projections[proj_index];
     const auto n_src = cfg.populations[p.source].n;
     const auto n_tgt = cfg.populations[p.target].n;
     model::SheetDraw sd{};
@@ -112,16 +115,27 @@ Draws draw_sparse_sheet(const Config& cfg, const ProjectionConfig& p, uint32_t p
     sd.delay_min_steps = static_cast<uint32_t>(cfg.to_steps(p.delay_min_ms));
     sd.steps_per_unit = static_cast<float>(1.0 / (p.conduction_speed * cfg.dt_ms));
     sd.delay_max_steps = 255;
+    return sd;
+}
+
+float sparse_weight(const ProjectionConfig& p) {
+    const bool exclude_self = p.source == p.target && !p.autapses;
+    return static_cast<float>(
+        dense_ring_total(p.A, p.dense_equivalent_sigma, p.dense_equivalent_sources, exclude_self) /
+        p.K);
+}
+
+namespace {
+
+Draws draw_sparse_sheet(const Config& cfg, const ProjectionConfig& p, uint32_t proj_index) {
+    const model::SheetDraw sd = sheet_draw_params(cfg, proj_index);
+    const auto n_tgt = cfg.populations[p.target].n;
     Draws d;
     d.K = p.K;
     const uint64_t total = static_cast<uint64_t>(d.K) * n_tgt;
     d.src.resize(total);
     d.delay.resize(total);
-    const bool exclude_self = p.source == p.target && !p.autapses;
-    const float w = static_cast<float>(
-        dense_ring_total(p.A, p.dense_equivalent_sigma, p.dense_equivalent_sources, exclude_self) /
-        p.K);
-    d.w.assign(total, w);
+    d.w.assign(total, sparse_weight(p));
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < int64_t(n_tgt); ++t) {
         for (uint32_t k = 0; k < d.K; ++k) {
@@ -172,20 +186,25 @@ Connectivity to_csr(Draws&& d, uint32_t n_src, uint32_t n_tgt, bool plastic) {
 
 }  // namespace
 
+float stdp_w_max(const ProjectionConfig& p, float w_init_max) {
+    if (!p.stdp) return 0;
+    return static_cast<float>(p.stdp->w_max_nS > 0 ? p.stdp->w_max_nS
+                                                   : p.stdp->w_max_factor * w_init_max);
+}
+
+Connectivity build_projection(const Config& cfg, uint32_t j) {
+    const auto& p = cfg.projections[j];
+    Draws d = p.rule == ConnRule::dense ? draw_dense_ring(cfg, p) : draw_sparse_sheet(cfg, p, j);
+    Connectivity c = to_csr(std::move(d), cfg.populations[p.source].n, cfg.populations[p.target].n,
+                            p.stdp.has_value());
+    c.w_max = stdp_w_max(p, c.w_init_max);
+    return c;
+}
+
 Network build_network(const Config& cfg) {
     Network net;
-    for (size_t i = 0; i < cfg.projections.size(); ++i) {
-        const auto& p = cfg.projections[i];
-        Draws d = p.rule == ConnRule::dense ? draw_dense_ring(cfg, p)
-                                            : draw_sparse_sheet(cfg, p, static_cast<uint32_t>(i));
-        Connectivity c = to_csr(std::move(d), cfg.populations[p.source].n,
-                                cfg.populations[p.target].n, p.stdp.has_value());
-        if (p.stdp) {
-            c.w_max = static_cast<float>(p.stdp->w_max_nS > 0 ? p.stdp->w_max_nS
-                                                              : p.stdp->w_max_factor * c.w_init_max);
-        }
-        net.projections.push_back(std::move(c));
-    }
+    for (uint32_t j = 0; j < cfg.projections.size(); ++j)
+        net.projections.push_back(build_projection(cfg, j));
     return net;
 }
 

@@ -1,9 +1,11 @@
 #pragma once
-// The one launch helper (STYLE.md, Kernels): grid from n, early return for n == 0, launch
-// check, and a synchronising check after each launch (these checks run in tests).
+// The one launch helper (STYLE.md, Kernels): grid from n, early return for n == 0, launch check,
+// and (when L5SIM_CUDA_SYNC=1, as the tests set it) a synchronising check after each launch.
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 #include "check.cuh"
 
@@ -11,13 +13,40 @@ namespace l5sim::cuda {
 
 inline constexpr int kBlock = 256;
 
+inline bool sync_after_launch() {
+    static const bool on = [] {
+        const char* v = std::getenv("L5SIM_CUDA_SYNC");
+        return v && std::string(v) == "1";
+    }();
+    return on;
+}
+
+inline void check_launch(const char* name) {
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) throw Error(std::string("CUDA: launch of ") + name + ": " + cudaGetErrorString(e));
+    if (sync_after_launch()) {
+        const cudaError_t s = cudaDeviceSynchronize();
+        if (s != cudaSuccess) throw Error(std::string("CUDA: ") + name + ": " + cudaGetErrorString(s));
+    }
+}
+
+/// One thread per item.
 template <class... KArgs, class... Args>
 void launch(void (*k)(KArgs...), uint64_t n, Args&&... args) {
     if (n == 0) return;
     const uint64_t blocks = (n + kBlock - 1) / kBlock;
     k<<<static_cast<unsigned>(blocks), kBlock>>>(std::forward<Args>(args)...);
-    L5_CUDA_CHECK(cudaGetLastError());
-    L5_CUDA_CHECK(cudaDeviceSynchronize());
+    check_launch("kernel");
+}
+
+/// `warps` warps in blocks of kBlock threads (for kernels that give a warp to each item).
+template <class... KArgs, class... Args>
+void launch_warps(void (*k)(KArgs...), uint64_t warps, Args&&... args) {
+    if (warps == 0) return;
+    const uint64_t threads = warps * 32;
+    const uint64_t blocks = (threads + kBlock - 1) / kBlock;
+    k<<<static_cast<unsigned>(blocks), kBlock>>>(std::forward<Args>(args)...);
+    check_launch("warp kernel");
 }
 
 }  // namespace l5sim::cuda

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "l5sim/config.hpp"
+#include "l5sim/model/connectivity.hpp"
 
 namespace l5sim {
 
@@ -37,6 +38,14 @@ double dense_ring_total(double A, double sigma, uint32_t n_sources, bool exclude
 
 /// Build every projection of `cfg`.
 Network build_network(const Config& cfg);
+/// Build projection j alone.
+Connectivity build_projection(const Config& cfg, uint32_t j);
+/// The sparse-draw parameters of sheet projection j (the same for every engine).
+model::SheetDraw sheet_draw_params(const Config& cfg, uint32_t j);
+/// The per-synapse weight of a sparse projection (dense reference total / K).
+float sparse_weight(const ProjectionConfig& p);
+/// STDP upper bound of a projection given its largest initial weight.
+float stdp_w_max(const ProjectionConfig& p, float w_init_max);
 
 /// Memory the CPU engine will need for `cfg` (connectivity + state + ring buffers), in bytes,
 /// estimated before anything is allocated.

@@ -1,0 +1,502 @@
+// The CUDA engine: owns the device state (structure of arrays, DeviceBuffer) and launches the
+// phase kernels; the model math is the shared L5_HD code, so results equal the CPU engine's.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "connect.cuh"
+#include "device_buffer.cuh"
+#include "l5sim/devices.hpp"
+#include "l5sim/engine.hpp"
+#include "l5sim/error.hpp"
+#include "launch.cuh"
+#include "propagate.hpp"
+#include "spikes.hpp"
+#include "update.hpp"
+
+namespace l5sim {
+
+namespace cuda {
+
+namespace {
+
+// Steps between checks of the device spike record's fill level (a 8-byte copy).
+constexpr int64_t kRecordCheckEvery = 100;
+
+model::ReceptorConstants receptor_constants(const Config& cfg) {
+    const auto& s = cfg.synapses;
+    const double dt = cfg.dt_ms;
+    return model::ReceptorConstants{
+        static_cast<float>(1 - dt / s.tau_ampa_ms), static_cast<float>(1 - dt / s.tau_nmda_ms),
+        static_cast<float>(1 - dt / s.tau_gaba_ms), static_cast<float>(s.E_ampa_mV),
+        static_cast<float>(s.E_nmda_mV),            static_cast<float>(s.E_gaba_mV),
+        static_cast<float>(s.nmda_soma_cap_nS)};
+}
+
+model::StdpConstants stdp_constants(const StdpConfig& s, float w_max, double dt) {
+    const double a_plus = s.a_plus_rel * w_max;
+    return model::StdpConstants{s.rule,
+                                s.bounds,
+                                static_cast<float>(std::exp(-dt / s.tau_plus_ms)),
+                                static_cast<float>(std::exp(-dt / s.tau_minus_ms)),
+                                static_cast<float>(std::exp(-dt / s.tau_x_ms)),
+                                static_cast<float>(std::exp(-dt / s.tau_y_ms)),
+                                static_cast<float>(a_plus),
+                                static_cast<float>(a_plus * s.a_minus_ratio),
+                                static_cast<float>(s.a3_plus_rel * w_max),
+                                static_cast<float>(s.a3_minus_rel * w_max),
+                                w_max,
+                                static_cast<float>(s.eta)};
+}
+
+uint64_t record_capacity(uint32_t n) { return static_cast<uint64_t>(n) * 16 + 65536; }
+
+struct DevicePopulation {
+    PopView view{};
+    std::vector<DeviceBuffer<float>> floats;
+    DeviceBuffer<uint32_t> history, spike_ids;
+    DeviceBuffer<uint8_t> burst, spiked;
+    DeviceBuffer<int> spike_count;
+    DeviceBuffer<SpikeEvent> record;
+    DeviceBuffer<unsigned long long> record_count, counters;
+    SpikeRecord host_record;  // flushed from the device, not yet taken
+};
+
+struct DeviceProjection {
+    ProjView view{};
+    double ampa = 0, nmda = 0, gaba = 0;
+    bool dendrite = false;
+    DeviceCsr csr;
+    DeviceBuffer<unsigned long long> ring, events;
+    DeviceBuffer<float> x, r2, y, o2;
+};
+
+float* alloc_floats(DevicePopulation& d, uint32_t n, float init) {
+    d.floats.emplace_back(std::vector<float>(n, init));
+    return d.floats.back().data();
+}
+
+class CudaEngine final : public Engine {
+public:
+    explicit CudaEngine(const Config& cfg);
+    std::string name() const override { return "cuda"; }
+
+    void detect_spikes(int64_t step) override;
+    void propagate(int64_t step) override;
+    void deliver(int64_t step) override;
+    // Phases 4 and 5 run fused with 2b-3 in deliver() (one kernel per population).
+    void integrate_dendrites(int64_t) override {}
+    void integrate_somata(int64_t) override {}
+    void plasticity(int64_t step) override;
+
+    void take_spikes(uint32_t pop, SpikeRecord* out) override;
+    uint64_t spike_count(uint32_t pop) const override { return counter(pop, 0); }
+    uint64_t calcium_spikes(uint32_t pop) const override { return counter(pop, 1); }
+    uint64_t synaptic_events() const override;
+
+    void set_drive(uint32_t pop, const PopulationDrive& d) override {
+        pops_[pop].view.bg_soma = d.background_soma;
+        pops_[pop].view.bg_dend = d.background_dendrite;
+    }
+    void set_gamma(uint32_t pop, const std::vector<float>& g) override {
+        copy_in(pops_[pop].view.gamma, g);
+    }
+    void set_current(uint32_t pop, Compartment c, const std::vector<float>& pA) override {
+        copy_in(c == Compartment::soma ? pops_[pop].view.i_ext : pops_[pop].view.i_ext_d, pA);
+    }
+    void set_projection(uint32_t j, double gain, double eta) override {
+        auto& p = projs_[j];
+        p.view.stdp.eta = static_cast<float>(eta);
+        gain_[j] = {static_cast<float>(p.ampa * gain), static_cast<float>(p.nmda * gain),
+                    static_cast<float>(p.gaba * gain)};
+    }
+
+    void read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,
+                    float* out) const override;
+    void read_weights(uint32_t j, uint64_t count, float* out) const override;
+    void read_synapses(uint32_t j, uint64_t count, uint32_t* src, uint32_t* tgt) const override;
+    uint64_t synapse_count(uint32_t j) const override { return projs_[j].csr.target.size(); }
+    uint64_t connectivity_bytes() const override;
+
+private:
+    void copy_in(float* dst, const std::vector<float>& src) {
+        L5_CUDA_CHECK(cudaMemcpy(dst, src.data(), src.size() * sizeof(float), cudaMemcpyHostToDevice));
+    }
+    uint64_t counter(uint32_t pop, int k) const;
+    void flush_record(uint32_t pop);
+    void init_population(uint32_t p);
+    void init_projection(uint32_t j);
+
+    const Config& cfg_;
+    model::ReceptorConstants rc_{};
+    std::vector<DevicePopulation> pops_;
+    std::vector<DeviceProjection> projs_;
+    struct Gains {
+        float ampa, nmda, gaba;
+    };
+    std::vector<Gains> gain_;
+    DeviceBuffer<char> compact_temp_;
+};
+
+CudaEngine::CudaEngine(const Config& cfg) : cfg_(cfg), rc_(receptor_constants(cfg)) {
+    pops_.resize(cfg.populations.size());
+    projs_.resize(cfg.projections.size());
+    gain_.resize(cfg.projections.size());
+    size_t temp = 0;
+    for (uint32_t p = 0; p < pops_.size(); ++p) {
+        init_population(p);
+        temp = std::max(temp, compact_temp_bytes(cfg.populations[p].n));
+    }
+    compact_temp_ = DeviceBuffer<char>(temp);
+    for (uint32_t j = 0; j < projs_.size(); ++j) init_projection(j);
+    L5_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+void CudaEngine::init_population(uint32_t p) {
+    const auto& c = cfg_.populations[p];
+    auto& d = pops_[p];
+    auto& v = d.view;
+    const uint32_t n = c.n;
+    v.n = n;
+    v.index = p;
+    v.pyramidal = c.type == CellType::pyramidal;
+    v.soma = model::make_izh_constants(c.soma, cfg_.dt_ms);
+    v.coupling = c.coupling;
+    v.adapt_increment = static_cast<float>(c.adapt_increment_nS);
+    v.adapt_decay = static_cast<float>(1 - cfg_.dt_ms / c.adapt_tau_ms);
+    v.adapt_E = static_cast<float>(c.adapt_E_mV);
+    v.rc = rc_;
+    d.floats.reserve(16);
+    v.v = alloc_floats(d, n, static_cast<float>(c.soma.v_r));
+    v.u = alloc_floats(d, n, 0);
+    v.g_ampa = alloc_floats(d, n, 0);
+    v.g_nmda = alloc_floats(d, n, 0);
+    v.g_nmda_bg = alloc_floats(d, n, 0);
+    v.g_gaba = alloc_floats(d, n, 0);
+    v.g_adapt = alloc_floats(d, n, 0);
+    v.i_ext = alloc_floats(d, n, 0);
+    if (v.pyramidal) {
+        v.dend = model::make_dendrite_constants(c.dendrite, cfg_.dt_ms);
+        v.v_d = alloc_floats(d, n, static_cast<float>(c.dendrite.E_Ld));
+        v.u_d = alloc_floats(d, n, 0);
+        v.g_ampa_d = alloc_floats(d, n, 0);
+        v.g_nmda_d = alloc_floats(d, n, 0);
+        v.g_gaba_d = alloc_floats(d, n, 0);
+        v.i_ext_d = alloc_floats(d, n, 0);
+        v.gamma = alloc_floats(d, n, static_cast<float>(c.gamma));
+        d.history = DeviceBuffer<uint32_t>(std::vector<uint32_t>(n, 0));
+        d.burst = DeviceBuffer<uint8_t>(std::vector<uint8_t>(n, 0));
+        v.history = d.history.data();
+        v.burst = d.burst.data();
+    }
+    d.spiked = DeviceBuffer<uint8_t>(std::vector<uint8_t>(n, 0));
+    d.spike_ids = DeviceBuffer<uint32_t>(n);
+    d.spike_count = DeviceBuffer<int>(std::vector<int>(1, 0));
+    const uint64_t cap = cfg_.recording.spikes ? record_capacity(n) : 1;
+    d.record = DeviceBuffer<SpikeEvent>(cap);
+    d.record_count = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(1, 0));
+    d.counters = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(3, 0));
+    v.spiked = d.spiked.data();
+    v.spike_ids = d.spike_ids.data();
+    v.spike_count = d.spike_count.data();
+    v.record = d.record.data();
+    v.record_count = d.record_count.data();
+    v.record_capacity = cap;
+    v.counters = d.counters.data();
+}
+
+void CudaEngine::init_projection(uint32_t j) {
+    const auto& c = cfg_.projections[j];
+    auto& d = projs_[j];
+    d.ampa = c.ampa;
+    d.nmda = c.nmda;
+    d.gaba = c.gaba;
+    d.dendrite = c.compartment == Compartment::dendrite;
+    const bool plastic = c.stdp.has_value();
+    float w_init_max = 0;
+    if (c.rule == ConnRule::sparse) {
+        const float w = sparse_weight(c);
+        d.csr = build_sparse(sheet_draw_params(cfg_, j), c.K, w, plastic);
+        w_init_max = w;
+    } else {
+        // Dense ring projections are small by nature: built on the host (double-precision libm
+        // geometry, as the CPU engine) and copied.
+        Connectivity h = build_projection(cfg_, j);
+        d.csr.n_src = h.n_src;
+        d.csr.n_tgt = h.n_tgt;
+        d.csr.in_degree = h.in_degree;
+        d.csr.max_delay = h.max_delay_steps;
+        d.csr.row_ptr = DeviceBuffer<uint64_t>(h.row_ptr);
+        d.csr.target = DeviceBuffer<uint32_t>(h.target);
+        d.csr.weight = DeviceBuffer<float>(h.weight);
+        d.csr.delay = DeviceBuffer<uint8_t>(h.delay);
+        if (plastic) d.csr.rev = DeviceBuffer<uint32_t>(h.rev);
+        w_init_max = h.w_init_max;
+    }
+    auto& v = d.view;
+    v.n_src = d.csr.n_src;
+    v.n_tgt = d.csr.n_tgt;
+    v.in_degree = d.csr.in_degree;
+    v.slots = d.csr.max_delay + 1;
+    d.ring = DeviceBuffer<unsigned long long>(
+        std::vector<unsigned long long>(static_cast<size_t>(v.slots) * v.n_tgt, 0));
+    d.events = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(1, 0));
+    v.row_ptr = d.csr.row_ptr.data();
+    v.target = d.csr.target.data();
+    v.weight = d.csr.weight.data();
+    v.delay = d.csr.delay.data();
+    v.rev = plastic ? d.csr.rev.data() : nullptr;
+    v.ring = d.ring.data();
+    v.events = d.events.data();
+    v.plastic = plastic;
+    if (plastic) {
+        v.stdp = stdp_constants(*c.stdp, stdp_w_max(c, w_init_max), cfg_.dt_ms);
+        d.x = DeviceBuffer<float>(std::vector<float>(v.n_src, 0));
+        d.r2 = DeviceBuffer<float>(std::vector<float>(v.n_src, 0));
+        d.y = DeviceBuffer<float>(std::vector<float>(v.n_tgt, 0));
+        d.o2 = DeviceBuffer<float>(std::vector<float>(v.n_tgt, 0));
+        v.x = d.x.data();
+        v.r2 = d.r2.data();
+        v.y = d.y.data();
+        v.o2 = d.o2.data();
+    }
+    set_projection(j, c.gain, c.stdp ? c.stdp->eta : 0.0);
+}
+
+void CudaEngine::detect_spikes(int64_t step) {
+    const auto s = static_cast<uint32_t>(step);
+    for (auto& d : pops_) {
+        cuda::detect_spikes(d.view);
+        compact_spikes(d.view, compact_temp_.data(), compact_temp_.size(), s, cfg_.recording.spikes);
+    }
+    for (auto& pj : projs_) {
+        if (!pj.view.plastic) continue;
+        const auto& c = cfg_.projections[&pj - projs_.data()];
+        step_traces(pj.view, pops_[c.source].view.spiked, pops_[c.target].view.spiked);
+    }
+    if (cfg_.recording.spikes && (step + 1) % kRecordCheckEvery == 0) {
+        for (uint32_t p = 0; p < pops_.size(); ++p) {
+            unsigned long long used = 0;
+            L5_CUDA_CHECK(cudaMemcpy(&used, pops_[p].view.record_count, sizeof used,
+                                     cudaMemcpyDeviceToHost));
+            if (used * 2 > pops_[p].view.record_capacity) flush_record(p);
+        }
+    }
+}
+
+void CudaEngine::propagate(int64_t step) {
+    for (uint32_t j = 0; j < projs_.size(); ++j) {
+        const auto& src = pops_[cfg_.projections[j].source].view;
+        cuda::propagate(projs_[j].view, src.spike_ids, src.spike_count, static_cast<uint32_t>(step));
+    }
+}
+
+void CudaEngine::deliver(int64_t step) {
+    for (uint32_t p = 0; p < pops_.size(); ++p) {
+        InputSet in;
+        for (uint32_t j = 0; j < projs_.size(); ++j) {
+            if (cfg_.projections[j].target != p) continue;
+            if (in.count == kMaxInputs)
+                throw Error("the CUDA engine takes at most 8 projections into one population");
+            auto& x = in.in[in.count++];
+            x.ring = projs_[j].view.ring;
+            x.ring_mut = projs_[j].view.ring;
+            x.slots = projs_[j].view.slots;
+            x.dendrite = projs_[j].dendrite;
+            x.f_ampa = gain_[j].ampa;
+            x.f_nmda = gain_[j].nmda;
+            x.f_gaba = gain_[j].gaba;
+        }
+        update_cells(pops_[p].view, in, cfg_.seed, static_cast<uint32_t>(step));
+    }
+}
+
+void CudaEngine::plasticity(int64_t) {
+    for (uint32_t j = 0; j < projs_.size(); ++j) {
+        if (!projs_[j].view.plastic) continue;
+        const auto& post = pops_[cfg_.projections[j].target].view;
+        const auto& pre = pops_[cfg_.projections[j].source].view;
+        potentiate(projs_[j].view, post.spike_ids, post.spike_count, pre.spike_ids, pre.spike_count);
+    }
+}
+
+uint64_t CudaEngine::counter(uint32_t pop, int k) const {
+    unsigned long long v = 0;
+    L5_CUDA_CHECK(cudaMemcpy(&v, pops_[pop].view.counters + k, sizeof v, cudaMemcpyDeviceToHost));
+    return v;
+}
+
+void CudaEngine::flush_record(uint32_t pop) {
+    auto& d = pops_[pop];
+    unsigned long long used = 0;
+    L5_CUDA_CHECK(cudaMemcpy(&used, d.view.record_count, sizeof used, cudaMemcpyDeviceToHost));
+    if (counter(pop, 2))
+        throw Error("spike record buffer of population " + cfg_.populations[pop].name +
+                    " overflowed (cells firing above ~800 Hz on average)");
+    std::vector<SpikeEvent> ev(used);
+    if (used)
+        L5_CUDA_CHECK(cudaMemcpy(ev.data(), d.view.record, used * sizeof(SpikeEvent),
+                                 cudaMemcpyDeviceToHost));
+    const unsigned long long zero = 0;
+    L5_CUDA_CHECK(cudaMemcpy(d.view.record_count, &zero, sizeof zero, cudaMemcpyHostToDevice));
+    for (const auto& e : ev) {
+        d.host_record.steps.push_back(e.step);
+        d.host_record.ids.push_back(e.id);
+    }
+}
+
+void CudaEngine::take_spikes(uint32_t pop, SpikeRecord* out) {
+    if (cfg_.recording.spikes) flush_record(pop);
+    auto& r = pops_[pop].host_record;
+    out->steps.insert(out->steps.end(), r.steps.begin(), r.steps.end());
+    out->ids.insert(out->ids.end(), r.ids.begin(), r.ids.end());
+    r.steps.clear();
+    r.ids.clear();
+}
+
+uint64_t CudaEngine::synaptic_events() const {
+    uint64_t total = 0;
+    for (const auto& p : projs_) {
+        unsigned long long v = 0;
+        L5_CUDA_CHECK(cudaMemcpy(&v, p.view.events, sizeof v, cudaMemcpyDeviceToHost));
+        total += v;
+    }
+    return total;
+}
+
+void CudaEngine::read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,
+                            float* out) const {
+    const auto& v = pops_[pop].view;
+    const void* src = nullptr;
+    bool bytes = false;
+    if (var == "v") src = v.v;
+    else if (var == "u") src = v.u;
+    else if (var == "g_ampa") src = v.g_ampa;
+    else if (var == "g_nmda") src = v.g_nmda;
+    else if (var == "g_nmda_bg") src = v.g_nmda_bg;
+    else if (var == "g_gaba") src = v.g_gaba;
+    else if (var == "g_adapt") src = v.g_adapt;
+    else if (var == "i_ext") src = v.i_ext;
+    else if (var == "v_d") src = v.v_d;
+    else if (var == "u_d") src = v.u_d;
+    else if (var == "g_ampa_d") src = v.g_ampa_d;
+    else if (var == "g_nmda_d") src = v.g_nmda_d;
+    else if (var == "g_gaba_d") src = v.g_gaba_d;
+    else if (var == "i_ext_d") src = v.i_ext_d;
+    else if (var == "gamma") src = v.gamma;
+    else if (var == "burst_mode") {
+        src = v.burst;
+        bytes = true;
+    }
+    if (!src) throw Error("no state variable '" + var + "' in this population");
+    for (size_t k = 0; k < cells.size(); ++k) {
+        if (bytes) {
+            uint8_t b = 0;
+            L5_CUDA_CHECK(cudaMemcpy(&b, static_cast<const uint8_t*>(src) + cells[k], 1,
+                                     cudaMemcpyDeviceToHost));
+            out[k] = b;
+        } else {
+            L5_CUDA_CHECK(cudaMemcpy(out + k, static_cast<const float*>(src) + cells[k],
+                                     sizeof(float), cudaMemcpyDeviceToHost));
+        }
+    }
+}
+
+void CudaEngine::read_weights(uint32_t j, uint64_t count, float* out) const {
+    count = std::min<uint64_t>(count, synapse_count(j));
+    if (count)
+        L5_CUDA_CHECK(cudaMemcpy(out, projs_[j].view.weight, count * sizeof(float),
+                                 cudaMemcpyDeviceToHost));
+}
+
+void CudaEngine::read_synapses(uint32_t j, uint64_t count, uint32_t* src, uint32_t* tgt) const {
+    const auto& c = projs_[j].csr;
+    count = std::min<uint64_t>(count, synapse_count(j));
+    const auto row_ptr = c.row_ptr.to_host();
+    if (count)
+        L5_CUDA_CHECK(cudaMemcpy(tgt, c.target.data(), count * sizeof(uint32_t),
+                                 cudaMemcpyDeviceToHost));
+    uint32_t row = 0;
+    for (uint64_t s = 0; s < count; ++s) {
+        while (row_ptr[row + 1] <= s) ++row;
+        src[s] = row;
+    }
+}
+
+uint64_t CudaEngine::connectivity_bytes() const {
+    uint64_t b = 0;
+    for (const auto& p : projs_) {
+        const auto& c = p.csr;
+        b += c.row_ptr.size() * 8 + c.target.size() * 4 + c.weight.size() * 4 + c.delay.size() +
+             c.rev.size() * 4;
+    }
+    return b;
+}
+
+}  // namespace
+
+/// Device memory a config needs (bytes), for the check before anything is allocated.
+uint64_t estimate_device_bytes(const Config& cfg) {
+    uint64_t bytes = 0, peak_build = 0;
+    for (const auto& pop : cfg.populations)
+        bytes += uint64_t(pop.n) * (100 + (cfg.recording.spikes ? 16 * 8 : 0)) + (1 << 20);
+    for (const auto& p : cfg.projections) {
+        const uint64_t n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
+        const uint64_t syn = (p.rule == ConnRule::dense ? n_src : p.K) * n_tgt;
+        bytes += syn * (9 + (p.stdp ? 4 : 0)) + (n_src + 1) * 8;
+        const uint64_t slots = p.rule == ConnRule::dense
+                                   ? uint64_t(cfg.to_steps(p.delay_ms)) + 1
+                                   : uint64_t(cfg.to_steps(p.delay_min_ms)) +
+                                         uint64_t(std::ceil(0.70711 / (p.conduction_speed * cfg.dt_ms))) + 2;
+        bytes += slots * n_tgt * 8 + (p.stdp ? (n_src + n_tgt) * 8 : 0);
+        if (p.rule == ConnRule::sparse) peak_build = std::max(peak_build, sparse_build_bytes(syn));
+    }
+    return bytes + peak_build;
+}
+
+}  // namespace cuda
+
+bool cuda_built() { return true; }
+
+std::vector<std::string> cuda_devices(std::string* why) {
+    int n = 0;
+    const cudaError_t err = cudaGetDeviceCount(&n);
+    if (err != cudaSuccess) {
+        if (why) *why = cudaGetErrorString(err);
+        return {};
+    }
+    std::vector<std::string> out;
+    for (int i = 0; i < n; ++i) {
+        cudaDeviceProp p{};
+        if (cudaGetDeviceProperties(&p, i) != cudaSuccess) continue;
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s, sm_%d%d, %.1f GiB, %d SMs", p.name, p.major, p.minor,
+                 p.totalGlobalMem / 1073741824.0, p.multiProcessorCount);
+        out.emplace_back(buf);
+    }
+    if (out.empty() && why) *why = "no CUDA device visible";
+    return out;
+}
+
+bool cuda_available(std::string* why) { return !cuda_devices(why).empty(); }
+
+std::unique_ptr<Engine> make_cuda_engine(const Config& cfg) {
+    std::string why;
+    if (!cuda_available(&why)) throw Error("--backend cuda: no usable CUDA device (" + why + ")");
+    size_t free_b = 0, total_b = 0;
+    L5_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    const uint64_t need = cuda::estimate_device_bytes(cfg);
+    if (need > free_b) {
+        char buf[256];
+        snprintf(buf, sizeof buf,
+                 "the network needs %.1f GiB of device memory, the device has %.1f GiB free; "
+                 "reduce N or K",
+                 need / 1073741824.0, free_b / 1073741824.0);
+        throw Error(buf);
+    }
+    return std::make_unique<cuda::CudaEngine>(cfg);
+}
+
+}  // namespace l5sim

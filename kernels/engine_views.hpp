@@ -1,0 +1,76 @@
+#pragma once
+// POD views of the CUDA engine's device state, passed to kernels by value (STYLE.md, Kernels).
+// Plain header: g++ can include it (no CUDA syntax).
+#include <cstdint>
+
+#include "l5sim/model/dendrite.hpp"
+#include "l5sim/model/izhikevich.hpp"
+#include "l5sim/model/poisson.hpp"
+#include "l5sim/model/stdp.hpp"
+#include "l5sim/model/synapse.hpp"
+
+namespace l5sim::cuda {
+
+/// One spike as recorded on the device.
+struct SpikeEvent {
+    uint32_t step;
+    uint32_t id;
+};
+
+struct PopView {
+    uint32_t n = 0;
+    uint32_t index = 0;  // population number (random stream ids)
+    bool pyramidal = false;
+    model::IzhConstants soma{};
+    model::DendriteConstants dend{};
+    model::Coupling coupling = model::Coupling::stochastic;
+    float adapt_increment = 0, adapt_decay = 1, adapt_E = -80;
+    model::PoissonConstants bg_soma{}, bg_dend{};
+    model::ReceptorConstants rc{};
+    // soma
+    float *v, *u, *g_ampa, *g_nmda, *g_nmda_bg, *g_gaba, *g_adapt, *i_ext;
+    // dendrite (pyramidal only; null otherwise)
+    float *v_d, *u_d, *g_ampa_d, *g_nmda_d, *g_gaba_d, *i_ext_d, *gamma;
+    uint32_t* history;
+    uint8_t* burst;
+    // this step
+    uint8_t* spiked;
+    uint32_t* spike_ids;
+    int* spike_count;  // device scalar: spikes in spike_ids
+    // recording and counters
+    SpikeEvent* record;
+    unsigned long long* record_count;  // entries used in record
+    unsigned long long record_capacity;
+    unsigned long long* counters;      // [0] spikes, [1] calcium spikes, [2] record overflow
+};
+
+/// One incoming projection as the per-cell update sees it.
+struct InputView {
+    const unsigned long long* ring;  // [slot][cell], int64 fixed point
+    unsigned long long* ring_mut;
+    uint32_t slots;
+    uint8_t dendrite;  // 0: soma, 1: dendrite
+    float f_ampa, f_nmda, f_gaba;
+};
+
+inline constexpr int kMaxInputs = 8;
+struct InputSet {
+    int count = 0;
+    InputView in[kMaxInputs];
+};
+
+struct ProjView {
+    uint32_t n_src = 0, n_tgt = 0, in_degree = 0, slots = 1;
+    const uint64_t* row_ptr;
+    const uint32_t* target;
+    float* weight;
+    const uint8_t* delay;
+    const uint32_t* rev;
+    unsigned long long* ring;
+    bool plastic = false;
+    model::StdpConstants stdp{};
+    float *x, *r2, *y, *o2;
+    unsigned long long* events;  // device scalar
+};
+
+}  // namespace l5sim::cuda

@@ -1,0 +1,15 @@
+#pragma once
+// Phase 2a on the device: spikes -> fixed-point delay rings, with pre-side STDP fused.
+#include <cstdint>
+
+#include "engine_views.hpp"
+
+namespace l5sim::cuda {
+
+void propagate(const ProjView& proj, const uint32_t* spike_ids, const int* spike_count,
+               uint32_t step);
+/// Phase 6: potentiation through the reverse index; then the triplet slow traces jump.
+void potentiate(const ProjView& proj, const uint32_t* post_ids, const int* post_count,
+                const uint32_t* pre_ids, const int* pre_count);
+
+}  // namespace l5sim::cuda
