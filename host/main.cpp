@@ -25,7 +25,7 @@ struct RunArgs {
     int64_t seed = -1;
     int threads = 0;
     std::vector<std::string> sets;
-    bool force = false, quiet = false;
+    bool force = false, quiet = false, profile = false;
 };
 
 Config load(const std::string& path, const std::vector<std::string>& sets, int64_t seed,
@@ -57,7 +57,7 @@ int cmd_run(const RunArgs& a, const std::string& command_line) {
     }
     spdlog::info("building network: {} populations, {} projections", cfg.populations.size(),
                  cfg.projections.size());
-    Simulation sim(cfg, backend);
+    Simulation sim(cfg, backend, a.profile);
     spdlog::info("network built in {:.2f} s: {} synapses ({} engine, {} threads)",
                  sim.timing().build_s, sim.synapses(), sim.engine().name(),
                  omp_get_max_threads());
@@ -134,6 +134,8 @@ int main(int argc, char** argv) {
     run->add_option("--set", ra.sets, "override a key: a.b.c=value (repeatable)");
     run->add_flag("--force", ra.force, "write into a non-empty output directory");
     run->add_flag("--quiet,-q", ra.quiet, "no progress lines");
+    run->add_flag("--profile", ra.profile,
+                  "time each phase (summary.json timing.phases_s); synchronises, so slower");
     std::string vconfig;
     std::vector<std::string> vsets;
     auto* validate = app.add_subcommand("validate", "check a config and exit");

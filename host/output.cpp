@@ -231,6 +231,13 @@ void write_results(const fs::path& dir, const Simulation& sim, const Provenance&
                    {"synaptic_events", t.synaptic_events},
                    {"events_per_s", t.wall_s > 0 ? t.synaptic_events / t.wall_s : 0.0},
                    {"wall_per_bio_s", bio_s > 0 ? t.wall_s / bio_s : 0.0}};
+    if (sim.profiling()) {
+        const auto& ph = t.phases;
+        j["timing"]["phases_s"] = {{"controls", ph.controls},   {"detect", ph.detect},
+                                   {"propagate", ph.propagate}, {"deliver", ph.deliver},
+                                   {"dendrites", ph.dendrites}, {"somata", ph.somata},
+                                   {"plasticity", ph.plasticity}, {"record", ph.record}};
+    }
     const uint64_t syn = sim.synapses();
     j["network"] = {{"synapses", syn},
                     {"connectivity_bytes", t.connectivity_bytes},

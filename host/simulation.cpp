@@ -15,7 +15,8 @@ namespace l5sim {
 // them on the device in between).
 constexpr int64_t kCollectEvery = 1000;
 
-Simulation::Simulation(Config cfg, Backend backend) : cfg_(std::move(cfg)) {
+Simulation::Simulation(Config cfg, Backend backend, bool profile)
+    : cfg_(std::move(cfg)), profile_(profile) {
     if (cfg_.threads > 0) omp_set_num_threads(cfg_.threads);
     const auto t0 = std::chrono::steady_clock::now();
     if (backend == Backend::cuda || (backend == Backend::automatic && cuda_available())) {
@@ -56,16 +57,39 @@ std::vector<float> Simulation::current_weights(uint32_t proj) const {
 
 void Simulation::one_step() {
     const int64_t n = step_;
-    controls_->apply(n);
-    engine_->detect_spikes(n);
-    engine_->propagate(n);
-    engine_->deliver(n);
-    engine_->integrate_dendrites(n);
-    engine_->integrate_somata(n);
-    engine_->plasticity(n);
-    record_after_step();
-    ++step_;
-    if (step_ % kCollectEvery == 0) collect_spikes();
+    if (!profile_) {
+        controls_->apply(n);
+        engine_->detect_spikes(n);
+        engine_->propagate(n);
+        engine_->deliver(n);
+        engine_->integrate_dendrites(n);
+        engine_->integrate_somata(n);
+        engine_->plasticity(n);
+        record_after_step();
+        ++step_;
+        if (step_ % kCollectEvery == 0) collect_spikes();
+        return;
+    }
+    // Profiling: wait for the engine after each phase and charge the wall time to the phase.
+    auto& ph = timing_.phases;
+    auto timed = [&](double& acc, auto&& f) {
+        const auto t0 = std::chrono::steady_clock::now();
+        f();
+        engine_->synchronize();
+        acc += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    timed(ph.controls, [&] { controls_->apply(n); });
+    timed(ph.detect, [&] { engine_->detect_spikes(n); });
+    timed(ph.propagate, [&] { engine_->propagate(n); });
+    timed(ph.deliver, [&] { engine_->deliver(n); });
+    timed(ph.dendrites, [&] { engine_->integrate_dendrites(n); });
+    timed(ph.somata, [&] { engine_->integrate_somata(n); });
+    timed(ph.plasticity, [&] { engine_->plasticity(n); });
+    timed(ph.record, [&] {
+        record_after_step();
+        ++step_;
+        if (step_ % kCollectEvery == 0) collect_spikes();
+    });
 }
 
 void Simulation::record_after_step() {

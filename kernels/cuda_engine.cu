@@ -90,6 +90,7 @@ public:
     void integrate_dendrites(int64_t) override {}
     void integrate_somata(int64_t) override {}
     void plasticity(int64_t step) override;
+    void synchronize() override { L5_CUDA_CHECK(cudaDeviceSynchronize()); }
 
     void take_spikes(uint32_t pop, SpikeRecord* out) override;
     uint64_t spike_count(uint32_t pop) const override { return counter(pop, 0); }

@@ -36,6 +36,8 @@ public:
     virtual void integrate_dendrites(int64_t step) = 0;  // 4: BAP, calcium, plateau -> c, d
     virtual void integrate_somata(int64_t step) = 0;     // 5
     virtual void plasticity(int64_t step) = 0;           // 6: post-side STDP
+    /// Wait until the work issued so far is done (phase profiling; a no-op on the CPU).
+    virtual void synchronize() {}
 
     /// Move the spikes recorded since the last call into `out` (appended, time order). Engines
     /// record every spike when `record` was true at construction, and count them always.

@@ -22,12 +22,19 @@ struct WeightRecord {
     std::vector<float> values;    // [snapshot][synapse]
 };
 
+/// Wall seconds per phase (only with profiling on: it synchronises after every phase).
+struct PhaseTimes {
+    double controls = 0, detect = 0, propagate = 0, deliver = 0, dendrites = 0, somata = 0,
+           plasticity = 0, record = 0;
+};
+
 struct RunTiming {
     uint64_t connectivity_bytes = 0;  // CSR + weights + delays + reverse index, all projections
     double wall_s = 0;
     double build_s = 0;
     int64_t steps = 0;
     uint64_t synaptic_events = 0;
+    PhaseTimes phases;
 };
 
 class Controls;
@@ -36,7 +43,9 @@ class Simulation {
 public:
     enum class Backend { cpu, cuda, automatic };
 
-    Simulation(Config cfg, Backend backend);
+    /// `profile`: time every phase (synchronising the engine after each; slower).
+    Simulation(Config cfg, Backend backend, bool profile = false);
+    bool profiling() const { return profile_; }
     ~Simulation();
 
     /// Run all steps; `progress(step, steps)` is called every few hundred steps.
@@ -63,6 +72,7 @@ private:
     void collect_spikes();
 
     Config cfg_;
+    bool profile_ = false;
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Controls> controls_;
     std::vector<SpikeRecord> spikes_;
