@@ -160,6 +160,7 @@ void CpuEngine::init_projection(uint32_t j) {
     s.plastic = c.stdp.has_value();
     if (s.plastic) {
         s.stdp = stdp_constants(*c.stdp, net.w_max, cfg_.dt_ms);
+        s.source_rule = source_rule(cfg_, j);
         s.x.assign(net.n_src, 0.0f);
         s.r2.assign(net.n_src, 0.0f);
         s.y.assign(net.n_tgt, 0.0f);
@@ -366,7 +367,7 @@ void CpuEngine::plasticity(int64_t) {
             const float o2 = triplet ? pj.o2[t] : 0.0f;
             for (uint32_t k = 0; k < K; ++k) {
                 const uint32_t syn = net.rev[static_cast<uint64_t>(t) * K + k];
-                const uint32_t src = model::csr_row_of(net.row_ptr.data(), net.n_src, syn);
+                const uint32_t src = model::source_of(pj.source_rule, t, k);
                 net.weight[syn] = model::potentiate(pj.stdp, net.weight[syn], pj.x[src], o2);
             }
         }

@@ -5,6 +5,7 @@
 
 #include "l5sim/config.hpp"
 #include "l5sim/engine.hpp"
+#include "l5sim/model/connectivity.hpp"
 #include "l5sim/model/dendrite.hpp"
 #include "l5sim/model/izhikevich.hpp"
 #include "l5sim/model/stdp.hpp"
@@ -43,6 +44,7 @@ struct ProjectionState {
     std::vector<int64_t> ring;                  // [slot][target], fixed point
     bool plastic = false;
     model::StdpConstants stdp{};
+    model::SourceRule source_rule{};  // recomputes the source of a reverse-index entry
     std::vector<float> x, r2;  // pre traces (per source cell)
     std::vector<float> y, o2;  // post traces (per target cell)
 };

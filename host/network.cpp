@@ -118,6 +118,15 @@ model::SheetDraw sheet_draw_params(const Config& cfg, uint32_t proj_index) {
     return sd;
 }
 
+model::SourceRule source_rule(const Config& cfg, uint32_t j) {
+    const auto& p = cfg.projections[j];
+    model::SourceRule r{};
+    r.sheet = p.rule == ConnRule::sparse;
+    r.skip_self = p.rule == ConnRule::dense && p.source == p.target && !p.autapses;
+    if (r.sheet) r.draw = sheet_draw_params(cfg, j);
+    return r;
+}
+
 float sparse_weight(const ProjectionConfig& p) {
     const bool exclude_self = p.source == p.target && !p.autapses;
     return static_cast<float>(

@@ -254,6 +254,7 @@ void CudaEngine::init_projection(uint32_t j) {
     v.plastic = plastic;
     if (plastic) {
         v.stdp = stdp_constants(*c.stdp, stdp_w_max(c, w_init_max), cfg_.dt_ms);
+        v.source = source_rule(cfg_, j);
         d.x = DeviceBuffer<float>(std::vector<float>(v.n_src, 0));
         d.r2 = DeviceBuffer<float>(std::vector<float>(v.n_src, 0));
         d.y = DeviceBuffer<float>(std::vector<float>(v.n_tgt, 0));

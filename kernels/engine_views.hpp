@@ -3,6 +3,7 @@
 // Plain header: g++ can include it (no CUDA syntax).
 #include <cstdint>
 
+#include "l5sim/model/connectivity.hpp"
 #include "l5sim/model/dendrite.hpp"
 #include "l5sim/model/izhikevich.hpp"
 #include "l5sim/model/poisson.hpp"
@@ -69,6 +70,7 @@ struct ProjView {
     unsigned long long* ring;
     bool plastic = false;
     model::StdpConstants stdp{};
+    model::SourceRule source{};  // recomputes the source of a reverse-index entry
     float *x, *r2, *y, *o2;
     unsigned long long* events;  // device scalar
 };

@@ -43,7 +43,7 @@ __global__ void potentiate(ProjView pj, const uint32_t* post_ids, const int* pos
         const float o2 = triplet ? pj.o2[t] : 0.0f;
         for (uint32_t k = lane; k < K; k += 32) {
             const uint32_t syn = pj.rev[static_cast<uint64_t>(t) * K + k];
-            const uint32_t src = model::csr_row_of(pj.row_ptr, pj.n_src, syn);
+            const uint32_t src = model::source_of(pj.source, t, k);
             pj.weight[syn] = model::potentiate(pj.stdp, pj.weight[syn], pj.x[src], o2);
         }
     }

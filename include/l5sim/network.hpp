@@ -42,6 +42,8 @@ Network build_network(const Config& cfg);
 Connectivity build_projection(const Config& cfg, uint32_t j);
 /// The sparse-draw parameters of sheet projection j (the same for every engine).
 model::SheetDraw sheet_draw_params(const Config& cfg, uint32_t j);
+/// How post-side STDP finds the source of input k of a target of projection j.
+model::SourceRule source_rule(const Config& cfg, uint32_t j);
 /// The per-synapse weight of a sparse projection (dense reference total / K).
 float sparse_weight(const ProjectionConfig& p);
 /// STDP upper bound of a projection given its largest initial weight.

@@ -95,13 +95,11 @@ L5_HD inline void sheet_position(uint64_t seed, uint32_t pos_stream, uint32_t i,
     }
 }
 
-/// Draw source k of target t: a Gaussian displacement from the target's position, mapped to
+/// Source k of target t: a Gaussian displacement from the target's position (xt, yt), mapped to
 /// the source whose grid square holds that point; retried (fresh numbers) on an empty square or
-/// a forbidden autapse. Writes the source id and the delay in steps. O(1) expected.
-L5_HD inline void sheet_draw_source(const SheetDraw& p, uint32_t t, uint32_t k, uint32_t* src,
-                                    uint32_t* delay_steps) {
-    float xt, yt;
-    sheet_position(p.seed, p.pos_stream_tgt, t, p.side_tgt, p.jitter, &xt, &yt);
+/// a forbidden autapse. O(1) expected.
+L5_HD inline uint32_t sheet_source_at(const SheetDraw& p, uint32_t t, uint32_t k, float xt,
+                                      float yt) {
     uint32_t s = p.n_src;
     for (uint32_t attempt = 0; attempt < 64u && s == p.n_src; ++attempt) {
         const Draw4 d = philox(p.seed, p.stream, k, t, attempt);
@@ -117,6 +115,22 @@ L5_HD inline void sheet_draw_source(const SheetDraw& p, uint32_t t, uint32_t k, 
         s = d.v[0] % p.n_src;
         if (p.same_population && !p.autapses && s == t) s = (t + 1) % p.n_src;
     }
+    return s;
+}
+
+/// Source k of target t (sheet_source_at at the target's own position).
+L5_HD inline uint32_t sheet_source(const SheetDraw& p, uint32_t t, uint32_t k) {
+    float xt, yt;
+    sheet_position(p.seed, p.pos_stream_tgt, t, p.side_tgt, p.jitter, &xt, &yt);
+    return sheet_source_at(p, t, k, xt, yt);
+}
+
+/// Draw source k of target t and its delay in steps (d_min + distance / speed).
+L5_HD inline void sheet_draw_source(const SheetDraw& p, uint32_t t, uint32_t k, uint32_t* src,
+                                    uint32_t* delay_steps) {
+    float xt, yt;
+    sheet_position(p.seed, p.pos_stream_tgt, t, p.side_tgt, p.jitter, &xt, &yt);
+    const uint32_t s = sheet_source_at(p, t, k, xt, yt);
     float xs, ys;
     sheet_position(p.seed, p.pos_stream_src, s, p.side_src, p.jitter, &xs, &ys);
     const float dist = torus_distance(xt, yt, xs, ys);
@@ -124,6 +138,19 @@ L5_HD inline void sheet_draw_source(const SheetDraw& p, uint32_t t, uint32_t k, 
     if (steps > p.delay_max_steps) steps = p.delay_max_steps;
     *src = s;
     *delay_steps = steps;
+}
+
+/// How to find the source of input k of a target without storing it: recomputed from the
+/// connectivity rule (post-side STDP reads the presynaptic trace through this).
+struct SourceRule {
+    uint8_t sheet;      // 0: dense ring (all sources in order), 1: sparse sheet draw
+    uint8_t skip_self;  // dense: the target's own id is left out (same population, no autapses)
+    SheetDraw draw;     // sheet only
+};
+
+L5_HD inline uint32_t source_of(const SourceRule& r, uint32_t t, uint32_t k) {
+    if (r.sheet) return sheet_source(r.draw, t, k);
+    return (r.skip_self && k >= t) ? k + 1 : k;
 }
 
 }  // namespace l5sim::model
