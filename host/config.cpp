@@ -163,7 +163,7 @@ double read_delay(MapReader& r, const std::string& key, double def, double dt, b
     const double v = r.number(key, def, 0, 255 * dt, "a delay in ms within 255 steps of dt_ms");
     if (v == 0 && allow_zero) return v;
     if (v < dt * (1 - 1e-9))
-        r.fail(key, std::string("a delay >= dt_ms (") + std::to_string(dt) + " ms)" +
+        r.fail(key, "a delay >= dt_ms (" + config_detail::format_number(dt) + " ms)" +
                         (allow_zero ? " or exactly 0" : ""));
     return v;
 }
@@ -213,7 +213,7 @@ ProjectionConfig read_projection(MapReader r, const std::string& name, const Con
             std::round(p.delay_min_ms / c.dt_ms) + std::ceil(0.70711 / (p.conduction_speed * c.dt_ms));
         if (max_steps > 255)
             d.fail("speed_per_ms", "a speed at which the longest delay (" +
-                                       std::to_string(max_steps * c.dt_ms) +
+                                       config_detail::format_number(max_steps * c.dt_ms) +
                                        " ms here) stays within 255 steps");
     } else {
         p.delay_ms = read_delay(d, "ms", 0.0, c.dt_ms, true);
@@ -247,6 +247,7 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
     c.source_file = src->file;
     YAML::Node out(YAML::NodeType::Map);
     MapReader r(root, "", src, out);
+    r.skip("provenance");  // written by `l5sim run` into config.resolved.yaml; informative only
     {
         MapReader s = r.map("simulation");
         c.dt_ms = s.positive("dt_ms", 0.1, 1.0);
@@ -338,6 +339,8 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
             if (!known) sr.fail("knob", "a knob name (one of " + list + ")");
             e.op = sr.choice("op", "set", {"set", "add"}) == "add" ? ScheduleEntry::Op::add
                                                                   : ScheduleEntry::Op::set;
+            // A window without a value would silently set the knob to 0.
+            if (!sr.has("value")) sr.fail("value", "a value (required)");
             const bool is_gamma = e.knob.size() > 6 && e.knob.substr(e.knob.size() - 6) == ".gamma";
             if (is_gamma && e.op == ScheduleEntry::Op::set) {
                 e.value = sr.number("value", 0, 0, 1, "a probability in [0, 1]");
@@ -388,7 +391,8 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
                 if (!ok) {
                     std::string list;
                     for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-                    pr.fail("variables", "variables of " + pop.name + " (" + list + ")");
+                    pr.fail("variables", "variables of " + pop.name + " (" + list + "); '" + v +
+                                             "' is not one");
                 }
             }
             p.every_steps = static_cast<uint32_t>(pr.integer("every_steps", 10, 1, 1000000000));
@@ -439,6 +443,7 @@ Config parse_config(const std::string& text, const std::string& name,
         throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ":" +
                           std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
     }
+    config_detail::check_unique_keys(root, name);
     return parse_root(root, name, overrides);
 }
 

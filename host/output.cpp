@@ -3,6 +3,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -35,7 +36,19 @@ private:
 };
 
 hid_t create_group(hid_t parent, const std::string& name) {
-    return H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const hid_t plist = H5Pcreate(H5P_GROUP_CREATE);
+    H5Pset_obj_track_times(plist, 0);
+    const hid_t g = H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, plist, H5P_DEFAULT);
+    H5Pclose(plist);
+    return g;
+}
+
+// Time of step n in ms: n / (1/dt) when 1/dt is a whole number (0.1 ms -> 39.4, not
+// 39.400000000000006), else n * dt.
+double step_ms(int64_t n, double dt) {
+    const double inv = std::round(1.0 / dt);
+    if (std::abs(inv * dt - 1.0) < 1e-12) return static_cast<double>(n) / inv;
+    return static_cast<double>(n) * dt;
 }
 
 void write_attr_string(hid_t obj, const std::string& name, const std::string& value) {
@@ -53,6 +66,7 @@ void write_dataset(hid_t parent, const std::string& name, hid_t mem_type, hid_t 
     H5 space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose,
              "create a dataspace for " + name);
     H5 plist(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "create a property list");
+    H5Pset_obj_track_times(plist, 0);  // no modification times: same run, same bytes
     hsize_t total = 1;
     for (auto d : dims) total *= d;
     if (total >= 4096) {
@@ -106,7 +120,7 @@ void write_spikes(const fs::path& dir, const Simulation& sim) {
                  "create /spikes/" + cfg.populations[p].name);
             write_attr_string(g, "sorting", "by_time");
             std::vector<double> t(rec.steps.size());
-            for (size_t i = 0; i < t.size(); ++i) t[i] = static_cast<double>(rec.steps[i]) * cfg.dt_ms;
+            for (size_t i = 0; i < t.size(); ++i) t[i] = step_ms(rec.steps[i], cfg.dt_ms);
             std::vector<uint64_t> ids(rec.ids.begin(), rec.ids.end());
             const std::vector<hsize_t> dims{t.size()};
             write_dataset(g, "timestamps", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, dims, t.data());
@@ -129,8 +143,7 @@ void write_probes(const fs::path& dir, const Simulation& sim) {
             H5 g(create_group(root, name), H5Gclose, "create /probes/" + name);
             write_attr_string(g, "population", cfg.populations[pc.population].name);
             std::vector<double> t(rec.steps.size());
-            for (size_t i = 0; i < t.size(); ++i)
-                t[i] = static_cast<double>(rec.steps[i] + 1) * cfg.dt_ms;
+            for (size_t i = 0; i < t.size(); ++i) t[i] = step_ms(rec.steps[i] + 1, cfg.dt_ms);
             write_dataset(g, "time_ms", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {t.size()}, t.data());
             std::vector<uint64_t> ids(pc.cells.begin(), pc.cells.end());
             write_dataset(g, "node_ids", H5T_NATIVE_UINT64, H5T_STD_U64LE, {ids.size()}, ids.data());
@@ -157,8 +170,7 @@ void write_weights(const fs::path& dir, const Simulation& sim) {
             const std::string name = cfg.projections[wc.projection].name;
             H5 g(create_group(root, name), H5Gclose, "create /weights/" + name);
             std::vector<double> t(rec.steps.size());
-            for (size_t i = 0; i < t.size(); ++i)
-                t[i] = static_cast<double>(rec.steps[i] + 1) * cfg.dt_ms;
+            for (size_t i = 0; i < t.size(); ++i) t[i] = step_ms(rec.steps[i] + 1, cfg.dt_ms);
             write_dataset(g, "time_ms", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {t.size()}, t.data());
             std::vector<uint32_t> src(rec.count), tgt(rec.count);
             sim.engine().read_synapses(wc.projection, rec.count, src.data(), tgt.data());

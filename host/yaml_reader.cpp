@@ -1,11 +1,52 @@
 #include "yaml_reader.hpp"
 
+#include <charconv>
 #include <cmath>
+#include <map>
 #include <sstream>
 
 #include "l5sim/error.hpp"
 
 namespace l5sim::config_detail {
+
+std::string format_number(double v) {
+    char buf[400];
+    // Shortest round-trip digits; plain notation where it stays short ("100000", not "1e+05"),
+    // and a mantissa with a '.' otherwise ("1.0e+300"), which YAML 1.1 readers (PyYAML) also
+    // take for a float.
+    auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
+    std::string s(buf, r.ptr);
+    if (s.size() <= 20) return s;
+    r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
+    s.assign(buf, r.ptr);
+    const auto e = s.find('e');
+    if (e != std::string::npos && s.find('.') == std::string::npos) s.insert(e, ".0");
+    return s;
+}
+
+void check_unique_keys(const YAML::Node& node, const std::string& file, const std::string& path) {
+    if (!node.IsDefined()) return;
+    if (node.IsSequence()) {
+        for (size_t i = 0; i < node.size(); ++i)
+            check_unique_keys(node[i], file, (path.empty() ? "" : path + ".") + std::to_string(i));
+        return;
+    }
+    if (!node.IsMap()) return;
+    std::map<std::string, int> first_line;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+        const std::string key = it->first.IsScalar() ? it->first.Scalar() : "?";
+        const std::string key_path = path.empty() ? key : path + "." + key;
+        const YAML::Mark m = it->first.Mark();
+        const auto [prev, fresh] = first_line.emplace(key, m.line + 1);
+        if (!fresh) {
+            throw ConfigError(file + ":" + std::to_string(m.line + 1) + ":" +
+                              std::to_string(m.column + 1) + ": " + key_path +
+                              ": duplicate key (first at line " + std::to_string(prev->second) +
+                              ")");
+        }
+        check_unique_keys(it->second, file, key_path);
+    }
+}
 
 // yaml-cpp throws on most queries of an absent ("zombie") node: ask IsDefined() first.
 static bool is_map(const YAML::Node& n) { return n.IsDefined() && n.IsMap(); }
@@ -40,7 +81,16 @@ std::string MapReader::show(const YAML::Node& n) const {
     if (!n.IsDefined()) return "nothing";
     if (n.IsScalar()) return "'" + n.Scalar() + "'";
     if (n.IsMap()) return "a map";
-    if (n.IsSequence()) return "a list";
+    if (n.IsSequence()) {
+        // Short lists of scalars are shown, so that the offending element can be seen.
+        if (n.size() > 12) return "a list";
+        std::string s = "[";
+        for (size_t i = 0; i < n.size(); ++i) {
+            if (!n[i].IsScalar()) return "a list";
+            s += (i ? ", " : "") + n[i].Scalar();
+        }
+        return s + "]";
+    }
     return "null";
 }
 
@@ -71,13 +121,8 @@ YAML::Node MapReader::get(const std::string& key) {
 }
 
 static std::string range_text(double lo, double hi) {
-    std::ostringstream s;
-    if (hi >= 1e300) {
-        s << ">= " << lo;
-    } else {
-        s << "in [" << lo << ", " << hi << "]";
-    }
-    return s.str();
+    if (hi >= 1e300) return ">= " + format_number(lo);
+    return "in [" + format_number(lo) + ", " + format_number(hi) + "]";
 }
 
 double MapReader::number(const std::string& key, double def, double lo, double hi,
@@ -95,13 +140,13 @@ double MapReader::number(const std::string& key, double def, double lo, double h
         if (!std::isfinite(v)) fail(key, expected);
     }
     if (v < lo || v > hi) fail(key, expected);
-    out_[key] = v;
+    out_[key] = format_number(v);
     return v;
 }
 
 double MapReader::positive(const std::string& key, double def, double hi) {
     const std::string expected =
-        hi >= 1e300 ? "a number > 0" : "a number > 0 and <= " + std::to_string(hi);
+        hi >= 1e300 ? "a number > 0" : "a number > 0 and <= " + format_number(hi);
     const double v = number(key, def, -1e300, hi, expected.c_str());
     if (!(v > 0)) fail(key, expected);
     return v;

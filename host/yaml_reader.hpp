@@ -44,6 +44,8 @@ public:
     std::vector<MapReader> map_list(const std::string& key);
     /// The keys present, in file order (for maps keyed by user names).
     std::vector<std::string> keys() const;
+    /// Accept `key` without reading it or copying it to the resolved tree (informative blocks).
+    void skip(const std::string& key) { read_.insert(key); }
 
     /// Throws for the first key that was never read.
     void finish();
@@ -64,6 +66,13 @@ private:
     YAML::Node out_;
     std::set<std::string> read_;
 };
+
+/// The shortest text that reads back as exactly `v` ("0.1", not "0.10000000000000001").
+std::string format_number(double v);
+
+/// Throws for a key that appears twice in one map (yaml-cpp keeps the first silently).
+void check_unique_keys(const YAML::Node& node, const std::string& file,
+                       const std::string& path = "");
 
 /// Apply `a.b.c=value` to the tree (creating maps as needed; numeric parts index sequences).
 void apply_override(YAML::Node& root, const std::string& key_path, const std::string& value,

@@ -1,0 +1,493 @@
+// The real l5sim binary, run in temporary directories: every exit code of DESIGN.md section 6
+// (0 ok, 2 usage or config error, 1 run-time failure), the output directory's contents, the
+// --force rule, --set, --seed, validate and info. Configs are tiny (11 cells, 150 ms).
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "l5sim/devices.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory under the system temp dir, removed with everything in it at scope exit.
+class TempDir {
+  public:
+    TempDir() {
+        static std::atomic<int> counter{0};
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        path_ = fs::temp_directory_path() /
+                ("l5sim_cli_" + std::to_string(getpid()) + "_" +
+                 (info ? std::string(info->name()) : "x") + "_" + std::to_string(counter++));
+        fs::remove_all(path_);
+        fs::create_directories(path_);
+    }
+    ~TempDir() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const fs::path& path() const { return path_; }
+    fs::path operator/(const std::string& name) const { return path_ / name; }
+
+  private:
+    fs::path path_;
+};
+
+std::string read_file(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+void write_file(const fs::path& p, const std::string& text) {
+    std::ofstream out(p, std::ios::binary);
+    out << text;
+}
+
+struct Result {
+    int rc = -1;
+    std::string out, err;
+};
+
+// Runs `l5sim ARGS` with stdout and stderr captured in files of `dir`.
+Result l5sim(const TempDir& dir, const std::string& args) {
+    const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
+    const std::string cmd = std::string("'") + L5SIM_BINARY + "' " + args + " >'" + out.string() +
+                            "' 2>'" + err.string() + "'";
+    const int status = std::system(cmd.c_str());
+    Result r;
+    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = read_file(out);
+    r.err = read_file(err);
+    fs::remove(out);
+    fs::remove(err);
+    return r;
+}
+
+// The path in single quotes for the shell (built by appending: GCC 12 warns on "'" + s + "'").
+std::string q(const fs::path& p) {
+    std::string s(1, '\'');
+    s.append(p.string());
+    s.push_back('\'');
+    return s;
+}
+
+// 8 PYR (a constant 300 pA drive makes them fire) and 3 PV cells, Poisson background, 150 ms.
+const char* kTiny =
+    "simulation:\n"                                                         // 1
+    "  dt_ms: 0.1\n"                                                        // 2
+    "  duration_ms: 150\n"                                                  // 3
+    "  seed: 3\n"                                                           // 4
+    "populations:\n"                                                        // 5
+    "  PYR: {type: pyramidal, n: 8}\n"                                      // 6
+    "  PV: {type: pv, n: 3}\n"                                              // 7
+    "projections:\n"                                                        // 8
+    "  PYR_PV: {source: PYR, target: PV, receptors: {ampa: 1, nmda: 1}}\n"  // 9
+    "  PV_PYR: {source: PV, target: PYR, receptors: {gaba_a: 1}}\n"         // 10
+    "injections:\n"                                                         // 11
+    "  - {name: drive, population: PYR, amplitude_pA: 300}\n";              // 12
+
+// kTiny with an unknown key at line 4, column 3.
+const char* kBad =
+    "simulation:\n"
+    "  dt_ms: 0.1\n"
+    "  duration_ms: 150\n"
+    "  sead: 3\n"
+    "populations:\n"
+    "  PYR: {n: 8}\n";
+
+fs::path tiny(const TempDir& d) {
+    const fs::path p = d / "tiny.yaml";
+    write_file(p, kTiny);
+    return p;
+}
+
+struct Spikes {
+    std::vector<double> t;
+    std::vector<uint64_t> id;
+    bool operator==(const Spikes&) const = default;
+};
+
+template <class T>
+std::vector<T> read_dataset(hid_t file, const std::string& name, hid_t mem_type) {
+    std::vector<T> v;
+    const hid_t ds = H5Dopen2(file, name.c_str(), H5P_DEFAULT);
+    if (ds < 0) {
+        ADD_FAILURE() << "no dataset " << name;
+        return v;
+    }
+    const hid_t space = H5Dget_space(ds);
+    const hssize_t n = H5Sget_simple_extent_npoints(space);
+    v.resize(static_cast<size_t>(n));
+    if (n > 0) {
+        EXPECT_GE(H5Dread(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()), 0);
+    }
+    H5Sclose(space);
+    H5Dclose(ds);
+    return v;
+}
+
+// /spikes/<population>/{timestamps, node_ids} of a SONATA spike report.
+Spikes read_spikes(const fs::path& file, const std::string& pop) {
+    Spikes s;
+    const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        ADD_FAILURE() << "cannot open " << file;
+        return s;
+    }
+    s.t = read_dataset<double>(f, "/spikes/" + pop + "/timestamps", H5T_NATIVE_DOUBLE);
+    s.id = read_dataset<uint64_t>(f, "/spikes/" + pop + "/node_ids", H5T_NATIVE_UINT64);
+    H5Fclose(f);
+    return s;
+}
+
+nlohmann::json read_json(const fs::path& p) { return nlohmann::json::parse(read_file(p)); }
+
+bool has_part_files(const fs::path& dir) {
+    for (const auto& e : fs::directory_iterator(dir))
+        if (e.path().extension() == ".part") return true;
+    return false;
+}
+
+// ---- run ----
+
+TEST(CliRun, WritesTheOutputDirectory) {
+    TempDir d;
+    const fs::path out = d / "out";
+    const auto r = l5sim(d, "run " + q(tiny(d)) + " --out " + q(out) + " --quiet");
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    for (const char* f : {"config.resolved.yaml", "spikes.h5", "summary.json"})
+        EXPECT_TRUE(fs::is_regular_file(out / f)) << f;
+    EXPECT_FALSE(fs::exists(out / "probes.h5"));  // none asked for
+    EXPECT_FALSE(has_part_files(out));
+
+    const std::string resolved = read_file(out / "config.resolved.yaml");
+    for (const char* s : {"provenance:", "l5sim_version:", "git_hash:", "engine: cpu",
+                          "host:", "seed: 3", "p_bap_pA: 2600", "duration_ms: 150"})
+        EXPECT_NE(resolved.find(s), std::string::npos) << s << " missing from\n" << resolved;
+
+    const auto j = read_json(out / "summary.json");
+    for (const char* pop : {"PYR", "PV"}) {
+        ASSERT_TRUE(j["populations"].contains(pop)) << j.dump(2);
+        for (const char* k : {"n", "spikes", "rate_hz", "burst_fraction"})
+            EXPECT_TRUE(j["populations"][pop].contains(k)) << pop << "." << k;
+    }
+    EXPECT_EQ(j["populations"]["PYR"]["n"].get<int>(), 8);
+    EXPECT_EQ(j["populations"]["PV"]["n"].get<int>(), 3);
+    const auto pyr_spikes = j["populations"]["PYR"]["spikes"].get<uint64_t>();
+    EXPECT_GT(pyr_spikes, 0u);
+    EXPECT_NEAR(j["populations"]["PYR"]["rate_hz"].get<double>(), pyr_spikes / (8 * 0.15), 1e-9);
+    for (const char* k : {"wall_s", "bio_s", "steps", "synaptic_events", "events_per_s"})
+        EXPECT_TRUE(j["timing"].contains(k)) << "timing." << k;
+    EXPECT_DOUBLE_EQ(j["timing"]["bio_s"].get<double>(), 0.15);
+    EXPECT_EQ(j["timing"]["steps"].get<int64_t>(), 1500);
+    EXPECT_EQ(j["seed"].get<int>(), 3);
+
+    const Spikes s = read_spikes(out / "spikes.h5", "PYR");
+    ASSERT_EQ(s.t.size(), pyr_spikes);
+    ASSERT_EQ(s.id.size(), pyr_spikes);
+    for (size_t i = 0; i < s.t.size(); ++i) {
+        EXPECT_GE(s.t[i], 0.0);
+        EXPECT_LT(s.t[i], 150.0);
+        EXPECT_LT(s.id[i], 8u);
+        if (i > 0) {
+            EXPECT_LE(s.t[i - 1], s.t[i]) << "spikes must be sorted by time";
+        }
+    }
+    EXPECT_EQ(read_spikes(out / "spikes.h5", "PV").t.size(),
+              j["populations"]["PV"]["spikes"].get<uint64_t>());
+}
+
+TEST(CliRun, ConfigErrorExitsTwoAndCreatesNoDirectory) {
+    TempDir d;
+    const fs::path cfg = d / "bad.yaml", out = d / "out";
+    write_file(cfg, kBad);
+    const auto r = l5sim(d, "run " + q(cfg) + " --out " + q(out));
+    EXPECT_EQ(r.rc, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find(cfg.string() + ":4:3: simulation.sead: unknown key"), std::string::npos)
+        << r.err;
+    EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(CliRun, InvalidValueExitsTwoAndCreatesNoDirectory) {
+    TempDir d;
+    const fs::path cfg = d / "bad.yaml", out = d / "out";
+    write_file(cfg, std::string(kTiny) + "  - {population: PV, cells: [3]}\n");
+    const auto r = l5sim(d, "run " + q(cfg) + " --out " + q(out));
+    EXPECT_EQ(r.rc, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find(cfg.string() + ":13:29: injections.1.cells: expected"), std::string::npos)
+        << r.err;
+    EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(CliRun, MissingConfigFileExitsTwo) {
+    TempDir d;
+    const auto r = l5sim(d, "run " + q(d / "nope.yaml") + " --out " + q(d / "out"));
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_NE(r.err.find("nope.yaml: cannot open the config file"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(d / "out"));
+}
+
+TEST(CliRun, UsageErrorsExitTwo) {
+    TempDir d;
+    const std::string cfg = q(tiny(d)), out = q(d / "out");
+    for (const std::string& args :
+         {"run " + cfg + " --out " + out + " --no-such-option", "run " + cfg, "run --out " + out,
+          "run " + cfg + " --out " + out + " --backend gpu",
+          "run " + cfg + " --out " + out + " --seed -4",
+          "run " + cfg + " --out " + out + " --threads 0", std::string(""),
+          std::string("frobnicate")}) {
+        const auto r = l5sim(d, args);
+        EXPECT_EQ(r.rc, 2) << "l5sim " << args << "\n" << r.out << r.err;
+        EXPECT_FALSE(fs::exists(d / "out")) << args;
+    }
+}
+
+TEST(CliRun, HelpExitsZero) {
+    TempDir d;
+    const auto r = l5sim(d, "run --help");
+    EXPECT_EQ(r.rc, 0);
+    EXPECT_NE((r.out + r.err).find("--force"), std::string::npos);
+}
+
+TEST(CliRun, NonEmptyOutputDirectoryNeedsForce) {
+    TempDir d;
+    const fs::path cfg = tiny(d), out = d / "out";
+    fs::create_directories(out);
+    write_file(out / "notes.txt", "mine");
+    write_file(out / "summary.json", "{\"old\": true}");
+
+    const auto r = l5sim(d, "run " + q(cfg) + " --out " + q(out) + " -q");
+    EXPECT_EQ(r.rc, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("not empty"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
+    EXPECT_EQ(read_file(out / "notes.txt"), "mine");
+    EXPECT_EQ(read_file(out / "summary.json"), "{\"old\": true}");
+    EXPECT_FALSE(fs::exists(out / "spikes.h5"));
+    EXPECT_FALSE(fs::exists(out / "config.resolved.yaml"));
+
+    const auto f = l5sim(d, "run " + q(cfg) + " --out " + q(out) + " -q --force");
+    ASSERT_EQ(f.rc, 0) << f.out << f.err;
+    EXPECT_EQ(read_file(out / "notes.txt"), "mine");  // --force replaces only l5sim's outputs
+    EXPECT_TRUE(read_json(out / "summary.json").contains("populations"));
+    EXPECT_TRUE(fs::is_regular_file(out / "spikes.h5"));
+    EXPECT_FALSE(has_part_files(out));
+}
+
+TEST(CliRun, SecondRunIntoTheSameDirectoryNeedsForce) {
+    TempDir d;
+    const fs::path cfg = tiny(d), out = d / "out";
+    ASSERT_EQ(l5sim(d, "run " + q(cfg) + " --out " + q(out) + " -q").rc, 0);
+    const std::string summary = read_file(out / "summary.json");
+    const std::string spikes = read_file(out / "spikes.h5");
+    const auto again = l5sim(d, "run " + q(cfg) + " --out " + q(out) + " -q --seed 9");
+    EXPECT_EQ(again.rc, 2);
+    EXPECT_EQ(read_file(out / "summary.json"), summary);
+    EXPECT_EQ(read_file(out / "spikes.h5"), spikes);
+}
+
+TEST(CliRun, ExistingEmptyDirectoryIsUsed) {
+    TempDir d;
+    const fs::path out = d / "out";
+    fs::create_directories(out);
+    const auto r = l5sim(d, "run " + q(tiny(d)) + " --out " + q(out) + " -q");
+    EXPECT_EQ(r.rc, 0) << r.out << r.err;
+    EXPECT_TRUE(fs::is_regular_file(out / "summary.json"));
+}
+
+TEST(CliRun, OutputPathThatIsAFileExitsTwo) {
+    TempDir d;
+    const fs::path out = d / "out";
+    write_file(out, "a file");
+    const auto r = l5sim(d, "run " + q(tiny(d)) + " --out " + q(out) + " -q --force");
+    EXPECT_EQ(r.rc, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("not a directory"), std::string::npos) << r.err;
+    EXPECT_EQ(read_file(out), "a file");
+}
+
+// Without the CUDA engine compiled in, or without a device, --backend cuda is a run-time
+// failure (exit 1) that says which, and writes nothing.
+TEST(CliRun, CudaBackendWithoutCudaFailsClearly) {
+    if (!l5sim::cuda_devices().empty()) GTEST_SKIP() << "a CUDA device is visible";
+    TempDir d;
+    const fs::path out = d / "out";
+    const auto r = l5sim(d, "run " + q(tiny(d)) + " --out " + q(out) + " --backend cuda");
+    EXPECT_EQ(r.rc, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("--backend cuda"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(l5sim::cuda_built() ? "no usable CUDA device" : "built without CUDA"),
+              std::string::npos)
+        << r.err;
+    EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(CliRun, AutoBackendFallsBackToTheCpu) {
+    if (!l5sim::cuda_devices().empty()) GTEST_SKIP() << "a CUDA device is visible";
+    TempDir d;
+    const fs::path out = d / "out";
+    const auto r = l5sim(d, "run " + q(tiny(d)) + " --out " + q(out) + " --backend auto -q");
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    EXPECT_EQ(read_json(out / "summary.json")["engine"].get<std::string>(), "cpu");
+}
+
+TEST(CliRun, SetOverridesAKey) {
+    TempDir d;
+    const fs::path cfg = tiny(d), out = d / "out";
+    const auto r = l5sim(d, "run " + q(cfg) + " --out " + q(out) +
+                                " -q --set simulation.duration_ms=50 --set populations.PV.n=5");
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    const auto j = read_json(out / "summary.json");
+    EXPECT_DOUBLE_EQ(j["timing"]["bio_s"].get<double>(), 0.05);
+    EXPECT_EQ(j["populations"]["PV"]["n"].get<int>(), 5);
+    EXPECT_NE(read_file(out / "config.resolved.yaml").find("duration_ms: 50"), std::string::npos);
+}
+
+TEST(CliRun, BadSetExitsTwoNamingTheSet) {
+    TempDir d;
+    const fs::path cfg = tiny(d), out = d / "out";
+    const auto unknown =
+        l5sim(d, "run " + q(cfg) + " --out " + q(out) + " --set simulation.step=1");
+    EXPECT_EQ(unknown.rc, 2);
+    EXPECT_NE(unknown.err.find("--set simulation.step: simulation.step: unknown key"),
+              std::string::npos)
+        << unknown.err;
+    const auto value = l5sim(d, "run " + q(cfg) + " --out " + q(out) + " --set simulation.dt_ms=0");
+    EXPECT_EQ(value.rc, 2);
+    EXPECT_NE(value.err.find("--set simulation.dt_ms: simulation.dt_ms: expected a number > 0"),
+              std::string::npos)
+        << value.err;
+    const auto malformed = l5sim(d, "run " + q(cfg) + " --out " + q(out) + " --set duration");
+    EXPECT_EQ(malformed.rc, 2);
+    EXPECT_NE(malformed.err.find("--set duration: expected key.path=value"), std::string::npos)
+        << malformed.err;
+    EXPECT_FALSE(fs::exists(out));
+}
+
+TEST(CliRun, SeedChangesSpikesAndTheSameSeedReproducesThem) {
+    TempDir d;
+    const fs::path cfg = tiny(d);
+    auto run = [&](const std::string& name, const std::string& extra) {
+        const auto r = l5sim(d, "run " + q(cfg) + " --out " + q(d / name) + " -q " + extra);
+        EXPECT_EQ(r.rc, 0) << r.out << r.err;
+        return read_spikes(d / name / "spikes.h5", "PYR");
+    };
+    const Spikes a = run("a", "--seed 1");
+    const Spikes b = run("b", "--seed 1");
+    const Spikes c = run("c", "--seed 2");
+    const Spikes t1 = run("t1", "--seed 1 --threads 1");
+    const Spikes t3 = run("t3", "--seed 1 --threads 3");
+    ASSERT_FALSE(a.t.empty());
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(a, t1);
+    EXPECT_EQ(a, t3);
+    EXPECT_NE(a, c);
+    EXPECT_EQ(read_json(d / "a" / "summary.json")["seed"].get<int>(), 1);
+    EXPECT_EQ(read_json(d / "c" / "summary.json")["seed"].get<int>(), 2);
+    EXPECT_NE(read_file(d / "c" / "config.resolved.yaml").find("seed: 2"), std::string::npos);
+}
+
+// DESIGN.md section 2 promises byte-identical outputs. HDF5 stamps every object with its
+// modification time unless told not to (H5Pset_obj_track_times(plist, 0) on the group and
+// dataset creation property lists in host/output.cpp); enable this test once it does. The runs
+// are a second apart so that a time stamp cannot hide.
+TEST(CliRun, SameSeedGivesAByteIdenticalSpikeFile) {
+    TempDir d;
+    const fs::path cfg = tiny(d);
+    ASSERT_EQ(l5sim(d, "run " + q(cfg) + " --out " + q(d / "a") + " -q --seed 4").rc, 0);
+    std::system("sleep 1.1");
+    ASSERT_EQ(l5sim(d, "run " + q(cfg) + " --out " + q(d / "b") + " -q --seed 4 --threads 1").rc,
+              0);
+    EXPECT_TRUE(read_file(d / "a" / "spikes.h5") == read_file(d / "b" / "spikes.h5"));
+}
+
+TEST(CliRun, ResolvedConfigRunsAgainToTheSameSpikes) {
+    TempDir d;
+    const fs::path cfg = tiny(d);
+    ASSERT_EQ(l5sim(d, "run " + q(cfg) + " --out " + q(d / "a") + " -q --seed 5").rc, 0);
+    const fs::path resolved = d / "a" / "config.resolved.yaml";
+    const auto v = l5sim(d, "validate " + q(resolved));
+    EXPECT_EQ(v.rc, 0) << v.out << v.err;
+    const auto r = l5sim(d, "run " + q(resolved) + " --out " + q(d / "b") + " -q");
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    EXPECT_EQ(read_spikes(d / "a" / "spikes.h5", "PYR"), read_spikes(d / "b" / "spikes.h5", "PYR"));
+    EXPECT_EQ(read_json(d / "b" / "summary.json")["seed"].get<int>(), 5);
+}
+
+// ---- validate and info ----
+
+TEST(CliValidate, GoodConfigExitsZero) {
+    TempDir d;
+    const auto r = l5sim(d, "validate " + q(tiny(d)));
+    EXPECT_EQ(r.rc, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("valid"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("11 cells"), std::string::npos) << r.out;
+}
+
+TEST(CliValidate, BadConfigExitsTwoWithFileAndLine) {
+    TempDir d;
+    const fs::path cfg = d / "bad.yaml";
+    write_file(cfg, kBad);
+    const auto r = l5sim(d, "validate " + q(cfg));
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_NE(r.err.find(cfg.string() + ":4:3: "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("simulation.sead"), std::string::npos) << r.err;
+}
+
+TEST(CliValidate, SyntaxErrorExitsTwoWithTheLine) {
+    TempDir d;
+    const fs::path cfg = d / "broken.yaml";
+    write_file(cfg, "simulation:\n  dt_ms: 0.1\npopulations:\n  PYR: {n: [8}\n");
+    const auto r = l5sim(d, "validate " + q(cfg));
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_NE(r.err.find(cfg.string() + ":4:"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("YAML syntax error"), std::string::npos) << r.err;
+}
+
+TEST(CliValidate, SetIsValidatedToo) {
+    TempDir d;
+    const fs::path cfg = tiny(d);
+    EXPECT_EQ(l5sim(d, "validate " + q(cfg) + " --set populations.PYR.coupling.gamma=0.8").rc, 0);
+    const auto r = l5sim(d, "validate " + q(cfg) + " --set populations.PYR.coupling.gamma=1.8");
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_NE(r.err.find("--set populations.PYR.coupling.gamma: "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("expected a probability in [0, 1]"), std::string::npos) << r.err;
+}
+
+TEST(CliValidate, ShippedConfigsAreValid) {
+    TempDir d;
+    for (const auto& e : fs::directory_iterator(fs::path(L5SIM_SOURCE_DIR) / "configs")) {
+        if (e.path().extension() != ".yaml") continue;
+        const auto r = l5sim(d, "validate " + q(e.path()));
+        EXPECT_EQ(r.rc, 0) << e.path() << "\n" << r.out << r.err;
+    }
+}
+
+TEST(CliValidate, MissingFileExitsTwo) {
+    TempDir d;
+    const auto r = l5sim(d, "validate " + q(d / "nope.yaml"));
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_NE(r.err.find("cannot open"), std::string::npos) << r.err;
+}
+
+TEST(CliInfo, ExitsZeroAndNamesTheEngines) {
+    TempDir d;
+    const auto r = l5sim(d, "info");
+    EXPECT_EQ(r.rc, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("l5sim "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("engines: cpu"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("cuda"), std::string::npos) << r.out;
+}
+
+}  // namespace

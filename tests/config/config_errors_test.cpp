@@ -1,0 +1,779 @@
+// Every config error path: one ConfigError whose message names file:line:column, the key path
+// and what was expected (DESIGN.md section 6). Lines are checked exactly on small YAML texts.
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "l5sim/config.hpp"
+#include "l5sim/error.hpp"
+
+namespace {
+
+using l5sim::ConfigError;
+using l5sim::Override;
+
+// YAML text from lines, so that line i of the text is element i - 1 of the list.
+std::string yaml(std::initializer_list<const char*> lines) {
+    std::string s;
+    for (const char* l : lines) s += std::string(l) + "\n";
+    return s;
+}
+
+// The message of the ConfigError that parsing throws ("" plus a test failure if none).
+std::string error_of(const std::string& text, const std::vector<Override>& ov = {}) {
+    try {
+        l5sim::parse_config(text, "test.yaml", ov);
+    } catch (const ConfigError& e) {
+        return e.what();
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "not a ConfigError: " << e.what();
+        return "";
+    }
+    ADD_FAILURE() << "no ConfigError for:\n" << text;
+    return "";
+}
+
+// Every part occurs in the message.
+::testing::AssertionResult mentions(const std::string& msg,
+                                    std::initializer_list<std::string> parts) {
+    for (const auto& p : parts)
+        if (msg.find(p) == std::string::npos)
+            return ::testing::AssertionFailure() << "'" << p << "' missing from: " << msg;
+    return ::testing::AssertionSuccess() << msg;
+}
+
+// The message begins with `prefix` (file:line:column).
+::testing::AssertionResult starts_with(const std::string& msg, const std::string& prefix) {
+    if (msg.rfind(prefix, 0) == 0) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "expected the prefix '" << prefix << "' in: " << msg;
+}
+
+// A valid ring network: PYR (4 cells) and PV (2 cells), one projection. Lines 1-15.
+std::string base() {
+    return yaml({
+        "simulation:",               // 1
+        "  dt_ms: 0.1",              // 2
+        "  duration_ms: 50",         // 3
+        "populations:",              // 4
+        "  PYR:",                    // 5
+        "    type: pyramidal",       // 6
+        "    n: 4",                  // 7
+        "  PV:",                     // 8
+        "    type: pv",              // 9
+        "    n: 2",                  // 10
+        "projections:",              // 11
+        "  PYR_PV:",                 // 12
+        "    source: PYR",           // 13
+        "    target: PV",            // 14
+        "    receptors: {ampa: 1}",  // 15
+    });
+}
+
+TEST(ConfigErrors, BaseConfigIsValid) {
+    const auto c = l5sim::parse_config(base(), "test.yaml");
+    EXPECT_EQ(c.populations.size(), 2u);
+    EXPECT_EQ(c.projections.size(), 1u);
+}
+
+// ---- unknown keys ----
+
+TEST(ConfigErrors, UnknownTopLevelKey) {
+    const auto m = error_of(base() + "simulaton: {dt_ms: 0.1}\n");
+    EXPECT_TRUE(starts_with(m, "test.yaml:16:1: "));
+    EXPECT_TRUE(mentions(m, {"simulaton: unknown key", "known here", "simulation"}));
+}
+
+TEST(ConfigErrors, UnknownNestedKey) {
+    const auto m = error_of(yaml({
+        "simulation:",
+        "  dt_ms: 0.1",
+        "  dt: 0.2",
+        "populations:",
+        "  PYR: {n: 4}",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:3:3: "));
+    EXPECT_TRUE(mentions(m, {"simulation.dt: unknown key", "dt_ms", "duration_ms"}));
+}
+
+TEST(ConfigErrors, UnknownKeyInsidePopulation) {
+    const auto m = error_of(yaml({
+        "populations:",
+        "  PYR:",
+        "    n: 4",
+        "    soma:",
+        "      C_pF: 150",
+        "      tau_ms: 3",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:6:7: "));
+    EXPECT_TRUE(mentions(m, {"populations.PYR.soma.tau_ms: unknown key", "C_pF"}));
+}
+
+TEST(ConfigErrors, DendriteKeyOnAnInterneuronIsUnknown) {
+    const auto m = error_of(yaml({
+        "populations:",
+        "  PV:",
+        "    type: pv",
+        "    n: 2",
+        "    dendrite: {p_bap_pA: 100}",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:5:5: "));
+    EXPECT_TRUE(mentions(m, {"populations.PV.dendrite: unknown key"}));
+}
+
+TEST(ConfigErrors, UnknownKeyInsideProjection) {
+    const auto m = error_of(base() + "    weight: 2\n");
+    EXPECT_TRUE(starts_with(m, "test.yaml:16:5: "));
+    EXPECT_TRUE(mentions(m, {"projections.PYR_PV.weight: unknown key", "receptors"}));
+}
+
+TEST(ConfigErrors, UnknownKeyInsideAListItem) {
+    const auto m = error_of(base() + yaml({
+                                         "injections:",            // 16
+                                         "  - population: PYR",    // 17
+                                         "    amplitude_pA: 100",  // 18
+                                         "  - population: PYR",    // 19
+                                         "    amp: 100",           // 20
+                                     }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:20:5: "));
+    EXPECT_TRUE(mentions(m, {"injections.1.amp: unknown key", "amplitude_pA"}));
+}
+
+TEST(ConfigErrors, UnknownKeyInsideAProbe) {
+    const auto m = error_of(base() + yaml({
+                                         "recording:",                         // 16
+                                         "  probes:",                          // 17
+                                         "    - {population: PYR, every: 5}",  // 18
+                                     }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:18:25: "));
+    EXPECT_TRUE(mentions(m, {"recording.probes.0.every: unknown key", "every_steps"}));
+}
+
+TEST(ConfigErrors, DuplicateKey) {
+    const auto m = error_of(yaml({
+        "populations:",
+        "  PYR: {n: 4}",
+        "  PYR: {n: 5}",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:3:3: "));
+    EXPECT_TRUE(mentions(m, {"populations.PYR", "duplicate key", "line 2"}));
+}
+
+TEST(ConfigErrors, DuplicateNestedKey) {
+    const auto m = error_of(yaml({
+        "simulation:",
+        "  dt_ms: 0.1",
+        "  duration_ms: 50",
+        "  dt_ms: 0.2",
+        "populations:",
+        "  PYR: {n: 4}",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:4:3: "));
+    EXPECT_TRUE(mentions(m, {"simulation.dt_ms", "duplicate key"}));
+}
+
+// ---- wrong types ----
+
+TEST(ConfigErrors, StringForANumber) {
+    const auto m = error_of(yaml({
+        "simulation:",
+        "  dt_ms: fast",
+        "populations:",
+        "  PYR: {n: 4}",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:2:10: "));
+    EXPECT_TRUE(mentions(m, {"simulation.dt_ms: expected a number > 0 and <= 1,", "got 'fast'"}));
+}
+
+TEST(ConfigErrors, MapForANumber) {
+    const auto m = error_of(yaml({
+        "populations:",
+        "  PYR:",
+        "    n: {value: 4}",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:3:8: "));
+    EXPECT_TRUE(mentions(m, {"populations.PYR.n: expected an integer", "got a map"}));
+}
+
+TEST(ConfigErrors, FractionForAnInteger) {
+    const auto m = error_of(yaml({
+        "populations:",
+        "  PYR: {n: 4.5}",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:2:12: "));
+    EXPECT_TRUE(mentions(m, {"populations.PYR.n: expected an integer in [1, ", "got '4.5'"}));
+}
+
+TEST(ConfigErrors, ListWhereAMapIsExpected) {
+    const auto m = error_of(yaml({
+        "populations:",
+        "  PYR: {n: 4}",
+        "simulation: [0.1, 50]",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:3:13: "));
+    EXPECT_TRUE(mentions(m, {"simulation: expected a map of keys, got [0.1, 50]"}));
+}
+
+TEST(ConfigErrors, ScalarWhereAPopulationMapIsExpected) {
+    const auto m = error_of(yaml({
+        "populations:",
+        "  PYR: 4",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:2:8: "));
+    EXPECT_TRUE(mentions(m, {"populations.PYR: expected a map of keys, got '4'"}));
+}
+
+TEST(ConfigErrors, MapWhereAListIsExpected) {
+    const auto m = error_of(base() + "injections: {population: PYR}\n");
+    EXPECT_TRUE(starts_with(m, "test.yaml:16:13: "));
+    EXPECT_TRUE(mentions(m, {"injections: expected a list of maps, got a map"}));
+}
+
+TEST(ConfigErrors, ScalarListItemWhereAMapIsExpected) {
+    const auto m = error_of(base() + yaml({"schedule:", "  - PYR.gamma"}));
+    EXPECT_TRUE(starts_with(m, "test.yaml:17:5: "));
+    EXPECT_TRUE(mentions(m, {"schedule.0: expected a map of keys, got 'PYR.gamma'"}));
+}
+
+TEST(ConfigErrors, NotABoolean) {
+    const auto m = error_of(base() + yaml({"recording:", "  spikes: maybe"}));
+    EXPECT_TRUE(starts_with(m, "test.yaml:17:11: "));
+    EXPECT_TRUE(mentions(m, {"recording.spikes: expected true or false, got 'maybe'"}));
+}
+
+TEST(ConfigErrors, NotOneOfTheChoices) {
+    const auto m = error_of(yaml({
+        "populations:",
+        "  PYR:",
+        "    type: pyramid",
+        "    n: 4",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:3:11: "));
+    EXPECT_TRUE(
+        mentions(m, {"populations.PYR.type: expected one of pyramidal, pv, som", "got 'pyramid'"}));
+}
+
+TEST(ConfigErrors, ScalarWhereAListOfNamesIsExpected) {
+    const auto m = error_of(base() + yaml({
+                                         "recording:",
+                                         "  probes:",
+                                         "    - population: PYR",
+                                         "      variables: v",
+                                     }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:19:18: "));
+    EXPECT_TRUE(mentions(m, {"recording.probes.0.variables: expected a list of names, got 'v'"}));
+}
+
+TEST(ConfigErrors, TopLevelIsNotAMap) {
+    const auto m = error_of("- 1\n- 2\n");
+    EXPECT_TRUE(mentions(m, {"test.yaml", "expected a YAML map at the top level"}));
+}
+
+TEST(ConfigErrors, NoPopulations) {
+    const auto m = error_of("simulation: {dt_ms: 0.1}\n");
+    EXPECT_TRUE(mentions(m, {"test.yaml", "populations: expected at least one population"}));
+}
+
+// ---- out-of-range values ----
+
+TEST(ConfigErrors, NegativePopulationSize) {
+    const auto m = error_of(yaml({
+        "populations:",
+        "  PYR:",
+        "    n: -5",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:3:8: "));
+    EXPECT_TRUE(
+        mentions(m, {"populations.PYR.n: expected an integer in [1, 2000000000]", "got '-5'"}));
+}
+
+TEST(ConfigErrors, ZeroOrMissingPopulationSize) {
+    EXPECT_TRUE(mentions(error_of("populations:\n  PYR: {n: 0}\n"),
+                         {"test.yaml:2:12: ", "populations.PYR.n: expected an integer in [1, "}));
+    EXPECT_TRUE(mentions(error_of("populations:\n  PYR: {type: pyramidal}\n"),
+                         {"populations.PYR.n: expected an integer in [1, ", "got nothing"}));
+}
+
+TEST(ConfigErrors, GammaAboveOneIsNotAProbability) {
+    const auto m = error_of(yaml({
+        "populations:",
+        "  PYR:",
+        "    n: 4",
+        "    coupling:",
+        "      mode: stochastic",
+        "      gamma: 1.5",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:6:14: "));
+    EXPECT_TRUE(mentions(
+        m, {"populations.PYR.coupling.gamma: expected a probability in [0, 1]", "got '1.5'"}));
+}
+
+TEST(ConfigErrors, NegativeGammaIsNotAProbability) {
+    const auto m = error_of("populations:\n  PYR: {n: 4, coupling: {gamma: -0.1}}\n");
+    EXPECT_TRUE(
+        mentions(m, {"test.yaml:2:33: ", "coupling.gamma: expected a probability in [0, 1]"}));
+}
+
+TEST(ConfigErrors, TimeStepMustBePositive) {
+    for (const char* dt : {"0", "-0.1"}) {
+        const auto m = error_of(std::string("simulation:\n  dt_ms: ") + dt +
+                                "\npopulations:\n  PYR: {n: 4}\n");
+        EXPECT_TRUE(starts_with(m, "test.yaml:2:10: "));
+        EXPECT_TRUE(mentions(m, {"simulation.dt_ms: expected a number > 0 and <= 1",
+                                 std::string("got '") + dt + "'"}));
+    }
+}
+
+TEST(ConfigErrors, TimeStepAboveOneMs) {
+    const auto m = error_of("simulation: {dt_ms: 2}\npopulations:\n  PYR: {n: 4}\n");
+    EXPECT_TRUE(
+        mentions(m, {"test.yaml:1:21: ", "simulation.dt_ms: expected a number > 0 and <= 1,"}));
+}
+
+TEST(ConfigErrors, NotANumberIsRejected) {
+    const auto m = error_of("simulation: {duration_ms: .nan}\npopulations:\n  PYR: {n: 4}\n");
+    EXPECT_TRUE(mentions(m, {"test.yaml:1:27: ", "simulation.duration_ms: expected a number > 0"}));
+}
+
+TEST(ConfigErrors, NegativeSeed) {
+    const auto m = error_of("simulation: {seed: -1}\npopulations:\n  PYR: {n: 4}\n");
+    EXPECT_TRUE(mentions(m, {"test.yaml:1:20: ", "simulation.seed: expected an integer in [0, "}));
+}
+
+TEST(ConfigErrors, TimeConstantBelowTimeStep) {
+    const auto m = error_of(base() + yaml({"synapses:", "  nmda: {tau_ms: 0.05}"}));
+    EXPECT_TRUE(mentions(
+        m, {"test.yaml:17:18: ", "synapses.nmda.tau_ms: expected a time constant >= dt_ms"}));
+}
+
+TEST(ConfigErrors, StdpAmplitudeOutOfRange) {
+    const auto m = error_of(base() + "    stdp: {A_plus: 2}\n");
+    EXPECT_TRUE(
+        mentions(m, {"test.yaml:16:20: ",
+                     "projections.PYR_PV.stdp.A_plus: expected a fraction of w_max in [0, 1]"}));
+}
+
+TEST(ConfigErrors, NegativeReceptorFactor) {
+    const auto m = error_of(yaml({
+        "populations:",
+        "  PYR: {n: 4}",
+        "projections:",
+        "  P:",
+        "    source: PYR",
+        "    target: PYR",
+        "    receptors: {ampa: -1}",
+    }));
+    EXPECT_TRUE(
+        mentions(m, {"test.yaml:7:23: ", "projections.P.receptors.ampa: expected a number >= 0"}));
+}
+
+// ---- inconsistent values ----
+
+TEST(ConfigErrors, RingDelayShorterThanTheStep) {
+    const auto m = error_of(base() + "    delay: {ms: 0.05}\n");
+    EXPECT_TRUE(starts_with(m, "test.yaml:16:17: "));
+    EXPECT_TRUE(mentions(m, {"projections.PYR_PV.delay.ms: expected a delay >= dt_ms (0.1 ms) "
+                             "or exactly 0",
+                             "got '0.05'"}));
+}
+
+TEST(ConfigErrors, RingDelayOfZeroOrAtLeastOneStepIsValid) {
+    for (const char* d : {"0", "0.1", "2.5"}) {
+        const auto c = l5sim::parse_config(base() + "    delay: {ms: " + d + "}\n", "test.yaml");
+        EXPECT_DOUBLE_EQ(c.projections[0].delay_ms, std::stod(d));
+    }
+}
+
+TEST(ConfigErrors, DelayBeyondTheRingBuffer) {
+    const auto m = error_of(base() + "    delay: {ms: 30}\n");
+    EXPECT_TRUE(mentions(m, {"test.yaml:16:17: ",
+                             "projections.PYR_PV.delay.ms: expected a delay "
+                             "in ms within 255 steps of dt_ms"}));
+}
+
+// A sheet network of PYR (16 cells) and PV (4 cells), one projection; `extra` ends it.
+std::string sheet(const std::string& extra) {
+    return yaml({
+               "network: {layout: sheet}",  // 1
+               "populations:",              // 2
+               "  PYR: {n: 16}",            // 3
+               "  PV: {type: pv, n: 4}",    // 4
+               "projections:",              // 5
+               "  PYR_PV:",                 // 6
+               "    source: PYR",           // 7
+               "    target: PV",            // 8
+               "    receptors: {ampa: 1}",  // 9
+               "    connectivity: {K: 4}",  // 10
+           }) +
+           extra;
+}
+
+TEST(ConfigErrors, SheetMinimumDelayShorterThanTheStep) {
+    EXPECT_NO_THROW(l5sim::parse_config(sheet(""), "test.yaml"));
+    const auto m = error_of(sheet("    delay: {min_ms: 0.05}\n"));
+    EXPECT_TRUE(starts_with(m, "test.yaml:11:21: "));
+    EXPECT_TRUE(mentions(
+        m, {"projections.PYR_PV.delay.min_ms: expected a delay >= dt_ms (0.1 ms)", "got '0.05'"}));
+    // No zero delay on the sheet: d_min is what makes temporal blocking possible.
+    const auto z = error_of(sheet("    delay: {min_ms: 0}\n"));
+    EXPECT_TRUE(mentions(z, {"test.yaml:11:21: ", "delay.min_ms: expected a delay >= dt_ms"}));
+}
+
+TEST(ConfigErrors, SheetSpeedTooSlowForTheDelayBuffer) {
+    const auto m = error_of(sheet("    delay: {min_ms: 1, speed_per_ms: 0.001}\n"));
+    EXPECT_TRUE(mentions(m, {"test.yaml:11:38: ",
+                             "projections.PYR_PV.delay.speed_per_ms: expected a "
+                             "speed at which the longest delay"}));
+}
+
+TEST(ConfigErrors, RingDelayKeyOnTheSheetIsUnknown) {
+    const auto m = error_of(sheet("    delay: {ms: 1}\n"));
+    EXPECT_TRUE(mentions(m, {"test.yaml:11:13: ", "projections.PYR_PV.delay.ms: unknown key"}));
+}
+
+TEST(ConfigErrors, ConnectivityRuleMustMatchTheLayout) {
+    const auto ring = error_of(base() + "    connectivity: {rule: sparse}\n");
+    EXPECT_TRUE(mentions(ring, {"test.yaml:16:26: ",
+                                "projections.PYR_PV.connectivity.rule: "
+                                "expected dense (sparse connectivity needs "
+                                "network.layout: sheet)"}));
+    const auto sh = error_of(yaml({
+        "network: {layout: sheet}",
+        "populations:",
+        "  PYR: {n: 16}",
+        "projections:",
+        "  P: {source: PYR, target: PYR, receptors: {ampa: 1}, connectivity: {rule: dense}}",
+    }));
+    EXPECT_TRUE(
+        mentions(sh, {"test.yaml:5:76: ", "projections.P.connectivity.rule: expected sparse"}));
+}
+
+TEST(ConfigErrors, SparseOnlyKeyOnTheRingIsUnknown) {
+    const auto m = error_of(base() + "    connectivity: {K: 10}\n");
+    EXPECT_TRUE(
+        mentions(m, {"test.yaml:16:20: ", "projections.PYR_PV.connectivity.K: unknown key"}));
+}
+
+TEST(ConfigErrors, UnknownPopulationInProjectionSource) {
+    const auto m = error_of(yaml({
+        "populations:",
+        "  PYR: {n: 4}",
+        "projections:",
+        "  P:",
+        "    source: PYRAMIDS",
+        "    target: PYR",
+        "    receptors: {ampa: 1}",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:5:13: "));
+    EXPECT_TRUE(mentions(
+        m, {"projections.P.source: expected a population name (one of PYR)", "got 'PYRAMIDS'"}));
+}
+
+TEST(ConfigErrors, UnknownPopulationInProjectionTarget) {
+    const auto m = error_of(yaml({
+        "populations:",
+        "  PYR: {n: 4}",
+        "  PV: {type: pv, n: 2}",
+        "projections:",
+        "  P:",
+        "    source: PYR",
+        "    target: SOM",
+        "    receptors: {ampa: 1}",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:7:13: "));
+    EXPECT_TRUE(mentions(
+        m, {"projections.P.target: expected a population name (one of PYR, PV)", "got 'SOM'"}));
+}
+
+TEST(ConfigErrors, MissingProjectionSource) {
+    const auto m = error_of(yaml({
+        "populations:",
+        "  PYR: {n: 4}",
+        "projections:",
+        "  P:",
+        "    target: PYR",
+        "    receptors: {ampa: 1}",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:5:5: "));
+    EXPECT_TRUE(mentions(m, {"projections.P.source: expected a name (required), got nothing"}));
+}
+
+TEST(ConfigErrors, ProjectionWithoutAnyReceptor) {
+    const auto m = error_of(yaml({
+        "populations:",
+        "  PYR: {n: 4}",
+        "projections:",
+        "  P:",
+        "    source: PYR",
+        "    target: PYR",
+        "    receptors: {ampa: 0}",
+    }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:7:16: "));
+    EXPECT_TRUE(
+        mentions(m, {"projections.P.receptors: expected at least one receptor factor > 0"}));
+}
+
+TEST(ConfigErrors, DendriteCompartmentOnAPvTarget) {
+    const auto m = error_of(base() + "    compartment: dendrite\n");
+    EXPECT_TRUE(starts_with(m, "test.yaml:16:18: "));
+    EXPECT_TRUE(mentions(m, {"projections.PYR_PV.compartment: expected soma (target population PV "
+                             "has no dendrite)",
+                             "got 'dendrite'"}));
+}
+
+TEST(ConfigErrors, UnknownPopulationInAnInjection) {
+    const auto m = error_of(base() + yaml({
+                                         "injections:",            // 16
+                                         "  - population: SOM",    // 17
+                                         "    amplitude_pA: 100",  // 18
+                                     }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:17:17: "));
+    EXPECT_TRUE(mentions(
+        m, {"injections.0.population: expected a population name (one of PYR, PV)", "got 'SOM'"}));
+}
+
+TEST(ConfigErrors, DendriteInjectionIntoAnInterneuron) {
+    const auto m = error_of(base() + yaml({
+                                         "injections:",                // 16
+                                         "  - population: PV",         // 17
+                                         "    compartment: dendrite",  // 18
+                                     }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:18:18: "));
+    EXPECT_TRUE(
+        mentions(m, {"injections.0.compartment: expected soma (population PV has no dendrite)"}));
+}
+
+TEST(ConfigErrors, InjectionCellsOutOfRange) {
+    const auto m = error_of(base() + yaml({
+                                         "injections:",           // 16
+                                         "  - population: PYR",   // 17
+                                         "    cells: [0, 3, 4]",  // 18
+                                     }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:18:12: "));
+    EXPECT_TRUE(mentions(
+        m, {"injections.0.cells: expected 'all', a list of cell ids in [0, 4)", "got [0, 3, 4]"}));
+    const auto neg = error_of(base() + "injections:\n  - {population: PYR, cells: [-1]}\n");
+    EXPECT_TRUE(mentions(neg, {"test.yaml:17:30: ",
+                               "injections.0.cells: expected 'all', a list of "
+                               "cell ids in [0, 4)"}));
+    const auto range =
+        error_of(base() + "injections:\n  - {population: PYR, cells: {from: 1, to: 9}}\n");
+    EXPECT_TRUE(mentions(
+        range,
+        {"test.yaml:17:44: ", "injections.0.cells.to: expected an integer in [2, 4]", "got '9'"}));
+    const auto empty = error_of(base() + "injections:\n  - {population: PYR, cells: []}\n");
+    EXPECT_TRUE(
+        mentions(empty, {"test.yaml:17:30: ", "injections.0.cells: expected 'all'", "got []"}));
+}
+
+TEST(ConfigErrors, InjectionStopNotAfterStart) {
+    const auto m = error_of(base() + yaml({
+                                         "injections:",          // 16
+                                         "  - population: PYR",  // 17
+                                         "    kind: step",       // 18
+                                         "    start_ms: 20",     // 19
+                                         "    stop_ms: 20",      // 20
+                                     }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:20:14: "));
+    EXPECT_TRUE(
+        mentions(m, {"injections.0.stop_ms: expected a time after start_ms, or -1", "got '20'"}));
+}
+
+TEST(ConfigErrors, PulseWidthLongerThanThePeriod) {
+    const auto m = error_of(
+        base() + yaml({
+                     "injections:",
+                     "  - {population: PYR, kind: pulse_train, period_ms: 10, width_ms: 20}",
+                 }));
+    EXPECT_TRUE(mentions(m, {"test.yaml:17:67: ",
+                             "injections.0.width_ms: expected a width >= dt_ms and <= period_ms"}));
+}
+
+TEST(ConfigErrors, TimingKeysOfAConstantInjectionAreUnknown) {
+    const auto m = error_of(base() + "injections:\n  - {population: PYR, start_ms: 10}\n");
+    EXPECT_TRUE(mentions(m, {"test.yaml:17:23: ", "injections.0.start_ms: unknown key"}));
+}
+
+TEST(ConfigErrors, DuplicateInjectionName) {
+    const auto m = error_of(base() + yaml({
+                                         "injections:",
+                                         "  - {name: drive, population: PYR}",
+                                         "  - {name: drive, population: PV}",
+                                     }));
+    EXPECT_TRUE(mentions(m, {"test.yaml:18:12: ",
+                             "injections.1.name: expected a name not used by another injection"}));
+}
+
+TEST(ConfigErrors, UnknownScheduleKnob) {
+    const auto m = error_of(base() + yaml({
+                                         "schedule:",           // 16
+                                         "  - knob: PYR.gain",  // 17
+                                         "    value: 2",        // 18
+                                     }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:17:11: "));
+    EXPECT_TRUE(mentions(m, {"schedule.0.knob: expected a knob name (one of PYR.gamma, "
+                             "PYR.background.dendrite.rate_hz, PYR.background.soma.rate_hz, "
+                             "PV.background.soma.rate_hz, projections.PYR_PV.gain)",
+                             "got 'PYR.gain'"}));
+}
+
+TEST(ConfigErrors, ScheduleGammaOfAnInterneuronIsNoKnob) {
+    const auto m = error_of(base() + "schedule:\n  - {knob: PV.gamma, value: 0.5}\n");
+    EXPECT_TRUE(mentions(
+        m, {"test.yaml:17:12: ", "schedule.0.knob: expected a knob name", "got 'PV.gamma'"}));
+}
+
+TEST(ConfigErrors, ScheduleEtaOfANonPlasticProjectionIsNoKnob) {
+    const auto m = error_of(base() + "schedule:\n  - {knob: projections.PYR_PV.eta, value: 2}\n");
+    EXPECT_TRUE(mentions(m, {"test.yaml:17:12: ", "schedule.0.knob: expected a knob name"}));
+    EXPECT_NO_THROW(l5sim::parse_config(base() + "    stdp: {}\nschedule:\n"
+                                                 "  - {knob: projections.PYR_PV.eta, value: 2}\n",
+                                        "test.yaml"));
+}
+
+TEST(ConfigErrors, ScheduleGammaOutsideZeroOne) {
+    const auto set = error_of(base() + "schedule:\n  - {knob: PYR.gamma, value: 1.2}\n");
+    EXPECT_TRUE(
+        mentions(set, {"test.yaml:17:30: ", "schedule.0.value: expected a probability in [0, 1]"}));
+    const auto add = error_of(base() + "schedule:\n  - {knob: PYR.gamma, op: add, value: -1.5}\n");
+    EXPECT_TRUE(mentions(add, {"test.yaml:17:39: ",
+                               "schedule.0.value: expected a change of probability in [-1, 1]"}));
+}
+
+TEST(ConfigErrors, ScheduleNegativeRate) {
+    const auto m =
+        error_of(base() + "schedule:\n  - {knob: PYR.background.soma.rate_hz, value: -5}\n");
+    EXPECT_TRUE(mentions(
+        m, {"test.yaml:17:48: ", "schedule.0.value: expected a value >= 0 for this knob"}));
+}
+
+TEST(ConfigErrors, ScheduleWithoutAValue) {
+    const auto m = error_of(base() + yaml({
+                                         "schedule:",            // 16
+                                         "  - knob: PYR.gamma",  // 17
+                                         "    start_ms: 10",     // 18
+                                     }));
+    EXPECT_TRUE(mentions(m, {"test.yaml:17:5: ", "schedule.0.value: expected", "got nothing"}));
+}
+
+TEST(ConfigErrors, ScheduleStopNotAfterStart) {
+    const auto m = error_of(base() + yaml({
+                                         "schedule:",            // 16
+                                         "  - knob: PYR.gamma",  // 17
+                                         "    value: 1",         // 18
+                                         "    start_ms: 30",     // 19
+                                         "    stop_ms: 10",      // 20
+                                     }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:20:14: "));
+    EXPECT_TRUE(
+        mentions(m, {"schedule.0.stop_ms: expected a time after start_ms, or -1", "got '10'"}));
+}
+
+TEST(ConfigErrors, ScheduleCellsOnlyForGamma) {
+    const auto m = error_of(
+        base() + "schedule:\n  - {knob: PYR.background.soma.rate_hz, value: 5, cells: [1]}\n");
+    EXPECT_TRUE(mentions(m, {"test.yaml:17:51: ", "schedule.0.cells: unknown key"}));
+    const auto out = error_of(base() + "schedule:\n  - {knob: PYR.gamma, value: 1, cells: [7]}\n");
+    EXPECT_TRUE(mentions(out, {"test.yaml:17:40: ",
+                               "schedule.0.cells: expected 'all', a list of "
+                               "cell ids in [0, 4)"}));
+}
+
+TEST(ConfigErrors, UnknownPopulationInAProbe) {
+    const auto m = error_of(base() + yaml({
+                                         "recording:",             // 16
+                                         "  probes:",              // 17
+                                         "    - population: SOM",  // 18
+                                     }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:18:19: "));
+    EXPECT_TRUE(mentions(m, {"recording.probes.0.population: expected a population name (one of "
+                             "PYR, PV)",
+                             "got 'SOM'"}));
+}
+
+TEST(ConfigErrors, ProbeVariableNotInThePopulation) {
+    const auto m = error_of(base() + yaml({
+                                         "recording:",                 // 16
+                                         "  probes:",                  // 17
+                                         "    - population: PV",       // 18
+                                         "      variables: [v, v_d]",  // 19
+                                     }));
+    EXPECT_TRUE(starts_with(m, "test.yaml:19:18: "));
+    EXPECT_TRUE(mentions(m, {"recording.probes.0.variables: expected variables of PV (v, u, g_ampa",
+                             "'v_d'", "got [v, v_d]"}));
+    // The dendrite's variables exist on PYR cells.
+    EXPECT_NO_THROW(l5sim::parse_config(
+        base() + "recording:\n  probes:\n    - {population: PYR, variables: [v, v_d, gamma]}\n",
+        "test.yaml"));
+}
+
+TEST(ConfigErrors, ProbeCellsOutOfRange) {
+    const auto m = error_of(base() + "recording:\n  probes:\n    - {population: PV, cells: [2]}\n");
+    EXPECT_TRUE(mentions(m, {"test.yaml:18:31: ",
+                             "recording.probes.0.cells: expected 'all', a list "
+                             "of cell ids in [0, 2)"}));
+}
+
+TEST(ConfigErrors, WeightRecordingOfAnUnknownProjection) {
+    const auto m = error_of(base() + "recording:\n  weights:\n    - {projection: PYR_PYR}\n");
+    EXPECT_TRUE(mentions(m, {"test.yaml:18:20: ",
+                             "recording.weights.0.projection: expected the name "
+                             "of a projection",
+                             "got 'PYR_PYR'"}));
+}
+
+TEST(ConfigErrors, SpikePeakBelowThreshold) {
+    const auto m = error_of(yaml({
+        "populations:",
+        "  PV:",
+        "    type: pv",
+        "    n: 2",
+        "    soma: {v_t_mV: -40, v_peak_mV: -45}",
+    }));
+    EXPECT_TRUE(mentions(m, {"test.yaml:5:36: ",
+                             "populations.PV.soma.v_peak_mV: expected a value above "
+                             "v_t_mV"}));
+}
+
+TEST(ConfigErrors, BapWindowEndsBeforeItOpens) {
+    const auto m = error_of(
+        "populations:\n  PYR: {n: 4, dendrite: {bap_delay_steps: 8, bap_last_steps: 6}}\n");
+    EXPECT_TRUE(mentions(m, {"test.yaml:2:62: ",
+                             "populations.PYR.dendrite.bap_last_steps: expected "
+                             "an integer in [8, 31]"}));
+}
+
+// ---- YAML syntax and files ----
+
+TEST(ConfigErrors, YamlSyntaxErrorNamesTheLine) {
+    const auto m = error_of(yaml({
+        "simulation:",
+        "  dt_ms: 0.1",
+        "populations:",
+        "  PYR: {n: 4",
+        "projections: {}",
+    }));
+    EXPECT_TRUE(mentions(m, {"test.yaml:", "YAML syntax error"}));
+    const auto m2 = error_of(yaml({
+        "simulation:",
+        "  dt_ms: 0.1",
+        " duration_ms: 50",
+        "populations:",
+    }));
+    EXPECT_TRUE(mentions(m2, {"test.yaml:3:", "YAML syntax error"}));
+    const auto m3 = error_of("simulation:\n  dt_ms: 0.1\npopulations:\n  PYR: {n: [4}\n");
+    EXPECT_TRUE(mentions(m3, {"test.yaml:4:", "YAML syntax error"}));
+}
+
+TEST(ConfigErrors, MissingFile) {
+    const std::string path = "/nonexistent-l5sim-dir/missing.yaml";
+    try {
+        l5sim::load_config(path);
+        ADD_FAILURE() << "no ConfigError";
+    } catch (const ConfigError& e) {
+        EXPECT_TRUE(mentions(e.what(), {path, "cannot open the config file"}));
+    }
+}
+
+}  // namespace
