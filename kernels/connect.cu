@@ -23,13 +23,12 @@ __global__ void draw_sources(model::SheetDraw p, uint32_t K, uint64_t total, uin
 }
 
 __global__ void scatter(uint64_t total, uint32_t K, float w, const uint32_t* sorted_idx,
-                        const uint8_t* delay_draw, uint32_t* target, float* weight, uint8_t* delay,
+                        const uint8_t* delay_draw, uint32_t* target_delay, float* weight,
                         uint32_t* rev) {
     const uint64_t pos = blockIdx.x * static_cast<uint64_t>(blockDim.x) + threadIdx.x;
     if (pos >= total) return;
     const uint32_t i = sorted_idx[pos];
-    target[pos] = i / K;
-    delay[pos] = delay_draw[i];
+    target_delay[pos] = (i / K) | (static_cast<uint32_t>(delay_draw[i]) << kTargetBits);
     weight[pos] = w;
     if (rev) rev[i] = static_cast<uint32_t>(pos);
 }
@@ -48,10 +47,14 @@ __global__ void row_bounds(uint64_t total, uint32_t n_src, const uint32_t* sorte
 
 }  // namespace kernel
 
+// keys, keys_alt, idx, idx_alt (4 B each) + delay draws (1 B), while the final arrays fill.
 uint64_t sparse_build_bytes(uint64_t synapses) { return synapses * 17 + (64ull << 20); }
 
 DeviceCsr build_sparse(const model::SheetDraw& p, uint32_t K, float w, bool plastic) {
     const uint64_t total = static_cast<uint64_t>(p.n_tgt) * K;
+    if (p.n_tgt > kTargetMask + 1)
+        throw Error("the CUDA engine holds at most 2^24 target cells per projection; this one has " +
+                    std::to_string(p.n_tgt));
     if (total > 0xffffffffull)
         throw Error("a sparse projection with " + std::to_string(total) +
                     " synapses exceeds the 2^32 - 1 synapses one projection may hold");
@@ -77,19 +80,20 @@ DeviceCsr build_sparse(const model::SheetDraw& p, uint32_t K, float w, bool plas
     launch(kernel::row_bounds, total, total, p.n_src, dk.Current(), c.row_ptr.data());
     keys = DeviceBuffer<uint32_t>();
     keys_alt = DeviceBuffer<uint32_t>();
-    c.target = DeviceBuffer<uint32_t>(total);
-    c.weight = DeviceBuffer<float>(total);
-    c.delay = DeviceBuffer<uint8_t>(total);
-    if (plastic) c.rev = DeviceBuffer<uint32_t>(total);
-    launch(kernel::scatter, total, total, K, w, dv.Current(), delay_draw.data(), c.target.data(),
-           c.weight.data(), c.delay.data(), plastic ? c.rev.data() : nullptr);
     DeviceBuffer<uint8_t> max_delay(1);
     size_t red_bytes = 0;
-    L5_CUDA_CHECK(cub::DeviceReduce::Max(nullptr, red_bytes, c.delay.data(), max_delay.data(), total));
-    DeviceBuffer<char> red_temp(red_bytes);
-    L5_CUDA_CHECK(
-        cub::DeviceReduce::Max(red_temp.data(), red_bytes, c.delay.data(), max_delay.data(), total));
+    L5_CUDA_CHECK(cub::DeviceReduce::Max(nullptr, red_bytes, delay_draw.data(), max_delay.data(), total));
+    {
+        DeviceBuffer<char> red_temp(red_bytes);
+        L5_CUDA_CHECK(cub::DeviceReduce::Max(red_temp.data(), red_bytes, delay_draw.data(),
+                                             max_delay.data(), total));
+    }
     c.max_delay = max_delay.to_host()[0];
+    c.target_delay = DeviceBuffer<uint32_t>(total);
+    c.weight = DeviceBuffer<float>(total);
+    if (plastic) c.rev = DeviceBuffer<uint32_t>(total);
+    launch(kernel::scatter, total, total, K, w, dv.Current(), delay_draw.data(),
+           c.target_delay.data(), c.weight.data(), plastic ? c.rev.data() : nullptr);
     return c;
 }
 

@@ -11,11 +11,14 @@ namespace l5sim::cuda {
 struct DeviceCsr {
     uint32_t n_src = 0, n_tgt = 0, in_degree = 0, max_delay = 0;
     DeviceBuffer<uint64_t> row_ptr;
-    DeviceBuffer<uint32_t> target;
+    DeviceBuffer<uint32_t> target_delay;  // target id (low 24 bits) | delay in steps << 24
     DeviceBuffer<float> weight;
-    DeviceBuffer<uint8_t> delay;
     DeviceBuffer<uint32_t> rev;  // plastic only
 };
+
+/// 12 bytes per plastic synapse: the delay rides in the top byte of the target id.
+inline constexpr uint32_t kTargetBits = 24;
+inline constexpr uint32_t kTargetMask = (1u << kTargetBits) - 1;
 
 /// Device bytes needed while building a projection of `synapses` synapses (peak, transient).
 uint64_t sparse_build_bytes(uint64_t synapses);

@@ -118,7 +118,7 @@ public:
                     float* out) const override;
     void read_weights(uint32_t j, uint64_t count, float* out) const override;
     void read_synapses(uint32_t j, uint64_t count, uint32_t* src, uint32_t* tgt) const override;
-    uint64_t synapse_count(uint32_t j) const override { return projs_[j].csr.target.size(); }
+    uint64_t synapse_count(uint32_t j) const override { return projs_[j].csr.weight.size(); }
     uint64_t connectivity_bytes() const override;
 
 private:
@@ -230,9 +230,12 @@ void CudaEngine::init_projection(uint32_t j) {
         d.csr.in_degree = h.in_degree;
         d.csr.max_delay = h.max_delay_steps;
         d.csr.row_ptr = DeviceBuffer<uint64_t>(h.row_ptr);
-        d.csr.target = DeviceBuffer<uint32_t>(h.target);
+        if (h.n_tgt > kTargetMask + 1) throw Error("the CUDA engine holds at most 2^24 targets per projection");
+        std::vector<uint32_t> td(h.size());
+        for (uint64_t s = 0; s < h.size(); ++s)
+            td[s] = h.target[s] | (static_cast<uint32_t>(h.delay[s]) << kTargetBits);
+        d.csr.target_delay = DeviceBuffer<uint32_t>(td);
         d.csr.weight = DeviceBuffer<float>(h.weight);
-        d.csr.delay = DeviceBuffer<uint8_t>(h.delay);
         if (plastic) d.csr.rev = DeviceBuffer<uint32_t>(h.rev);
         w_init_max = h.w_init_max;
     }
@@ -245,9 +248,8 @@ void CudaEngine::init_projection(uint32_t j) {
         std::vector<unsigned long long>(static_cast<size_t>(v.slots) * v.n_tgt, 0));
     d.events = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(1, 0));
     v.row_ptr = d.csr.row_ptr.data();
-    v.target = d.csr.target.data();
+    v.target_delay = d.csr.target_delay.data();
     v.weight = d.csr.weight.data();
-    v.delay = d.csr.delay.data();
     v.rev = plastic ? d.csr.rev.data() : nullptr;
     v.ring = d.ring.data();
     v.events = d.events.data();
@@ -418,12 +420,13 @@ void CudaEngine::read_synapses(uint32_t j, uint64_t count, uint32_t* src, uint32
     count = std::min<uint64_t>(count, synapse_count(j));
     const auto row_ptr = c.row_ptr.to_host();
     if (count)
-        L5_CUDA_CHECK(cudaMemcpy(tgt, c.target.data(), count * sizeof(uint32_t),
+        L5_CUDA_CHECK(cudaMemcpy(tgt, c.target_delay.data(), count * sizeof(uint32_t),
                                  cudaMemcpyDeviceToHost));
     uint32_t row = 0;
     for (uint64_t s = 0; s < count; ++s) {
         while (row_ptr[row + 1] <= s) ++row;
         src[s] = row;
+        tgt[s] &= kTargetMask;
     }
 }
 
@@ -431,7 +434,7 @@ uint64_t CudaEngine::connectivity_bytes() const {
     uint64_t b = 0;
     for (const auto& p : projs_) {
         const auto& c = p.csr;
-        b += c.row_ptr.size() * 8 + c.target.size() * 4 + c.weight.size() * 4 + c.delay.size() +
+        b += c.row_ptr.size() * 8 + c.target_delay.size() * 4 + c.weight.size() * 4 +
              c.rev.size() * 4;
     }
     return b;
@@ -447,7 +450,7 @@ uint64_t estimate_device_bytes(const Config& cfg) {
     for (const auto& p : cfg.projections) {
         const uint64_t n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
         const uint64_t syn = (p.rule == ConnRule::dense ? n_src : p.K) * n_tgt;
-        bytes += syn * (9 + (p.stdp ? 4 : 0)) + (n_src + 1) * 8;
+        bytes += syn * (8 + (p.stdp ? 4 : 0)) + (n_src + 1) * 8;
         const uint64_t slots = p.rule == ConnRule::dense
                                    ? uint64_t(cfg.to_steps(p.delay_ms)) + 1
                                    : uint64_t(cfg.to_steps(p.delay_min_ms)) +

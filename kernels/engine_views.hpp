@@ -63,9 +63,8 @@ struct InputSet {
 struct ProjView {
     uint32_t n_src = 0, n_tgt = 0, in_degree = 0, slots = 1;
     const uint64_t* row_ptr;
-    const uint32_t* target;
+    const uint32_t* target_delay;  // target id (24 bits) | delay steps << 24
     float* weight;
-    const uint8_t* delay;
     const uint32_t* rev;
     unsigned long long* ring;
     bool plastic = false;

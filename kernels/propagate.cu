@@ -20,8 +20,9 @@ __global__ void propagate(ProjView pj, const uint32_t* spike_ids, const int* spi
         const uint64_t b = pj.row_ptr[s], e = pj.row_ptr[s + 1];
         const float r2 = triplet ? pj.r2[s] : 0.0f;
         for (uint64_t syn = b + lane; syn < e; syn += 32) {
-            const uint32_t t = pj.target[syn];
-            const uint64_t slot = (static_cast<uint64_t>(step) + pj.delay[syn]) % pj.slots;
+            const uint32_t td = pj.target_delay[syn];
+            const uint32_t t = td & 0xffffffu;
+            const uint64_t slot = (static_cast<uint64_t>(step) + (td >> 24)) % pj.slots;
             const float w = pj.weight[syn];
             atomicAdd(&pj.ring[slot * pj.n_tgt + t],
                       static_cast<unsigned long long>(model::to_fixed(w)));
