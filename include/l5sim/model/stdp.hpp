@@ -1,5 +1,5 @@
 #pragma once
-/// Spike-timing-dependent plasticity (MODEL.md section 8). Traces decay by one Euler factor per
+/// Spike-timing-dependent plasticity (MODEL.md section 8). Traces decay by exp(-dt/tau) per
 /// step and jump in phase 1; depression is applied when the presynaptic spike is propagated,
 /// potentiation in phase 6 through the reverse index (depression first when both meet).
 #include <cstdint>
