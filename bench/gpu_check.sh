@@ -1,51 +1,81 @@
 #!/usr/bin/env bash
-# One command for a GPU machine: GPU and CPU-vs-GPU cross tests with L5SIM_REQUIRE_GPU=1 (nothing
-# may skip), then the throughput benchmark (sheet, K = 1000, STDP on PYR->PYR) at 10^4, 10^5 and
-# 10^6 cells; a short table last. Logs under LOG_DIR.
-# Usage: bench/gpu_check.sh [BIN_DIR_OR_BUNDLE] [LOG_DIR] [MAX_CELLS]
+# One command for a GPU machine: the GPU and CPU-vs-GPU cross tests with L5SIM_REQUIRE_GPU=1
+# (nothing may skip), the card's copy bandwidth, then the throughput benchmark: configs/sheet.yaml
+# (PYR ~3 Hz) with K = 1000 (every in-degree x 10), STDP on PYR->PYR, at 10^4, 10^5, 10^6 and
+# 4x10^6 cells; a phase profile at 10^6; a short table last. Logs under LOG_DIR.
+# Usage: bench/gpu_check.sh [BIN_DIR_OR_BUNDLE] [LOG_DIR] [MAX_CELLS] [BASELINE_BUNDLE]
 #   BIN_DIR_OR_BUNDLE: a build dir (build) or a bundle made by ../shared/gpu/bundle (.gpu)
+#   BASELINE_BUNDLE: optional older bundle, run on the 10^6 case in the same session (before/after)
 set -uo pipefail
 src=${1:-.gpu}
 logs=${2:-${OUT:-gpu_logs}}
-max_cells=${3:-1000000}
+max_cells=${3:-4000000}
+baseline=${4:-}
 mkdir -p "$logs"
-if [ -x "$src/run" ]; then
-  run() { "$src/run" "$@"; }
-  l5sim=("$src/run" l5sim)
-else
-  run() { prog=$1; shift; if [ -x "$src/tests/$prog" ]; then "$src/tests/$prog" "$@"; else "$src/$prog" "$@"; fi; }
-  l5sim=("$src/l5sim")
-fi
+bin() {  # bin DIR PROGRAM -> command words
+  if [ -x "$1/run" ]; then echo "$1/run $2"; elif [ -x "$1/tests/$2" ]; then echo "$1/tests/$2"; else echo "$1/$2"; fi
+}
+L5SIM=$(bin "$src" l5sim)
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$logs/nvidia-smi.txt" 2>&1
-run l5sim info > "$logs/info.txt" 2>&1
-[ "${SKIP_TESTS:-0}" = 1 ] || L5SIM_REQUIRE_GPU=1 L5SIM_CUDA_SYNC=1 run l5sim_gpu_tests --gtest_output=xml:"$logs/gpu_tests.xml" \
-  > "$logs/gpu_tests.log" 2>&1
-rc=$?
-table="$logs/bench.md"
-echo "| cells | synapses | build s | wall s / bio s | synaptic events/s | bytes/synapse | PYR Hz |" > "$table"
-echo "|---|---|---|---|---|---|---|" >> "$table"
-for n in 10000 100000 1000000; do
-  [ "$n" -le "$max_cells" ] || continue
-  pyr=$((n * 8 / 10)); pv=$((n / 10)); som=$((n / 10))
-  dur=200; [ "$n" -ge 1000000 ] && dur=100
-  out="$logs/bench_$n"
-  timeout 240 "${l5sim[@]}" run bench/sheet_k1000.yaml --out "$out" --force -q --backend cuda \
-    --set populations.PYR.n=$pyr --set populations.PV.n=$pv --set populations.SOM.n=$som \
-    --set simulation.duration_ms=$dur > "$logs/bench_$n.log" 2>&1
-  if [ -f "$out/summary.json" ]; then
-    python3 - "$out/summary.json" "$n" >> "$table" <<'PY'
+$L5SIM info --bandwidth > "$logs/info.txt" 2>&1
+bw=$(sed -n 's/.*copy bandwidth: \([0-9.]*\) GB\/s.*/\1/p' "$logs/info.txt")
+rc=0
+if [ "${SKIP_TESTS:-0}" != 1 ]; then
+  L5SIM_REQUIRE_GPU=1 L5SIM_CUDA_SYNC=1 $(bin "$src" l5sim_gpu_tests) \
+    --gtest_output=xml:"$logs/gpu_tests.xml" > "$logs/gpu_tests.log" 2>&1
+  rc=$?
+fi
+K10=(--set projections.PYR_PYR.connectivity.K=800 --set projections.PYR_PV.connectivity.K=1000
+     --set projections.PYR_SOM.connectivity.K=1000 --set projections.PV_PYR.connectivity.K=100
+     --set projections.SOM_PYR.connectivity.K=100 --set recording.spikes=false)
+size_args() { echo "--set populations.PYR.n=$(($1*8/10)) --set populations.PV.n=$(($1/10)) --set populations.SOM.n=$(($1/10))"; }
+row() {  # row SUMMARY LABEL
+  python3 - "$1" "$2" "$bw" <<'PY'
 import json, sys
-s = json.load(open(sys.argv[1])); t = s["timing"]; net = s["network"]
-print(f"| {int(sys.argv[2]):,} | {net['synapses']:,} | {t['build_s']:.2f} | {t['wall_per_bio_s']:.3f} | "
-      f"{t['events_per_s']:.3g} | {net['bytes_per_synapse']:.2f} | {s['populations']['PYR']['rate_hz']:.1f} |")
+s = json.load(open(sys.argv[1])); t = s["timing"]; net = s["network"]; p = s["populations"]
+bw = float(sys.argv[3] or 0)
+phase = t.get("phases_s")
+share = ""
+if phase and bw:
+    # propagation moves at least 16 B per event: packed target+delay 4, weight 4, 64-bit
+    # atomic read + write 8 (plastic events add a weight write and a trace read).
+    share = f"{100 * 16 * t['synaptic_events'] / phase['propagate'] / (bw * 1e9):.1f}%"
+print(f"| {sys.argv[2]} | {net['synapses']:,} | {t['build_s']:.2f} | {t['wall_per_bio_s']:.3f} | "
+      f"{t['events_per_s']:.3g} | {net['bytes_per_synapse']:.2f} | {net.get('device_bytes', 0) / 2**30:.1f} | "
+      f"{p['PYR']['rate_hz']:.1f} / {p['PV']['rate_hz']:.1f} / {p['SOM']['rate_hz']:.1f} | {share} |")
+if phase:
+    bio = t["bio_s"]
+    print("|  | phases, wall s per bio s: " + ", ".join(f"{k} {v / bio:.3f}" for k, v in phase.items()) + " | | | | | | | |")
 PY
-  else
-    echo "| $n | failed: $(tail -n 1 "$logs/bench_$n.log") | | | | | |" >> "$table"
-  fi
+}
+table="$logs/bench.md"
+{
+echo "| cells | synapses | build s | wall s / bio s | synaptic events/s | bytes/synapse | device GiB | PYR / PV / SOM Hz | propagation % of copy bandwidth |"
+echo "|---|---|---|---|---|---|---|---|---|"
+} > "$table"
+bench() {  # bench LABEL BIN CELLS DURATION_MS [EXTRA...]
+  local label=$1 l5=$2 n=$3 dur=$4; shift 4
+  local out="$logs/bench_$label"
+  timeout 300 $l5 run configs/sheet.yaml --out "$out" --force -q --backend cuda "${K10[@]}" \
+    $(size_args "$n") --set simulation.duration_ms=$dur "$@" > "$out.log" 2>&1
+  if [ -f "$out/summary.json" ]; then row "$out/summary.json" "$label" >> "$table"
+  else echo "| $label | failed: $(tail -n 1 "$out.log" | cut -c1-150) | | | | | | | |" >> "$table"; fi
+}
+for n in 10000 100000 1000000 4000000; do
+  [ "$n" -le "$max_cells" ] || continue
+  dur=500; [ "$n" -ge 1000000 ] && dur=300; [ "$n" -ge 4000000 ] && dur=100
+  bench "$n" "$L5SIM" "$n" "$dur"
 done
+[ "$max_cells" -ge 1000000 ] && bench "1000000-profiled" "$L5SIM" 1000000 100 --profile
+if [ -n "$baseline" ] && [ "$max_cells" -ge 1000000 ]; then
+  bench "1000000-baseline" "$(bin "$baseline" l5sim)" 1000000 300
+  bench "1000000-baseline-profiled" "$(bin "$baseline" l5sim)" 1000000 100 --profile
+fi
 echo "== device"; cat "$logs/nvidia-smi.txt"; grep "cuda device" "$logs/info.txt"
-echo "== GPU tests (L5SIM_REQUIRE_GPU=1), exit $rc"
-grep -E "^\[ +(OK|FAILED|SKIPPED) +\]" "$logs/gpu_tests.log" | sed 's/^/  /'
-grep -E "Failure|Expected|Which is|differ" "$logs/gpu_tests.log" | head -n 20
-echo "== benchmark (CUDA engine)"; cat "$table"
+if [ "${SKIP_TESTS:-0}" != 1 ]; then
+  echo "== GPU tests (L5SIM_REQUIRE_GPU=1), exit $rc"
+  grep -E "^\[ +(OK|FAILED|SKIPPED) +\]" "$logs/gpu_tests.log" | sed 's/^/  /'
+  grep -E "Failure|Expected|Which is|differ" "$logs/gpu_tests.log" | head -n 20
+fi
+echo "== benchmark (CUDA engine, configs/sheet.yaml with K = 1000)"; cat "$table"
 exit $rc

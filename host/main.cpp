@@ -100,7 +100,7 @@ int cmd_validate(const std::string& path, const std::vector<std::string>& sets) 
     return 0;
 }
 
-int cmd_info() {
+int cmd_info(bool bandwidth) {
     std::cout << "l5sim " << build::version << " (git " << build::git_hash << ", "
               << build::build_type << ")\n";
     std::cout << "engines: cpu (OpenMP, " << omp_get_max_threads() << " threads)";
@@ -114,6 +114,9 @@ int cmd_info() {
     } else {
         for (size_t i = 0; i < devices.size(); ++i)
             std::cout << "cuda device " << i << ": " << devices[i] << "\n";
+        if (bandwidth)
+            std::cout << "cuda device 0 copy bandwidth: " << cuda_copy_bandwidth() / 1e9
+                      << " GB/s (device-to-device, read + write)\n";
     }
     return 0;
 }
@@ -142,6 +145,8 @@ int main(int argc, char** argv) {
     validate->add_option("config", vconfig, "YAML config")->required();
     validate->add_option("--set", vsets, "override a key: a.b.c=value (repeatable)");
     auto* info = app.add_subcommand("info", "build, engines and devices");
+    bool bandwidth = false;
+    info->add_flag("--bandwidth", bandwidth, "measure the device's copy bandwidth");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -153,7 +158,7 @@ int main(int argc, char** argv) {
     try {
         if (*run) return cmd_run(ra, command_line);
         if (*validate) return cmd_validate(vconfig, vsets);
-        if (*info) return cmd_info();
+        if (*info) return cmd_info(bandwidth);
     } catch (const ConfigError& e) {
         std::cerr << "l5sim: error: " << e.what() << "\n";
         return 2;

@@ -12,6 +12,8 @@ std::vector<std::string> cuda_devices(std::string* why) {
     return {};
 }
 
+double cuda_copy_bandwidth() { throw Error("this l5sim was built without CUDA"); }
+
 bool cuda_available(std::string* why) {
     cuda_devices(why);
     return false;

@@ -231,7 +231,9 @@ void write_results(const fs::path& dir, const Simulation& sim, const Provenance&
         j["populations"][s.name] = {{"n", s.n},
                                     {"spikes", s.spikes},
                                     {"rate_hz", s.rate_hz},
-                                    {"burst_fraction", s.burst_fraction},
+                                    {"burst_fraction", cfg.recording.spikes
+                                                           ? nlohmann::ordered_json(s.burst_fraction)
+                                                           : nlohmann::ordered_json()},
                                     {"calcium_fraction", s.calcium_fraction}};
     }
     const auto& t = sim.timing();
@@ -252,6 +254,7 @@ void write_results(const fs::path& dir, const Simulation& sim, const Provenance&
     }
     const uint64_t syn = sim.synapses();
     j["network"] = {{"synapses", syn},
+                    {"device_bytes", sim.engine().device_bytes()},
                     {"connectivity_bytes", t.connectivity_bytes},
                     {"bytes_per_synapse", syn ? double(t.connectivity_bytes) / syn : 0.0}};
     write_text(dir / "summary.json", j.dump(2) + "\n");

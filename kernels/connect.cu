@@ -47,7 +47,8 @@ __global__ void row_bounds(uint64_t total, uint32_t n_src, const uint32_t* sorte
 
 }  // namespace kernel
 
-// keys, keys_alt, idx, idx_alt (4 B each) + delay draws (1 B), while the final arrays fill.
+// Peak while sorting: keys, keys_alt, idx, idx_alt (4 B each) + delay draws (1 B); while
+// scattering: idx (4) + delay draws (1) + the final arrays (8 or 12), never more than 17 B.
 uint64_t sparse_build_bytes(uint64_t synapses) { return synapses * 17 + (64ull << 20); }
 
 DeviceCsr build_sparse(const model::SheetDraw& p, uint32_t K, float w, bool plastic) {
@@ -80,6 +81,12 @@ DeviceCsr build_sparse(const model::SheetDraw& p, uint32_t K, float w, bool plas
     launch(kernel::row_bounds, total, total, p.n_src, dk.Current(), c.row_ptr.data());
     keys = DeviceBuffer<uint32_t>();
     keys_alt = DeviceBuffer<uint32_t>();
+    // Keep only the sorted half of the index double buffer.
+    if (dv.Current() == idx.data()) {
+        idx_alt = DeviceBuffer<uint32_t>();
+    } else {
+        idx = DeviceBuffer<uint32_t>();
+    }
     DeviceBuffer<uint8_t> max_delay(1);
     size_t red_bytes = 0;
     L5_CUDA_CHECK(cub::DeviceReduce::Max(nullptr, red_bytes, delay_draw.data(), max_delay.data(), total));

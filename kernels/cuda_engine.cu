@@ -53,6 +53,22 @@ model::StdpConstants stdp_constants(const StdpConfig& s, float w_max, double dt)
 
 uint64_t record_capacity(uint32_t n) { return static_cast<uint64_t>(n) * 16 + 65536; }
 
+uint64_t projection_synapses(const Config& cfg, const ProjectionConfig& p) {
+    const uint64_t n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
+    const bool skip_self = p.source == p.target && !p.autapses;
+    return (p.rule == ConnRule::dense ? n_src - (skip_self ? 1 : 0) : p.K) * n_tgt;
+}
+
+std::vector<uint32_t> build_order(const Config& cfg) {
+    std::vector<uint32_t> order(cfg.projections.size());
+    for (uint32_t j = 0; j < order.size(); ++j) order[j] = j;
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+        return projection_synapses(cfg, cfg.projections[a]) >
+               projection_synapses(cfg, cfg.projections[b]);
+    });
+    return order;
+}
+
 struct DevicePopulation {
     PopView view{};
     std::vector<DeviceBuffer<float>> floats;
@@ -120,6 +136,8 @@ public:
     void read_synapses(uint32_t j, uint64_t count, uint32_t* src, uint32_t* tgt) const override;
     uint64_t synapse_count(uint32_t j) const override { return projs_[j].csr.weight.size(); }
     uint64_t connectivity_bytes() const override;
+    uint64_t device_bytes() const override { return device_bytes_; }
+    void set_device_bytes(uint64_t b) { device_bytes_ = b; }
 
 private:
     void copy_in(float* dst, const std::vector<float>& src) {
@@ -139,6 +157,7 @@ private:
     };
     std::vector<Gains> gain_;
     DeviceBuffer<char> compact_temp_;
+    uint64_t device_bytes_ = 0;
 };
 
 CudaEngine::CudaEngine(const Config& cfg) : cfg_(cfg), rc_(receptor_constants(cfg)) {
@@ -151,7 +170,9 @@ CudaEngine::CudaEngine(const Config& cfg) : cfg_(cfg), rc_(receptor_constants(cf
         temp = std::max(temp, compact_temp_bytes(cfg.populations[p].n));
     }
     compact_temp_ = DeviceBuffer<char>(temp);
-    for (uint32_t j = 0; j < projs_.size(); ++j) init_projection(j);
+    // Largest projection first: its build needs the most scratch memory, best while nothing
+    // else is resident (estimate_device_bytes assumes this order).
+    for (uint32_t j : build_order(cfg)) init_projection(j);
     L5_CUDA_CHECK(cudaDeviceSynchronize());
 }
 
@@ -442,23 +463,56 @@ uint64_t CudaEngine::connectivity_bytes() const {
 
 }  // namespace
 
-/// Device memory a config needs (bytes), for the check before anything is allocated.
+/// Device memory a config needs at its peak (bytes), for the check before anything is
+/// allocated: state, spike records and rings, then projections built largest first, each adding
+/// its final arrays after a transient of sparse_build_bytes.
 uint64_t estimate_device_bytes(const Config& cfg) {
-    uint64_t bytes = 0, peak_build = 0;
+    uint64_t resident = 64ull << 20, peak = 0;
     for (const auto& pop : cfg.populations)
-        bytes += uint64_t(pop.n) * (100 + (cfg.recording.spikes ? 16 * 8 : 0)) + (1 << 20);
+        resident += uint64_t(pop.n) * (100 + (cfg.recording.spikes ? 16 * 8 : 0));
     for (const auto& p : cfg.projections) {
         const uint64_t n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
-        const uint64_t syn = (p.rule == ConnRule::dense ? n_src : p.K) * n_tgt;
-        bytes += syn * (8 + (p.stdp ? 4 : 0)) + (n_src + 1) * 8;
-        const uint64_t slots = p.rule == ConnRule::dense
-                                   ? uint64_t(cfg.to_steps(p.delay_ms)) + 1
-                                   : uint64_t(cfg.to_steps(p.delay_min_ms)) +
-                                         uint64_t(std::ceil(0.70711 / (p.conduction_speed * cfg.dt_ms))) + 2;
-        bytes += slots * n_tgt * 8 + (p.stdp ? (n_src + n_tgt) * 8 : 0);
-        if (p.rule == ConnRule::sparse) peak_build = std::max(peak_build, sparse_build_bytes(syn));
+        const uint64_t slots =
+            p.rule == ConnRule::dense
+                ? uint64_t(cfg.to_steps(p.delay_ms)) + 1
+                : uint64_t(cfg.to_steps(p.delay_min_ms)) +
+                      uint64_t(std::ceil(0.70711 / (p.conduction_speed * cfg.dt_ms))) + 2;
+        resident += slots * n_tgt * 8 + (p.stdp ? (n_src + n_tgt) * 8 : 0);
     }
-    return bytes + peak_build;
+    for (uint32_t j : build_order(cfg)) {
+        const auto& p = cfg.projections[j];
+        const uint64_t syn = projection_synapses(cfg, p);
+        const uint64_t final_bytes =
+            syn * (8 + (p.stdp ? 4 : 0)) + (uint64_t(cfg.populations[p.source].n) + 1) * 8;
+        const uint64_t transient = p.rule == ConnRule::sparse ? sparse_build_bytes(syn) : final_bytes;
+        peak = std::max(peak, resident + std::max(transient, final_bytes));
+        resident += final_bytes;
+    }
+    return std::max(peak, resident);
+}
+
+/// Device-to-device copy bandwidth (bytes/s): the card's practical memory limit, measured.
+double measure_copy_bandwidth() {
+    const size_t bytes = size_t(1) << 30;
+    DeviceBuffer<char> a(bytes), b(bytes);
+    L5_CUDA_CHECK(cudaMemset(a.data(), 1, bytes));
+    cudaEvent_t e0, e1;
+    L5_CUDA_CHECK(cudaEventCreate(&e0));
+    L5_CUDA_CHECK(cudaEventCreate(&e1));
+    L5_CUDA_CHECK(cudaMemcpy(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice));  // warm-up
+    float best_ms = 1e30f;
+    for (int rep = 0; rep < 5; ++rep) {
+        L5_CUDA_CHECK(cudaEventRecord(e0));
+        L5_CUDA_CHECK(cudaMemcpy(b.data(), a.data(), bytes, cudaMemcpyDeviceToDevice));
+        L5_CUDA_CHECK(cudaEventRecord(e1));
+        L5_CUDA_CHECK(cudaEventSynchronize(e1));
+        float ms = 0;
+        L5_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
+        best_ms = std::min(best_ms, ms);
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    return 2.0 * bytes / (best_ms * 1e-3);  // a copy reads and writes every byte
 }
 
 }  // namespace cuda
@@ -487,6 +541,8 @@ std::vector<std::string> cuda_devices(std::string* why) {
 
 bool cuda_available(std::string* why) { return !cuda_devices(why).empty(); }
 
+double cuda_copy_bandwidth() { return cuda::measure_copy_bandwidth(); }
+
 std::unique_ptr<Engine> make_cuda_engine(const Config& cfg) {
     std::string why;
     if (!cuda_available(&why)) throw Error("--backend cuda: no usable CUDA device (" + why + ")");
@@ -501,7 +557,11 @@ std::unique_ptr<Engine> make_cuda_engine(const Config& cfg) {
                  need / 1073741824.0, free_b / 1073741824.0);
         throw Error(buf);
     }
-    return std::make_unique<cuda::CudaEngine>(cfg);
+    auto engine = std::make_unique<cuda::CudaEngine>(cfg);
+    size_t free_after = 0;
+    L5_CUDA_CHECK(cudaMemGetInfo(&free_after, &total_b));
+    engine->set_device_bytes(free_b > free_after ? free_b - free_after : 0);
+    return engine;
 }
 
 }  // namespace l5sim

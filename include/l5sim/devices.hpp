@@ -6,4 +6,6 @@
 namespace l5sim {
 bool cuda_built();
 std::vector<std::string> cuda_devices(std::string* why = nullptr);
+/// Measured device-to-device copy bandwidth of device 0 in bytes/s (read + write counted).
+double cuda_copy_bandwidth();
 }  // namespace l5sim

@@ -66,6 +66,8 @@ public:
     virtual uint64_t synapse_count(uint32_t proj) const = 0;
     /// Bytes of connectivity held (CSR, weights, delays, reverse index), all projections.
     virtual uint64_t connectivity_bytes() const = 0;
+    /// Device memory this engine holds (0 for the CPU engine).
+    virtual uint64_t device_bytes() const { return 0; }
 };
 
 /// The CPU reference engine (OpenMP). Takes ownership of the network.
