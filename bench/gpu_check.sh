@@ -63,13 +63,13 @@ bench() {  # bench LABEL BIN CELLS DURATION_MS [EXTRA...]
 }
 for n in 10000 100000 1000000 4000000; do
   [ "$n" -le "$max_cells" ] || continue
-  dur=500; [ "$n" -ge 1000000 ] && dur=300; [ "$n" -ge 4000000 ] && dur=100
+  dur=500; [ "$n" -ge 1000000 ] && dur=300
   bench "$n" "$L5SIM" "$n" "$dur"
 done
-[ "$max_cells" -ge 1000000 ] && bench "1000000-profiled" "$L5SIM" 1000000 100 --profile
+[ "$max_cells" -ge 1000000 ] && bench "1000000-profiled" "$L5SIM" 1000000 300 --profile
 if [ -n "$baseline" ] && [ "$max_cells" -ge 1000000 ]; then
   bench "1000000-baseline" "$(bin "$baseline" l5sim)" 1000000 300
-  bench "1000000-baseline-profiled" "$(bin "$baseline" l5sim)" 1000000 100 --profile
+  bench "1000000-baseline-profiled" "$(bin "$baseline" l5sim)" 1000000 300 --profile
 fi
 echo "== device"; cat "$logs/nvidia-smi.txt"; grep "cuda device" "$logs/info.txt"
 if [ "${SKIP_TESTS:-0}" != 1 ]; then

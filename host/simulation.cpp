@@ -24,6 +24,7 @@ Simulation::Simulation(Config cfg, Backend backend, bool profile)
     } else {
         engine_ = make_cpu_engine(cfg_, build_network(cfg_));
     }
+    engine_->set_profiling(profile_);
     timing_.connectivity_bytes = engine_->connectivity_bytes();
     for (const auto& w : cfg_.recording.weights) {
         WeightRecord r;
@@ -129,6 +130,7 @@ void Simulation::run(const std::function<void(int64_t, int64_t)>& progress) {
         if (progress && step_ % 200 == 0) progress(step_, total);
     }
     collect_spikes();
+    engine_->synchronize();  // an engine may still be working on queued steps
     timing_.wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     timing_.steps = step_;
     timing_.synaptic_events = engine_->synaptic_events();

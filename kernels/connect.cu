@@ -65,7 +65,7 @@ DeviceCsr build_sparse(const model::SheetDraw& p, uint32_t K, float w, bool plas
     c.in_degree = K;
     DeviceBuffer<uint32_t> keys(total), keys_alt(total), idx(total), idx_alt(total);
     DeviceBuffer<uint8_t> delay_draw(total);
-    launch(kernel::draw_sources, total, p, K, total, keys.data(), delay_draw.data(), idx.data());
+    launch(kernel::draw_sources, 0, total, p, K, total, keys.data(), delay_draw.data(), idx.data());
     int bits = 1;
     while (bits < 32 && (1ull << bits) < p.n_src) ++bits;
     cub::DoubleBuffer<uint32_t> dk(keys.data(), keys_alt.data());
@@ -78,7 +78,7 @@ DeviceCsr build_sparse(const model::SheetDraw& p, uint32_t K, float w, bool plas
             cub::DeviceRadixSort::SortPairs(temp.data(), temp_bytes, dk, dv, total, 0, bits));
     }
     c.row_ptr = DeviceBuffer<uint64_t>(static_cast<size_t>(p.n_src) + 1);
-    launch(kernel::row_bounds, total, total, p.n_src, dk.Current(), c.row_ptr.data());
+    launch(kernel::row_bounds, 0, total, total, p.n_src, dk.Current(), c.row_ptr.data());
     keys = DeviceBuffer<uint32_t>();
     keys_alt = DeviceBuffer<uint32_t>();
     // Keep only the sorted half of the index double buffer.
@@ -99,7 +99,7 @@ DeviceCsr build_sparse(const model::SheetDraw& p, uint32_t K, float w, bool plas
     c.target_delay = DeviceBuffer<uint32_t>(total);
     c.weight = DeviceBuffer<float>(total);
     if (plastic) c.rev = DeviceBuffer<uint32_t>(total);
-    launch(kernel::scatter, total, total, K, w, dv.Current(), delay_draw.data(),
+    launch(kernel::scatter, 0, total, total, K, w, dv.Current(), delay_draw.data(),
            c.target_delay.data(), c.weight.data(), plastic ? c.rev.data() : nullptr);
     return c;
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "connect.cuh"
 #include "device_buffer.cuh"
@@ -95,18 +96,32 @@ float* alloc_floats(DevicePopulation& d, uint32_t n, float init) {
 }
 
 class CudaEngine final : public Engine {
+    struct Gains {
+        float ampa = 0, nmda = 0, gaba = 0;
+    };
+
 public:
     explicit CudaEngine(const Config& cfg);
+    ~CudaEngine() override;
     std::string name() const override { return "cuda"; }
 
+    // With CUDA graphs (the default) detect_spikes() launches the whole step as one captured
+    // graph and the other phases do nothing; when profiling, each phase enqueues its own work.
     void detect_spikes(int64_t step) override;
-    void propagate(int64_t step) override;
-    void deliver(int64_t step) override;
+    void propagate(int64_t) override {
+        if (!use_graph_) enqueue_propagate();
+    }
+    void deliver(int64_t) override {
+        if (!use_graph_) enqueue_deliver();
+    }
     // Phases 4 and 5 run fused with 2b-3 in deliver() (one kernel per population).
     void integrate_dendrites(int64_t) override {}
     void integrate_somata(int64_t) override {}
-    void plasticity(int64_t step) override;
-    void synchronize() override { L5_CUDA_CHECK(cudaDeviceSynchronize()); }
+    void plasticity(int64_t) override {
+        if (!use_graph_) enqueue_plasticity();
+    }
+    void synchronize() override { L5_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+    void set_profiling(bool on) override { use_graph_ = graphs_allowed() && !on; }
 
     void take_spikes(uint32_t pop, SpikeRecord* out) override;
     uint64_t spike_count(uint32_t pop) const override { return counter(pop, 0); }
@@ -114,8 +129,14 @@ public:
     uint64_t synaptic_events() const override;
 
     void set_drive(uint32_t pop, const PopulationDrive& d) override {
-        pops_[pop].view.bg_soma = d.background_soma;
-        pops_[pop].view.bg_dend = d.background_dendrite;
+        auto& v = pops_[pop].view;
+        const auto same = [](const model::PoissonConstants& a, const model::PoissonConstants& b) {
+            return a.lambda == b.lambda && a.p0 == b.p0 && a.weight_ns == b.weight_ns;
+        };
+        if (same(v.bg_soma, d.background_soma) && same(v.bg_dend, d.background_dendrite)) return;
+        v.bg_soma = d.background_soma;
+        v.bg_dend = d.background_dendrite;
+        graph_dirty_ = true;  // kernel parameters changed: capture the step again
     }
     void set_gamma(uint32_t pop, const std::vector<float>& g) override {
         copy_in(pops_[pop].view.gamma, g);
@@ -125,9 +146,15 @@ public:
     }
     void set_projection(uint32_t j, double gain, double eta) override {
         auto& p = projs_[j];
-        p.view.stdp.eta = static_cast<float>(eta);
-        gain_[j] = {static_cast<float>(p.ampa * gain), static_cast<float>(p.nmda * gain),
-                    static_cast<float>(p.gaba * gain)};
+        const Gains g{static_cast<float>(p.ampa * gain), static_cast<float>(p.nmda * gain),
+                      static_cast<float>(p.gaba * gain)};
+        const auto e = static_cast<float>(eta);
+        if (p.view.stdp.eta == e && gain_[j].ampa == g.ampa && gain_[j].nmda == g.nmda &&
+            gain_[j].gaba == g.gaba)
+            return;
+        p.view.stdp.eta = e;
+        gain_[j] = g;
+        graph_dirty_ = true;
     }
 
     void read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,
@@ -140,9 +167,29 @@ public:
     void set_device_bytes(uint64_t b) { device_bytes_ = b; }
 
 private:
-    void copy_in(float* dst, const std::vector<float>& src) {
-        L5_CUDA_CHECK(cudaMemcpy(dst, src.data(), src.size() * sizeof(float), cudaMemcpyHostToDevice));
+    static bool graphs_allowed() {
+        const char* v = std::getenv("L5SIM_CUDA_GRAPHS");
+        return !(v && std::string(v) == "0");
     }
+    // Copies ordered with the engine's stream (which does not synchronise with stream 0).
+    void to_host(void* dst, const void* src, size_t bytes) const {
+        if (!bytes) return;
+        L5_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+        L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+    void to_device(void* dst, const void* src, size_t bytes) {
+        if (!bytes) return;
+        L5_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
+        L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+    void copy_in(float* dst, const std::vector<float>& src) {
+        to_device(dst, src.data(), src.size() * sizeof(float));
+    }
+    void enqueue_detect();
+    void enqueue_propagate();
+    void enqueue_deliver();
+    void enqueue_plasticity();
+    void launch_graph();
     uint64_t counter(uint32_t pop, int k) const;
     void flush_record(uint32_t pop);
     void init_population(uint32_t p);
@@ -152,15 +199,26 @@ private:
     model::ReceptorConstants rc_{};
     std::vector<DevicePopulation> pops_;
     std::vector<DeviceProjection> projs_;
-    struct Gains {
-        float ampa, nmda, gaba;
-    };
     std::vector<Gains> gain_;
     DeviceBuffer<char> compact_temp_;
     uint64_t device_bytes_ = 0;
+    cudaStream_t stream_ = nullptr;
+    DeviceBuffer<uint32_t> step_;  // the step being computed, advanced on the device
+    int64_t next_step_ = -1;       // the step the device counter holds (host mirror)
+    bool use_graph_ = true;
+    bool graph_dirty_ = true;
+    cudaGraphExec_t graph_exec_ = nullptr;
 };
 
+CudaEngine::~CudaEngine() {
+    if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
+    if (stream_) cudaStreamDestroy(stream_);
+}
+
 CudaEngine::CudaEngine(const Config& cfg) : cfg_(cfg), rc_(receptor_constants(cfg)) {
+    L5_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    use_graph_ = graphs_allowed();
+    step_ = DeviceBuffer<uint32_t>(std::vector<uint32_t>(1, 0));
     pops_.resize(cfg.populations.size());
     projs_.resize(cfg.projections.size());
     gain_.resize(cfg.projections.size());
@@ -227,6 +285,7 @@ void CudaEngine::init_population(uint32_t p) {
     v.record_count = d.record_count.data();
     v.record_capacity = cap;
     v.counters = d.counters.data();
+    v.step = step_.data();
 }
 
 void CudaEngine::init_projection(uint32_t j) {
@@ -274,6 +333,7 @@ void CudaEngine::init_projection(uint32_t j) {
     v.rev = plastic ? d.csr.rev.data() : nullptr;
     v.ring = d.ring.data();
     v.events = d.events.data();
+    v.step = step_.data();
     v.plastic = plastic;
     if (plastic) {
         v.stdp = stdp_constants(*c.stdp, stdp_w_max(c, w_init_max), cfg_.dt_ms);
@@ -291,34 +351,74 @@ void CudaEngine::init_projection(uint32_t j) {
 }
 
 void CudaEngine::detect_spikes(int64_t step) {
-    const auto s = static_cast<uint32_t>(step);
-    for (auto& d : pops_) {
-        cuda::detect_spikes(d.view);
-        compact_spikes(d.view, compact_temp_.data(), compact_temp_.size(), s, cfg_.recording.spikes);
-    }
-    for (auto& pj : projs_) {
-        if (!pj.view.plastic) continue;
-        const auto& c = cfg_.projections[&pj - projs_.data()];
-        step_traces(pj.view, pops_[c.source].view.spiked, pops_[c.target].view.spiked);
-    }
-    if (cfg_.recording.spikes && (step + 1) % kRecordCheckEvery == 0) {
+    if (cfg_.recording.spikes && step % kRecordCheckEvery == 0 && step > 0) {
         for (uint32_t p = 0; p < pops_.size(); ++p) {
             unsigned long long used = 0;
-            L5_CUDA_CHECK(cudaMemcpy(&used, pops_[p].view.record_count, sizeof used,
-                                     cudaMemcpyDeviceToHost));
+            to_host(&used, pops_[p].view.record_count, sizeof used);
             if (used * 2 > pops_[p].view.record_capacity) flush_record(p);
         }
     }
-}
-
-void CudaEngine::propagate(int64_t step) {
-    for (uint32_t j = 0; j < projs_.size(); ++j) {
-        const auto& src = pops_[cfg_.projections[j].source].view;
-        cuda::propagate(projs_[j].view, src.spike_ids, src.spike_count, static_cast<uint32_t>(step));
+    if (step != next_step_) {  // first step, or a caller that skipped: set the device counter
+        const auto s = static_cast<uint32_t>(step);
+        to_device(step_.data(), &s, sizeof s);
+    }
+    next_step_ = step + 1;
+    if (use_graph_) {
+        launch_graph();
+    } else {
+        enqueue_detect();
     }
 }
 
-void CudaEngine::deliver(int64_t step) {
+// Capture the whole step (phases 1-6 and the step counter) once; replay it every step until a
+// knob changes a kernel parameter.
+void CudaEngine::launch_graph() {
+    if (graph_dirty_ || !graph_exec_) {
+        cudaGraph_t graph = nullptr;
+        L5_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+        enqueue_detect();
+        enqueue_propagate();
+        enqueue_deliver();
+        enqueue_plasticity();
+        L5_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+        if (graph_exec_) {
+            cudaGraphExecUpdateResultInfo info{};
+            if (cudaGraphExecUpdate(graph_exec_, graph, &info) != cudaSuccess) {
+                (void)cudaGetLastError();
+                cudaGraphExecDestroy(graph_exec_);
+                graph_exec_ = nullptr;
+            }
+        }
+        if (!graph_exec_) L5_CUDA_CHECK(cudaGraphInstantiate(&graph_exec_, graph, 0));
+        L5_CUDA_CHECK(cudaGraphDestroy(graph));
+        graph_dirty_ = false;
+    }
+    L5_CUDA_CHECK(cudaGraphLaunch(graph_exec_, stream_));
+    if (sync_after_launch()) L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaEngine::enqueue_detect() {
+    for (auto& d : pops_) {
+        cuda::detect_spikes(d.view, stream_);
+        compact_spikes(d.view, compact_temp_.data(), compact_temp_.size(), cfg_.recording.spikes,
+                       stream_);
+    }
+    for (uint32_t j = 0; j < projs_.size(); ++j) {
+        if (!projs_[j].view.plastic) continue;
+        const auto& c = cfg_.projections[j];
+        step_traces(projs_[j].view, pops_[c.source].view.spiked, pops_[c.target].view.spiked,
+                    stream_);
+    }
+}
+
+void CudaEngine::enqueue_propagate() {
+    for (uint32_t j = 0; j < projs_.size(); ++j) {
+        const auto& src = pops_[cfg_.projections[j].source].view;
+        cuda::propagate(projs_[j].view, src.spike_ids, src.spike_count, stream_);
+    }
+}
+
+void CudaEngine::enqueue_deliver() {
     for (uint32_t p = 0; p < pops_.size(); ++p) {
         InputSet in;
         for (uint32_t j = 0; j < projs_.size(); ++j) {
@@ -334,38 +434,38 @@ void CudaEngine::deliver(int64_t step) {
             x.f_nmda = gain_[j].nmda;
             x.f_gaba = gain_[j].gaba;
         }
-        update_cells(pops_[p].view, in, cfg_.seed, static_cast<uint32_t>(step));
+        update_cells(pops_[p].view, in, cfg_.seed, stream_);
     }
 }
 
-void CudaEngine::plasticity(int64_t) {
+void CudaEngine::enqueue_plasticity() {
     for (uint32_t j = 0; j < projs_.size(); ++j) {
         if (!projs_[j].view.plastic) continue;
         const auto& post = pops_[cfg_.projections[j].target].view;
         const auto& pre = pops_[cfg_.projections[j].source].view;
-        potentiate(projs_[j].view, post.spike_ids, post.spike_count, pre.spike_ids, pre.spike_count);
+        potentiate(projs_[j].view, post.spike_ids, post.spike_count, pre.spike_ids,
+                   pre.spike_count, stream_);
     }
+    advance_step(step_.data(), stream_);
 }
 
 uint64_t CudaEngine::counter(uint32_t pop, int k) const {
     unsigned long long v = 0;
-    L5_CUDA_CHECK(cudaMemcpy(&v, pops_[pop].view.counters + k, sizeof v, cudaMemcpyDeviceToHost));
+    to_host(&v, pops_[pop].view.counters + k, sizeof v);
     return v;
 }
 
 void CudaEngine::flush_record(uint32_t pop) {
     auto& d = pops_[pop];
     unsigned long long used = 0;
-    L5_CUDA_CHECK(cudaMemcpy(&used, d.view.record_count, sizeof used, cudaMemcpyDeviceToHost));
+    to_host(&used, d.view.record_count, sizeof used);
     if (counter(pop, 2))
         throw Error("spike record buffer of population " + cfg_.populations[pop].name +
                     " overflowed (cells firing above ~800 Hz on average)");
     std::vector<SpikeEvent> ev(used);
-    if (used)
-        L5_CUDA_CHECK(cudaMemcpy(ev.data(), d.view.record, used * sizeof(SpikeEvent),
-                                 cudaMemcpyDeviceToHost));
+    to_host(ev.data(), d.view.record, used * sizeof(SpikeEvent));
     const unsigned long long zero = 0;
-    L5_CUDA_CHECK(cudaMemcpy(d.view.record_count, &zero, sizeof zero, cudaMemcpyHostToDevice));
+    to_device(d.view.record_count, &zero, sizeof zero);
     for (const auto& e : ev) {
         d.host_record.steps.push_back(e.step);
         d.host_record.ids.push_back(e.id);
@@ -385,7 +485,7 @@ uint64_t CudaEngine::synaptic_events() const {
     uint64_t total = 0;
     for (const auto& p : projs_) {
         unsigned long long v = 0;
-        L5_CUDA_CHECK(cudaMemcpy(&v, p.view.events, sizeof v, cudaMemcpyDeviceToHost));
+        to_host(&v, p.view.events, sizeof v);
         total += v;
     }
     return total;
@@ -419,30 +519,25 @@ void CudaEngine::read_state(uint32_t pop, const std::string& var, const std::vec
     for (size_t k = 0; k < cells.size(); ++k) {
         if (bytes) {
             uint8_t b = 0;
-            L5_CUDA_CHECK(cudaMemcpy(&b, static_cast<const uint8_t*>(src) + cells[k], 1,
-                                     cudaMemcpyDeviceToHost));
+            to_host(&b, static_cast<const uint8_t*>(src) + cells[k], 1);
             out[k] = b;
         } else {
-            L5_CUDA_CHECK(cudaMemcpy(out + k, static_cast<const float*>(src) + cells[k],
-                                     sizeof(float), cudaMemcpyDeviceToHost));
+            to_host(out + k, static_cast<const float*>(src) + cells[k], sizeof(float));
         }
     }
 }
 
 void CudaEngine::read_weights(uint32_t j, uint64_t count, float* out) const {
     count = std::min<uint64_t>(count, synapse_count(j));
-    if (count)
-        L5_CUDA_CHECK(cudaMemcpy(out, projs_[j].view.weight, count * sizeof(float),
-                                 cudaMemcpyDeviceToHost));
+    to_host(out, projs_[j].view.weight, count * sizeof(float));
 }
 
 void CudaEngine::read_synapses(uint32_t j, uint64_t count, uint32_t* src, uint32_t* tgt) const {
     const auto& c = projs_[j].csr;
     count = std::min<uint64_t>(count, synapse_count(j));
-    const auto row_ptr = c.row_ptr.to_host();
-    if (count)
-        L5_CUDA_CHECK(cudaMemcpy(tgt, c.target_delay.data(), count * sizeof(uint32_t),
-                                 cudaMemcpyDeviceToHost));
+    std::vector<uint64_t> row_ptr(c.row_ptr.size());
+    to_host(row_ptr.data(), c.row_ptr.data(), row_ptr.size() * sizeof(uint64_t));
+    to_host(tgt, c.target_delay.data(), count * sizeof(uint32_t));
     uint32_t row = 0;
     for (uint64_t s = 0; s < count; ++s) {
         while (row_ptr[row + 1] <= s) ++row;

@@ -43,6 +43,7 @@ struct PopView {
     unsigned long long* record_count;  // entries used in record
     unsigned long long record_capacity;
     unsigned long long* counters;      // [0] spikes, [1] calcium spikes, [2] record overflow
+    const uint32_t* step;              // device scalar: the step being computed
 };
 
 /// One incoming projection as the per-cell update sees it.
@@ -72,6 +73,7 @@ struct ProjView {
     model::SourceRule source{};  // recomputes the source of a reverse-index entry
     float *x, *r2, *y, *o2;
     unsigned long long* events;  // device scalar
+    const uint32_t* step;        // device scalar: the step being computed
 };
 
 }  // namespace l5sim::cuda

@@ -21,32 +21,34 @@ inline bool sync_after_launch() {
     return on;
 }
 
-inline void check_launch(const char* name) {
+inline void check_launch(const char* name, cudaStream_t stream = 0) {
     const cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) throw Error(std::string("CUDA: launch of ") + name + ": " + cudaGetErrorString(e));
-    if (sync_after_launch()) {
+    cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
+    if (stream) L5_CUDA_CHECK(cudaStreamIsCapturing(stream, &capturing));
+    if (sync_after_launch() && capturing == cudaStreamCaptureStatusNone) {
         const cudaError_t s = cudaDeviceSynchronize();
         if (s != cudaSuccess) throw Error(std::string("CUDA: ") + name + ": " + cudaGetErrorString(s));
     }
 }
 
-/// One thread per item.
+/// One thread per item, on `stream`.
 template <class... KArgs, class... Args>
-void launch(void (*k)(KArgs...), uint64_t n, Args&&... args) {
+void launch(void (*k)(KArgs...), cudaStream_t stream, uint64_t n, Args&&... args) {
     if (n == 0) return;
     const uint64_t blocks = (n + kBlock - 1) / kBlock;
-    k<<<static_cast<unsigned>(blocks), kBlock>>>(std::forward<Args>(args)...);
-    check_launch("kernel");
+    k<<<static_cast<unsigned>(blocks), kBlock, 0, stream>>>(std::forward<Args>(args)...);
+    check_launch("kernel", stream);
 }
 
 /// `warps` warps in blocks of kBlock threads (for kernels that give a warp to each item).
 template <class... KArgs, class... Args>
-void launch_warps(void (*k)(KArgs...), uint64_t warps, Args&&... args) {
+void launch_warps(void (*k)(KArgs...), cudaStream_t stream, uint64_t warps, Args&&... args) {
     if (warps == 0) return;
     const uint64_t threads = warps * 32;
     const uint64_t blocks = (threads + kBlock - 1) / kBlock;
-    k<<<static_cast<unsigned>(blocks), kBlock>>>(std::forward<Args>(args)...);
-    check_launch("warp kernel");
+    k<<<static_cast<unsigned>(blocks), kBlock, 0, stream>>>(std::forward<Args>(args)...);
+    check_launch("warp kernel", stream);
 }
 
 }  // namespace l5sim::cuda

@@ -55,14 +55,14 @@ __global__ void sheet_draws(model::SheetDraw p, uint32_t K, uint32_t* src, uint3
 MathResults device_math(const std::vector<float>& x) {
     const uint32_t n = static_cast<uint32_t>(x.size());
     DeviceBuffer<float> dx(x), e(n), l(n), s(n), c(n), sg(n), ng(n);
-    launch(kernel::math, n, dx.data(), n, e.data(), l.data(), s.data(), c.data(), sg.data(),
+    launch(kernel::math, 0, n, dx.data(), n, e.data(), l.data(), s.data(), c.data(), sg.data(),
            ng.data());
     return MathResults{e.to_host(), l.to_host(), s.to_host(), c.to_host(), sg.to_host(), ng.to_host()};
 }
 
 std::vector<uint32_t> device_philox(uint64_t seed, uint32_t stream, uint32_t n_ids, uint32_t count) {
     DeviceBuffer<uint32_t> out(static_cast<size_t>(count) * 4);
-    launch(kernel::philox_words, count, seed, stream, n_ids, count, out.data());
+    launch(kernel::philox_words, 0, count, seed, stream, n_ids, count, out.data());
     return out.to_host();
 }
 
@@ -74,7 +74,7 @@ void device_isolated_cells(const model::IsolatedCellSetup& setup,
     DeviceBuffer<float> dc(currents);
     DeviceBuffer<uint8_t> dcodes(static_cast<size_t>(n) * steps);
     DeviceBuffer<model::IsolatedCellState> dfinal(n);
-    launch(kernel::isolated_cells, n, setup, dc.data(), n, steps, dcodes.data(), dfinal.data());
+    launch(kernel::isolated_cells, 0, n, setup, dc.data(), n, steps, dcodes.data(), dfinal.data());
     *codes = dcodes.to_host();
     *final_state = dfinal.to_host();
 }
@@ -83,7 +83,7 @@ void device_sheet_draws(const model::SheetDraw& p, uint32_t K, std::vector<uint3
                         std::vector<uint32_t>* delay) {
     const uint64_t n = static_cast<uint64_t>(p.n_tgt) * K;
     DeviceBuffer<uint32_t> ds(n), dd(n);
-    launch(kernel::sheet_draws, n, p, K, ds.data(), dd.data());
+    launch(kernel::sheet_draws, 0, n, p, K, ds.data(), dd.data());
     *src = ds.to_host();
     *delay = dd.to_host();
 }

@@ -8,8 +8,8 @@ namespace l5sim::cuda {
 
 namespace kernel {
 
-__global__ void propagate(ProjView pj, const uint32_t* spike_ids, const int* spike_count,
-                          uint32_t step) {
+__global__ void propagate(ProjView pj, const uint32_t* spike_ids, const int* spike_count) {
+    const uint32_t step = *pj.step;
     const int n = *spike_count;
     const int lane = threadIdx.x & 31;
     const int warps = (gridDim.x * blockDim.x) >> 5;
@@ -61,18 +61,19 @@ __global__ void jump_slow_traces(float* trace, const uint32_t* ids, const int* c
 // Enough warps to cover a busy step; idle warps exit at once.
 static uint64_t spike_warps(uint32_t n_cells) { return n_cells < 8192u ? n_cells : 8192u; }
 
-void propagate(const ProjView& pj, const uint32_t* spike_ids, const int* spike_count, uint32_t step) {
-    launch_warps(kernel::propagate, spike_warps(pj.n_src), pj, spike_ids, spike_count, step);
+void propagate(const ProjView& pj, const uint32_t* spike_ids, const int* spike_count,
+               cudaStream_t stream) {
+    launch_warps(kernel::propagate, stream, spike_warps(pj.n_src), pj, spike_ids, spike_count);
 }
 
 void potentiate(const ProjView& pj, const uint32_t* post_ids, const int* post_count,
-                const uint32_t* pre_ids, const int* pre_count) {
-    launch_warps(kernel::potentiate, spike_warps(pj.n_tgt), pj, post_ids, post_count);
+                const uint32_t* pre_ids, const int* pre_count, cudaStream_t stream) {
+    launch_warps(kernel::potentiate, stream, spike_warps(pj.n_tgt), pj, post_ids, post_count);
     if (pj.stdp.rule == model::StdpRule::triplet) {
-        launch(kernel::jump_slow_traces, pj.n_src < 65536u ? pj.n_src : 65536u, pj.r2, pre_ids,
-               pre_count);
-        launch(kernel::jump_slow_traces, pj.n_tgt < 65536u ? pj.n_tgt : 65536u, pj.o2, post_ids,
-               post_count);
+        launch(kernel::jump_slow_traces, stream, pj.n_src < 65536u ? pj.n_src : 65536u, pj.r2,
+               pre_ids, pre_count);
+        launch(kernel::jump_slow_traces, stream, pj.n_tgt < 65536u ? pj.n_tgt : 65536u, pj.o2,
+               post_ids, post_count);
     }
 }
 

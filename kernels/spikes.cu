@@ -10,7 +10,8 @@ namespace l5sim::cuda {
 
 namespace kernel {
 
-__global__ void append_spikes(PopView p, uint32_t step) {
+__global__ void append_spikes(PopView p) {
+    const uint32_t step = *p.step;
     const int n = *p.spike_count;
     const unsigned long long base = *p.record_count;
     for (int q = blockIdx.x * blockDim.x + threadIdx.x; q < n; q += gridDim.x * blockDim.x) {
@@ -43,18 +44,19 @@ size_t compact_temp_bytes(uint32_t n) {
     return bytes;
 }
 
-void compact_spikes(const PopView& p, void* temp, size_t temp_bytes, uint32_t step, bool record) {
+void compact_spikes(const PopView& p, void* temp, size_t temp_bytes, bool record,
+                    cudaStream_t stream) {
     thrust::counting_iterator<uint32_t> ids(0);
     size_t bytes = temp_bytes;
     L5_CUDA_CHECK(cub::DeviceSelect::Flagged(temp, bytes, ids, p.spiked, p.spike_ids,
-                                             p.spike_count, static_cast<int>(p.n)));
+                                             p.spike_count, static_cast<int>(p.n), stream));
     if (record) {
         const unsigned blocks = p.n < 65536u ? (p.n + kBlock - 1) / kBlock : 256u;
-        kernel::append_spikes<<<blocks, kBlock>>>(p, step);
-        check_launch("append_spikes");
+        kernel::append_spikes<<<blocks, kBlock, 0, stream>>>(p);
+        check_launch("append_spikes", stream);
     }
-    kernel::advance_record<<<1, 1>>>(p, record);
-    check_launch("advance_record");
+    kernel::advance_record<<<1, 1, 0, stream>>>(p, record);
+    check_launch("advance_record", stream);
 }
 
 }  // namespace l5sim::cuda

@@ -34,9 +34,10 @@ __global__ void detect_spikes(PopView p) {
 
 // Phases 2b-5 for one cell, in the CPU engine's order: ring slots and background into the
 // conductances, Euler decay, dendrite (BAP, calcium, plateau), soma.
-__global__ void update_cells(PopView p, InputSet in, uint64_t seed, uint32_t step) {
+__global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
     const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= p.n) return;
+    const uint32_t step = *p.step;
     float ga = p.g_ampa[i], gn = p.g_nmda[i], gnb = p.g_nmda_bg[i], gg = p.g_gaba[i];
     float gad = 0, gnd = 0, ggd = 0;
     if (p.pyramidal) {
@@ -130,17 +131,27 @@ __global__ void step_traces(ProjView pj, const uint8_t* src_spiked, const uint8_
     }
 }
 
+__global__ void advance_step(uint32_t* step) { *step = *step + 1; }
+
 }  // namespace kernel
 
-void detect_spikes(const PopView& pop) { launch(kernel::detect_spikes, pop.n, pop); }
-
-void update_cells(const PopView& pop, const InputSet& inputs, uint64_t seed, uint32_t step) {
-    launch(kernel::update_cells, pop.n, pop, inputs, seed, step);
+void detect_spikes(const PopView& pop, cudaStream_t stream) {
+    launch(kernel::detect_spikes, stream, pop.n, pop);
 }
 
-void step_traces(const ProjView& proj, const uint8_t* src_spiked, const uint8_t* tgt_spiked) {
-    launch(kernel::step_traces, proj.n_src > proj.n_tgt ? proj.n_src : proj.n_tgt, proj, src_spiked,
-           tgt_spiked);
+void update_cells(const PopView& pop, const InputSet& inputs, uint64_t seed, cudaStream_t stream) {
+    launch(kernel::update_cells, stream, pop.n, pop, inputs, seed);
+}
+
+void step_traces(const ProjView& proj, const uint8_t* src_spiked, const uint8_t* tgt_spiked,
+                 cudaStream_t stream) {
+    launch(kernel::step_traces, stream, proj.n_src > proj.n_tgt ? proj.n_src : proj.n_tgt, proj,
+           src_spiked, tgt_spiked);
+}
+
+void advance_step(uint32_t* step, cudaStream_t stream) {
+    kernel::advance_step<<<1, 1, 0, stream>>>(step);
+    check_launch("advance_step", stream);
 }
 
 }  // namespace l5sim::cuda

@@ -3,12 +3,19 @@
 // background, decay, dendrite, soma), plus the STDP trace step.
 #include <cstdint>
 
+#include <cuda_runtime.h>
+
 #include "engine_views.hpp"
 
 namespace l5sim::cuda {
 
-void detect_spikes(const PopView& pop);
-void update_cells(const PopView& pop, const InputSet& inputs, uint64_t seed, uint32_t step);
-void step_traces(const ProjView& proj, const uint8_t* src_spiked, const uint8_t* tgt_spiked);
+// Every launcher enqueues on `stream`; the step number is read on the device (pop.step), so a
+// captured CUDA graph replays unchanged from step to step.
+void detect_spikes(const PopView& pop, cudaStream_t stream);
+void update_cells(const PopView& pop, const InputSet& inputs, uint64_t seed, cudaStream_t stream);
+void step_traces(const ProjView& proj, const uint8_t* src_spiked, const uint8_t* tgt_spiked,
+                 cudaStream_t stream);
+/// *step += 1 (the last node of a step).
+void advance_step(uint32_t* step, cudaStream_t stream);
 
 }  // namespace l5sim::cuda

@@ -38,6 +38,8 @@ public:
     virtual void plasticity(int64_t step) = 0;           // 6: post-side STDP
     /// Wait until the work issued so far is done (phase profiling; a no-op on the CPU).
     virtual void synchronize() {}
+    /// Profiling on: every phase call does its own work (an engine may otherwise batch a step).
+    virtual void set_profiling(bool) {}
 
     /// Move the spikes recorded since the last call into `out` (appended, time order). Engines
     /// record every spike when `record` was true at construction, and count them always.
