@@ -33,23 +33,40 @@ __global__ void detect_spikes(PopView p) {
 }
 
 // Phases 2b-5 for one cell, in the CPU engine's order: ring slots and background into the
-// conductances, Euler decay, dendrite (BAP, calcium, plateau), soma.
+// conductances, Euler decay, dendrite (BAP, calcium, plateau), soma. Every load is issued before
+// the first store: the state arrays are distinct, but the compiler cannot know it, and loads
+// behind stores would serialise the memory latency (measured: 25 % of bandwidth otherwise).
 __global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
     const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= p.n) return;
     const uint32_t step = *p.step;
+    // ---- loads
     float ga = p.g_ampa[i], gn = p.g_nmda[i], gnb = p.g_nmda_bg[i], gg = p.g_gaba[i];
-    float gad = 0, gnd = 0, ggd = 0;
+    const float g_adapt = p.g_adapt[i];
+    float v = p.v[i], u = p.u[i];
+    const float i_soma = p.i_ext[i];
+    float gad = 0, gnd = 0, ggd = 0, v_d = 0, u_d = 0, gamma = 0, i_dend = 0;
+    uint32_t history = 0;
     if (p.pyramidal) {
         gad = p.g_ampa_d[i];
         gnd = p.g_nmda_d[i];
         ggd = p.g_gaba_d[i];
+        v_d = p.v_d[i];
+        u_d = p.u_d[i];
+        gamma = p.gamma[i];
+        i_dend = p.i_ext_d[i];
+        history = p.history[i];
     }
-    for (int j = 0; j < in.count; ++j) {
+    unsigned long long raw[kMaxInputs];
+#pragma unroll
+    for (int j = 0; j < kMaxInputs; ++j)
+        if (j < in.count) raw[j] = in.in[j].ring[static_cast<uint64_t>(step % in.in[j].slots) * p.n + i];
+    // ---- phase 2b: arrivals, background
+#pragma unroll
+    for (int j = 0; j < kMaxInputs; ++j) {
+        if (j >= in.count) break;
         const InputView& x = in.in[j];
-        const uint64_t cell = static_cast<uint64_t>(step % x.slots) * p.n + i;
-        const float g = model::from_fixed(static_cast<int64_t>(x.ring[cell]));
-        x.ring_mut[cell] = 0;
+        const float g = model::from_fixed(static_cast<int64_t>(raw[j]));
         if (!x.dendrite) {
             ga = ga + x.f_ampa * g;
             gn = gn + x.f_nmda * g;
@@ -74,28 +91,18 @@ __global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
             gnd = gnd + k * p.bg_dend.weight_ns;
         }
     }
-    // decay (phase 3)
+    // ---- phase 3: decay
     ga = model::decay(ga, p.rc.decay_ampa);
     gn = model::decay(gn, p.rc.decay_nmda);
     gnb = model::decay(gnb, p.rc.decay_nmda);
     gg = model::decay(gg, p.rc.decay_gaba);
-    const float gad_ = model::decay(p.g_adapt[i], p.adapt_decay);
-    p.g_ampa[i] = ga;
-    p.g_nmda[i] = gn;
-    p.g_nmda_bg[i] = gnb;
-    p.g_gaba[i] = gg;
-    p.g_adapt[i] = gad_;
+    const float gadapt = model::decay(g_adapt, p.adapt_decay);
+    bool burst = false;
     if (p.pyramidal) {
         gad = model::decay(gad, p.rc.decay_ampa);
         gnd = model::decay(gnd, p.rc.decay_nmda);
         ggd = model::decay(ggd, p.rc.decay_gaba);
-        p.g_ampa_d[i] = gad;
-        p.g_nmda_d[i] = gnd;
-        p.g_gaba_d[i] = ggd;
-        // phase 4
-        const float gamma = p.gamma[i];
-        const uint32_t history = p.history[i];
-        float v_d = p.v_d[i], u_d = p.u_d[i];
+        // ---- phase 4: dendrite
         const bool stochastic = p.coupling == model::Coupling::stochastic;
         const bool window = model::bap_window_open(p.dend, history);
         model::Draw4 r{{0, 0, 0, 0}};
@@ -104,18 +111,32 @@ __global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
         if (need_draw) r = model::philox(seed, cs, step, i);
         const float bap = model::bap_current(p.dend, p.coupling, history, gamma, model::u01(r.v[0]));
         const model::DendriteConductances g{gad, gnd, ggd};
-        model::dendrite_step(p.dend, p.rc, g, bap, p.i_ext_d[i], &v_d, &u_d);
+        model::dendrite_step(p.dend, p.rc, g, bap, i_dend, &v_d, &u_d);
         if (v_d >= p.dend.theta_ca && stochastic && !need_draw) r = model::philox(seed, cs, step, i);
-        p.burst[i] = model::plateau_burst(p.dend, p.coupling, v_d, gamma, model::u01(r.v[1]));
-        p.v_d[i] = v_d;
-        p.u_d[i] = u_d;
+        burst = model::plateau_burst(p.dend, p.coupling, v_d, gamma, model::u01(r.v[1]));
     }
-    // phase 5
-    float v = p.v[i], u = p.u[i];
-    const model::SomaConductances gs{ga, gn, gnb, gg, gad_};
-    model::soma_step(p.soma, p.rc, gs, p.adapt_E, p.i_ext[i], &v, &u);
+    // ---- phase 5: soma
+    const model::SomaConductances gs{ga, gn, gnb, gg, gadapt};
+    model::soma_step(p.soma, p.rc, gs, p.adapt_E, i_soma, &v, &u);
+    // ---- stores
+#pragma unroll
+    for (int j = 0; j < kMaxInputs; ++j)
+        if (j < in.count) in.in[j].ring_mut[static_cast<uint64_t>(step % in.in[j].slots) * p.n + i] = 0;
+    p.g_ampa[i] = ga;
+    p.g_nmda[i] = gn;
+    p.g_nmda_bg[i] = gnb;
+    p.g_gaba[i] = gg;
+    p.g_adapt[i] = gadapt;
     p.v[i] = v;
     p.u[i] = u;
+    if (p.pyramidal) {
+        p.g_ampa_d[i] = gad;
+        p.g_nmda_d[i] = gnd;
+        p.g_gaba_d[i] = ggd;
+        p.v_d[i] = v_d;
+        p.u_d[i] = u_d;
+        p.burst[i] = burst;
+    }
 }
 
 __global__ void step_traces(ProjView pj, const uint8_t* src_spiked, const uint8_t* tgt_spiked) {
