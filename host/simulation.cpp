@@ -5,11 +5,35 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 
 #include "controls.hpp"
 #include "l5sim/error.hpp"
 
 namespace l5sim {
+
+// Refuse a network the CPU engine cannot hold, before allocating any of it.
+static void check_host_memory(const Config& cfg) {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string key;
+    uint64_t kib = 0;
+    while (meminfo >> key >> kib) {
+        if (key == "MemAvailable:") break;
+        meminfo.ignore(256, '\n');
+        kib = 0;
+    }
+    if (kib == 0) return;  // unknown: let the allocation decide
+    const uint64_t need = estimate_bytes(cfg), have = kib * 1024;
+    if (need > have) {
+        char buf[256];
+        std::snprintf(buf, sizeof buf,
+                      "the network needs about %.1f GiB of memory on the CPU engine, this machine "
+                      "has %.1f GiB available; reduce N or K",
+                      need / 1073741824.0, have / 1073741824.0);
+        throw Error(buf);
+    }
+}
 
 // Spikes move from the engine to the host record every this many steps (the CUDA engine keeps
 // them on the device in between).
@@ -22,6 +46,7 @@ Simulation::Simulation(Config cfg, Backend backend, bool profile)
     if (backend == Backend::cuda || (backend == Backend::automatic && cuda_available())) {
         engine_ = make_cuda_engine(cfg_);
     } else {
+        check_host_memory(cfg_);
         engine_ = make_cpu_engine(cfg_, build_network(cfg_));
     }
     engine_->set_profiling(profile_);

@@ -318,6 +318,21 @@ TEST(CliRun, OutputPathThatIsAFileExitsTwo) {
     EXPECT_EQ(read_file(out), "a file");
 }
 
+// A network far beyond this machine's memory is refused before anything is allocated or
+// written (run-time failure, exit 1), with the numbers.
+TEST(CliRun, TooLargeNetworkIsRefusedBeforeAllocating) {
+    TempDir d;
+    const fs::path out = d / "out";
+    const auto r = l5sim(d, "run " + q(fs::path(L5SIM_SOURCE_DIR) / "configs/sheet.yaml") +
+                                " --out " + q(out) +
+                                " -q --set populations.PYR.n=200000000"
+                                " --set projections.PYR_PYR.connectivity.K=5000");
+    EXPECT_EQ(r.rc, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("GiB of memory"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("reduce N or K"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(out));
+}
+
 // Without the CUDA engine compiled in, or without a device, --backend cuda is a run-time
 // failure (exit 1) that says which, and writes nothing.
 TEST(CliRun, CudaBackendWithoutCudaFailsClearly) {

@@ -124,3 +124,25 @@ TEST(CrossEngine, GpuRunToRunIdentity) {
     const auto b = run(kSheet, Simulation::Backend::cuda);
     expect_identical(a, b, "cuda run 1 vs run 2");
 }
+
+// A network that cannot fit is refused before anything is allocated, with the numbers.
+TEST(CudaEngine, TooLargeNetworkIsRefusedWithTheNumbers) {
+    L5_REQUIRE_DEVICE();
+    const char* yaml = R"(
+network: {layout: sheet}
+populations:
+  PYR: {type: pyramidal, n: 16000000}
+projections:
+  PYR_PYR: {source: PYR, target: PYR, receptors: {ampa: 1},
+            connectivity: {rule: sparse, K: 4000, sigma: 0.01}, stdp: {}}
+)";
+    try {
+        Simulation sim(test::config_from(yaml), Simulation::Backend::cuda);
+        FAIL() << "a 6.4x10^10-synapse network was accepted";
+    } catch (const Error& e) {
+        const std::string m = e.what();
+        EXPECT_NE(m.find("needs"), std::string::npos) << m;
+        EXPECT_NE(m.find("GiB"), std::string::npos) << m;
+        EXPECT_NE(m.find("free"), std::string::npos) << m;
+    }
+}
