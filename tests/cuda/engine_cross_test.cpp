@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "l5sim/error.hpp"
 #include "l5sim/simulation.hpp"
 #include "test_util.hpp"
 
