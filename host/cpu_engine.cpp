@@ -8,6 +8,8 @@
 
 #include "cpu_state.hpp"
 #include "l5sim/error.hpp"
+#include "l5sim/model_constants.hpp"
+#include "l5sim/model/cell_step.hpp"
 #include "l5sim/model/poisson.hpp"
 #include "l5sim/model/rng.hpp"
 
@@ -18,31 +20,6 @@ namespace {
 // Below this many items a loop runs on one thread (fork/join costs more than the work).
 constexpr int64_t kParallelMin = 4096;
 
-model::ReceptorConstants receptor_constants(const Config& cfg) {
-    const auto& s = cfg.synapses;
-    const double dt = cfg.dt_ms;
-    return model::ReceptorConstants{
-        static_cast<float>(1 - dt / s.tau_ampa_ms), static_cast<float>(1 - dt / s.tau_nmda_ms),
-        static_cast<float>(1 - dt / s.tau_gaba_ms), static_cast<float>(s.E_ampa_mV),
-        static_cast<float>(s.E_nmda_mV),            static_cast<float>(s.E_gaba_mV),
-        static_cast<float>(s.nmda_soma_cap_nS)};
-}
-
-model::StdpConstants stdp_constants(const StdpConfig& s, float w_max, double dt) {
-    const double a_plus = s.a_plus_rel * w_max;
-    return model::StdpConstants{s.rule,
-                                s.bounds,
-                                static_cast<float>(std::exp(-dt / s.tau_plus_ms)),
-                                static_cast<float>(std::exp(-dt / s.tau_minus_ms)),
-                                static_cast<float>(std::exp(-dt / s.tau_x_ms)),
-                                static_cast<float>(std::exp(-dt / s.tau_y_ms)),
-                                static_cast<float>(a_plus),
-                                static_cast<float>(a_plus * s.a_minus_ratio),
-                                static_cast<float>(s.a3_plus_rel * w_max),
-                                static_cast<float>(s.a3_minus_rel * w_max),
-                                w_max,
-                                static_cast<float>(s.eta)};
-}
 
 class CpuEngine final : public Engine {
 public:
@@ -253,57 +230,36 @@ void CpuEngine::deliver(int64_t step) {
     for (uint32_t p = 0; p < pops_.size(); ++p) {
         auto& s = pops_[p];
         const int64_t n = s.n;
-        const uint32_t bg_stream = model::stream_id(model::StreamKind::background, p);
         const auto& into = targets_of_[p];
         const auto bs = s.drive.background_soma;
         const auto bd = s.drive.background_dendrite;
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
         for (int64_t i = 0; i < n; ++i) {
-            float ga = s.g_ampa[i], gn = s.g_nmda[i], gnb = s.g_nmda_bg[i], gg = s.g_gaba[i];
-            float gad = 0, gnd = 0, ggd = 0;
+            model::CellInputs c{s.g_ampa[i], s.g_nmda[i], s.g_nmda_bg[i], s.g_gaba[i], 0, 0, 0};
             if (s.pyramidal) {
-                gad = s.g_ampa_d[i];
-                gnd = s.g_nmda_d[i];
-                ggd = s.g_gaba_d[i];
+                c.gad = s.g_ampa_d[i];
+                c.gnd = s.g_nmda_d[i];
+                c.ggd = s.g_gaba_d[i];
             }
             for (const uint32_t j : into) {
                 auto& pj = projs_[j];
                 int64_t& cell = pj.ring[(static_cast<uint64_t>(step) % pj.slots) * s.n + i];
-                const float in = model::from_fixed(cell);
+                model::add_arrivals(&c, pj.compartment == Compartment::dendrite, pj.f_ampa,
+                                    pj.f_nmda, pj.f_gaba, model::from_fixed(cell));
                 cell = 0;
-                if (pj.compartment == Compartment::soma) {
-                    ga = ga + pj.f_ampa * in;
-                    gn = gn + pj.f_nmda * in;
-                    gg = gg + pj.f_gaba * in;
-                } else {
-                    gad = gad + pj.f_ampa * in;
-                    gnd = gnd + pj.f_nmda * in;
-                    ggd = ggd + pj.f_gaba * in;
-                }
             }
-            if (bs.lambda > 0 || bd.lambda > 0) {
-                const model::Draw4 r =
-                    model::philox(cfg_.seed, bg_stream, static_cast<uint32_t>(step), uint32_t(i));
-                if (bs.lambda > 0) {
-                    const float k = static_cast<float>(model::poisson_count(bs, model::u01(r.v[0])));
-                    ga = ga + k * bs.weight_ns;
-                    gnb = gnb + k * bs.weight_ns;
-                }
-                if (s.pyramidal && bd.lambda > 0) {
-                    const float k = static_cast<float>(model::poisson_count(bd, model::u01(r.v[1])));
-                    gad = gad + k * bd.weight_ns;
-                    gnd = gnd + k * bd.weight_ns;
-                }
-            }
-            s.g_ampa[i] = model::decay(ga, rc_.decay_ampa);
-            s.g_nmda[i] = model::decay(gn, rc_.decay_nmda);
-            s.g_nmda_bg[i] = model::decay(gnb, rc_.decay_nmda);
-            s.g_gaba[i] = model::decay(gg, rc_.decay_gaba);
+            model::add_background(&c, bs, bd, s.pyramidal, cfg_.seed, p,
+                                  static_cast<uint32_t>(step), static_cast<uint32_t>(i));
+            model::decay_inputs(&c, rc_);
+            s.g_ampa[i] = c.ga;
+            s.g_nmda[i] = c.gn;
+            s.g_nmda_bg[i] = c.gnb;
+            s.g_gaba[i] = c.gg;
             s.g_adapt[i] = model::decay(s.g_adapt[i], s.adapt_decay);
             if (s.pyramidal) {
-                s.g_ampa_d[i] = model::decay(gad, rc_.decay_ampa);
-                s.g_nmda_d[i] = model::decay(gnd, rc_.decay_nmda);
-                s.g_gaba_d[i] = model::decay(ggd, rc_.decay_gaba);
+                s.g_ampa_d[i] = c.gad;
+                s.g_nmda_d[i] = c.gnd;
+                s.g_gaba_d[i] = c.ggd;
             }
         }
     }
@@ -315,24 +271,13 @@ void CpuEngine::integrate_dendrites(int64_t step) {
         auto& s = pops_[p];
         if (!s.pyramidal) continue;
         const int64_t n = s.n;
-        const uint32_t stream = model::stream_id(model::StreamKind::coupling, p);
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
         for (int64_t i = 0; i < n; ++i) {
-            const float gamma = s.gamma[i];
-            const bool window = model::bap_window_open(s.dend, s.history[i]);
-            const bool stochastic = s.coupling == model::Coupling::stochastic;
-            model::Draw4 r{{0, 0, 0, 0}};
-            const bool need_draw = stochastic && (window || s.v_d[i] >= s.dend.theta_ca);
-            if (need_draw) r = model::philox(cfg_.seed, stream, uint32_t(step), uint32_t(i));
-            const float bap =
-                model::bap_current(s.dend, s.coupling, s.history[i], gamma, model::u01(r.v[0]));
-            const model::DendriteConductances g{s.g_ampa_d[i], s.g_nmda_d[i], s.g_gaba_d[i]};
-            model::dendrite_step(s.dend, rc_, g, bap, s.i_ext_d[i], &s.v_d[i], &s.u_d[i]);
-            bool plateau = s.v_d[i] >= s.dend.theta_ca;
-            if (plateau && stochastic && !need_draw)
-                r = model::philox(cfg_.seed, stream, uint32_t(step), uint32_t(i));
-            s.burst[i] = model::plateau_burst(s.dend, s.coupling, s.v_d[i], gamma,
-                                              model::u01(r.v[1]));
+            const model::CellInputs c{0, 0, 0, 0, s.g_ampa_d[i], s.g_nmda_d[i], s.g_gaba_d[i]};
+            s.burst[i] = model::dendrite_phase(s.dend, rc_, s.coupling, c, s.history[i], s.gamma[i],
+                                               s.i_ext_d[i], cfg_.seed, p,
+                                               static_cast<uint32_t>(step),
+                                               static_cast<uint32_t>(i), &s.v_d[i], &s.u_d[i]);
         }
     }
 }

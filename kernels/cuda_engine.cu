@@ -12,6 +12,7 @@
 #include "l5sim/devices.hpp"
 #include "l5sim/engine.hpp"
 #include "l5sim/error.hpp"
+#include "l5sim/model_constants.hpp"
 #include "launch.cuh"
 #include "propagate.hpp"
 #include "spikes.hpp"
@@ -26,31 +27,6 @@ namespace {
 // Steps between checks of the device spike record's fill level (a 8-byte copy).
 constexpr int64_t kRecordCheckEvery = 100;
 
-model::ReceptorConstants receptor_constants(const Config& cfg) {
-    const auto& s = cfg.synapses;
-    const double dt = cfg.dt_ms;
-    return model::ReceptorConstants{
-        static_cast<float>(1 - dt / s.tau_ampa_ms), static_cast<float>(1 - dt / s.tau_nmda_ms),
-        static_cast<float>(1 - dt / s.tau_gaba_ms), static_cast<float>(s.E_ampa_mV),
-        static_cast<float>(s.E_nmda_mV),            static_cast<float>(s.E_gaba_mV),
-        static_cast<float>(s.nmda_soma_cap_nS)};
-}
-
-model::StdpConstants stdp_constants(const StdpConfig& s, float w_max, double dt) {
-    const double a_plus = s.a_plus_rel * w_max;
-    return model::StdpConstants{s.rule,
-                                s.bounds,
-                                static_cast<float>(std::exp(-dt / s.tau_plus_ms)),
-                                static_cast<float>(std::exp(-dt / s.tau_minus_ms)),
-                                static_cast<float>(std::exp(-dt / s.tau_x_ms)),
-                                static_cast<float>(std::exp(-dt / s.tau_y_ms)),
-                                static_cast<float>(a_plus),
-                                static_cast<float>(a_plus * s.a_minus_ratio),
-                                static_cast<float>(s.a3_plus_rel * w_max),
-                                static_cast<float>(s.a3_minus_rel * w_max),
-                                w_max,
-                                static_cast<float>(s.eta)};
-}
 
 uint64_t record_capacity(uint32_t n) { return static_cast<uint64_t>(n) * 16 + 65536; }
 

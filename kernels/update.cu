@@ -1,6 +1,7 @@
 // Thread mapping: one thread per cell (or per trace). Writes are per cell; the only atomics are
 // the integer spike counters.
 #include "launch.cuh"
+#include "l5sim/model/cell_step.hpp"
 #include "l5sim/model/rng.hpp"
 #include "update.hpp"
 
@@ -41,16 +42,16 @@ __global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
     if (i >= p.n) return;
     const uint32_t step = *p.step;
     // ---- loads
-    float ga = p.g_ampa[i], gn = p.g_nmda[i], gnb = p.g_nmda_bg[i], gg = p.g_gaba[i];
+    model::CellInputs c{p.g_ampa[i], p.g_nmda[i], p.g_nmda_bg[i], p.g_gaba[i], 0, 0, 0};
     const float g_adapt = p.g_adapt[i];
     float v = p.v[i], u = p.u[i];
     const float i_soma = p.i_ext[i];
-    float gad = 0, gnd = 0, ggd = 0, v_d = 0, u_d = 0, gamma = 0, i_dend = 0;
+    float v_d = 0, u_d = 0, gamma = 0, i_dend = 0;
     uint32_t history = 0;
     if (p.pyramidal) {
-        gad = p.g_ampa_d[i];
-        gnd = p.g_nmda_d[i];
-        ggd = p.g_gaba_d[i];
+        c.gad = p.g_ampa_d[i];
+        c.gnd = p.g_nmda_d[i];
+        c.ggd = p.g_gaba_d[i];
         v_d = p.v_d[i];
         u_d = p.u_d[i];
         gamma = p.gamma[i];
@@ -61,78 +62,38 @@ __global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
 #pragma unroll
     for (int j = 0; j < kMaxInputs; ++j)
         if (j < in.count) raw[j] = in.in[j].ring[static_cast<uint64_t>(step % in.in[j].slots) * p.n + i];
-    // ---- phase 2b: arrivals, background
+    // ---- phases 2b (arrivals, background), 3 (decay), 4 (dendrite), 5 (soma)
 #pragma unroll
     for (int j = 0; j < kMaxInputs; ++j) {
         if (j >= in.count) break;
         const InputView& x = in.in[j];
-        const float g = model::from_fixed(static_cast<int64_t>(raw[j]));
-        if (!x.dendrite) {
-            ga = ga + x.f_ampa * g;
-            gn = gn + x.f_nmda * g;
-            gg = gg + x.f_gaba * g;
-        } else {
-            gad = gad + x.f_ampa * g;
-            gnd = gnd + x.f_nmda * g;
-            ggd = ggd + x.f_gaba * g;
-        }
+        model::add_arrivals(&c, x.dendrite, x.f_ampa, x.f_nmda, x.f_gaba,
+                            model::from_fixed(static_cast<int64_t>(raw[j])));
     }
-    if (p.bg_soma.lambda > 0 || p.bg_dend.lambda > 0) {
-        const model::Draw4 r =
-            model::philox(seed, model::stream_id(model::StreamKind::background, p.index), step, i);
-        if (p.bg_soma.lambda > 0) {
-            const float k = static_cast<float>(model::poisson_count(p.bg_soma, model::u01(r.v[0])));
-            ga = ga + k * p.bg_soma.weight_ns;
-            gnb = gnb + k * p.bg_soma.weight_ns;
-        }
-        if (p.pyramidal && p.bg_dend.lambda > 0) {
-            const float k = static_cast<float>(model::poisson_count(p.bg_dend, model::u01(r.v[1])));
-            gad = gad + k * p.bg_dend.weight_ns;
-            gnd = gnd + k * p.bg_dend.weight_ns;
-        }
-    }
-    // ---- phase 3: decay
-    ga = model::decay(ga, p.rc.decay_ampa);
-    gn = model::decay(gn, p.rc.decay_nmda);
-    gnb = model::decay(gnb, p.rc.decay_nmda);
-    gg = model::decay(gg, p.rc.decay_gaba);
+    model::add_background(&c, p.bg_soma, p.bg_dend, p.pyramidal, seed, p.index, step, i);
+    model::decay_inputs(&c, p.rc);
     const float gadapt = model::decay(g_adapt, p.adapt_decay);
     bool burst = false;
-    if (p.pyramidal) {
-        gad = model::decay(gad, p.rc.decay_ampa);
-        gnd = model::decay(gnd, p.rc.decay_nmda);
-        ggd = model::decay(ggd, p.rc.decay_gaba);
-        // ---- phase 4: dendrite
-        const bool stochastic = p.coupling == model::Coupling::stochastic;
-        const bool window = model::bap_window_open(p.dend, history);
-        model::Draw4 r{{0, 0, 0, 0}};
-        const bool need_draw = stochastic && (window || v_d >= p.dend.theta_ca);
-        const uint32_t cs = model::stream_id(model::StreamKind::coupling, p.index);
-        if (need_draw) r = model::philox(seed, cs, step, i);
-        const float bap = model::bap_current(p.dend, p.coupling, history, gamma, model::u01(r.v[0]));
-        const model::DendriteConductances g{gad, gnd, ggd};
-        model::dendrite_step(p.dend, p.rc, g, bap, i_dend, &v_d, &u_d);
-        if (v_d >= p.dend.theta_ca && stochastic && !need_draw) r = model::philox(seed, cs, step, i);
-        burst = model::plateau_burst(p.dend, p.coupling, v_d, gamma, model::u01(r.v[1]));
-    }
-    // ---- phase 5: soma
-    const model::SomaConductances gs{ga, gn, gnb, gg, gadapt};
+    if (p.pyramidal)
+        burst = model::dendrite_phase(p.dend, p.rc, p.coupling, c, history, gamma, i_dend, seed,
+                                      p.index, step, i, &v_d, &u_d);
+    const model::SomaConductances gs{c.ga, c.gn, c.gnb, c.gg, gadapt};
     model::soma_step(p.soma, p.rc, gs, p.adapt_E, i_soma, &v, &u);
     // ---- stores
 #pragma unroll
     for (int j = 0; j < kMaxInputs; ++j)
         if (j < in.count) in.in[j].ring_mut[static_cast<uint64_t>(step % in.in[j].slots) * p.n + i] = 0;
-    p.g_ampa[i] = ga;
-    p.g_nmda[i] = gn;
-    p.g_nmda_bg[i] = gnb;
-    p.g_gaba[i] = gg;
+    p.g_ampa[i] = c.ga;
+    p.g_nmda[i] = c.gn;
+    p.g_nmda_bg[i] = c.gnb;
+    p.g_gaba[i] = c.gg;
     p.g_adapt[i] = gadapt;
     p.v[i] = v;
     p.u[i] = u;
     if (p.pyramidal) {
-        p.g_ampa_d[i] = gad;
-        p.g_nmda_d[i] = gnd;
-        p.g_gaba_d[i] = ggd;
+        p.g_ampa_d[i] = c.gad;
+        p.g_nmda_d[i] = c.gnd;
+        p.g_gaba_d[i] = c.ggd;
         p.v_d[i] = v_d;
         p.u_d[i] = u_d;
         p.burst[i] = burst;

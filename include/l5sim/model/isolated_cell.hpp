@@ -4,6 +4,7 @@
 /// it is the unit both the CPU and the device are checked on, bit for bit.
 #include <cstdint>
 
+#include "l5sim/model/cell_step.hpp"
 #include "l5sim/model/dendrite.hpp"
 #include "l5sim/model/izhikevich.hpp"
 #include "l5sim/model/poisson.hpp"
@@ -38,19 +39,18 @@ L5_HD inline int isolated_cell_step(const IsolatedCellSetup& s, IsolatedCellStat
     const bool spiked = soma_reset(s.soma, burst, &c->v, &c->u);
     c->history = advance_history(c->history, spiked);
     if (spiked) c->g_adapt = c->g_adapt + s.adapt_increment;
-    const Draw4 bg = philox(s.seed, stream_id(StreamKind::background, 0), step, id);
-    const float ks = static_cast<float>(poisson_count(s.bg_soma, u01(bg.v[0])));
-    const float kd = static_cast<float>(poisson_count(s.bg_dend, u01(bg.v[1])));
-    c->g_ampa = decay(c->g_ampa + ks * s.bg_soma.weight_ns, s.rc.decay_ampa);
-    c->g_nmda_bg = decay(c->g_nmda_bg + ks * s.bg_soma.weight_ns, s.rc.decay_nmda);
+    CellInputs in{c->g_ampa, 0.0f, c->g_nmda_bg, 0.0f, c->g_ampa_d, c->g_nmda_d, 0.0f};
+    add_background(&in, s.bg_soma, s.bg_dend, true, s.seed, 0, step, id);
+    decay_inputs(&in, s.rc);
+    c->g_ampa = in.ga;
+    c->g_nmda_bg = in.gnb;
+    c->g_ampa_d = in.gad;
+    c->g_nmda_d = in.gnd;
     c->g_adapt = decay(c->g_adapt, s.adapt_decay);
-    c->g_ampa_d = decay(c->g_ampa_d + kd * s.bg_dend.weight_ns, s.rc.decay_ampa);
-    c->g_nmda_d = decay(c->g_nmda_d + kd * s.bg_dend.weight_ns, s.rc.decay_nmda);
-    const Draw4 r = philox(s.seed, stream_id(StreamKind::coupling, 0), step, id);
-    const float bap = bap_current(s.dend, s.coupling, c->history, s.gamma, u01(r.v[0]));
-    const DendriteConductances gd{c->g_ampa_d, c->g_nmda_d, 0.0f};
-    dendrite_step(s.dend, s.rc, gd, bap, s.i_dend_pA, &c->v_d, &c->u_d);
-    c->burst = plateau_burst(s.dend, s.coupling, c->v_d, s.gamma, u01(r.v[1])) ? 1 : 0;
+    c->burst = dendrite_phase(s.dend, s.rc, s.coupling, in, c->history, s.gamma, s.i_dend_pA,
+                              s.seed, 0, step, id, &c->v_d, &c->u_d)
+                   ? 1
+                   : 0;
     const SomaConductances gs{c->g_ampa, 0.0f, c->g_nmda_bg, 0.0f, c->g_adapt};
     soma_step(s.soma, s.rc, gs, s.adapt_E, s.i_soma_pA, &c->v, &c->u);
     return spiked ? (burst ? 2 : 1) : 0;
