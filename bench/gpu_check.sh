@@ -4,6 +4,8 @@
 # (PYR ~3 Hz) with K = 1000 (every in-degree x 10), STDP on PYR->PYR, at 10^4, 10^5, 10^6 and
 # 4x10^6 cells; a phase profile at 10^6; a short table last. Logs under LOG_DIR.
 # Usage: bench/gpu_check.sh [BIN_DIR_OR_BUNDLE] [LOG_DIR] [MAX_CELLS] [BASELINE_BUNDLE]
+# Bundle with: ../shared/gpu/bundle .gpu build/tests/l5sim_gpu_tests build/tests/l5sim_tests build/l5sim
+# SKIP_TESTS=1 skips the tests; LARGEST=1 also probes the largest sheet that fits.
 #   BIN_DIR_OR_BUNDLE: a build dir (build) or a bundle made by ../shared/gpu/bundle (.gpu)
 #   BASELINE_BUNDLE: optional older bundle, run on the 10^6 case in the same session (before/after)
 set -uo pipefail
@@ -24,6 +26,9 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
   L5SIM_REQUIRE_GPU=1 L5SIM_CUDA_SYNC=1 $(bin "$src" l5sim_gpu_tests) \
     --gtest_output=xml:"$logs/gpu_tests.xml" > "$logs/gpu_tests.log" 2>&1
   rc=$?
+  # The engine tests' CUDA instances (one test body over both engines).
+  L5SIM_REQUIRE_GPU=1 L5SIM_CUDA_SYNC=1 $(bin "$src" l5sim_tests) --gtest_filter='*/cuda' \
+    --gtest_output=xml:"$logs/engine_tests.xml" >> "$logs/gpu_tests.log" 2>&1 || rc=1
 fi
 K10=(--set projections.PYR_PYR.connectivity.K=800 --set projections.PYR_PV.connectivity.K=1000
      --set projections.PYR_SOM.connectivity.K=1000 --set projections.PV_PYR.connectivity.K=100
@@ -71,6 +76,20 @@ if [ -n "$baseline" ] && [ "$max_cells" -ge 1000000 ]; then
   bench "1000000-baseline" "$(bin "$baseline" l5sim)" 1000000 300
   bench "1000000-baseline-profiled" "$(bin "$baseline" l5sim)" 1000000 300 --profile
 fi
+# The largest sheet (K = 1000) this card holds: try sizes upwards until the memory check refuses.
+if [ "${LARGEST:-0}" = 1 ]; then
+  echo "| cells | result |" > "$logs/largest.md"; echo "|---|---|" >> "$logs/largest.md"
+  for n in 5000000 6000000 6500000 7000000; do
+    out="$logs/largest_$n"
+    timeout 200 $L5SIM run configs/sheet.yaml --out "$out" --force -q --backend cuda "${K10[@]}" \
+      $(size_args "$n") --set simulation.duration_ms=20 > "$out.log" 2>&1
+    if [ -f "$out/summary.json" ]; then
+      python3 -c "import json,sys; s=json.load(open('$out/summary.json')); n=s['network']; print(f'| $n | fits: {n[\"synapses\"]:,} synapses, {n[\"device_bytes\"]/2**30:.1f} GiB on the device |')" >> "$logs/largest.md"
+    else
+      echo "| $n | refused: $(tail -n 1 "$out.log" | cut -c1-160) |" >> "$logs/largest.md"
+    fi
+  done
+fi
 echo "== device"; cat "$logs/nvidia-smi.txt"; grep "cuda device" "$logs/info.txt"
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
   echo "== GPU tests (L5SIM_REQUIRE_GPU=1), exit $rc"
@@ -78,4 +97,5 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
   grep -E "Failure|Expected|Which is|differ" "$logs/gpu_tests.log" | head -n 20
 fi
 echo "== benchmark (CUDA engine, configs/sheet.yaml with K = 1000)"; cat "$table"
+[ -f "$logs/largest.md" ] && { echo "== largest sheet that fits (K = 1000)"; cat "$logs/largest.md"; }
 exit $rc

@@ -184,6 +184,10 @@ private:
     bool use_graph_ = true;
     bool graph_dirty_ = true;
     cudaGraphExec_t graph_exec_ = nullptr;
+    // Probe scratch (read_state is const: these are caches).
+    mutable std::vector<uint32_t> probe_cells_host_;
+    mutable DeviceBuffer<uint32_t> probe_cells_;
+    mutable DeviceBuffer<float> probe_out_;
 };
 
 CudaEngine::~CudaEngine() {
@@ -492,15 +496,19 @@ void CudaEngine::read_state(uint32_t pop, const std::string& var, const std::vec
         bytes = true;
     }
     if (!src) throw Error("no state variable '" + var + "' in this population");
-    for (size_t k = 0; k < cells.size(); ++k) {
-        if (bytes) {
-            uint8_t b = 0;
-            to_host(&b, static_cast<const uint8_t*>(src) + cells[k], 1);
-            out[k] = b;
-        } else {
-            to_host(out + k, static_cast<const float*>(src) + cells[k], sizeof(float));
-        }
+    // One upload of the cell list (kept while it is the same list), one gather, one copy back.
+    const auto n = static_cast<uint32_t>(cells.size());
+    if (probe_cells_host_ != cells) {
+        probe_cells_ = DeviceBuffer<uint32_t>(cells);
+        probe_cells_host_ = cells;
     }
+    if (probe_out_.size() < n) probe_out_ = DeviceBuffer<float>(n);
+    if (bytes) {
+        gather(static_cast<const uint8_t*>(src), probe_cells_.data(), n, probe_out_.data(), stream_);
+    } else {
+        gather(static_cast<const float*>(src), probe_cells_.data(), n, probe_out_.data(), stream_);
+    }
+    to_host(out, probe_out_.data(), n * sizeof(float));
 }
 
 void CudaEngine::read_weights(uint32_t j, uint64_t count, float* out) const {

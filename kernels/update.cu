@@ -115,6 +115,12 @@ __global__ void step_traces(ProjView pj, const uint8_t* src_spiked, const uint8_
 
 __global__ void advance_step(uint32_t* step) { *step = *step + 1; }
 
+template <class T>
+__global__ void gather(const T* src, const uint32_t* cells, uint32_t n, float* out) {
+    const uint32_t k = blockIdx.x * blockDim.x + threadIdx.x;
+    if (k < n) out[k] = static_cast<float>(src[cells[k]]);
+}
+
 }  // namespace kernel
 
 void detect_spikes(const PopView& pop, cudaStream_t stream) {
@@ -129,6 +135,15 @@ void step_traces(const ProjView& proj, const uint8_t* src_spiked, const uint8_t*
                  cudaStream_t stream) {
     launch(kernel::step_traces, stream, proj.n_src > proj.n_tgt ? proj.n_src : proj.n_tgt, proj,
            src_spiked, tgt_spiked);
+}
+
+void gather(const float* src, const uint32_t* cells, uint32_t n, float* out, cudaStream_t stream) {
+    launch(kernel::gather<float>, stream, n, src, cells, n, out);
+}
+
+void gather(const uint8_t* src, const uint32_t* cells, uint32_t n, float* out,
+            cudaStream_t stream) {
+    launch(kernel::gather<uint8_t>, stream, n, src, cells, n, out);
 }
 
 void advance_step(uint32_t* step, cudaStream_t stream) {

@@ -15,6 +15,9 @@ void detect_spikes(const PopView& pop, cudaStream_t stream);
 void update_cells(const PopView& pop, const InputSet& inputs, uint64_t seed, cudaStream_t stream);
 void step_traces(const ProjView& proj, const uint8_t* src_spiked, const uint8_t* tgt_spiked,
                  cudaStream_t stream);
+/// out[k] = src[cells[k]] (probes): floats, or bytes widened to float.
+void gather(const float* src, const uint32_t* cells, uint32_t n, float* out, cudaStream_t stream);
+void gather(const uint8_t* src, const uint32_t* cells, uint32_t n, float* out, cudaStream_t stream);
 /// *step += 1 (the last node of a step).
 void advance_step(uint32_t* step, cudaStream_t stream);
 

@@ -1,8 +1,10 @@
 #pragma once
-// Helpers shared by the tests: configs from YAML text, runs, and a GPU-requirement switch.
+// Helpers shared by the tests: configs from YAML text, runs, a GPU-requirement switch, and the
+// fixture that runs one engine-test body on both engines.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <ostream>
 #include <string>
 
 #include "l5sim/config.hpp"
@@ -34,3 +36,41 @@ inline bool gpu_required() {
             GTEST_SKIP() << "no CUDA device: " << l5_why_;                                  \
         }                                                                                   \
     } while (0)
+
+namespace l5sim::test {
+
+/// The engines an engine test runs on (STYLE.md "Tests": one body, TEST_P over {cpu, cuda}).
+enum class EngineKind { cpu, cuda };
+
+inline Simulation::Backend backend_of(EngineKind e) {
+    return e == EngineKind::cuda ? Simulation::Backend::cuda : Simulation::Backend::cpu;
+}
+
+inline const char* to_string(EngineKind e) { return e == EngineKind::cuda ? "cuda" : "cpu"; }
+/// GoogleTest prints the parameter as its name.
+inline void PrintTo(EngineKind e, std::ostream* os) { *os << to_string(e); }
+
+/// Test names end in /cpu or /cuda (so `--gtest_filter='*/cuda'` picks the GPU cases).
+inline std::string engine_name(const ::testing::TestParamInfo<EngineKind>& info) {
+    return to_string(info.param);
+}
+
+/// Fixture of the engine tests: `backend()` is the engine of this instance; the cuda instance
+/// skips before its body without a device, and fails instead under L5SIM_REQUIRE_GPU=1.
+class EngineTest : public ::testing::TestWithParam<EngineKind> {
+  protected:
+    void SetUp() override {
+        if (GetParam() == EngineKind::cuda) L5_REQUIRE_DEVICE();
+    }
+    Simulation::Backend backend() const { return backend_of(GetParam()); }
+};
+
+}  // namespace l5sim::test
+
+/// Run every TEST_P of `suite` (a fixture derived from l5sim::test::EngineTest) on both engines,
+/// as suite.Test/cpu and suite.Test/cuda.
+#define L5_ENGINE_TEST_SUITE(suite)                                                         \
+    INSTANTIATE_TEST_SUITE_P(                                                               \
+        , suite,                                                                            \
+        ::testing::Values(::l5sim::test::EngineKind::cpu, ::l5sim::test::EngineKind::cuda), \
+        ::l5sim::test::engine_name)

@@ -1,6 +1,7 @@
-// Poisson background through the engine (MODEL.md section 6): the mean conductance of many cells
-// against the exact mean of the discrete process. Per step a Poisson(lambda = rate dt) count of
-// spikes adds k w, then g decays by f = 1 - dt/tau, so from g = 0:
+// Poisson background through the engine (MODEL.md section 6), on the CPU and the CUDA engine: the
+// mean conductance of many cells against the exact mean of the discrete process. Per step a
+// Poisson(lambda = rate dt) count of spikes adds k w, then g decays by f = 1 - dt/tau, so from
+// g = 0:
 //     E[g_n] = lambda w f (1 - f^(n+1)) / (1 - f)   (n = 0, 1, ...; steady state ~ rate w tau).
 #include <gtest/gtest.h>
 
@@ -41,11 +42,14 @@ double expected_mean(double rate_hz, double weight, double tau_ms, int64_t step)
     return lambda * weight * f * (1 - std::pow(f, double(step + 1))) / (1 - f);
 }
 
+class Background : public test::EngineTest {};
+L5_ENGINE_TEST_SUITE(Background);
+
 }  // namespace
 
-TEST(Background, MeanConductanceMatchesPoissonRate) {
+TEST_P(Background, MeanConductanceMatchesPoissonRate) {
     const Config cfg = test::config_from(kYaml);
-    Simulation sim(cfg, Simulation::Backend::cpu);
+    Simulation sim(cfg, backend());
     sim.run();
     struct Var {
         size_t probe, index;
@@ -81,7 +85,7 @@ TEST(Background, MeanConductanceMatchesPoissonRate) {
         for (uint32_t c = 0; c < 1000; ++c) ASSERT_EQ(rec.values[(s * 5 + 4) * 1000 + c], 0.0f);
 }
 
-TEST(Background, ZeroRateMeansNoInput) {
+TEST_P(Background, ZeroRateMeansNoInput) {
     const Config cfg = test::config_from(R"(
 simulation: {duration_ms: 50}
 populations:
@@ -93,7 +97,7 @@ recording:
       variables: [g_ampa, g_nmda_bg, g_ampa_d, g_nmda_d]
       every_steps: 1
 )");
-    Simulation sim(cfg, Simulation::Backend::cpu);
+    Simulation sim(cfg, backend());
     sim.run();
     for (float x : sim.probes()[0].values) ASSERT_EQ(x, 0.0f);
     EXPECT_EQ(sim.spike_count(0), 0u);

@@ -1,9 +1,12 @@
-// The determinism contract (DESIGN.md section 2) on the CPU engine: the same config and seed give
-// byte-identical spikes, probes and weights for 1, 2 and 8 threads and across repeated runs; a
-// different seed gives different spikes (so the comparison can fail).
+// The determinism contract (DESIGN.md section 2): the same config and seed give byte-identical
+// spikes, probes, weights and event counts across repeated runs, on the CPU and the CUDA engine,
+// and on the CPU engine for 1, 2, 3 and 8 threads; a different seed gives different spikes (so the
+// comparison can fail). Thread counts only mean something on the CPU engine (OpenMP), so those
+// tests are CPU-only; CPU-vs-CUDA identity is tests/cuda/engine_cross_test.cpp.
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -125,12 +128,14 @@ struct Result {
     uint64_t events = 0;
 };
 
-Result run(const char* yaml, int threads, const std::string& seed = "") {
+// `threads`: OpenMP threads of the CPU engine (the CUDA engine ignores it).
+Result run(Simulation::Backend backend, const char* yaml, int threads,
+           const std::string& seed = "") {
     std::vector<Override> ov = {{"simulation.threads", std::to_string(threads)}};
     if (!seed.empty()) ov.push_back({"simulation.seed", seed});
     const Config cfg = test::config_from(yaml, ov);
     EXPECT_EQ(cfg.threads, threads);
-    Simulation sim(cfg, Simulation::Backend::cpu);
+    Simulation sim(cfg, backend);
     sim.run();
     Result r;
     r.spikes = sim.spikes();
@@ -162,6 +167,26 @@ void expect_identical(const Result& a, const Result& b, const std::string& what)
     EXPECT_EQ(a.events, b.events) << what;
 }
 
+// Sanity of a ring run: the network is active and plastic, or identity would prove nothing.
+void check_ring_active(const Result& r) {
+    ASSERT_GT(r.spikes[0].ids.size(), 200u);
+    ASSERT_GT(r.spikes[1].ids.size(), 10u);
+    const auto initial = build_network(test::config_from(kRing)).projections[0].weight;
+    EXPECT_FALSE(same_bytes(initial, r.weights[0])) << "STDP changed no weight";
+}
+
+// The most PYR spikes in one step of a sheet run: the volley must give more than 64 (the
+// parallel propagation path of the CPU engine; many same-step atomics on the CUDA engine).
+size_t largest_volley(const Result& r) {
+    size_t best = 0, run_len = 0;
+    const auto& st = r.spikes[0].steps;
+    for (size_t i = 0; i < st.size(); ++i) {
+        run_len = (i > 0 && st[i] == st[i - 1]) ? run_len + 1 : 1;
+        best = std::max(best, run_len);
+    }
+    return best;
+}
+
 // Simulation sets the OpenMP thread count process-wide; put it back for the other tests.
 class Determinism : public ::testing::Test {
   protected:
@@ -170,45 +195,58 @@ class Determinism : public ::testing::Test {
     int saved_ = 1;
 };
 
+// Run-to-run identity, one body over both engines (the cpu instance runs 1 thread).
+class EngineDeterminism : public test::EngineTest {
+  protected:
+    void SetUp() override {
+        saved_ = omp_get_max_threads();
+        test::EngineTest::SetUp();
+    }
+    void TearDown() override { omp_set_num_threads(saved_); }
+    int saved_ = 1;
+};
+L5_ENGINE_TEST_SUITE(EngineDeterminism);
+
 }  // namespace
 
-TEST_F(Determinism, RingAcrossThreadCountsAndRepeats) {
-    const Result r1 = run(kRing, 1);
-    // Sanity: the network is active and plastic, or identity would prove nothing.
-    ASSERT_GT(r1.spikes[0].ids.size(), 200u);
-    ASSERT_GT(r1.spikes[1].ids.size(), 10u);
-    const Result r1b = run(kRing, 1);
-    const Result r2 = run(kRing, 2);
-    const Result r8 = run(kRing, 8);
-    expect_identical(r1, r1b, "repeat");
+TEST_P(EngineDeterminism, RingRunToRun) {
+    const Result a = run(backend(), kRing, 1);
+    ASSERT_NO_FATAL_FAILURE(check_ring_active(a));
+    const Result b = run(backend(), kRing, 1);
+    expect_identical(a, b, "repeat");
+    // Another seed: other spikes.
+    const Result other = run(backend(), kRing, 1, "2");
+    EXPECT_FALSE(same_bytes(a.spikes[0].steps, other.spikes[0].steps) &&
+                 same_bytes(a.spikes[0].ids, other.spikes[0].ids));
+}
+
+TEST_P(EngineDeterminism, SheetRunToRun) {
+    const Result a = run(backend(), kSheet, 1);
+    ASSERT_GE(largest_volley(a), 64u);
+    const Result b = run(backend(), kSheet, 1);
+    expect_identical(a, b, "repeat");
+    const Result other = run(backend(), kSheet, 1, "4");
+    EXPECT_FALSE(same_bytes(a.spikes[0].ids, other.spikes[0].ids));
+}
+
+// CPU only: the OpenMP thread count must not change a bit.
+TEST_F(Determinism, RingAcrossThreadCounts) {
+    const Result r1 = run(Simulation::Backend::cpu, kRing, 1);
+    ASSERT_NO_FATAL_FAILURE(check_ring_active(r1));
+    const Result r2 = run(Simulation::Backend::cpu, kRing, 2);
+    const Result r8 = run(Simulation::Backend::cpu, kRing, 8);
     expect_identical(r1, r2, "2 threads");
     expect_identical(r1, r8, "8 threads");
-    const Config cfg = test::config_from(kRing);
-    const auto initial = build_network(cfg).projections[0].weight;
-    EXPECT_FALSE(same_bytes(initial, r1.weights[0])) << "STDP changed no weight";
-    // Another seed: other spikes.
-    const Result other = run(kRing, 1, "2");
-    EXPECT_FALSE(same_bytes(r1.spikes[0].steps, other.spikes[0].steps) &&
-                 same_bytes(r1.spikes[0].ids, other.spikes[0].ids));
 }
 
 TEST_F(Determinism, SheetAcrossThreadCounts) {
-    const Result r1 = run(kSheet, 1);
-    // The volley: more than 64 PYR spikes in one step (the parallel propagation path).
-    size_t best = 0, run_len = 0;
-    const auto& st = r1.spikes[0].steps;
-    for (size_t i = 0; i < st.size(); ++i) {
-        run_len = (i > 0 && st[i] == st[i - 1]) ? run_len + 1 : 1;
-        best = std::max(best, run_len);
-    }
-    ASSERT_GE(best, 64u);
+    const Result r1 = run(Simulation::Backend::cpu, kSheet, 1);
+    ASSERT_GE(largest_volley(r1), 64u);
     // 3 rather than 2 threads: an uneven static partition, and (on a 2-core machine shared with
     // another ctest job) libgomp's oversubscribed, short spin instead of a long spin-wait at every
     // barrier, which made a 2-thread run of this test take 10-20 s under `ctest -j2`.
-    const Result r3 = run(kSheet, 3);
-    const Result r8 = run(kSheet, 8);
+    const Result r3 = run(Simulation::Backend::cpu, kSheet, 3);
+    const Result r8 = run(Simulation::Backend::cpu, kSheet, 8);
     expect_identical(r1, r3, "3 threads");
     expect_identical(r1, r8, "8 threads");
-    const Result other = run(kSheet, 1, "4");
-    EXPECT_FALSE(same_bytes(r1.spikes[0].ids, other.spikes[0].ids));
 }

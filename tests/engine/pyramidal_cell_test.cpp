@@ -1,6 +1,7 @@
-// One PYR cell through the whole pipeline (config -> Simulation -> CPU engine): regular firing,
-// rheobase, bursts through the dendrite, the BAP window and the plateau -> burst-reset switch,
-// checked step by step against the shared model functions replayed from the engine's probes.
+// One PYR cell through the whole pipeline (config -> Simulation -> engine), on the CPU and the
+// CUDA engine: regular firing, rheobase, bursts through the dendrite, the BAP window and the
+// plateau -> burst-reset switch, checked step by step against the shared model functions replayed
+// from the engine's probes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -37,8 +38,9 @@ std::string constant(const std::string& compartment, double pA) {
            ", amplitude_pA: " + std::to_string(pA) + "}\n";
 }
 
-std::vector<int64_t> run_spikes(const std::string& yaml, uint64_t* calcium = nullptr) {
-    Simulation sim(test::config_from(yaml), Simulation::Backend::cpu);
+std::vector<int64_t> run_spikes(Simulation::Backend backend, const std::string& yaml,
+                                uint64_t* calcium = nullptr) {
+    Simulation sim(test::config_from(yaml), backend);
     sim.run();
     if (calcium) *calcium = sim.engine().calcium_spikes(0);
     return sim.spikes()[0].steps;
@@ -52,6 +54,9 @@ std::vector<int64_t> isis(const std::vector<int64_t>& steps) {
 
 constexpr int64_t kBurstIsiSteps = 100;  // 10 ms at dt = 0.1 ms (MODEL.md section 10)
 
+class PyramidalCell : public test::EngineTest {};
+L5_ENGINE_TEST_SUITE(PyramidalCell);
+
 }  // namespace
 
 // Constant somatic current of 1000 pA (well above the 640 pA rheobase, below): the cell fires
@@ -59,10 +64,11 @@ constexpr int64_t kBurstIsiSteps = 100;  // 10 ms at dt = 0.1 ms (MODEL.md secti
 // 1/a = 100 ms) make the first ISIs short (14.5, 47, 67 ms); after ~0.5 s the ISIs change by
 // ~1 step per spike. No dendritic input: the BAP alone (gamma 0.5) never drives the dendrite to
 // a plateau, so no spike is calcium-triggered and no ISI is below 10 ms.
-TEST(PyramidalCell, RegularFiringUnderConstantSomaticCurrent) {
+TEST_P(PyramidalCell, RegularFiringUnderConstantSomaticCurrent) {
     uint64_t calcium = 99;
     const auto steps = run_spikes(
-        one_cell(3000, "{mode: stochastic, gamma: 0.5}", constant("soma", 1000)), &calcium);
+        backend(), one_cell(3000, "{mode: stochastic, gamma: 0.5}", constant("soma", 1000)),
+        &calcium);
     ASSERT_GT(steps.size(), 30u);
     EXPECT_EQ(calcium, 0u);
     const auto all = isis(steps);
@@ -93,15 +99,17 @@ TEST(PyramidalCell, RegularFiringUnderConstantSomaticCurrent) {
 // I_rh = (k (v_t - v_r) + b)^2 / (4 k) = (2.5 * 30 + 5)^2 / 10 = 640 pA. Just below it the cell
 // settles (it may fire once, because u starts at 0 below its resting value); just above it
 // fires repetitively.
-TEST(PyramidalCell, RheobaseIsTheSaddleNodeCurrent) {
+TEST_P(PyramidalCell, RheobaseIsTheSaddleNodeCurrent) {
     const double i_rh = std::pow(2.5 * 30 + 5, 2) / (4 * 2.5);
     ASSERT_DOUBLE_EQ(i_rh, 640.0);
-    const auto below = run_spikes(one_cell(3000, "{gamma: 0}", constant("soma", 0.97 * i_rh)));
+    const auto below =
+        run_spikes(backend(), one_cell(3000, "{gamma: 0}", constant("soma", 0.97 * i_rh)));
     EXPECT_LE(below.size(), 1u);
     if (!below.empty()) {
         EXPECT_LT(below.front(), 1000);
     }
-    const auto above = run_spikes(one_cell(3000, "{gamma: 0}", constant("soma", 1.03 * i_rh)));
+    const auto above =
+        run_spikes(backend(), one_cell(3000, "{gamma: 0}", constant("soma", 1.03 * i_rh)));
     ASSERT_GE(above.size(), 5u);
     EXPECT_GT(above.back(), 20000);  // still firing in the last second
 }
@@ -127,10 +135,10 @@ std::string pulses_and_dendrite(double id_pA, const std::string& coupling, doubl
 // at each pulse onset, where u has recovered, the cell fires a burst of 3 spikes with ISIs of
 // ~6 and ~8 ms. With gamma = 0 the same drive never switches the reset: the soma fires exactly
 // as if the dendrite were not driven, first ISI 14.5 ms, no ISI below 10 ms.
-TEST(PyramidalCell, StrongDendriticDriveAndFullCouplingGiveBursts) {
+TEST_P(PyramidalCell, StrongDendriticDriveAndFullCouplingGiveBursts) {
     uint64_t calcium = 0;
     const auto steps =
-        run_spikes(pulses_and_dendrite(1000, "{mode: stochastic, gamma: 1}"), &calcium);
+        run_spikes(backend(), pulses_and_dendrite(1000, "{mode: stochastic, gamma: 1}"), &calcium);
     EXPECT_GT(calcium, 0u);
     EXPECT_EQ(calcium, steps.size());  // the dendrite never leaves its plateau
     // Each of the 4 pulses opens with >= 2 ISIs below 10 ms (a burst of >= 3 spikes).
@@ -149,12 +157,12 @@ TEST(PyramidalCell, StrongDendriticDriveAndFullCouplingGiveBursts) {
     EXPECT_GT(burst_fraction(rec, 1, kBurstIsiSteps), 0.4);
 }
 
-TEST(PyramidalCell, NoCouplingNeverBursts) {
+TEST_P(PyramidalCell, NoCouplingNeverBursts) {
     uint64_t calcium = 99, calcium_undriven = 99;
     const auto steps =
-        run_spikes(pulses_and_dendrite(1000, "{mode: stochastic, gamma: 0}"), &calcium);
-    const auto undriven =
-        run_spikes(pulses_and_dendrite(0, "{mode: stochastic, gamma: 0}"), &calcium_undriven);
+        run_spikes(backend(), pulses_and_dendrite(1000, "{mode: stochastic, gamma: 0}"), &calcium);
+    const auto undriven = run_spikes(
+        backend(), pulses_and_dendrite(0, "{mode: stochastic, gamma: 0}"), &calcium_undriven);
     EXPECT_EQ(calcium, 0u);
     EXPECT_EQ(calcium_undriven, 0u);
     ASSERT_GE(steps.size(), 8u);
@@ -167,11 +175,11 @@ TEST(PyramidalCell, NoCouplingNeverBursts) {
 // The full T1 chain: a dendritic current too weak to reach the calcium threshold alone (450 pA;
 // the dendrite rests near -56 mV) plus the BAP of somatic spikes (21 steps of 2600 pA) gives
 // plateaus, hence calcium-triggered spikes; the BAP alone (no dendritic current) does not.
-TEST(PyramidalCell, BapPlusDendriticInputTriggersPlateaus) {
+TEST_P(PyramidalCell, BapPlusDendriticInputTriggersPlateaus) {
     uint64_t with_input = 0, without_input = 99, input_no_bap = 99;
-    run_spikes(pulses_and_dendrite(450, "{mode: stochastic, gamma: 1}"), &with_input);
-    run_spikes(pulses_and_dendrite(0, "{mode: stochastic, gamma: 1}"), &without_input);
-    run_spikes(pulses_and_dendrite(450, "{mode: scaled, gamma: 0}"), &input_no_bap);
+    run_spikes(backend(), pulses_and_dendrite(450, "{mode: stochastic, gamma: 1}"), &with_input);
+    run_spikes(backend(), pulses_and_dendrite(0, "{mode: stochastic, gamma: 1}"), &without_input);
+    run_spikes(backend(), pulses_and_dendrite(450, "{mode: scaled, gamma: 0}"), &input_no_bap);
     EXPECT_GT(with_input, 0u);
     EXPECT_EQ(without_input, 0u);
     EXPECT_EQ(input_no_bap, 0u);
@@ -187,11 +195,11 @@ struct Trace {
 };
 
 // Run with a probe of `vars` on every step; returns the per-step series.
-Trace probe_run(const std::string& yaml_without_probes_fn_arg,
+Trace probe_run(Simulation::Backend backend, const std::string& yaml_without_probes_fn_arg,
                 const std::vector<std::string>& vars) {
     Trace t;
     t.cfg = test::config_from(yaml_without_probes_fn_arg);
-    Simulation sim(t.cfg, Simulation::Backend::cpu);
+    Simulation sim(t.cfg, backend);
     sim.run();
     t.spikes = sim.spikes()[0].steps;
     t.calcium = sim.engine().calcium_spikes(0);
@@ -232,10 +240,11 @@ std::string spike_train(double period_ms, double pA = 6000) {
 
 // gamma = 1: replaying the dendrite with p_BAP on exactly the window steps n+5..n+25 and 0
 // elsewhere reproduces the engine's v_d and u_d bit for bit on every step.
-TEST(PyramidalCell, BapArrivesOnExactlyStepsNPlus5ToNPlus25) {
+TEST_P(PyramidalCell, BapArrivesOnExactlyStepsNPlus5ToNPlus25) {
     const std::vector<std::string> vars = {"v_d", "u_d"};
     const Trace t = probe_run(
-        one_cell(300, "{mode: stochastic, gamma: 1}", spike_train(40), probe_of(vars)), vars);
+        backend(), one_cell(300, "{mode: stochastic, gamma: 1}", spike_train(40), probe_of(vars)),
+        vars);
     ASSERT_GE(t.spikes.size(), 5u);
     const size_t n = t.var[0].size();
     const auto open = windows(t.spikes, n);
@@ -282,11 +291,12 @@ void infer_bap(const Trace& t, uint64_t* window_steps, uint64_t* bap_steps) {
 
 }  // namespace
 
-TEST(PyramidalCell, StochasticBapFractionIsGamma) {
+TEST_P(PyramidalCell, StochasticBapFractionIsGamma) {
     const std::vector<std::string> vars = {"v_d", "u_d"};
     for (double gamma : {0.3, 0.8}) {
         const Trace t =
-            probe_run(one_cell(4000, "{mode: stochastic, gamma: " + std::to_string(gamma) + "}",
+            probe_run(backend(),
+                      one_cell(4000, "{mode: stochastic, gamma: " + std::to_string(gamma) + "}",
                                spike_train(20, 20000), probe_of(vars)),
                       vars);
         uint64_t window = 0, bap = 0;
@@ -297,10 +307,11 @@ TEST(PyramidalCell, StochasticBapFractionIsGamma) {
     }
 }
 
-TEST(PyramidalCell, ScaledCouplingGivesGammaTimesPbap) {
+TEST_P(PyramidalCell, ScaledCouplingGivesGammaTimesPbap) {
     const std::vector<std::string> vars = {"v_d", "u_d"};
     const Trace t = probe_run(
-        one_cell(300, "{mode: scaled, gamma: 0.4}", spike_train(40), probe_of(vars)), vars);
+        backend(), one_cell(300, "{mode: scaled, gamma: 0.4}", spike_train(40), probe_of(vars)),
+        vars);
     ASSERT_GE(t.spikes.size(), 5u);
     const size_t n = t.var[0].size();
     const auto open = windows(t.spikes, n);
@@ -318,10 +329,11 @@ TEST(PyramidalCell, ScaledCouplingGivesGammaTimesPbap) {
 // reset (c = -55, d = 150) for a spike at step n, and only then. The engine's v and u after the
 // spike step are replayed from its state before it, with both resets: exactly the one chosen by
 // the previous step's plateau must match.
-TEST(PyramidalCell, PlateauSelectsBurstResetAtTheNextSpikeOnly) {
+TEST_P(PyramidalCell, PlateauSelectsBurstResetAtTheNextSpikeOnly) {
     const std::vector<std::string> vars = {"v", "u", "g_adapt", "i_ext", "v_d", "burst_mode"};
     const Trace t = probe_run(
-        pulses_and_dendrite(450, "{mode: stochastic, gamma: 1}", 2000, probe_of(vars)), vars);
+        backend(), pulses_and_dendrite(450, "{mode: stochastic, gamma: 1}", 2000, probe_of(vars)),
+        vars);
     const auto& V = t.var[0];
     const auto& U = t.var[1];
     const auto& GA = t.var[2];
@@ -364,10 +376,11 @@ TEST(PyramidalCell, PlateauSelectsBurstResetAtTheNextSpikeOnly) {
 
 // gamma = 0: plateaus (here from 1000 pA into the dendrite) never switch the reset; gamma = 0.5:
 // the switch happens on about half of the plateau steps (an independent draw per step).
-TEST(PyramidalCell, PlateauSwitchDrawUsesGamma) {
+TEST_P(PyramidalCell, PlateauSwitchDrawUsesGamma) {
     const std::vector<std::string> vars = {"v_d", "burst_mode"};
     for (double gamma : {0.0, 0.5}) {
         const Trace t = probe_run(
+            backend(),
             pulses_and_dendrite(1000, "{mode: stochastic, gamma: " + std::to_string(gamma) + "}",
                                 1500, probe_of(vars)),
             vars);

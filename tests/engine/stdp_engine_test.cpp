@@ -1,7 +1,7 @@
-// STDP through the engine (MODEL.md section 8): a pre cell and a post cell joined by one plastic
-// synapse, each made to spike at chosen times by current pulses. The final weight is compared
-// with an event-driven computation in double from the recorded spike times (exponential windows
-// evaluated directly, not traces stepped in float).
+// STDP through the engine (MODEL.md section 8), on the CPU and the CUDA engine: a pre cell and a
+// post cell joined by one plastic synapse, each made to spike at chosen times by current pulses.
+// The final weight is compared with an event-driven computation in double from the recorded spike
+// times (exponential windows evaluated directly, not traces stepped in float).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -54,13 +54,14 @@ struct Outcome {
     std::vector<int64_t> pre, post;
 };
 
-Outcome run(const Pairing& p) {
+// w0 and w_max from the host-built network (the CUDA engine builds the same one on the device).
+Outcome run(Simulation::Backend backend, const Pairing& p) {
     const Config cfg = test::config_from(two_cells(p));
     const Network net = build_network(cfg);
     Outcome o;
     o.w0 = net.projections[0].weight.at(0);
     o.w_max = net.projections[0].w_max;
-    Simulation sim(cfg, Simulation::Backend::cpu);
+    Simulation sim(cfg, backend);
     sim.run();
     o.w = sim.current_weights(0).at(0);
     o.pre = sim.spikes()[0].steps;
@@ -108,8 +109,8 @@ double predict(const Outcome& o, const Pairing& p) {
     return w;
 }
 
-void check(const Pairing& p, size_t n_pre, size_t n_post, int sign) {
-    const Outcome o = run(p);
+void check(Simulation::Backend backend, const Pairing& p, size_t n_pre, size_t n_post, int sign) {
+    const Outcome o = run(backend, p);
     ASSERT_EQ(o.pre.size(), n_pre) << "each pulse must give exactly one spike";
     ASSERT_EQ(o.post.size(), n_post) << "each pulse must give exactly one spike";
     // w_max = 2 x the initial weight A / (sigma sqrt(2 pi)) of the one-cell ring (distance 0).
@@ -123,27 +124,30 @@ void check(const Pairing& p, size_t n_pre, size_t n_post, int sign) {
         << p.rule << "/" << p.bounds << " w0 " << o.w0 << " w " << o.w << " expected " << expected;
 }
 
+class StdpEngine : public test::EngineTest {};
+L5_ENGINE_TEST_SUITE(StdpEngine);
+
 }  // namespace
 
-TEST(StdpEngine, PreBeforePostPotentiates) {
+TEST_P(StdpEngine, PreBeforePostPotentiates) {
     Pairing p;
     p.pre_ms = {20};
     p.post_ms = {30};
-    check(p, 1, 1, +1);
+    check(backend(), p, 1, 1, +1);
     p.post_ms = {22};
-    check(p, 1, 1, +1);
+    check(backend(), p, 1, 1, +1);
 }
 
-TEST(StdpEngine, PostBeforePreDepresses) {
+TEST_P(StdpEngine, PostBeforePreDepresses) {
     Pairing p;
     p.pre_ms = {30};
     p.post_ms = {20};
-    check(p, 1, 1, -1);
+    check(backend(), p, 1, 1, -1);
     p.pre_ms = {60};
-    check(p, 1, 1, -1);
+    check(backend(), p, 1, 1, -1);
 }
 
-TEST(StdpEngine, PotentiationIsTheExponentialWindow) {
+TEST_P(StdpEngine, PotentiationIsTheExponentialWindow) {
     // The same pairing at three intervals: dw(dt) / dw(dt') = exp(-(dt - dt') / tau+).
     std::vector<double> dws;
     std::vector<int64_t> gaps;
@@ -151,7 +155,7 @@ TEST(StdpEngine, PotentiationIsTheExponentialWindow) {
         Pairing p;
         p.pre_ms = {20};
         p.post_ms = {20 + gap};
-        const Outcome o = run(p);
+        const Outcome o = run(backend(), p);
         ASSERT_EQ(o.pre.size(), 1u);
         ASSERT_EQ(o.post.size(), 1u);
         dws.push_back(o.w - o.w0);
@@ -163,50 +167,50 @@ TEST(StdpEngine, PotentiationIsTheExponentialWindow) {
     EXPECT_NEAR(dws[2] / dws[0], std::exp(-(gaps[2] - gaps[0]) * 0.1 / 20), 1e-4);
 }
 
-TEST(StdpEngine, NearestNeighbourAndAllToAll) {
+TEST_P(StdpEngine, NearestNeighbourAndAllToAll) {
     Pairing p;
     p.pre_ms = {20, 30};
     p.post_ms = {40};
     p.rule = "pair_all";
-    const Outcome all = run(p);
+    const Outcome all = run(backend(), p);
     p.rule = "nearest";
-    const Outcome nn = run(p);
+    const Outcome nn = run(backend(), p);
     ASSERT_EQ(all.pre.size(), 2u);
     ASSERT_EQ(nn.pre.size(), 2u);
-    check(p, 2, 1, +1);
+    check(backend(), p, 2, 1, +1);
     p.rule = "pair_all";
-    check(p, 2, 1, +1);
+    check(backend(), p, 2, 1, +1);
     // All-to-all also counts the earlier pre spike.
     EXPECT_GT(all.w - all.w0, (nn.w - nn.w0) * 1.3);
 }
 
-TEST(StdpEngine, TripletExtraTermOnlyWithPostBurst) {
+TEST_P(StdpEngine, TripletExtraTermOnlyWithPostBurst) {
     Pairing p;
     p.rule = "triplet";
     p.pre_ms = {20};
     p.post_ms = {30};
-    check(p, 1, 1, +1);  // lone post spike: the pair term only (o2 = 0)
+    check(backend(), p, 1, 1, +1);  // lone post spike: the pair term only (o2 = 0)
     Pairing lone = p;
     lone.rule = "pair_all";
-    EXPECT_NEAR(run(p).w, run(lone).w, 1e-9);
+    EXPECT_NEAR(run(backend(), p).w, run(backend(), lone).w, 1e-9);
     p.post_ms = {30, 36};  // a post burst: the second spike gets A3+ o2 more
-    check(p, 1, 2, +1);
+    check(backend(), p, 1, 2, +1);
     Pairing pair = p;
     pair.rule = "pair_all";
-    const Outcome tri = run(p), pr = run(pair);
+    const Outcome tri = run(backend(), p), pr = run(backend(), pair);
     ASSERT_EQ(tri.post.size(), 2u);
     const double x2 = std::exp(-(tri.post[1] - tri.pre[0]) * 0.1 / 20);
     const double o2 = std::exp(-(tri.post[1] - tri.post[0]) * 0.1 / 125);
     EXPECT_NEAR(tri.w - pr.w, 0.0062 * tri.w_max * o2 * x2, 1e-4 * 0.0062 * tri.w_max + 2e-8);
 }
 
-TEST(StdpEngine, SoftBounds) {
+TEST_P(StdpEngine, SoftBounds) {
     Pairing p;
     p.bounds = "soft";
     p.pre_ms = {20};
     p.post_ms = {30};
-    check(p, 1, 1, +1);  // dw = A+ x (w_max - w0) / w_max = A+ x / 2
+    check(backend(), p, 1, 1, +1);  // dw = A+ x (w_max - w0) / w_max = A+ x / 2
     p.pre_ms = {30};
     p.post_ms = {20};
-    check(p, 1, 1, -1);
+    check(backend(), p, 1, 1, -1);
 }

@@ -1,7 +1,7 @@
-// Synaptic delivery through the engine (MODEL.md sections 5 and 6): a spike detected in step n
-// adds w x (receptor factor) to the target compartment's conductance in step n + delay (delay 0:
-// the same step), before that step's Euler decay g <- g (1 - dt/tau); afterwards the
-// conductance decays by that factor per step.
+// Synaptic delivery through the engine (MODEL.md sections 5 and 6), on the CPU and the CUDA
+// engine: a spike detected in step n adds w x (receptor factor) to the target compartment's
+// conductance in step n + delay (delay 0: the same step), before that step's Euler decay
+// g <- g (1 - dt/tau); afterwards the conductance decays by that factor per step.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -51,11 +51,14 @@ recording:
       every_steps: 1
 )";
 
+class SynapseEngine : public test::EngineTest {};
+L5_ENGINE_TEST_SUITE(SynapseEngine);
+
 }  // namespace
 
-TEST(SynapseEngine, DelayedDeliveryAndDecay) {
+TEST_P(SynapseEngine, DelayedDeliveryAndDecay) {
     const Config cfg = test::config_from(kYaml);
-    Simulation sim(cfg, Simulation::Backend::cpu);
+    Simulation sim(cfg, backend());
     sim.run();
     ASSERT_EQ(sim.spikes()[0].steps.size(), 1u);
     EXPECT_TRUE(sim.spikes()[1].steps.empty());
