@@ -66,17 +66,19 @@ public:
 
     void read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,
                     float* out) const override;
-    void read_weights(uint32_t j, uint64_t count, float* out) const override {
+    void read_weights(uint32_t j, uint64_t stride, uint64_t count, float* out) const override {
         const auto& w = net_.projections[j].weight;
-        for (uint64_t i = 0; i < count && i < w.size(); ++i) out[i] = w[i];
+        for (uint64_t k = 0; k < count && k * stride < w.size(); ++k) out[k] = w[k * stride];
     }
-    void read_synapses(uint32_t j, uint64_t count, uint32_t* src, uint32_t* tgt) const override {
+    void read_synapses(uint32_t j, uint64_t stride, uint64_t count, uint32_t* src,
+                       uint32_t* tgt) const override {
         const auto& c = net_.projections[j];
         uint32_t row = 0;
-        for (uint64_t s = 0; s < count && s < c.size(); ++s) {
+        for (uint64_t k = 0; k < count && k * stride < c.size(); ++k) {
+            const uint64_t s = k * stride;
             while (c.row_ptr[row + 1] <= s) ++row;
-            src[s] = row;
-            tgt[s] = c.target[s];
+            src[k] = row;
+            tgt[k] = c.target[s];
         }
     }
     uint64_t synapse_count(uint32_t j) const override { return net_.projections[j].size(); }
@@ -233,6 +235,12 @@ void CpuEngine::deliver(int64_t step) {
         const auto& into = targets_of_[p];
         const auto bs = s.drive.background_soma;
         const auto bd = s.drive.background_dendrite;
+        // This step's slot of each incoming ring (one division per projection, not per cell).
+        std::vector<int64_t*> slot(into.size());
+        for (size_t q = 0; q < into.size(); ++q) {
+            auto& pj = projs_[into[q]];
+            slot[q] = pj.ring.data() + (static_cast<uint64_t>(step) % pj.slots) * s.n;
+        }
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
         for (int64_t i = 0; i < n; ++i) {
             model::CellInputs c{s.g_ampa[i], s.g_nmda[i], s.g_nmda_bg[i], s.g_gaba[i], 0, 0, 0};
@@ -241,9 +249,9 @@ void CpuEngine::deliver(int64_t step) {
                 c.gnd = s.g_nmda_d[i];
                 c.ggd = s.g_gaba_d[i];
             }
-            for (const uint32_t j : into) {
-                auto& pj = projs_[j];
-                int64_t& cell = pj.ring[(static_cast<uint64_t>(step) % pj.slots) * s.n + i];
+            for (size_t q = 0; q < into.size(); ++q) {
+                const auto& pj = projs_[into[q]];
+                int64_t& cell = slot[q][i];
                 model::add_arrivals(&c, pj.compartment == Compartment::dendrite, pj.f_ampa,
                                     pj.f_nmda, pj.f_gaba, model::from_fixed(cell));
                 cell = 0;

@@ -173,12 +173,15 @@ void write_weights(const fs::path& dir, const Simulation& sim) {
             for (size_t i = 0; i < t.size(); ++i) t[i] = step_ms(rec.steps[i] + 1, cfg.dt_ms);
             write_dataset(g, "time_ms", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {t.size()}, t.data());
             std::vector<uint32_t> src(rec.count), tgt(rec.count);
-            sim.engine().read_synapses(wc.projection, rec.count, src.data(), tgt.data());
+            sim.engine().read_synapses(wc.projection, rec.stride, rec.count, src.data(), tgt.data());
             write_dataset(g, "source_ids", H5T_NATIVE_UINT32, H5T_STD_U32LE, {rec.count}, src.data());
             write_dataset(g, "target_ids", H5T_NATIVE_UINT32, H5T_STD_U32LE, {rec.count}, tgt.data());
             write_dataset(g, "w", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, {rec.steps.size(), rec.count},
                           rec.values.data());
             write_attr_string(g, "units", "nS");
+            write_attr_string(g, "sample", rec.stride == 1 ? "all synapses"
+                                               : "every " + std::to_string(rec.stride) +
+                                                     "th synapse in CSR (source-major) order");
         }
     });
 }

@@ -53,7 +53,11 @@ Simulation::Simulation(Config cfg, Backend backend, bool profile)
     timing_.connectivity_bytes = engine_->connectivity_bytes();
     for (const auto& w : cfg_.recording.weights) {
         WeightRecord r;
-        r.count = std::min<uint64_t>(w.max_synapses, engine_->synapse_count(w.projection));
+        // An evenly spaced sample spanning the whole projection (at most max_synapses; all
+        // synapses if it has no more).
+        const uint64_t total = engine_->synapse_count(w.projection);
+        r.stride = std::max<uint64_t>(1, (total + w.max_synapses - 1) / w.max_synapses);
+        r.count = (total + r.stride - 1) / r.stride;
         weights_.push_back(r);
         weight_every_.push_back(std::max<int64_t>(1, cfg_.to_steps(w.every_ms)));
     }
@@ -77,7 +81,7 @@ void Simulation::collect_spikes() {
 
 std::vector<float> Simulation::current_weights(uint32_t proj) const {
     std::vector<float> w(engine_->synapse_count(proj));
-    engine_->read_weights(proj, w.size(), w.data());
+    engine_->read_weights(proj, 1, w.size(), w.data());
     return w;
 }
 
@@ -137,7 +141,7 @@ void Simulation::record_after_step() {
         rec.steps.push_back(n);
         const size_t off = rec.values.size();
         rec.values.resize(off + rec.count);
-        engine_->read_weights(cfg_.recording.weights[k].projection, rec.count,
+        engine_->read_weights(cfg_.recording.weights[k].projection, rec.stride, rec.count,
                               rec.values.data() + off);
     }
 }

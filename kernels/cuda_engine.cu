@@ -135,8 +135,9 @@ public:
 
     void read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,
                     float* out) const override;
-    void read_weights(uint32_t j, uint64_t count, float* out) const override;
-    void read_synapses(uint32_t j, uint64_t count, uint32_t* src, uint32_t* tgt) const override;
+    void read_weights(uint32_t j, uint64_t stride, uint64_t count, float* out) const override;
+    void read_synapses(uint32_t j, uint64_t stride, uint64_t count, uint32_t* src,
+                       uint32_t* tgt) const override;
     uint64_t synapse_count(uint32_t j) const override { return projs_[j].csr.weight.size(); }
     uint64_t connectivity_bytes() const override;
     uint64_t device_bytes() const override { return device_bytes_; }
@@ -158,6 +159,7 @@ private:
         L5_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
         L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
     }
+    void strided_to_host(void* dst, const void* src, uint64_t stride, uint64_t count) const;
     void copy_in(float* dst, const std::vector<float>& src) {
         to_device(dst, src.data(), src.size() * sizeof(float));
     }
@@ -511,22 +513,33 @@ void CudaEngine::read_state(uint32_t pop, const std::string& var, const std::vec
     to_host(out, probe_out_.data(), n * sizeof(float));
 }
 
-void CudaEngine::read_weights(uint32_t j, uint64_t count, float* out) const {
-    count = std::min<uint64_t>(count, synapse_count(j));
-    to_host(out, projs_[j].view.weight, count * sizeof(float));
+// `count` 4-byte elements at stride `stride` (one strided 2-D copy).
+void CudaEngine::strided_to_host(void* dst, const void* src, uint64_t stride, uint64_t count) const {
+    if (!count) return;
+    L5_CUDA_CHECK(cudaMemcpy2DAsync(dst, 4, src, stride * 4, 4, count, cudaMemcpyDeviceToHost,
+                                    stream_));
+    L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
-void CudaEngine::read_synapses(uint32_t j, uint64_t count, uint32_t* src, uint32_t* tgt) const {
+void CudaEngine::read_weights(uint32_t j, uint64_t stride, uint64_t count, float* out) const {
+    const uint64_t n = synapse_count(j);
+    count = std::min<uint64_t>(count, stride ? (n + stride - 1) / stride : 0);
+    strided_to_host(out, projs_[j].view.weight, stride, count);
+}
+
+void CudaEngine::read_synapses(uint32_t j, uint64_t stride, uint64_t count, uint32_t* src,
+                               uint32_t* tgt) const {
     const auto& c = projs_[j].csr;
-    count = std::min<uint64_t>(count, synapse_count(j));
+    const uint64_t n = synapse_count(j);
+    count = std::min<uint64_t>(count, stride ? (n + stride - 1) / stride : 0);
     std::vector<uint64_t> row_ptr(c.row_ptr.size());
     to_host(row_ptr.data(), c.row_ptr.data(), row_ptr.size() * sizeof(uint64_t));
-    to_host(tgt, c.target_delay.data(), count * sizeof(uint32_t));
+    strided_to_host(tgt, c.target_delay.data(), stride, count);
     uint32_t row = 0;
-    for (uint64_t s = 0; s < count; ++s) {
-        while (row_ptr[row + 1] <= s) ++row;
-        src[s] = row;
-        tgt[s] &= kTargetMask;
+    for (uint64_t k = 0; k < count; ++k) {
+        while (row_ptr[row + 1] <= k * stride) ++row;
+        src[k] = row;
+        tgt[k] &= kTargetMask;
     }
 }
 

@@ -60,10 +60,10 @@ public:
     /// Copy one state variable (a probe name of configs/README.md) of the given cells.
     virtual void read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,
                             float* out) const = 0;
-    /// Current weights of a projection (CSR order), first `count` synapses.
-    virtual void read_weights(uint32_t proj, uint64_t count, float* out) const = 0;
-    /// Source and target ids of the first `count` synapses of a projection (CSR order).
-    virtual void read_synapses(uint32_t proj, uint64_t count, uint32_t* src,
+    /// Current weights of synapses 0, stride, 2 stride, ... (`count` of them, CSR order).
+    virtual void read_weights(uint32_t proj, uint64_t stride, uint64_t count, float* out) const = 0;
+    /// Source and target ids of the same synapses.
+    virtual void read_synapses(uint32_t proj, uint64_t stride, uint64_t count, uint32_t* src,
                                uint32_t* tgt) const = 0;
     virtual uint64_t synapse_count(uint32_t proj) const = 0;
     /// Bytes of connectivity held (CSR, weights, delays, reverse index), all projections.

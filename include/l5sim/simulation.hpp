@@ -18,7 +18,8 @@ struct ProbeRecord {
 
 struct WeightRecord {
     std::vector<int64_t> steps;
-    uint64_t count = 0;           // synapses per snapshot (CSR order)
+    uint64_t stride = 1;          // the sample: synapses 0, stride, 2 stride, ... (CSR order)
+    uint64_t count = 0;           // synapses per snapshot
     std::vector<float> values;    // [snapshot][synapse]
 };
 
