@@ -306,6 +306,14 @@ void CudaEngine::init_projection(uint32_t j) {
     v.n_tgt = d.csr.n_tgt;
     v.in_degree = d.csr.in_degree;
     v.slots = d.csr.max_delay + 1;
+    {  // longest row (out-degree), for the propagation work split
+        std::vector<uint64_t> row_ptr(d.csr.row_ptr.size());
+        to_host(row_ptr.data(), d.csr.row_ptr.data(), row_ptr.size() * sizeof(uint64_t));
+        uint64_t longest = 0;
+        for (size_t r = 0; r + 1 < row_ptr.size(); ++r)
+            longest = std::max<uint64_t>(longest, row_ptr[r + 1] - row_ptr[r]);
+        v.row_chunks = static_cast<uint32_t>(std::max<uint64_t>(1, (longest + kChunk - 1) / kChunk));
+    }
     d.ring = DeviceBuffer<unsigned long long>(
         std::vector<unsigned long long>(static_cast<size_t>(v.slots) * v.n_tgt, 0));
     d.events = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(1, 0));

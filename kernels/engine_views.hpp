@@ -61,8 +61,13 @@ struct InputSet {
     InputView in[kMaxInputs];
 };
 
+/// Synapses one warp handles in propagation and post-side STDP (rows are split into chunks so
+/// that a few hundred spiking cells still give the GPU thousands of warps).
+inline constexpr uint32_t kChunk = 128;
+
 struct ProjView {
     uint32_t n_src = 0, n_tgt = 0, in_degree = 0, slots = 1;
+    uint32_t row_chunks = 1;  // ceil(longest CSR row / kChunk)
     const uint64_t* row_ptr;
     const uint32_t* target_delay;  // target id (24 bits) | delay steps << 24
     float* weight;

@@ -1,6 +1,8 @@
-// Thread mapping: one warp per spiking cell (grid-stride over the device spike count, so the
-// host never waits for it); lanes walk the cell's CSR row (propagate) or reverse-index row
-// (potentiate). Ring writes are 64-bit integer atomics (order-free); each synapse has one writer.
+// Thread mapping: one warp per (spiking cell, chunk of kChunk synapses of its row), grid-stride
+// over the device spike count times the chunks per row, so the host never waits and a few
+// hundred spikes still fill the GPU; lanes walk the chunk of the CSR row (propagate) or of the
+// reverse-index row (potentiate). Ring writes are 64-bit integer atomics (order-free); each
+// synapse has exactly one writer.
 #include "launch.cuh"
 #include "propagate.hpp"
 
@@ -10,14 +12,17 @@ namespace kernel {
 
 __global__ void propagate(ProjView pj, const uint32_t* spike_ids, const int* spike_count) {
     const uint32_t step = *pj.step;
-    const int n = *spike_count;
+    const uint64_t items = static_cast<uint64_t>(*spike_count) * pj.row_chunks;
     const int lane = threadIdx.x & 31;
-    const int warps = (gridDim.x * blockDim.x) >> 5;
+    const uint64_t warps = (gridDim.x * blockDim.x) >> 5;
     const bool triplet = pj.plastic && pj.stdp.rule == model::StdpRule::triplet;
     unsigned long long events = 0;
-    for (int q = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; q < n; q += warps) {
-        const uint32_t s = spike_ids[q];
-        const uint64_t b = pj.row_ptr[s], e = pj.row_ptr[s + 1];
+    for (uint64_t it = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; it < items; it += warps) {
+        const uint32_t s = spike_ids[it / pj.row_chunks];
+        const uint64_t row_b = pj.row_ptr[s], row_e = pj.row_ptr[s + 1];
+        const uint64_t b = row_b + (it % pj.row_chunks) * kChunk;
+        if (b >= row_e) continue;
+        const uint64_t e = b + kChunk < row_e ? b + kChunk : row_e;
         const float r2 = triplet ? pj.r2[s] : 0.0f;
         for (uint64_t syn = b + lane; syn < e; syn += 32) {
             const uint32_t td = pj.target_delay[syn];
@@ -34,15 +39,18 @@ __global__ void propagate(ProjView pj, const uint32_t* spike_ids, const int* spi
 }
 
 __global__ void potentiate(ProjView pj, const uint32_t* post_ids, const int* post_count) {
-    const int n = *post_count;
-    const int lane = threadIdx.x & 31;
-    const int warps = (gridDim.x * blockDim.x) >> 5;
-    const bool triplet = pj.stdp.rule == model::StdpRule::triplet;
     const uint32_t K = pj.in_degree;
-    for (int q = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; q < n; q += warps) {
-        const uint32_t t = post_ids[q];
+    const uint32_t chunks = (K + kChunk - 1) / kChunk;
+    const uint64_t items = static_cast<uint64_t>(*post_count) * chunks;
+    const int lane = threadIdx.x & 31;
+    const uint64_t warps = (gridDim.x * blockDim.x) >> 5;
+    const bool triplet = pj.stdp.rule == model::StdpRule::triplet;
+    for (uint64_t it = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; it < items; it += warps) {
+        const uint32_t t = post_ids[it / chunks];
+        const uint32_t k0 = static_cast<uint32_t>(it % chunks) * kChunk;
+        const uint32_t k1 = k0 + kChunk < K ? k0 + kChunk : K;
         const float o2 = triplet ? pj.o2[t] : 0.0f;
-        for (uint32_t k = lane; k < K; k += 32) {
+        for (uint32_t k = k0 + lane; k < k1; k += 32) {
             const uint32_t syn = pj.rev[static_cast<uint64_t>(t) * K + k];
             const uint32_t src = model::source_of(pj.source, t, k);
             pj.weight[syn] = model::potentiate(pj.stdp, pj.weight[syn], pj.x[src], o2);
@@ -58,17 +66,21 @@ __global__ void jump_slow_traces(float* trace, const uint32_t* ids, const int* c
 
 }  // namespace kernel
 
-// Enough warps to cover a busy step; idle warps exit at once.
-static uint64_t spike_warps(uint32_t n_cells) { return n_cells < 8192u ? n_cells : 8192u; }
+// Enough warps to fill the GPU on a busy step (132 SMs x 64 warps on an H100); idle warps
+// exit at once.
+static uint64_t work_warps(uint64_t max_items) { return max_items < 16384u ? max_items : 16384u; }
 
 void propagate(const ProjView& pj, const uint32_t* spike_ids, const int* spike_count,
                cudaStream_t stream) {
-    launch_warps(kernel::propagate, stream, spike_warps(pj.n_src), pj, spike_ids, spike_count);
+    launch_warps(kernel::propagate, stream, work_warps(uint64_t(pj.n_src) * pj.row_chunks), pj,
+                 spike_ids, spike_count);
 }
 
 void potentiate(const ProjView& pj, const uint32_t* post_ids, const int* post_count,
                 const uint32_t* pre_ids, const int* pre_count, cudaStream_t stream) {
-    launch_warps(kernel::potentiate, stream, spike_warps(pj.n_tgt), pj, post_ids, post_count);
+    const uint64_t chunks = (pj.in_degree + kChunk - 1) / kChunk;
+    launch_warps(kernel::potentiate, stream, work_warps(uint64_t(pj.n_tgt) * chunks), pj, post_ids,
+                 post_count);
     if (pj.stdp.rule == model::StdpRule::triplet) {
         launch(kernel::jump_slow_traces, stream, pj.n_src < 65536u ? pj.n_src : 65536u, pj.r2,
                pre_ids, pre_count);
