@@ -217,20 +217,27 @@ Network build_network(const Config& cfg) {
     return net;
 }
 
+uint64_t projection_synapses(const Config& cfg, const ProjectionConfig& p) {
+    const uint64_t n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
+    const bool skip_self = p.source == p.target && !p.autapses;
+    return (p.rule == ConnRule::dense ? n_src - (skip_self ? 1 : 0) : p.K) * n_tgt;
+}
+
+uint64_t max_ring_slots(const Config& cfg, const ProjectionConfig& p) {
+    if (p.rule == ConnRule::dense) return uint64_t(cfg.to_steps(p.delay_ms)) + 1;
+    // The farthest torus point is sqrt(2)/2 away.
+    return uint64_t(cfg.to_steps(p.delay_min_ms)) +
+           uint64_t(std::ceil(0.70711 / (p.conduction_speed * cfg.dt_ms))) + 2;
+}
+
 uint64_t estimate_bytes(const Config& cfg) {
     uint64_t bytes = 0;
     for (const auto& pop : cfg.populations) bytes += uint64_t(pop.n) * 96;  // state
     for (const auto& p : cfg.projections) {
         const uint64_t n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
-        const uint64_t k = p.rule == ConnRule::dense ? n_src : p.K;
-        const uint64_t syn = k * n_tgt;
         // draws (4+4+1) during the build + CSR (4+4+1) + reverse index + row pointers.
-        bytes += syn * (9 + 9 + (p.stdp ? 4 : 0)) + (n_src + 1) * 8;
-        const uint64_t slots = p.rule == ConnRule::dense
-                                   ? uint64_t(cfg.to_steps(p.delay_ms)) + 1
-                                   : uint64_t(cfg.to_steps(p.delay_min_ms)) +
-                                         uint64_t(0.7072 / (p.conduction_speed * cfg.dt_ms)) + 2;
-        bytes += slots * n_tgt * 8 + (p.stdp ? (n_src + n_tgt) * 16 : 0);
+        bytes += projection_synapses(cfg, p) * (9 + 9 + (p.stdp ? 4 : 0)) + (n_src + 1) * 8;
+        bytes += max_ring_slots(cfg, p) * n_tgt * 8 + (p.stdp ? (n_src + n_tgt) * 16 : 0);
     }
     return bytes;
 }

@@ -30,12 +30,6 @@ constexpr int64_t kRecordCheckEvery = 100;
 
 uint64_t record_capacity(uint32_t n) { return static_cast<uint64_t>(n) * 16 + 65536; }
 
-uint64_t projection_synapses(const Config& cfg, const ProjectionConfig& p) {
-    const uint64_t n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
-    const bool skip_self = p.source == p.target && !p.autapses;
-    return (p.rule == ConnRule::dense ? n_src - (skip_self ? 1 : 0) : p.K) * n_tgt;
-}
-
 std::vector<uint32_t> build_order(const Config& cfg) {
     std::vector<uint32_t> order(cfg.projections.size());
     for (uint32_t j = 0; j < order.size(); ++j) order[j] = j;
@@ -572,11 +566,7 @@ uint64_t estimate_device_bytes(const Config& cfg) {
         resident += uint64_t(pop.n) * (100 + (cfg.recording.spikes ? 16 * 8 : 0));
     for (const auto& p : cfg.projections) {
         const uint64_t n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
-        const uint64_t slots =
-            p.rule == ConnRule::dense
-                ? uint64_t(cfg.to_steps(p.delay_ms)) + 1
-                : uint64_t(cfg.to_steps(p.delay_min_ms)) +
-                      uint64_t(std::ceil(0.70711 / (p.conduction_speed * cfg.dt_ms))) + 2;
+        const uint64_t slots = max_ring_slots(cfg, p);
         resident += slots * n_tgt * 8 + (p.stdp ? (n_src + n_tgt) * 8 : 0);
     }
     for (uint32_t j : build_order(cfg)) {

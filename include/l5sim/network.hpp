@@ -49,6 +49,11 @@ float sparse_weight(const ProjectionConfig& p);
 /// STDP upper bound of a projection given its largest initial weight.
 float stdp_w_max(const ProjectionConfig& p, float w_init_max);
 
+/// Synapses projection `p` will have (known before building it).
+uint64_t projection_synapses(const Config& cfg, const ProjectionConfig& p);
+/// Upper bound of a projection's delay-ring slots (longest possible delay + 1), before building.
+uint64_t max_ring_slots(const Config& cfg, const ProjectionConfig& p);
+
 /// Memory the CPU engine will need for `cfg` (connectivity + state + ring buffers), in bytes,
 /// estimated before anything is allocated.
 uint64_t estimate_bytes(const Config& cfg);
