@@ -421,21 +421,11 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
     return c;
 }
 
-Config parse_root(YAML::Node root, const std::string& name, const std::vector<Override>& overrides) {
-    auto src = std::make_shared<config_detail::Source>();
-    src->file = name;
-    for (const auto& [k, v] : overrides) {
-        config_detail::apply_override(root, k, v, "--set " + k + "=" + v);
-        src->overridden.insert(k);
-    }
-    if (!root.IsMap()) throw ConfigError(name + ": expected a YAML map at the top level");
-    return read_root(root, src);
-}
-
 }  // namespace
 
-Config parse_config(const std::string& text, const std::string& name,
-                    const std::vector<Override>& overrides) {
+namespace config_detail {
+
+YAML::Node load_tree(const std::string& text, const std::string& name) {
     YAML::Node root;
     try {
         root = YAML::Load(text);
@@ -443,16 +433,48 @@ Config parse_config(const std::string& text, const std::string& name,
         throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ":" +
                           std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
     }
-    config_detail::check_unique_keys(root, name);
-    return parse_root(root, name, overrides);
+    check_unique_keys(root, name);
+    return root;
 }
 
-Config load_config(const std::string& path, const std::vector<Override>& overrides) {
+std::shared_ptr<Source> apply_overrides(YAML::Node& root, const std::string& name,
+                                        const std::vector<Override>& overrides) {
+    auto src = std::make_shared<Source>();
+    src->file = name;
+    for (const auto& [k, v] : overrides) {
+        apply_override(root, k, v, "--set " + k + "=" + v);
+        src->overridden[k] = "--set " + k;
+    }
+    return src;
+}
+
+Config read_tree(YAML::Node root, std::shared_ptr<const Source> src) {
+    if (!root.IsMap()) throw ConfigError(src->file + ": expected a YAML map at the top level");
+    return read_root(root, std::move(src));
+}
+
+}  // namespace config_detail
+
+Config parse_config(const std::string& text, const std::string& name,
+                    const std::vector<Override>& overrides) {
+    YAML::Node root = config_detail::load_tree(text, name);
+    auto src = config_detail::apply_overrides(root, name, overrides);
+    if (root.IsMap() && root["sweep"])
+        throw ConfigError(name + ": this config holds a sweep (a batch of replicas); load it with "
+                                 "load_batch()");
+    return config_detail::read_tree(root, src);
+}
+
+std::string read_config_file(const std::string& path) {
     std::ifstream in(path);
     if (!in) throw ConfigError(path + ": cannot open the config file (does it exist?)");
     std::stringstream ss;
     ss << in.rdbuf();
-    return parse_config(ss.str(), path, overrides);
+    return ss.str();
+}
+
+Config load_config(const std::string& path, const std::vector<Override>& overrides) {
+    return parse_config(read_config_file(path), path, overrides);
 }
 
 }  // namespace l5sim

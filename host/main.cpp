@@ -15,6 +15,7 @@
 #include "l5sim/network.hpp"
 #include "l5sim/output.hpp"
 #include "l5sim/simulation.hpp"
+#include "l5sim/sweep.hpp"
 
 namespace {
 
@@ -28,13 +29,25 @@ struct RunArgs {
     bool force = false, quiet = false, profile = false;
 };
 
-Config load(const std::string& path, const std::vector<std::string>& sets, int64_t seed,
-            int threads) {
+Batch load(const std::string& path, const std::vector<std::string>& sets, int64_t seed,
+           int threads) {
     std::vector<Override> ov;
     for (const auto& s : sets) ov.push_back(parse_override(s));
     if (seed >= 0) ov.emplace_back("simulation.seed", std::to_string(seed));
     if (threads > 0) ov.emplace_back("simulation.threads", std::to_string(threads));
-    return load_config(path, ov);
+    return load_batch(path, ov);
+}
+
+Simulation::Backend backend_of(const std::string& name) {
+    Simulation::Backend backend = name == "cuda"   ? Simulation::Backend::cuda
+                                  : name == "auto" ? Simulation::Backend::automatic
+                                                   : Simulation::Backend::cpu;
+    if (backend == Simulation::Backend::automatic) {
+        std::string why;
+        const bool gpu = cuda_available(&why);
+        spdlog::info("--backend auto: {}", gpu ? "using the CUDA engine" : "using the CPU engine (" + why + ")");
+    }
+    return backend;
 }
 
 std::string fmt_duration(double s) {
@@ -44,17 +57,21 @@ std::string fmt_duration(double s) {
 }
 
 int cmd_run(const RunArgs& a, const std::string& command_line) {
-    Config cfg = load(a.config, a.sets, a.seed, a.threads);
+    const Batch batch = load(a.config, a.sets, a.seed, a.threads);
     const std::filesystem::path dir = a.out;
     check_output_dir(dir, a.force);
-    Simulation::Backend backend = a.backend == "cuda"   ? Simulation::Backend::cuda
-                                  : a.backend == "auto" ? Simulation::Backend::automatic
-                                                        : Simulation::Backend::cpu;
-    if (backend == Simulation::Backend::automatic) {
-        std::string why;
-        const bool gpu = cuda_available(&why);
-        spdlog::info("--backend auto: {}", gpu ? "using the CUDA engine" : "using the CPU engine (" + why + ")");
+    const Simulation::Backend backend = backend_of(a.backend);
+    if (batch.is_sweep) {
+        SweepRunOptions opt;
+        opt.backend = backend;
+        opt.parallel = batch.configs.front().threads;
+        opt.quiet = a.quiet;
+        opt.force = a.force;
+        opt.command_line = command_line;
+        run_sweep(batch, dir, opt);
+        return 0;
     }
+    const Config& cfg = batch.configs.front();
     spdlog::info("building network: {} populations, {} projections", cfg.populations.size(),
                  cfg.projections.size());
     Simulation sim(cfg, backend, a.profile);
@@ -90,13 +107,21 @@ int cmd_run(const RunArgs& a, const std::string& command_line) {
 }
 
 int cmd_validate(const std::string& path, const std::vector<std::string>& sets) {
-    Config cfg = load(path, sets, -1, 0);
+    const Batch batch = load(path, sets, -1, 0);
+    const Config& cfg = batch.configs.front();
     uint64_t cells = 0;
     for (const auto& p : cfg.populations) cells += p.n;
     std::cout << path << ": valid (" << cfg.populations.size() << " populations, " << cells
               << " cells, " << cfg.projections.size() << " projections, "
               << cfg.steps() << " steps; about "
-              << estimate_bytes(cfg) / (1024.0 * 1024.0) << " MiB on the CPU engine)\n";
+              << estimate_bytes(cfg) / (1024.0 * 1024.0) << " MiB on the CPU engine)";
+    if (batch.is_sweep)
+        std::cout << "; a sweep of " << batch.replicas.size() << " replicas ("
+                  << std::max<size_t>(batch.conditions.size(), 1) << " conditions x "
+                  << batch.replicas.size() / batch.trials /
+                         std::max<size_t>(batch.conditions.size(), 1)
+                  << " grid points x " << batch.trials << " trials)";
+    std::cout << "\n";
     return 0;
 }
 

@@ -62,9 +62,9 @@ std::string MapReader::path(const std::string& key) const {
 }
 
 std::string MapReader::where(const YAML::Node& n, const std::string& key_path) const {
-    for (const auto& o : src_->overridden) {
+    for (const auto& [o, label] : src_->overridden) {
         if (key_path == o || key_path.rfind(o + ".", 0) == 0 || o.rfind(key_path + ".", 0) == 0)
-            return "--set " + o;
+            return label;
     }
     if (n.IsDefined() && !n.Mark().is_null()) {
         return src_->file + ":" + std::to_string(n.Mark().line + 1) + ":" +
@@ -348,6 +348,17 @@ static void set_path(YAML::Node node, const std::vector<std::string>& parts, siz
 
 void apply_override(YAML::Node& root, const std::string& key_path, const std::string& value,
                     const std::string& origin) {
+    YAML::Node v;
+    try {
+        v = YAML::Load(value);
+    } catch (const YAML::Exception& e) {
+        throw ConfigError(origin + ": value is not valid YAML: " + e.msg);
+    }
+    apply_override_node(root, key_path, v, origin);
+}
+
+void apply_override_node(YAML::Node& root, const std::string& key_path, const YAML::Node& value,
+                         const std::string& origin) {
     std::vector<std::string> parts;
     std::stringstream ss(key_path);
     for (std::string p; std::getline(ss, p, '.');) {
@@ -355,14 +366,8 @@ void apply_override(YAML::Node& root, const std::string& key_path, const std::st
         parts.push_back(p);
     }
     if (parts.empty()) throw ConfigError(origin + ": empty key path");
-    YAML::Node v;
-    try {
-        v = YAML::Load(value);
-    } catch (const YAML::Exception& e) {
-        throw ConfigError(origin + ": value is not valid YAML: " + e.msg);
-    }
     if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-    set_path(root, parts, 0, v, origin);
+    set_path(root, parts, 0, value, origin);
 }
 
 }  // namespace l5sim::config_detail

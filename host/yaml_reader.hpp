@@ -4,17 +4,22 @@
 // that no unknown key was left unread. Errors name file:line:column, key path, expectation.
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <yaml-cpp/yaml.h>
 
+#include "l5sim/config.hpp"
+
 namespace l5sim::config_detail {
 
 struct Source {
     std::string file;
-    std::set<std::string> overridden;  // key paths that came from --set
+    /// Key paths set by an override, and where to say they came from ("--set a.b",
+    /// "run.yaml:12:5 (sweep.grid a.b = 3)").
+    std::map<std::string, std::string> overridden;
 };
 
 /// Reads one YAML map. Keys must be read at most once; finish() rejects the rest.
@@ -77,5 +82,16 @@ void check_unique_keys(const YAML::Node& node, const std::string& file,
 /// Apply `a.b.c=value` to the tree (creating maps as needed; numeric parts index sequences).
 void apply_override(YAML::Node& root, const std::string& key_path, const std::string& value,
                     const std::string& origin);
+/// The same with a parsed value.
+void apply_override_node(YAML::Node& root, const std::string& key_path, const YAML::Node& value,
+                         const std::string& origin);
+
+/// Parse YAML text (syntax errors and duplicate keys named with file:line:column).
+YAML::Node load_tree(const std::string& text, const std::string& name);
+/// Apply `--set` overrides to the tree; the returned source remembers them for messages.
+std::shared_ptr<Source> apply_overrides(YAML::Node& root, const std::string& name,
+                                        const std::vector<std::pair<std::string, std::string>>& overrides);
+/// Validate a whole config tree (defined in config.cpp).
+Config read_tree(YAML::Node root, std::shared_ptr<const Source> src);
 
 }  // namespace l5sim::config_detail

@@ -145,6 +145,8 @@ Config load_config(const std::string& path, const std::vector<Override>& overrid
 /// The same from YAML text (tests); `name` stands for the file in messages.
 Config parse_config(const std::string& yaml_text, const std::string& name,
                     const std::vector<Override>& overrides = {});
+/// The text of a config file (ConfigError naming the path if it cannot be read).
+std::string read_config_file(const std::string& path);
 /// Parse "a.b.c=value".
 Override parse_override(const std::string& text);
 

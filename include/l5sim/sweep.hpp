@@ -1,0 +1,66 @@
+#pragma once
+/// Sweeps and trials as batched replicas (DESIGN.md section 5): a config's `sweep:` block asks
+/// for a grid of parameter values (and optional named conditions) times a number of trials;
+/// each combination is one independent replica of the network with its own seed, run in one
+/// `l5sim run` and labelled by replica, condition and parameter values.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "l5sim/config.hpp"
+#include "l5sim/simulation.hpp"
+
+namespace l5sim {
+
+/// One replica: which condition, grid point and trial it is, and the overrides that make it.
+struct ReplicaSpec {
+    uint32_t index = 0;
+    uint32_t trial = 0;
+    uint32_t point = 0;       // condition-and-grid point (replicas of one point differ by trial)
+    uint64_t seed = 0;        // simulation.seed of this replica = base seed + trial
+    std::string condition;    // label of the condition ("" without conditions)
+    /// Grid values, in axis order: key path and value as YAML text ("150", "0.25").
+    std::vector<std::pair<std::string, std::string>> params;
+};
+
+/// A loaded config: one run (no `sweep:` block) or a sweep of replicas.
+struct Batch {
+    bool is_sweep = false;
+    uint32_t trials = 1;
+    std::vector<std::string> axes;        // grid key paths, in file order (first varies slowest)
+    std::vector<std::string> conditions;  // condition labels, in file order
+    std::vector<ReplicaSpec> replicas;    // condition (slowest), grid axes, trial (fastest)
+    std::vector<Config> configs;          // validated config of each replica (one if no sweep)
+};
+
+/// Load a config that may hold a `sweep:` block; every replica's config is built and validated
+/// up front, and an error names the file:line of the sweep entry that caused it. Seeds: replica
+/// of trial t runs with simulation.seed + t (the same noise at every grid point: common random
+/// numbers, so differences between grid points are not blurred by independent noise).
+Batch load_batch(const std::string& path, const std::vector<Override>& overrides = {});
+/// The same from YAML text (tests).
+Batch parse_batch(const std::string& yaml_text, const std::string& name,
+                  const std::vector<Override>& overrides = {});
+
+/// "replicas/r00012": where replica 12 of a sweep writes its outputs, relative to the sweep's.
+std::string replica_dir_name(uint32_t index);
+
+struct SweepRunOptions {
+    Simulation::Backend backend = Simulation::Backend::cpu;
+    /// Replicas run at once on the CPU engine (each on one thread); 0 = all cores.
+    int parallel = 0;
+    bool quiet = false;
+    bool force = false;
+    std::string command_line;
+};
+
+/// Run every replica of a sweep and write `dir`: sweep.json (the replicas and their labels,
+/// first), replicas/rNNNNN/ (each a complete output directory of its own, as `l5sim run` writes
+/// for one config), summary.json (per-replica population statistics, last). On the CPU engine
+/// replicas run in parallel, one per thread; on the CUDA engine one after another. A replica's
+/// spikes, probes and weights are byte-identical to a plain run of its config.resolved.yaml.
+void run_sweep(const Batch& batch, const std::filesystem::path& dir, const SweepRunOptions& opt);
+
+}  // namespace l5sim
