@@ -2,7 +2,10 @@
 // config per replica.
 #include "l5sim/sweep.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 
 #include "l5sim/error.hpp"
@@ -93,8 +96,16 @@ std::vector<YAML::Node> axis_values(const std::string& file, const YAML::Node& v
         if (to < from) fail(file, v["to"], path + ".to", "a value >= from");
         const double n = std::floor((to - from) / step + 1e-9) + 1;
         if (n > kMaxReplicas) fail(file, v, path, "at most 1000000 values");
+        // Values keep 15 significant digits of the range's scale, so that the rounding error of
+        // from + i * step does not show (0.3, not 0.30000000000000004; 0, not 5.55e-17).
+        const double scale = std::max({std::fabs(from), std::fabs(to), step});
+        const int digits = std::clamp(15 - int(std::ceil(std::log10(scale))), 0, 400);
         for (int64_t i = 0; i < int64_t(n); ++i) {
-            YAML::Node x(format_number(from + double(i) * step));
+            char buf[1024];
+            std::snprintf(buf, sizeof buf, "%.*f", digits, from + double(i) * step);
+            double value = std::strtod(buf, nullptr);
+            if (value == 0) value = 0;  // no "-0"
+            YAML::Node x(format_number(value));
             x.SetStyle(YAML::EmitterStyle::Default);
             out.push_back(x);
         }

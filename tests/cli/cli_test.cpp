@@ -440,6 +440,189 @@ TEST(CliRun, ResolvedConfigRunsAgainToTheSameSpikes) {
     EXPECT_EQ(read_json(d / "b" / "summary.json")["seed"].get<int>(), 5);
 }
 
+// ---- sweeps ----
+
+// Two PYR cells driven to fire (600 pA soma injection, 600 Hz somatic background), 50 ms, seed
+// 11, a probe of v; a sweep of 2 injection amplitudes x 2 trials. Lines 1-10.
+const char* kSweep =
+    "simulation: {dt_ms: 0.1, duration_ms: 50, seed: 11}\n"                   // 1
+    "populations:\n"                                                          // 2
+    "  PYR: {type: pyramidal, n: 2, background: {soma: {rate_hz: 600}}}\n"    // 3
+    "injections:\n"                                                           // 4
+    "  - {name: drive, population: PYR, amplitude_pA: 600}\n"                 // 5
+    "recording: {probes: [{population: PYR, variables: [v, v_d]}]}\n"         // 6
+    "sweep:\n"                                                                // 7
+    "  trials: 2\n"                                                           // 8
+    "  grid:\n"                                                               // 9
+    "    injections.0.amplitude_pA: [600, 800]\n";                            // 10
+
+fs::path sweep_config(const TempDir& d) {
+    const fs::path p = d / "sweep.yaml";
+    write_file(p, kSweep);
+    return p;
+}
+
+TEST(CliSweep, WritesSweepJsonReplicasAndSummary) {
+    TempDir d;
+    const fs::path cfg = sweep_config(d), out = d / "out";
+    const auto r = l5sim(d, "run " + q(cfg) + " --out " + q(out) + " -q");
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    EXPECT_TRUE(fs::is_regular_file(out / "sweep.json"));
+    EXPECT_TRUE(fs::is_regular_file(out / "summary.json"));
+    EXPECT_FALSE(has_part_files(out));
+    // No single-run outputs at the top level: they are per replica.
+    EXPECT_FALSE(fs::exists(out / "spikes.h5"));
+    EXPECT_FALSE(fs::exists(out / "config.resolved.yaml"));
+    EXPECT_FALSE(fs::exists(out / "replicas" / "r00004"));
+
+    const double amps[] = {600, 600, 800, 800};  // grid point slower, trial faster
+    const auto sj = read_json(out / "sweep.json");
+    EXPECT_EQ(sj["trials"].get<int>(), 2);
+    EXPECT_EQ(sj["axes"], nlohmann::json::array({"injections.0.amplitude_pA"}));
+    EXPECT_TRUE(sj["conditions"].empty());
+    ASSERT_EQ(sj["replicas"].size(), 4u) << sj.dump(2);
+
+    const auto j = read_json(out / "summary.json");
+    EXPECT_EQ(j["trials"].get<int>(), 2);
+    ASSERT_EQ(j["replicas"].size(), 4u) << j.dump(2);
+    for (int k = 0; k < 4; ++k) {
+        SCOPED_TRACE("replica " + std::to_string(k));
+        const std::string name = "r0000" + std::to_string(k);
+        const fs::path rdir = out / "replicas" / name;
+        for (const char* f : {"config.resolved.yaml", "spikes.h5", "probes.h5", "summary.json"})
+            EXPECT_TRUE(fs::is_regular_file(rdir / f)) << f;
+        for (const auto* doc : {&sj, &j}) {
+            const auto& rep = (*doc)["replicas"][k];
+            EXPECT_EQ(rep["index"].get<int>(), k);
+            EXPECT_EQ(rep["dir"].get<std::string>(), "replicas/" + name);
+            EXPECT_EQ(rep["condition"].get<std::string>(), "");
+            EXPECT_EQ(rep["point"].get<int>(), k / 2);
+            EXPECT_EQ(rep["trial"].get<int>(), k % 2);
+            EXPECT_EQ(rep["seed"].get<int>(), 11 + k % 2);
+            ASSERT_EQ(rep["params"].size(), 1u) << rep.dump(2);
+            EXPECT_DOUBLE_EQ(rep["params"]["injections.0.amplitude_pA"].get<double>(), amps[k]);
+        }
+        // summary.json carries each replica's population statistics, the replica's own
+        // summary.json and spikes.h5 agree with it.
+        const auto& pyr = j["replicas"][k]["populations"]["PYR"];
+        EXPECT_EQ(pyr["n"].get<int>(), 2);
+        const auto spikes = pyr["spikes"].get<uint64_t>();
+        EXPECT_GT(spikes, 0u);
+        EXPECT_NEAR(pyr["rate_hz"].get<double>(), spikes / (2 * 0.05), 1e-9);
+        const auto own = read_json(rdir / "summary.json");
+        EXPECT_EQ(own["seed"].get<int>(), 11 + k % 2);
+        EXPECT_EQ(own["populations"]["PYR"]["spikes"].get<uint64_t>(), spikes);
+        EXPECT_EQ(read_spikes(rdir / "spikes.h5", "PYR").t.size(), spikes);
+        const std::string resolved = read_file(rdir / "config.resolved.yaml");
+        EXPECT_NE(resolved.find("seed: " + std::to_string(11 + k % 2)), std::string::npos);
+        EXPECT_NE(resolved.find("amplitude_pA: " + std::to_string(int(amps[k]))),
+                  std::string::npos)
+            << resolved;
+        EXPECT_EQ(resolved.find("\nsweep:"), std::string::npos) << resolved;
+    }
+}
+
+// Each replica is exactly the run of its own resolved config: the same spike and probe files,
+// byte for byte (replicas run in parallel, one per thread; the plain runs on their own).
+TEST(CliSweep, ReplicaEqualsAPlainRunOfItsResolvedConfig) {
+    TempDir d;
+    const fs::path cfg = sweep_config(d), out = d / "out";
+    const auto r = l5sim(d, "run " + q(cfg) + " --out " + q(out) + " -q");
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    for (int k = 0; k < 4; ++k) {
+        SCOPED_TRACE("replica " + std::to_string(k));
+        const fs::path rdir = out / "replicas" / ("r0000" + std::to_string(k));
+        const fs::path plain = d / ("plain" + std::to_string(k));
+        const auto p = l5sim(d, "run " + q(rdir / "config.resolved.yaml") + " --out " + q(plain) +
+                                    " -q");
+        ASSERT_EQ(p.rc, 0) << p.out << p.err;
+        const std::string a = read_file(rdir / "spikes.h5"), b = read_file(plain / "spikes.h5");
+        ASSERT_FALSE(a.empty());
+        EXPECT_TRUE(a == b) << "spikes.h5 of replica " << k << " differs from a plain run";
+        EXPECT_FALSE(read_spikes(plain / "spikes.h5", "PYR").t.empty());
+        const std::string pa = read_file(rdir / "probes.h5"), pb = read_file(plain / "probes.h5");
+        ASSERT_FALSE(pa.empty());
+        EXPECT_TRUE(pa == pb) << "probes.h5 of replica " << k << " differs from a plain run";
+    }
+    // Trials differ by seed: replica 1 is not replica 0 again.
+    EXPECT_FALSE(read_spikes(out / "replicas/r00000/spikes.h5", "PYR") ==
+                 read_spikes(out / "replicas/r00001/spikes.h5", "PYR"));
+}
+
+// One replica at a time or several at once: the same bytes.
+TEST(CliSweep, ReplicasAtOnceDoNotChangeTheOutputs) {
+    TempDir d;
+    const fs::path cfg = sweep_config(d);
+    ASSERT_EQ(l5sim(d, "run " + q(cfg) + " --out " + q(d / "a") + " -q --threads 1").rc, 0);
+    ASSERT_EQ(l5sim(d, "run " + q(cfg) + " --out " + q(d / "b") + " -q --threads 4").rc, 0);
+    EXPECT_EQ(read_json(d / "b" / "summary.json")["timing"]["replicas_at_once"].get<int>(), 4);
+    for (int k = 0; k < 4; ++k) {
+        const std::string rel = "replicas/r0000" + std::to_string(k) + "/spikes.h5";
+        EXPECT_TRUE(read_file(d / "a" / rel) == read_file(d / "b" / rel)) << rel;
+    }
+}
+
+// Conditions label the replicas, and their values reach the run: no drive, no spikes.
+TEST(CliSweep, ConditionsLabelTheReplicas) {
+    TempDir d;
+    const fs::path cfg = d / "cond.yaml", out = d / "out";
+    const std::string model = std::string(kSweep).substr(0, std::string(kSweep).find("sweep:"));
+    write_file(cfg, model +
+                        "sweep:\n"
+                        "  conditions:\n"
+                        "    - label: silent\n"
+                        "      set: {injections.0.amplitude_pA: 0,"
+                        " populations.PYR.background.soma.rate_hz: 0,"
+                        " populations.PYR.background.dendrite.rate_hz: 0}\n"
+                        "    - {label: driven}\n");
+    const auto r = l5sim(d, "run " + q(cfg) + " --out " + q(out) + " -q");
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    const auto j = read_json(out / "summary.json");
+    EXPECT_EQ(j["conditions"], nlohmann::json::array({"silent", "driven"}));
+    ASSERT_EQ(j["replicas"].size(), 2u) << j.dump(2);
+    EXPECT_EQ(j["replicas"][0]["condition"].get<std::string>(), "silent");
+    EXPECT_EQ(j["replicas"][1]["condition"].get<std::string>(), "driven");
+    EXPECT_EQ(j["replicas"][0]["seed"].get<int>(), 11);
+    EXPECT_EQ(j["replicas"][1]["seed"].get<int>(), 11);
+    EXPECT_EQ(j["replicas"][0]["populations"]["PYR"]["spikes"].get<uint64_t>(), 0u);
+    EXPECT_GT(j["replicas"][1]["populations"]["PYR"]["spikes"].get<uint64_t>(), 0u);
+}
+
+TEST(CliSweep, BadGridValueExitsTwoAndCreatesNoDirectory) {
+    TempDir d;
+    const fs::path cfg = d / "bad.yaml", out = d / "out";
+    write_file(cfg, std::string(kSweep) + "    populations.PYR.coupling.gamma: [0.5, 1.5]\n");
+    const auto r = l5sim(d, "run " + q(cfg) + " --out " + q(out));
+    EXPECT_EQ(r.rc, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find(cfg.string() + ":11:5 (sweep.grid populations.PYR.coupling.gamma = 1.5)"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("expected a probability in [0, 1]"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(out));
+    const auto v = l5sim(d, "validate " + q(cfg));
+    EXPECT_EQ(v.rc, 2) << v.out << v.err;
+}
+
+TEST(CliSweep, SetChangesTheTrials) {
+    TempDir d;
+    const fs::path cfg = sweep_config(d), out = d / "out";
+    const auto r = l5sim(d, "run " + q(cfg) + " --out " + q(out) + " -q --set sweep.trials=3");
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    const auto j = read_json(out / "summary.json");
+    EXPECT_EQ(j["trials"].get<int>(), 3);
+    EXPECT_EQ(j["replicas"].size(), 6u);
+    EXPECT_TRUE(fs::is_directory(out / "replicas" / "r00005"));
+}
+
+TEST(CliValidate, SweepCountsTheReplicas) {
+    TempDir d;
+    const auto r = l5sim(d, "validate " + q(sweep_config(d)));
+    EXPECT_EQ(r.rc, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("valid"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("4 replicas"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("2 grid points x 2 trials"), std::string::npos) << r.out;
+}
+
 // ---- validate and info ----
 
 TEST(CliValidate, GoodConfigExitsZero) {
