@@ -144,6 +144,11 @@ SweepSpec read_sweep(const std::string& file, const YAML::Node& s) {
             a.key = it->first.Scalar();
             a.key_node = it->first;
             check_key(file, it->first, "sweep.grid");
+            for (const auto& [g, where] : seen) {
+                if (g == a.key || g.rfind(a.key + ".", 0) == 0 || a.key.rfind(g + ".", 0) == 0)
+                    fail(file, it->first, "sweep.grid." + a.key,
+                         "a key that no other axis sets (" + g + " overlaps it)");
+            }
             a.values = axis_values(file, it->second, "sweep.grid." + a.key);
             seen[a.key] = "sweep.grid";
             spec.axes.push_back(a);
@@ -175,9 +180,11 @@ SweepSpec read_sweep(const std::string& file, const YAML::Node& s) {
                 for (auto it = set.begin(); it != set.end(); ++it) {
                     check_key(file, it->first, path + ".set");
                     const std::string k = it->first.Scalar();
-                    if (seen.count(k) && seen[k] == "sweep.grid")
-                        fail(file, it->first, path + ".set." + k,
-                             "a key not also swept by sweep.grid");
+                    for (const auto& [g, where] : seen) {
+                        if (g == k || g.rfind(k + ".", 0) == 0 || k.rfind(g + ".", 0) == 0)
+                            fail(file, it->first, path + ".set." + k,
+                                 "a key not also swept by sweep.grid (it sweeps " + g + ")");
+                    }
                     cond.sets.emplace_back(k, it->second);
                 }
             }

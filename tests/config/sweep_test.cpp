@@ -411,6 +411,30 @@ TEST(SweepErrors, KeySetByBothAConditionAndTheGrid) {
     EXPECT_TRUE(mentions(m2, {"populations.PYR.coupling.gamma", "not also swept by sweep.grid"}));
 }
 
+TEST(SweepErrors, OverlappingKeysAreRefused) {
+    // A condition that sets a parent map of a swept key would be silently half-overridden.
+    const auto m = error_of(base() + yaml({
+                                         "sweep:",                                          // 11
+                                         "  grid:",                                         // 12
+                                         "    populations.PYR.coupling.gamma: [0.2, 0.4]",  // 13
+                                         "  conditions:",                                   // 14
+                                         "    - label: a",                                  // 15
+                                         "      set:",                                      // 16
+                                         "        populations.PYR.coupling: {mode: scaled}",  // 17
+                                     }));
+    EXPECT_TRUE(starts_with(m, "sweep.yaml:17:9: "));
+    EXPECT_TRUE(mentions(m, {"not also swept by sweep.grid", "populations.PYR.coupling.gamma"}));
+    // Two grid axes, one inside the other.
+    const auto m2 = error_of(base() + yaml({
+                                          "sweep:",                                  // 11
+                                          "  grid:",                                 // 12
+                                          "    populations.PYR.coupling: [{gamma: 0.1}]",  // 13
+                                          "    populations.PYR.coupling.gamma: [0.2]",     // 14
+                                      }));
+    EXPECT_TRUE(starts_with(m2, "sweep.yaml:14:5: "));
+    EXPECT_TRUE(mentions(m2, {"sweep.grid.populations.PYR.coupling.gamma", "overlaps"}));
+}
+
 TEST(SweepErrors, DuplicateConditionLabels) {
     const auto m = error_of(base() + yaml({
                                          "sweep:",                                              // 11
