@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -88,7 +89,10 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
 
     const bool cpu = opt.backend == Simulation::Backend::cpu ||
                      (opt.backend == Simulation::Backend::automatic && !cuda_available());
-    const int parallel = cpu ? (opt.parallel > 0 ? opt.parallel : omp_get_num_procs()) : 1;
+    // On the CUDA engine each replica has its own engine and stream, driven by its own host
+    // thread, so that many small replicas share the GPU at once.
+    const int parallel = static_cast<int>(std::min<int64_t>(
+        opt.parallel > 0 ? opt.parallel : omp_get_num_procs(), std::max<int64_t>(n, 1)));
     spdlog::info("sweep: {} replicas ({} conditions x grid of {} axes x {} trials), {} at a time "
                  "on the {} engine",
                  n, std::max<size_t>(batch.conditions.size(), 1), batch.axes.size(),

@@ -49,7 +49,8 @@ std::string replica_dir_name(uint32_t index);
 
 struct SweepRunOptions {
     Simulation::Backend backend = Simulation::Backend::cpu;
-    /// Replicas run at once on the CPU engine (each on one thread); 0 = all cores.
+    /// Replicas run at once (CPU engine: each on one thread; CUDA engine: each with its own
+    /// engine and stream, driven by its own host thread); 0 = the number of host cores.
     int parallel = 0;
     bool quiet = false;
     bool force = false;
@@ -58,8 +59,9 @@ struct SweepRunOptions {
 
 /// Run every replica of a sweep and write `dir`: sweep.json (the replicas and their labels,
 /// first), replicas/rNNNNN/ (each a complete output directory of its own, as `l5sim run` writes
-/// for one config), summary.json (per-replica population statistics, last). On the CPU engine
-/// replicas run in parallel, one per thread; on the CUDA engine one after another. A replica's
+/// for one config), summary.json (per-replica population statistics, last). Replicas run in
+/// parallel: on the CPU engine one per thread, on the CUDA engine one engine and stream per
+/// host thread, sharing the device. A replica's
 /// spikes, probes and weights are byte-identical to a plain run of its config.resolved.yaml.
 void run_sweep(const Batch& batch, const std::filesystem::path& dir, const SweepRunOptions& opt);
 
