@@ -11,6 +11,7 @@
 
 #include "l5sim/config.hpp"
 #include "l5sim/error.hpp"
+#include "l5sim/sweep.hpp"
 
 namespace {
 
@@ -311,7 +312,8 @@ TEST(ConfigReadme, DocumentsEveryKey) {
     }
 }
 
-// The ```yaml examples of configs/README.md are valid when added to the quickstart config.
+// The ```yaml examples of configs/README.md are valid when added to the quickstart config (a
+// sweep example: every replica).
 TEST(ConfigReadme, ExamplesAreValid) {
     const std::string readme = read_text(L5SIM_SOURCE_DIR "/configs/README.md");
     const std::string quickstart = read_text(L5SIM_SOURCE_DIR "/configs/quickstart.yaml");
@@ -321,7 +323,7 @@ TEST(ConfigReadme, ExamplesAreValid) {
         const size_t begin = at + 8, end = readme.find("```", begin);
         ASSERT_NE(end, std::string::npos);
         const std::string example = readme.substr(begin, end - begin);
-        EXPECT_NO_THROW(parse(quickstart + example)) << example;
+        EXPECT_NO_THROW(l5sim::parse_batch(quickstart + example, "quickstart+example.yaml")) << example;
         ++examples;
     }
     EXPECT_GE(examples, 2);
