@@ -3,6 +3,7 @@
 // 64-bit fixed point with atomic integer adds, and each synapse has one writer per phase.
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 
@@ -19,6 +20,40 @@ namespace {
 
 // Below this many items a loop runs on one thread (fork/join costs more than the work).
 constexpr int64_t kParallelMin = 4096;
+// Cells per block of the loops that the compiler vectorises (in functions of their own: GCC
+// does not vectorise them inside OpenMP-outlined bodies).
+constexpr int64_t kSimdBlock = 1024;
+
+// Phase 2b for one projection and `count` cells: this step's ring slot into the conductances of
+// its compartment (as model::add_arrivals), the slot cleared.
+__attribute__((noinline)) void arrivals_block(int64_t* __restrict slot, float* __restrict ga,
+                                              float* __restrict gn, float* __restrict gg,
+                                              float f_ampa, float f_nmda, float f_gaba,
+                                              int64_t count) {
+    for (int64_t i = 0; i < count; ++i) {
+        const float g = model::from_fixed(slot[i]);
+        slot[i] = 0;
+        ga[i] = ga[i] + f_ampa * g;
+        gn[i] = gn[i] + f_nmda * g;
+        gg[i] = gg[i] + f_gaba * g;
+    }
+}
+
+// Phase 3 for one conductance of `count` cells.
+__attribute__((noinline)) void decay_block(float* __restrict g, int64_t count, float factor) {
+    for (int64_t i = 0; i < count; ++i) g[i] = model::decay(g[i], factor);
+}
+
+// This step's background draw words of cells id0 ... id0 + count - 1 (word 0 soma, 1 dendrite).
+__attribute__((noinline)) void background_block(uint64_t seed, uint32_t stream, uint32_t step,
+                                                uint32_t id0, uint32_t* __restrict w0,
+                                                uint32_t* __restrict w1, int64_t count) {
+    for (int64_t i = 0; i < count; ++i) {
+        const model::Draw4 r = model::philox(seed, stream, step, id0 + static_cast<uint32_t>(i));
+        w0[i] = r.v[0];
+        w1[i] = r.v[1];
+    }
+}
 
 
 class CpuEngine final : public Engine {
@@ -118,6 +153,7 @@ void CpuEngine::init_population(uint32_t p) {
             vec->assign(n, 0.0f);
         s.gamma.assign(n, static_cast<float>(c.gamma));
         s.history.assign(n, 0);
+        s.bap.assign(n, 0.0f);
         s.burst.assign(n, 0);
     }
     s.spiked.assign(n, 0);
@@ -241,51 +277,135 @@ void CpuEngine::deliver(int64_t step) {
             auto& pj = projs_[into[q]];
             slot[q] = pj.ring.data() + (static_cast<uint64_t>(step) % pj.slots) * s.n;
         }
+        const bool drawn = model::background_drawn(bs, bd, s.pyramidal);
+        const uint32_t stream = model::stream_id(model::StreamKind::background, p);
+        float* ga = s.g_ampa.data();
+        float* gn = s.g_nmda.data();
+        float* gnb = s.g_nmda_bg.data();
+        float* gg = s.g_gaba.data();
+        float* gad = s.pyramidal ? s.g_ampa_d.data() : nullptr;
+        float* gnd = s.pyramidal ? s.g_nmda_d.data() : nullptr;
+        float* ggd = s.pyramidal ? s.g_gaba_d.data() : nullptr;
+        float* gadapt = s.g_adapt.data();
+        // In blocks of cells, each phase a loop of its own (the arithmetic ones vectorised), in
+        // the order of model::add_arrivals / add_background / decay_inputs per cell, so every
+        // conductance sees the same float operations in the same order as there.
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
-        for (int64_t i = 0; i < n; ++i) {
-            model::CellInputs c{s.g_ampa[i], s.g_nmda[i], s.g_nmda_bg[i], s.g_gaba[i], 0, 0, 0};
-            if (s.pyramidal) {
-                c.gad = s.g_ampa_d[i];
-                c.gnd = s.g_nmda_d[i];
-                c.ggd = s.g_gaba_d[i];
-            }
+        for (int64_t b = 0; b < n; b += kSimdBlock) {
+            const int64_t count = std::min<int64_t>(n - b, kSimdBlock);
             for (size_t q = 0; q < into.size(); ++q) {
                 const auto& pj = projs_[into[q]];
-                int64_t& cell = slot[q][i];
-                model::add_arrivals(&c, pj.compartment == Compartment::dendrite, pj.f_ampa,
-                                    pj.f_nmda, pj.f_gaba, model::from_fixed(cell));
-                cell = 0;
+                const bool dend = pj.compartment == Compartment::dendrite;
+                arrivals_block(slot[q] + b, dend ? gad + b : ga + b, dend ? gnd + b : gn + b,
+                               dend ? ggd + b : gg + b, pj.f_ampa, pj.f_nmda, pj.f_gaba, count);
             }
-            model::add_background(&c, bs, bd, s.pyramidal, cfg_.seed, p,
-                                  static_cast<uint32_t>(step), static_cast<uint32_t>(i));
-            model::decay_inputs(&c, rc_);
-            s.g_ampa[i] = c.ga;
-            s.g_nmda[i] = c.gn;
-            s.g_nmda_bg[i] = c.gnb;
-            s.g_gaba[i] = c.gg;
-            s.g_adapt[i] = model::decay(s.g_adapt[i], s.adapt_decay);
+            if (drawn) {
+                uint32_t w0[kSimdBlock], w1[kSimdBlock];
+                background_block(cfg_.seed, stream, static_cast<uint32_t>(step),
+                                 static_cast<uint32_t>(b), w0, w1, count);
+                for (int64_t k = 0; k < count; ++k) {
+                    const int64_t i = b + k;
+                    model::CellInputs c{ga[i], 0, gnb[i], 0, 0, 0, 0};
+                    if (s.pyramidal) {
+                        c.gad = gad[i];
+                        c.gnd = gnd[i];
+                    }
+                    model::add_background_words(&c, bs, bd, s.pyramidal, w0[k], w1[k]);
+                    ga[i] = c.ga;
+                    gnb[i] = c.gnb;
+                    if (s.pyramidal) {
+                        gad[i] = c.gad;
+                        gnd[i] = c.gnd;
+                    }
+                }
+            }
+            decay_block(ga + b, count, rc_.decay_ampa);
+            decay_block(gn + b, count, rc_.decay_nmda);
+            decay_block(gnb + b, count, rc_.decay_nmda);
+            decay_block(gg + b, count, rc_.decay_gaba);
+            decay_block(gadapt + b, count, s.adapt_decay);
             if (s.pyramidal) {
-                s.g_ampa_d[i] = c.gad;
-                s.g_nmda_d[i] = c.gnd;
-                s.g_gaba_d[i] = c.ggd;
+                decay_block(gad + b, count, rc_.decay_ampa);
+                decay_block(gnd + b, count, rc_.decay_nmda);
+                decay_block(ggd + b, count, rc_.decay_gaba);
             }
         }
     }
 }
 
 // Phase 4: BAP window, calcium dendrite, plateau -> burst-mode choice for the next reset.
+// Phase 4's arithmetic for `count` consecutive cells (vectorised by the compiler).
+__attribute__((noinline)) void dendrite_block(
+    const model::DendriteConstants k, const model::ReceptorConstants rc,
+    const float* __restrict ga, const float* __restrict gn, const float* __restrict gg,
+    const float* __restrict bap, const float* __restrict iext, float* __restrict v_d,
+    float* __restrict u_d, int64_t count) {
+    for (int64_t i = 0; i < count; ++i) {
+        float v = v_d[i], u = u_d[i];
+        const model::DendriteConductances g{ga[i], gn[i], gg[i]};
+        model::dendrite_step(k, rc, g, bap[i], iext[i], &v, &u);
+        v_d[i] = v;
+        u_d[i] = u;
+    }
+}
+
 void CpuEngine::integrate_dendrites(int64_t step) {
+    // The per-cell composition of model::dendrite_phase, split into three passes over the cells
+    // so that the arithmetic (pass 2) runs as SIMD: the Philox draws, needed only while a BAP
+    // window is open or a plateau is on (rare), stay in their own passes. Counter-based draws
+    // make drawing the same (step, cell) counter twice give the same words, so the results are
+    // bit-identical to dendrite_phase (the CUDA kernel's fused form).
     for (uint32_t p = 0; p < pops_.size(); ++p) {
         auto& s = pops_[p];
         if (!s.pyramidal) continue;
         const int64_t n = s.n;
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-        for (int64_t i = 0; i < n; ++i) {
-            const model::CellInputs c{0, 0, 0, 0, s.g_ampa_d[i], s.g_nmda_d[i], s.g_gaba_d[i]};
-            s.burst[i] = model::dendrite_phase(s.dend, rc_, s.coupling, c, s.history[i], s.gamma[i],
-                                               s.i_ext_d[i], cfg_.seed, p,
-                                               static_cast<uint32_t>(step),
-                                               static_cast<uint32_t>(i), &s.v_d[i], &s.u_d[i]);
+        const bool stochastic = s.coupling == model::Coupling::stochastic;
+        const uint32_t stream = model::stream_id(model::StreamKind::coupling, p);
+        const uint32_t st = static_cast<uint32_t>(step);
+        const uint64_t seed = cfg_.seed;
+        const model::DendriteConstants k = s.dend;
+        const model::ReceptorConstants rc = rc_;
+        const uint32_t* __restrict history = s.history.data();
+        const float* __restrict gamma = s.gamma.data();
+        const float* __restrict ga = s.g_ampa_d.data();
+        const float* __restrict gn = s.g_nmda_d.data();
+        const float* __restrict gg = s.g_gaba_d.data();
+        const float* __restrict iext = s.i_ext_d.data();
+        float* __restrict bap = s.bap.data();
+        float* __restrict v_d = s.v_d.data();
+        float* __restrict u_d = s.u_d.data();
+        uint8_t* __restrict burst = s.burst.data();
+#pragma omp parallel if (n >= kParallelMin) firstprivate(k, rc)
+        {
+#pragma omp for schedule(static) nowait
+            for (int64_t i = 0; i < n; ++i) {
+                float b = 0.0f;
+                if (model::bap_window_open(k, history[i])) {
+                    const float draw =
+                        stochastic ? model::u01(model::philox(seed, stream, st, uint32_t(i)).v[0])
+                                   : 0.0f;
+                    b = model::bap_current(k, s.coupling, history[i], gamma[i], draw);
+                }
+                bap[i] = b;
+            }
+            // In blocks through a plain function: GCC does not vectorise this loop inside the
+            // OpenMP-outlined body (nor under `omp simd`), but does in a function of its own.
+#pragma omp for schedule(static) nowait
+            for (int64_t b = 0; b < n; b += kSimdBlock) {
+                dendrite_block(k, rc, ga + b, gn + b, gg + b, bap + b, iext + b, v_d + b, u_d + b,
+                               std::min<int64_t>(kSimdBlock, n - b));
+            }
+#pragma omp for schedule(static)
+            for (int64_t i = 0; i < n; ++i) {
+                bool b = false;
+                if (v_d[i] >= k.theta_ca) {
+                    const float draw =
+                        stochastic ? model::u01(model::philox(seed, stream, st, uint32_t(i)).v[1])
+                                   : 0.0f;
+                    b = model::plateau_burst(k, s.coupling, v_d[i], gamma[i], draw);
+                }
+                burst[i] = b;
+            }
         }
     }
 }
@@ -294,11 +414,21 @@ void CpuEngine::integrate_dendrites(int64_t step) {
 void CpuEngine::integrate_somata(int64_t) {
     for (auto& s : pops_) {
         const int64_t n = s.n;
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+        const model::IzhConstants k = s.soma;
+        const model::ReceptorConstants rc = rc_;
+        const float e_adapt = s.adapt_E;
+        const float* __restrict ga = s.g_ampa.data();
+        const float* __restrict gn = s.g_nmda.data();
+        const float* __restrict gnb = s.g_nmda_bg.data();
+        const float* __restrict gg = s.g_gaba.data();
+        const float* __restrict gad = s.g_adapt.data();
+        const float* __restrict iext = s.i_ext.data();
+        float* __restrict v = s.v.data();
+        float* __restrict u = s.u.data();
+#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
         for (int64_t i = 0; i < n; ++i) {
-            const model::SomaConductances g{s.g_ampa[i], s.g_nmda[i], s.g_nmda_bg[i], s.g_gaba[i],
-                                            s.g_adapt[i]};
-            model::soma_step(s.soma, rc_, g, s.adapt_E, s.i_ext[i], &s.v[i], &s.u[i]);
+            const model::SomaConductances g{ga[i], gn[i], gnb[i], gg[i], gad[i]};
+            model::soma_step(k, rc, g, e_adapt, iext[i], &v[i], &u[i]);
         }
     }
 }

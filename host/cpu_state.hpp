@@ -26,6 +26,7 @@ struct PopulationState {
     // dendrite (pyramidal)
     std::vector<float> v_d, u_d, g_ampa_d, g_nmda_d, g_gaba_d, i_ext_d, gamma;
     std::vector<uint32_t> history;
+    std::vector<float> bap;  // this step's BAP current (scratch of integrate_dendrites)
     std::vector<uint8_t> burst;
     // this step
     std::vector<uint8_t> spiked;

@@ -31,24 +31,37 @@ L5_HD inline void add_arrivals(CellInputs* c, bool dendrite, float f_ampa, float
     }
 }
 
-/// Phase 2b: Poisson background, each input spike adding its weight to AMPA and NMDA (at the
-/// soma the background NMDA is its own conductance). Draws (background stream of `pop`, step,
-/// cell): word 0 soma, word 1 dendrite.
-L5_HD inline void add_background(CellInputs* c, const PoissonConstants& soma,
-                                 const PoissonConstants& dend, bool has_dendrite, uint64_t seed,
-                                 uint32_t pop, uint32_t step, uint32_t id) {
-    if (!(soma.lambda > 0) && !(has_dendrite && dend.lambda > 0)) return;
-    const Draw4 r = philox(seed, stream_id(StreamKind::background, pop), step, id);
+/// True when a population's background needs this step's draw (any source with a rate).
+L5_HD inline bool background_drawn(const PoissonConstants& soma, const PoissonConstants& dend,
+                                   bool has_dendrite) {
+    return soma.lambda > 0 || (has_dendrite && dend.lambda > 0);
+}
+
+/// Phase 2b from this cell's draw words (w0 soma, w1 dendrite): each input spike adds its weight
+/// to AMPA and NMDA (at the soma the background NMDA is its own conductance).
+L5_HD inline void add_background_words(CellInputs* c, const PoissonConstants& soma,
+                                       const PoissonConstants& dend, bool has_dendrite,
+                                       uint32_t w0, uint32_t w1) {
     if (soma.lambda > 0) {
-        const float k = static_cast<float>(poisson_count(soma, u01(r.v[0])));
+        const float k = static_cast<float>(poisson_count(soma, u01(w0)));
         c->ga = c->ga + k * soma.weight_ns;
         c->gnb = c->gnb + k * soma.weight_ns;
     }
     if (has_dendrite && dend.lambda > 0) {
-        const float k = static_cast<float>(poisson_count(dend, u01(r.v[1])));
+        const float k = static_cast<float>(poisson_count(dend, u01(w1)));
         c->gad = c->gad + k * dend.weight_ns;
         c->gnd = c->gnd + k * dend.weight_ns;
     }
+}
+
+/// Phase 2b: Poisson background. Draws (background stream of `pop`, step, cell): word 0 soma,
+/// word 1 dendrite.
+L5_HD inline void add_background(CellInputs* c, const PoissonConstants& soma,
+                                 const PoissonConstants& dend, bool has_dendrite, uint64_t seed,
+                                 uint32_t pop, uint32_t step, uint32_t id) {
+    if (!background_drawn(soma, dend, has_dendrite)) return;
+    const Draw4 r = philox(seed, stream_id(StreamKind::background, pop), step, id);
+    add_background_words(c, soma, dend, has_dendrite, r.v[0], r.v[1]);
 }
 
 /// Phase 3: one Euler decay of every synaptic conductance.

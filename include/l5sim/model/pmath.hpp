@@ -23,10 +23,11 @@ L5_HD inline uint32_t float_to_bits(float f) {
 /// Round to nearest integer (ties away from zero) without libm.
 L5_HD inline int round_to_int(float x) { return static_cast<int>(x >= 0.0f ? x + 0.5f : x - 0.5f); }
 
-/// exp(x), relative error below 2e-7 on [-87, 88]; 0 below, +large above.
+/// exp(x), relative error below 2e-7 on [-87, 88]; 0 below, +large above. Branch-free (selects
+/// only), so that loops over cells calling it vectorise.
 L5_HD inline float pexp(float x) {
-    if (x < -87.0f) return 0.0f;
-    if (x > 88.0f) x = 88.0f;
+    const bool underflow = x < -87.0f;
+    x = x > 88.0f ? 88.0f : (underflow ? 0.0f : x);
     const int n = round_to_int(x * 1.44269504088896341f);
     const float fn = static_cast<float>(n);
     // Cody-Waite reduction: ln2_hi has 9 significant bits, so fn * ln2_hi is exact.
@@ -43,8 +44,9 @@ L5_HD inline float pexp(float x) {
     // 2^n in two factors so that n down to -126-ish and up to 127 stays representable.
     const int n1 = n / 2;
     const int n2 = n - n1;
-    return p * bits_to_float(static_cast<uint32_t>(n1 + 127) << 23) *
-           bits_to_float(static_cast<uint32_t>(n2 + 127) << 23);
+    const float e = p * bits_to_float(static_cast<uint32_t>(n1 + 127) << 23) *
+                    bits_to_float(static_cast<uint32_t>(n2 + 127) << 23);
+    return underflow ? 0.0f : e;
 }
 
 /// Natural log of x > 0 (normal floats), absolute error below 2e-7 near 1.
