@@ -39,11 +39,10 @@ double Controls::knob_value(const std::string& knob, double base) const {
 
 static model::PoissonConstants poisson(double rate_hz, double weight, double dt_ms) {
     const double lambda = std::max(0.0, rate_hz) * dt_ms * 1e-3;
-    return model::PoissonConstants{static_cast<float>(lambda), static_cast<float>(std::exp(-lambda)),
-                                   static_cast<float>(weight)};
+    return model::PoissonConstants{static_cast<float>(lambda), static_cast<float>(weight)};
 }
 
-void Controls::push_all() {
+void Controls::push_all(int64_t step) {
     for (uint32_t p = 0; p < cfg_.populations.size(); ++p) {
         const auto& pop = cfg_.populations[p];
         PopulationDrive d;
@@ -71,7 +70,7 @@ void Controls::push_all() {
             }
             engine_.set_gamma(p, gamma);
         }
-        engine_.set_drive(p, d);
+        engine_.set_drive(p, d, step);
         std::vector<float> soma(pop.n, 0.0f), dend;
         if (pop.type == CellType::pyramidal) dend.assign(pop.n, 0.0f);
         for (size_t k = 0; k < cfg_.injections.size(); ++k) {
@@ -111,7 +110,7 @@ void Controls::apply(int64_t step) {
         changed = changed || on != inj_on_[k];
         inj_on_[k] = on;
     }
-    if (changed) push_all();
+    if (changed) push_all(step);
 }
 
 }  // namespace l5sim

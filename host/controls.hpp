@@ -19,7 +19,7 @@ private:
     bool active_schedule(const ScheduleEntry& e, int64_t step) const;
     bool active_injection(const InjectionConfig& inj, int64_t step) const;
     double knob_value(const std::string& knob, double base) const;
-    void push_all();
+    void push_all(int64_t step);
 
     const Config& cfg_;
     Engine& engine_;

@@ -39,21 +39,44 @@ __attribute__((noinline)) void arrivals_block(int64_t* __restrict slot, float* _
     }
 }
 
+// Cells (ids id0 + k) of a block whose background has an input spike this step, into idx;
+// returns how many (branch-free compaction).
+__attribute__((noinline)) int64_t arrivals_of(const float* __restrict rem_s,
+                                              const float* __restrict rem_d, uint32_t id0,
+                                              int64_t count, uint32_t* __restrict idx) {
+    int64_t m = 0;
+    for (int64_t k = 0; k < count; ++k) {
+        idx[m] = id0 + static_cast<uint32_t>(k);
+        m += model::background_arrives(rem_s[k], rem_d ? rem_d[k] : model::poisson_never());
+    }
+    return m;
+}
+
+// Draw j = 0 of the background stream for the cells in idx (vectorised Philox).
+__attribute__((noinline)) void philox_batch(uint64_t seed, uint32_t stream, uint32_t step,
+                                            const uint32_t* __restrict idx, int64_t m,
+                                            model::Draw4* __restrict out) {
+    for (int64_t a = 0; a < m; ++a) out[a] = model::philox(seed, stream, step, idx[a], 0);
+}
+
+// A block of background sources without an input spike this step: one step less to wait.
+__attribute__((noinline)) void count_down(float* __restrict rem, int64_t count) {
+    for (int64_t k = 0; k < count; ++k) rem[k] = rem[k] - 1.0f;
+}
+
 // Phase 3 for one conductance of `count` cells.
 __attribute__((noinline)) void decay_block(float* __restrict g, int64_t count, float factor) {
     for (int64_t i = 0; i < count; ++i) g[i] = model::decay(g[i], factor);
 }
 
-// This step's background draw words of cells id0 ... id0 + count - 1 (word 0 soma, 1 dendrite).
-__attribute__((noinline)) void background_block(uint64_t seed, uint32_t stream, uint32_t step,
-                                                uint32_t id0, uint32_t* __restrict w0,
-                                                uint32_t* __restrict w1, int64_t count) {
-    for (int64_t i = 0; i < count; ++i) {
-        const model::Draw4 r = model::philox(seed, stream, step, id0 + static_cast<uint32_t>(i));
-        w0[i] = r.v[0];
-        w1[i] = r.v[1];
-    }
+// Phase 1's STDP trace step for `count` cells (model::trace_step), vectorised.
+__attribute__((noinline)) void trace_block(model::StdpRule rule, float* __restrict trace,
+                                           const uint8_t* __restrict spiked, float decay,
+                                           int64_t count) {
+    for (int64_t i = 0; i < count; ++i)
+        trace[i] = model::trace_step(rule, trace[i], decay, spiked[i] != 0);
 }
+
 
 
 class CpuEngine final : public Engine {
@@ -86,7 +109,7 @@ public:
     uint64_t calcium_spikes(uint32_t pop) const override { return pops_[pop].calcium_spikes; }
     uint64_t synaptic_events() const override { return events_; }
 
-    void set_drive(uint32_t pop, const PopulationDrive& d) override { pops_[pop].drive = d; }
+    void set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) override;
     void set_gamma(uint32_t pop, const std::vector<float>& g) override { pops_[pop].gamma = g; }
     void set_current(uint32_t pop, Compartment c, const std::vector<float>& pA) override {
         (c == Compartment::soma ? pops_[pop].i_ext : pops_[pop].i_ext_d) = pA;
@@ -154,9 +177,11 @@ void CpuEngine::init_population(uint32_t p) {
         s.gamma.assign(n, static_cast<float>(c.gamma));
         s.history.assign(n, 0);
         s.bap.assign(n, 0.0f);
+        s.rem_dend.assign(n, model::poisson_never());
         s.burst.assign(n, 0);
     }
     s.spiked.assign(n, 0);
+    s.rem_soma.assign(n, model::poisson_never());
     pops_.push_back(std::move(s));
 }
 
@@ -218,13 +243,11 @@ void CpuEngine::detect_spikes(int64_t step) {
         const auto& src = pops_[pj.source].spiked;
         const auto& tgt = pops_[pj.target].spiked;
         const bool triplet = st.rule == model::StdpRule::triplet;
-        for (size_t i = 0; i < pj.x.size(); ++i) {
-            pj.x[i] = model::trace_step(st.rule, pj.x[i], st.decay_plus, src[i]);
-            if (triplet) pj.r2[i] = pj.r2[i] * st.decay_x;
-        }
-        for (size_t i = 0; i < pj.y.size(); ++i) {
-            pj.y[i] = model::trace_step(st.rule, pj.y[i], st.decay_minus, tgt[i]);
-            if (triplet) pj.o2[i] = pj.o2[i] * st.decay_y;
+        trace_block(st.rule, pj.x.data(), src.data(), st.decay_plus, int64_t(pj.x.size()));
+        trace_block(st.rule, pj.y.data(), tgt.data(), st.decay_minus, int64_t(pj.y.size()));
+        if (triplet) {
+            decay_block(pj.r2.data(), int64_t(pj.r2.size()), st.decay_x);
+            decay_block(pj.o2.data(), int64_t(pj.o2.size()), st.decay_y);
         }
     }
 }
@@ -243,23 +266,61 @@ void CpuEngine::propagate(int64_t step) {
         int64_t* ring = pj.ring.data();
         const bool plastic = pj.plastic;
         const bool triplet = plastic && pj.stdp.rule == model::StdpRule::triplet;
-#pragma omp parallel for schedule(dynamic, 4) reduction(+ : events) if (ns >= 64)
-        for (int64_t q = 0; q < ns; ++q) {
-            const uint32_t s = spikes[q];
+        // Arrival slot = (step + delay) % slots, with the division done once per projection.
+        const uint32_t slot0 = static_cast<uint32_t>(static_cast<uint64_t>(step) % pj.slots);
+        const uint32_t slots = pj.slots;
+        auto walk = [&](uint32_t s, auto add) {
             const uint64_t b = net.row_ptr[s], e = net.row_ptr[s + 1];
             const float r2 = triplet ? pj.r2[s] : 0.0f;
             for (uint64_t syn = b; syn < e; ++syn) {
-                const uint64_t slot = (static_cast<uint64_t>(step) + net.delay[syn]) % pj.slots;
-                std::atomic_ref<int64_t> cell(ring[slot * n_tgt + net.target[syn]]);
-                cell.fetch_add(model::to_fixed(net.weight[syn]), std::memory_order_relaxed);
+                uint32_t slot = slot0 + net.delay[syn];
+                if (slot >= slots) slot -= slots;
+                add(ring[slot * n_tgt + net.target[syn]], model::to_fixed(net.weight[syn]));
                 if (plastic)
                     net.weight[syn] = model::depress(pj.stdp, net.weight[syn],
                                                      pj.y[net.target[syn]], r2);
             }
-            events += e - b;
+            return e - b;
+        };
+        if (ns >= 64) {
+            // Integer atomics: the sum is the same in any order.
+#pragma omp parallel for schedule(dynamic, 4) reduction(+ : events)
+            for (int64_t q = 0; q < ns; ++q) {
+                events += walk(spikes[q], [](int64_t& cell, int64_t w) {
+                    std::atomic_ref<int64_t>(cell).fetch_add(w, std::memory_order_relaxed);
+                });
+            }
+        } else {
+            for (int64_t q = 0; q < ns; ++q)
+                events += walk(spikes[q], [](int64_t& cell, int64_t w) { cell += w; });
         }
     }
     events_ += events;
+}
+
+void CpuEngine::set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) {
+    auto& s = pops_[pop];
+    const auto& old = s.drive;
+    const uint32_t stream = model::stream_id(model::StreamKind::background, pop);
+    const uint32_t st = static_cast<uint32_t>(step);
+    const float ls0 = old.background_soma.lambda, ls1 = d.background_soma.lambda;
+    const float ld0 = old.background_dendrite.lambda, ld1 = d.background_dendrite.lambda;
+    const int64_t n = s.n;
+    // The engine starts with every rate 0 and every source never firing: the first call starts
+    // them (a fresh gap), later ones rescale (model::poisson_rate_change).
+    if (ls0 != ls1) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+        for (int64_t i = 0; i < n; ++i)
+            s.rem_soma[i] = model::poisson_rate_change(s.rem_soma[i], ls0, ls1, cfg_.seed, stream,
+                                                       st, static_cast<uint32_t>(i), 0);
+    }
+    if (s.pyramidal && ld0 != ld1) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+        for (int64_t i = 0; i < n; ++i)
+            s.rem_dend[i] = model::poisson_rate_change(s.rem_dend[i], ld0, ld1, cfg_.seed, stream,
+                                                       st, static_cast<uint32_t>(i), 1);
+    }
+    s.drive = d;
 }
 
 // Phases 2b and 3: this step's ring slots and Poisson background into the conductances, then
@@ -277,7 +338,7 @@ void CpuEngine::deliver(int64_t step) {
             auto& pj = projs_[into[q]];
             slot[q] = pj.ring.data() + (static_cast<uint64_t>(step) % pj.slots) * s.n;
         }
-        const bool drawn = model::background_drawn(bs, bd, s.pyramidal);
+        const bool background = bs.lambda > 0 || (s.pyramidal && bd.lambda > 0);
         const uint32_t stream = model::stream_id(model::StreamKind::background, p);
         float* ga = s.g_ampa.data();
         float* gn = s.g_nmda.data();
@@ -287,6 +348,8 @@ void CpuEngine::deliver(int64_t step) {
         float* gnd = s.pyramidal ? s.g_nmda_d.data() : nullptr;
         float* ggd = s.pyramidal ? s.g_gaba_d.data() : nullptr;
         float* gadapt = s.g_adapt.data();
+        float* rem_s = s.rem_soma.data();
+        float* rem_d = s.pyramidal ? s.rem_dend.data() : nullptr;
         // In blocks of cells, each phase a loop of its own (the arithmetic ones vectorised), in
         // the order of model::add_arrivals / add_background / decay_inputs per cell, so every
         // conductance sees the same float operations in the same order as there.
@@ -299,18 +362,33 @@ void CpuEngine::deliver(int64_t step) {
                 arrivals_block(slot[q] + b, dend ? gad + b : ga + b, dend ? gnd + b : gn + b,
                                dend ? ggd + b : gg + b, pj.f_ampa, pj.f_nmda, pj.f_gaba, count);
             }
-            if (drawn) {
-                uint32_t w0[kSimdBlock], w1[kSimdBlock];
-                background_block(cfg_.seed, stream, static_cast<uint32_t>(step),
-                                 static_cast<uint32_t>(b), w0, w1, count);
-                for (int64_t k = 0; k < count; ++k) {
-                    const int64_t i = b + k;
+            if (background) {
+                // The cells with an input spike this step (a few %), their first draws as one
+                // vectorised Philox batch, then every other cell's times count down (vectorised).
+                uint32_t idx[kSimdBlock];
+                const int64_t m = arrivals_of(rem_s + b, rem_d ? rem_d + b : nullptr,
+                                              static_cast<uint32_t>(b), count, idx);
+                model::Draw4 first[kSimdBlock];
+                philox_batch(cfg_.seed, stream, static_cast<uint32_t>(step), idx, m, first);
+                float keep_s[kSimdBlock], keep_d[kSimdBlock];
+                for (int64_t a = 0; a < m; ++a) {
+                    keep_s[a] = rem_s[idx[a]];
+                    keep_d[a] = rem_d ? rem_d[idx[a]] : 0.0f;
+                }
+                count_down(rem_s + b, count);
+                if (rem_d) count_down(rem_d + b, count);
+                for (int64_t a = 0; a < m; ++a) {
+                    const uint32_t i = idx[a];
+                    rem_s[i] = keep_s[a];
+                    if (rem_d) rem_d[i] = keep_d[a];
                     model::CellInputs c{ga[i], 0, gnb[i], 0, 0, 0, 0};
                     if (s.pyramidal) {
                         c.gad = gad[i];
                         c.gnd = gnd[i];
                     }
-                    model::add_background_words(&c, bs, bd, s.pyramidal, w0[k], w1[k]);
+                    model::add_background_arrivals(&c, bs, bd, s.pyramidal, cfg_.seed, p,
+                                                   static_cast<uint32_t>(step), i, &rem_s[i],
+                                                   rem_d ? &rem_d[i] : nullptr, first[a]);
                     ga[i] = c.ga;
                     gnb[i] = c.gnb;
                     if (s.pyramidal) {
@@ -449,8 +527,9 @@ void CpuEngine::plasticity(int64_t) {
             const uint32_t t = post[q];
             const float o2 = triplet ? pj.o2[t] : 0.0f;
             for (uint32_t k = 0; k < K; ++k) {
-                const uint32_t syn = net.rev[static_cast<uint64_t>(t) * K + k];
-                const uint32_t src = model::source_of(pj.source_rule, t, k);
+                const uint64_t r = static_cast<uint64_t>(t) * K + k;
+                const uint32_t syn = net.rev[r];
+                const uint32_t src = net.rev_src[r];  // = model::source_of(pj.source_rule, t, k)
                 net.weight[syn] = model::potentiate(pj.stdp, net.weight[syn], pj.x[src], o2);
             }
         }

@@ -23,8 +23,10 @@ struct PopulationState {
     PopulationDrive drive{};
     // soma
     std::vector<float> v, u, g_ampa, g_nmda, g_nmda_bg, g_gaba, g_adapt, i_ext;
+    std::vector<float> rem_soma;  // background: steps to the next input spike (model/poisson.hpp)
     // dendrite (pyramidal)
     std::vector<float> v_d, u_d, g_ampa_d, g_nmda_d, g_gaba_d, i_ext_d, gamma;
+    std::vector<float> rem_dend;  // background of the dendrite
     std::vector<uint32_t> history;
     std::vector<float> bap;  // this step's BAP current (scratch of integrate_dendrites)
     std::vector<uint8_t> burst;

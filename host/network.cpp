@@ -25,7 +25,7 @@ double Connectivity::bytes_per_synapse() const {
     if (target.empty()) return 0;
     const double bytes = row_ptr.size() * sizeof(uint64_t) + target.size() * sizeof(uint32_t) +
                          weight.size() * sizeof(float) + delay.size() * sizeof(uint8_t) +
-                         rev.size() * sizeof(uint32_t);
+                         rev.size() * sizeof(uint32_t) + rev_src.size() * sizeof(uint32_t);
     return bytes / static_cast<double>(target.size());
 }
 
@@ -177,12 +177,16 @@ Connectivity to_csr(Draws&& d, uint32_t n_src, uint32_t n_tgt, bool plastic) {
     c.weight.resize(total);
     c.delay.resize(total);
     if (plastic) c.rev.resize(total);
+    if (plastic) c.rev_src.resize(total);
     for (uint64_t i = 0; i < total; ++i) {
         const uint64_t pos = cursor[d.src[i]]++;
         c.target[pos] = static_cast<uint32_t>(i / d.K);
         c.weight[pos] = d.w[i];
         c.delay[pos] = d.delay[i];
-        if (plastic) c.rev[i] = static_cast<uint32_t>(pos);
+        if (plastic) {
+            c.rev[i] = static_cast<uint32_t>(pos);
+            c.rev_src[i] = d.src[i];
+        }
     }
     c.max_delay_steps = 0;
     c.w_init_max = 0;
@@ -235,8 +239,9 @@ uint64_t estimate_bytes(const Config& cfg) {
     for (const auto& pop : cfg.populations) bytes += uint64_t(pop.n) * 96;  // state
     for (const auto& p : cfg.projections) {
         const uint64_t n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
-        // draws (4+4+1) during the build + CSR (4+4+1) + reverse index + row pointers.
-        bytes += projection_synapses(cfg, p) * (9 + 9 + (p.stdp ? 4 : 0)) + (n_src + 1) * 8;
+        // draws (4+4+1) during the build + CSR (4+4+1) + reverse index and its sources + row
+        // pointers.
+        bytes += projection_synapses(cfg, p) * (9 + 9 + (p.stdp ? 8 : 0)) + (n_src + 1) * 8;
         bytes += max_ring_slots(cfg, p) * n_tgt * 8 + (p.stdp ? (n_src + n_tgt) * 16 : 0);
     }
     return bytes;

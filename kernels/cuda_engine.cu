@@ -98,12 +98,22 @@ public:
     uint64_t calcium_spikes(uint32_t pop) const override { return counter(pop, 1); }
     uint64_t synaptic_events() const override;
 
-    void set_drive(uint32_t pop, const PopulationDrive& d) override {
+    void set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) override {
         auto& v = pops_[pop].view;
         const auto same = [](const model::PoissonConstants& a, const model::PoissonConstants& b) {
-            return a.lambda == b.lambda && a.p0 == b.p0 && a.weight_ns == b.weight_ns;
+            return a.lambda == b.lambda && a.weight_ns == b.weight_ns;
         };
         if (same(v.bg_soma, d.background_soma) && same(v.bg_dend, d.background_dendrite)) return;
+        // The engine starts with every rate 0 and every source never firing: the first call
+        // starts them (a fresh gap), later ones rescale (model::poisson_rate_change).
+        const uint32_t stream = model::stream_id(model::StreamKind::background, pop);
+        const auto st = static_cast<uint32_t>(step);
+        if (v.bg_soma.lambda != d.background_soma.lambda)
+            background_rate_change(v.rem_soma, v.n, v.bg_soma.lambda, d.background_soma.lambda,
+                                   cfg_.seed, stream, st, 0, stream_);
+        if (v.pyramidal && v.bg_dend.lambda != d.background_dendrite.lambda)
+            background_rate_change(v.rem_dend, v.n, v.bg_dend.lambda,
+                                   d.background_dendrite.lambda, cfg_.seed, stream, st, 1, stream_);
         v.bg_soma = d.background_soma;
         v.bg_dend = d.background_dendrite;
         graph_dirty_ = true;  // kernel parameters changed: capture the step again
@@ -224,7 +234,7 @@ void CudaEngine::init_population(uint32_t p) {
     v.adapt_decay = static_cast<float>(1 - cfg_.dt_ms / c.adapt_tau_ms);
     v.adapt_E = static_cast<float>(c.adapt_E_mV);
     v.rc = rc_;
-    d.floats.reserve(16);
+    d.floats.reserve(20);
     v.v = alloc_floats(d, n, static_cast<float>(c.soma.v_r));
     v.u = alloc_floats(d, n, 0);
     v.g_ampa = alloc_floats(d, n, 0);
@@ -233,6 +243,7 @@ void CudaEngine::init_population(uint32_t p) {
     v.g_gaba = alloc_floats(d, n, 0);
     v.g_adapt = alloc_floats(d, n, 0);
     v.i_ext = alloc_floats(d, n, 0);
+    v.rem_soma = alloc_floats(d, n, model::poisson_never());
     if (v.pyramidal) {
         v.dend = model::make_dendrite_constants(c.dendrite, cfg_.dt_ms);
         v.v_d = alloc_floats(d, n, static_cast<float>(c.dendrite.E_Ld));
@@ -242,6 +253,7 @@ void CudaEngine::init_population(uint32_t p) {
         v.g_gaba_d = alloc_floats(d, n, 0);
         v.i_ext_d = alloc_floats(d, n, 0);
         v.gamma = alloc_floats(d, n, static_cast<float>(c.gamma));
+        v.rem_dend = alloc_floats(d, n, model::poisson_never());
         d.history = DeviceBuffer<uint32_t>(std::vector<uint32_t>(n, 0));
         d.burst = DeviceBuffer<uint8_t>(std::vector<uint8_t>(n, 0));
         v.history = d.history.data();

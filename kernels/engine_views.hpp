@@ -30,8 +30,10 @@ struct PopView {
     model::ReceptorConstants rc{};
     // soma
     float *v, *u, *g_ampa, *g_nmda, *g_nmda_bg, *g_gaba, *g_adapt, *i_ext;
+    float* rem_soma;  // background: steps to the next input spike (model/poisson.hpp)
     // dendrite (pyramidal only; null otherwise)
     float *v_d, *u_d, *g_ampa_d, *g_nmda_d, *g_gaba_d, *i_ext_d, *gamma;
+    float* rem_dend;
     uint32_t* history;
     uint8_t* burst;
     // this step

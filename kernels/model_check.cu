@@ -36,7 +36,7 @@ __global__ void isolated_cells(model::IsolatedCellSetup setup, const float* curr
     if (i >= n) return;
     model::IsolatedCellSetup s = setup;
     s.i_soma_pA = currents[i];
-    model::IsolatedCellState c{s.soma.v_r, 0, s.dend.E_Ld, 0, 0, 0, 0, 0, 0, 0, 0};
+    model::IsolatedCellState c = model::isolated_cell_start(s, s.soma.v_r, s.dend.E_Ld, i);
     for (uint32_t t = 0; t < steps; ++t)
         codes[static_cast<uint64_t>(i) * steps + t] =
             static_cast<uint8_t>(model::isolated_cell_step(s, &c, i, t));

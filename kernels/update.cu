@@ -46,6 +46,7 @@ __global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
     const float g_adapt = p.g_adapt[i];
     float v = p.v[i], u = p.u[i];
     const float i_soma = p.i_ext[i];
+    float rem_s = p.rem_soma[i], rem_d = 0;
     float v_d = 0, u_d = 0, gamma = 0, i_dend = 0;
     uint32_t history = 0;
     if (p.pyramidal) {
@@ -53,6 +54,7 @@ __global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
         c.gnd = p.g_nmda_d[i];
         c.ggd = p.g_gaba_d[i];
         v_d = p.v_d[i];
+        rem_d = p.rem_dend[i];
         u_d = p.u_d[i];
         gamma = p.gamma[i];
         i_dend = p.i_ext_d[i];
@@ -70,7 +72,8 @@ __global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
         model::add_arrivals(&c, x.dendrite, x.f_ampa, x.f_nmda, x.f_gaba,
                             model::from_fixed(static_cast<int64_t>(raw[j])));
     }
-    model::add_background(&c, p.bg_soma, p.bg_dend, p.pyramidal, seed, p.index, step, i);
+    model::add_background(&c, p.bg_soma, p.bg_dend, p.pyramidal, seed, p.index, step, i, &rem_s,
+                          &rem_d);
     model::decay_inputs(&c, p.rc);
     const float gadapt = model::decay(g_adapt, p.adapt_decay);
     bool burst = false;
@@ -88,6 +91,7 @@ __global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
     p.g_nmda_bg[i] = c.gnb;
     p.g_gaba[i] = c.gg;
     p.g_adapt[i] = gadapt;
+    p.rem_soma[i] = rem_s;
     p.v[i] = v;
     p.u[i] = u;
     if (p.pyramidal) {
@@ -97,7 +101,17 @@ __global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
         p.v_d[i] = v_d;
         p.u_d[i] = u_d;
         p.burst[i] = burst;
+        p.rem_dend[i] = rem_d;
     }
+}
+
+// A background rate change at `step` (model::poisson_rate_change): word 0 soma, 1 dendrite.
+__global__ void background_rate_change(float* rem, uint32_t n, float lambda_old, float lambda_new,
+                                       uint64_t seed, uint32_t stream, uint32_t step, int word) {
+    const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n)
+        rem[i] = model::poisson_rate_change(rem[i], lambda_old, lambda_new, seed, stream, step, i,
+                                            word);
 }
 
 __global__ void step_traces(ProjView pj, const uint8_t* src_spiked, const uint8_t* tgt_spiked) {
@@ -129,6 +143,13 @@ void detect_spikes(const PopView& pop, cudaStream_t stream) {
 
 void update_cells(const PopView& pop, const InputSet& inputs, uint64_t seed, cudaStream_t stream) {
     launch(kernel::update_cells, stream, pop.n, pop, inputs, seed);
+}
+
+void background_rate_change(float* rem, uint32_t n, float lambda_old, float lambda_new,
+                            uint64_t seed, uint32_t stream, uint32_t step, int word,
+                            cudaStream_t cs) {
+    launch(kernel::background_rate_change, cs, n, rem, n, lambda_old, lambda_new, seed, stream,
+           step, word);
 }
 
 void step_traces(const ProjView& proj, const uint8_t* src_spiked, const uint8_t* tgt_spiked,

@@ -13,6 +13,11 @@ namespace l5sim::cuda {
 // captured CUDA graph replays unchanged from step to step.
 void detect_spikes(const PopView& pop, cudaStream_t stream);
 void update_cells(const PopView& pop, const InputSet& inputs, uint64_t seed, cudaStream_t stream);
+/// Every cell's background time to its next input spike after a rate change at `step`
+/// (model::poisson_rate_change; word 0 soma, 1 dendrite). Not captured in the step's graph.
+void background_rate_change(float* rem, uint32_t n, float lambda_old, float lambda_new,
+                            uint64_t seed, uint32_t stream, uint32_t step, int word,
+                            cudaStream_t cs);
 void step_traces(const ProjView& proj, const uint8_t* src_spiked, const uint8_t* tgt_spiked,
                  cudaStream_t stream);
 /// out[k] = src[cells[k]] (probes): floats, or bytes widened to float.

@@ -52,7 +52,9 @@ public:
     virtual uint64_t synaptic_events() const = 0;
 
     // Knobs (host values, pushed when a schedule window opens or closes).
-    virtual void set_drive(uint32_t pop, const PopulationDrive& d) = 0;
+    /// Background rates and weights from `step` on. A rate change rescales each source's time to
+    /// its next input spike (model::poisson_rate_change); the first call starts the sources.
+    virtual void set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) = 0;
     virtual void set_gamma(uint32_t pop, const std::vector<float>& gamma) = 0;
     virtual void set_current(uint32_t pop, Compartment c, const std::vector<float>& pA) = 0;
     virtual void set_projection(uint32_t proj, double gain, double eta) = 0;

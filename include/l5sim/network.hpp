@@ -21,6 +21,8 @@ struct Connectivity {
     std::vector<float> weight;       // per synapse, nS (times the receptor factors)
     std::vector<uint8_t> delay;      // per synapse, whole steps
     std::vector<uint32_t> rev;       // plastic only: rev[t * in_degree + k] = synapse id
+    std::vector<uint32_t> rev_src;   // plastic only: the source cell of rev[t * in_degree + k]
+                                     // (the CPU engine's; the CUDA engine recomputes it)
 
     uint64_t size() const { return target.size(); }
     /// Bytes held per synapse, everything included (row pointers amortised).

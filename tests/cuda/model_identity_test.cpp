@@ -86,7 +86,7 @@ TEST(GpuModelIdentity, IsolatedPyramidalCellsBitIdentical) {
         for (uint32_t i = 0; i < currents.size(); ++i) {
             auto s = setup;
             s.i_soma_pA = currents[i];
-            model::IsolatedCellState c{s.soma.v_r, 0, s.dend.E_Ld, 0, 0, 0, 0, 0, 0, 0, 0};
+            model::IsolatedCellState c = model::isolated_cell_start(s, s.soma.v_r, s.dend.E_Ld, i);
             for (uint32_t t = 0; t < steps; ++t) {
                 const int code = model::isolated_cell_step(s, &c, i, t);
                 ASSERT_EQ(code, codes[uint64_t(i) * steps + t]) << "cell " << i << " step " << t;
@@ -99,6 +99,8 @@ TEST(GpuModelIdentity, IsolatedPyramidalCellsBitIdentical) {
             EXPECT_EQ(bits(c.u_d), bits(fin[i].u_d));
             EXPECT_EQ(bits(c.g_adapt), bits(fin[i].g_adapt));
             EXPECT_EQ(bits(c.g_nmda_d), bits(fin[i].g_nmda_d));
+            EXPECT_EQ(bits(c.rem_soma), bits(fin[i].rem_soma));
+            EXPECT_EQ(bits(c.rem_dend), bits(fin[i].rem_dend));
         }
         // The comparison is only meaningful if the cells did fire, and burst.
         EXPECT_GT(spikes, 1000u);

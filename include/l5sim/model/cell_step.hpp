@@ -31,37 +31,65 @@ L5_HD inline void add_arrivals(CellInputs* c, bool dendrite, float f_ampa, float
     }
 }
 
-/// True when a population's background needs this step's draw (any source with a rate).
-L5_HD inline bool background_drawn(const PoissonConstants& soma, const PoissonConstants& dend,
-                                   bool has_dendrite) {
-    return soma.lambda > 0 || (has_dendrite && dend.lambda > 0);
+/// True when a cell's background has an input spike this step (model/poisson.hpp: a source's
+/// `rem` below 1 step).
+L5_HD inline bool background_arrives(float rem_soma, float rem_dend) {
+    return rem_soma < 1.0f || rem_dend < 1.0f;
 }
 
-/// Phase 2b from this cell's draw words (w0 soma, w1 dendrite): each input spike adds its weight
-/// to AMPA and NMDA (at the soma the background NMDA is its own conductance).
-L5_HD inline void add_background_words(CellInputs* c, const PoissonConstants& soma,
-                                       const PoissonConstants& dend, bool has_dendrite,
-                                       uint32_t w0, uint32_t w1) {
-    if (soma.lambda > 0) {
-        const float k = static_cast<float>(poisson_count(soma, u01(w0)));
-        c->ga = c->ga + k * soma.weight_ns;
-        c->gnb = c->gnb + k * soma.weight_ns;
+/// Phase 2b for a cell with an input spike this step (background_arrives): spikes with rem < 1
+/// arrive now; each draws the gap to the next from (background stream of `pop`, step, cell, j)
+/// for the j-th draw of this step, word 0 for the soma and 1 for the dendrite. `first` is draw
+/// j = 0, which the caller may have computed in a batch. Each input spike adds its weight to AMPA
+/// and NMDA (at the soma the background NMDA is its own conductance). On return rem counts from
+/// the next step. `rem_dend` is ignored (and may be null) without a dendrite.
+L5_HD inline void add_background_arrivals(CellInputs* c, const PoissonConstants& soma,
+                                          const PoissonConstants& dend, bool has_dendrite,
+                                          uint64_t seed, uint32_t pop, uint32_t step, uint32_t id,
+                                          float* rem_soma, float* rem_dend, const Draw4& first) {
+    float rs = *rem_soma;
+    float rd = has_dendrite ? *rem_dend : poisson_never();
+    const uint32_t stream = stream_id(StreamKind::background, pop);
+    float ks = 0.0f, kd = 0.0f;
+    Draw4 r = first;
+    for (uint32_t j = 0; (rs < 1.0f || rd < 1.0f) && j < 100000u; ++j) {
+        if (j > 0) r = philox(seed, stream, step, id, j);
+        if (rs < 1.0f) {
+            ks = ks + 1.0f;
+            rs = rs + exponential_gap(r.v[0], soma.lambda);
+        }
+        if (rd < 1.0f) {
+            kd = kd + 1.0f;
+            rd = rd + exponential_gap(r.v[1], dend.lambda);
+        }
     }
-    if (has_dendrite && dend.lambda > 0) {
-        const float k = static_cast<float>(poisson_count(dend, u01(w1)));
-        c->gad = c->gad + k * dend.weight_ns;
-        c->gnd = c->gnd + k * dend.weight_ns;
+    if (ks > 0.0f) {
+        c->ga = c->ga + ks * soma.weight_ns;
+        c->gnb = c->gnb + ks * soma.weight_ns;
     }
+    if (kd > 0.0f) {
+        c->gad = c->gad + kd * dend.weight_ns;
+        c->gnd = c->gnd + kd * dend.weight_ns;
+    }
+    *rem_soma = rs - 1.0f;
+    if (has_dendrite) *rem_dend = rd - 1.0f;
 }
 
-/// Phase 2b: Poisson background. Draws (background stream of `pop`, step, cell): word 0 soma,
-/// word 1 dendrite.
+/// Phase 2b: Poisson background. Two sources per cell (soma; dendrite, pyramidal only), each a
+/// renewal process (model/poisson.hpp) whose `rem` is the time in steps from the start of this
+/// step to its next input spike. Without an input spike this step only the times count down.
 L5_HD inline void add_background(CellInputs* c, const PoissonConstants& soma,
                                  const PoissonConstants& dend, bool has_dendrite, uint64_t seed,
-                                 uint32_t pop, uint32_t step, uint32_t id) {
-    if (!background_drawn(soma, dend, has_dendrite)) return;
-    const Draw4 r = philox(seed, stream_id(StreamKind::background, pop), step, id);
-    add_background_words(c, soma, dend, has_dendrite, r.v[0], r.v[1]);
+                                 uint32_t pop, uint32_t step, uint32_t id, float* rem_soma,
+                                 float* rem_dend) {
+    const float rd = has_dendrite ? *rem_dend : poisson_never();
+    if (!background_arrives(*rem_soma, rd)) {
+        *rem_soma = *rem_soma - 1.0f;
+        if (has_dendrite) *rem_dend = rd - 1.0f;
+        return;
+    }
+    add_background_arrivals(c, soma, dend, has_dendrite, seed, pop, step, id, rem_soma, rem_dend,
+                            philox(seed, stream_id(StreamKind::background, pop), step, id, 0));
 }
 
 /// Phase 3: one Euler decay of every synaptic conductance.

@@ -28,9 +28,20 @@ struct IsolatedCellSetup {
 struct IsolatedCellState {
     float v, u, v_d, u_d;
     float g_ampa, g_nmda_bg, g_adapt, g_ampa_d, g_nmda_d;
+    float rem_soma, rem_dend;  // background: steps to the next input spike (model/poisson.hpp)
     uint32_t history;
     uint8_t burst;
 };
+
+/// The state at the start of a run (v = v_r, u = 0, dendrite at E_Ld; background sources started
+/// at step 0 with the draws an engine makes for population 0, cell `id`).
+L5_HD inline IsolatedCellState isolated_cell_start(const IsolatedCellSetup& s, float v_r,
+                                                   float E_Ld, uint32_t id) {
+    const uint32_t stream = stream_id(StreamKind::background, 0);
+    return IsolatedCellState{v_r, 0.0f, E_Ld, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+                             poisson_start(s.bg_soma.lambda, s.seed, stream, 0, id, 0),
+                             poisson_start(s.bg_dend.lambda, s.seed, stream, 0, id, 1), 0u, 0};
+}
 
 /// Advance one step; returns 1 on a somatic spike (2 if it was fired in burst mode).
 L5_HD inline int isolated_cell_step(const IsolatedCellSetup& s, IsolatedCellState* c, uint32_t id,
@@ -40,7 +51,8 @@ L5_HD inline int isolated_cell_step(const IsolatedCellSetup& s, IsolatedCellStat
     c->history = advance_history(c->history, spiked);
     if (spiked) c->g_adapt = c->g_adapt + s.adapt_increment;
     CellInputs in{c->g_ampa, 0.0f, c->g_nmda_bg, 0.0f, c->g_ampa_d, c->g_nmda_d, 0.0f};
-    add_background(&in, s.bg_soma, s.bg_dend, true, s.seed, 0, step, id);
+    add_background(&in, s.bg_soma, s.bg_dend, true, s.seed, 0, step, id, &c->rem_soma,
+                   &c->rem_dend);
     decay_inputs(&in, s.rc);
     c->g_ampa = in.ga;
     c->g_nmda_bg = in.gnb;
