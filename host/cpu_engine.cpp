@@ -39,6 +39,23 @@ __attribute__((noinline)) void arrivals_block(int64_t* __restrict slot, float* _
     }
 }
 
+// Phase 5's arithmetic for `count` consecutive cells (vectorised by the compiler).
+__attribute__((noinline)) void soma_block(const model::IzhConstants k,
+                                          const model::ReceptorConstants rc, float e_adapt,
+                                          const float* __restrict ga, const float* __restrict gn,
+                                          const float* __restrict gnb, const float* __restrict gg,
+                                          const float* __restrict gad,
+                                          const float* __restrict iext, float* __restrict v,
+                                          float* __restrict u, int64_t count) {
+    for (int64_t i = 0; i < count; ++i) {
+        float vi = v[i], ui = u[i];
+        const model::SomaConductances g{ga[i], gn[i], gnb[i], gg[i], gad[i]};
+        model::soma_step(k, rc, g, e_adapt, iext[i], &vi, &ui);
+        v[i] = vi;
+        u[i] = ui;
+    }
+}
+
 // Cells (ids id0 + k) of a block whose background has an input spike this step, into idx;
 // returns how many (branch-free compaction).
 __attribute__((noinline)) int64_t arrivals_of(const float* __restrict rem_s,
@@ -87,6 +104,13 @@ public:
         for (uint32_t j = 0; j < cfg.projections.size(); ++j) init_projection(j);
         targets_of_.resize(pops_.size());
         for (uint32_t j = 0; j < projs_.size(); ++j) targets_of_[projs_[j].target].push_back(j);
+        slots_.resize(pops_.size());
+        for (uint32_t p = 0; p < pops_.size(); ++p) {
+            const int64_t n = pops_[p].n;
+            cells_ += n;
+            for (int64_t b = 0; b < n; b += kSimdBlock)
+                blocks_.push_back(Block{p, b, std::min<int64_t>(kSimdBlock, n - b)});
+        }
     }
 
     std::string name() const override { return "cpu"; }
@@ -95,6 +119,7 @@ public:
     void propagate(int64_t step) override;
     void deliver(int64_t step) override;
     void integrate_dendrites(int64_t step) override;
+    void set_profiling(bool on) override { fused_ = !on; }
     void integrate_somata(int64_t step) override;
     void plasticity(int64_t step) override;
 
@@ -153,6 +178,18 @@ private:
     std::vector<ProjectionState> projs_;
     std::vector<std::vector<uint32_t>> targets_of_;  // projections into each population
     uint64_t events_ = 0;
+    bool fused_ = true;  // phases 4 and 5 inside deliver() (off while profiling)
+
+    void dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t step);
+    void deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step, int64_t* const* slot);
+    struct Block {
+        uint32_t pop;
+        int64_t begin, count;
+    };
+    std::vector<Block> blocks_;                // every population's cells in kSimdBlock pieces
+    std::vector<std::vector<int64_t*>> slots_;  // this step's ring slot per population, input
+    int64_t cells_ = 0;
+    void soma_cells(uint32_t p, int64_t b, int64_t count);
 };
 
 void CpuEngine::init_population(uint32_t p) {
@@ -325,89 +362,103 @@ void CpuEngine::set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) 
 
 // Phases 2b and 3: this step's ring slots and Poisson background into the conductances, then
 // one Euler decay of every conductance.
+// Phases 2b and 3 (and, fused, 4 and 5) for cells [b, b + count) of population p: this step's
+// ring slots and Poisson background into the conductances, then one Euler decay of every
+// conductance. Each phase is a loop of its own (the arithmetic ones vectorised), in the order of
+// model::add_arrivals / add_background / decay_inputs per cell, so every conductance sees the
+// same float operations in the same order as there.
+void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step,
+                              int64_t* const* slot) {
+    auto& s = pops_[p];
+    const auto& into = targets_of_[p];
+    const auto bs = s.drive.background_soma;
+    const auto bd = s.drive.background_dendrite;
+    const bool background = bs.lambda > 0 || (s.pyramidal && bd.lambda > 0);
+    const uint32_t stream = model::stream_id(model::StreamKind::background, p);
+    float* ga = s.g_ampa.data();
+    float* gn = s.g_nmda.data();
+    float* gnb = s.g_nmda_bg.data();
+    float* gg = s.g_gaba.data();
+    float* gad = s.pyramidal ? s.g_ampa_d.data() : nullptr;
+    float* gnd = s.pyramidal ? s.g_nmda_d.data() : nullptr;
+    float* ggd = s.pyramidal ? s.g_gaba_d.data() : nullptr;
+    float* gadapt = s.g_adapt.data();
+    float* rem_s = s.rem_soma.data();
+    float* rem_d = s.pyramidal ? s.rem_dend.data() : nullptr;
+    for (size_t q = 0; q < into.size(); ++q) {
+        const auto& pj = projs_[into[q]];
+        const bool dend = pj.compartment == Compartment::dendrite;
+        arrivals_block(slot[q] + b, dend ? gad + b : ga + b, dend ? gnd + b : gn + b,
+                       dend ? ggd + b : gg + b, pj.f_ampa, pj.f_nmda, pj.f_gaba, count);
+    }
+    if (background) {
+        // The cells with an input spike this step (a few %), their first draws as one
+        // vectorised Philox batch, then every other cell's times count down (vectorised).
+        uint32_t idx[kSimdBlock];
+        const int64_t m = arrivals_of(rem_s + b, rem_d ? rem_d + b : nullptr,
+                                      static_cast<uint32_t>(b), count, idx);
+        model::Draw4 first[kSimdBlock];
+        philox_batch(cfg_.seed, stream, static_cast<uint32_t>(step), idx, m, first);
+        float keep_s[kSimdBlock], keep_d[kSimdBlock];
+        for (int64_t a = 0; a < m; ++a) {
+            keep_s[a] = rem_s[idx[a]];
+            keep_d[a] = rem_d ? rem_d[idx[a]] : 0.0f;
+        }
+        count_down(rem_s + b, count);
+        if (rem_d) count_down(rem_d + b, count);
+        for (int64_t a = 0; a < m; ++a) {
+            const uint32_t i = idx[a];
+            rem_s[i] = keep_s[a];
+            if (rem_d) rem_d[i] = keep_d[a];
+            model::CellInputs c{ga[i], 0, gnb[i], 0, 0, 0, 0};
+            if (s.pyramidal) {
+                c.gad = gad[i];
+                c.gnd = gnd[i];
+            }
+            model::add_background_arrivals(&c, bs, bd, s.pyramidal, cfg_.seed, p,
+                                           static_cast<uint32_t>(step), i, &rem_s[i],
+                                           rem_d ? &rem_d[i] : nullptr, first[a]);
+            ga[i] = c.ga;
+            gnb[i] = c.gnb;
+            if (s.pyramidal) {
+                gad[i] = c.gad;
+                gnd[i] = c.gnd;
+            }
+        }
+    }
+    decay_block(ga + b, count, rc_.decay_ampa);
+    decay_block(gn + b, count, rc_.decay_nmda);
+    decay_block(gnb + b, count, rc_.decay_nmda);
+    decay_block(gg + b, count, rc_.decay_gaba);
+    decay_block(gadapt + b, count, s.adapt_decay);
+    if (s.pyramidal) {
+        decay_block(gad + b, count, rc_.decay_ampa);
+        decay_block(gnd + b, count, rc_.decay_nmda);
+        decay_block(ggd + b, count, rc_.decay_gaba);
+    }
+    if (fused_) {
+        if (s.pyramidal) dendrite_cells(p, b, count, step);
+        soma_cells(p, b, count);
+    }
+}
+
+// One parallel loop over the blocks of every population (one fork per step, balanced across
+// populations of any size).
 void CpuEngine::deliver(int64_t step) {
+    // This step's slot of each incoming ring (one division per projection, not per cell).
     for (uint32_t p = 0; p < pops_.size(); ++p) {
-        auto& s = pops_[p];
-        const int64_t n = s.n;
         const auto& into = targets_of_[p];
-        const auto bs = s.drive.background_soma;
-        const auto bd = s.drive.background_dendrite;
-        // This step's slot of each incoming ring (one division per projection, not per cell).
-        std::vector<int64_t*> slot(into.size());
+        slots_[p].resize(into.size());
         for (size_t q = 0; q < into.size(); ++q) {
             auto& pj = projs_[into[q]];
-            slot[q] = pj.ring.data() + (static_cast<uint64_t>(step) % pj.slots) * s.n;
+            slots_[p][q] = pj.ring.data() + (static_cast<uint64_t>(step) % pj.slots) * pops_[p].n;
         }
-        const bool background = bs.lambda > 0 || (s.pyramidal && bd.lambda > 0);
-        const uint32_t stream = model::stream_id(model::StreamKind::background, p);
-        float* ga = s.g_ampa.data();
-        float* gn = s.g_nmda.data();
-        float* gnb = s.g_nmda_bg.data();
-        float* gg = s.g_gaba.data();
-        float* gad = s.pyramidal ? s.g_ampa_d.data() : nullptr;
-        float* gnd = s.pyramidal ? s.g_nmda_d.data() : nullptr;
-        float* ggd = s.pyramidal ? s.g_gaba_d.data() : nullptr;
-        float* gadapt = s.g_adapt.data();
-        float* rem_s = s.rem_soma.data();
-        float* rem_d = s.pyramidal ? s.rem_dend.data() : nullptr;
-        // In blocks of cells, each phase a loop of its own (the arithmetic ones vectorised), in
-        // the order of model::add_arrivals / add_background / decay_inputs per cell, so every
-        // conductance sees the same float operations in the same order as there.
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-        for (int64_t b = 0; b < n; b += kSimdBlock) {
-            const int64_t count = std::min<int64_t>(n - b, kSimdBlock);
-            for (size_t q = 0; q < into.size(); ++q) {
-                const auto& pj = projs_[into[q]];
-                const bool dend = pj.compartment == Compartment::dendrite;
-                arrivals_block(slot[q] + b, dend ? gad + b : ga + b, dend ? gnd + b : gn + b,
-                               dend ? ggd + b : gg + b, pj.f_ampa, pj.f_nmda, pj.f_gaba, count);
-            }
-            if (background) {
-                // The cells with an input spike this step (a few %), their first draws as one
-                // vectorised Philox batch, then every other cell's times count down (vectorised).
-                uint32_t idx[kSimdBlock];
-                const int64_t m = arrivals_of(rem_s + b, rem_d ? rem_d + b : nullptr,
-                                              static_cast<uint32_t>(b), count, idx);
-                model::Draw4 first[kSimdBlock];
-                philox_batch(cfg_.seed, stream, static_cast<uint32_t>(step), idx, m, first);
-                float keep_s[kSimdBlock], keep_d[kSimdBlock];
-                for (int64_t a = 0; a < m; ++a) {
-                    keep_s[a] = rem_s[idx[a]];
-                    keep_d[a] = rem_d ? rem_d[idx[a]] : 0.0f;
-                }
-                count_down(rem_s + b, count);
-                if (rem_d) count_down(rem_d + b, count);
-                for (int64_t a = 0; a < m; ++a) {
-                    const uint32_t i = idx[a];
-                    rem_s[i] = keep_s[a];
-                    if (rem_d) rem_d[i] = keep_d[a];
-                    model::CellInputs c{ga[i], 0, gnb[i], 0, 0, 0, 0};
-                    if (s.pyramidal) {
-                        c.gad = gad[i];
-                        c.gnd = gnd[i];
-                    }
-                    model::add_background_arrivals(&c, bs, bd, s.pyramidal, cfg_.seed, p,
-                                                   static_cast<uint32_t>(step), i, &rem_s[i],
-                                                   rem_d ? &rem_d[i] : nullptr, first[a]);
-                    ga[i] = c.ga;
-                    gnb[i] = c.gnb;
-                    if (s.pyramidal) {
-                        gad[i] = c.gad;
-                        gnd[i] = c.gnd;
-                    }
-                }
-            }
-            decay_block(ga + b, count, rc_.decay_ampa);
-            decay_block(gn + b, count, rc_.decay_nmda);
-            decay_block(gnb + b, count, rc_.decay_nmda);
-            decay_block(gg + b, count, rc_.decay_gaba);
-            decay_block(gadapt + b, count, s.adapt_decay);
-            if (s.pyramidal) {
-                decay_block(gad + b, count, rc_.decay_ampa);
-                decay_block(gnd + b, count, rc_.decay_nmda);
-                decay_block(ggd + b, count, rc_.decay_gaba);
-            }
-        }
+    }
+    const int64_t items = static_cast<int64_t>(blocks_.size());
+#pragma omp parallel for schedule(static, 1) if (cells_ >= kParallelMin)
+    for (int64_t w = 0; w < items; ++w) {
+        const Block& k = blocks_[w];
+        deliver_cells(k.pop, k.begin, k.count, step, slots_[k.pop].data());
     }
 }
 
@@ -427,87 +478,72 @@ __attribute__((noinline)) void dendrite_block(
     }
 }
 
-void CpuEngine::integrate_dendrites(int64_t step) {
-    // The per-cell composition of model::dendrite_phase, split into three passes over the cells
-    // so that the arithmetic (pass 2) runs as SIMD: the Philox draws, needed only while a BAP
-    // window is open or a plateau is on (rare), stay in their own passes. Counter-based draws
-    // make drawing the same (step, cell) counter twice give the same words, so the results are
-    // bit-identical to dendrite_phase (the CUDA kernel's fused form).
-    for (uint32_t p = 0; p < pops_.size(); ++p) {
-        auto& s = pops_[p];
-        if (!s.pyramidal) continue;
-        const int64_t n = s.n;
-        const bool stochastic = s.coupling == model::Coupling::stochastic;
-        const uint32_t stream = model::stream_id(model::StreamKind::coupling, p);
-        const uint32_t st = static_cast<uint32_t>(step);
-        const uint64_t seed = cfg_.seed;
-        const model::DendriteConstants k = s.dend;
-        const model::ReceptorConstants rc = rc_;
-        const uint32_t* __restrict history = s.history.data();
-        const float* __restrict gamma = s.gamma.data();
-        const float* __restrict ga = s.g_ampa_d.data();
-        const float* __restrict gn = s.g_nmda_d.data();
-        const float* __restrict gg = s.g_gaba_d.data();
-        const float* __restrict iext = s.i_ext_d.data();
-        float* __restrict bap = s.bap.data();
-        float* __restrict v_d = s.v_d.data();
-        float* __restrict u_d = s.u_d.data();
-        uint8_t* __restrict burst = s.burst.data();
-#pragma omp parallel if (n >= kParallelMin) firstprivate(k, rc)
-        {
-#pragma omp for schedule(static) nowait
-            for (int64_t i = 0; i < n; ++i) {
-                float b = 0.0f;
-                if (model::bap_window_open(k, history[i])) {
-                    const float draw =
-                        stochastic ? model::u01(model::philox(seed, stream, st, uint32_t(i)).v[0])
-                                   : 0.0f;
-                    b = model::bap_current(k, s.coupling, history[i], gamma[i], draw);
-                }
-                bap[i] = b;
-            }
-            // In blocks through a plain function: GCC does not vectorise this loop inside the
-            // OpenMP-outlined body (nor under `omp simd`), but does in a function of its own.
-#pragma omp for schedule(static) nowait
-            for (int64_t b = 0; b < n; b += kSimdBlock) {
-                dendrite_block(k, rc, ga + b, gn + b, gg + b, bap + b, iext + b, v_d + b, u_d + b,
-                               std::min<int64_t>(kSimdBlock, n - b));
-            }
-#pragma omp for schedule(static)
-            for (int64_t i = 0; i < n; ++i) {
-                bool b = false;
-                if (v_d[i] >= k.theta_ca) {
-                    const float draw =
-                        stochastic ? model::u01(model::philox(seed, stream, st, uint32_t(i)).v[1])
-                                   : 0.0f;
-                    b = model::plateau_burst(k, s.coupling, v_d[i], gamma[i], draw);
-                }
-                burst[i] = b;
-            }
+// Phase 4 for cells [b, b + count) of pyramidal population p: the per-cell composition of
+// model::dendrite_phase, split into three passes so that the arithmetic (pass 2) runs as SIMD:
+// the Philox draws, needed only while a BAP window is open or a plateau is on (rare), stay in
+// their own passes. Counter-based draws make drawing the same (step, cell) counter twice give the
+// same words, so the results are bit-identical to dendrite_phase (the CUDA kernel's form).
+void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t step) {
+    auto& s = pops_[p];
+    const bool stochastic = s.coupling == model::Coupling::stochastic;
+    const uint32_t stream = model::stream_id(model::StreamKind::coupling, p);
+    const uint32_t st = static_cast<uint32_t>(step);
+    const uint64_t seed = cfg_.seed;
+    const model::DendriteConstants k = s.dend;
+    const uint32_t* history = s.history.data();
+    const float* gamma = s.gamma.data();
+    float* bap = s.bap.data();
+    float* v_d = s.v_d.data();
+    for (int64_t i = b; i < b + count; ++i) {
+        float x = 0.0f;
+        if (model::bap_window_open(k, history[i])) {
+            const float draw =
+                stochastic ? model::u01(model::philox(seed, stream, st, uint32_t(i)).v[0]) : 0.0f;
+            x = model::bap_current(k, s.coupling, history[i], gamma[i], draw);
         }
+        bap[i] = x;
+    }
+    dendrite_block(k, rc_, s.g_ampa_d.data() + b, s.g_nmda_d.data() + b, s.g_gaba_d.data() + b,
+                   bap + b, s.i_ext_d.data() + b, v_d + b, s.u_d.data() + b, count);
+    for (int64_t i = b; i < b + count; ++i) {
+        bool x = false;
+        if (v_d[i] >= k.theta_ca) {
+            const float draw =
+                stochastic ? model::u01(model::philox(seed, stream, st, uint32_t(i)).v[1]) : 0.0f;
+            x = model::plateau_burst(k, s.coupling, v_d[i], gamma[i], draw);
+        }
+        s.burst[i] = x;
     }
 }
 
-// Phase 5: somata, linearly implicit in the conductances.
+// Phase 5 for cells [b, b + count) of population p: the linearly implicit soma step.
+void CpuEngine::soma_cells(uint32_t p, int64_t b, int64_t count) {
+    auto& s = pops_[p];
+    soma_block(s.soma, rc_, s.adapt_E, s.g_ampa.data() + b, s.g_nmda.data() + b,
+               s.g_nmda_bg.data() + b, s.g_gaba.data() + b, s.g_adapt.data() + b,
+               s.i_ext.data() + b, s.v.data() + b, s.u.data() + b, count);
+}
+
+// Phases 4 and 5 run inside deliver() (per block of cells, while its data is in cache) unless
+// profiling asks for every phase on its own; per cell the order is the same.
+void CpuEngine::integrate_dendrites(int64_t step) {
+    if (fused_) return;
+    for (uint32_t p = 0; p < pops_.size(); ++p) {
+        if (!pops_[p].pyramidal) continue;
+        const int64_t n = pops_[p].n;
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+        for (int64_t b = 0; b < n; b += kSimdBlock)
+            dendrite_cells(p, b, std::min<int64_t>(kSimdBlock, n - b), step);
+    }
+}
+
 void CpuEngine::integrate_somata(int64_t) {
-    for (auto& s : pops_) {
-        const int64_t n = s.n;
-        const model::IzhConstants k = s.soma;
-        const model::ReceptorConstants rc = rc_;
-        const float e_adapt = s.adapt_E;
-        const float* __restrict ga = s.g_ampa.data();
-        const float* __restrict gn = s.g_nmda.data();
-        const float* __restrict gnb = s.g_nmda_bg.data();
-        const float* __restrict gg = s.g_gaba.data();
-        const float* __restrict gad = s.g_adapt.data();
-        const float* __restrict iext = s.i_ext.data();
-        float* __restrict v = s.v.data();
-        float* __restrict u = s.u.data();
-#pragma omp parallel for simd schedule(static) if (n >= kParallelMin)
-        for (int64_t i = 0; i < n; ++i) {
-            const model::SomaConductances g{ga[i], gn[i], gnb[i], gg[i], gad[i]};
-            model::soma_step(k, rc, g, e_adapt, iext[i], &v[i], &u[i]);
-        }
+    if (fused_) return;
+    for (uint32_t p = 0; p < pops_.size(); ++p) {
+        const int64_t n = pops_[p].n;
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+        for (int64_t b = 0; b < n; b += kSimdBlock)
+            soma_cells(p, b, std::min<int64_t>(kSimdBlock, n - b));
     }
 }
 
