@@ -31,6 +31,9 @@ __attribute__((noinline)) void arrivals_block(int64_t* __restrict slot, float* _
                                               float f_ampa, float f_nmda, float f_gaba,
                                               int64_t count) {
     for (int64_t i = 0; i < count; ++i) {
+        // Most slots are empty (a few % of the cells get input in a step), and adding the +0 of an
+        // empty slot leaves a conductance (never -0) bit for bit unchanged: skip it.
+        if (slot[i] == 0) continue;
         const float g = model::from_fixed(slot[i]);
         slot[i] = 0;
         ga[i] = ga[i] + f_ampa * g;
@@ -74,6 +77,30 @@ __attribute__((noinline)) void philox_batch(uint64_t seed, uint32_t stream, uint
                                             const uint32_t* __restrict idx, int64_t m,
                                             model::Draw4* __restrict out) {
     for (int64_t a = 0; a < m; ++a) out[a] = model::philox(seed, stream, step, idx[a], 0);
+}
+
+// Cells (ids id0 + k) whose BAP window is open this step, into idx; returns how many.
+__attribute__((noinline)) int64_t window_cells(const uint32_t* __restrict history, uint32_t mask,
+                                               uint32_t id0, int64_t count,
+                                               uint32_t* __restrict idx) {
+    int64_t m = 0;
+    for (int64_t k = 0; k < count; ++k) {
+        idx[m] = id0 + static_cast<uint32_t>(k);
+        m += (history[k] & mask) != 0;
+    }
+    return m;
+}
+
+// Cells (ids id0 + k) whose dendrite is at or above theta_Ca (a plateau), into idx.
+__attribute__((noinline)) int64_t plateau_cells(const float* __restrict v_d, float theta,
+                                                uint32_t id0, int64_t count,
+                                                uint32_t* __restrict idx) {
+    int64_t m = 0;
+    for (int64_t k = 0; k < count; ++k) {
+        idx[m] = id0 + static_cast<uint32_t>(k);
+        m += v_d[k] >= theta;
+    }
+    return m;
 }
 
 // A block of background sources without an input spike this step: one step less to wait.
@@ -494,25 +521,27 @@ void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t ste
     const float* gamma = s.gamma.data();
     float* bap = s.bap.data();
     float* v_d = s.v_d.data();
-    for (int64_t i = b; i < b + count; ++i) {
-        float x = 0.0f;
-        if (model::bap_window_open(k, history[i])) {
-            const float draw =
-                stochastic ? model::u01(model::philox(seed, stream, st, uint32_t(i)).v[0]) : 0.0f;
-            x = model::bap_current(k, s.coupling, history[i], gamma[i], draw);
-        }
-        bap[i] = x;
+    // The few cells that need a draw (an open BAP window; then a plateau) are gathered first and
+    // their draws made as one vectorised Philox batch.
+    uint32_t idx[kSimdBlock];
+    model::Draw4 r[kSimdBlock];
+    int64_t m = window_cells(history + b, k.bap_mask, static_cast<uint32_t>(b), count, idx);
+    if (stochastic) philox_batch(seed, stream, st, idx, m, r);
+    std::fill(bap + b, bap + b + count, 0.0f);
+    for (int64_t a = 0; a < m; ++a) {
+        const uint32_t i = idx[a];
+        bap[i] = model::bap_current(k, s.coupling, history[i], gamma[i],
+                                    stochastic ? model::u01(r[a].v[0]) : 0.0f);
     }
     dendrite_block(k, rc_, s.g_ampa_d.data() + b, s.g_nmda_d.data() + b, s.g_gaba_d.data() + b,
                    bap + b, s.i_ext_d.data() + b, v_d + b, s.u_d.data() + b, count);
-    for (int64_t i = b; i < b + count; ++i) {
-        bool x = false;
-        if (v_d[i] >= k.theta_ca) {
-            const float draw =
-                stochastic ? model::u01(model::philox(seed, stream, st, uint32_t(i)).v[1]) : 0.0f;
-            x = model::plateau_burst(k, s.coupling, v_d[i], gamma[i], draw);
-        }
-        s.burst[i] = x;
+    m = plateau_cells(v_d + b, k.theta_ca, static_cast<uint32_t>(b), count, idx);
+    if (stochastic) philox_batch(seed, stream, st, idx, m, r);
+    std::fill(s.burst.data() + b, s.burst.data() + b + count, uint8_t{0});
+    for (int64_t a = 0; a < m; ++a) {
+        const uint32_t i = idx[a];
+        s.burst[i] = model::plateau_burst(k, s.coupling, v_d[i], gamma[i],
+                                          stochastic ? model::u01(r[a].v[1]) : 0.0f);
     }
 }
 
