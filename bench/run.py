@@ -223,8 +223,8 @@ def figure(results, path):
         ks = sorted([r for r in results if r["simulator"] == sim and r["cells"] == 10000],
                     key=lambda r: r["k"])
         if len(ks) > 1:
-            ax[2].loglog([r["k"] for r in ks], [r["wall_per_bio_s"] for r in ks], mk + "-",
-                         color=col, label=sim)
+            ax[2].semilogx([r["k"] for r in ks], [r["wall_per_bio_s"] for r in ks], mk + "-",
+                           color=col, label=sim)
     ax[0].axhline(1, color="grey", ls=":", lw=0.8)
     ax[0].set_xlabel("cells (K = 100)")
     ax[0].set_ylabel("wall s per biological s")
@@ -248,6 +248,7 @@ def figure(results, path):
         ax[1].legend(fontsize=7)
     ax[2].set_xlabel("K (10^4 cells)")
     ax[2].set_ylabel("wall s per biological s")
+    ax[2].set_ylim(bottom=0)
     ax[2].set_title("cost against in-degree")
     ax[2].legend(fontsize=8)
     fig.tight_layout()

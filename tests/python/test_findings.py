@@ -103,7 +103,7 @@ class Findings(unittest.TestCase):
         self.assertLess(r["burst_fraction"]["regular"], 0.1)
 
     def test_t7_gain_pulses_fast_and_slow(self):
-        r = self.run_finding("T7", "sweep.trials=3")
+        r = self.run_finding("T7", "sweep.trials=5")
         self.assertGreater(r["fast_ratio"][0], 1.15)
         self.assertGreater(r["z"], 3)
         self.assertLess(r["relaxation_ms"], 100)  # fast: gone within 100 ms of the offset
