@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "l5sim/build_info.hpp"
+#include "l5sim/devices.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/output.hpp"
 #include "l5sim/sweep.hpp"
@@ -67,6 +68,16 @@ std::string fmt_eta(double s) {
 std::string replica_dir_name(uint32_t index) { return fmt::format("replicas/r{:05d}", index); }
 
 void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& opt) {
+    // An engine that cannot run is a failure of the whole sweep, said once, before anything is
+    // written (as for a single run).
+    if (opt.backend == Simulation::Backend::cuda) {
+        std::string why;
+        if (!cuda_available(&why))
+            throw Error(cuda_built() ? "--backend cuda: no usable CUDA device (" + why + ")"
+                                     : "--backend cuda: " + why +
+                                           "; rebuild on a machine with the CUDA toolkit, or use "
+                                           "--backend cpu");
+    }
     check_output_dir(dir, opt.force);
     fs::create_directories(dir);
     for (const char* name : {"sweep.json", "summary.json"}) {

@@ -348,6 +348,19 @@ TEST(CliRun, CudaBackendWithoutCudaFailsClearly) {
     EXPECT_FALSE(fs::exists(out));
 }
 
+// The same for a sweep: one message for the whole sweep, exit 1, no output directory.
+TEST(CliSweep, CudaBackendWithoutCudaFailsBeforeWriting) {
+    if (!l5sim::cuda_devices().empty()) GTEST_SKIP() << "a CUDA device is visible";
+    TempDir d;
+    const fs::path cfg = d / "sweep.yaml", out = d / "out";
+    write_file(cfg, std::string(kTiny) + "sweep: {trials: 3}\n");
+    const auto r = l5sim(d, "run " + q(cfg) + " --out " + q(out) + " --backend cuda");
+    EXPECT_EQ(r.rc, 1) << r.out << r.err;
+    EXPECT_NE(r.err.find("--backend cuda"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("replica"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(out));
+}
+
 TEST(CliRun, AutoBackendFallsBackToTheCpu) {
     if (!l5sim::cuda_devices().empty()) GTEST_SKIP() << "a CUDA device is visible";
     TempDir d;
