@@ -341,6 +341,11 @@ def main(argv=None):
     try:
         if not os.path.isdir(a.outdir):
             raise InputError(f"{a.outdir}: no such output directory")
+        if os.path.exists(os.path.join(a.outdir, "sweep.json")):
+            raise InputError(f"{a.outdir}: a sweep (sweep.json): plot one replica, e.g. "
+                             f"{os.path.join(a.outdir, 'replicas', 'r00000')}, or analyse the sweep "
+                             "with scripts/l5analysis.py (scripts/reproduce.py does for the "
+                             "paper's configs)")
         figdir = a.figdir or a.outdir
         os.makedirs(figdir, exist_ok=True)
         summary = read_summary(a.outdir)
