@@ -129,13 +129,14 @@ struct Result {
 };
 
 // `threads`: OpenMP threads of the CPU engine (the CUDA engine ignores it).
+// `profile`: every phase on its own (the engines otherwise fuse phases 2b-5).
 Result run(Simulation::Backend backend, const char* yaml, int threads,
-           const std::string& seed = "") {
+           const std::string& seed = "", bool profile = false) {
     std::vector<Override> ov = {{"simulation.threads", std::to_string(threads)}};
     if (!seed.empty()) ov.push_back({"simulation.seed", seed});
     const Config cfg = test::config_from(yaml, ov);
     EXPECT_EQ(cfg.threads, threads);
-    Simulation sim(cfg, backend);
+    Simulation sim(cfg, backend, profile);
     sim.run();
     Result r;
     r.spikes = sim.spikes();
@@ -249,4 +250,15 @@ TEST_F(Determinism, SheetAcrossThreadCounts) {
     const Result r8 = run(Simulation::Backend::cpu, kSheet, 8);
     expect_identical(r1, r3, "3 threads");
     expect_identical(r1, r8, "8 threads");
+}
+
+// The fused step (phases 2b-5 per block of cells, the default) and the profiled step (each phase
+// over all cells on its own) are the same computation, bit for bit, on either engine.
+TEST_P(EngineDeterminism, FusedAndProfiledStepsAgree) {
+    const Result fused = run(backend(), kSheet, 1);
+    ASSERT_GE(largest_volley(fused), 64u);
+    expect_identical(fused, run(backend(), kSheet, 1, "", true), "sheet, profiled");
+    const Result ring = run(backend(), kRing, 1);
+    ASSERT_NO_FATAL_FAILURE(check_ring_active(ring));
+    expect_identical(ring, run(backend(), kRing, 1, "", true), "ring, profiled");
 }
