@@ -209,6 +209,9 @@ private:
 
     void dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t step);
     void deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step, int64_t* const* slot);
+    uint64_t detect_cells(uint32_t p, int64_t b, int64_t count, std::vector<uint32_t>* ids);
+    std::vector<std::vector<uint32_t>> block_ids_;  // this step's spikes per block
+    std::vector<uint64_t> block_calcium_;
     struct Block {
         uint32_t pop;
         int64_t begin, count;
@@ -276,42 +279,63 @@ void CpuEngine::init_projection(uint32_t j) {
 
 // Phase 1. Spike test and reset (burst-mode c, d chosen by the previous step's dendrite), spike
 // history for the BAP window, adaptation increment; then the ordered spike list and traces.
-void CpuEngine::detect_spikes(int64_t step) {
-    for (auto& s : pops_) {
-        const int64_t n = s.n;
-        uint64_t calcium = 0;
-#pragma omp parallel for schedule(static) reduction(+ : calcium) if (n >= kParallelMin)
-        for (int64_t i = 0; i < n; ++i) {
-            const bool burst = s.pyramidal && s.burst[i];
-            const bool spiked = model::soma_reset(s.soma, burst, &s.v[i], &s.u[i]);
-            s.spiked[i] = spiked;
-            if (s.pyramidal) {
-                s.history[i] = model::advance_history(s.history[i], spiked);
-                if (spiked) s.g_adapt[i] = s.g_adapt[i] + s.adapt_increment;
-                calcium += spiked && burst;
-            }
+// Phase 1 for cells [b, b + count) of population p: spike test and reset, spike history,
+// adaptation jump, this block's spiking cells (in id order) into `ids`, and the STDP traces of
+// the plastic projections from and to p. Returns the block's calcium-triggered spikes.
+uint64_t CpuEngine::detect_cells(uint32_t p, int64_t b, int64_t count,
+                                 std::vector<uint32_t>* ids) {
+    auto& s = pops_[p];
+    uint64_t calcium = 0;
+    ids->clear();
+    for (int64_t i = b; i < b + count; ++i) {
+        const bool burst = s.pyramidal && s.burst[i];
+        const bool spiked = model::soma_reset(s.soma, burst, &s.v[i], &s.u[i]);
+        s.spiked[i] = spiked;
+        if (s.pyramidal) {
+            s.history[i] = model::advance_history(s.history[i], spiked);
+            if (spiked) s.g_adapt[i] = s.g_adapt[i] + s.adapt_increment;
+            calcium += spiked && burst;
         }
-        s.calcium_spikes += calcium;
-        s.spike_ids.clear();
-        for (int64_t i = 0; i < n; ++i)
-            if (s.spiked[i]) s.spike_ids.push_back(static_cast<uint32_t>(i));
-        s.spike_count += s.spike_ids.size();
-        if (cfg_.recording.spikes) {
-            s.record.steps.insert(s.record.steps.end(), s.spike_ids.size(), step);
-            s.record.ids.insert(s.record.ids.end(), s.spike_ids.begin(), s.spike_ids.end());
-        }
+        if (spiked) ids->push_back(static_cast<uint32_t>(i));
     }
     for (auto& pj : projs_) {
         if (!pj.plastic) continue;
         const auto& st = pj.stdp;
-        const auto& src = pops_[pj.source].spiked;
-        const auto& tgt = pops_[pj.target].spiked;
         const bool triplet = st.rule == model::StdpRule::triplet;
-        trace_block(st.rule, pj.x.data(), src.data(), st.decay_plus, int64_t(pj.x.size()));
-        trace_block(st.rule, pj.y.data(), tgt.data(), st.decay_minus, int64_t(pj.y.size()));
-        if (triplet) {
-            decay_block(pj.r2.data(), int64_t(pj.r2.size()), st.decay_x);
-            decay_block(pj.o2.data(), int64_t(pj.o2.size()), st.decay_y);
+        if (pj.source == p) {
+            trace_block(st.rule, pj.x.data() + b, s.spiked.data() + b, st.decay_plus, count);
+            if (triplet) decay_block(pj.r2.data() + b, count, st.decay_x);
+        }
+        if (pj.target == p) {
+            trace_block(st.rule, pj.y.data() + b, s.spiked.data() + b, st.decay_minus, count);
+            if (triplet) decay_block(pj.o2.data() + b, count, st.decay_y);
+        }
+    }
+    return calcium;
+}
+
+// One parallel loop over the blocks of every population; then, per population, the blocks'
+// spikes in order (ids ascending), counted and recorded.
+void CpuEngine::detect_spikes(int64_t step) {
+    const int64_t items = static_cast<int64_t>(blocks_.size());
+    block_ids_.resize(blocks_.size());
+    block_calcium_.resize(blocks_.size());
+#pragma omp parallel for schedule(static, 1) if (cells_ >= kParallelMin)
+    for (int64_t w = 0; w < items; ++w) {
+        const Block& k = blocks_[w];
+        block_calcium_[w] = detect_cells(k.pop, k.begin, k.count, &block_ids_[w]);
+    }
+    for (auto& s : pops_) s.spike_ids.clear();
+    for (int64_t w = 0; w < items; ++w) {
+        auto& s = pops_[blocks_[w].pop];
+        s.spike_ids.insert(s.spike_ids.end(), block_ids_[w].begin(), block_ids_[w].end());
+        s.calcium_spikes += block_calcium_[w];
+    }
+    for (auto& s : pops_) {
+        s.spike_count += s.spike_ids.size();
+        if (cfg_.recording.spikes) {
+            s.record.steps.insert(s.record.steps.end(), s.spike_ids.size(), step);
+            s.record.ids.insert(s.record.ids.end(), s.spike_ids.begin(), s.spike_ids.end());
         }
     }
 }
