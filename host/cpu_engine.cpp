@@ -75,8 +75,13 @@ __attribute__((noinline)) int64_t arrivals_of(const float* __restrict rem_s,
 // Draw j = 0 of the background stream for the cells in idx (vectorised Philox).
 __attribute__((noinline)) void philox_batch(uint64_t seed, uint32_t stream, uint32_t step,
                                             const uint32_t* __restrict idx, int64_t m,
-                                            model::Draw4* __restrict out) {
-    for (int64_t a = 0; a < m; ++a) out[a] = model::philox(seed, stream, step, idx[a], 0);
+                                            uint32_t* __restrict w0, uint32_t* __restrict w1) {
+    // Words 0 and 1 only, into two arrays: the loop vectorises (whole Draw4 stores do not).
+    for (int64_t a = 0; a < m; ++a) {
+        const model::Draw4 r = model::philox(seed, stream, step, idx[a], 0);
+        w0[a] = r.v[0];
+        w1[a] = r.v[1];
+    }
 }
 
 // Cells (ids id0 + k) whose BAP window is open this step, into idx; returns how many.
@@ -448,8 +453,8 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
         uint32_t idx[kSimdBlock];
         const int64_t m = arrivals_of(rem_s + b, rem_d ? rem_d + b : nullptr,
                                       static_cast<uint32_t>(b), count, idx);
-        model::Draw4 first[kSimdBlock];
-        philox_batch(cfg_.seed, stream, static_cast<uint32_t>(step), idx, m, first);
+        uint32_t w0[kSimdBlock], w1[kSimdBlock];
+        philox_batch(cfg_.seed, stream, static_cast<uint32_t>(step), idx, m, w0, w1);
         float keep_s[kSimdBlock], keep_d[kSimdBlock];
         for (int64_t a = 0; a < m; ++a) {
             keep_s[a] = rem_s[idx[a]];
@@ -468,7 +473,8 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
             }
             model::add_background_arrivals(&c, bs, bd, s.pyramidal, cfg_.seed, p,
                                            static_cast<uint32_t>(step), i, &rem_s[i],
-                                           rem_d ? &rem_d[i] : nullptr, first[a]);
+                                           rem_d ? &rem_d[i] : nullptr,
+                                           model::Draw4{{w0[a], w1[a], 0u, 0u}});
             ga[i] = c.ga;
             gnb[i] = c.gnb;
             if (s.pyramidal) {
@@ -548,24 +554,24 @@ void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t ste
     // The few cells that need a draw (an open BAP window; then a plateau) are gathered first and
     // their draws made as one vectorised Philox batch.
     uint32_t idx[kSimdBlock];
-    model::Draw4 r[kSimdBlock];
+    uint32_t w0[kSimdBlock], w1[kSimdBlock];
     int64_t m = window_cells(history + b, k.bap_mask, static_cast<uint32_t>(b), count, idx);
-    if (stochastic) philox_batch(seed, stream, st, idx, m, r);
+    if (stochastic) philox_batch(seed, stream, st, idx, m, w0, w1);
     std::fill(bap + b, bap + b + count, 0.0f);
     for (int64_t a = 0; a < m; ++a) {
         const uint32_t i = idx[a];
         bap[i] = model::bap_current(k, s.coupling, history[i], gamma[i],
-                                    stochastic ? model::u01(r[a].v[0]) : 0.0f);
+                                    stochastic ? model::u01(w0[a]) : 0.0f);
     }
     dendrite_block(k, rc_, s.g_ampa_d.data() + b, s.g_nmda_d.data() + b, s.g_gaba_d.data() + b,
                    bap + b, s.i_ext_d.data() + b, v_d + b, s.u_d.data() + b, count);
     m = plateau_cells(v_d + b, k.theta_ca, static_cast<uint32_t>(b), count, idx);
-    if (stochastic) philox_batch(seed, stream, st, idx, m, r);
+    if (stochastic) philox_batch(seed, stream, st, idx, m, w0, w1);
     std::fill(s.burst.data() + b, s.burst.data() + b + count, uint8_t{0});
     for (int64_t a = 0; a < m; ++a) {
         const uint32_t i = idx[a];
         s.burst[i] = model::plateau_burst(k, s.coupling, v_d[i], gamma[i],
-                                          stochastic ? model::u01(r[a].v[1]) : 0.0f);
+                                          stochastic ? model::u01(w1[a]) : 0.0f);
     }
 }
 
