@@ -55,26 +55,25 @@ def machine():
             "loadavg_before": open("/proc/loadavg").read().split()[:3]}
 
 
-def split(cells, k):
-    """80/10/10 populations and the sheet's K split (configs/sheet.yaml)."""
+def population_sets(cells, k):
+    """--set overrides for an 80/10/10 sheet and its K split (configs/sheet.yaml)."""
     pyr, pv = cells * 8 // 10, cells // 10
     som = cells - pyr - pv
     k_pyr, k_in = k * 8 // 10, k // 10
-    return pyr, pv, som, [
+    return [
         f"populations.PYR.n={pyr}", f"populations.PV.n={pv}", f"populations.SOM.n={som}",
         f"projections.PYR_PYR.connectivity.K={k_pyr}", f"projections.PV_PYR.connectivity.K={k_in}",
         f"projections.SOM_PYR.connectivity.K={k_in}", f"projections.PYR_PV.connectivity.K={k}",
         f"projections.PYR_SOM.connectivity.K={k}"]
 
 
-def timed_rss(cmd, env=None):
+def timed_rss(cmd):
     """Run `cmd` under /usr/bin/time; (completed process, peak RSS in MiB or None)."""
+    if not os.path.exists("/usr/bin/time"):
+        return subprocess.run(cmd, capture_output=True, text=True), None
     with tempfile.NamedTemporaryFile(suffix=".rss") as f:
-        if shutil.which("time") or os.path.exists("/usr/bin/time"):
-            full = ["/usr/bin/time", "-f", "%M", "-o", f.name] + cmd
-        else:
-            full = cmd
-        r = subprocess.run(full, capture_output=True, text=True, env=env)
+        r = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", f.name] + cmd,
+                           capture_output=True, text=True)
         try:
             rss = int(open(f.name).read().split()[-1]) / 1024.0
         except (ValueError, IndexError, OSError):
@@ -83,7 +82,7 @@ def timed_rss(cmd, env=None):
 
 
 def l5sim_once(l5sim, cells, k, ms, threads, backend, scratch, profile):
-    _, _, _, sets = split(cells, k)
+    sets = population_sets(cells, k)
     out = os.path.join(scratch, f"l5sim_{backend}_{cells}_{k}")
     cmd = [l5sim, "run", CONFIG, "--out", out, "--force", "--quiet", "--backend", backend,
            "--set", f"simulation.duration_ms={ms}", "--set", "recording.spikes=false"]

@@ -59,15 +59,15 @@ __attribute__((noinline)) void soma_block(const model::IzhConstants k,
     }
 }
 
-// Cells (ids id0 + k) of a block whose background has an input spike this step, into idx;
-// returns how many (branch-free compaction).
-__attribute__((noinline)) int64_t arrivals_of(const float* __restrict rem_s,
-                                              const float* __restrict rem_d, uint32_t id0,
-                                              int64_t count, uint32_t* __restrict idx) {
+// The cells id0 + k (k < count) for which selected(k) holds, in order, into idx; returns how
+// many. Branch-free, so the few selected cells of a block cost no mispredictions.
+template <class Selected>
+__attribute__((noinline)) int64_t select_cells(uint32_t id0, int64_t count,
+                                               uint32_t* __restrict idx, Selected selected) {
     int64_t m = 0;
     for (int64_t k = 0; k < count; ++k) {
         idx[m] = id0 + static_cast<uint32_t>(k);
-        m += model::background_arrives(rem_s[k], rem_d ? rem_d[k] : model::poisson_never());
+        m += selected(k) ? 1 : 0;
     }
     return m;
 }
@@ -82,30 +82,6 @@ __attribute__((noinline)) void philox_batch(uint64_t seed, uint32_t stream, uint
         w0[a] = r.v[0];
         w1[a] = r.v[1];
     }
-}
-
-// Cells (ids id0 + k) whose BAP window is open this step, into idx; returns how many.
-__attribute__((noinline)) int64_t window_cells(const uint32_t* __restrict history, uint32_t mask,
-                                               uint32_t id0, int64_t count,
-                                               uint32_t* __restrict idx) {
-    int64_t m = 0;
-    for (int64_t k = 0; k < count; ++k) {
-        idx[m] = id0 + static_cast<uint32_t>(k);
-        m += (history[k] & mask) != 0;
-    }
-    return m;
-}
-
-// Cells (ids id0 + k) whose dendrite is at or above theta_Ca (a plateau), into idx.
-__attribute__((noinline)) int64_t plateau_cells(const float* __restrict v_d, float theta,
-                                                uint32_t id0, int64_t count,
-                                                uint32_t* __restrict idx) {
-    int64_t m = 0;
-    for (int64_t k = 0; k < count; ++k) {
-        idx[m] = id0 + static_cast<uint32_t>(k);
-        m += v_d[k] >= theta;
-    }
-    return m;
 }
 
 // A block of background sources without an input spike this step: one step less to wait.
@@ -401,23 +377,18 @@ void CpuEngine::set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) 
     const int64_t n = s.n;
     // The engine starts with every rate 0 and every source never firing: the first call starts
     // them (a fresh gap), later ones rescale (model::poisson_rate_change).
-    if (ls0 != ls1) {
+    auto rescale = [&](std::vector<float>& rem, float l0, float l1, int word) {
+        if (l0 == l1) return;
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
         for (int64_t i = 0; i < n; ++i)
-            s.rem_soma[i] = model::poisson_rate_change(s.rem_soma[i], ls0, ls1, cfg_.seed, stream,
-                                                       st, static_cast<uint32_t>(i), 0);
-    }
-    if (s.pyramidal && ld0 != ld1) {
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-        for (int64_t i = 0; i < n; ++i)
-            s.rem_dend[i] = model::poisson_rate_change(s.rem_dend[i], ld0, ld1, cfg_.seed, stream,
-                                                       st, static_cast<uint32_t>(i), 1);
-    }
+            rem[i] = model::poisson_rate_change(rem[i], l0, l1, cfg_.seed, stream, st,
+                                                static_cast<uint32_t>(i), word);
+    };
+    rescale(s.rem_soma, ls0, ls1, 0);
+    if (s.pyramidal) rescale(s.rem_dend, ld0, ld1, 1);
     s.drive = d;
 }
 
-// Phases 2b and 3: this step's ring slots and Poisson background into the conductances, then
-// one Euler decay of every conductance.
 // Phases 2b and 3 (and, fused, 4 and 5) for cells [b, b + count) of population p: this step's
 // ring slots and Poisson background into the conductances, then one Euler decay of every
 // conductance. Each phase is a loop of its own (the arithmetic ones vectorised), in the order of
@@ -451,8 +422,10 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
         // The cells with an input spike this step (a few %), their first draws as one
         // vectorised Philox batch, then every other cell's times count down (vectorised).
         uint32_t idx[kSimdBlock];
-        const int64_t m = arrivals_of(rem_s + b, rem_d ? rem_d + b : nullptr,
-                                      static_cast<uint32_t>(b), count, idx);
+        const int64_t m = select_cells(static_cast<uint32_t>(b), count, idx, [&](int64_t k) {
+            return model::background_arrives(rem_s[b + k],
+                                             rem_d ? rem_d[b + k] : model::poisson_never());
+        });
         uint32_t w0[kSimdBlock], w1[kSimdBlock];
         philox_batch(cfg_.seed, stream, static_cast<uint32_t>(step), idx, m, w0, w1);
         float keep_s[kSimdBlock], keep_d[kSimdBlock];
@@ -555,7 +528,8 @@ void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t ste
     // their draws made as one vectorised Philox batch.
     uint32_t idx[kSimdBlock];
     uint32_t w0[kSimdBlock], w1[kSimdBlock];
-    int64_t m = window_cells(history + b, k.bap_mask, static_cast<uint32_t>(b), count, idx);
+    int64_t m = select_cells(static_cast<uint32_t>(b), count, idx,
+                             [&](int64_t j) { return model::bap_window_open(k, history[b + j]); });
     if (stochastic) philox_batch(seed, stream, st, idx, m, w0, w1);
     std::fill(bap + b, bap + b + count, 0.0f);
     for (int64_t a = 0; a < m; ++a) {
@@ -565,7 +539,8 @@ void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t ste
     }
     dendrite_block(k, rc_, s.g_ampa_d.data() + b, s.g_nmda_d.data() + b, s.g_gaba_d.data() + b,
                    bap + b, s.i_ext_d.data() + b, v_d + b, s.u_d.data() + b, count);
-    m = plateau_cells(v_d + b, k.theta_ca, static_cast<uint32_t>(b), count, idx);
+    m = select_cells(static_cast<uint32_t>(b), count, idx,
+                     [&](int64_t j) { return v_d[b + j] >= k.theta_ca; });
     if (stochastic) philox_batch(seed, stream, st, idx, m, w0, w1);
     std::fill(s.burst.data() + b, s.burst.data() + b + count, uint8_t{0});
     for (int64_t a = 0; a < m; ++a) {

@@ -50,12 +50,6 @@ Simulation::Backend backend_of(const std::string& name) {
     return backend;
 }
 
-std::string fmt_duration(double s) {
-    if (s < 120) return fmt::format("{:.0f} s", s);
-    if (s < 7200) return fmt::format("{:.1f} min", s / 60);
-    return fmt::format("{:.1f} h", s / 3600);
-}
-
 int cmd_run(const RunArgs& a, const std::string& command_line) {
     const Batch batch = load(a.config, a.sets, a.seed, a.threads);
     const std::filesystem::path dir = a.out;
@@ -93,7 +87,7 @@ int cmd_run(const RunArgs& a, const std::string& command_line) {
         const double rate = bio / el;
         spdlog::info("[{:3.0f}%] {:.2f} / {:.2f} s simulated, {:.3f} simulated s per wall s, ETA {}",
                      100.0 * step / total, bio, total * cfg.dt_ms * 1e-3, rate,
-                     fmt_duration((total - step) * cfg.dt_ms * 1e-3 / rate));
+                     format_duration((total - step) * cfg.dt_ms * 1e-3 / rate));
     });
     write_results(dir, sim, prov);
     for (const auto& s : summarize(sim))

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -88,17 +89,6 @@ void write_h5(const fs::path& final_path, F&& body) {
         H5 file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose,
                 "create " + tmp.string());
         body(static_cast<hid_t>(file));
-    }
-    fs::rename(tmp, final_path);
-}
-
-void write_text(const fs::path& final_path, const std::string& text) {
-    const fs::path tmp = final_path.string() + ".part";
-    {
-        std::ofstream out(tmp);
-        out << text;
-        out.flush();
-        if (!out) throw Error("cannot write " + tmp.string());
     }
     fs::rename(tmp, final_path);
 }
@@ -196,6 +186,29 @@ void check_output_dir(const fs::path& dir, bool force) {
     if (!fs::is_empty(dir, ec) && !force)
         throw ConfigError("--out " + dir.string() +
                           ": directory is not empty (use --force to overwrite its l5sim outputs)");
+}
+
+void write_text(const fs::path& final_path, const std::string& text) {
+    const fs::path tmp = final_path.string() + ".part";
+    {
+        std::ofstream out(tmp);
+        out << text;
+        out.flush();
+        if (!out) throw Error("cannot write " + tmp.string());
+    }
+    fs::rename(tmp, final_path);
+}
+
+std::string format_duration(double s) {
+    char buf[32];
+    if (s < 120) {
+        snprintf(buf, sizeof buf, "%.0f s", s);
+    } else if (s < 7200) {
+        snprintf(buf, sizeof buf, "%.1f min", s / 60);
+    } else {
+        snprintf(buf, sizeof buf, "%.1f h", s / 3600);
+    }
+    return buf;
 }
 
 void prepare_output_dir(const fs::path& dir, bool force) {

@@ -7,7 +7,6 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -47,22 +46,6 @@ nlohmann::ordered_json replica_json(const ReplicaSpec& r) {
     return j;
 }
 
-void write_json(const fs::path& path, const nlohmann::ordered_json& j) {
-    const fs::path part = path.string() + ".part";
-    {
-        std::ofstream out(part);
-        out << j.dump(2) << "\n";
-        if (!out) throw Error("cannot write " + part.string());
-    }
-    fs::rename(part, path);
-}
-
-std::string fmt_eta(double s) {
-    if (s < 120) return fmt::format("{:.0f} s", s);
-    if (s < 7200) return fmt::format("{:.1f} min", s / 60);
-    return fmt::format("{:.1f} h", s / 3600);
-}
-
 }  // namespace
 
 std::string replica_dir_name(uint32_t index) { return fmt::format("replicas/r{:05d}", index); }
@@ -96,7 +79,7 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
     sj["conditions"] = batch.conditions;
     sj["replicas"] = nlohmann::ordered_json::array();
     for (const auto& r : batch.replicas) sj["replicas"].push_back(replica_json(r));
-    write_json(dir / "sweep.json", sj);
+    write_text(dir / "sweep.json", sj.dump(2) + "\n");
 
     const bool cpu = opt.backend == Simulation::Backend::cpu ||
                      (opt.backend == Simulation::Backend::automatic && !cuda_available());
@@ -152,7 +135,7 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
                 if (!opt.quiet && (el - last_log > 2.0 || d == n)) {
                     last_log = el;
                     spdlog::info("[{:3.0f}%] {} / {} replicas done, ETA {}", 100.0 * d / n, d, n,
-                                 fmt_eta(el / d * (n - d)));
+                                 format_duration(el / d * (n - d)));
                 }
             }
         } catch (const std::exception& e) {
@@ -179,7 +162,7 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
     nlohmann::ordered_json j = sj;
     j["replicas"] = summaries;
     j["timing"] = {{"wall_s", wall}, {"replicas_at_once", parallel}};
-    write_json(dir / "summary.json", j);
+    write_text(dir / "summary.json", j.dump(2) + "\n");
     spdlog::info("sweep done: {} replicas in {:.1f} s; outputs in {}", n, wall, dir.string());
 }
 

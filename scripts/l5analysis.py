@@ -82,15 +82,6 @@ class Sweep:
     def spikes(self, r, pop):
         return read_spikes(self.replica_dir(r), pop)
 
-    def config(self, r):
-        """The replica's resolved config (a dict; needs PyYAML) -- or None without PyYAML."""
-        try:
-            import yaml
-        except ImportError:
-            return None
-        with open(os.path.join(self.replica_dir(r), "config.resolved.yaml")) as f:
-            return yaml.safe_load(f)
-
 
 def read_spikes(outdir, pop):
     """(times in ms, node ids) of one population from a SONATA spikes.h5."""

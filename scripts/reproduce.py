@@ -57,12 +57,9 @@ def run_l5sim(l5sim, cfg, out, sets=(), backend="cpu", threads=0):
     return time.time() - t0
 
 
-def duration_ms(sweep_or_dir):
-    path = sweep_or_dir.path if isinstance(sweep_or_dir, A.Sweep) else sweep_or_dir
-    first = path
-    if isinstance(sweep_or_dir, A.Sweep):
-        first = sweep_or_dir.replica_dir(sweep_or_dir.replicas[0])
-    with open(os.path.join(first, "summary.json")) as f:
+def duration_ms(S):
+    """Biological ms simulated by the replicas of sweep S (from the first one's summary)."""
+    with open(os.path.join(S.replica_dir(S.replicas[0]), "summary.json")) as f:
         return 1e3 * json.load(f)["timing"]["bio_s"]
 
 
@@ -214,7 +211,17 @@ def _fi_figure(curves, gains, key_label, title, path, extra=None):
     plt.close(fig)
 
 
-def _gain_result(S, key, label, curves, gains, lo, hi, expect_rise, ca=None):
+def _gain_finding(outdir, figdir, key, label, axis_label, title, figure, expect_rise,
+                  cells=None, hi=None):
+    """T2-T4: f-I curves per value of `key` (of `cells`, or every PYR cell), their gains, and the
+    gain at the first value against `hi` (default: the last), expected to rise or to fall."""
+    S = A.Sweep(outdir)
+    curves = fi_curves(S, key, cells=cells)
+    gains = _gain_table(curves)
+    ca = calcium_by_group(S, key)
+    keys = list(curves)
+    lo = keys[0]
+    hi = hi if hi in keys else keys[-1]
     d, ci, z = effect(gains[lo], gains[hi])
     ok = (d > 0) == expect_rise and abs(z) > 3
     res = {
@@ -226,55 +233,31 @@ def _gain_result(S, key, label, curves, gains, lo, hi, expect_rise, ca=None):
                            for g in gains},
         "z": float(z),
         "trials": int(S.trials),
+        "calcium_fraction": {f"{g:g}": v for g, v in ca.items()},
     }
-    if ca:
-        res["calcium_fraction"] = {f"{g:g}": v for g, v in ca.items()}
+    if figdir:
+        _fi_figure(curves, gains, axis_label, title, os.path.join(figdir, figure), ca)
     return res
 
 
 def analyze_t2(outdir, figdir=None):
-    S = A.Sweep(outdir)
-    key = "populations.PYR.background.dendrite.rate_hz"
-    curves = fi_curves(S, key)
-    gains = _gain_table(curves)
-    ca = calcium_by_group(S, key)
-    keys = list(curves)
-    res = _gain_result(S, key, "dendritic drive (Hz)", curves, gains, keys[0], keys[-1], True, ca)
-    if figdir:
-        _fi_figure(curves, gains, "dendritic drive (Hz)", "T2: dendritic drive raises the gain",
-                   os.path.join(figdir, "t2_dendritic_drive.png"), ca)
-    return res
+    return _gain_finding(outdir, figdir, "populations.PYR.background.dendrite.rate_hz",
+                         "dendritic drive (Hz)", "dendritic drive (Hz)",
+                         "T2: dendritic drive raises the gain", "t2_dendritic_drive.png", True)
 
 
 def analyze_t3(outdir, figdir=None):
-    S = A.Sweep(outdir)
-    key = "populations.PYR.coupling.gamma"
-    curves = fi_curves(S, key)
-    gains = _gain_table(curves)
-    ca = calcium_by_group(S, key)
-    keys = list(curves)
-    res = _gain_result(S, key, "gamma", curves, gains, keys[0], keys[-1], True, ca)
-    if figdir:
-        _fi_figure(curves, gains, "coupling gamma", "T3: tighter coupling raises the gain",
-                   os.path.join(figdir, "t3_coupling.png"), ca)
-    return res
+    return _gain_finding(outdir, figdir, "populations.PYR.coupling.gamma", "gamma",
+                         "coupling gamma", "T3: tighter coupling raises the gain",
+                         "t3_coupling.png", True)
 
 
 def analyze_t4(outdir, figdir=None):
-    S = A.Sweep(outdir)
-    key = "projections.SOM_PYR.gain"
-    test_cells = np.arange(0, 200, 4)
-    curves = fi_curves(S, key, cells=test_cells)
-    gains = _gain_table(curves)
-    ca = calcium_by_group(S, key)
-    keys = list(curves)
-    hi = 1.0 if 1.0 in keys else keys[-1]
-    res = _gain_result(S, key, "SOM -> dendrite strength", curves, gains, keys[0], hi, False, ca)
-    if figdir:
-        _fi_figure(curves, gains, "SOM -> dendrite strength (x MODEL)",
-                   "T4: dendrite-targeted (SOM) inhibition lowers the gain",
-                   os.path.join(figdir, "t4_som_inhibition.png"), ca)
-    return res
+    # The 50 test cells (every 4th PYR cell) and the MODEL strength (gain 1) against none.
+    return _gain_finding(outdir, figdir, "projections.SOM_PYR.gain", "SOM -> dendrite strength",
+                         "SOM -> dendrite strength (x MODEL)",
+                         "T4: dendrite-targeted (SOM) inhibition lowers the gain",
+                         "t4_som_inhibition.png", False, cells=np.arange(0, 200, 4), hi=1.0)
 
 
 def analyze_t5(outdir, figdir=None, bins=(0.0, 0.5, 1.0, 1.5, 2.0001)):

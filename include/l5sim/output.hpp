@@ -15,6 +15,12 @@ struct Provenance {
     std::string command_line;
 };
 
+/// Write `text` to `path` atomically: into `path.part`, renamed when complete; Error on failure.
+void write_text(const std::filesystem::path& path, const std::string& text);
+
+/// A wall-clock duration for progress lines: "42 s", "3.5 min", "2.1 h".
+std::string format_duration(double seconds);
+
 /// Check that `dir` may be written (absent, empty, or `force`); throws ConfigError otherwise.
 void check_output_dir(const std::filesystem::path& dir, bool force);
 /// Create `dir` (and parents) and clear the files a previous run left there when `force`.

@@ -12,11 +12,13 @@
 #include "l5sim/config.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/sweep.hpp"
+#include "config_test_util.hpp"
 
 namespace {
 
 using l5sim::ConfigError;
 using l5sim::Override;
+using l5sim::test::mentions;
 
 const char* kBase =
     "simulation:\n"                                                // 1
@@ -35,21 +37,7 @@ l5sim::Config parse(const std::string& text, const std::vector<Override>& ov = {
 }
 
 std::string error_of(const std::string& text, const std::vector<Override>& ov) {
-    try {
-        parse(text, ov);
-    } catch (const ConfigError& e) {
-        return e.what();
-    }
-    ADD_FAILURE() << "no ConfigError";
-    return "";
-}
-
-::testing::AssertionResult mentions(const std::string& msg,
-                                    std::initializer_list<std::string> parts) {
-    for (const auto& p : parts)
-        if (msg.find(p) == std::string::npos)
-            return ::testing::AssertionFailure() << "'" << p << "' missing from: " << msg;
-    return ::testing::AssertionSuccess() << msg;
+    return l5sim::test::config_error([&] { parse(text, ov); }, text);
 }
 
 // ---- parse_override ----

@@ -10,19 +10,16 @@
 #include "l5sim/config.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/sweep.hpp"
+#include "config_test_util.hpp"
 
 namespace {
 
 using l5sim::Batch;
 using l5sim::ConfigError;
 using l5sim::Override;
-
-// YAML text from lines, so that line i of the text is element i - 1 of the list.
-std::string yaml(std::initializer_list<const char*> lines) {
-    std::string s;
-    for (const char* l : lines) s += std::string(l) + "\n";
-    return s;
-}
+using l5sim::test::mentions;
+using l5sim::test::starts_with;
+using l5sim::test::yaml;
 
 // Two PYR cells with one injection, 10 ms, seed 7. Lines 1-10; a sweep block starts at line 11.
 std::string base() {
@@ -46,31 +43,7 @@ Batch batch_of(const std::string& text, const std::vector<Override>& ov = {}) {
 
 // The message of the ConfigError that expanding throws ("" plus a test failure if none).
 std::string error_of(const std::string& text, const std::vector<Override>& ov = {}) {
-    try {
-        l5sim::parse_batch(text, "sweep.yaml", ov);
-    } catch (const ConfigError& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        ADD_FAILURE() << "not a ConfigError: " << e.what();
-        return "";
-    }
-    ADD_FAILURE() << "no ConfigError for:\n" << text;
-    return "";
-}
-
-// Every part occurs in the message.
-::testing::AssertionResult mentions(const std::string& msg,
-                                    std::initializer_list<std::string> parts) {
-    for (const auto& p : parts)
-        if (msg.find(p) == std::string::npos)
-            return ::testing::AssertionFailure() << "'" << p << "' missing from: " << msg;
-    return ::testing::AssertionSuccess() << msg;
-}
-
-// The message begins with `prefix` (file:line:column).
-::testing::AssertionResult starts_with(const std::string& msg, const std::string& prefix) {
-    if (msg.rfind(prefix, 0) == 0) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "expected the prefix '" << prefix << "' in: " << msg;
+    return l5sim::test::config_error([&] { l5sim::parse_batch(text, "sweep.yaml", ov); }, text);
 }
 
 // The values of one grid axis, as text, from a sweep with only that axis and one trial.
