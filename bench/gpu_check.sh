@@ -23,11 +23,12 @@ $L5SIM info --bandwidth > "$logs/info.txt" 2>&1
 bw=$(sed -n 's/.*copy bandwidth: \([0-9.]*\) GB\/s.*/\1/p' "$logs/info.txt")
 rc=0
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
-  L5SIM_REQUIRE_GPU=1 L5SIM_CUDA_SYNC=1 $(bin "$src" l5sim_gpu_tests) \
+  # A hung test must not eat the whole device lease: each suite gets at most TEST_TIMEOUT s.
+  L5SIM_REQUIRE_GPU=1 L5SIM_CUDA_SYNC=1 timeout "${TEST_TIMEOUT:-240}" $(bin "$src" l5sim_gpu_tests) \
     --gtest_output=xml:"$logs/gpu_tests.xml" > "$logs/gpu_tests.log" 2>&1
   rc=$?
   # The engine tests' CUDA instances (one test body over both engines).
-  L5SIM_REQUIRE_GPU=1 L5SIM_CUDA_SYNC=1 $(bin "$src" l5sim_tests) --gtest_filter='*/cuda' \
+  L5SIM_REQUIRE_GPU=1 L5SIM_CUDA_SYNC=1 timeout "${TEST_TIMEOUT:-240}" $(bin "$src" l5sim_tests) --gtest_filter='*/cuda' \
     --gtest_output=xml:"$logs/engine_tests.xml" >> "$logs/gpu_tests.log" 2>&1 || rc=1
 fi
 K10=(--set projections.PYR_PYR.connectivity.K=800 --set projections.PYR_PV.connectivity.K=1000

@@ -217,7 +217,10 @@ CudaEngine::CudaEngine(const Config& cfg) : cfg_(cfg), rc_(receptor_constants(cf
     // Largest projection first: its build needs the most scratch memory, best while nothing
     // else is resident (estimate_device_bytes assumes this order).
     for (uint32_t j : build_order(cfg)) init_projection(j);
-    L5_CUDA_CHECK(cudaDeviceSynchronize());
+    // The build ran on the legacy stream and this engine's stream. No device-wide
+    // synchronisation: another sweep replica's engine may be capturing its step graph.
+    L5_CUDA_CHECK(cudaStreamSynchronize(0));
+    L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
 void CudaEngine::init_population(uint32_t p) {

@@ -27,7 +27,11 @@ inline void check_launch(const char* name, cudaStream_t stream = 0) {
     cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
     if (stream) L5_CUDA_CHECK(cudaStreamIsCapturing(stream, &capturing));
     if (sync_after_launch() && capturing == cudaStreamCaptureStatusNone) {
-        const cudaError_t s = cudaDeviceSynchronize();
+        // The launch's own stream, never the device: another thread's engine may be capturing a
+        // graph on its stream (concurrent sweep replicas), and a device-wide synchronisation
+        // is illegal then. Stream 0 is the legacy stream, which does not wait for the engines'
+        // non-blocking streams.
+        const cudaError_t s = cudaStreamSynchronize(stream);
         if (s != cudaSuccess) throw Error(std::string("CUDA: ") + name + ": " + cudaGetErrorString(s));
     }
 }
