@@ -28,6 +28,9 @@ namespace {
 constexpr int64_t kRecordCheckEvery = 100;
 
 
+// Side streams for the fork-join inside a step (more independent kernels share them).
+constexpr size_t kMaxSide = 8;
+
 uint64_t record_capacity(uint32_t n) { return static_cast<uint64_t>(n) * 16 + 65536; }
 
 std::vector<uint32_t> build_order(const Config& cfg) {
@@ -44,7 +47,7 @@ struct DevicePopulation {
     PopView view{};
     std::vector<DeviceBuffer<float>> floats;
     DeviceBuffer<uint32_t> history, spike_ids;
-    DeviceBuffer<uint8_t> burst, spiked;
+    DeviceBuffer<uint8_t> burst;
     DeviceBuffer<int> spike_count;
     DeviceBuffer<SpikeEvent> record;
     DeviceBuffer<unsigned long long> record_count, counters;
@@ -55,6 +58,7 @@ struct DeviceProjection {
     ProjView view{};
     double ampa = 0, nmda = 0, gaba = 0;
     bool dendrite = false;
+    uint32_t min_delay = 0;  // steps
     DeviceCsr csr;
     DeviceBuffer<unsigned long long> ring, events;
     DeviceBuffer<float> x, r2, y, o2;
@@ -176,15 +180,52 @@ private:
     void flush_record(uint32_t pop);
     void init_population(uint32_t p);
     void init_projection(uint32_t j);
+    void add_trace(uint32_t pop, const TraceView& t) {
+        auto& v = pops_[pop].view;
+        if (v.n_traces == kMaxTraces)
+            throw Error("the CUDA engine takes at most 4 plastic projections from or into one "
+                        "population (" + cfg_.populations[pop].name + ")");
+        v.traces[v.n_traces++] = t;
+    }
+    // Run f(k, stream) for k < n, concurrently: each on a side stream that starts after the
+    // work already on stream_, and stream_ waits for all of them. Captured into the step graph
+    // as parallel branches.
+    template <class F>
+    void fan_out(uint32_t n, F&& f) {
+        if (n <= 1 || side_.empty()) {
+            for (uint32_t k = 0; k < n; ++k) f(k, stream_);
+            return;
+        }
+        while (join_.size() < n) {
+            join_.emplace_back();
+            L5_CUDA_CHECK(cudaEventCreateWithFlags(&join_.back(), cudaEventDisableTiming));
+        }
+        L5_CUDA_CHECK(cudaEventRecord(fork_, stream_));
+        for (size_t k = 0; k < std::min<size_t>(n, side_.size()); ++k)
+            L5_CUDA_CHECK(cudaStreamWaitEvent(side_[k], fork_, 0));
+        for (uint32_t k = 0; k < n; ++k) {
+            cudaStream_t s = side_[k % side_.size()];
+            f(k, s);
+            L5_CUDA_CHECK(cudaEventRecord(join_[k], s));
+        }
+        for (uint32_t k = 0; k < n; ++k) L5_CUDA_CHECK(cudaStreamWaitEvent(stream_, join_[k], 0));
+    }
+    void enqueue_update(bool detect);
 
     const Config& cfg_;
     model::ReceptorConstants rc_{};
     std::vector<DevicePopulation> pops_;
     std::vector<DeviceProjection> projs_;
     std::vector<Gains> gain_;
-    DeviceBuffer<char> compact_temp_;
     uint64_t device_bytes_ = 0;
     cudaStream_t stream_ = nullptr;
+    // Fork-join inside a step: independent kernels (one per population, one per projection)
+    // run on side streams between an event on stream_ and a wait on their events.
+    std::vector<cudaStream_t> side_;
+    cudaEvent_t fork_ = nullptr;
+    std::vector<cudaEvent_t> join_;
+    DeviceBuffer<PopTail> tails_;
+    bool fused_order_ = false;  // phase 1 inside the per-cell kernel (no delay of 0 steps)
     DeviceBuffer<uint32_t> step_;  // the step being computed, advanced on the device
     int64_t next_step_ = -1;       // the step the device counter holds (host mirror)
     bool use_graph_ = true;
@@ -198,6 +239,9 @@ private:
 
 CudaEngine::~CudaEngine() {
     if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
+    for (cudaEvent_t e : join_) cudaEventDestroy(e);
+    if (fork_) cudaEventDestroy(fork_);
+    for (cudaStream_t s : side_) cudaStreamDestroy(s);
     if (stream_) cudaStreamDestroy(stream_);
 }
 
@@ -208,15 +252,23 @@ CudaEngine::CudaEngine(const Config& cfg) : cfg_(cfg), rc_(receptor_constants(cf
     pops_.resize(cfg.populations.size());
     projs_.resize(cfg.projections.size());
     gain_.resize(cfg.projections.size());
-    size_t temp = 0;
-    for (uint32_t p = 0; p < pops_.size(); ++p) {
-        init_population(p);
-        temp = std::max(temp, compact_temp_bytes(cfg.populations[p].n));
+    for (uint32_t p = 0; p < pops_.size(); ++p) init_population(p);
+    std::vector<PopTail> tails;
+    for (const auto& d : pops_)
+        tails.push_back(PopTail{d.view.spike_count, d.view.record_count, d.view.counters,
+                                d.view.record_capacity});
+    tails_ = DeviceBuffer<PopTail>(tails);
+    const size_t width = std::min<size_t>(std::max(pops_.size(), projs_.size()), kMaxSide);
+    L5_CUDA_CHECK(cudaEventCreateWithFlags(&fork_, cudaEventDisableTiming));
+    for (size_t k = 0; k < width; ++k) {
+        side_.emplace_back();
+        L5_CUDA_CHECK(cudaStreamCreateWithFlags(&side_.back(), cudaStreamNonBlocking));
     }
-    compact_temp_ = DeviceBuffer<char>(temp);
     // Largest projection first: its build needs the most scratch memory, best while nothing
     // else is resident (estimate_device_bytes assumes this order).
     for (uint32_t j : build_order(cfg)) init_projection(j);
+    fused_order_ = std::all_of(projs_.begin(), projs_.end(),
+                               [](const DeviceProjection& d) { return d.min_delay >= 1; });
     // The build ran on the legacy stream and this engine's stream. No device-wide
     // synchronisation: another sweep replica's engine may be capturing its step graph.
     L5_CUDA_CHECK(cudaStreamSynchronize(0));
@@ -262,19 +314,18 @@ void CudaEngine::init_population(uint32_t p) {
         v.history = d.history.data();
         v.burst = d.burst.data();
     }
-    d.spiked = DeviceBuffer<uint8_t>(std::vector<uint8_t>(n, 0));
     d.spike_ids = DeviceBuffer<uint32_t>(n);
     d.spike_count = DeviceBuffer<int>(std::vector<int>(1, 0));
     const uint64_t cap = cfg_.recording.spikes ? record_capacity(n) : 1;
     d.record = DeviceBuffer<SpikeEvent>(cap);
     d.record_count = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(1, 0));
     d.counters = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(3, 0));
-    v.spiked = d.spiked.data();
     v.spike_ids = d.spike_ids.data();
     v.spike_count = d.spike_count.data();
     v.record = d.record.data();
     v.record_count = d.record_count.data();
     v.record_capacity = cap;
+    v.record_spikes = cfg_.recording.spikes;
     v.counters = d.counters.data();
     v.step = step_.data();
 }
@@ -290,7 +341,9 @@ void CudaEngine::init_projection(uint32_t j) {
     float w_init_max = 0;
     if (c.rule == ConnRule::sparse) {
         const float w = sparse_weight(c);
-        d.csr = build_sparse(sheet_draw_params(cfg_, j), c.K, w, plastic);
+        const auto params = sheet_draw_params(cfg_, j);
+        d.csr = build_sparse(params, c.K, w, plastic);
+        d.min_delay = params.delay_min_steps;
         w_init_max = w;
     } else {
         // Dense ring projections are small by nature: built on the host (double-precision libm
@@ -300,6 +353,7 @@ void CudaEngine::init_projection(uint32_t j) {
         d.csr.n_tgt = h.n_tgt;
         d.csr.in_degree = h.in_degree;
         d.csr.max_delay = h.max_delay_steps;
+        d.min_delay = h.delay.empty() ? 1u : *std::min_element(h.delay.begin(), h.delay.end());
         d.csr.row_ptr = DeviceBuffer<uint64_t>(h.row_ptr);
         if (h.n_tgt > kTargetMask + 1) throw Error("the CUDA engine holds at most 2^24 targets per projection");
         std::vector<uint32_t> td(h.size());
@@ -345,6 +399,11 @@ void CudaEngine::init_projection(uint32_t j) {
         v.r2 = d.r2.data();
         v.y = d.y.data();
         v.o2 = d.o2.data();
+        const bool triplet = v.stdp.rule == model::StdpRule::triplet;
+        add_trace(c.source, TraceView{v.x, triplet ? v.r2 : nullptr, v.stdp.decay_plus,
+                                      v.stdp.decay_x, v.stdp.rule});
+        add_trace(c.target, TraceView{v.y, triplet ? v.o2 : nullptr, v.stdp.decay_minus,
+                                      v.stdp.decay_y, v.stdp.rule});
     }
     set_projection(j, c.gain, c.stdp ? c.stdp->eta : 0.0);
 }
@@ -369,15 +428,22 @@ void CudaEngine::detect_spikes(int64_t step) {
     }
 }
 
-// Capture the whole step (phases 1-6 and the step counter) once; replay it every step until a
-// knob changes a kernel parameter.
+// Capture the whole step once; replay it every step until a knob changes a kernel parameter.
+// Without a delay of 0 steps the step is three fan-outs: one kernel per population (phases
+// 1-5), propagation per projection, post-side STDP per plastic projection; then the step's last
+// kernel. Otherwise phase 1 runs first and propagation before the per-cell update.
 void CudaEngine::launch_graph() {
     if (graph_dirty_ || !graph_exec_) {
         cudaGraph_t graph = nullptr;
         L5_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-        enqueue_detect();
-        enqueue_propagate();
-        enqueue_deliver();
+        if (fused_order_) {
+            enqueue_update(true);
+            enqueue_propagate();
+        } else {
+            enqueue_detect();
+            enqueue_propagate();
+            enqueue_deliver();
+        }
         enqueue_plasticity();
         L5_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
         if (graph_exec_) {
@@ -397,55 +463,52 @@ void CudaEngine::launch_graph() {
 }
 
 void CudaEngine::enqueue_detect() {
-    for (auto& d : pops_) {
-        cuda::detect_spikes(d.view, stream_);
-        compact_spikes(d.view, compact_temp_.data(), compact_temp_.size(), cfg_.recording.spikes,
-                       stream_);
-    }
-    for (uint32_t j = 0; j < projs_.size(); ++j) {
-        if (!projs_[j].view.plastic) continue;
-        const auto& c = cfg_.projections[j];
-        step_traces(projs_[j].view, pops_[c.source].view.spiked, pops_[c.target].view.spiked,
-                    stream_);
-    }
+    fan_out(static_cast<uint32_t>(pops_.size()),
+            [&](uint32_t p, cudaStream_t s) { cuda::detect_spikes(pops_[p].view, s); });
 }
 
 void CudaEngine::enqueue_propagate() {
-    for (uint32_t j = 0; j < projs_.size(); ++j) {
+    fan_out(static_cast<uint32_t>(projs_.size()), [&](uint32_t j, cudaStream_t s) {
         const auto& src = pops_[cfg_.projections[j].source].view;
-        cuda::propagate(projs_[j].view, src.spike_ids, src.spike_count, stream_);
-    }
+        cuda::propagate(projs_[j].view, src.spike_ids, src.spike_count, s);
+    });
 }
 
-void CudaEngine::enqueue_deliver() {
-    for (uint32_t p = 0; p < pops_.size(); ++p) {
-        InputSet in;
-        for (uint32_t j = 0; j < projs_.size(); ++j) {
-            if (cfg_.projections[j].target != p) continue;
-            if (in.count == kMaxInputs)
-                throw Error("the CUDA engine takes at most 8 projections into one population");
-            auto& x = in.in[in.count++];
-            x.ring = projs_[j].view.ring;
-            x.ring_mut = projs_[j].view.ring;
-            x.slots = projs_[j].view.slots;
-            x.dendrite = projs_[j].dendrite;
-            x.f_ampa = gain_[j].ampa;
-            x.f_nmda = gain_[j].nmda;
-            x.f_gaba = gain_[j].gaba;
-        }
-        update_cells(pops_[p].view, in, cfg_.seed, stream_);
+void CudaEngine::enqueue_deliver() { enqueue_update(false); }
+
+void CudaEngine::enqueue_update(bool detect) {
+    std::vector<InputSet> inputs(pops_.size());
+    for (uint32_t j = 0; j < projs_.size(); ++j) {
+        InputSet& in = inputs[cfg_.projections[j].target];
+        if (in.count == kMaxInputs)
+            throw Error("the CUDA engine takes at most 8 projections into one population");
+        auto& x = in.in[in.count++];
+        x.ring = projs_[j].view.ring;
+        x.ring_mut = projs_[j].view.ring;
+        x.slots = projs_[j].view.slots;
+        x.dendrite = projs_[j].dendrite;
+        x.f_ampa = gain_[j].ampa;
+        x.f_nmda = gain_[j].nmda;
+        x.f_gaba = gain_[j].gaba;
     }
+    fan_out(static_cast<uint32_t>(pops_.size()), [&](uint32_t p, cudaStream_t s) {
+        update_cells(pops_[p].view, inputs[p], cfg_.seed, detect, s);
+    });
 }
 
 void CudaEngine::enqueue_plasticity() {
-    for (uint32_t j = 0; j < projs_.size(); ++j) {
-        if (!projs_[j].view.plastic) continue;
+    std::vector<uint32_t> plastic;
+    for (uint32_t j = 0; j < projs_.size(); ++j)
+        if (projs_[j].view.plastic) plastic.push_back(j);
+    fan_out(static_cast<uint32_t>(plastic.size()), [&](uint32_t k, cudaStream_t s) {
+        const uint32_t j = plastic[k];
         const auto& post = pops_[cfg_.projections[j].target].view;
         const auto& pre = pops_[cfg_.projections[j].source].view;
         potentiate(projs_[j].view, post.spike_ids, post.spike_count, pre.spike_ids,
-                   pre.spike_count, stream_);
-    }
-    advance_step(step_.data(), stream_);
+                   pre.spike_count, s);
+    });
+    finish_step(tails_.data(), static_cast<uint32_t>(pops_.size()), cfg_.recording.spikes,
+                step_.data(), stream_);
 }
 
 uint64_t CudaEngine::counter(uint32_t pop, int k) const {
@@ -463,6 +526,11 @@ void CudaEngine::flush_record(uint32_t pop) {
                     " overflowed (cells firing above ~800 Hz on average)");
     std::vector<SpikeEvent> ev(used);
     to_host(ev.data(), d.view.record, used * sizeof(SpikeEvent));
+    // Within a step the device appends in no particular order: ascending ids, as the CPU engine
+    // records them (steps are already in order; a flush never splits a step).
+    std::sort(ev.begin(), ev.end(), [](const SpikeEvent& a, const SpikeEvent& b) {
+        return a.step != b.step ? a.step < b.step : a.id < b.id;
+    });
     const unsigned long long zero = 0;
     to_device(d.view.record_count, &zero, sizeof zero);
     for (const auto& e : ev) {

@@ -18,6 +18,16 @@ struct SpikeEvent {
     uint32_t id;
 };
 
+/// An STDP trace a population owns as the source (x, r2) or target (y, o2) of a plastic
+/// projection; stepped in phase 1 by the kernel that detects the population's spikes.
+struct TraceView {
+    float* fast;  // x or y
+    float* slow;  // r2 or o2 (triplet rule only; null otherwise)
+    float decay, slow_decay;
+    model::StdpRule rule;
+};
+inline constexpr int kMaxTraces = 4;
+
 struct PopView {
     uint32_t n = 0;
     uint32_t index = 0;  // population number (random stream ids)
@@ -36,16 +46,28 @@ struct PopView {
     float* rem_dend;
     uint32_t* history;
     uint8_t* burst;
-    // this step
-    uint8_t* spiked;
+    // STDP traces stepped with the spike test
+    int n_traces = 0;
+    TraceView traces[kMaxTraces];
+    // this step: the ids of the cells that spiked, in no particular order (warp-aggregated
+    // appends; every consumer is order-free, and the host sorts the record by step and id)
     uint32_t* spike_ids;
-    int* spike_count;  // device scalar: spikes in spike_ids
+    int* spike_count;  // device scalar: spikes in spike_ids; zeroed by the step's last kernel
     // recording and counters
+    bool record_spikes = false;
     SpikeEvent* record;
     unsigned long long* record_count;  // entries used in record
     unsigned long long record_capacity;
     unsigned long long* counters;      // [0] spikes, [1] calcium spikes, [2] record overflow
     const uint32_t* step;              // device scalar: the step being computed
+};
+
+/// What the step's last kernel needs of each population: spike counter, record fill level.
+struct PopTail {
+    int* spike_count;
+    unsigned long long* record_count;
+    unsigned long long* counters;
+    unsigned long long record_capacity;
 };
 
 /// One incoming projection as the per-cell update sees it.

@@ -1,6 +1,5 @@
 #pragma once
-// Stable compaction of spike flags into ascending spike ids (CUB), and the device spike record.
-#include <cstddef>
+// The end of a step on the device: spike counters, the record's fill level, the step counter.
 #include <cstdint>
 
 #include <cuda_runtime.h>
@@ -9,11 +8,10 @@
 
 namespace l5sim::cuda {
 
-/// Temporary storage CUB needs to compact up to n flags.
-size_t compact_temp_bytes(uint32_t n);
-/// spike_ids <- ids i with spiked[i], ascending; *spike_count <- their number. Then append them
-/// to the record (if `record`) and add them to the spike counter.
-void compact_spikes(const PopView& pop, void* temp, size_t temp_bytes, bool record,
-                    cudaStream_t stream);
+/// For each of the n populations: add this step's spikes to the spike counter, advance the
+/// record by them (if `record`; overflow is flagged in counters[2]) and zero the step's spike
+/// count; then *step += 1. The last node of a step.
+void finish_step(const PopTail* tails, uint32_t n, bool record, uint32_t* step,
+                 cudaStream_t stream);
 
 }  // namespace l5sim::cuda

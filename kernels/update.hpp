@@ -1,6 +1,6 @@
 #pragma once
-// Per-cell kernels of the CUDA engine: phase 1 (detect) and phases 2b-5 fused (deliver,
-// background, decay, dendrite, soma), plus the STDP trace step.
+// Per-cell kernels of the CUDA engine: phase 1 (detect, STDP traces, spike list) and phases
+// 2b-5 fused (deliver, background, decay, dendrite, soma), or all of them in one kernel.
 #include <cstdint>
 
 #include <cuda_runtime.h>
@@ -11,19 +11,18 @@ namespace l5sim::cuda {
 
 // Every launcher enqueues on `stream`; the step number is read on the device (pop.step), so a
 // captured CUDA graph replays unchanged from step to step.
+/// Phase 1: spike test and reset, BAP history, the population's STDP traces, the spike list.
 void detect_spikes(const PopView& pop, cudaStream_t stream);
-void update_cells(const PopView& pop, const InputSet& inputs, uint64_t seed, cudaStream_t stream);
+/// Phases 2b-5; with `detect`, phase 1 first in the same kernel (only when no projection has a
+/// delay of 0 steps: then this step's propagation can run after it).
+void update_cells(const PopView& pop, const InputSet& inputs, uint64_t seed, bool detect,
+                  cudaStream_t stream);
 /// Every cell's background time to its next input spike after a rate change at `step`
 /// (model::poisson_rate_change; word 0 soma, 1 dendrite). Not captured in the step's graph.
 void background_rate_change(float* rem, uint32_t n, float lambda_old, float lambda_new,
                             uint64_t seed, uint32_t stream, uint32_t step, int word,
                             cudaStream_t cs);
-void step_traces(const ProjView& proj, const uint8_t* src_spiked, const uint8_t* tgt_spiked,
-                 cudaStream_t stream);
 /// out[k] = src[cells[k]] (probes): floats, or bytes widened to float.
 void gather(const float* src, const uint32_t* cells, uint32_t n, float* out, cudaStream_t stream);
 void gather(const uint8_t* src, const uint32_t* cells, uint32_t n, float* out, cudaStream_t stream);
-/// *step += 1 (the last node of a step).
-void advance_step(uint32_t* step, cudaStream_t stream);
-
 }  // namespace l5sim::cuda
