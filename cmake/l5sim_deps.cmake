@@ -5,6 +5,7 @@ find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(HDF5 REQUIRED COMPONENTS C)
+find_package(ZLIB REQUIRED)  # CRC-32 of checkpoints
 find_path(RANDOM123_INCLUDE_DIR Random123/philox.h REQUIRED)
 if(L5SIM_TESTS)
   find_package(GTest REQUIRED)

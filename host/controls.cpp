@@ -113,4 +113,9 @@ void Controls::apply(int64_t step) {
     if (changed) push_all(step);
 }
 
+void Controls::resume_at(int64_t step) {
+    if (step <= 0) return;
+    apply(step - 1);
+}
+
 }  // namespace l5sim

@@ -14,6 +14,8 @@ public:
     Controls(const Config& cfg, Engine& engine);
     /// Bring the engine's knobs to their values for `step` (call before the step's phases).
     void apply(int64_t step);
+    /// Resuming at `step` (> 0): the knobs as apply(step - 1) left them.
+    void resume_at(int64_t step);
 
 private:
     bool active_schedule(const ScheduleEntry& e, int64_t step) const;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 
 #include "cpu_state.hpp"
 #include "l5sim/error.hpp"
@@ -175,7 +176,30 @@ public:
     uint64_t synapse_count(uint32_t j) const override { return net_.projections[j].size(); }
     uint64_t connectivity_bytes() const override { return net_.bytes(); }
 
+    void read_block(const StateBlock& b, int64_t step, void* dst) const override {
+        if (b.var == "ring") {
+            const auto& pj = projs_[b.index];
+            const uint64_t n_tgt = pops_[pj.target].n;
+            ring_to_rotated(pj.ring.data(), pj.slots, n_tgt, step, static_cast<int64_t*>(dst),
+                            b.count / n_tgt);
+            return;
+        }
+        std::memcpy(dst, locate(b), b.bytes());
+    }
+    void write_block(const StateBlock& b, int64_t step, const void* src) override {
+        if (b.var == "ring") {
+            auto& pj = projs_[b.index];
+            const uint64_t n_tgt = pops_[pj.target].n;
+            ring_from_rotated(static_cast<const int64_t*>(src), b.count / n_tgt, n_tgt, step,
+                              pj.ring.data(), pj.slots, b.name);
+            return;
+        }
+        std::memcpy(const_cast<void*>(locate(b)), src, b.bytes());
+    }
+
 private:
+    // The host memory of a state block (not rings), checked against the block's size.
+    const void* locate(const StateBlock& b) const;
     void init_population(uint32_t p);
     void init_projection(uint32_t j);
 
@@ -635,6 +659,58 @@ void CpuEngine::read_state(uint32_t pop, const std::string& var, const std::vect
     }
     if (!src || src->empty()) throw Error("no state variable '" + var + "' in this population");
     for (size_t k = 0; k < cells.size(); ++k) out[k] = (*src)[cells[k]];
+}
+
+const void* CpuEngine::locate(const StateBlock& b) const {
+    const void* ptr = nullptr;
+    uint64_t have = 0;
+    auto vec = [&](const auto& v) {
+        ptr = v.data();
+        have = v.size() * sizeof(v[0]);
+    };
+    auto scalar = [&](const uint64_t& x) {
+        ptr = &x;
+        have = sizeof x;
+    };
+    if (b.kind == StateBlock::Kind::population) {
+        const auto& s = pops_[b.index];
+        const std::string& v = b.var;
+        if (v == "v") vec(s.v);
+        else if (v == "u") vec(s.u);
+        else if (v == "g_ampa") vec(s.g_ampa);
+        else if (v == "g_nmda") vec(s.g_nmda);
+        else if (v == "g_nmda_bg") vec(s.g_nmda_bg);
+        else if (v == "g_gaba") vec(s.g_gaba);
+        else if (v == "g_adapt") vec(s.g_adapt);
+        else if (v == "i_ext") vec(s.i_ext);
+        else if (v == "rem_soma") vec(s.rem_soma);
+        else if (v == "v_d") vec(s.v_d);
+        else if (v == "u_d") vec(s.u_d);
+        else if (v == "g_ampa_d") vec(s.g_ampa_d);
+        else if (v == "g_nmda_d") vec(s.g_nmda_d);
+        else if (v == "g_gaba_d") vec(s.g_gaba_d);
+        else if (v == "i_ext_d") vec(s.i_ext_d);
+        else if (v == "gamma") vec(s.gamma);
+        else if (v == "rem_dend") vec(s.rem_dend);
+        else if (v == "history") vec(s.history);
+        else if (v == "burst") vec(s.burst);
+        else if (v == "spikes") scalar(s.spike_count);
+        else if (v == "calcium_spikes") scalar(s.calcium_spikes);
+    } else if (b.kind == StateBlock::Kind::projection) {
+        const auto& pj = projs_[b.index];
+        const std::string& v = b.var;
+        if (v == "weight") vec(net_.projections[b.index].weight);
+        else if (v == "x") vec(pj.x);
+        else if (v == "r2") vec(pj.r2);
+        else if (v == "y") vec(pj.y);
+        else if (v == "o2") vec(pj.o2);
+    } else if (b.var == "events") {
+        scalar(events_);
+    }
+    if (!ptr || have != b.bytes())
+        throw Error("state block " + b.name + ": the CPU engine holds " + std::to_string(have) +
+                    " bytes, the layout says " + std::to_string(b.bytes()));
+    return ptr;
 }
 
 }  // namespace

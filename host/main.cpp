@@ -1,14 +1,19 @@
-// The l5sim command line: run, validate, info. Exit codes: 0 ok, 2 usage or config error,
-// 1 run-time failure (DESIGN.md section 6).
+// The l5sim command line: run, resume, validate, info. Exit codes: 0 ok, 2 usage or config
+// error, 1 run-time failure (DESIGN.md section 6), 130 / 143 stopped by SIGINT / SIGTERM after
+// writing a checkpoint.
 #include <spdlog/spdlog.h>
 #include <omp.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cmath>
+#include <csignal>
+#include <regex>
 #include <filesystem>
 #include <iostream>
 
 #include "l5sim/build_info.hpp"
+#include "l5sim/checkpoint.hpp"
 #include "l5sim/config.hpp"
 #include "l5sim/devices.hpp"
 #include "l5sim/error.hpp"
@@ -27,7 +32,43 @@ struct RunArgs {
     int threads = 0;
     std::vector<std::string> sets;
     bool force = false, quiet = false, profile = false;
+    std::string checkpoint_every;
 };
+
+struct ResumeArgs {
+    std::string dir, backend;
+    int threads = 0;
+    bool quiet = false, profile = false;
+    std::string checkpoint_every;
+};
+
+// --checkpoint-every: "30min", "2h", "90s" (wall clock) or "500ms-bio", "2s-bio" (biological).
+struct Interval {
+    double seconds = 0;  // 0: none
+    bool bio = false;
+};
+
+Interval parse_interval(const std::string& text) {
+    if (text.empty()) return {};
+    static const std::regex re(R"(^\s*([0-9]*\.?[0-9]+)\s*(ms|s|min|h)(-bio)?\s*$)");
+    std::smatch m;
+    if (!std::regex_match(text, m, re))
+        throw ConfigError("--checkpoint-every '" + text +
+                          "': expected a number and a unit: wall-clock 90s, 30min, 2h, or "
+                          "biological time 500ms-bio, 2s-bio");
+    const double x = std::stod(m[1].str());
+    const std::string unit = m[2].str();
+    const double scale = unit == "ms" ? 1e-3 : unit == "s" ? 1 : unit == "min" ? 60 : 3600;
+    if (!(x > 0)) throw ConfigError("--checkpoint-every '" + text + "': must be greater than 0");
+    return Interval{x * scale, m[3].matched};
+}
+
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void on_signal(int sig) {
+    g_signal = sig;
+    std::signal(sig, SIG_DFL);  // a second signal stops at once
+}
 
 Batch load(const std::string& path, const std::vector<std::string>& sets, int64_t seed,
            int threads) {
@@ -50,12 +91,18 @@ Simulation::Backend backend_of(const std::string& name) {
     return backend;
 }
 
+int drive(Simulation& sim, const std::filesystem::path& dir, const Provenance& prov,
+          const Interval& every, bool quiet);
+
 int cmd_run(const RunArgs& a, const std::string& command_line) {
     const Batch batch = load(a.config, a.sets, a.seed, a.threads);
     const std::filesystem::path dir = a.out;
     check_output_dir(dir, a.force);
     const Simulation::Backend backend = backend_of(a.backend);
     if (batch.is_sweep) {
+        if (!a.checkpoint_every.empty())
+            throw ConfigError("--checkpoint-every: sweeps are not checkpointed (each replica is "
+                              "short; run a long experiment as a single config)");
         SweepRunOptions opt;
         opt.backend = backend;
         opt.parallel = batch.configs.front().threads;
@@ -66,6 +113,7 @@ int cmd_run(const RunArgs& a, const std::string& command_line) {
         return 0;
     }
     const Config& cfg = batch.configs.front();
+    const Interval every = parse_interval(a.checkpoint_every);
     spdlog::info("building network: {} populations, {} projections", cfg.populations.size(),
                  cfg.projections.size());
     Simulation sim(cfg, backend, a.profile);
@@ -75,21 +123,69 @@ int cmd_run(const RunArgs& a, const std::string& command_line) {
     prepare_output_dir(dir, a.force);
     const Provenance prov{sim.engine().name(), command_line};
     write_resolved_config(dir, sim.config(), prov);
-    const auto t0 = std::chrono::steady_clock::now();
+    return drive(sim, dir, prov, every, a.quiet);
+}
+
+// Run `sim` to its end, writing a checkpoint at each interval and on SIGINT / SIGTERM (then
+// the recordings so far, without summary.json, and exit 128 + signal).
+int drive(Simulation& sim, const std::filesystem::path& dir, const Provenance& prov,
+          const Interval& every, bool quiet) {
+    const Config& cfg = sim.config();
+    using clock = std::chrono::steady_clock;
+    const auto t0 = clock::now();
+    const int64_t start = sim.step();  // this process's first step (resumed runs start later)
     double last = 0;
-    sim.run([&](int64_t step, int64_t total) {
-        if (a.quiet) return;
-        const double el =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    auto progress = [&](int64_t step, int64_t total) {
+        if (quiet) return;
+        const double el = std::chrono::duration<double>(clock::now() - t0).count();
         if (el - last < 2.0) return;
         last = el;
         const double bio = step * cfg.dt_ms * 1e-3;
-        const double rate = bio / el;
+        const double done = (step - start) * cfg.dt_ms * 1e-3;
+        const double rate = done / el;
         spdlog::info("[{:3.0f}%] {:.2f} / {:.2f} s simulated, {:.3f} simulated s per wall s, ETA {}",
                      100.0 * step / total, bio, total * cfg.dt_ms * 1e-3, rate,
-                     format_duration((total - step) * cfg.dt_ms * 1e-3 / rate));
-    });
+                     rate > 0 ? format_duration((total - step) * cfg.dt_ms * 1e-3 / rate) : "-");
+    };
+    const int64_t every_steps =
+        every.bio ? std::max<int64_t>(1, std::llround(every.seconds * 1e3 / cfg.dt_ms)) : 0;
+    int64_t next_step = every_steps ? (sim.step() / every_steps + 1) * every_steps : 0;
+    auto last_ck = clock::now();
+    auto pause = [&](int64_t step) {
+        if (g_signal) return true;
+        if (every_steps) return step >= next_step;
+        if (every.seconds > 0 && step % 64 == 0)
+            return std::chrono::duration<double>(clock::now() - last_ck).count() >= every.seconds;
+        return false;
+    };
+    const std::filesystem::path ck = dir / kCheckpointFile;
+    g_signal = 0;
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    while (!sim.run(progress, pause)) {
+        const auto c0 = clock::now();
+        write_checkpoint(ck, sim);
+        const double ck_s = std::chrono::duration<double>(clock::now() - c0).count();
+        if (g_signal) {
+            const int sig = g_signal;
+            write_recordings(dir, sim);
+            spdlog::warn("stopped by {} after step {} ({:.3f} s simulated): checkpoint written in "
+                         "{:.2f} s; `l5sim resume {}` continues the run",
+                         sig == SIGINT ? "SIGINT" : "SIGTERM", sim.step(),
+                         sim.step() * cfg.dt_ms * 1e-3, ck_s, dir.string());
+            return 128 + sig;
+        }
+        if (!quiet)
+            spdlog::info("checkpoint at step {} ({:.3f} s simulated) written in {:.2f} s",
+                         sim.step(), sim.step() * cfg.dt_ms * 1e-3, ck_s);
+        if (every_steps) next_step = (sim.step() / every_steps + 1) * every_steps;
+        last_ck = clock::now();
+    }
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
     write_results(dir, sim, prov);
+    std::error_code ec;
+    std::filesystem::remove(ck, ec);  // the run is complete: its outputs are final
     for (const auto& s : summarize(sim))
         spdlog::info("{:>6}: {:7} cells {:9} spikes {:8.2f} Hz  burst fraction {:.2f}", s.name, s.n,
                      s.spikes, s.rate_hz, s.burst_fraction);
@@ -98,6 +194,37 @@ int cmd_run(const RunArgs& a, const std::string& command_line) {
                  t.steps * cfg.dt_ms * 1e-3, t.wall_s,
                  t.wall_s > 0 ? t.synaptic_events / t.wall_s : 0.0, dir.string());
     return 0;
+}
+
+int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
+    const std::filesystem::path dir = a.dir, ck = dir / kCheckpointFile;
+    std::error_code ec;
+    if (!std::filesystem::exists(ck, ec)) {
+        if (std::filesystem::exists(dir / "summary.json", ec))
+            throw ConfigError(dir.string() + ": the run is complete (summary.json is there); "
+                              "there is nothing to resume");
+        throw ConfigError(dir.string() + ": no " + kCheckpointFile +
+                          " to resume from (a run writes one with --checkpoint-every, and when "
+                          "SIGINT or SIGTERM stops it)");
+    }
+    CheckpointInfo info;
+    try {
+        info = read_checkpoint_info(ck);
+    } catch (const Error& e) {
+        throw ConfigError(std::string(e.what()) + "; refusing to resume");
+    }
+    Config cfg = parse_config(info.config_yaml, ck.string());
+    if (a.threads > 0) cfg.threads = a.threads;
+    const Interval every = parse_interval(a.checkpoint_every);
+    const Simulation::Backend backend = backend_of(a.backend.empty() ? info.engine : a.backend);
+    Simulation sim(cfg, backend, a.profile);
+    restore_checkpoint(ck, sim);
+    spdlog::info("resuming {} at step {} of {} ({:.3f} of {:.3f} s simulated; checkpoint of the "
+                 "{} engine, continuing on the {} engine)",
+                 dir.string(), info.step, info.steps, info.step * cfg.dt_ms * 1e-3,
+                 info.steps * cfg.dt_ms * 1e-3, info.engine, sim.engine().name());
+    const Provenance prov{sim.engine().name(), command_line};
+    return drive(sim, dir, prov, every, a.quiet);
 }
 
 int cmd_validate(const std::string& path, const std::vector<std::string>& sets) {
@@ -158,6 +285,18 @@ int main(int argc, char** argv) {
     run->add_flag("--quiet,-q", ra.quiet, "no progress lines");
     run->add_flag("--profile", ra.profile,
                   "time each phase (summary.json timing.phases_s); synchronises, so slower");
+    run->add_option("--checkpoint-every", ra.checkpoint_every,
+                    "write DIR/checkpoint.l5ck every interval: wall clock (90s, 30min, 2h) or "
+                    "biological time (500ms-bio, 2s-bio)");
+    ResumeArgs rs;
+    auto* resume = app.add_subcommand("resume", "continue an interrupted run from DIR/checkpoint.l5ck");
+    resume->add_option("dir", rs.dir, "output directory of the run")->required();
+    resume->add_option("--backend", rs.backend, "cpu, cuda or auto (default: the checkpoint's engine)")
+        ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+    resume->add_option("--threads", rs.threads, "CPU threads (default: all)")->check(CLI::PositiveNumber);
+    resume->add_option("--checkpoint-every", rs.checkpoint_every, "as for run");
+    resume->add_flag("--quiet,-q", rs.quiet, "no progress lines");
+    resume->add_flag("--profile", rs.profile, "time each phase");
     std::string vconfig;
     std::vector<std::string> vsets;
     auto* validate = app.add_subcommand("validate", "check a config and exit");
@@ -176,6 +315,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
     try {
         if (*run) return cmd_run(ra, command_line);
+        if (*resume) return cmd_resume(rs, command_line);
         if (*validate) return cmd_validate(vconfig, vsets);
         if (*info) return cmd_info(bandwidth);
     } catch (const ConfigError& e) {

@@ -18,7 +18,7 @@ namespace l5sim {
 namespace {
 
 const char* kOutputs[] = {"config.resolved.yaml", "spikes.h5", "probes.h5", "weights.h5",
-                          "summary.json"};
+                          "summary.json", "checkpoint.l5ck"};
 
 // RAII for one HDF5 handle.
 class H5 {
@@ -232,11 +232,15 @@ void write_resolved_config(const fs::path& dir, const Config& cfg, const Provena
     write_text(dir / "config.resolved.yaml", yaml);
 }
 
-void write_results(const fs::path& dir, const Simulation& sim, const Provenance& prov) {
-    const auto& cfg = sim.config();
-    if (cfg.recording.spikes) write_spikes(dir, sim);
+void write_recordings(const fs::path& dir, const Simulation& sim) {
+    if (sim.config().recording.spikes) write_spikes(dir, sim);
     write_probes(dir, sim);
     write_weights(dir, sim);
+}
+
+void write_results(const fs::path& dir, const Simulation& sim, const Provenance& prov) {
+    const auto& cfg = sim.config();
+    write_recordings(dir, sim);
 
     nlohmann::ordered_json j;
     j["l5sim_version"] = build::version;

@@ -151,10 +151,13 @@ void Simulation::advance(int64_t n) {
     collect_spikes();
 }
 
-void Simulation::run(const std::function<void(int64_t, int64_t)>& progress) {
+bool Simulation::run(const std::function<void(int64_t, int64_t)>& progress,
+                     const std::function<bool(int64_t)>& pause) {
     const int64_t total = cfg_.steps();
+    const int64_t first = step_;
     const auto t0 = std::chrono::steady_clock::now();
     while (step_ < total) {
+        if (pause && step_ > first && pause(step_)) break;
         one_step();
         if (progress && step_ % 200 == 0) progress(step_, total);
     }
@@ -163,6 +166,7 @@ void Simulation::run(const std::function<void(int64_t, int64_t)>& progress) {
     timing_.wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     timing_.steps = step_;
     timing_.synaptic_events = engine_->synaptic_events();
+    return step_ >= total;
 }
 
 double burst_fraction(const SpikeRecord& r, uint32_t n_cells, int64_t isi_steps) {

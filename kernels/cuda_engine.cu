@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "connect.cuh"
 #include "device_buffer.cuh"
@@ -149,6 +150,8 @@ public:
     uint64_t synapse_count(uint32_t j) const override { return projs_[j].csr.weight.size(); }
     uint64_t connectivity_bytes() const override;
     uint64_t device_bytes() const override { return device_bytes_; }
+    void read_block(const StateBlock& b, int64_t step, void* dst) const override;
+    void write_block(const StateBlock& b, int64_t step, const void* src) override;
     void set_device_bytes(uint64_t b) { device_bytes_ = b; }
 
 private:
@@ -168,6 +171,8 @@ private:
         L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
     }
     void strided_to_host(void* dst, const void* src, uint64_t stride, uint64_t count) const;
+    // The device memory of a state block (not rings or the event total), checked for size.
+    void* locate(const StateBlock& b) const;
     void copy_in(float* dst, const std::vector<float>& src) {
         to_device(dst, src.data(), src.size() * sizeof(float));
     }
@@ -625,6 +630,101 @@ void CudaEngine::read_synapses(uint32_t j, uint64_t stride, uint64_t count, uint
         while (row_ptr[row + 1] <= k * stride) ++row;
         src[k] = row;
         tgt[k] &= kTargetMask;
+    }
+}
+
+void* CudaEngine::locate(const StateBlock& b) const {
+    void* ptr = nullptr;
+    uint64_t have = 0;
+    const std::string& v = b.var;
+    if (b.kind == StateBlock::Kind::population) {
+        const auto& d = pops_[b.index];
+        const PopView& w = d.view;
+        const uint64_t n = w.n;
+        float* f = nullptr;
+        if (v == "v") f = w.v;
+        else if (v == "u") f = w.u;
+        else if (v == "g_ampa") f = w.g_ampa;
+        else if (v == "g_nmda") f = w.g_nmda;
+        else if (v == "g_nmda_bg") f = w.g_nmda_bg;
+        else if (v == "g_gaba") f = w.g_gaba;
+        else if (v == "g_adapt") f = w.g_adapt;
+        else if (v == "i_ext") f = w.i_ext;
+        else if (v == "rem_soma") f = w.rem_soma;
+        else if (v == "v_d") f = w.v_d;
+        else if (v == "u_d") f = w.u_d;
+        else if (v == "g_ampa_d") f = w.g_ampa_d;
+        else if (v == "g_nmda_d") f = w.g_nmda_d;
+        else if (v == "g_gaba_d") f = w.g_gaba_d;
+        else if (v == "i_ext_d") f = w.i_ext_d;
+        else if (v == "gamma") f = w.gamma;
+        else if (v == "rem_dend") f = w.rem_dend;
+        if (f) {
+            ptr = f;
+            have = n * 4;
+        } else if (v == "history" && w.history) {
+            ptr = w.history;
+            have = n * 4;
+        } else if (v == "burst" && w.burst) {
+            ptr = w.burst;
+            have = n;
+        } else if (v == "spikes" || v == "calcium_spikes") {
+            ptr = w.counters + (v == "spikes" ? 0 : 1);
+            have = 8;
+        }
+    } else if (b.kind == StateBlock::Kind::projection) {
+        const auto& d = projs_[b.index];
+        if (v == "weight") {
+            ptr = const_cast<float*>(d.csr.weight.data());
+            have = d.csr.weight.size() * 4;
+        } else if (d.view.plastic && (v == "x" || v == "r2")) {
+            ptr = v == "x" ? d.view.x : d.view.r2;
+            have = uint64_t(d.view.n_src) * 4;
+        } else if (d.view.plastic && (v == "y" || v == "o2")) {
+            ptr = v == "y" ? d.view.y : d.view.o2;
+            have = uint64_t(d.view.n_tgt) * 4;
+        }
+    }
+    if (!ptr || have != b.bytes())
+        throw Error("state block " + b.name + ": the CUDA engine holds " + std::to_string(have) +
+                    " bytes, the layout says " + std::to_string(b.bytes()));
+    return ptr;
+}
+
+void CudaEngine::read_block(const StateBlock& b, int64_t step, void* dst) const {
+    if (b.var == "ring") {
+        const auto& v = projs_[b.index].view;
+        std::vector<int64_t> ring(uint64_t(v.slots) * v.n_tgt);
+        to_host(ring.data(), v.ring, ring.size() * 8);
+        ring_to_rotated(ring.data(), v.slots, v.n_tgt, step, static_cast<int64_t*>(dst),
+                        b.count / v.n_tgt);
+    } else if (b.var == "events") {
+        const uint64_t total = synaptic_events();
+        std::memcpy(dst, &total, 8);
+    } else {
+        to_host(dst, locate(b), b.bytes());
+    }
+}
+
+void CudaEngine::write_block(const StateBlock& b, int64_t step, const void* src) {
+    if (b.var == "ring") {
+        const auto& v = projs_[b.index].view;
+        std::vector<int64_t> ring(uint64_t(v.slots) * v.n_tgt);
+        ring_from_rotated(static_cast<const int64_t*>(src), b.count / v.n_tgt, v.n_tgt, step,
+                          ring.data(), v.slots, b.name);
+        to_device(v.ring, ring.data(), ring.size() * 8);
+    } else if (b.var == "events") {
+        // The engine counts per projection; a checkpoint holds the total: all of it on the first.
+        uint64_t total = 0;
+        std::memcpy(&total, src, 8);
+        for (size_t j = 0; j < projs_.size(); ++j) {
+            const unsigned long long x = j == 0 ? total : 0;
+            to_device(projs_[j].view.events, &x, 8);
+        }
+        if (projs_.empty() && total != 0)
+            throw Error("checkpoint block events: synaptic events in a network without projections");
+    } else {
+        to_device(locate(b), src, b.bytes());
     }
 }
 

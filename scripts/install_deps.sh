@@ -7,7 +7,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS="build-essential cmake ninja-build ccache git pkg-config libyaml-cpp-dev libspdlog-dev
-  libfmt-dev libcli11-dev nlohmann-json3-dev libhdf5-dev librandom123-dev libgtest-dev
+  libfmt-dev libcli11-dev nlohmann-json3-dev libhdf5-dev librandom123-dev libgtest-dev zlib1g-dev
   libomp-dev python3 python3-pip python3-numpy python3-matplotlib python3-h5py"
 missing=""
 for p in $PKGS; do

@@ -24,6 +24,33 @@ struct PopulationDrive {
     model::PoissonConstants background_dendrite{};
 };
 
+/// One array of the state that carries over from one step to the next (checkpoints). The list
+/// (state_layout) depends on the config alone, so both engines read and write the same blocks
+/// and a checkpoint of one engine resumes on the other.
+struct StateBlock {
+    enum class Kind : uint8_t { population, projection, global };
+    std::string name;     // "PYR/v", "PYR_PYR/weight", "events"
+    Kind kind = Kind::global;
+    uint32_t index = 0;   // population or projection number
+    std::string var;      // "v", "ring", "spikes", ...
+    uint32_t elem_bytes = 4;
+    uint64_t count = 0;
+    uint64_t bytes() const { return elem_bytes * count; }
+};
+
+/// Every state block of a network, in checkpoint order. Rings are stored rotated: entry
+/// [d][t] is the input arriving d steps after the checkpoint's step (d < max_ring_slots), so
+/// the layout does not depend on an engine's ring size.
+std::vector<StateBlock> state_layout(const Config& cfg);
+
+/// Ring buffer [slot][target] (slot = arrival step % slots) to the rotated checkpoint form
+/// [d][target] (arrival step = step + d, d < out_slots; zero where d >= slots), and back. The
+/// inverse throws Error if an entry the engine's ring cannot hold is non-zero.
+void ring_to_rotated(const int64_t* ring, uint64_t slots, uint64_t n_tgt, int64_t step,
+                     int64_t* out, uint64_t out_slots);
+void ring_from_rotated(const int64_t* in, uint64_t in_slots, uint64_t n_tgt, int64_t step,
+                       int64_t* ring, uint64_t slots, const std::string& name);
+
 class Engine {
 public:
     virtual ~Engine() = default;
@@ -72,6 +99,11 @@ public:
     virtual uint64_t connectivity_bytes() const = 0;
     /// Device memory this engine holds (0 for the CPU engine).
     virtual uint64_t device_bytes() const { return 0; }
+
+    /// Copy a state block (of state_layout) out of / into the engine, between steps; `step` is
+    /// the next step to run (the ring rotation). Spikes must have been taken first.
+    virtual void read_block(const StateBlock& b, int64_t step, void* dst) const = 0;
+    virtual void write_block(const StateBlock& b, int64_t step, const void* src) = 0;
 };
 
 /// The CPU reference engine (OpenMP). Takes ownership of the network.

@@ -28,6 +28,8 @@ void prepare_output_dir(const std::filesystem::path& dir, bool force);
 /// config.resolved.yaml (every value, defaults filled in) with provenance; written at the start.
 void write_resolved_config(const std::filesystem::path& dir, const Config& cfg,
                            const Provenance& prov);
+/// Spikes, probes and weights recorded so far, without summary.json (an interrupted run).
+void write_recordings(const std::filesystem::path& dir, const Simulation& sim);
 /// Spikes, probes, weights, then summary.json; throws Error on an I/O failure (a file being
 /// written stays under its .part name).
 void write_results(const std::filesystem::path& dir, const Simulation& sim, const Provenance& prov);

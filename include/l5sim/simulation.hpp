@@ -1,6 +1,7 @@
 #pragma once
 /// The step pipeline (MODEL.md section 5) over an Engine, with schedules, injections, recording.
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -49,8 +50,11 @@ public:
     bool profiling() const { return profile_; }
     ~Simulation();
 
-    /// Run all steps; `progress(step, steps)` is called every few hundred steps.
-    void run(const std::function<void(int64_t, int64_t)>& progress = {});
+    /// Run to the last step; `progress(step, steps)` is called every few hundred steps. Before
+    /// every step but the first of this call, `pause(step)` may return true to return early
+    /// (at a step boundary: spikes collected, engine idle). Returns true when the run is done.
+    bool run(const std::function<void(int64_t, int64_t)>& progress = {},
+             const std::function<bool(int64_t)>& pause = {});
     /// Advance `n` steps (tests).
     void advance(int64_t n);
 
@@ -68,6 +72,8 @@ public:
     std::vector<float> current_weights(uint32_t proj) const;
 
 private:
+    friend void write_checkpoint(const std::filesystem::path& path, Simulation& sim);
+    friend void restore_checkpoint(const std::filesystem::path& path, Simulation& sim);
     void one_step();
     void record_after_step();
     void collect_spikes();

@@ -701,4 +701,57 @@ TEST(CliInfo, ExitsZeroAndNamesTheEngines) {
     EXPECT_NE(r.out.find("cuda"), std::string::npos) << r.out;
 }
 
+// SIGTERM: the run finishes its step, writes a checkpoint and the recordings so far (no
+// summary.json), exits 143; `l5sim resume` completes it with files identical to a run never
+// stopped. Then the checkpoint is gone and a second resume says the run is complete.
+TEST(CliCheckpoint, SigtermThenResumeGivesTheUninterruptedOutputs) {
+    TempDir dir;
+    const std::string cfg = q(fs::path(L5SIM_SOURCE_DIR) / "configs" / "quickstart.yaml");
+    const std::string set = " --set simulation.duration_ms=30000 --threads 1 -q";
+    ASSERT_EQ(0, l5sim(dir, "run " + cfg + " --out " + q(dir / "whole") + set).rc);
+    const std::string cmd = "'" + std::string(L5SIM_BINARY) + "' run " + cfg + " --out " +
+                            q(dir / "cut") + set + " >" + q(dir / "cut.err") + " 2>&1" +
+                            " & p=$!; sleep 1; kill -TERM $p; wait $p; echo $? > " + q(dir / "rc");
+    ASSERT_EQ(0, std::system(cmd.c_str()));
+    EXPECT_EQ("143\n", read_file(dir / "rc"));
+    EXPECT_TRUE(fs::exists(dir / "cut" / "checkpoint.l5ck"));
+    EXPECT_TRUE(fs::exists(dir / "cut" / "spikes.h5"));
+    EXPECT_FALSE(fs::exists(dir / "cut" / "summary.json"));
+    EXPECT_NE(read_file(dir / "cut.err").find("stopped by SIGTERM"), std::string::npos);
+    const Result r = l5sim(dir, "resume " + q(dir / "cut") + " -q");
+    ASSERT_EQ(0, r.rc) << r.err;
+    for (const char* f : {"spikes.h5", "probes.h5", "weights.h5"})
+        EXPECT_EQ(read_file(dir / "whole" / f), read_file(dir / "cut" / f)) << f;
+    EXPECT_FALSE(fs::exists(dir / "cut" / "checkpoint.l5ck"));
+    const Result again = l5sim(dir, "resume " + q(dir / "cut"));
+    EXPECT_EQ(2, again.rc);
+    EXPECT_NE(again.err.find("the run is complete"), std::string::npos) << again.err;
+}
+
+TEST(CliCheckpoint, CorruptCheckpointIsRefusedAndBadIntervalsTooExitTwo) {
+    TempDir dir;
+    const std::string cfg = q(fs::path(L5SIM_SOURCE_DIR) / "configs" / "quickstart.yaml");
+    // --checkpoint-every 50ms-bio on a 200 ms run: checkpoints written (and removed at the end).
+    const Result ok = l5sim(dir, "run " + cfg + " --out " + q(dir / "a") +
+                                     " --set simulation.duration_ms=200 --checkpoint-every 50ms-bio");
+    ASSERT_EQ(0, ok.rc) << ok.err;
+    EXPECT_NE(ok.out.find("checkpoint at step 1500"), std::string::npos) << ok.out;
+    EXPECT_FALSE(fs::exists(dir / "a" / "checkpoint.l5ck"));
+    const Result bad = l5sim(dir, "run " + cfg + " --out " + q(dir / "b") + " --checkpoint-every 10parsecs");
+    EXPECT_EQ(2, bad.rc);
+    EXPECT_NE(bad.err.find("--checkpoint-every '10parsecs'"), std::string::npos) << bad.err;
+    fs::create_directories(dir / "c");
+    {
+        std::ofstream f(dir / "c" / "checkpoint.l5ck");
+        f << std::string(100, 'z');
+    }
+    const Result refused = l5sim(dir, "resume " + q(dir / "c"));
+    EXPECT_EQ(2, refused.rc);
+    EXPECT_NE(refused.err.find("not an l5sim checkpoint; refusing to resume"), std::string::npos)
+        << refused.err;
+    const Result none = l5sim(dir, "resume " + q(dir / "b"));
+    EXPECT_EQ(2, none.rc);
+    EXPECT_NE(none.err.find("no checkpoint.l5ck"), std::string::npos) << none.err;
+}
+
 }  // namespace

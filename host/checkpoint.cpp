@@ -1,0 +1,322 @@
+// Checkpoint files. Layout (little-endian):
+//   "L5SIMCKP" | format version u32 | sections | trailer
+//   section: tag length u32 | tag | payload length u64 | payload
+//   trailer: "L5CKEND!" | bytes before the trailer u64 | CRC-32 of those bytes u32 | 0 u32
+// Sections, in order: "header" (JSON), "config" (resolved YAML), "spikes/<pop>", "probes/<k>",
+// "weights/<k>", then "state/<block>" for every block of state_layout(config).
+#include "l5sim/checkpoint.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "controls.hpp"
+#include "l5sim/build_info.hpp"
+#include "l5sim/error.hpp"
+
+namespace l5sim {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kMagic[8] = {'L', '5', 'S', 'I', 'M', 'C', 'K', 'P'};
+constexpr char kEndMagic[8] = {'L', '5', 'C', 'K', 'E', 'N', 'D', '!'};
+constexpr uint32_t kFormat = 1;
+constexpr uint64_t kTrailer = 24;
+
+// Appends to a file, keeping the CRC-32 of everything written.
+class Writer {
+public:
+    explicit Writer(const fs::path& path) : path_(path), out_(path, std::ios::binary | std::ios::trunc) {
+        if (!out_) throw Error("cannot write " + path.string());
+    }
+    void raw(const void* p, uint64_t n) {
+        const auto* b = static_cast<const unsigned char*>(p);
+        for (uint64_t done = 0; done < n;) {  // zlib takes 32-bit lengths
+            const auto chunk = static_cast<uInt>(std::min<uint64_t>(n - done, 1u << 30));
+            crc_ = crc32(crc_, b + done, chunk);
+            done += chunk;
+        }
+        out_.write(static_cast<const char*>(p), static_cast<std::streamsize>(n));
+        bytes_ += n;
+    }
+    template <class T>
+    void value(T x) { raw(&x, sizeof x); }
+    void section(const std::string& tag, uint64_t payload) {
+        value(static_cast<uint32_t>(tag.size()));
+        raw(tag.data(), tag.size());
+        value(payload);
+    }
+    void text(const std::string& tag, const std::string& t) {
+        section(tag, t.size());
+        raw(t.data(), t.size());
+    }
+    template <class T>
+    void array(const std::vector<T>& v) {
+        value(static_cast<uint64_t>(v.size()));
+        raw(v.data(), v.size() * sizeof(T));
+    }
+    void finish() {
+        const uint64_t before = bytes_;
+        const auto crc = static_cast<uint32_t>(crc_);
+        out_.write(kEndMagic, 8);
+        out_.write(reinterpret_cast<const char*>(&before), 8);
+        out_.write(reinterpret_cast<const char*>(&crc), 4);
+        const uint32_t zero = 0;
+        out_.write(reinterpret_cast<const char*>(&zero), 4);
+        out_.flush();
+        if (!out_) throw Error("cannot write " + path_.string() + " (disk full?)");
+        out_.close();
+    }
+
+private:
+    fs::path path_;
+    std::ofstream out_;
+    uLong crc_ = crc32(0L, Z_NULL, 0);
+    uint64_t bytes_ = 0;
+};
+
+// Reads sections in order, each checked against the tag expected.
+class Reader {
+public:
+    Reader(const fs::path& path, uint64_t end) : path_(path), in_(path, std::ios::binary), end_(end) {
+        in_.seekg(static_cast<std::streamoff>(sizeof kMagic + sizeof kFormat));
+    }
+    void raw(void* p, uint64_t n) {
+        if (pos() + n > end_) fail("a section runs past the end of the data");
+        in_.read(static_cast<char*>(p), static_cast<std::streamsize>(n));
+        if (!in_) fail("read error");
+    }
+    template <class T>
+    T value() {
+        T x{};
+        raw(&x, sizeof x);
+        return x;
+    }
+    uint64_t section(const std::string& tag) {
+        const auto len = value<uint32_t>();
+        if (len > 4096) fail("bad section tag (expected '" + tag + "')");
+        std::string got(len, '\0');
+        raw(got.data(), len);
+        if (got != tag) fail("section '" + got + "' where '" + tag + "' was expected");
+        return value<uint64_t>();
+    }
+    std::string text(const std::string& tag) {
+        std::string t(section(tag), '\0');
+        raw(t.data(), t.size());
+        return t;
+    }
+    template <class T>
+    std::vector<T> array(const std::string& what) {
+        const auto n = value<uint64_t>();
+        if (n * sizeof(T) > end_ - pos()) fail(what + ": length past the end of the data");
+        std::vector<T> v(n);
+        raw(v.data(), n * sizeof(T));
+        return v;
+    }
+    uint64_t pos() { return static_cast<uint64_t>(in_.tellg()); }
+    [[noreturn]] void fail(const std::string& why) {
+        throw Error("checkpoint " + path_.string() + ": " + why);
+    }
+
+private:
+    fs::path path_;
+    std::ifstream in_;
+    uint64_t end_;
+};
+
+std::string utc_now() {
+    const std::time_t t = std::time(nullptr);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+    return buf;
+}
+
+void fsync_file(const fs::path& p) {
+    const int fd = ::open(p.c_str(), O_RDONLY);
+    if (fd < 0) return;
+    ::fsync(fd);
+    ::close(fd);
+}
+
+// Checks size, trailer and CRC; returns the number of bytes before the trailer.
+uint64_t verify(const fs::path& path) {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) throw Error("checkpoint " + path.string() + ": no such file");
+    const uint64_t size = fs::file_size(path, ec);
+    const std::string where = "checkpoint " + path.string() + ": ";
+    if (ec || size < sizeof kMagic + sizeof kFormat + kTrailer)
+        throw Error(where + "truncated (" + std::to_string(size) + " bytes)");
+    std::ifstream in(path, std::ios::binary);
+    char magic[8];
+    uint32_t format = 0;
+    in.read(magic, 8);
+    in.read(reinterpret_cast<char*>(&format), 4);
+    if (!in || std::memcmp(magic, kMagic, 8) != 0) throw Error(where + "not an l5sim checkpoint");
+    if (format != kFormat)
+        throw Error(where + "format version " + std::to_string(format) + ", this l5sim reads " +
+                    std::to_string(kFormat));
+    char end_magic[8];
+    uint64_t before = 0;
+    uint32_t crc_file = 0;
+    in.seekg(static_cast<std::streamoff>(size - kTrailer));
+    in.read(end_magic, 8);
+    in.read(reinterpret_cast<char*>(&before), 8);
+    in.read(reinterpret_cast<char*>(&crc_file), 4);
+    if (!in || std::memcmp(end_magic, kEndMagic, 8) != 0 || before != size - kTrailer)
+        throw Error(where + "truncated or incomplete (no valid end marker; " +
+                    std::to_string(size) + " bytes)");
+    in.seekg(0);
+    uLong crc = crc32(0L, Z_NULL, 0);
+    std::vector<unsigned char> buf(1 << 22);
+    for (uint64_t left = before; left > 0;) {
+        const auto n = static_cast<std::streamsize>(std::min<uint64_t>(left, buf.size()));
+        in.read(reinterpret_cast<char*>(buf.data()), n);
+        if (!in) throw Error(where + "read error");
+        crc = crc32(crc, buf.data(), static_cast<uInt>(n));
+        left -= static_cast<uint64_t>(n);
+    }
+    if (static_cast<uint32_t>(crc) != crc_file)
+        throw Error(where + "corrupt (CRC-32 mismatch: the file was changed or damaged)");
+    return before;
+}
+
+}  // namespace
+
+void write_checkpoint(const fs::path& path, Simulation& sim) {
+    const Config& cfg = sim.cfg_;
+    sim.collect_spikes();
+    sim.engine_->synchronize();
+    const int64_t step = sim.step_;
+    const fs::path tmp = path.string() + ".part";
+    {
+        Writer w(tmp);
+        w.raw(kMagic, 8);
+        w.value(kFormat);
+        nlohmann::ordered_json h;
+        h["l5sim_version"] = build::version;
+        h["git_hash"] = build::git_hash;
+        h["created"] = utc_now();
+        h["engine"] = sim.engine_->name();
+        h["source_config"] = cfg.source_file;
+        h["step"] = step;
+        h["steps"] = cfg.steps();
+        h["wall_s"] = sim.timing_.wall_s;
+        w.text("header", h.dump());
+        w.text("config", cfg.resolved_yaml);
+        for (size_t p = 0; p < sim.spikes_.size(); ++p) {
+            const auto& r = sim.spikes_[p];
+            w.section("spikes/" + cfg.populations[p].name,
+                      16 + r.steps.size() * 8 + r.ids.size() * 4);
+            w.array(r.steps);
+            w.array(r.ids);
+        }
+        for (size_t k = 0; k < sim.probes_.size(); ++k) {
+            const auto& r = sim.probes_[k];
+            w.section("probes/" + std::to_string(k), 16 + r.steps.size() * 8 + r.values.size() * 4);
+            w.array(r.steps);
+            w.array(r.values);
+        }
+        for (size_t k = 0; k < sim.weights_.size(); ++k) {
+            const auto& r = sim.weights_[k];
+            w.section("weights/" + std::to_string(k),
+                      32 + r.steps.size() * 8 + r.values.size() * 4);
+            w.value(static_cast<uint64_t>(r.stride));
+            w.value(static_cast<uint64_t>(r.count));
+            w.array(r.steps);
+            w.array(r.values);
+        }
+        std::vector<char> buf;
+        for (const auto& b : state_layout(cfg)) {
+            buf.resize(b.bytes());
+            sim.engine_->read_block(b, step, buf.data());
+            w.section("state/" + b.name, buf.size());
+            w.raw(buf.data(), buf.size());
+        }
+        w.finish();
+    }
+    fsync_file(tmp);
+    std::error_code ec;
+    fs::rename(tmp, path, ec);
+    if (ec) throw Error("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
+}
+
+CheckpointInfo read_checkpoint_info(const fs::path& path) {
+    const uint64_t end = verify(path);
+    Reader r(path, end);
+    CheckpointInfo info;
+    info.bytes = end + kTrailer;
+    nlohmann::json h;
+    try {
+        h = nlohmann::json::parse(r.text("header"));
+        info.engine = h.at("engine").get<std::string>();
+        info.source_config = h.value("source_config", "");
+        info.step = h.at("step").get<int64_t>();
+        info.steps = h.at("steps").get<int64_t>();
+        info.wall_s = h.value("wall_s", 0.0);
+    } catch (const nlohmann::json::exception& e) {
+        r.fail(std::string("bad header: ") + e.what());
+    }
+    info.config_yaml = r.text("config");
+    return info;
+}
+
+void restore_checkpoint(const fs::path& path, Simulation& sim) {
+    const Config& cfg = sim.cfg_;
+    const CheckpointInfo info = read_checkpoint_info(path);
+    if (sim.step_ != 0) throw Error("restore_checkpoint: the simulation has already run");
+    if (info.config_yaml != cfg.resolved_yaml)
+        throw Error("checkpoint " + path.string() + ": written for another config");
+    const uint64_t end = info.bytes - kTrailer;
+    Reader r(path, end);
+    r.text("header");
+    r.text("config");
+    for (size_t p = 0; p < sim.spikes_.size(); ++p) {
+        r.section("spikes/" + cfg.populations[p].name);
+        auto& rec = sim.spikes_[p];
+        rec.steps = r.array<int64_t>("spikes");
+        rec.ids = r.array<uint32_t>("spikes");
+        if (rec.steps.size() != rec.ids.size()) r.fail("spike steps and ids differ in number");
+    }
+    for (size_t k = 0; k < sim.probes_.size(); ++k) {
+        r.section("probes/" + std::to_string(k));
+        sim.probes_[k].steps = r.array<int64_t>("probes");
+        sim.probes_[k].values = r.array<float>("probes");
+    }
+    for (size_t k = 0; k < sim.weights_.size(); ++k) {
+        r.section("weights/" + std::to_string(k));
+        auto& rec = sim.weights_[k];
+        const auto stride = r.value<uint64_t>(), count = r.value<uint64_t>();
+        if (stride != rec.stride || count != rec.count) r.fail("weight sample differs from the config's");
+        rec.steps = r.array<int64_t>("weights");
+        rec.values = r.array<float>("weights");
+    }
+    // The knobs as they were after the last step, then every state block (which also
+    // overwrites what pushing the knobs changed: background timers, currents, gamma).
+    sim.controls_->resume_at(info.step);
+    std::vector<char> buf;
+    for (const auto& b : state_layout(cfg)) {
+        const uint64_t n = r.section("state/" + b.name);
+        if (n != b.bytes())
+            r.fail("state block " + b.name + " holds " + std::to_string(n) + " bytes, expected " +
+                   std::to_string(b.bytes()));
+        buf.resize(n);
+        r.raw(buf.data(), n);
+        sim.engine_->write_block(b, info.step, buf.data());
+    }
+    if (r.pos() != end) r.fail("unexpected data after the last state block");
+    sim.engine_->synchronize();
+    sim.step_ = info.step;
+    sim.timing_.wall_s = info.wall_s;
+    sim.timing_.steps = info.step;
+}
+
+}  // namespace l5sim

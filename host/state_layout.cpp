@@ -1,0 +1,84 @@
+// The checkpoint's list of state blocks (include/l5sim/engine.hpp): a function of the config, so
+// that both engines read and write the same blocks in the same order.
+#include "l5sim/engine.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "l5sim/error.hpp"
+
+namespace l5sim {
+
+std::vector<StateBlock> state_layout(const Config& cfg) {
+    std::vector<StateBlock> out;
+    auto add = [&](StateBlock::Kind kind, uint32_t index, const std::string& owner,
+                   const std::string& var, uint32_t elem, uint64_t count) {
+        StateBlock b;
+        b.name = owner.empty() ? var : owner + "/" + var;
+        b.kind = kind;
+        b.index = index;
+        b.var = var;
+        b.elem_bytes = elem;
+        b.count = count;
+        out.push_back(b);
+    };
+    using K = StateBlock::Kind;
+    for (uint32_t p = 0; p < cfg.populations.size(); ++p) {
+        const auto& pop = cfg.populations[p];
+        for (const char* v : {"v", "u", "g_ampa", "g_nmda", "g_nmda_bg", "g_gaba", "g_adapt",
+                              "i_ext", "rem_soma"})
+            add(K::population, p, pop.name, v, 4, pop.n);
+        if (pop.type == CellType::pyramidal) {
+            for (const char* v : {"v_d", "u_d", "g_ampa_d", "g_nmda_d", "g_gaba_d", "i_ext_d",
+                                  "gamma", "rem_dend", "history"})
+                add(K::population, p, pop.name, v, 4, pop.n);
+            add(K::population, p, pop.name, "burst", 1, pop.n);
+        }
+        add(K::population, p, pop.name, "spikes", 8, 1);
+        add(K::population, p, pop.name, "calcium_spikes", 8, 1);
+    }
+    for (uint32_t j = 0; j < cfg.projections.size(); ++j) {
+        const auto& pr = cfg.projections[j];
+        const uint64_t n_src = cfg.populations[pr.source].n, n_tgt = cfg.populations[pr.target].n;
+        add(K::projection, j, pr.name, "ring", 8, max_ring_slots(cfg, pr) * n_tgt);
+        if (!pr.stdp) continue;
+        add(K::projection, j, pr.name, "weight", 4, projection_synapses(cfg, pr));
+        add(K::projection, j, pr.name, "x", 4, n_src);
+        add(K::projection, j, pr.name, "r2", 4, n_src);
+        add(K::projection, j, pr.name, "y", 4, n_tgt);
+        add(K::projection, j, pr.name, "o2", 4, n_tgt);
+    }
+    add(K::global, 0, "", "events", 8, 1);
+    return out;
+}
+
+void ring_to_rotated(const int64_t* ring, uint64_t slots, uint64_t n_tgt, int64_t step,
+                     int64_t* out, uint64_t out_slots) {
+    for (uint64_t d = 0; d < out_slots; ++d) {
+        int64_t* dst = out + d * n_tgt;
+        if (d >= slots) {
+            std::fill(dst, dst + n_tgt, 0);
+            continue;
+        }
+        const uint64_t s = (static_cast<uint64_t>(step) + d) % slots;
+        std::memcpy(dst, ring + s * n_tgt, n_tgt * sizeof(int64_t));
+    }
+}
+
+void ring_from_rotated(const int64_t* in, uint64_t in_slots, uint64_t n_tgt, int64_t step,
+                       int64_t* ring, uint64_t slots, const std::string& name) {
+    std::fill(ring, ring + slots * n_tgt, 0);
+    for (uint64_t d = 0; d < in_slots; ++d) {
+        const int64_t* src = in + d * n_tgt;
+        if (d >= slots) {
+            if (std::any_of(src, src + n_tgt, [](int64_t x) { return x != 0; }))
+                throw Error("checkpoint block " + name + ": input scheduled " + std::to_string(d) +
+                            " steps ahead, beyond this network's longest delay");
+            continue;
+        }
+        const uint64_t s = (static_cast<uint64_t>(step) + d) % slots;
+        std::memcpy(ring + s * n_tgt, src, n_tgt * sizeof(int64_t));
+    }
+}
+
+}  // namespace l5sim

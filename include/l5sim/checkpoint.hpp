@@ -1,0 +1,37 @@
+#pragma once
+/// Checkpoints (docs/CHECKPOINTS.md): the complete state of a run between two steps, in one file
+/// written atomically (a .part file, fsync, rename) and ending in a CRC-32 that resume verifies.
+/// Resuming gives outputs byte-identical to the run that was not interrupted.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "l5sim/simulation.hpp"
+
+namespace l5sim {
+
+/// The checkpoint of a run directory.
+inline constexpr const char* kCheckpointFile = "checkpoint.l5ck";
+
+/// What a checkpoint says about itself (its header), read after the checksum is verified.
+struct CheckpointInfo {
+    std::string config_yaml;   // the resolved config of the run
+    std::string source_config; // the config file the run started from
+    std::string engine;        // engine that wrote it
+    int64_t step = 0;          // the next step to run
+    int64_t steps = 0;         // steps of the whole run
+    double wall_s = 0;         // wall time simulated so far (all segments)
+    uint64_t bytes = 0;        // file size
+};
+
+/// Write `sim`'s state to `path` (atomically; an Error names the file on failure).
+void write_checkpoint(const std::filesystem::path& path, Simulation& sim);
+
+/// Verify a checkpoint (size, trailer, CRC-32) and read its header; Error naming the file and
+/// what is wrong when it is missing, truncated, corrupt or of another format version.
+CheckpointInfo read_checkpoint_info(const std::filesystem::path& path);
+
+/// Bring `sim`, built from the checkpoint's config and not yet stepped, to the checkpoint.
+void restore_checkpoint(const std::filesystem::path& path, Simulation& sim);
+
+}  // namespace l5sim
