@@ -269,9 +269,8 @@ CheckpointInfo read_checkpoint_info(const fs::path& path) {
     return info;
 }
 
-void restore_checkpoint(const fs::path& path, Simulation& sim) {
+void restore_checkpoint(const fs::path& path, const CheckpointInfo& info, Simulation& sim) {
     const Config& cfg = sim.cfg_;
-    const CheckpointInfo info = read_checkpoint_info(path);
     if (sim.step_ != 0) throw Error("restore_checkpoint: the simulation has already run");
     if (info.config_yaml != cfg.resolved_yaml)
         throw Error("checkpoint " + path.string() + ": written for another config");

@@ -634,29 +634,32 @@ void CpuEngine::plasticity(int64_t) {
     }
 }
 
+// The float array of a population called `var` (probe and checkpoint names), or null.
+const std::vector<float>* float_var(const PopulationState& s, const std::string& var) {
+    using V = std::vector<float> PopulationState::*;
+    static const std::pair<const char*, V> kVars[] = {
+        {"v", &PopulationState::v},           {"u", &PopulationState::u},
+        {"g_ampa", &PopulationState::g_ampa}, {"g_nmda", &PopulationState::g_nmda},
+        {"g_nmda_bg", &PopulationState::g_nmda_bg}, {"g_gaba", &PopulationState::g_gaba},
+        {"g_adapt", &PopulationState::g_adapt}, {"i_ext", &PopulationState::i_ext},
+        {"rem_soma", &PopulationState::rem_soma}, {"v_d", &PopulationState::v_d},
+        {"u_d", &PopulationState::u_d},       {"g_ampa_d", &PopulationState::g_ampa_d},
+        {"g_nmda_d", &PopulationState::g_nmda_d}, {"g_gaba_d", &PopulationState::g_gaba_d},
+        {"i_ext_d", &PopulationState::i_ext_d}, {"gamma", &PopulationState::gamma},
+        {"rem_dend", &PopulationState::rem_dend}};
+    for (const auto& [name, member] : kVars)
+        if (var == name) return &(s.*member);
+    return nullptr;
+}
+
 void CpuEngine::read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,
                            float* out) const {
     const auto& s = pops_[pop];
-    const std::vector<float>* src = nullptr;
-    if (var == "v") src = &s.v;
-    else if (var == "u") src = &s.u;
-    else if (var == "g_ampa") src = &s.g_ampa;
-    else if (var == "g_nmda") src = &s.g_nmda;
-    else if (var == "g_nmda_bg") src = &s.g_nmda_bg;
-    else if (var == "g_gaba") src = &s.g_gaba;
-    else if (var == "g_adapt") src = &s.g_adapt;
-    else if (var == "i_ext") src = &s.i_ext;
-    else if (var == "v_d") src = &s.v_d;
-    else if (var == "u_d") src = &s.u_d;
-    else if (var == "g_ampa_d") src = &s.g_ampa_d;
-    else if (var == "g_nmda_d") src = &s.g_nmda_d;
-    else if (var == "g_gaba_d") src = &s.g_gaba_d;
-    else if (var == "i_ext_d") src = &s.i_ext_d;
-    else if (var == "gamma") src = &s.gamma;
     if (var == "burst_mode") {
         for (size_t k = 0; k < cells.size(); ++k) out[k] = s.burst.empty() ? 0.0f : s.burst[cells[k]];
         return;
     }
+    const std::vector<float>* src = float_var(s, var);
     if (!src || src->empty()) throw Error("no state variable '" + var + "' in this population");
     for (size_t k = 0; k < cells.size(); ++k) out[k] = (*src)[cells[k]];
 }
@@ -675,23 +678,7 @@ const void* CpuEngine::locate(const StateBlock& b) const {
     if (b.kind == StateBlock::Kind::population) {
         const auto& s = pops_[b.index];
         const std::string& v = b.var;
-        if (v == "v") vec(s.v);
-        else if (v == "u") vec(s.u);
-        else if (v == "g_ampa") vec(s.g_ampa);
-        else if (v == "g_nmda") vec(s.g_nmda);
-        else if (v == "g_nmda_bg") vec(s.g_nmda_bg);
-        else if (v == "g_gaba") vec(s.g_gaba);
-        else if (v == "g_adapt") vec(s.g_adapt);
-        else if (v == "i_ext") vec(s.i_ext);
-        else if (v == "rem_soma") vec(s.rem_soma);
-        else if (v == "v_d") vec(s.v_d);
-        else if (v == "u_d") vec(s.u_d);
-        else if (v == "g_ampa_d") vec(s.g_ampa_d);
-        else if (v == "g_nmda_d") vec(s.g_nmda_d);
-        else if (v == "g_gaba_d") vec(s.g_gaba_d);
-        else if (v == "i_ext_d") vec(s.i_ext_d);
-        else if (v == "gamma") vec(s.gamma);
-        else if (v == "rem_dend") vec(s.rem_dend);
+        if (const auto* f = float_var(s, v)) vec(*f);
         else if (v == "history") vec(s.history);
         else if (v == "burst") vec(s.burst);
         else if (v == "spikes") scalar(s.spike_count);

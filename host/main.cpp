@@ -218,7 +218,7 @@ int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
     const Interval every = parse_interval(a.checkpoint_every);
     const Simulation::Backend backend = backend_of(a.backend.empty() ? info.engine : a.backend);
     Simulation sim(cfg, backend, a.profile);
-    restore_checkpoint(ck, sim);
+    restore_checkpoint(ck, info, sim);
     spdlog::info("resuming {} at step {} of {} ({:.3f} of {:.3f} s simulated; checkpoint of the "
                  "{} engine, continuing on the {} engine)",
                  dir.string(), info.step, info.steps, info.step * cfg.dt_ms * 1e-3,

@@ -32,6 +32,24 @@ constexpr int64_t kRecordCheckEvery = 100;
 // Side streams for the fork-join inside a step (more independent kernels share them).
 constexpr size_t kMaxSide = 8;
 
+// The float array of a population called `var` (probe and checkpoint names), or null.
+float* float_var(const PopView& w, const std::string& var) {
+    using V = float* PopView::*;
+    static const std::pair<const char*, V> kVars[] = {
+        {"v", &PopView::v},               {"u", &PopView::u},
+        {"g_ampa", &PopView::g_ampa},     {"g_nmda", &PopView::g_nmda},
+        {"g_nmda_bg", &PopView::g_nmda_bg}, {"g_gaba", &PopView::g_gaba},
+        {"g_adapt", &PopView::g_adapt},   {"i_ext", &PopView::i_ext},
+        {"rem_soma", &PopView::rem_soma}, {"v_d", &PopView::v_d},
+        {"u_d", &PopView::u_d},           {"g_ampa_d", &PopView::g_ampa_d},
+        {"g_nmda_d", &PopView::g_nmda_d}, {"g_gaba_d", &PopView::g_gaba_d},
+        {"i_ext_d", &PopView::i_ext_d},   {"gamma", &PopView::gamma},
+        {"rem_dend", &PopView::rem_dend}};
+    for (const auto& [name, member] : kVars)
+        if (var == name) return w.*member;
+    return nullptr;
+}
+
 uint64_t record_capacity(uint32_t n) { return static_cast<uint64_t>(n) * 16 + 65536; }
 
 std::vector<uint32_t> build_order(const Config& cfg) {
@@ -566,27 +584,9 @@ uint64_t CudaEngine::synaptic_events() const {
 void CudaEngine::read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,
                             float* out) const {
     const auto& v = pops_[pop].view;
-    const void* src = nullptr;
-    bool bytes = false;
-    if (var == "v") src = v.v;
-    else if (var == "u") src = v.u;
-    else if (var == "g_ampa") src = v.g_ampa;
-    else if (var == "g_nmda") src = v.g_nmda;
-    else if (var == "g_nmda_bg") src = v.g_nmda_bg;
-    else if (var == "g_gaba") src = v.g_gaba;
-    else if (var == "g_adapt") src = v.g_adapt;
-    else if (var == "i_ext") src = v.i_ext;
-    else if (var == "v_d") src = v.v_d;
-    else if (var == "u_d") src = v.u_d;
-    else if (var == "g_ampa_d") src = v.g_ampa_d;
-    else if (var == "g_nmda_d") src = v.g_nmda_d;
-    else if (var == "g_gaba_d") src = v.g_gaba_d;
-    else if (var == "i_ext_d") src = v.i_ext_d;
-    else if (var == "gamma") src = v.gamma;
-    else if (var == "burst_mode") {
-        src = v.burst;
-        bytes = true;
-    }
+    const void* src = float_var(v, var);
+    const bool bytes = var == "burst_mode";
+    if (bytes) src = v.burst;
     if (!src) throw Error("no state variable '" + var + "' in this population");
     // One upload of the cell list (kept while it is the same list), one gather, one copy back.
     const auto n = static_cast<uint32_t>(cells.size());
@@ -641,24 +641,7 @@ void* CudaEngine::locate(const StateBlock& b) const {
         const auto& d = pops_[b.index];
         const PopView& w = d.view;
         const uint64_t n = w.n;
-        float* f = nullptr;
-        if (v == "v") f = w.v;
-        else if (v == "u") f = w.u;
-        else if (v == "g_ampa") f = w.g_ampa;
-        else if (v == "g_nmda") f = w.g_nmda;
-        else if (v == "g_nmda_bg") f = w.g_nmda_bg;
-        else if (v == "g_gaba") f = w.g_gaba;
-        else if (v == "g_adapt") f = w.g_adapt;
-        else if (v == "i_ext") f = w.i_ext;
-        else if (v == "rem_soma") f = w.rem_soma;
-        else if (v == "v_d") f = w.v_d;
-        else if (v == "u_d") f = w.u_d;
-        else if (v == "g_ampa_d") f = w.g_ampa_d;
-        else if (v == "g_nmda_d") f = w.g_nmda_d;
-        else if (v == "g_gaba_d") f = w.g_gaba_d;
-        else if (v == "i_ext_d") f = w.i_ext_d;
-        else if (v == "gamma") f = w.gamma;
-        else if (v == "rem_dend") f = w.rem_dend;
+        float* f = float_var(w, v);
         if (f) {
             ptr = f;
             have = n * 4;

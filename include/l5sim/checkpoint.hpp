@@ -31,7 +31,9 @@ void write_checkpoint(const std::filesystem::path& path, Simulation& sim);
 /// what is wrong when it is missing, truncated, corrupt or of another format version.
 CheckpointInfo read_checkpoint_info(const std::filesystem::path& path);
 
-/// Bring `sim`, built from the checkpoint's config and not yet stepped, to the checkpoint.
-void restore_checkpoint(const std::filesystem::path& path, Simulation& sim);
+/// Bring `sim`, built from the checkpoint's config and not yet stepped, to the checkpoint whose
+/// header read_checkpoint_info returned (the file is verified once, there).
+void restore_checkpoint(const std::filesystem::path& path, const CheckpointInfo& info,
+                        Simulation& sim);
 
 }  // namespace l5sim

@@ -40,6 +40,7 @@ struct RunTiming {
 };
 
 class Controls;
+struct CheckpointInfo;
 
 class Simulation {
 public:
@@ -73,7 +74,8 @@ public:
 
 private:
     friend void write_checkpoint(const std::filesystem::path& path, Simulation& sim);
-    friend void restore_checkpoint(const std::filesystem::path& path, Simulation& sim);
+    friend void restore_checkpoint(const std::filesystem::path& path, const CheckpointInfo& info,
+                                   Simulation& sim);
     void one_step();
     void record_after_step();
     void collect_spikes();

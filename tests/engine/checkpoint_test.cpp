@@ -116,7 +116,7 @@ Outcome stop_and_resume(const Config& cfg, Simulation::Backend first, Simulation
     EXPECT_EQ(info.step, stop);
     EXPECT_EQ(info.steps, cfg.steps());
     Simulation b(parse_config(info.config_yaml, file.string()), resume_on);
-    restore_checkpoint(file, b);
+    restore_checkpoint(file, info, b);
     EXPECT_TRUE(b.run());
     return outcome(b);
 }
@@ -217,7 +217,7 @@ TEST(CheckpointFile, ResumingAnotherConfigIsRefused) {
     const fs::path file = written_checkpoint();
     Simulation other(test::config_from(kRing, {{"simulation.seed", "6"}}), Simulation::Backend::cpu);
     try {
-        restore_checkpoint(file, other);
+        restore_checkpoint(file, read_checkpoint_info(file), other);
         ADD_FAILURE() << "a checkpoint of seed 5 restored into a seed-6 run";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("written for another config"), std::string::npos);
