@@ -113,6 +113,18 @@ void Controls::apply(int64_t step) {
     if (changed) push_all(step);
 }
 
+int64_t Controls::steady_steps(int64_t step, int64_t max) const {
+    for (int64_t k = 1; k < max; ++k) {
+        for (size_t i = 0; i < cfg_.schedule.size(); ++i)
+            if (active_schedule(cfg_.schedule[i], step + k) != static_cast<bool>(sched_on_[i]))
+                return k;
+        for (size_t i = 0; i < cfg_.injections.size(); ++i)
+            if (active_injection(cfg_.injections[i], step + k) != static_cast<bool>(inj_on_[i]))
+                return k;
+    }
+    return std::max<int64_t>(1, max);
+}
+
 void Controls::resume_at(int64_t step) {
     if (step <= 0) return;
     apply(step - 1);

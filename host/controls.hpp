@@ -14,6 +14,9 @@ public:
     Controls(const Config& cfg, Engine& engine);
     /// Bring the engine's knobs to their values for `step` (call before the step's phases).
     void apply(int64_t step);
+    /// After apply(step): how many steps from `step` on (1 to max) keep every schedule window
+    /// and injection as it is at `step`, so that no knob changes inside them.
+    int64_t steady_steps(int64_t step, int64_t max) const;
     /// Resuming at `step` (> 0): the knobs as apply(step - 1) left them.
     void resume_at(int64_t step);
 

@@ -113,6 +113,14 @@ public:
         for (uint32_t j = 0; j < cfg.projections.size(); ++j) init_projection(j);
         targets_of_.resize(pops_.size());
         for (uint32_t j = 0; j < projs_.size(); ++j) targets_of_[projs_[j].target].push_back(j);
+        // Step by step unless L5SIM_WINDOW asks for windows (the generic run_window: tests of
+        // the window bookkeeping, which must not change any result).
+        std::vector<uint32_t> min_delays;
+        for (const auto& pj : net_.projections)
+            min_delays.push_back(pj.delay.empty() ? 32u
+                                                  : *std::min_element(pj.delay.begin(), pj.delay.end()));
+        const int64_t asked = requested_window();
+        window_ = asked > 0 ? std::min(asked, window_bound(min_delays)) : 1;
         slots_.resize(pops_.size());
         for (uint32_t p = 0; p < pops_.size(); ++p) {
             const int64_t n = pops_[p].n;
@@ -142,6 +150,7 @@ public:
     uint64_t spike_count(uint32_t pop) const override { return pops_[pop].spike_count; }
     uint64_t calcium_spikes(uint32_t pop) const override { return pops_[pop].calcium_spikes; }
     uint64_t synaptic_events() const override { return events_; }
+    int64_t max_window() const override { return window_; }
 
     void set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) override;
     void set_gamma(uint32_t pop, const std::vector<float>& g) override { pops_[pop].gamma = g; }
@@ -210,6 +219,7 @@ private:
     std::vector<ProjectionState> projs_;
     std::vector<std::vector<uint32_t>> targets_of_;  // projections into each population
     uint64_t events_ = 0;
+    int64_t window_ = 1;  // max_window()
     bool fused_ = true;  // phases 4 and 5 inside deliver() (off while profiling)
 
     void dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t step);

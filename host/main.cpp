@@ -151,10 +151,11 @@ int drive(Simulation& sim, const std::filesystem::path& dir, const Provenance& p
         every.bio ? std::max<int64_t>(1, std::llround(every.seconds * 1e3 / cfg.dt_ms)) : 0;
     int64_t next_step = every_steps ? (sim.step() / every_steps + 1) * every_steps : 0;
     auto last_ck = clock::now();
+    uint64_t calls = 0;  // windows since the run started: the wall clock is read every 64th
     auto pause = [&](int64_t step) {
         if (g_signal) return true;
         if (every_steps) return step >= next_step;
-        if (every.seconds > 0 && step % 64 == 0)
+        if (every.seconds > 0 && ++calls % 64 == 0)
             return std::chrono::duration<double>(clock::now() - last_ck).count() >= every.seconds;
         return false;
     };
@@ -162,7 +163,7 @@ int drive(Simulation& sim, const std::filesystem::path& dir, const Provenance& p
     g_signal = 0;
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    while (!sim.run(progress, pause)) {
+    while (!sim.run(progress, pause, every_steps)) {
         const auto c0 = clock::now();
         write_checkpoint(ck, sim);
         const double ck_s = std::chrono::duration<double>(clock::now() - c0).count();

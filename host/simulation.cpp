@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "controls.hpp"
@@ -85,16 +86,61 @@ std::vector<float> Simulation::current_weights(uint32_t proj) const {
     return w;
 }
 
+void Simulation::step_phases(int64_t n) {
+    engine_->detect_spikes(n);
+    engine_->propagate(n);
+    engine_->deliver(n);
+    engine_->integrate_dendrites(n);
+    engine_->integrate_somata(n);
+    engine_->plasticity(n);
+}
+
+// Steps the window from step_ may take: the engine's bound, and nothing inside it that needs
+// the state between two steps: a knob change (controls apply before the window's first step),
+// a probe or weight record (after its last), a spike collection, an `align` boundary, the end.
+int64_t Simulation::window_length(int64_t limit, int64_t align) const {
+    const int64_t n = step_;
+    int64_t k = std::min<int64_t>(engine_->max_window(), limit - n);
+    if (k <= 1) return 1;
+    k = std::min(k, controls_->steady_steps(n, k));
+    auto due_by = [&](int64_t every) {  // the window must end at the first step due
+        const int64_t due = (n + every - 1) / every * every;
+        k = std::min(k, due - n + 1);
+    };
+    for (const auto& pc : cfg_.recording.probes) due_by(pc.every_steps);
+    for (const int64_t e : weight_every_) due_by(e);
+    auto no_cross = [&](int64_t every) {  // nor cross a multiple of `every`
+        k = std::min(k, (n / every + 1) * every - n);
+    };
+    no_cross(kCollectEvery);
+    if (align > 0) no_cross(align);
+    return std::max<int64_t>(1, k);
+}
+
+void Simulation::one_window(int64_t limit, int64_t align) {
+    if (profile_ || engine_->max_window() <= 1) {
+        one_step();
+        return;
+    }
+    const int64_t n = step_;
+    controls_->apply(n);
+    const int64_t k = window_length(limit, align);
+    if (k == 1) {
+        step_phases(n);
+    } else {
+        engine_->run_window(n, k);
+    }
+    step_ = n + k - 1;
+    record_after_step();  // only the window's last step can be due
+    ++step_;
+    if (step_ % kCollectEvery == 0) collect_spikes();
+}
+
 void Simulation::one_step() {
     const int64_t n = step_;
     if (!profile_) {
         controls_->apply(n);
-        engine_->detect_spikes(n);
-        engine_->propagate(n);
-        engine_->deliver(n);
-        engine_->integrate_dendrites(n);
-        engine_->integrate_somata(n);
-        engine_->plasticity(n);
+        step_phases(n);
         record_after_step();
         ++step_;
         if (step_ % kCollectEvery == 0) collect_spikes();
@@ -147,19 +193,21 @@ void Simulation::record_after_step() {
 }
 
 void Simulation::advance(int64_t n) {
-    for (int64_t i = 0; i < n; ++i) one_step();
+    const int64_t limit = step_ + n;
+    while (step_ < limit) one_window(limit, 0);
     collect_spikes();
 }
 
 bool Simulation::run(const std::function<void(int64_t, int64_t)>& progress,
-                     const std::function<bool(int64_t)>& pause) {
+                     const std::function<bool(int64_t)>& pause, int64_t align) {
     const int64_t total = cfg_.steps();
     const int64_t first = step_;
     const auto t0 = std::chrono::steady_clock::now();
     while (step_ < total) {
         if (pause && step_ > first && pause(step_)) break;
-        one_step();
-        if (progress && step_ % 200 == 0) progress(step_, total);
+        const int64_t before = step_;
+        one_window(total, align);
+        if (progress && step_ / 200 != before / 200) progress(step_, total);
     }
     collect_spikes();
     engine_->synchronize();  // an engine may still be working on queued steps
@@ -167,6 +215,22 @@ bool Simulation::run(const std::function<void(int64_t, int64_t)>& progress,
     timing_.steps = step_;
     timing_.synaptic_events = engine_->synaptic_events();
     return step_ >= total;
+}
+
+int64_t requested_window() {
+    const char* v = std::getenv("L5SIM_WINDOW");
+    if (!v || !*v) return 0;
+    char* end = nullptr;
+    const long w = std::strtol(v, &end, 10);
+    if (*end != '\0' || w < 1 || w > 32)
+        throw Error(std::string("L5SIM_WINDOW=") + v + ": expected a whole number of steps from 1 to 32");
+    return w;
+}
+
+int64_t window_bound(const std::vector<uint32_t>& min_delays) {
+    int64_t w = 32;
+    for (const uint32_t d : min_delays) w = std::min<int64_t>(w, d);
+    return std::max<int64_t>(w, 1);
 }
 
 double burst_fraction(const SpikeRecord& r, uint32_t n_cells, int64_t isi_steps) {

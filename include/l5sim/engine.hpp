@@ -63,6 +63,23 @@ public:
     virtual void integrate_dendrites(int64_t step) = 0;  // 4: BAP, calcium, plateau -> c, d
     virtual void integrate_somata(int64_t step) = 0;     // 5
     virtual void plasticity(int64_t step) = 0;           // 6: post-side STDP
+    /// The most steps one run_window call may take: a window no longer than the shortest delay
+    /// (no spike can reach any cell inside it; DESIGN.md section 4), at most 32. 1: this
+    /// engine steps one step at a time.
+    virtual int64_t max_window() const { return 1; }
+    /// Steps [step, step + count), count <= max_window(), with results bit-identical to
+    /// `count` single steps. The caller keeps knob changes, probes and records out of the
+    /// window (they happen before its first step or after its last).
+    virtual void run_window(int64_t step, int64_t count) {
+        for (int64_t n = step; n < step + count; ++n) {
+            detect_spikes(n);
+            propagate(n);
+            deliver(n);
+            integrate_dendrites(n);
+            integrate_somata(n);
+            plasticity(n);
+        }
+    }
     /// Wait until the work issued so far is done (phase profiling; a no-op on the CPU).
     virtual void synchronize() {}
     /// Profiling on: every phase call does its own work (an engine may otherwise batch a step).
@@ -105,6 +122,15 @@ public:
     virtual void read_block(const StateBlock& b, int64_t step, void* dst) const = 0;
     virtual void write_block(const StateBlock& b, int64_t step, const void* src) = 0;
 };
+
+/// The window length asked for in the environment (L5SIM_WINDOW = 1..32), or 0 when unset:
+/// the CUDA engine's windows are at most that long (1: step by step); the CPU engine, which
+/// steps singly by default, then runs windows of the generic run_window (tests of the window
+/// bookkeeping). Throws Error for any other value.
+int64_t requested_window();
+/// The longest window a network allows: its shortest delay in steps (32 at most; 32 without
+/// projections). `min_delays` holds each projection's shortest delay.
+int64_t window_bound(const std::vector<uint32_t>& min_delays);
 
 /// The CPU reference engine (OpenMP). Takes ownership of the network.
 std::unique_ptr<Engine> make_cpu_engine(const Config& cfg, Network net);

@@ -52,10 +52,12 @@ public:
     ~Simulation();
 
     /// Run to the last step; `progress(step, steps)` is called every few hundred steps. Before
-    /// every step but the first of this call, `pause(step)` may return true to return early
-    /// (at a step boundary: spikes collected, engine idle). Returns true when the run is done.
+    /// every window of steps (Engine::run_window) but the first of this call, `pause(step)` may
+    /// return true to return early (at a step boundary: spikes collected, engine idle); windows
+    /// never cross a multiple of `align` steps (when > 0), so a pause wanted there is on time.
+    /// Returns true when the run is done.
     bool run(const std::function<void(int64_t, int64_t)>& progress = {},
-             const std::function<bool(int64_t)>& pause = {});
+             const std::function<bool(int64_t)>& pause = {}, int64_t align = 0);
     /// Advance `n` steps (tests).
     void advance(int64_t n);
 
@@ -77,6 +79,11 @@ private:
     friend void restore_checkpoint(const std::filesystem::path& path, const CheckpointInfo& info,
                                    Simulation& sim);
     void one_step();
+    /// One window from step_ (one step when profiling or when the engine steps singly),
+    /// ending no later than `limit` and at no multiple of `align` (> 0) inside it.
+    void one_window(int64_t limit, int64_t align);
+    int64_t window_length(int64_t limit, int64_t align) const;
+    void step_phases(int64_t n);
     void record_after_step();
     void collect_spikes();
 

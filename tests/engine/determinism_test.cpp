@@ -262,3 +262,108 @@ TEST_P(EngineDeterminism, FusedAndProfiledStepsAgree) {
     ASSERT_NO_FATAL_FAILURE(check_ring_active(ring));
     expect_identical(ring, run(backend(), kRing, 1, "", true), "ring, profiled");
 }
+
+namespace {
+
+// The sheet with everything a window must stay clear of: probes every 7 steps, weight
+// snapshots every 2.3 ms, a gamma schedule and an eta schedule opening and closing at steps
+// that are no multiple of the window, and the step injection (the volley).
+std::string windowed_sheet() {
+    std::string y = kSheet;
+    y += R"(  probes:
+    - population: PYR
+      cells: [0, 17, 4000]
+      variables: [v, v_d, u_d, g_ampa, burst_mode]
+      every_steps: 7
+    - population: PV
+      cells: [3]
+      variables: [v, g_ampa]
+      every_steps: 45
+  weights:
+    - {projection: PYR_PYR, every_ms: 2.3, max_synapses: 5000}
+schedule:
+  - {knob: PYR.gamma, op: set, value: 0.9, start_ms: 4.37, stop_ms: 9.91}
+  - {knob: projections.PYR_PYR.eta, op: set, value: 3, start_ms: 14.23, stop_ms: 21.05}
+  - {knob: PYR.background.dendrite.rate_hz, op: add, value: 400, start_ms: 6.66, stop_ms: 25.5}
+)";
+    return y;
+}
+
+// L5SIM_WINDOW set for the lifetime of the object (unset when `steps` is 0).
+class WindowEnv {
+  public:
+    explicit WindowEnv(int steps) {
+        if (const char* v = std::getenv("L5SIM_WINDOW")) saved_ = v;
+        if (steps > 0) {
+            setenv("L5SIM_WINDOW", std::to_string(steps).c_str(), 1);
+        } else {
+            unsetenv("L5SIM_WINDOW");
+        }
+    }
+    ~WindowEnv() {
+        if (saved_.empty()) {
+            unsetenv("L5SIM_WINDOW");
+        } else {
+            setenv("L5SIM_WINDOW", saved_.c_str(), 1);
+        }
+    }
+
+  private:
+    std::string saved_;
+};
+
+struct WindowRun {
+    Result r;
+    std::vector<WeightRecord> weight_records;
+    int64_t max_window = 0;
+};
+
+WindowRun run_windowed(Simulation::Backend backend, const std::string& yaml, int window) {
+    WindowEnv env(window);
+    Simulation sim(test::config_from(yaml, {{"simulation.threads", "1"}}), backend);
+    sim.run();
+    WindowRun w;
+    w.r.spikes = sim.spikes();
+    for (uint32_t j = 0; j < sim.config().projections.size(); ++j)
+        w.r.weights.push_back(sim.current_weights(j));
+    w.r.probes = sim.probes();
+    w.r.events = sim.engine().synaptic_events();
+    w.weight_records = sim.weights();
+    w.max_window = sim.engine().max_window();
+    return w;
+}
+
+}  // namespace
+
+// Windows of steps (DESIGN.md section 4: every cell advanced up to the shortest delay, 1 ms =
+// 10 steps on the sheet, then the window's spikes propagated and its STDP replayed in step
+// order) give the run that single steps give, bit for bit, with probes, weight snapshots,
+// schedules and an injection placed off the window grid. The CUDA engine windows by default;
+// the CPU engine only under L5SIM_WINDOW (its generic run_window: the bookkeeping of the step
+// pipeline). Windows of 7 steps (no divisor of anything in the config) and of the full 10.
+TEST_P(EngineDeterminism, WindowsAndSingleStepsAgree) {
+    const std::string yaml = windowed_sheet();
+    const WindowRun single = run_windowed(backend(), yaml, 1);
+    EXPECT_EQ(single.max_window, 1);
+    ASSERT_GE(largest_volley(single.r), 64u);
+    ASSERT_GT(single.weight_records.at(0).steps.size(), 10u);
+    EXPECT_EQ(single.r.probes.at(0).steps.at(1), 7);
+    for (const int w : {7, 32}) {
+        const WindowRun win = run_windowed(backend(), yaml, w);
+        EXPECT_EQ(win.max_window, std::min(w, 10)) << "the sheet's shortest delay is 10 steps";
+        expect_identical(single.r, win.r, "window " + std::to_string(w));
+        ASSERT_EQ(single.weight_records.size(), win.weight_records.size());
+        for (size_t k = 0; k < win.weight_records.size(); ++k) {
+            EXPECT_EQ(single.weight_records[k].steps, win.weight_records[k].steps);
+            EXPECT_TRUE(same_bytes(single.weight_records[k].values, win.weight_records[k].values))
+                << "weight record " << k << ", window " << w;
+        }
+        for (size_t k = 0; k < win.r.probes.size(); ++k)
+            EXPECT_EQ(single.r.probes[k].steps, win.r.probes[k].steps) << "probe " << k;
+    }
+    if (GetParam() == test::EngineKind::cuda) {  // the CUDA engine's default: the longest
+        const WindowRun def = run_windowed(backend(), yaml, 0);
+        EXPECT_EQ(def.max_window, 10);
+        expect_identical(single.r, def.r, "default window");
+    }
+}

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
+#include <vector>
 
 #include "l5sim/model/rng.hpp"
 
@@ -194,4 +196,69 @@ TEST(Stdp, CsrRowOf) {
     const uint64_t row_ptr[] = {0, 3, 3, 7, 10};  // row 1 empty
     const uint32_t expected[] = {0, 0, 0, 2, 2, 2, 2, 3, 3, 3};
     for (uint64_t syn = 0; syn < 10; ++syn) EXPECT_EQ(csr_row_of(row_ptr, 4, syn), expected[syn]);
+}
+
+// A window replayed by stdp_window / trace_after / slow_trace_after equals stepping the
+// engines' phases one step at a time (phase 1 traces, delivery then depression at a pre spike,
+// potentiation at a post spike, slow-trace jumps after phase 6), bit for bit: every rule and
+// bound, masks from empty to full, windows of 1 to 32 steps, with the weight delivered at each
+// presynaptic spike checked too. A replay that skipped a step, swapped depression and
+// potentiation, or read a trace before its own step's jump fails.
+TEST(Stdp, WindowReplayEqualsStepping) {
+    int checked = 0, changed = 0;
+    for (StdpRule rule : {StdpRule::pair_all, StdpRule::nearest, StdpRule::triplet}) {
+        for (StdpBounds bounds : {StdpBounds::hard, StdpBounds::soft}) {
+            const StdpConstants s = constants(rule, bounds, 1.5, 0.0062, 0.002);
+            const bool triplet = rule == StdpRule::triplet;
+            for (uint32_t trial = 0; trial < 400; ++trial) {
+                const Draw4 d =
+                    philox(5, 17, trial, static_cast<uint32_t>(rule) * 2 + uint32_t(bounds), 0);
+                const uint32_t count = 1 + d.v[0] % 32;
+                const uint32_t keep = count == 32 ? 0xffffffffu : (1u << count) - 1u;
+                // Sparse and dense masks (bursts), and the two extremes.
+                uint32_t pre = d.v[1] & d.v[3] & keep, post = d.v[2] & (trial % 3 ? d.v[3] : ~0u) & keep;
+                if (trial % 50 == 0) pre = keep;
+                if (trial % 50 == 1) post = 0;
+                const SynapseTraces t0{0.1f * (d.v[3] % 17), 0.3f * (d.v[0] % 5),
+                                       0.05f * (d.v[1] % 23), 0.2f * (d.v[2] % 7)};
+                const float w0 = 0.01f * (d.v[3] % 101);
+                // Reference: per step, as the engines' phases do it.
+                float x = t0.x, r2 = t0.r2, y = t0.y, o2 = t0.o2, w = w0;
+                std::vector<std::pair<uint32_t, float>> delivered_ref, delivered;
+                for (uint32_t j = 0; j < count; ++j) {
+                    const bool a = (pre >> j) & 1u, b = (post >> j) & 1u;
+                    x = trace_step(rule, x, s.decay_plus, a);  // phase 1
+                    y = trace_step(rule, y, s.decay_minus, b);
+                    if (triplet) {
+                        r2 = r2 * s.decay_x;
+                        o2 = o2 * s.decay_y;
+                    }
+                    if (a) {  // phase 2a
+                        delivered_ref.emplace_back(j, w);
+                        w = depress(s, w, y, r2);
+                    }
+                    if (b) w = potentiate(s, w, x, o2);  // phase 6
+                    if (triplet) {
+                        if (a) r2 = r2 + 1.0f;
+                        if (b) o2 = o2 + 1.0f;
+                    }
+                }
+                const float ww = stdp_window(s, w0, pre, post, t0, [&](uint32_t j, float wd) {
+                    delivered.emplace_back(j, wd);
+                });
+                ASSERT_EQ(ww, w) << "rule " << int(rule) << " trial " << trial;
+                ASSERT_EQ(delivered, delivered_ref);
+                ASSERT_EQ(trace_after(rule, t0.x, s.decay_plus, pre, count), x);
+                ASSERT_EQ(trace_after(rule, t0.y, s.decay_minus, post, count), y);
+                if (triplet) {
+                    ASSERT_EQ(slow_trace_after(t0.r2, s.decay_x, pre, count), r2);
+                    ASSERT_EQ(slow_trace_after(t0.o2, s.decay_y, post, count), o2);
+                }
+                ++checked;
+                changed += w != w0;
+            }
+        }
+    }
+    EXPECT_EQ(checked, 2400);
+    EXPECT_GT(changed, 2000);  // the windows did move weights
 }

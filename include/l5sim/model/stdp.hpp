@@ -66,6 +66,66 @@ L5_HD inline float potentiate(const StdpConstants& s, float w, float x_pre, floa
     return clamp_weight(s, w + dw);
 }
 
+// ---- Windows of steps (DESIGN.md section 4, temporal blocking). No spike reaches any cell
+// sooner than the shortest delay, so an engine may advance every cell through a window of up
+// to that many steps (at most 32) first, with each cell's spikes as a bit mask (bit j: the
+// window's step j), and apply the window's STDP afterwards. The functions below replay the
+// per-step order exactly (MODEL.md section 5: phase 1 steps the traces, a presynaptic spike
+// is delivered and then depresses, a postsynaptic spike potentiates, the triplet slow traces
+// jump after phase 6), so a window gives bit for bit what stepping gives.
+
+/// A fast trace (x or y) after `count` steps of trace_step with the spikes of `mask`.
+L5_HD inline float trace_after(StdpRule rule, float trace, float decay, uint32_t mask,
+                               uint32_t count) {
+    for (uint32_t j = 0; j < count; ++j) trace = trace_step(rule, trace, decay, (mask >> j) & 1u);
+    return trace;
+}
+
+/// A triplet slow trace (r2 or o2) after `count` steps: decay in phase 1, +1 after phase 6 of
+/// a step with a spike.
+L5_HD inline float slow_trace_after(float trace, float decay, uint32_t mask, uint32_t count) {
+    for (uint32_t j = 0; j < count; ++j) {
+        trace = trace * decay;
+        if ((mask >> j) & 1u) trace = trace + 1.0f;
+    }
+    return trace;
+}
+
+/// The traces of one synapse's source (x, r2) and target (y, o2) before a window.
+struct SynapseTraces {
+    float x, r2, y, o2;
+};
+
+/// One synapse through a window: `pre` / `post` are the source's / target's spike masks, `t`
+/// the traces before the window. At each presynaptic spike on_pre(j, w) is called with the
+/// weight being delivered (before that spike's depression). Returns the weight after the
+/// window. Steps after the last spike of either side change nothing and are not visited.
+template <class OnPre>
+L5_HD inline float stdp_window(const StdpConstants& s, float w, uint32_t pre, uint32_t post,
+                               SynapseTraces t, OnPre&& on_pre) {
+    const bool triplet = s.rule == StdpRule::triplet;
+    const uint32_t any = pre | post;
+    for (uint32_t j = 0; j < 32u && (any >> j) != 0u; ++j) {
+        const bool a = (pre >> j) & 1u, b = (post >> j) & 1u;
+        t.x = trace_step(s.rule, t.x, s.decay_plus, a);
+        t.y = trace_step(s.rule, t.y, s.decay_minus, b);
+        if (triplet) {
+            t.r2 = t.r2 * s.decay_x;
+            t.o2 = t.o2 * s.decay_y;
+        }
+        if (a) {
+            on_pre(j, w);
+            w = depress(s, w, t.y, t.r2);
+        }
+        if (b) w = potentiate(s, w, t.x, t.o2);
+        if (triplet) {
+            if (a) t.r2 = t.r2 + 1.0f;
+            if (b) t.o2 = t.o2 + 1.0f;
+        }
+    }
+    return w;
+}
+
 /// The presynaptic row holding synapse `syn` of a CSR with row pointers row_ptr[0..n_rows]:
 /// the largest r with row_ptr[r] <= syn (binary search; used by post-side STDP).
 L5_HD inline uint32_t csr_row_of(const uint64_t* row_ptr, uint32_t n_rows, uint64_t syn) {
