@@ -2,7 +2,8 @@
 # One command for a GPU machine: the GPU and CPU-vs-GPU cross tests with L5SIM_REQUIRE_GPU=1
 # (nothing may skip), the card's copy bandwidth, then the throughput benchmark: configs/sheet.yaml
 # (PYR ~3 Hz) with K = 1000 (every in-degree x 10), STDP on PYR->PYR, at 10^4, 10^5, 10^6 and
-# 4x10^6 cells; a phase profile at 10^6; a short table last. Logs under LOG_DIR.
+# 4x10^6 cells (windows of steps, the default), and stepping singly at 10^4 and 10^6
+# (L5SIM_WINDOW=1); a phase profile at 10^6; a short table last. Logs under LOG_DIR.
 # Usage: bench/gpu_check.sh [BIN_DIR_OR_BUNDLE] [LOG_DIR] [MAX_CELLS] [BASELINE_BUNDLE]
 # Bundle with: ../shared/gpu/bundle .gpu build/tests/l5sim_gpu_tests build/tests/l5sim_tests build/l5sim
 # SKIP_TESTS=1 skips the tests; LARGEST=1 also probes the largest sheet that fits.
@@ -30,6 +31,9 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
   # The engine tests' CUDA instances (one test body over both engines).
   L5SIM_REQUIRE_GPU=1 L5SIM_CUDA_SYNC=1 timeout "${TEST_TIMEOUT:-240}" $(bin "$src" l5sim_tests) --gtest_filter='*/cuda' \
     --gtest_output=xml:"$logs/engine_tests.xml" >> "$logs/gpu_tests.log" 2>&1 || rc=1
+  # The cross tests once more with windows off (L5SIM_WINDOW=1: the single-step kernels).
+  L5SIM_WINDOW=1 L5SIM_REQUIRE_GPU=1 L5SIM_CUDA_SYNC=1 timeout "${TEST_TIMEOUT:-240}" $(bin "$src" l5sim_gpu_tests) \
+    --gtest_filter='CrossEngine.*' >> "$logs/gpu_tests.log" 2>&1 || rc=1
 fi
 K10=(--set projections.PYR_PYR.connectivity.K=800 --set projections.PYR_PV.connectivity.K=1000
      --set projections.PYR_SOM.connectivity.K=1000 --set projections.PV_PYR.connectivity.K=100
@@ -72,6 +76,10 @@ for n in 10000 100000 1000000 4000000; do
   dur=500; [ "$n" -ge 1000000 ] && dur=300
   bench "$n" "$L5SIM" "$n" "$dur"
 done
+# The same binary stepping singly (L5SIM_WINDOW=1): the windows' before/after in one run.
+bench "10000-steps" "env L5SIM_WINDOW=1 $L5SIM" 10000 500
+[ "$max_cells" -ge 1000000 ] && bench "1000000-steps" "env L5SIM_WINDOW=1 $L5SIM" 1000000 300
+# Profiling times each phase of single steps (windows need no phase boundaries).
 [ "$max_cells" -ge 1000000 ] && bench "1000000-profiled" "$L5SIM" 1000000 300 --profile
 if [ -n "$baseline" ] && [ "$max_cells" -ge 1000000 ]; then
   bench "1000000-baseline" "$(bin "$baseline" l5sim)" 1000000 300

@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -65,7 +66,7 @@ std::vector<uint32_t> build_order(const Config& cfg) {
 struct DevicePopulation {
     PopView view{};
     std::vector<DeviceBuffer<float>> floats;
-    DeviceBuffer<uint32_t> history, spike_ids;
+    DeviceBuffer<uint32_t> history, spike_ids, spike_mask;
     DeviceBuffer<uint8_t> burst;
     DeviceBuffer<int> spike_count;
     DeviceBuffer<SpikeEvent> record;
@@ -113,6 +114,8 @@ public:
     void plasticity(int64_t) override {
         if (!use_graph_) enqueue_plasticity();
     }
+    int64_t max_window() const override { return window_; }
+    void run_window(int64_t step, int64_t count) override;
     void synchronize() override { L5_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
     void set_profiling(bool on) override { use_graph_ = graphs_allowed() && !on; }
 
@@ -139,7 +142,7 @@ public:
                                    d.background_dendrite.lambda, cfg_.seed, stream, st, 1, stream_);
         v.bg_soma = d.background_soma;
         v.bg_dend = d.background_dendrite;
-        graph_dirty_ = true;  // kernel parameters changed: capture the step again
+        ++params_;  // kernel parameters changed: capture the graphs again
     }
     void set_gamma(uint32_t pop, const std::vector<float>& g) override {
         copy_in(pops_[pop].view.gamma, g);
@@ -157,7 +160,7 @@ public:
             return;
         p.view.stdp.eta = e;
         gain_[j] = g;
-        graph_dirty_ = true;
+        ++params_;
     }
 
     void read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,
@@ -198,7 +201,15 @@ private:
     void enqueue_propagate();
     void enqueue_deliver();
     void enqueue_plasticity();
-    void launch_graph();
+    void enqueue_window(uint32_t count);
+    // Before the step `step` (and `count` - 1 more): the record's fill level checked now and
+    // then, the device's step counter set if the caller jumped.
+    void prepare(int64_t step, int64_t count);
+    // The graph for `slot` (0: one step, n: a window of n steps), captured from `enqueue` when
+    // the kernel parameters changed since its last capture, launched on stream_.
+    template <class F>
+    void launch_graph(uint32_t slot, F&& enqueue);
+    std::vector<InputSet> input_sets() const;
     uint64_t counter(uint32_t pop, int k) const;
     void flush_record(uint32_t pop);
     void init_population(uint32_t p);
@@ -249,11 +260,17 @@ private:
     std::vector<cudaEvent_t> join_;
     DeviceBuffer<PopTail> tails_;
     bool fused_order_ = false;  // phase 1 inside the per-cell kernel (no delay of 0 steps)
+    int64_t window_ = 1;        // max_window(): the shortest delay (or L5SIM_WINDOW), <= 32
+    int64_t last_check_ = 0;    // step of the last record fill-level check
     DeviceBuffer<uint32_t> step_;  // the step being computed, advanced on the device
     int64_t next_step_ = -1;       // the step the device counter holds (host mirror)
     bool use_graph_ = true;
-    bool graph_dirty_ = true;
-    cudaGraphExec_t graph_exec_ = nullptr;
+    uint64_t params_ = 1;  // bumped whenever a kernel parameter changes
+    struct Captured {
+        cudaGraphExec_t exec = nullptr;
+        uint64_t params = 0;  // params_ at capture
+    };
+    std::array<Captured, 33> graphs_{};
     // Probe scratch (read_state is const: these are caches).
     mutable std::vector<uint32_t> probe_cells_host_;
     mutable DeviceBuffer<uint32_t> probe_cells_;
@@ -261,7 +278,8 @@ private:
 };
 
 CudaEngine::~CudaEngine() {
-    if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
+    for (auto& g : graphs_)
+        if (g.exec) cudaGraphExecDestroy(g.exec);
     for (cudaEvent_t e : join_) cudaEventDestroy(e);
     if (fork_) cudaEventDestroy(fork_);
     for (cudaStream_t s : side_) cudaStreamDestroy(s);
@@ -292,6 +310,14 @@ CudaEngine::CudaEngine(const Config& cfg) : cfg_(cfg), rc_(receptor_constants(cf
     for (uint32_t j : build_order(cfg)) init_projection(j);
     fused_order_ = std::all_of(projs_.begin(), projs_.end(),
                                [](const DeviceProjection& d) { return d.min_delay >= 1; });
+    // Windows of steps up to the shortest delay (DESIGN.md section 4); L5SIM_WINDOW may ask
+    // for shorter ones (1: step by step).
+    if (fused_order_) {
+        std::vector<uint32_t> min_delays;
+        for (const auto& d : projs_) min_delays.push_back(d.min_delay);
+        const int64_t asked = requested_window();
+        window_ = std::min(asked > 0 ? asked : int64_t{32}, window_bound(min_delays));
+    }
     // The build ran on the legacy stream and this engine's stream. No device-wide
     // synchronisation: another sweep replica's engine may be capturing its step graph.
     L5_CUDA_CHECK(cudaStreamSynchronize(0));
@@ -339,6 +365,8 @@ void CudaEngine::init_population(uint32_t p) {
     }
     d.spike_ids = DeviceBuffer<uint32_t>(n);
     d.spike_count = DeviceBuffer<int>(std::vector<int>(1, 0));
+    d.spike_mask = DeviceBuffer<uint32_t>(std::vector<uint32_t>(n, 0));
+    v.spike_mask = d.spike_mask.data();
     const uint64_t cap = cfg_.recording.spikes ? record_capacity(n) : 1;
     d.record = DeviceBuffer<SpikeEvent>(cap);
     d.record_count = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(1, 0));
@@ -410,6 +438,8 @@ void CudaEngine::init_projection(uint32_t j) {
     v.ring = d.ring.data();
     v.events = d.events.data();
     v.step = step_.data();
+    v.src_mask = pops_[c.source].view.spike_mask;
+    v.tgt_mask = pops_[c.target].view.spike_mask;
     v.plastic = plastic;
     if (plastic) {
         v.stdp = stdp_constants(*c.stdp, stdp_w_max(c, w_init_max), cfg_.dt_ms);
@@ -431,8 +461,9 @@ void CudaEngine::init_projection(uint32_t j) {
     set_projection(j, c.gain, c.stdp ? c.stdp->eta : 0.0);
 }
 
-void CudaEngine::detect_spikes(int64_t step) {
-    if (cfg_.recording.spikes && step % kRecordCheckEvery == 0 && step > 0) {
+void CudaEngine::prepare(int64_t step, int64_t count) {
+    if (cfg_.recording.spikes && step - last_check_ >= kRecordCheckEvery) {
+        last_check_ = step;
         for (uint32_t p = 0; p < pops_.size(); ++p) {
             unsigned long long used = 0;
             to_host(&used, pops_[p].view.record_count, sizeof used);
@@ -443,45 +474,94 @@ void CudaEngine::detect_spikes(int64_t step) {
         const auto s = static_cast<uint32_t>(step);
         to_device(step_.data(), &s, sizeof s);
     }
-    next_step_ = step + 1;
+    next_step_ = step + count;
+}
+
+void CudaEngine::detect_spikes(int64_t step) {
+    prepare(step, 1);
     if (use_graph_) {
-        launch_graph();
+        // Without a delay of 0 steps the step is three fan-outs: one kernel per population
+        // (phases 1-5), propagation per projection, post-side STDP per plastic projection; then
+        // the step's last kernel. Otherwise phase 1 runs first and propagation before the
+        // per-cell update.
+        launch_graph(0, [&] {
+            if (fused_order_) {
+                enqueue_update(true);
+                enqueue_propagate();
+            } else {
+                enqueue_detect();
+                enqueue_propagate();
+                enqueue_deliver();
+            }
+            enqueue_plasticity();
+        });
     } else {
         enqueue_detect();
     }
 }
 
-// Capture the whole step once; replay it every step until a knob changes a kernel parameter.
-// Without a delay of 0 steps the step is three fan-outs: one kernel per population (phases
-// 1-5), propagation per projection, post-side STDP per plastic projection; then the step's last
-// kernel. Otherwise phase 1 runs first and propagation before the per-cell update.
-void CudaEngine::launch_graph() {
-    if (graph_dirty_ || !graph_exec_) {
+void CudaEngine::run_window(int64_t step, int64_t count) {
+    if (count < 1 || count > window_) throw Error("run_window: a window of " + std::to_string(count) + " steps, the engine takes 1 to " + std::to_string(window_));
+    prepare(step, count);
+    const auto c = static_cast<uint32_t>(count);
+    if (use_graph_) {
+        launch_graph(c, [&] { enqueue_window(c); });
+    } else {
+        enqueue_window(c);
+    }
+}
+
+// A window: every population's cells through `count` steps (concurrently), then every
+// projection's propagation and every plastic projection's post-side STDP (concurrently: they
+// write disjoint synapses), then the traces, then the window's last kernel.
+void CudaEngine::enqueue_window(uint32_t count) {
+    const std::vector<InputSet> inputs = input_sets();
+    fan_out(static_cast<uint32_t>(pops_.size()), [&](uint32_t p, cudaStream_t s) {
+        update_window(pops_[p].view, inputs[p], cfg_.seed, count, s);
+    });
+    std::vector<uint32_t> plastic;
+    for (uint32_t j = 0; j < projs_.size(); ++j)
+        if (projs_[j].view.plastic) plastic.push_back(j);
+    const auto n_proj = static_cast<uint32_t>(projs_.size());
+    fan_out(n_proj + static_cast<uint32_t>(plastic.size()), [&](uint32_t k, cudaStream_t s) {
+        if (k < n_proj) {
+            const auto& src = pops_[cfg_.projections[k].source].view;
+            propagate_window(projs_[k].view, src.spike_ids, src.spike_count, s);
+        } else {
+            const uint32_t j = plastic[k - n_proj];
+            const auto& post = pops_[cfg_.projections[j].target].view;
+            potentiate_window(projs_[j].view, post.spike_ids, post.spike_count, s);
+        }
+    });
+    fan_out(static_cast<uint32_t>(pops_.size()), [&](uint32_t p, cudaStream_t s) {
+        advance_traces(pops_[p].view, count, s);
+    });
+    finish_window(tails_.data(), static_cast<uint32_t>(pops_.size()), count, step_.data(),
+                  stream_);
+}
+
+// Capture once; replay every step (or window) until a knob changes a kernel parameter.
+template <class F>
+void CudaEngine::launch_graph(uint32_t slot, F&& enqueue) {
+    Captured& g = graphs_.at(slot);
+    if (!g.exec || g.params != params_) {
         cudaGraph_t graph = nullptr;
         L5_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-        if (fused_order_) {
-            enqueue_update(true);
-            enqueue_propagate();
-        } else {
-            enqueue_detect();
-            enqueue_propagate();
-            enqueue_deliver();
-        }
-        enqueue_plasticity();
+        enqueue();
         L5_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
-        if (graph_exec_) {
+        if (g.exec) {
             cudaGraphExecUpdateResultInfo info{};
-            if (cudaGraphExecUpdate(graph_exec_, graph, &info) != cudaSuccess) {
+            if (cudaGraphExecUpdate(g.exec, graph, &info) != cudaSuccess) {
                 (void)cudaGetLastError();
-                cudaGraphExecDestroy(graph_exec_);
-                graph_exec_ = nullptr;
+                cudaGraphExecDestroy(g.exec);
+                g.exec = nullptr;
             }
         }
-        if (!graph_exec_) L5_CUDA_CHECK(cudaGraphInstantiate(&graph_exec_, graph, 0));
+        if (!g.exec) L5_CUDA_CHECK(cudaGraphInstantiate(&g.exec, graph, 0));
         L5_CUDA_CHECK(cudaGraphDestroy(graph));
-        graph_dirty_ = false;
+        g.params = params_;
     }
-    L5_CUDA_CHECK(cudaGraphLaunch(graph_exec_, stream_));
+    L5_CUDA_CHECK(cudaGraphLaunch(g.exec, stream_));
     if (sync_after_launch()) L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
@@ -499,7 +579,7 @@ void CudaEngine::enqueue_propagate() {
 
 void CudaEngine::enqueue_deliver() { enqueue_update(false); }
 
-void CudaEngine::enqueue_update(bool detect) {
+std::vector<InputSet> CudaEngine::input_sets() const {
     std::vector<InputSet> inputs(pops_.size());
     for (uint32_t j = 0; j < projs_.size(); ++j) {
         InputSet& in = inputs[cfg_.projections[j].target];
@@ -514,6 +594,11 @@ void CudaEngine::enqueue_update(bool detect) {
         x.f_nmda = gain_[j].nmda;
         x.f_gaba = gain_[j].gaba;
     }
+    return inputs;
+}
+
+void CudaEngine::enqueue_update(bool detect) {
+    const std::vector<InputSet> inputs = input_sets();
     fan_out(static_cast<uint32_t>(pops_.size()), [&](uint32_t p, cudaStream_t s) {
         update_cells(pops_[p].view, inputs[p], cfg_.seed, detect, s);
     });

@@ -53,6 +53,10 @@ struct PopView {
     // appends; every consumer is order-free, and the host sorts the record by step and id)
     uint32_t* spike_ids;
     int* spike_count;  // device scalar: spikes in spike_ids; zeroed by the step's last kernel
+    // windows of steps (DESIGN.md section 4): bit j = the cell spiked at the window's step j,
+    // written for every cell by the window's per-cell kernel; spike_ids then lists each cell
+    // that spiked in the window once
+    uint32_t* spike_mask;
     // recording and counters
     bool record_spikes = false;
     SpikeEvent* record;
@@ -101,6 +105,8 @@ struct ProjView {
     model::StdpConstants stdp{};
     model::SourceRule source{};  // recomputes the source of a reverse-index entry
     float *x, *r2, *y, *o2;
+    const uint32_t* src_mask;  // the source's / target's PopView::spike_mask (windows)
+    const uint32_t* tgt_mask;
     unsigned long long* events;  // device scalar
     const uint32_t* step;        // device scalar: the step being computed
 };

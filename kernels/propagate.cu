@@ -64,6 +64,76 @@ __global__ void jump_slow_traces(float* trace, const uint32_t* ids, const int* c
         trace[ids[q]] = trace[ids[q]] + 1.0f;
 }
 
+// A window's spikes (DESIGN.md section 4): each source that spiked in the window once, with
+// its spike mask. A static synapse delivers its weight at each spike; a plastic one replays the
+// window in step order (model::stdp_window: delivery and depression at each presynaptic spike,
+// potentiation at each spike of its target), so the synapses whose source spiked have this
+// kernel as their one writer.
+__global__ void propagate_window(ProjView pj, const uint32_t* spike_ids, const int* spike_count) {
+    const uint32_t first = *pj.step;
+    const uint64_t items = static_cast<uint64_t>(*spike_count) * pj.row_chunks;
+    const int lane = threadIdx.x & 31;
+    const uint64_t warps = (gridDim.x * blockDim.x) >> 5;
+    const bool triplet = pj.plastic && pj.stdp.rule == model::StdpRule::triplet;
+    unsigned long long events = 0;
+    for (uint64_t it = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; it < items; it += warps) {
+        const uint32_t s = spike_ids[it / pj.row_chunks];
+        const uint64_t row_b = pj.row_ptr[s], row_e = pj.row_ptr[s + 1];
+        const uint64_t b = row_b + (it % pj.row_chunks) * kChunk;
+        if (b >= row_e) continue;
+        const uint64_t e = b + kChunk < row_e ? b + kChunk : row_e;
+        const uint32_t ms = pj.src_mask[s];
+        const float x0 = pj.plastic ? pj.x[s] : 0.0f, r20 = triplet ? pj.r2[s] : 0.0f;
+        for (uint64_t syn = b + lane; syn < e; syn += 32) {
+            const uint32_t td = pj.target_delay[syn];
+            const uint32_t t = td & 0xffffffu;
+            const uint64_t at = static_cast<uint64_t>(first) + (td >> 24);
+            unsigned long long* ring = pj.ring + t;
+            auto deliver = [&](uint32_t j, float w) {
+                atomicAdd(&ring[((at + j) % pj.slots) * pj.n_tgt],
+                          static_cast<unsigned long long>(model::to_fixed(w)));
+            };
+            const float w = pj.weight[syn];
+            if (!pj.plastic) {
+                for (uint32_t m = ms; m != 0u; m &= m - 1u)
+                    deliver(static_cast<uint32_t>(__ffs(static_cast<int>(m)) - 1), w);
+                continue;
+            }
+            const model::SynapseTraces tr{x0, r20, pj.y[t], triplet ? pj.o2[t] : 0.0f};
+            pj.weight[syn] = model::stdp_window(pj.stdp, w, ms, pj.tgt_mask[t], tr, deliver);
+        }
+        if (lane == 0) events += (e - b) * __popc(ms);
+    }
+    if (lane == 0 && events) atomicAdd(pj.events, events);
+}
+
+// A window's post-side STDP: for each target that spiked in the window, the synapses from
+// sources that did not (the others are propagate_window's): potentiation at each of the
+// target's spikes, with the source trace decaying through the window.
+__global__ void potentiate_window(ProjView pj, const uint32_t* post_ids, const int* post_count) {
+    const uint32_t K = pj.in_degree;
+    const uint32_t chunks = (K + kChunk - 1) / kChunk;
+    const uint64_t items = static_cast<uint64_t>(*post_count) * chunks;
+    const int lane = threadIdx.x & 31;
+    const uint64_t warps = (gridDim.x * blockDim.x) >> 5;
+    const bool triplet = pj.stdp.rule == model::StdpRule::triplet;
+    for (uint64_t it = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; it < items; it += warps) {
+        const uint32_t t = post_ids[it / chunks];
+        const uint32_t k0 = static_cast<uint32_t>(it % chunks) * kChunk;
+        const uint32_t k1 = k0 + kChunk < K ? k0 + kChunk : K;
+        const uint32_t mt = pj.tgt_mask[t];
+        const float y0 = pj.y[t], o20 = triplet ? pj.o2[t] : 0.0f;
+        for (uint32_t k = k0 + lane; k < k1; k += 32) {
+            const uint32_t src = model::source_of(pj.source, t, k);
+            if (pj.src_mask[src] != 0u) continue;
+            const uint32_t syn = pj.rev[static_cast<uint64_t>(t) * K + k];
+            const model::SynapseTraces tr{pj.x[src], 0.0f, y0, o20};
+            pj.weight[syn] = model::stdp_window(pj.stdp, pj.weight[syn], 0u, mt, tr,
+                                                [](uint32_t, float) {});
+        }
+    }
+}
+
 }  // namespace kernel
 
 // Enough warps to fill the GPU on a busy step (132 SMs x 64 warps on an H100); idle warps
@@ -74,6 +144,19 @@ void propagate(const ProjView& pj, const uint32_t* spike_ids, const int* spike_c
                cudaStream_t stream) {
     launch_warps(kernel::propagate, stream, work_warps(uint64_t(pj.n_src) * pj.row_chunks), pj,
                  spike_ids, spike_count);
+}
+
+void propagate_window(const ProjView& pj, const uint32_t* spike_ids, const int* spike_count,
+                      cudaStream_t stream) {
+    launch_warps(kernel::propagate_window, stream, work_warps(uint64_t(pj.n_src) * pj.row_chunks),
+                 pj, spike_ids, spike_count);
+}
+
+void potentiate_window(const ProjView& pj, const uint32_t* post_ids, const int* post_count,
+                       cudaStream_t stream) {
+    const uint64_t chunks = (pj.in_degree + kChunk - 1) / kChunk;
+    launch_warps(kernel::potentiate_window, stream, work_warps(uint64_t(pj.n_tgt) * chunks), pj,
+                 post_ids, post_count);
 }
 
 void potentiate(const ProjView& pj, const uint32_t* post_ids, const int* post_count,

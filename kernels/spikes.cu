@@ -26,6 +26,13 @@ __global__ void finish_step(const PopTail* tails, uint32_t n, bool record, uint3
     if (p == 0) *step = *step + 1;
 }
 
+// The end of a window: its spikes were counted and recorded by the per-cell kernel.
+__global__ void finish_window(const PopTail* tails, uint32_t n, uint32_t count, uint32_t* step) {
+    const uint32_t p = threadIdx.x;
+    if (p < n) *tails[p].spike_count = 0;
+    if (p == 0) *step = *step + count;
+}
+
 }  // namespace kernel
 
 void finish_step(const PopTail* tails, uint32_t n, bool record, uint32_t* step,
@@ -33,6 +40,13 @@ void finish_step(const PopTail* tails, uint32_t n, bool record, uint32_t* step,
     if (n > 1024) throw Error("the CUDA engine takes at most 1024 populations");
     kernel::finish_step<<<1, n < 32 ? 32 : n, 0, stream>>>(tails, n, record, step);
     check_launch("finish_step", stream);
+}
+
+void finish_window(const PopTail* tails, uint32_t n, uint32_t count, uint32_t* step,
+                   cudaStream_t stream) {
+    if (n > 1024) throw Error("the CUDA engine takes at most 1024 populations");
+    kernel::finish_window<<<1, n < 32 ? 32 : n, 0, stream>>>(tails, n, count, step);
+    check_launch("finish_window", stream);
 }
 
 }  // namespace l5sim::cuda

@@ -14,4 +14,9 @@ namespace l5sim::cuda {
 void finish_step(const PopTail* tails, uint32_t n, bool record, uint32_t* step,
                  cudaStream_t stream);
 
+/// The last node of a window of `count` steps: every population's window spike list emptied,
+/// *step += count (the per-cell kernel counted and recorded the spikes).
+void finish_window(const PopTail* tails, uint32_t n, uint32_t count, uint32_t* step,
+                   cudaStream_t stream);
+
 }  // namespace l5sim::cuda

@@ -3,30 +3,53 @@
 #include "launch.cuh"
 #include "l5sim/model/cell_step.hpp"
 #include "l5sim/model/rng.hpp"
+#include "l5sim/model/stdp.hpp"
 #include "update.hpp"
 
 namespace l5sim::cuda {
 
 namespace kernel {
 
+// Warp-aggregated append: the lanes with `flag` write `value` to list[*count ...] with one
+// atomic per warp (the list is in no particular order); returns the lane's slot, or -1.
+// Every lane of the warp must call it.
+template <class Count>
+__device__ __forceinline__ long long warp_append(bool flag, Count* count) {
+    const unsigned mask = __ballot_sync(0xffffffffu, flag);
+    if (mask == 0) return -1;
+    const unsigned lane = threadIdx.x & 31u;
+    const int leader = __ffs(static_cast<int>(mask)) - 1;
+    Count base = 0;
+    if (lane == static_cast<unsigned>(leader)) base = atomicAdd(count, static_cast<Count>(__popc(mask)));
+    base = __shfl_sync(0xffffffffu, base, leader);
+    if (!flag) return -1;
+    return static_cast<long long>(base) + __popc(mask & ((1u << lane) - 1u));
+}
+
 // This step's spikes of one warp appended to the population's spike list with one atomic
 // (warp-aggregated; the list is in no particular order) and, when recording, to the record.
 // Every lane of the warp must call it (threads past the last cell with spiked = false).
 __device__ __forceinline__ void emit_spikes(const PopView& p, bool spiked, uint32_t i,
                                             uint32_t step) {
-    const unsigned mask = __ballot_sync(0xffffffffu, spiked);
-    if (mask == 0) return;
-    const unsigned lane = threadIdx.x & 31u;
-    const int leader = __ffs(static_cast<int>(mask)) - 1;
-    int base = 0;
-    if (lane == static_cast<unsigned>(leader)) base = atomicAdd(p.spike_count, __popc(mask));
-    base = __shfl_sync(0xffffffffu, base, leader);
-    if (!spiked) return;
-    const int q = base + __popc(mask & ((1u << lane) - 1u));
+    const long long q = warp_append(spiked, p.spike_count);
+    if (q < 0) return;
     p.spike_ids[q] = i;
     if (p.record_spikes) {
         const unsigned long long at = *p.record_count + static_cast<unsigned long long>(q);
         if (at < p.record_capacity) p.record[at] = SpikeEvent{step, i};
+    }
+}
+
+// A window's spikes of one step appended straight to the record (the record's fill level is
+// advanced here, not by the last kernel; overflow is flagged in counters[2]).
+__device__ __forceinline__ void record_spikes(const PopView& p, bool spiked, uint32_t i,
+                                              uint32_t step) {
+    const long long at = warp_append(spiked, p.record_count);
+    if (at < 0) return;
+    if (static_cast<unsigned long long>(at) < p.record_capacity) {
+        p.record[at] = SpikeEvent{step, i};
+    } else {
+        p.counters[2] = 1;
     }
 }
 
@@ -95,6 +118,100 @@ __global__ void detect_spikes(PopView p) {
     emit_spikes(p, spiked, i, step);
 }
 
+// One cell's state between steps, in registers.
+struct CellState {
+    model::CellInputs c;
+    float g_adapt, v, u, i_soma, rem_s, rem_d, v_d, u_d, gamma, i_dend;
+    uint32_t history;
+    bool burst;  // the burst mode the last dendrite step chose (used by the next spike test)
+};
+
+__device__ __forceinline__ void load_cell(const PopView& p, uint32_t i, bool with_burst,
+                                          CellState* s) {
+    s->c = model::CellInputs{p.g_ampa[i], p.g_nmda[i], p.g_nmda_bg[i], p.g_gaba[i], 0, 0, 0};
+    s->g_adapt = p.g_adapt[i];
+    s->v = p.v[i];
+    s->u = p.u[i];
+    s->i_soma = p.i_ext[i];
+    s->rem_s = p.rem_soma[i];
+    s->rem_d = s->v_d = s->u_d = s->gamma = s->i_dend = 0;
+    s->history = 0;
+    s->burst = false;
+    if (p.pyramidal) {
+        s->c.gad = p.g_ampa_d[i];
+        s->c.gnd = p.g_nmda_d[i];
+        s->c.ggd = p.g_gaba_d[i];
+        s->v_d = p.v_d[i];
+        s->rem_d = p.rem_dend[i];
+        s->u_d = p.u_d[i];
+        s->gamma = p.gamma[i];
+        s->i_dend = p.i_ext_d[i];
+        s->history = p.history[i];
+        if (with_burst) s->burst = p.burst[i];
+    }
+}
+
+__device__ __forceinline__ void store_cell(const PopView& p, uint32_t i, bool with_history,
+                                           const CellState& s) {
+    p.g_ampa[i] = s.c.ga;
+    p.g_nmda[i] = s.c.gn;
+    p.g_nmda_bg[i] = s.c.gnb;
+    p.g_gaba[i] = s.c.gg;
+    p.g_adapt[i] = s.g_adapt;
+    p.rem_soma[i] = s.rem_s;
+    p.v[i] = s.v;
+    p.u[i] = s.u;
+    if (p.pyramidal) {
+        p.g_ampa_d[i] = s.c.gad;
+        p.g_nmda_d[i] = s.c.gnd;
+        p.g_gaba_d[i] = s.c.ggd;
+        p.v_d[i] = s.v_d;
+        p.u_d[i] = s.u_d;
+        p.burst[i] = s.burst;
+        p.rem_dend[i] = s.rem_d;
+        if (with_history) p.history[i] = s.history;
+    }
+}
+
+// This step's ring slot of every input (raw fixed point), and the slots zeroed.
+__device__ __forceinline__ void load_inputs(const InputSet& in, uint32_t n, uint32_t step,
+                                            uint32_t i, unsigned long long* raw) {
+#pragma unroll
+    for (int j = 0; j < kMaxInputs; ++j)
+        if (j < in.count) raw[j] = in.in[j].ring[static_cast<uint64_t>(step % in.in[j].slots) * n + i];
+}
+
+__device__ __forceinline__ void clear_inputs(const InputSet& in, uint32_t n, uint32_t step,
+                                             uint32_t i) {
+#pragma unroll
+    for (int j = 0; j < kMaxInputs; ++j)
+        if (j < in.count) in.in[j].ring_mut[static_cast<uint64_t>(step % in.in[j].slots) * n + i] = 0;
+}
+
+// Phases 2b (arrivals, background), 3 (decay), 4 (dendrite), 5 (soma) of one step, in the CPU
+// engine's order.
+__device__ __forceinline__ void step_cell(const PopView& p, const InputSet& in,
+                                          const unsigned long long* raw, uint64_t seed,
+                                          uint32_t step, uint32_t i, CellState* s) {
+#pragma unroll
+    for (int j = 0; j < kMaxInputs; ++j) {
+        if (j >= in.count) break;
+        const InputView& x = in.in[j];
+        model::add_arrivals(&s->c, x.dendrite, x.f_ampa, x.f_nmda, x.f_gaba,
+                            model::from_fixed(static_cast<int64_t>(raw[j])));
+    }
+    model::add_background(&s->c, p.bg_soma, p.bg_dend, p.pyramidal, seed, p.index, step, i,
+                          &s->rem_s, &s->rem_d);
+    model::decay_inputs(&s->c, p.rc);
+    s->g_adapt = model::decay(s->g_adapt, p.adapt_decay);
+    s->burst = false;
+    if (p.pyramidal)
+        s->burst = model::dendrite_phase(p.dend, p.rc, p.coupling, s->c, s->history, s->gamma,
+                                         s->i_dend, seed, p.index, step, i, &s->v_d, &s->u_d);
+    const model::SomaConductances gs{s->c.ga, s->c.gn, s->c.gnb, s->c.gg, s->g_adapt};
+    model::soma_step(p.soma, p.rc, gs, p.adapt_E, s->i_soma, &s->v, &s->u);
+}
+
 // Phases 2b-5 for one cell, in the CPU engine's order: ring slots and background into the
 // conductances, Euler decay, dendrite (BAP, calcium, plateau), soma. With kDetect, phase 1
 // (spike test, traces, spike list) first, in the same thread: valid when no projection has a
@@ -108,79 +225,79 @@ __global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
     const uint32_t step = *p.step;
     bool spiked = false;
     if (i < p.n) {
-        // ---- loads
-        model::CellInputs c{p.g_ampa[i], p.g_nmda[i], p.g_nmda_bg[i], p.g_gaba[i], 0, 0, 0};
-        float g_adapt = p.g_adapt[i];
-        float v = p.v[i], u = p.u[i];
-        const float i_soma = p.i_ext[i];
-        float rem_s = p.rem_soma[i], rem_d = 0;
-        float v_d = 0, u_d = 0, gamma = 0, i_dend = 0;
-        uint32_t history = 0;
-        bool burst_prev = false;
-        if (p.pyramidal) {
-            c.gad = p.g_ampa_d[i];
-            c.gnd = p.g_nmda_d[i];
-            c.ggd = p.g_gaba_d[i];
-            v_d = p.v_d[i];
-            rem_d = p.rem_dend[i];
-            u_d = p.u_d[i];
-            gamma = p.gamma[i];
-            i_dend = p.i_ext_d[i];
-            history = p.history[i];
-            if (kDetect) burst_prev = p.burst[i];
-        }
+        CellState s;
+        load_cell(p, i, kDetect, &s);
         Traces tr;
         if (kDetect) load_traces(p, i, &tr);
         unsigned long long raw[kMaxInputs];
-#pragma unroll
-        for (int j = 0; j < kMaxInputs; ++j)
-            if (j < in.count)
-                raw[j] = in.in[j].ring[static_cast<uint64_t>(step % in.in[j].slots) * p.n + i];
-        // ---- phase 1 (fused), then 2b (arrivals, background), 3 (decay), 4 (dendrite), 5 (soma)
-        if (kDetect) spiked = spike_test(p, burst_prev, &v, &u, &g_adapt, &history);
-#pragma unroll
-        for (int j = 0; j < kMaxInputs; ++j) {
-            if (j >= in.count) break;
-            const InputView& x = in.in[j];
-            model::add_arrivals(&c, x.dendrite, x.f_ampa, x.f_nmda, x.f_gaba,
-                                model::from_fixed(static_cast<int64_t>(raw[j])));
-        }
-        model::add_background(&c, p.bg_soma, p.bg_dend, p.pyramidal, seed, p.index, step, i,
-                              &rem_s, &rem_d);
-        model::decay_inputs(&c, p.rc);
-        const float gadapt = model::decay(g_adapt, p.adapt_decay);
-        bool burst = false;
-        if (p.pyramidal)
-            burst = model::dendrite_phase(p.dend, p.rc, p.coupling, c, history, gamma, i_dend,
-                                          seed, p.index, step, i, &v_d, &u_d);
-        const model::SomaConductances gs{c.ga, c.gn, c.gnb, c.gg, gadapt};
-        model::soma_step(p.soma, p.rc, gs, p.adapt_E, i_soma, &v, &u);
-        // ---- stores
-#pragma unroll
-        for (int j = 0; j < kMaxInputs; ++j)
-            if (j < in.count)
-                in.in[j].ring_mut[static_cast<uint64_t>(step % in.in[j].slots) * p.n + i] = 0;
-        p.g_ampa[i] = c.ga;
-        p.g_nmda[i] = c.gn;
-        p.g_nmda_bg[i] = c.gnb;
-        p.g_gaba[i] = c.gg;
-        p.g_adapt[i] = gadapt;
-        p.rem_soma[i] = rem_s;
-        p.v[i] = v;
-        p.u[i] = u;
-        if (p.pyramidal) {
-            p.g_ampa_d[i] = c.gad;
-            p.g_nmda_d[i] = c.gnd;
-            p.g_gaba_d[i] = c.ggd;
-            p.v_d[i] = v_d;
-            p.u_d[i] = u_d;
-            p.burst[i] = burst;
-            p.rem_dend[i] = rem_d;
-            if (kDetect) p.history[i] = history;
-        }
+        load_inputs(in, p.n, step, i, raw);
+        if (kDetect) spiked = spike_test(p, s.burst, &s.v, &s.u, &s.g_adapt, &s.history);
+        step_cell(p, in, raw, seed, step, i, &s);
+        clear_inputs(in, p.n, step, i);
+        store_cell(p, i, kDetect, s);
         if (kDetect) store_traces(p, i, tr, spiked);
     }
     if (kDetect) emit_spikes(p, spiked, i, step);
+}
+
+// A window of `count` steps (DESIGN.md section 4) for one cell, its state in registers: per
+// step phase 1 (spike test, history), then 2b-5; each step's ring slots are read one step ahead.
+// Valid when every delay is at least `count` steps: nothing this window emits can arrive in it.
+// Writes the cell's spike mask, lists it once in spike_ids if it spiked, records each spike
+// with its step, counts the spikes. The STDP traces are left as they were before the window
+// (the window's STDP reads them; advance_traces moves them on).
+__global__ void update_window(PopView p, InputSet in, uint64_t seed, uint32_t count) {
+    const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+    const uint32_t first = *p.step;
+    const bool live = i < p.n;
+    CellState s;
+    unsigned long long raw[kMaxInputs];
+    if (live) {
+        load_cell(p, i, true, &s);
+        load_inputs(in, p.n, first, i, raw);
+    }
+    uint32_t mask = 0;
+    for (uint32_t k = 0; k < count; ++k) {
+        const uint32_t step = first + k;
+        bool spiked = false;
+        if (live) {
+            unsigned long long cur[kMaxInputs];
+#pragma unroll
+            for (int j = 0; j < kMaxInputs; ++j) cur[j] = raw[j];
+            if (k + 1 < count) load_inputs(in, p.n, step + 1, i, raw);
+            spiked = spike_test(p, s.burst, &s.v, &s.u, &s.g_adapt, &s.history);
+            step_cell(p, in, cur, seed, step, i, &s);
+            clear_inputs(in, p.n, step, i);
+            mask |= static_cast<uint32_t>(spiked) << k;
+        }
+        if (p.record_spikes) record_spikes(p, spiked, i, step);
+    }
+    if (live) {
+        store_cell(p, i, true, s);
+        p.spike_mask[i] = mask;
+    }
+    const long long q = warp_append(mask != 0u, p.spike_count);
+    if (q >= 0) p.spike_ids[q] = i;
+    // The window's spikes: one atomic per warp.
+    unsigned long long spikes = __popc(mask);
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) spikes += __shfl_xor_sync(0xffffffffu, spikes, off);
+    if ((threadIdx.x & 31u) == 0 && spikes) atomicAdd(&p.counters[0], spikes);
+}
+
+// After a window's STDP: each cell's traces moved through the window with its spike mask
+// (model::trace_after, slow_trace_after: what per-step phases 1 and 6 do to them).
+__global__ void advance_traces(PopView p, uint32_t count) {
+    const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= p.n) return;
+    const uint32_t mask = p.spike_mask[i];
+#pragma unroll
+    for (int k = 0; k < kMaxTraces; ++k) {
+        if (k >= p.n_traces) break;
+        const TraceView& x = p.traces[k];
+        x.fast[i] = model::trace_after(x.rule, x.fast[i], x.decay, mask, count);
+        if (x.slow) x.slow[i] = model::slow_trace_after(x.slow[i], x.slow_decay, mask, count);
+    }
 }
 
 // A background rate change at `step` (model::poisson_rate_change): word 0 soma, 1 dendrite.
@@ -211,6 +328,15 @@ void update_cells(const PopView& pop, const InputSet& inputs, uint64_t seed, boo
     } else {
         launch(kernel::update_cells<false>, stream, pop.n, pop, inputs, seed);
     }
+}
+
+void update_window(const PopView& pop, const InputSet& inputs, uint64_t seed, uint32_t count,
+                   cudaStream_t stream) {
+    launch(kernel::update_window, stream, pop.n, pop, inputs, seed, count);
+}
+
+void advance_traces(const PopView& pop, uint32_t count, cudaStream_t stream) {
+    if (pop.n_traces > 0) launch(kernel::advance_traces, stream, pop.n, pop, count);
 }
 
 void background_rate_change(float* rem, uint32_t n, float lambda_old, float lambda_new,

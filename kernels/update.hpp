@@ -17,6 +17,13 @@ void detect_spikes(const PopView& pop, cudaStream_t stream);
 /// delay of 0 steps: then this step's propagation can run after it).
 void update_cells(const PopView& pop, const InputSet& inputs, uint64_t seed, bool detect,
                   cudaStream_t stream);
+/// A window of `count` steps (phases 1-5 per step, all cells advanced with their state in
+/// registers; valid when every delay is at least `count` steps): spike masks, the window's
+/// spike list (each spiking cell once), the record, the spike counter. Traces untouched.
+void update_window(const PopView& pop, const InputSet& inputs, uint64_t seed, uint32_t count,
+                   cudaStream_t stream);
+/// After the window's STDP: the population's traces moved through the window's spikes.
+void advance_traces(const PopView& pop, uint32_t count, cudaStream_t stream);
 /// Every cell's background time to its next input spike after a rate change at `step`
 /// (model::poisson_rate_change; word 0 soma, 1 dendrite). Not captured in the step's graph.
 void background_rate_change(float* rem, uint32_t n, float lambda_old, float lambda_new,
