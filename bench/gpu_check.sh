@@ -79,8 +79,11 @@ done
 # The same binary stepping singly (L5SIM_WINDOW=1): the windows' before/after in one run.
 bench "10000-steps" "env L5SIM_WINDOW=1 $L5SIM" 10000 500
 [ "$max_cells" -ge 1000000 ] && bench "1000000-steps" "env L5SIM_WINDOW=1 $L5SIM" 1000000 300
-# Profiling times each phase of single steps (windows need no phase boundaries).
+# Profiled: the window's stages one after the other (deliver = the per-cell kernel, phases
+# 1-5; propagate = the window's propagation; plasticity = its post-side STDP and traces), and
+# single steps with every phase on its own.
 [ "$max_cells" -ge 1000000 ] && bench "1000000-profiled" "$L5SIM" 1000000 300 --profile
+[ "$max_cells" -ge 1000000 ] && bench "1000000-steps-profiled" "env L5SIM_WINDOW=1 $L5SIM" 1000000 300 --profile
 if [ -n "$baseline" ] && [ "$max_cells" -ge 1000000 ]; then
   bench "1000000-baseline" "$(bin "$baseline" l5sim)" 1000000 300
   bench "1000000-baseline-profiled" "$(bin "$baseline" l5sim)" 1000000 300 --profile

@@ -118,22 +118,36 @@ int64_t Simulation::window_length(int64_t limit, int64_t align) const {
 }
 
 void Simulation::one_window(int64_t limit, int64_t align) {
-    if (profile_ || engine_->max_window() <= 1) {
+    if (engine_->max_window() <= 1 || (profile_ && !engine_->times_windows())) {
         one_step();
         return;
     }
     const int64_t n = step_;
-    controls_->apply(n);
+    auto& ph = timing_.phases;
+    auto timed = [&](double* acc, auto&& f) {
+        const auto t0 = std::chrono::steady_clock::now();
+        f();
+        if (!profile_) return;
+        engine_->synchronize();
+        *acc += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    timed(&ph.controls, [&] { controls_->apply(n); });
     const int64_t k = window_length(limit, align);
     if (k == 1) {
-        step_phases(n);
+        if (profile_) {
+            profiled_phases(n);
+        } else {
+            step_phases(n);
+        }
     } else {
-        engine_->run_window(n, k);
+        engine_->run_window(n, k);  // a profiling engine times the window's stages itself
     }
-    step_ = n + k - 1;
-    record_after_step();  // only the window's last step can be due
-    ++step_;
-    if (step_ % kCollectEvery == 0) collect_spikes();
+    timed(&ph.record, [&] {
+        step_ = n + k - 1;
+        record_after_step();  // only the window's last step can be due
+        ++step_;
+        if (step_ % kCollectEvery == 0) collect_spikes();
+    });
 }
 
 void Simulation::one_step() {
@@ -146,7 +160,6 @@ void Simulation::one_step() {
         if (step_ % kCollectEvery == 0) collect_spikes();
         return;
     }
-    // Profiling: wait for the engine after each phase and charge the wall time to the phase.
     auto& ph = timing_.phases;
     auto timed = [&](double& acc, auto&& f) {
         const auto t0 = std::chrono::steady_clock::now();
@@ -155,17 +168,29 @@ void Simulation::one_step() {
         acc += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     };
     timed(ph.controls, [&] { controls_->apply(n); });
+    profiled_phases(n);
+    timed(ph.record, [&] {
+        record_after_step();
+        ++step_;
+        if (step_ % kCollectEvery == 0) collect_spikes();
+    });
+}
+
+// Profiling: wait for the engine after each phase and charge the wall time to the phase.
+void Simulation::profiled_phases(int64_t n) {
+    auto& ph = timing_.phases;
+    auto timed = [&](double& acc, auto&& f) {
+        const auto t0 = std::chrono::steady_clock::now();
+        f();
+        engine_->synchronize();
+        acc += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
     timed(ph.detect, [&] { engine_->detect_spikes(n); });
     timed(ph.propagate, [&] { engine_->propagate(n); });
     timed(ph.deliver, [&] { engine_->deliver(n); });
     timed(ph.dendrites, [&] { engine_->integrate_dendrites(n); });
     timed(ph.somata, [&] { engine_->integrate_somata(n); });
     timed(ph.plasticity, [&] { engine_->plasticity(n); });
-    timed(ph.record, [&] {
-        record_after_step();
-        ++step_;
-        if (step_ % kCollectEvery == 0) collect_spikes();
-    });
 }
 
 void Simulation::record_after_step() {
@@ -211,6 +236,7 @@ bool Simulation::run(const std::function<void(int64_t, int64_t)>& progress,
     }
     collect_spikes();
     engine_->synchronize();  // an engine may still be working on queued steps
+    engine_->take_window_phases(&timing_.phases);
     timing_.wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     timing_.steps = step_;
     timing_.synaptic_events = engine_->synaptic_events();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -117,7 +118,17 @@ public:
     int64_t max_window() const override { return window_; }
     void run_window(int64_t step, int64_t count) override;
     void synchronize() override { L5_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
-    void set_profiling(bool on) override { use_graph_ = graphs_allowed() && !on; }
+    void set_profiling(bool on) override {
+        use_graph_ = graphs_allowed() && !on;
+        profiling_ = on;
+    }
+    bool times_windows() const override { return true; }
+    void take_window_phases(PhaseTimes* t) override {
+        t->deliver += window_times_.deliver;
+        t->propagate += window_times_.propagate;
+        t->plasticity += window_times_.plasticity;
+        window_times_ = PhaseTimes{};
+    }
 
     void take_spikes(uint32_t pop, SpikeRecord* out) override;
     uint64_t spike_count(uint32_t pop) const override { return counter(pop, 0); }
@@ -265,6 +276,8 @@ private:
     DeviceBuffer<uint32_t> step_;  // the step being computed, advanced on the device
     int64_t next_step_ = -1;       // the step the device counter holds (host mirror)
     bool use_graph_ = true;
+    bool profiling_ = false;
+    PhaseTimes window_times_;  // profiling: the windows' stages
     uint64_t params_ = 1;  // bumped whenever a kernel parameter changes
     struct Captured {
         cudaGraphExec_t exec = nullptr;
@@ -514,16 +527,27 @@ void CudaEngine::run_window(int64_t step, int64_t count) {
 // A window: every population's cells through `count` steps (concurrently), then every
 // projection's propagation and every plastic projection's post-side STDP (concurrently: they
 // write disjoint synapses), then the traces, then the window's last kernel.
+// Profiling: the stages run one after the other, each timed to its end (synchronised).
 void CudaEngine::enqueue_window(uint32_t count) {
+    using clock = std::chrono::steady_clock;
+    auto mark = clock::now();
+    auto stage_done = [&](double* acc) {
+        if (!profiling_) return;
+        synchronize();
+        const auto now = clock::now();
+        *acc += std::chrono::duration<double>(now - mark).count();
+        mark = now;
+    };
     const std::vector<InputSet> inputs = input_sets();
     fan_out(static_cast<uint32_t>(pops_.size()), [&](uint32_t p, cudaStream_t s) {
         update_window(pops_[p].view, inputs[p], cfg_.seed, count, s);
     });
+    stage_done(&window_times_.deliver);
     std::vector<uint32_t> plastic;
     for (uint32_t j = 0; j < projs_.size(); ++j)
         if (projs_[j].view.plastic) plastic.push_back(j);
     const auto n_proj = static_cast<uint32_t>(projs_.size());
-    fan_out(n_proj + static_cast<uint32_t>(plastic.size()), [&](uint32_t k, cudaStream_t s) {
+    auto propagation = [&](uint32_t k, cudaStream_t s) {
         if (k < n_proj) {
             const auto& src = pops_[cfg_.projections[k].source].view;
             propagate_window(projs_[k].view, src.spike_ids, src.spike_count, s);
@@ -532,12 +556,21 @@ void CudaEngine::enqueue_window(uint32_t count) {
             const auto& post = pops_[cfg_.projections[j].target].view;
             potentiate_window(projs_[j].view, post.spike_ids, post.spike_count, s);
         }
-    });
+    };
+    if (profiling_) {
+        fan_out(n_proj, propagation);
+        stage_done(&window_times_.propagate);
+        fan_out(static_cast<uint32_t>(plastic.size()),
+                [&](uint32_t k, cudaStream_t s) { propagation(n_proj + k, s); });
+    } else {
+        fan_out(n_proj + static_cast<uint32_t>(plastic.size()), propagation);
+    }
     fan_out(static_cast<uint32_t>(pops_.size()), [&](uint32_t p, cudaStream_t s) {
         advance_traces(pops_[p].view, count, s);
     });
     finish_window(tails_.data(), static_cast<uint32_t>(pops_.size()), count, step_.data(),
                   stream_);
+    stage_done(&window_times_.plasticity);
 }
 
 // Capture once; replay every step (or window) until a knob changes a kernel parameter.

@@ -51,6 +51,12 @@ void ring_to_rotated(const int64_t* ring, uint64_t slots, uint64_t n_tgt, int64_
 void ring_from_rotated(const int64_t* in, uint64_t in_slots, uint64_t n_tgt, int64_t step,
                        int64_t* ring, uint64_t slots, const std::string& name);
 
+/// Wall time per phase (profiling), seconds.
+struct PhaseTimes {
+    double controls = 0, detect = 0, propagate = 0, deliver = 0, dendrites = 0, somata = 0,
+           plasticity = 0, record = 0;
+};
+
 class Engine {
 public:
     virtual ~Engine() = default;
@@ -80,6 +86,12 @@ public:
             plasticity(n);
         }
     }
+    /// True when, with profiling on, this engine times the stages of its windows itself
+    /// (synchronising between them); take_window_phases then adds them to `t`: the per-cell
+    /// kernel (phases 1-5) to deliver, the window's propagation to propagate, its post-side
+    /// STDP and trace update to plasticity. Otherwise profiling steps singly.
+    virtual bool times_windows() const { return false; }
+    virtual void take_window_phases(PhaseTimes*) {}
     /// Wait until the work issued so far is done (phase profiling; a no-op on the CPU).
     virtual void synchronize() {}
     /// Profiling on: every phase call does its own work (an engine may otherwise batch a step).

@@ -25,10 +25,6 @@ struct WeightRecord {
 };
 
 /// Wall seconds per phase (only with profiling on: it synchronises after every phase).
-struct PhaseTimes {
-    double controls = 0, detect = 0, propagate = 0, deliver = 0, dendrites = 0, somata = 0,
-           plasticity = 0, record = 0;
-};
 
 struct RunTiming {
     uint64_t connectivity_bytes = 0;  // CSR + weights + delays + reverse index, all projections
@@ -84,6 +80,7 @@ private:
     void one_window(int64_t limit, int64_t align);
     int64_t window_length(int64_t limit, int64_t align) const;
     void step_phases(int64_t n);
+    void profiled_phases(int64_t n);
     void record_after_step();
     void collect_spikes();
 

@@ -121,6 +121,29 @@ recording:
   spikes: true
 )";
 
+// L5SIM_WINDOW set for the lifetime of the object (unset when `steps` is 0).
+class WindowEnv {
+  public:
+    explicit WindowEnv(int steps) {
+        if (const char* v = std::getenv("L5SIM_WINDOW")) saved_ = v;
+        if (steps > 0) {
+            setenv("L5SIM_WINDOW", std::to_string(steps).c_str(), 1);
+        } else {
+            unsetenv("L5SIM_WINDOW");
+        }
+    }
+    ~WindowEnv() {
+        if (saved_.empty()) {
+            unsetenv("L5SIM_WINDOW");
+        } else {
+            setenv("L5SIM_WINDOW", saved_.c_str(), 1);
+        }
+    }
+
+  private:
+    std::string saved_;
+};
+
 struct Result {
     std::vector<SpikeRecord> spikes;
     std::vector<std::vector<float>> weights;
@@ -254,13 +277,20 @@ TEST_F(Determinism, SheetAcrossThreadCounts) {
 
 // The fused step (phases 2b-5 per block of cells, the default) and the profiled step (each phase
 // over all cells on its own) are the same computation, bit for bit, on either engine.
+// On the CUDA engine both with windows (profiled: the window's stages one after the other) and
+// with single steps (L5SIM_WINDOW=1; profiled: every phase on its own).
 TEST_P(EngineDeterminism, FusedAndProfiledStepsAgree) {
-    const Result fused = run(backend(), kSheet, 1);
-    ASSERT_GE(largest_volley(fused), 64u);
-    expect_identical(fused, run(backend(), kSheet, 1, "", true), "sheet, profiled");
-    const Result ring = run(backend(), kRing, 1);
-    ASSERT_NO_FATAL_FAILURE(check_ring_active(ring));
-    expect_identical(ring, run(backend(), kRing, 1, "", true), "ring, profiled");
+    const bool cuda = GetParam() == test::EngineKind::cuda;
+    for (const int window : cuda ? std::vector<int>{0, 1} : std::vector<int>{0}) {
+        WindowEnv env(window);
+        const std::string w = window == 1 ? ", single steps" : "";
+        const Result fused = run(backend(), kSheet, 1);
+        ASSERT_GE(largest_volley(fused), 64u);
+        expect_identical(fused, run(backend(), kSheet, 1, "", true), "sheet, profiled" + w);
+        const Result ring = run(backend(), kRing, 1);
+        ASSERT_NO_FATAL_FAILURE(check_ring_active(ring));
+        expect_identical(ring, run(backend(), kRing, 1, "", true), "ring, profiled" + w);
+    }
 }
 
 namespace {
@@ -288,29 +318,6 @@ schedule:
 )";
     return y;
 }
-
-// L5SIM_WINDOW set for the lifetime of the object (unset when `steps` is 0).
-class WindowEnv {
-  public:
-    explicit WindowEnv(int steps) {
-        if (const char* v = std::getenv("L5SIM_WINDOW")) saved_ = v;
-        if (steps > 0) {
-            setenv("L5SIM_WINDOW", std::to_string(steps).c_str(), 1);
-        } else {
-            unsetenv("L5SIM_WINDOW");
-        }
-    }
-    ~WindowEnv() {
-        if (saved_.empty()) {
-            unsetenv("L5SIM_WINDOW");
-        } else {
-            setenv("L5SIM_WINDOW", saved_.c_str(), 1);
-        }
-    }
-
-  private:
-    std::string saved_;
-};
 
 struct WindowRun {
     Result r;
