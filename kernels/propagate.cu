@@ -50,9 +50,10 @@ __global__ void potentiate(ProjView pj, const uint32_t* post_ids, const int* pos
         const uint32_t k0 = static_cast<uint32_t>(it % chunks) * kChunk;
         const uint32_t k1 = k0 + kChunk < K ? k0 + kChunk : K;
         const float o2 = triplet ? pj.o2[t] : 0.0f;
+        const model::SourcesOf source_of(pj.source, t);
         for (uint32_t k = k0 + lane; k < k1; k += 32) {
             const uint32_t syn = pj.rev[static_cast<uint64_t>(t) * K + k];
-            const uint32_t src = model::source_of(pj.source, t, k);
+            const uint32_t src = source_of(k);
             pj.weight[syn] = model::potentiate(pj.stdp, pj.weight[syn], pj.x[src], o2);
         }
     }
@@ -64,6 +65,20 @@ __global__ void jump_slow_traces(float* trace, const uint32_t* ids, const int* c
         trace[ids[q]] = trace[ids[q]] + 1.0f;
 }
 
+// Work item `it` as (spike q, chunk r) of `chunks` per spike, with a 32-bit division when it
+// fits (a 64-bit one is a long software sequence).
+__device__ __forceinline__ void split_item(uint64_t it, uint32_t chunks, uint32_t* q,
+                                           uint32_t* r) {
+    if (it <= 0xffffffffull) {
+        const auto a = static_cast<uint32_t>(it);
+        *q = a / chunks;
+        *r = a - *q * chunks;
+    } else {
+        *q = static_cast<uint32_t>(it / chunks);
+        *r = static_cast<uint32_t>(it - static_cast<uint64_t>(*q) * chunks);
+    }
+}
+
 // A window's spikes (DESIGN.md section 4): each source that spiked in the window once, with
 // its spike mask. A static synapse delivers its weight at each spike; a plastic one replays the
 // window in step order (model::stdp_window: delivery and depression at each presynaptic spike,
@@ -71,15 +86,18 @@ __global__ void jump_slow_traces(float* trace, const uint32_t* ids, const int* c
 // kernel as their one writer.
 __global__ void propagate_window(ProjView pj, const uint32_t* spike_ids, const int* spike_count) {
     const uint32_t first = *pj.step;
+    const uint32_t base = first % pj.slots;  // the window's first step's slot
     const uint64_t items = static_cast<uint64_t>(*spike_count) * pj.row_chunks;
     const int lane = threadIdx.x & 31;
     const uint64_t warps = (gridDim.x * blockDim.x) >> 5;
     const bool triplet = pj.plastic && pj.stdp.rule == model::StdpRule::triplet;
     unsigned long long events = 0;
     for (uint64_t it = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; it < items; it += warps) {
-        const uint32_t s = spike_ids[it / pj.row_chunks];
+        uint32_t q, chunk;
+        split_item(it, pj.row_chunks, &q, &chunk);
+        const uint32_t s = spike_ids[q];
         const uint64_t row_b = pj.row_ptr[s], row_e = pj.row_ptr[s + 1];
-        const uint64_t b = row_b + (it % pj.row_chunks) * kChunk;
+        const uint64_t b = row_b + static_cast<uint64_t>(chunk) * kChunk;
         if (b >= row_e) continue;
         const uint64_t e = b + kChunk < row_e ? b + kChunk : row_e;
         const uint32_t ms = pj.src_mask[s];
@@ -87,10 +105,12 @@ __global__ void propagate_window(ProjView pj, const uint32_t* spike_ids, const i
         for (uint64_t syn = b + lane; syn < e; syn += 32) {
             const uint32_t td = pj.target_delay[syn];
             const uint32_t t = td & 0xffffffu;
-            const uint64_t at = static_cast<uint64_t>(first) + (td >> 24);
+            const uint32_t at = base + (td >> 24);  // < 2 slots (delay < slots)
             unsigned long long* ring = pj.ring + t;
             auto deliver = [&](uint32_t j, float w) {
-                atomicAdd(&ring[((at + j) % pj.slots) * pj.n_tgt],
+                uint32_t slot = at + j;  // the arrival step's slot: (first + delay + j) % slots
+                while (slot >= pj.slots) slot -= pj.slots;
+                atomicAdd(&ring[static_cast<uint64_t>(slot) * pj.n_tgt],
                           static_cast<unsigned long long>(model::to_fixed(w)));
             };
             const float w = pj.weight[syn];
@@ -118,13 +138,16 @@ __global__ void potentiate_window(ProjView pj, const uint32_t* post_ids, const i
     const uint64_t warps = (gridDim.x * blockDim.x) >> 5;
     const bool triplet = pj.stdp.rule == model::StdpRule::triplet;
     for (uint64_t it = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; it < items; it += warps) {
-        const uint32_t t = post_ids[it / chunks];
-        const uint32_t k0 = static_cast<uint32_t>(it % chunks) * kChunk;
+        uint32_t q, chunk;
+        split_item(it, chunks, &q, &chunk);
+        const uint32_t t = post_ids[q];
+        const uint32_t k0 = chunk * kChunk;
         const uint32_t k1 = k0 + kChunk < K ? k0 + kChunk : K;
         const uint32_t mt = pj.tgt_mask[t];
         const float y0 = pj.y[t], o20 = triplet ? pj.o2[t] : 0.0f;
+        const model::SourcesOf source_of(pj.source, t);
         for (uint32_t k = k0 + lane; k < k1; k += 32) {
-            const uint32_t src = model::source_of(pj.source, t, k);
+            const uint32_t src = source_of(k);
             if (pj.src_mask[src] != 0u) continue;
             const uint32_t syn = pj.rev[static_cast<uint64_t>(t) * K + k];
             const model::SynapseTraces tr{pj.x[src], 0.0f, y0, o20};

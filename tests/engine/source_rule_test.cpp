@@ -1,5 +1,6 @@
 // Post-side STDP finds the source of reverse-index entry (t, k) by recomputing the connectivity
-// draw (no per-synapse source array). It must name exactly the CSR row that holds the synapse.
+// draw (no per-synapse source array). It must name exactly the CSR row that holds the synapse,
+// also in the kernels' form (model::SourcesOf: the target's position drawn once).
 #include <gtest/gtest.h>
 
 #include "l5sim/network.hpp"
@@ -16,11 +17,14 @@ void expect_sources_match(const Config& cfg) {
         ASSERT_FALSE(c.rev.empty()) << "projection " << j << " should be plastic";
         const auto rule = source_rule(cfg, j);
         for (uint32_t t = 0; t < c.n_tgt; ++t) {
+            const model::SourcesOf sources(rule, t);  // the kernels' form: one position per t
             for (uint32_t k = 0; k < c.in_degree; ++k) {
                 const uint32_t syn = c.rev[uint64_t(t) * c.in_degree + k];
                 ASSERT_EQ(c.target[syn], t);
-                ASSERT_EQ(model::source_of(rule, t, k), model::csr_row_of(c.row_ptr.data(), c.n_src, syn))
+                const uint32_t row = model::csr_row_of(c.row_ptr.data(), c.n_src, syn);
+                ASSERT_EQ(model::source_of(rule, t, k), row)
                     << "projection " << j << " target " << t << " k " << k;
+                ASSERT_EQ(sources(k), row) << "projection " << j << " target " << t << " k " << k;
             }
         }
     }

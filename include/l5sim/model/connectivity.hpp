@@ -153,4 +153,21 @@ L5_HD inline uint32_t source_of(const SourceRule& r, uint32_t t, uint32_t k) {
     return (r.skip_self && k >= t) ? k + 1 : k;
 }
 
+/// source_of for many k of one target t: the target's position is drawn once (a sheet
+/// projection's sources are Gaussian draws around it); identical results.
+struct SourcesOf {
+    const SourceRule& r;
+    uint32_t t;
+    float xt = 0.0f, yt = 0.0f;
+    L5_HD SourcesOf(const SourceRule& rule, uint32_t target) : r(rule), t(target) {
+        if (r.sheet)
+            sheet_position(r.draw.seed, r.draw.pos_stream_tgt, t, r.draw.side_tgt, r.draw.jitter,
+                           &xt, &yt);
+    }
+    L5_HD uint32_t operator()(uint32_t k) const {
+        if (r.sheet) return sheet_source_at(r.draw, t, k, xt, yt);
+        return (r.skip_self && k >= t) ? k + 1 : k;
+    }
+};
+
 }  // namespace l5sim::model
