@@ -76,11 +76,10 @@ for n in 10000 100000 1000000 4000000; do
   dur=500; [ "$n" -ge 1000000 ] && dur=300
   bench "$n" "$L5SIM" "$n" "$dur"
 done
-# The same binary stepping singly (L5SIM_WINDOW=1) and with windows not pipelined
-# (L5SIM_CUDA_PIPELINE=0): before/after in one run; and with every spike recorded.
+# The same binary stepping singly (L5SIM_WINDOW=1): the windows' before/after in one run; and
+# with every spike recorded (the record's cost).
 bench "10000-steps" "env L5SIM_WINDOW=1 $L5SIM" 10000 500
 [ "$max_cells" -ge 1000000 ] && bench "1000000-steps" "env L5SIM_WINDOW=1 $L5SIM" 1000000 300
-[ "$max_cells" -ge 1000000 ] && bench "1000000-unpipelined" "env L5SIM_CUDA_PIPELINE=0 $L5SIM" 1000000 300
 [ "$max_cells" -ge 1000000 ] && bench "1000000-recorded" "$L5SIM" 1000000 300 --set recording.spikes=true
 # Profiled: the window's stages one after the other (deliver = the per-cell kernel, phases
 # 1-5; propagate = the window's propagation; plasticity = its post-side STDP and traces), and

@@ -195,12 +195,6 @@ void Simulation::profiled_phases(int64_t n) {
 
 void Simulation::record_after_step() {
     const int64_t n = step_;
-    // An engine may still be working (or, pipelining windows, not yet have started) on the
-    // propagation and plasticity of the last steps: wait for it before reading.
-    bool due = false;
-    for (const auto& pc : cfg_.recording.probes) due = due || n % pc.every_steps == 0;
-    for (const int64_t e : weight_every_) due = due || n % e == 0;
-    if (due) engine_->synchronize();
     for (size_t k = 0; k < probes_.size(); ++k) {
         const auto& pc = cfg_.recording.probes[k];
         if (n % pc.every_steps != 0) continue;
@@ -227,7 +221,6 @@ void Simulation::advance(int64_t n) {
     const int64_t limit = step_ + n;
     while (step_ < limit) one_window(limit, 0);
     collect_spikes();
-    engine_->synchronize();
 }
 
 bool Simulation::run(const std::function<void(int64_t, int64_t)>& progress,

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <array>
-#include <map>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -69,10 +68,6 @@ struct DevicePopulation {
     PopView view{};
     std::vector<DeviceBuffer<float>> floats;
     DeviceBuffer<uint32_t> history, spike_ids, spike_mask;
-    // The second set of a window's spike list and masks (pipelined windows alternate them:
-    // one window's cells fill one set while the previous window's propagation reads the other).
-    DeviceBuffer<uint32_t> spike_ids1, spike_mask1;
-    DeviceBuffer<int> spike_count1;
     DeviceBuffer<uint8_t> burst;
     DeviceBuffer<int> spike_count;
     DeviceBuffer<SpikeEvent> record;
@@ -120,14 +115,9 @@ public:
     void plasticity(int64_t) override {
         if (!use_graph_) enqueue_plasticity();
     }
-    int64_t max_window() const override {
-        return pipelined_ && !profiling_ ? pipe_window_ : window_;
-    }
+    int64_t max_window() const override { return window_; }
     void run_window(int64_t step, int64_t count) override;
-    void synchronize() override {
-        drain();
-        L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    }
+    void synchronize() override { L5_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
     void set_profiling(bool on) override {
         use_graph_ = graphs_allowed() && !on;
         profiling_ = on;
@@ -146,7 +136,6 @@ public:
     uint64_t synaptic_events() const override;
 
     void set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) override {
-        drain();  // the pending window ran with the old values
         auto& v = pops_[pop].view;
         const auto same = [](const model::PoissonConstants& a, const model::PoissonConstants& b) {
             return a.lambda == b.lambda && a.weight_ns == b.weight_ns;
@@ -167,15 +156,12 @@ public:
         ++params_;  // kernel parameters changed: capture the graphs again
     }
     void set_gamma(uint32_t pop, const std::vector<float>& g) override {
-        drain();
         copy_in(pops_[pop].view.gamma, g);
     }
     void set_current(uint32_t pop, Compartment c, const std::vector<float>& pA) override {
-        drain();
         copy_in(c == Compartment::soma ? pops_[pop].view.i_ext : pops_[pop].view.i_ext_d, pA);
     }
     void set_projection(uint32_t j, double gain, double eta) override {
-        drain();  // the pending window's STDP uses the old eta
         auto& p = projs_[j];
         const Gains g{static_cast<float>(p.ampa * gain), static_cast<float>(p.nmda * gain),
                       static_cast<float>(p.gaba * gain)};
@@ -199,13 +185,6 @@ public:
     void read_block(const StateBlock& b, int64_t step, void* dst) const override;
     void write_block(const StateBlock& b, int64_t step, const void* src) override;
     void set_device_bytes(uint64_t b) { device_bytes_ = b; }
-    // Reads of weights, events and state blocks need every window's propagation done: the
-    // caller synchronizes first (Simulation does before records, checkpoints and at the end).
-    void check_settled(const char* what) const {
-        if (pending_)
-            throw Error(std::string("internal: CUDA engine ") + what +
-                        " while a window's propagation is pending (synchronize first)");
-    }
 
 private:
     static bool graphs_allowed() {
@@ -234,9 +213,6 @@ private:
     void enqueue_deliver();
     void enqueue_plasticity();
     void enqueue_window(uint32_t count);
-    // Profiling: the stage since stage_mark_ done (synchronised), its time added to *acc.
-    void stage_done(double* acc);
-    std::chrono::steady_clock::time_point stage_mark_;
     // Before the step `step` (and `count` - 1 more): the record's fill level checked now and
     // then, the device's step counter set if the caller jumped.
     void prepare(int64_t step, int64_t count);
@@ -259,63 +235,26 @@ private:
     // Run f(k, stream) for k < n, concurrently: each on a side stream that starts after the
     // work already on stream_, and stream_ waits for all of them. Captured into the step graph
     // as parallel branches.
-    // A stream and the side streams its fan-outs use (pipelined windows run two lanes at once,
-    // each with side streams of its own).
-    struct Lane {
-        cudaStream_t origin;
-        const cudaStream_t* side;
-        size_t n_side;
-    };
-    Lane main_lane() const { return Lane{stream_, side_.data(), side_.size()}; }
     template <class F>
     void fan_out(uint32_t n, F&& f) {
-        fan_out(main_lane(), n, std::forward<F>(f));
-    }
-    template <class F>
-    void fan_out(const Lane& lane, uint32_t n, F&& f) {
-        if (n <= 1 || lane.n_side == 0) {
-            for (uint32_t k = 0; k < n; ++k) f(k, lane.origin);
+        if (n <= 1 || side_.empty()) {
+            for (uint32_t k = 0; k < n; ++k) f(k, stream_);
             return;
         }
         while (join_.size() < n) {
             join_.emplace_back();
             L5_CUDA_CHECK(cudaEventCreateWithFlags(&join_.back(), cudaEventDisableTiming));
         }
-        L5_CUDA_CHECK(cudaEventRecord(fork_, lane.origin));
-        for (size_t k = 0; k < std::min<size_t>(n, lane.n_side); ++k)
-            L5_CUDA_CHECK(cudaStreamWaitEvent(lane.side[k], fork_, 0));
+        L5_CUDA_CHECK(cudaEventRecord(fork_, stream_));
+        for (size_t k = 0; k < std::min<size_t>(n, side_.size()); ++k)
+            L5_CUDA_CHECK(cudaStreamWaitEvent(side_[k], fork_, 0));
         for (uint32_t k = 0; k < n; ++k) {
-            cudaStream_t s = lane.side[k % lane.n_side];
+            cudaStream_t s = side_[k % side_.size()];
             f(k, s);
             L5_CUDA_CHECK(cudaEventRecord(join_[k], s));
         }
-        for (uint32_t k = 0; k < n; ++k)
-            L5_CUDA_CHECK(cudaStreamWaitEvent(lane.origin, join_[k], 0));
+        for (uint32_t k = 0; k < n; ++k) L5_CUDA_CHECK(cudaStreamWaitEvent(stream_, join_[k], 0));
     }
-    // The views of a window's buffer set (0 or 1).
-    PopView pop_view(uint32_t p, uint32_t set) const {
-        PopView v = pops_[p].view;
-        if (set == 1) {
-            auto& d = const_cast<DevicePopulation&>(pops_[p]);  // the views are the kernels' handles
-            v.spike_ids = d.spike_ids1.data();
-            v.spike_count = d.spike_count1.data();
-            v.spike_mask = d.spike_mask1.data();
-        }
-        return v;
-    }
-    ProjView proj_view(uint32_t j, uint32_t set) const {
-        ProjView v = projs_[j].view;
-        v.src_mask = pop_view(cfg_.projections[j].source, set).spike_mask;
-        v.tgt_mask = pop_view(cfg_.projections[j].target, set).spike_mask;
-        return v;
-    }
-    void enqueue_cells(uint32_t count, uint32_t set, const Lane& lane);
-    void enqueue_window_stdp(uint32_t count, uint32_t set, uint32_t back, const Lane& lane);
-    // Pipelined windows: enqueue the cells of a window of `count` steps (0: none) on buffer
-    // set `set` together with the pending window's propagation, STDP and traces (set 1 - set).
-    void enqueue_pair(uint32_t prev, uint32_t count, uint32_t set);
-    // The pending window's propagation, STDP and traces, enqueued now.
-    void drain();
     void enqueue_update(bool detect);
 
     const Config& cfg_;
@@ -330,15 +269,7 @@ private:
     std::vector<cudaStream_t> side_;
     cudaEvent_t fork_ = nullptr;
     std::vector<cudaEvent_t> join_;
-    DeviceBuffer<PopTail> tails_, tails1_;  // per buffer set
-    // Pipelined windows: lanes a (cells) and b (the previous window's propagation)
-    cudaStream_t lane_a_ = nullptr, lane_b_ = nullptr;
-    cudaEvent_t lanes_fork_ = nullptr, lane_a_done_ = nullptr, lane_b_done_ = nullptr;
-    bool pipelined_ = false;   // a window's cells overlap the previous window's propagation
-    int64_t delay_bound_ = 1;  // the shortest delay in steps (at most 32)
-    int64_t pipe_window_ = 1;  // max_window() when pipelined: delay_bound_ / 2
-    uint32_t pending_ = 0;     // steps of the window whose propagation is not yet enqueued
-    uint32_t next_set_ = 0;    // the buffer set of the next window's cells
+    DeviceBuffer<PopTail> tails_;
     bool fused_order_ = false;  // phase 1 inside the per-cell kernel (no delay of 0 steps)
     int64_t window_ = 1;        // max_window(): the shortest delay (or L5SIM_WINDOW), <= 32
     int64_t last_check_ = 0;    // step of the last record fill-level check
@@ -352,8 +283,7 @@ private:
         cudaGraphExec_t exec = nullptr;
         uint64_t params = 0;  // params_ at capture
     };
-    // 0: one step; 1-32: a window of that many steps; kPairKey + ...: pipelined windows
-    std::map<uint32_t, Captured> graphs_;
+    std::array<Captured, 33> graphs_{};
     // Probe scratch (read_state is const: these are caches).
     mutable std::vector<uint32_t> probe_cells_host_;
     mutable DeviceBuffer<uint32_t> probe_cells_;
@@ -361,13 +291,9 @@ private:
 };
 
 CudaEngine::~CudaEngine() {
-    for (auto& [key, g] : graphs_)
+    for (auto& g : graphs_)
         if (g.exec) cudaGraphExecDestroy(g.exec);
     for (cudaEvent_t e : join_) cudaEventDestroy(e);
-    for (cudaEvent_t e : {lanes_fork_, lane_a_done_, lane_b_done_})
-        if (e) cudaEventDestroy(e);
-    for (cudaStream_t s : {lane_a_, lane_b_})
-        if (s) cudaStreamDestroy(s);
     if (fork_) cudaEventDestroy(fork_);
     for (cudaStream_t s : side_) cudaStreamDestroy(s);
     if (stream_) cudaStreamDestroy(stream_);
@@ -386,8 +312,6 @@ CudaEngine::CudaEngine(const Config& cfg) : cfg_(cfg), rc_(receptor_constants(cf
         tails.push_back(PopTail{d.view.spike_count, d.view.record_count, d.view.counters,
                                 d.view.record_capacity});
     tails_ = DeviceBuffer<PopTail>(tails);
-    for (uint32_t p = 0; p < pops_.size(); ++p) tails[p].spike_count = pops_[p].spike_count1.data();
-    tails1_ = DeviceBuffer<PopTail>(tails);
     const size_t width = std::min<size_t>(std::max(pops_.size(), projs_.size()), kMaxSide);
     L5_CUDA_CHECK(cudaEventCreateWithFlags(&fork_, cudaEventDisableTiming));
     for (size_t k = 0; k < width; ++k) {
@@ -401,28 +325,11 @@ CudaEngine::CudaEngine(const Config& cfg) : cfg_(cfg), rc_(receptor_constants(cf
                                [](const DeviceProjection& d) { return d.min_delay >= 1; });
     // Windows of steps up to the shortest delay (DESIGN.md section 4); L5SIM_WINDOW may ask
     // for shorter ones (1: step by step).
-    // Pipelined (L5SIM_CUDA_PIPELINE=0 turns it off): windows of at most half the shortest
-    // delay, so that a window's cells need no spike of the window before, whose propagation
-    // then runs at the same time.
     if (fused_order_) {
         std::vector<uint32_t> min_delays;
         for (const auto& d : projs_) min_delays.push_back(d.min_delay);
         const int64_t asked = requested_window();
-        delay_bound_ = window_bound(min_delays);
-        window_ = std::min(asked > 0 ? asked : int64_t{32}, delay_bound_);
-        const char* pipe = std::getenv("L5SIM_CUDA_PIPELINE");
-        pipelined_ = delay_bound_ >= 4 && !(pipe && std::string(pipe) == "0");
-        pipe_window_ = std::min(asked > 0 ? asked : int64_t{32}, delay_bound_ / 2);
-    }
-    if (pipelined_) {
-        for (cudaStream_t* s : {&lane_a_, &lane_b_})
-            L5_CUDA_CHECK(cudaStreamCreateWithFlags(s, cudaStreamNonBlocking));
-        for (cudaEvent_t* e : {&lanes_fork_, &lane_a_done_, &lane_b_done_})
-            L5_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
-        while (side_.size() < kMaxSide) {
-            side_.emplace_back();
-            L5_CUDA_CHECK(cudaStreamCreateWithFlags(&side_.back(), cudaStreamNonBlocking));
-        }
+        window_ = std::min(asked > 0 ? asked : int64_t{32}, window_bound(min_delays));
     }
     // The build ran on the legacy stream and this engine's stream. No device-wide
     // synchronisation: another sweep replica's engine may be capturing its step graph.
@@ -473,9 +380,6 @@ void CudaEngine::init_population(uint32_t p) {
     d.spike_count = DeviceBuffer<int>(std::vector<int>(1, 0));
     d.spike_mask = DeviceBuffer<uint32_t>(std::vector<uint32_t>(n, 0));
     v.spike_mask = d.spike_mask.data();
-    d.spike_ids1 = DeviceBuffer<uint32_t>(n);
-    d.spike_count1 = DeviceBuffer<int>(std::vector<int>(1, 0));
-    d.spike_mask1 = DeviceBuffer<uint32_t>(std::vector<uint32_t>(n, 0));
     const uint64_t cap = cfg_.recording.spikes ? record_capacity(n) : 1;
     d.record = DeviceBuffer<SpikeEvent>(cap);
     d.record_count = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(1, 0));
@@ -580,7 +484,6 @@ void CudaEngine::prepare(int64_t step, int64_t count) {
         }
     }
     if (step != next_step_) {  // first step, or a caller that skipped: set the device counter
-        drain();
         const auto s = static_cast<uint32_t>(step);
         to_device(step_.data(), &s, sizeof s);
     }
@@ -588,7 +491,6 @@ void CudaEngine::prepare(int64_t step, int64_t count) {
 }
 
 void CudaEngine::detect_spikes(int64_t step) {
-    drain();  // a single step reads every ring slot complete
     prepare(step, 1);
     if (use_graph_) {
         // Without a delay of 0 steps the step is three fan-outs: one kernel per population
@@ -611,78 +513,15 @@ void CudaEngine::detect_spikes(int64_t step) {
     }
 }
 
-// Graph keys of pipelined windows: kPairKey + (previous window, this window, buffer set).
-constexpr uint32_t kPairKey = 1000;
-uint32_t pair_key(uint32_t prev, uint32_t count, uint32_t set) {
-    return kPairKey + (prev * 33 + count) * 2 + set;
-}
-
 void CudaEngine::run_window(int64_t step, int64_t count) {
-    if (count < 1 || count > max_window())
-        throw Error("run_window: a window of " + std::to_string(count) +
-                    " steps, the engine takes 1 to " + std::to_string(max_window()));
+    if (count < 1 || count > window_) throw Error("run_window: a window of " + std::to_string(count) + " steps, the engine takes 1 to " + std::to_string(window_));
     prepare(step, count);
     const auto c = static_cast<uint32_t>(count);
-    if (!pipelined_ || profiling_) {
-        if (use_graph_) {
-            launch_graph(c, [&] { enqueue_window(c); });
-        } else {
-            enqueue_window(c);
-        }
-        return;
-    }
-    // This window's cells may run beside the pending window's propagation only if no spike of
-    // the pending window can arrive in this one.
-    uint32_t prev = pending_;
-    if (prev != 0 && prev + c > delay_bound_) {
-        drain();
-        prev = 0;
-    }
-    const uint32_t set = next_set_;
     if (use_graph_) {
-        launch_graph(pair_key(prev, c, set), [&] { enqueue_pair(prev, c, set); });
+        launch_graph(c, [&] { enqueue_window(c); });
     } else {
-        enqueue_pair(prev, c, set);
+        enqueue_window(c);
     }
-    pending_ = c;
-    next_set_ = 1 - set;
-}
-
-void CudaEngine::drain() {
-    if (pending_ == 0) return;
-    const uint32_t prev = pending_, set = next_set_;  // no cells; the pending window is 1 - set
-    if (use_graph_) {
-        launch_graph(pair_key(prev, 0, set), [&] { enqueue_pair(prev, 0, set); });
-    } else {
-        enqueue_pair(prev, 0, set);
-    }
-    pending_ = 0;
-}
-
-// Two lanes from stream_: a runs the cells of this window (buffer set `set`), b the pending
-// window's propagation, STDP and traces (set 1 - set; it started `prev` steps before the step
-// counter); then the counter advances by `count`.
-void CudaEngine::enqueue_pair(uint32_t prev, uint32_t count, uint32_t set) {
-    L5_CUDA_CHECK(cudaEventRecord(lanes_fork_, stream_));
-    L5_CUDA_CHECK(cudaStreamWaitEvent(lane_a_, lanes_fork_, 0));
-    L5_CUDA_CHECK(cudaStreamWaitEvent(lane_b_, lanes_fork_, 0));
-    const size_t na = std::min<size_t>(std::max<size_t>(pops_.size(), 1), side_.size() / 2);
-    const Lane a{lane_a_, side_.data(), na}, b{lane_b_, side_.data() + na, side_.size() - na};
-    if (count) enqueue_cells(count, set, a);
-    if (prev) enqueue_window_stdp(prev, 1 - set, prev, b);
-    L5_CUDA_CHECK(cudaEventRecord(lane_a_done_, lane_a_));
-    L5_CUDA_CHECK(cudaEventRecord(lane_b_done_, lane_b_));
-    L5_CUDA_CHECK(cudaStreamWaitEvent(stream_, lane_a_done_, 0));
-    L5_CUDA_CHECK(cudaStreamWaitEvent(stream_, lane_b_done_, 0));
-    if (count) finish_window(nullptr, 0, count, step_.data(), stream_);
-}
-
-void CudaEngine::stage_done(double* acc) {
-    if (!profiling_) return;
-    L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    const auto now = std::chrono::steady_clock::now();
-    *acc += std::chrono::duration<double>(now - stage_mark_).count();
-    stage_mark_ = now;
 }
 
 // A window: every population's cells through `count` steps (concurrently), then every
@@ -690,58 +529,54 @@ void CudaEngine::stage_done(double* acc) {
 // write disjoint synapses), then the traces, then the window's last kernel.
 // Profiling: the stages run one after the other, each timed to its end (synchronised).
 void CudaEngine::enqueue_window(uint32_t count) {
-    stage_mark_ = std::chrono::steady_clock::now();
-    enqueue_cells(count, 0, main_lane());
-    stage_done(&window_times_.deliver);
-    enqueue_window_stdp(count, 0, 0, main_lane());
-    finish_window(nullptr, 0, count, step_.data(), stream_);
-    stage_done(&window_times_.plasticity);
-}
-
-void CudaEngine::enqueue_cells(uint32_t count, uint32_t set, const Lane& lane) {
+    using clock = std::chrono::steady_clock;
+    auto mark = clock::now();
+    auto stage_done = [&](double* acc) {
+        if (!profiling_) return;
+        synchronize();
+        const auto now = clock::now();
+        *acc += std::chrono::duration<double>(now - mark).count();
+        mark = now;
+    };
     const std::vector<InputSet> inputs = input_sets();
-    fan_out(lane, static_cast<uint32_t>(pops_.size()), [&](uint32_t p, cudaStream_t s) {
-        update_window(pop_view(p, set), inputs[p], cfg_.seed, count, s);
+    fan_out(static_cast<uint32_t>(pops_.size()), [&](uint32_t p, cudaStream_t s) {
+        update_window(pops_[p].view, inputs[p], cfg_.seed, count, s);
     });
-}
-
-// The window's propagation and post-side STDP, the traces, and its spike lists emptied. The
-// window started `back` steps before the device's step counter.
-void CudaEngine::enqueue_window_stdp(uint32_t count, uint32_t set, uint32_t back,
-                                     const Lane& lane) {
+    stage_done(&window_times_.deliver);
     std::vector<uint32_t> plastic;
     for (uint32_t j = 0; j < projs_.size(); ++j)
         if (projs_[j].view.plastic) plastic.push_back(j);
     const auto n_proj = static_cast<uint32_t>(projs_.size());
     auto propagation = [&](uint32_t k, cudaStream_t s) {
         if (k < n_proj) {
-            const PopView src = pop_view(cfg_.projections[k].source, set);
-            propagate_window(proj_view(k, set), src.spike_ids, src.spike_count, back, s);
+            const auto& src = pops_[cfg_.projections[k].source].view;
+            propagate_window(projs_[k].view, src.spike_ids, src.spike_count, s);
         } else {
             const uint32_t j = plastic[k - n_proj];
-            const PopView post = pop_view(cfg_.projections[j].target, set);
-            potentiate_window(proj_view(j, set), post.spike_ids, post.spike_count, s);
+            const auto& post = pops_[cfg_.projections[j].target].view;
+            potentiate_window(projs_[j].view, post.spike_ids, post.spike_count, s);
         }
     };
     if (profiling_) {
-        fan_out(lane, n_proj, propagation);
+        fan_out(n_proj, propagation);
         stage_done(&window_times_.propagate);
-        fan_out(lane, static_cast<uint32_t>(plastic.size()),
+        fan_out(static_cast<uint32_t>(plastic.size()),
                 [&](uint32_t k, cudaStream_t s) { propagation(n_proj + k, s); });
     } else {
-        fan_out(lane, n_proj + static_cast<uint32_t>(plastic.size()), propagation);
+        fan_out(n_proj + static_cast<uint32_t>(plastic.size()), propagation);
     }
-    fan_out(lane, static_cast<uint32_t>(pops_.size()), [&](uint32_t p, cudaStream_t s) {
-        advance_traces(pop_view(p, set), count, s);
+    fan_out(static_cast<uint32_t>(pops_.size()), [&](uint32_t p, cudaStream_t s) {
+        advance_traces(pops_[p].view, count, s);
     });
-    finish_window(set == 0 ? tails_.data() : tails1_.data(), static_cast<uint32_t>(pops_.size()),
-                  0, step_.data(), lane.origin);
+    finish_window(tails_.data(), static_cast<uint32_t>(pops_.size()), count, step_.data(),
+                  stream_);
+    stage_done(&window_times_.plasticity);
 }
 
 // Capture once; replay every step (or window) until a knob changes a kernel parameter.
 template <class F>
 void CudaEngine::launch_graph(uint32_t slot, F&& enqueue) {
-    Captured& g = graphs_[slot];
+    Captured& g = graphs_.at(slot);
     if (!g.exec || g.params != params_) {
         cudaGraph_t graph = nullptr;
         L5_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
@@ -855,7 +690,6 @@ void CudaEngine::take_spikes(uint32_t pop, SpikeRecord* out) {
 }
 
 uint64_t CudaEngine::synaptic_events() const {
-    check_settled("synaptic_events");
     uint64_t total = 0;
     for (const auto& p : projs_) {
         unsigned long long v = 0;
@@ -896,7 +730,6 @@ void CudaEngine::strided_to_host(void* dst, const void* src, uint64_t stride, ui
 }
 
 void CudaEngine::read_weights(uint32_t j, uint64_t stride, uint64_t count, float* out) const {
-    check_settled("read_weights");
     const uint64_t n = synapse_count(j);
     count = std::min<uint64_t>(count, stride ? (n + stride - 1) / stride : 0);
     strided_to_host(out, projs_[j].view.weight, stride, count);
@@ -960,7 +793,6 @@ void* CudaEngine::locate(const StateBlock& b) const {
 }
 
 void CudaEngine::read_block(const StateBlock& b, int64_t step, void* dst) const {
-    check_settled("read_block");
     if (b.var == "ring") {
         const auto& v = projs_[b.index].view;
         std::vector<int64_t> ring(uint64_t(v.slots) * v.n_tgt);
@@ -976,7 +808,6 @@ void CudaEngine::read_block(const StateBlock& b, int64_t step, void* dst) const 
 }
 
 void CudaEngine::write_block(const StateBlock& b, int64_t step, const void* src) {
-    drain();
     if (b.var == "ring") {
         const auto& v = projs_[b.index].view;
         std::vector<int64_t> ring(uint64_t(v.slots) * v.n_tgt);

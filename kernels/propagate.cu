@@ -84,9 +84,8 @@ __device__ __forceinline__ void split_item(uint64_t it, uint32_t chunks, uint32_
 // window in step order (model::stdp_window: delivery and depression at each presynaptic spike,
 // potentiation at each spike of its target), so the synapses whose source spiked have this
 // kernel as their one writer.
-__global__ void propagate_window(ProjView pj, const uint32_t* spike_ids, const int* spike_count,
-                                 uint32_t back) {
-    const uint32_t first = *pj.step - back;  // the window's first step
+__global__ void propagate_window(ProjView pj, const uint32_t* spike_ids, const int* spike_count) {
+    const uint32_t first = *pj.step;
     const uint32_t base = first % pj.slots;  // the window's first step's slot
     const uint64_t items = static_cast<uint64_t>(*spike_count) * pj.row_chunks;
     const int lane = threadIdx.x & 31;
@@ -171,9 +170,9 @@ void propagate(const ProjView& pj, const uint32_t* spike_ids, const int* spike_c
 }
 
 void propagate_window(const ProjView& pj, const uint32_t* spike_ids, const int* spike_count,
-                      uint32_t back, cudaStream_t stream) {
+                      cudaStream_t stream) {
     launch_warps(kernel::propagate_window, stream, work_warps(uint64_t(pj.n_src) * pj.row_chunks),
-                 pj, spike_ids, spike_count, back);
+                 pj, spike_ids, spike_count);
 }
 
 void potentiate_window(const ProjView& pj, const uint32_t* post_ids, const int* post_count,

@@ -15,10 +15,9 @@ void potentiate(const ProjView& proj, const uint32_t* post_ids, const int* post_
                 const uint32_t* pre_ids, const int* pre_count, cudaStream_t stream);
 
 /// A window's propagation (DESIGN.md section 4): every source that spiked in it, each spike
-/// into its arrival slot; plastic synapses replay the window's STDP (model::stdp_window). The
-/// window started `back` steps before the device's step counter.
+/// into its arrival slot; plastic synapses replay the window's STDP (model::stdp_window).
 void propagate_window(const ProjView& proj, const uint32_t* spike_ids, const int* spike_count,
-                      uint32_t back, cudaStream_t stream);
+                      cudaStream_t stream);
 /// A window's post-side STDP for the synapses whose source did not spike in it.
 void potentiate_window(const ProjView& proj, const uint32_t* post_ids, const int* post_count,
                        cudaStream_t stream);

@@ -29,8 +29,8 @@ __global__ void finish_step(const PopTail* tails, uint32_t n, bool record, uint3
 // The end of a window: its spikes were counted and recorded by the per-cell kernel.
 __global__ void finish_window(const PopTail* tails, uint32_t n, uint32_t count, uint32_t* step) {
     const uint32_t p = threadIdx.x;
-    if (tails && p < n) *tails[p].spike_count = 0;
-    if (p == 0 && count) *step = *step + count;
+    if (p < n) *tails[p].spike_count = 0;
+    if (p == 0) *step = *step + count;
 }
 
 }  // namespace kernel

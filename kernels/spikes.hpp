@@ -14,8 +14,8 @@ namespace l5sim::cuda {
 void finish_step(const PopTail* tails, uint32_t n, bool record, uint32_t* step,
                  cudaStream_t stream);
 
-/// The end of a window: the spike lists of `tails` emptied (if not null), *step += count (if
-/// not 0); the per-cell kernel counted and recorded the spikes.
+/// The last node of a window of `count` steps: every population's window spike list emptied,
+/// *step += count (the per-cell kernel counted and recorded the spikes).
 void finish_window(const PopTail* tails, uint32_t n, uint32_t count, uint32_t* step,
                    cudaStream_t stream);
 

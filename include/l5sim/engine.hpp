@@ -92,9 +92,7 @@ public:
     /// STDP and trace update to plasticity. Otherwise profiling steps singly.
     virtual bool times_windows() const { return false; }
     virtual void take_window_phases(PhaseTimes*) {}
-    /// Finish all work issued so far, including any an engine deferred (a pipelining engine
-    /// propagates its last window here), and wait for it: weights, events and state blocks
-    /// are complete afterwards. Phase profiling calls it after each phase; a no-op on the CPU.
+    /// Wait until the work issued so far is done (phase profiling; a no-op on the CPU).
     virtual void synchronize() {}
     /// Profiling on: every phase call does its own work (an engine may otherwise batch a step).
     virtual void set_profiling(bool) {}
