@@ -70,7 +70,7 @@ struct DevicePopulation {
     DeviceBuffer<uint32_t> history, spike_ids, spike_mask;
     DeviceBuffer<uint8_t> burst;
     DeviceBuffer<int> spike_count;
-    DeviceBuffer<SpikeEvent> record;
+    DeviceBuffer<unsigned long long> record;
     DeviceBuffer<unsigned long long> record_count, counters;
     SpikeRecord host_record;  // flushed from the device, not yet taken
 };
@@ -285,6 +285,9 @@ private:
     };
     std::array<Captured, 33> graphs_{};
     // Probe scratch (read_state is const: these are caches).
+    // The spike record's sort: the radix sort's second buffer and scratch (grown on demand).
+    DeviceBuffer<unsigned long long> record_alt_;
+    DeviceBuffer<char> sort_scratch_;
     mutable std::vector<uint32_t> probe_cells_host_;
     mutable DeviceBuffer<uint32_t> probe_cells_;
     mutable DeviceBuffer<float> probe_out_;
@@ -381,7 +384,7 @@ void CudaEngine::init_population(uint32_t p) {
     d.spike_mask = DeviceBuffer<uint32_t>(std::vector<uint32_t>(n, 0));
     v.spike_mask = d.spike_mask.data();
     const uint64_t cap = cfg_.recording.spikes ? record_capacity(n) : 1;
-    d.record = DeviceBuffer<SpikeEvent>(cap);
+    d.record = DeviceBuffer<unsigned long long>(cap);
     d.record_count = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(1, 0));
     d.counters = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(3, 0));
     v.spike_ids = d.spike_ids.data();
@@ -665,18 +668,26 @@ void CudaEngine::flush_record(uint32_t pop) {
     if (counter(pop, 2))
         throw Error("spike record buffer of population " + cfg_.populations[pop].name +
                     " overflowed (cells firing above ~800 Hz on average)");
-    std::vector<SpikeEvent> ev(used);
-    to_host(ev.data(), d.view.record, used * sizeof(SpikeEvent));
-    // Within a step the device appends in no particular order: ascending ids, as the CPU engine
-    // records them (steps are already in order; a flush never splits a step).
-    std::sort(ev.begin(), ev.end(), [](const SpikeEvent& a, const SpikeEvent& b) {
-        return a.step != b.step ? a.step < b.step : a.id < b.id;
-    });
+    // The device appends in no particular order: sorted there (a radix sort of the keys) into
+    // (step, id) order, as the CPU engine records them; a flush never splits a step.
+    if (used > record_alt_.size()) record_alt_ = DeviceBuffer<unsigned long long>(used);
+    const size_t scratch = sort_spike_scratch_bytes(used);
+    if (scratch > sort_scratch_.size()) sort_scratch_ = DeviceBuffer<char>(scratch);
+    const unsigned long long* sorted =
+        used ? sort_spike_keys(d.view.record, record_alt_.data(), used, sort_scratch_.data(),
+                               sort_scratch_.size(), stream_)
+             : nullptr;
+    std::vector<unsigned long long> keys(used);
+    to_host(keys.data(), sorted, used * sizeof(unsigned long long));
     const unsigned long long zero = 0;
     to_device(d.view.record_count, &zero, sizeof zero);
-    for (const auto& e : ev) {
-        d.host_record.steps.push_back(e.step);
-        d.host_record.ids.push_back(e.id);
+    auto& r = d.host_record;
+    const size_t at = r.steps.size();
+    r.steps.resize(at + used);
+    r.ids.resize(at + used);
+    for (size_t k = 0; k < used; ++k) {
+        r.steps[at + k] = static_cast<int64_t>(keys[k] >> 32);
+        r.ids[at + k] = static_cast<uint32_t>(keys[k]);
     }
 }
 
@@ -848,6 +859,11 @@ uint64_t estimate_device_bytes(const Config& cfg) {
     uint64_t resident = 64ull << 20, peak = 0;
     for (const auto& pop : cfg.populations)
         resident += uint64_t(pop.n) * (100 + (cfg.recording.spikes ? 16 * 8 : 0));
+    if (cfg.recording.spikes) {  // the record's sort: a second buffer as large as the largest
+        uint64_t largest = 0;
+        for (const auto& pop : cfg.populations) largest = std::max<uint64_t>(largest, pop.n);
+        resident += (largest * 16 + 65536) * 8 + (largest * 16 + 65536) / 4 + (1u << 20);
+    }
     for (const auto& p : cfg.projections) {
         const uint64_t n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
         const uint64_t slots = max_ring_slots(cfg, p);

@@ -12,11 +12,11 @@
 
 namespace l5sim::cuda {
 
-/// One spike as recorded on the device.
-struct SpikeEvent {
-    uint32_t step;
-    uint32_t id;
-};
+/// One spike as recorded on the device: (step << 32) | cell id, so that sorting the keys as
+/// integers puts the record in (step, id) order, the CPU engine's.
+L5_HD inline unsigned long long spike_key(uint32_t step, uint32_t id) {
+    return (static_cast<unsigned long long>(step) << 32) | id;
+}
 
 /// An STDP trace a population owns as the source (x, r2) or target (y, o2) of a plastic
 /// projection; stepped in phase 1 by the kernel that detects the population's spikes.
@@ -59,7 +59,7 @@ struct PopView {
     uint32_t* spike_mask;
     // recording and counters
     bool record_spikes = false;
-    SpikeEvent* record;
+    unsigned long long* record;  // spike_key entries
     unsigned long long* record_count;  // entries used in record
     unsigned long long record_capacity;
     unsigned long long* counters;      // [0] spikes, [1] calcium spikes, [2] record overflow

@@ -1,4 +1,6 @@
 // Thread mapping: one thread per population (a handful), then thread 0 advances the step.
+#include <cub/device/device_radix_sort.cuh>
+
 #include "launch.cuh"
 #include "spikes.hpp"
 
@@ -34,6 +36,24 @@ __global__ void finish_window(const PopTail* tails, uint32_t n, uint32_t count, 
 }
 
 }  // namespace kernel
+
+size_t sort_spike_scratch_bytes(uint64_t n) {
+    if (n > 0x7fffffffu) throw Error("spike record of more than 2^31 entries");
+    cub::DoubleBuffer<unsigned long long> keys(nullptr, nullptr);
+    size_t bytes = 0;
+    L5_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(nullptr, bytes, keys, static_cast<int>(n)));
+    return bytes;
+}
+
+const unsigned long long* sort_spike_keys(unsigned long long* keys, unsigned long long* alt,
+                                          uint64_t n, void* scratch, size_t scratch_bytes,
+                                          cudaStream_t stream) {
+    if (n > 0x7fffffffu) throw Error("spike record of more than 2^31 entries");
+    cub::DoubleBuffer<unsigned long long> k(keys, alt);
+    L5_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(scratch, scratch_bytes, k, static_cast<int>(n), 0,
+                                                 64, stream));
+    return k.Current();
+}
 
 void finish_step(const PopTail* tails, uint32_t n, bool record, uint32_t* step,
                  cudaStream_t stream) {

@@ -19,4 +19,12 @@ void finish_step(const PopTail* tails, uint32_t n, bool record, uint32_t* step,
 void finish_window(const PopTail* tails, uint32_t n, uint32_t count, uint32_t* step,
                    cudaStream_t stream);
 
+/// CUB scratch bytes for sorting up to n spike keys.
+size_t sort_spike_scratch_bytes(uint64_t n);
+/// The n spike keys (spike_key) sorted ascending, i.e. by step, then id, on `stream`, with
+/// `alt` (n entries) as the radix sort's second buffer: returns the buffer holding them.
+const unsigned long long* sort_spike_keys(unsigned long long* keys, unsigned long long* alt,
+                                          uint64_t n, void* scratch, size_t scratch_bytes,
+                                          cudaStream_t stream);
+
 }  // namespace l5sim::cuda

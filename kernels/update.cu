@@ -36,7 +36,7 @@ __device__ __forceinline__ void emit_spikes(const PopView& p, bool spiked, uint3
     p.spike_ids[q] = i;
     if (p.record_spikes) {
         const unsigned long long at = *p.record_count + static_cast<unsigned long long>(q);
-        if (at < p.record_capacity) p.record[at] = SpikeEvent{step, i};
+        if (at < p.record_capacity) p.record[at] = spike_key(step, i);
     }
 }
 
@@ -47,7 +47,7 @@ __device__ __forceinline__ void record_spikes(const PopView& p, bool spiked, uin
     const long long at = warp_append(spiked, p.record_count);
     if (at < 0) return;
     if (static_cast<unsigned long long>(at) < p.record_capacity) {
-        p.record[at] = SpikeEvent{step, i};
+        p.record[at] = spike_key(step, i);
     } else {
         p.counters[2] = 1;
     }
