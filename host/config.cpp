@@ -254,6 +254,12 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
         c.duration_ms = s.positive("duration_ms", 1000);
         c.seed = static_cast<uint64_t>(s.integer("seed", 1, 0, INT64_MAX));
         c.threads = static_cast<int>(s.integer("threads", 0, 0, 4096));
+        {
+            MapReader h = s.map("health");
+            c.health.max_rate_hz = h.number("max_rate_hz", 1000, 0, 1e6);
+            c.health.check_every_ms = h.positive("check_every_ms", 100);
+            h.finish();
+        }
         s.finish();
     }
     {

@@ -116,9 +116,10 @@ public:
         // Step by step unless L5SIM_WINDOW asks for windows (the generic run_window: tests of
         // the window bookkeeping, which must not change any result).
         std::vector<uint32_t> min_delays;
-        for (const auto& pj : net_.projections)
-            min_delays.push_back(pj.delay.empty() ? 32u
-                                                  : *std::min_element(pj.delay.begin(), pj.delay.end()));
+        for (const auto& pj : net_.projections) {
+            const auto shortest = std::min_element(pj.delay.begin(), pj.delay.end());
+            min_delays.push_back(shortest == pj.delay.end() ? 32u : *shortest);
+        }
         const int64_t asked = requested_window();
         window_ = asked > 0 ? std::min(asked, window_bound(min_delays)) : 1;
         slots_.resize(pops_.size());
@@ -151,6 +152,7 @@ public:
     uint64_t calcium_spikes(uint32_t pop) const override { return pops_[pop].calcium_spikes; }
     uint64_t synaptic_events() const override { return events_; }
     int64_t max_window() const override { return window_; }
+    bool find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) const override;
 
     void set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) override;
     void set_gamma(uint32_t pop, const std::vector<float>& g) override { pops_[pop].gamma = g; }
@@ -660,6 +662,22 @@ const std::vector<float>* float_var(const PopulationState& s, const std::string&
     for (const auto& [name, member] : kVars)
         if (var == name) return &(s.*member);
     return nullptr;
+}
+
+bool CpuEngine::find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) const {
+    const auto& s = pops_[pop];
+    for (const char* name : kHealthVars) {
+        const std::vector<float>* a = float_var(s, name);
+        if (!a) continue;
+        for (size_t i = 0; i < a->size(); ++i) {
+            if (!std::isfinite((*a)[i])) {
+                *var = name;
+                *cell = static_cast<uint32_t>(i);
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 void CpuEngine::read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,

@@ -1,6 +1,7 @@
 // The l5sim command line: run, resume, validate, info. Exit codes: 0 ok, 2 usage or config
 // error, 1 run-time failure (DESIGN.md section 6), 130 / 143 stopped by SIGINT / SIGTERM after
-// writing a checkpoint.
+// writing a checkpoint, 3 stopped by a health check (simulation.health: NaN or infinite state,
+// runaway activity) after writing a checkpoint.
 #include <spdlog/spdlog.h>
 #include <omp.h>
 
@@ -163,24 +164,37 @@ int drive(Simulation& sim, const std::filesystem::path& dir, const Provenance& p
     g_signal = 0;
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    while (!sim.run(progress, pause, every_steps)) {
-        const auto c0 = clock::now();
-        write_checkpoint(ck, sim);
-        const double ck_s = std::chrono::duration<double>(clock::now() - c0).count();
-        if (g_signal) {
-            const int sig = g_signal;
-            write_recordings(dir, sim);
-            spdlog::warn("stopped by {} after step {} ({:.3f} s simulated): checkpoint written in "
-                         "{:.2f} s; `l5sim resume {}` continues the run",
-                         sig == SIGINT ? "SIGINT" : "SIGTERM", sim.step(),
-                         sim.step() * cfg.dt_ms * 1e-3, ck_s, dir.string());
-            return 128 + sig;
+    try {
+        while (!sim.run(progress, pause, every_steps)) {
+            const auto c0 = clock::now();
+            write_checkpoint(ck, sim);
+            const double ck_s = std::chrono::duration<double>(clock::now() - c0).count();
+            if (g_signal) {
+                const int sig = g_signal;
+                write_recordings(dir, sim);
+                spdlog::warn("stopped by {} after step {} ({:.3f} s simulated): checkpoint "
+                             "written in {:.2f} s; `l5sim resume {}` continues the run",
+                             sig == SIGINT ? "SIGINT" : "SIGTERM", sim.step(),
+                             sim.step() * cfg.dt_ms * 1e-3, ck_s, dir.string());
+                return 128 + sig;
+            }
+            if (!quiet)
+                spdlog::info("checkpoint at step {} ({:.3f} s simulated) written in {:.2f} s",
+                             sim.step(), sim.step() * cfg.dt_ms * 1e-3, ck_s);
+            if (every_steps) next_step = (sim.step() / every_steps + 1) * every_steps;
+            last_ck = clock::now();
         }
-        if (!quiet)
-            spdlog::info("checkpoint at step {} ({:.3f} s simulated) written in {:.2f} s",
-                         sim.step(), sim.step() * cfg.dt_ms * 1e-3, ck_s);
-        if (every_steps) next_step = (sim.step() / every_steps + 1) * every_steps;
-        last_ck = clock::now();
+    } catch (const HealthError& e) {
+        // Stopped at a step boundary: the state there, and the recordings so far, for a look.
+        std::signal(SIGINT, SIG_DFL);
+        std::signal(SIGTERM, SIG_DFL);
+        write_checkpoint(ck, sim);
+        write_recordings(dir, sim);
+        spdlog::error("{}", e.what());
+        spdlog::error("the state at step {} is in {} and the recordings so far in {} (no "
+                      "summary.json)",
+                      sim.step(), ck.string(), dir.string());
+        return 3;
     }
     std::signal(SIGINT, SIG_DFL);
     std::signal(SIGTERM, SIG_DFL);

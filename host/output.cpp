@@ -3,6 +3,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -168,7 +169,46 @@ void write_weights(const fs::path& dir, const Simulation& sim) {
             write_dataset(g, "target_ids", H5T_NATIVE_UINT32, H5T_STD_U32LE, {rec.count}, tgt.data());
             write_dataset(g, "w", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, {rec.steps.size(), rec.count},
                           rec.values.data());
+            // Per snapshot: a histogram of the sample over kBins equal bins spanning the smallest
+            // to the largest weight of any snapshot, and the mean |dw| since the snapshot before.
+            constexpr size_t kBins = 50;
+            const size_t snaps = rec.steps.size();
+            float lo = 0, hi = 0;
+            if (!rec.values.empty()) {
+                const auto mm = std::minmax_element(rec.values.begin(), rec.values.end());
+                lo = *mm.first;
+                hi = *mm.second;
+            }
+            if (!(hi > lo)) hi = lo + 1e-6f;
+            std::vector<double> edges(kBins + 1);
+            for (size_t b = 0; b <= kBins; ++b)
+                edges[b] = lo + (static_cast<double>(hi) - lo) * static_cast<double>(b) / kBins;
+            std::vector<uint64_t> hist(snaps * kBins, 0);
+            std::vector<double> mean_abs_dw(snaps, 0.0);
+            for (size_t s = 0; s < snaps; ++s) {
+                const float* w = rec.values.data() + s * rec.count;
+                double dw = 0;
+                for (uint64_t i = 0; i < rec.count; ++i) {
+                    const double x =
+                        (static_cast<double>(w[i]) - lo) / (static_cast<double>(hi) - lo);
+                    const size_t b = std::min<size_t>(kBins - 1, static_cast<size_t>(x * kBins));
+                    ++hist[s * kBins + b];
+                    if (s > 0) dw += std::fabs(static_cast<double>(w[i]) - w[i - rec.count]);
+                }
+                if (s > 0 && rec.count > 0) mean_abs_dw[s] = dw / static_cast<double>(rec.count);
+            }
+            write_dataset(g, "histogram_edges", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {kBins + 1},
+                          edges.data());
+            write_dataset(g, "histogram", H5T_NATIVE_UINT64, H5T_STD_U64LE, {snaps, kBins},
+                          hist.data());
+            write_dataset(g, "mean_abs_dw", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {snaps},
+                          mean_abs_dw.data());
             write_attr_string(g, "units", "nS");
+            write_attr_string(g, "histogram", "per snapshot: synapses of the sample in each bin "
+                                              "of histogram_edges (equal bins over the smallest "
+                                              "to the largest sampled weight)");
+            write_attr_string(g, "mean_abs_dw", "per snapshot: mean |w - w at the snapshot "
+                                                "before| over the sample, nS (0 for the first)");
             write_attr_string(g, "sample", rec.stride == 1 ? "all synapses"
                                                : "every " + std::to_string(rec.stride) +
                                                      "th synapse in CSR (source-major) order");

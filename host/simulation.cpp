@@ -64,6 +64,7 @@ Simulation::Simulation(Config cfg, Backend backend, bool profile)
     }
     timing_.build_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     controls_ = std::make_unique<Controls>(cfg_, *engine_);
+    health_every_ = std::max<int64_t>(1, cfg_.to_steps(cfg_.health.check_every_ms));
     spikes_.resize(cfg_.populations.size());
     probes_.resize(cfg_.recording.probes.size());
 }
@@ -113,6 +114,7 @@ int64_t Simulation::window_length(int64_t limit, int64_t align) const {
         k = std::min(k, (n / every + 1) * every - n);
     };
     no_cross(kCollectEvery);
+    no_cross(health_every_);
     if (align > 0) no_cross(align);
     return std::max<int64_t>(1, k);
 }
@@ -148,6 +150,7 @@ void Simulation::one_window(int64_t limit, int64_t align) {
         ++step_;
         if (step_ % kCollectEvery == 0) collect_spikes();
     });
+    if (step_ % health_every_ == 0) check_health();
 }
 
 void Simulation::one_step() {
@@ -158,6 +161,7 @@ void Simulation::one_step() {
         record_after_step();
         ++step_;
         if (step_ % kCollectEvery == 0) collect_spikes();
+        if (step_ % health_every_ == 0) check_health();
         return;
     }
     auto& ph = timing_.phases;
@@ -174,6 +178,52 @@ void Simulation::one_step() {
         ++step_;
         if (step_ % kCollectEvery == 0) collect_spikes();
     });
+    if (step_ % health_every_ == 0) check_health();
+}
+
+void Simulation::check_health() {
+    const uint32_t n_pop = static_cast<uint32_t>(cfg_.populations.size());
+    const double ms = static_cast<double>(step_) * cfg_.dt_ms;
+    for (uint32_t p = 0; p < n_pop; ++p) {
+        std::string var;
+        uint32_t cell = 0;
+        if (engine_->find_nonfinite(p, &var, &cell)) {
+            char buf[512];
+            std::snprintf(buf, sizeof buf,
+                          "health check at step %lld (t = %.1f ms): population %s, cell %u: %s "
+                          "is NaN or infinite (finite at the check before, %lld steps earlier); "
+                          "the run was stopped (simulation.health)",
+                          static_cast<long long>(step_), ms, cfg_.populations[p].name.c_str(),
+                          cell, var.c_str(), static_cast<long long>(health_every_));
+            throw HealthError(buf);
+        }
+    }
+    // Rates over a whole interval only (a run resumed just before a check keeps its baseline
+    // until the next check: a rate over a few steps is noise).
+    if (health_step_ >= 0 && step_ - health_step_ < health_every_) return;
+    std::vector<uint64_t> spikes(n_pop);
+    for (uint32_t p = 0; p < n_pop; ++p) spikes[p] = engine_->spike_count(p);
+    if (health_step_ >= 0 && cfg_.health.max_rate_hz > 0) {
+        const double seconds = static_cast<double>(step_ - health_step_) * cfg_.dt_ms * 1e-3;
+        for (uint32_t p = 0; p < n_pop; ++p) {
+            const double rate = static_cast<double>(spikes[p] - health_spikes_[p]) /
+                                (static_cast<double>(cfg_.populations[p].n) * seconds);
+            if (rate > cfg_.health.max_rate_hz) {
+                char buf[512];
+                std::snprintf(buf, sizeof buf,
+                              "health check at step %lld (t = %.1f ms): population %s fired at "
+                              "%.1f Hz on average since t = %.1f ms, above "
+                              "simulation.health.max_rate_hz = %g: runaway activity; the run was "
+                              "stopped",
+                              static_cast<long long>(step_), ms, cfg_.populations[p].name.c_str(),
+                              rate, static_cast<double>(health_step_) * cfg_.dt_ms,
+                              cfg_.health.max_rate_hz);
+                throw HealthError(buf);
+            }
+        }
+    }
+    health_step_ = step_;
+    health_spikes_ = spikes;
 }
 
 // Profiling: wait for the engine after each phase and charge the wall time to the phase.
@@ -227,6 +277,12 @@ bool Simulation::run(const std::function<void(int64_t, int64_t)>& progress,
                      const std::function<bool(int64_t)>& pause, int64_t align) {
     const int64_t total = cfg_.steps();
     const int64_t first = step_;
+    if (health_step_ < 0) {  // the rate check counts from here (a fresh or resumed run)
+        health_step_ = step_;
+        health_spikes_.clear();
+        for (uint32_t p = 0; p < cfg_.populations.size(); ++p)
+            health_spikes_.push_back(engine_->spike_count(p));
+    }
     const auto t0 = std::chrono::steady_clock::now();
     while (step_ < total) {
         if (pause && step_ > first && pause(step_)) break;
@@ -249,7 +305,8 @@ int64_t requested_window() {
     char* end = nullptr;
     const long w = std::strtol(v, &end, 10);
     if (*end != '\0' || w < 1 || w > 32)
-        throw Error(std::string("L5SIM_WINDOW=") + v + ": expected a whole number of steps from 1 to 32");
+        throw Error(std::string("L5SIM_WINDOW=") + v +
+                    ": expected a whole number of steps from 1 to 32");
     return w;
 }
 

@@ -180,6 +180,7 @@ public:
     void read_synapses(uint32_t j, uint64_t stride, uint64_t count, uint32_t* src,
                        uint32_t* tgt) const override;
     uint64_t synapse_count(uint32_t j) const override { return projs_[j].csr.weight.size(); }
+    bool find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) const override;
     uint64_t connectivity_bytes() const override;
     uint64_t device_bytes() const override { return device_bytes_; }
     void read_block(const StateBlock& b, int64_t step, void* dst) const override;
@@ -195,6 +196,12 @@ private:
     void to_host(void* dst, const void* src, size_t bytes) const {
         if (!bytes) return;
         L5_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+        L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+    // A copy to scratch the const readers own (probe and health buffers are caches).
+    void to_device_const(void* dst, const void* src, size_t bytes) const {
+        if (!bytes) return;
+        L5_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
         L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
     }
     void to_device(void* dst, const void* src, size_t bytes) {
@@ -288,6 +295,7 @@ private:
     // The spike record's sort: the radix sort's second buffer and scratch (grown on demand).
     DeviceBuffer<unsigned long long> record_alt_;
     DeviceBuffer<char> sort_scratch_;
+    mutable DeviceBuffer<unsigned> health_;  // find_nonfinite's per-variable results
     mutable std::vector<uint32_t> probe_cells_host_;
     mutable DeviceBuffer<uint32_t> probe_cells_;
     mutable DeviceBuffer<float> probe_out_;
@@ -517,7 +525,9 @@ void CudaEngine::detect_spikes(int64_t step) {
 }
 
 void CudaEngine::run_window(int64_t step, int64_t count) {
-    if (count < 1 || count > window_) throw Error("run_window: a window of " + std::to_string(count) + " steps, the engine takes 1 to " + std::to_string(window_));
+    if (count < 1 || count > window_)
+        throw Error("run_window: a window of " + std::to_string(count) +
+                    " steps, the engine takes 1 to " + std::to_string(window_));
     prepare(step, count);
     const auto c = static_cast<uint32_t>(count);
     if (use_graph_) {
@@ -708,6 +718,27 @@ uint64_t CudaEngine::synaptic_events() const {
         total += v;
     }
     return total;
+}
+
+// One kernel per variable (a finds-the-lowest-bad-cell atomicMin), one copy back.
+bool CudaEngine::find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) const {
+    constexpr size_t kVars = sizeof(kHealthVars) / sizeof(kHealthVars[0]);
+    if (health_.size() < kVars) health_ = DeviceBuffer<unsigned>(kVars);
+    std::vector<unsigned> first(kVars, ~0u);
+    to_device_const(health_.data(), first.data(), kVars * sizeof(unsigned));
+    const PopView& v = pops_[pop].view;
+    for (size_t k = 0; k < kVars; ++k)
+        if (const float* a = float_var(v, kHealthVars[k]))
+            first_nonfinite(a, v.n, health_.data() + k, stream_);
+    to_host(first.data(), health_.data(), kVars * sizeof(unsigned));
+    for (size_t k = 0; k < kVars; ++k) {
+        if (first[k] != ~0u) {
+            *var = kHealthVars[k];
+            *cell = first[k];
+            return true;
+        }
+    }
+    return false;
 }
 
 void CudaEngine::read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,

@@ -20,7 +20,8 @@ __device__ __forceinline__ long long warp_append(bool flag, Count* count) {
     const unsigned lane = threadIdx.x & 31u;
     const int leader = __ffs(static_cast<int>(mask)) - 1;
     Count base = 0;
-    if (lane == static_cast<unsigned>(leader)) base = atomicAdd(count, static_cast<Count>(__popc(mask)));
+    if (lane == static_cast<unsigned>(leader))
+        base = atomicAdd(count, static_cast<Count>(__popc(mask)));
     base = __shfl_sync(0xffffffffu, base, leader);
     if (!flag) return -1;
     return static_cast<long long>(base) + __popc(mask & ((1u << lane) - 1u));
@@ -178,14 +179,16 @@ __device__ __forceinline__ void load_inputs(const InputSet& in, uint32_t n, uint
                                             uint32_t i, unsigned long long* raw) {
 #pragma unroll
     for (int j = 0; j < kMaxInputs; ++j)
-        if (j < in.count) raw[j] = in.in[j].ring[static_cast<uint64_t>(step % in.in[j].slots) * n + i];
+        if (j < in.count)
+            raw[j] = in.in[j].ring[static_cast<uint64_t>(step % in.in[j].slots) * n + i];
 }
 
 __device__ __forceinline__ void clear_inputs(const InputSet& in, uint32_t n, uint32_t step,
                                              uint32_t i) {
 #pragma unroll
     for (int j = 0; j < kMaxInputs; ++j)
-        if (j < in.count) in.in[j].ring_mut[static_cast<uint64_t>(step % in.in[j].slots) * n + i] = 0;
+        if (j < in.count)
+            in.in[j].ring_mut[static_cast<uint64_t>(step % in.in[j].slots) * n + i] = 0;
 }
 
 // Phases 2b (arrivals, background), 3 (decay), 4 (dendrite), 5 (soma) of one step, in the CPU
@@ -265,7 +268,8 @@ __global__ void __launch_bounds__(kBlock, 4)
     if (live) {
         load_cell(p, i, true, &s);
 #pragma unroll
-        for (int j = 0; j < kIn; ++j) raw[j] = in.in[j].ring[static_cast<uint64_t>(slot[j]) * p.n + i];
+        for (int j = 0; j < kIn; ++j)
+            raw[j] = in.in[j].ring[static_cast<uint64_t>(slot[j]) * p.n + i];
     }
     uint32_t mask = 0;
     for (uint32_t k = 0; k < count; ++k) {
@@ -323,6 +327,12 @@ __global__ void background_rate_change(float* rem, uint32_t n, float lambda_old,
                                             word);
 }
 
+// The lowest i with a[i] NaN or infinite, into *out (atomicMin; *out starts at ~0u).
+__global__ void first_nonfinite(const float* a, uint32_t n, unsigned* out) {
+    const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n && !isfinite(a[i])) atomicMin(out, i);
+}
+
 template <class T>
 __global__ void gather(const T* src, const uint32_t* cells, uint32_t n, float* out) {
     const uint32_t k = blockIdx.x * blockDim.x + threadIdx.x;
@@ -366,6 +376,10 @@ void background_rate_change(float* rem, uint32_t n, float lambda_old, float lamb
                             cudaStream_t cs) {
     launch(kernel::background_rate_change, cs, n, rem, n, lambda_old, lambda_new, seed, stream,
            step, word);
+}
+
+void first_nonfinite(const float* a, uint32_t n, unsigned* out, cudaStream_t stream) {
+    launch(kernel::first_nonfinite, stream, n, a, n, out);
 }
 
 void gather(const float* src, const uint32_t* cells, uint32_t n, float* out, cudaStream_t stream) {

@@ -7,13 +7,14 @@ Writes, into OUTDIR (or --figdir):
   raster.png   spikes of every population, stacked, one colour per population (spikes.h5)
   rates.png    population rates over time: bins of --bin-ms, Gaussian-smoothed (spikes.h5)
   probes.png   every recorded variable of every probe, one line per cell (probes.h5, if present)
-  weights.png  mean weight +/- s.d. and 10-90 % band over time, and the histogram of the first
-               vs the last snapshot, per recorded projection (weights.h5, if present)
+  weights.png  mean weight +/- s.d. and 10-90 % band over time, the change since the first
+               snapshot and between snapshots (mean |dw|), and the histogram of the first vs the
+               last snapshot, per recorded projection (weights.h5, if present)
 
 Inputs (see host/output.cpp): spikes.h5 is a SONATA spike report,
 /spikes/<pop>/{timestamps (ms), node_ids}; probes.h5 has /probes/<pop>_<k>/{time_ms, node_ids,
 <variable> [time, cell]}; weights.h5 has /weights/<proj>/{time_ms, source_ids, target_ids,
-w [snapshot, synapse]}; summary.json gives population sizes (silent cells count in rates),
+w [snapshot, synapse], histogram_edges, histogram [snapshot, bin], mean_abs_dw [snapshot]}; summary.json gives population sizes (silent cells count in rates),
 config order and the simulated duration.
 
 Exit codes: 0 ok, 2 missing or unreadable input (the message names the file), 1 other errors.
@@ -268,12 +269,13 @@ def plot_weights(outdir, path):
             g = f["weights"][name]
             if "w" not in g or "time_ms" not in g:
                 raise InputError(f"{src}: /weights/{name} lacks w or time_ms")
-            projs.append((name, np.asarray(g["time_ms"][()]), np.asarray(g["w"][()])))
+            step_dw = np.asarray(g["mean_abs_dw"][()]) if "mean_abs_dw" in g else None
+            projs.append((name, np.asarray(g["time_ms"][()]), np.asarray(g["w"][()]), step_dw))
     if not projs:
         return False
     fig, axes = plt.subplots(len(projs), 3, figsize=(13, 3.2 * len(projs) + 0.6), squeeze=False,
                              gridspec_kw={"width_ratios": [5, 4, 4]})
-    for (name, t, w), (ax_t, ax_d, ax_h) in zip(projs, axes):
+    for (name, t, w, step_dw), (ax_t, ax_d, ax_h) in zip(projs, axes):
         if w.ndim != 2 or w.shape[0] == 0 or w.shape[1] == 0:
             ax_t.text(0.5, 0.5, f"{name}: no snapshots", transform=ax_t.transAxes, ha="center")
             ax_d.axis("off")
@@ -298,6 +300,10 @@ def plot_weights(outdir, path):
                   label="mean |w - w_first|")
         ax_d.plot(t, dw.mean(axis=1), marker, color="#ff7f0e", ms=3, lw=1.0,
                   label="mean (w - w_first)")
+        if step_dw is not None and step_dw.size == t.size and t.size > 1:
+            # weights.h5's own mean |dw| between consecutive snapshots (l5sim writes it)
+            ax_d.plot(t[1:], step_dw[1:], marker, color="#2ca02c", ms=3, lw=1.0,
+                      label="mean |dw| since the snapshot before")
         ax_d.axhline(0, color="0.6", lw=0.6)
         ax_d.set_xlabel("time (ms)")
         ax_d.set_ylabel("change (nS)")

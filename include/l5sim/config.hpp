@@ -106,6 +106,14 @@ struct RecordingConfig {
     std::vector<WeightRecordConfig> weights;
 };
 
+/// Health checks on long runs (simulation.health): every check_every_ms of biological time the
+/// run stops (HealthError) if a cell's state is NaN or infinite, or a population's mean rate
+/// since the last check exceeds max_rate_hz (0: no rate check).
+struct HealthConfig {
+    double max_rate_hz = 1000;
+    double check_every_ms = 100;
+};
+
 struct SheetConfig {
     std::string positions = "grid";  // grid | jittered
 };
@@ -122,6 +130,7 @@ struct Config {
     double duration_ms = 1000;
     uint64_t seed = 1;
     int threads = 0;  // 0: OpenMP default
+    HealthConfig health;
     Layout layout = Layout::ring;
     SheetConfig sheet;
     SynapseConfig synapses;

@@ -57,6 +57,11 @@ struct PhaseTimes {
            plasticity = 0, record = 0;
 };
 
+/// The state variables the health check scans for NaN and infinities (those a population has).
+inline constexpr const char* kHealthVars[] = {"v",       "u",        "g_ampa",   "g_nmda",
+                                              "g_nmda_bg", "g_gaba", "g_adapt",  "v_d",
+                                              "u_d",     "g_ampa_d", "g_nmda_d", "g_gaba_d"};
+
 class Engine {
 public:
     virtual ~Engine() = default;
@@ -124,6 +129,9 @@ public:
     virtual void read_synapses(uint32_t proj, uint64_t stride, uint64_t count, uint32_t* src,
                                uint32_t* tgt) const = 0;
     virtual uint64_t synapse_count(uint32_t proj) const = 0;
+    /// The first variable of kHealthVars in which population `pop` holds a NaN or an infinity,
+    /// and the lowest such cell; false when all are finite.
+    virtual bool find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) const = 0;
     /// Bytes of connectivity held (CSR, weights, delays, reverse index), all projections.
     virtual uint64_t connectivity_bytes() const = 0;
     /// Device memory this engine holds (0 for the CPU engine).

@@ -17,4 +17,12 @@ public:
     using Error::Error;
 };
 
+/// A run stopped by its health checks (simulation.health: a NaN or infinite state, or runaway
+/// activity); the simulation is left at a step boundary (exit code 3 from the CLI, after a
+/// final checkpoint).
+class HealthError : public Error {
+public:
+    using Error::Error;
+};
+
 }  // namespace l5sim

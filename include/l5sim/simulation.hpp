@@ -59,6 +59,8 @@ public:
 
     const Config& config() const { return cfg_; }
     const Engine& engine() const { return *engine_; }
+    /// The engine itself, between steps (tools and tests that read or write state blocks).
+    Engine& engine() { return *engine_; }
     const std::vector<SpikeRecord>& spikes() const { return spikes_; }
     /// Spikes of population `pop` so far (counted even when spike recording is off).
     uint64_t spike_count(uint32_t pop) const { return engine_->spike_count(pop); }
@@ -80,6 +82,9 @@ private:
     void one_window(int64_t limit, int64_t align);
     int64_t window_length(int64_t limit, int64_t align) const;
     void step_phases(int64_t n);
+    /// Every health_every_ steps (simulation.health): HealthError on a NaN or infinite state or
+    /// a population rate above the bound since the last check.
+    void check_health();
     void profiled_phases(int64_t n);
     void record_after_step();
     void collect_spikes();
@@ -94,6 +99,9 @@ private:
     std::vector<int64_t> weight_every_;
     RunTiming timing_;
     int64_t step_ = 0;
+    int64_t health_every_ = 1;
+    int64_t health_step_ = -1;  // step of the last health check (-1: not started)
+    std::vector<uint64_t> health_spikes_;
 };
 
 /// Per-population statistics of summary.json.

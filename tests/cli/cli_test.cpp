@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -752,6 +753,75 @@ TEST(CliCheckpoint, CorruptCheckpointIsRefusedAndBadIntervalsTooExitTwo) {
     const Result none = l5sim(dir, "resume " + q(dir / "b"));
     EXPECT_EQ(2, none.rc);
     EXPECT_NE(none.err.find("no checkpoint.l5ck"), std::string::npos) << none.err;
+}
+
+// weights.h5 carries, per snapshot, a histogram of the sample and the mean |dw| since the
+// snapshot before: both recomputed here from the stored weights; and STDP moved them.
+TEST(CliRun, WeightFileHasHistogramsAndMeanAbsDw) {
+    TempDir dir;
+    const std::string cfg = q(fs::path(L5SIM_SOURCE_DIR) / "configs" / "quickstart.yaml");
+    const Result r = l5sim(dir, "run " + cfg + " --out " + q(dir / "w") +
+                                    " --set simulation.duration_ms=1000 --threads 1 -q");
+    ASSERT_EQ(0, r.rc) << r.err;
+    const hid_t f = H5Fopen((dir / "w" / "weights.h5").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    const std::string g = "/weights/PYR_PYR/";
+    const auto w = read_dataset<float>(f, g + "w", H5T_NATIVE_FLOAT);
+    const auto t = read_dataset<double>(f, g + "time_ms", H5T_NATIVE_DOUBLE);
+    const auto edges = read_dataset<double>(f, g + "histogram_edges", H5T_NATIVE_DOUBLE);
+    const auto hist = read_dataset<uint64_t>(f, g + "histogram", H5T_NATIVE_UINT64);
+    const auto dw = read_dataset<double>(f, g + "mean_abs_dw", H5T_NATIVE_DOUBLE);
+    H5Fclose(f);
+    const size_t snaps = t.size(), bins = edges.size() - 1;
+    ASSERT_EQ(snaps, 10u);
+    ASSERT_EQ(bins, 50u);
+    ASSERT_EQ(hist.size(), snaps * bins);
+    ASSERT_EQ(dw.size(), snaps);
+    const size_t n = w.size() / snaps;
+    ASSERT_GT(n, 1000u);  // an evenly spaced sample of at most max_synapses = 2000
+    ASSERT_LE(n, 2000u);
+    EXPECT_EQ(dw[0], 0.0);
+    double moved = 0;
+    for (size_t s = 0; s < snaps; ++s) {
+        std::vector<uint64_t> mine(bins, 0);
+        double sum = 0;
+        for (size_t i = 0; i < n; ++i) {
+            const double x = w[s * n + i];
+            ASSERT_GE(x, edges.front());
+            ASSERT_LE(x, edges.back());
+            size_t b = 0;
+            while (b + 1 < bins && x >= edges[b + 1]) ++b;
+            ++mine[b];
+            if (s > 0) sum += std::fabs(x - w[(s - 1) * n + i]);
+        }
+        for (size_t b = 0; b < bins; ++b) EXPECT_EQ(hist[s * bins + b], mine[b]) << s << " " << b;
+        if (s > 0) EXPECT_NEAR(dw[s], sum / n, 1e-9);
+        moved += dw[s];
+    }
+    EXPECT_GT(moved, 0.0) << "STDP changed no sampled weight";
+}
+
+// A health stop (simulation.health) exits 3 after writing the checkpoint and the recordings so
+// far, and says why; no summary.json (the run did not finish).
+TEST(CliCheckpoint, HealthStopExitsThreeWithACheckpoint) {
+    TempDir dir;
+    const std::string cfg = q(fs::path(L5SIM_SOURCE_DIR) / "configs" / "quickstart.yaml");
+    const Result r = l5sim(dir, "run " + cfg + " --out " + q(dir / "h") +
+                                    " --set simulation.duration_ms=1000" +
+                                    " --set simulation.health.max_rate_hz=0.5 --threads 1");
+    EXPECT_EQ(3, r.rc) << r.out << r.err;
+    const std::string log = r.out + r.err;
+    EXPECT_NE(log.find("00.0 ms): population PYR fired at"), std::string::npos)
+        << log;
+    EXPECT_NE(log.find("runaway activity"), std::string::npos) << log;
+    EXPECT_TRUE(fs::exists(dir / "h" / "checkpoint.l5ck"));
+    EXPECT_TRUE(fs::exists(dir / "h" / "spikes.h5"));
+    EXPECT_FALSE(fs::exists(dir / "h" / "summary.json"));
+    const Result bad = l5sim(dir, "run " + cfg + " --out " + q(dir / "b") +
+                                      " --set simulation.health.max_rate_hz=-1");
+    EXPECT_EQ(2, bad.rc);
+    EXPECT_NE((bad.out + bad.err).find("simulation.health.max_rate_hz"), std::string::npos)
+        << bad.err;
 }
 
 }  // namespace

@@ -216,7 +216,8 @@ TEST(Stdp, WindowReplayEqualsStepping) {
                 const uint32_t count = 1 + d.v[0] % 32;
                 const uint32_t keep = count == 32 ? 0xffffffffu : (1u << count) - 1u;
                 // Sparse and dense masks (bursts), and the two extremes.
-                uint32_t pre = d.v[1] & d.v[3] & keep, post = d.v[2] & (trial % 3 ? d.v[3] : ~0u) & keep;
+                uint32_t pre = d.v[1] & d.v[3] & keep;
+                uint32_t post = d.v[2] & (trial % 3 ? d.v[3] : ~0u) & keep;
                 if (trial % 50 == 0) pre = keep;
                 if (trial % 50 == 1) post = 0;
                 const SynapseTraces t0{0.1f * (d.v[3] % 17), 0.3f * (d.v[0] % 5),

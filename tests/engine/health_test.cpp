@@ -1,0 +1,98 @@
+// Health checks on long runs (simulation.health, issue 6): a NaN or infinite state stops the run
+// naming the population, cell, variable and step; a population rate above max_rate_hz stops it
+// as runaway activity; max_rate_hz: 0 turns the rate check off. One body over both engines.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "l5sim/error.hpp"
+#include "test_util.hpp"
+
+using namespace l5sim;
+
+namespace {
+
+// A small ring with STDP and 1 ms delays (so the CUDA engine runs windows), checked every 10 ms.
+const char* kRing = R"(
+simulation: {dt_ms: 0.1, duration_ms: 300, seed: 5, health: {check_every_ms: 10}}
+network: {layout: ring}
+populations:
+  PYR: {type: pyramidal, n: 200, background: {soma: {rate_hz: 600}, dendrite: {rate_hz: 50}}}
+  PV: {type: pv, n: 50}
+projections:
+  PYR_PYR: {source: PYR, target: PYR, receptors: {ampa: 1.75, nmda: 0.35}, delay: {ms: 1},
+            connectivity: {A: 3.5, sigma: 0.5}, stdp: {rule: pair_all}}
+  PYR_PV: {source: PYR, target: PV, receptors: {ampa: 1, nmda: 1}, delay: {ms: 1},
+           connectivity: {A: 1, sigma: 2}}
+  PV_PYR: {source: PV, target: PYR, receptors: {gaba_a: 1}, delay: {ms: 1},
+           connectivity: {A: 5, sigma: 2}}
+)";
+
+class Health : public test::EngineTest {};
+L5_ENGINE_TEST_SUITE(Health);
+
+std::string health_error(Simulation& sim) {
+    try {
+        sim.run();
+    } catch (const HealthError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_P(Health, NanStateStopsTheRunNamingCellVariableAndStep) {
+    Simulation sim(test::config_from(kRing), backend());
+    sim.advance(250);  // 25 ms: two clean checks (steps 100 and 200)
+    // A NaN in cell 17's v and an infinity in cell 40's u, written between steps 250 and 251.
+    const auto layout = state_layout(sim.config());
+    auto poke = [&](const std::string& name, uint32_t cell, float value) {
+        for (const auto& b : layout) {
+            if (b.name != name) continue;
+            std::vector<float> a(b.count);
+            sim.engine().read_block(b, sim.step(), a.data());
+            a[cell] = value;
+            sim.engine().write_block(b, sim.step(), a.data());
+            return;
+        }
+        FAIL() << "no state block " << name;
+    };
+    poke("PYR/u", 40, std::numeric_limits<float>::infinity());
+    poke("PYR/v", 17, std::numeric_limits<float>::quiet_NaN());
+    const std::string msg = health_error(sim);
+    ASSERT_FALSE(msg.empty()) << "the run went on with a NaN";
+    EXPECT_EQ(sim.step(), 300) << msg;  // stopped at the next check, on a step boundary
+    // v is checked before u, and the lowest bad cell is named.
+    EXPECT_NE(msg.find("step 300 (t = 30.0 ms): population PYR, cell 17: v is NaN or infinite"),
+              std::string::npos)
+        << msg;
+}
+
+TEST_P(Health, RunawayRateStopsTheRunAndZeroTurnsTheCheckOff) {
+    // PYR driven to ~50 Hz by a step current; the bound 30 Hz stops it at the first check.
+    const std::string drive = std::string(kRing) +
+                              "injections:\n  - {population: PYR, kind: step, amplitude_pA: 1500}\n";
+    Simulation sim(test::config_from(drive, {{"simulation.health.max_rate_hz", "30"}}), backend());
+    const std::string msg = health_error(sim);
+    ASSERT_FALSE(msg.empty()) << "no runaway detected";
+    EXPECT_EQ(sim.step(), 100) << msg;
+    EXPECT_NE(msg.find("step 100 (t = 10.0 ms): population PYR fired at"), std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("above simulation.health.max_rate_hz = 30: runaway activity"),
+              std::string::npos)
+        << msg;
+    // The rate it names is the real one: above the bound, and the run without a bound agrees.
+    Simulation off(test::config_from(drive, {{"simulation.health.max_rate_hz", "0"}}), backend());
+    EXPECT_EQ(health_error(off), "");
+    EXPECT_EQ(off.step(), 3000);
+    const double rate = off.spike_count(0) / (200 * 0.3);
+    EXPECT_GT(rate, 30.0);
+    // The default bound (1000 Hz) leaves this healthy run alone.
+    Simulation def(test::config_from(drive), backend());
+    EXPECT_EQ(health_error(def), "");
+}
