@@ -178,9 +178,13 @@ int drive(Simulation& sim, const std::filesystem::path& dir, const Provenance& p
                              sim.step() * cfg.dt_ms * 1e-3, ck_s, dir.string());
                 return 128 + sig;
             }
+            // The recordings so far too (each file replaced atomically): readable while the
+            // run goes on, consistent with the checkpoint.
+            write_recordings(dir, sim);
             if (!quiet)
-                spdlog::info("checkpoint at step {} ({:.3f} s simulated) written in {:.2f} s",
-                             sim.step(), sim.step() * cfg.dt_ms * 1e-3, ck_s);
+                spdlog::info("checkpoint at step {} ({:.3f} s simulated) written in {:.2f} s; "
+                             "recordings so far in {}",
+                             sim.step(), sim.step() * cfg.dt_ms * 1e-3, ck_s, dir.string());
             if (every_steps) next_step = (sim.step() / every_steps + 1) * every_steps;
             last_ck = clock::now();
         }
