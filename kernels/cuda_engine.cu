@@ -291,10 +291,10 @@ private:
         uint64_t params = 0;  // params_ at capture
     };
     std::array<Captured, 33> graphs_{};
-    // Probe scratch (read_state is const: these are caches).
     // The spike record's sort: the radix sort's second buffer and scratch (grown on demand).
     DeviceBuffer<unsigned long long> record_alt_;
     DeviceBuffer<char> sort_scratch_;
+    // Probe and health-check scratch (read_state, find_nonfinite are const: these are caches).
     mutable DeviceBuffer<unsigned> health_;  // find_nonfinite's per-variable results
     mutable std::vector<uint32_t> probe_cells_host_;
     mutable DeviceBuffer<uint32_t> probe_cells_;
