@@ -796,7 +796,9 @@ TEST(CliRun, WeightFileHasHistogramsAndMeanAbsDw) {
             if (s > 0) sum += std::fabs(x - w[(s - 1) * n + i]);
         }
         for (size_t b = 0; b < bins; ++b) EXPECT_EQ(hist[s * bins + b], mine[b]) << s << " " << b;
-        if (s > 0) EXPECT_NEAR(dw[s], sum / n, 1e-9);
+        if (s > 0) {
+            EXPECT_NEAR(dw[s], sum / n, 1e-9);
+        }
         moved += dw[s];
     }
     EXPECT_GT(moved, 0.0) << "STDP changed no sampled weight";
