@@ -20,6 +20,7 @@
 #include "controls.hpp"
 #include "l5sim/build_info.hpp"
 #include "l5sim/error.hpp"
+#include "l5sim/spike_stream.hpp"
 
 namespace l5sim {
 
@@ -195,6 +196,7 @@ void write_checkpoint(const fs::path& path, Simulation& sim) {
     const Config& cfg = sim.cfg_;
     sim.collect_spikes();
     sim.engine_->synchronize();
+    if (sim.stream_) sim.stream_->flush(true);  // durable up to the length the header names
     const int64_t step = sim.step_;
     const fs::path tmp = path.string() + ".part";
     {
@@ -210,6 +212,9 @@ void write_checkpoint(const fs::path& path, Simulation& sim) {
         h["step"] = step;
         h["steps"] = cfg.steps();
         h["wall_s"] = sim.timing_.wall_s;
+        // Spikes streamed to a file (the CLI's runs): the checkpoint holds the stream's length
+        // (its spike sections are empty); resuming cuts the stream there.
+        if (sim.stream_) h["spike_stream_bytes"] = sim.stream_->bytes();
         w.text("header", h.dump());
         w.text("config", cfg.resolved_yaml);
         for (size_t p = 0; p < sim.spikes_.size(); ++p) {
@@ -262,6 +267,7 @@ CheckpointInfo read_checkpoint_info(const fs::path& path) {
         info.step = h.at("step").get<int64_t>();
         info.steps = h.at("steps").get<int64_t>();
         info.wall_s = h.value("wall_s", 0.0);
+        info.spike_stream_bytes = h.value("spike_stream_bytes", int64_t{-1});
     } catch (const nlohmann::json::exception& e) {
         r.fail(std::string("bad header: ") + e.what());
     }

@@ -11,6 +11,7 @@
 
 #include "l5sim/build_info.hpp"
 #include "l5sim/error.hpp"
+#include "l5sim/spike_stream.hpp"
 
 namespace fs = std::filesystem;
 
@@ -19,7 +20,7 @@ namespace l5sim {
 namespace {
 
 const char* kOutputs[] = {"config.resolved.yaml", "spikes.h5", "probes.h5", "weights.h5",
-                          "summary.json", "checkpoint.l5ck"};
+                          "summary.json", "checkpoint.l5ck", "spikes.stream"};
 
 // RAII for one HDF5 handle.
 class H5 {
@@ -62,12 +63,10 @@ void write_attr_string(hid_t obj, const std::string& name, const std::string& va
     if (H5Awrite(attr, type, value.c_str()) < 0) throw Error("HDF5: cannot write attribute " + name);
 }
 
-// A dataset of `dims` (1-D or 2-D), chunked and compressed when large.
-void write_dataset(hid_t parent, const std::string& name, hid_t mem_type, hid_t file_type,
-                   const std::vector<hsize_t>& dims, const void* data) {
-    H5 space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose,
-             "create a dataspace for " + name);
-    H5 plist(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "create a property list");
+// The creation properties of a dataset of `dims`: chunked and compressed when large.
+hid_t dataset_plist(const std::vector<hsize_t>& dims) {
+    const hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
+    if (plist < 0) throw Error("HDF5: cannot create a property list");
     H5Pset_obj_track_times(plist, 0);  // no modification times: same run, same bytes
     hsize_t total = 1;
     for (auto d : dims) total *= d;
@@ -77,11 +76,52 @@ void write_dataset(hid_t parent, const std::string& name, hid_t mem_type, hid_t 
         H5Pset_chunk(plist, static_cast<int>(chunk.size()), chunk.data());
         H5Pset_deflate(plist, 4);
     }
+    return plist;
+}
+
+// A dataset of `dims` (1-D or 2-D), chunked and compressed when large.
+void write_dataset(hid_t parent, const std::string& name, hid_t mem_type, hid_t file_type,
+                   const std::vector<hsize_t>& dims, const void* data) {
+    H5 space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose,
+             "create a dataspace for " + name);
+    H5 plist(dataset_plist(dims), H5Pclose, "create a property list");
+    hsize_t total = 1;
+    for (auto d : dims) total *= d;
     H5 ds(H5Dcreate2(parent, name.c_str(), file_type, space, H5P_DEFAULT, plist, H5P_DEFAULT),
           H5Dclose, "create dataset " + name);
     if (total > 0 && H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         throw Error("HDF5: cannot write dataset " + name);
 }
+
+// A 1-D dataset of n elements written in blocks at increasing offsets (so that a source of any
+// length streams through a bounded buffer); the same layout as write_dataset's.
+class BlockDataset {
+public:
+    BlockDataset(hid_t parent, const std::string& name, hid_t mem_type, hid_t file_type,
+                 hsize_t n)
+        : name_(name), mem_type_(mem_type), n_(n),
+          space_(H5Screate_simple(1, &n, nullptr), H5Sclose, "create a dataspace for " + name),
+          plist_(dataset_plist({n}), H5Pclose, "create a property list"),
+          ds_(H5Dcreate2(parent, name.c_str(), file_type, space_, H5P_DEFAULT, plist_,
+                         H5P_DEFAULT),
+              H5Dclose, "create dataset " + name) {}
+    void write(hsize_t offset, hsize_t count, const void* data) {
+        if (count == 0) return;
+        if (offset + count > n_) throw Error("HDF5: block past the end of " + name_);
+        H5 mem(H5Screate_simple(1, &count, nullptr), H5Sclose, "create a memory space");
+        H5 file(H5Dget_space(ds_), H5Sclose, "get the space of " + name_);
+        H5Sselect_hyperslab(file, H5S_SELECT_SET, &offset, nullptr, &count, nullptr);
+        if (H5Dwrite(ds_, mem_type_, mem, file, H5P_DEFAULT, data) < 0)
+            throw Error("HDF5: cannot write dataset " + name_);
+    }
+    operator hid_t() const { return ds_; }
+
+private:
+    std::string name_;
+    hid_t mem_type_;
+    hsize_t n_;
+    H5 space_, plist_, ds_;
+};
 
 template <class F>
 void write_h5(const fs::path& final_path, F&& body) {
@@ -100,24 +140,52 @@ std::string hostname() {
     return buf;
 }
 
+// /spikes/<population>/{timestamps, node_ids} (SONATA), written in blocks of kSpikeBlock
+// from the spikes in memory or from the run's spike stream: the same bytes either way.
+constexpr size_t kSpikeBlock = 65536;
+
 void write_spikes(const fs::path& dir, const Simulation& sim) {
     const auto& cfg = sim.config();
+    const SpikeStream* stream = sim.spike_stream();
     write_h5(dir / "spikes.h5", [&](hid_t f) {
         H5 root(create_group(f, "spikes"), H5Gclose, "create /spikes");
         write_attr_string(root, "l5sim_version", build::version);
         for (uint32_t p = 0; p < cfg.populations.size(); ++p) {
-            const auto& rec = sim.spikes()[p];
             H5 g(create_group(root, cfg.populations[p].name), H5Gclose,
                  "create /spikes/" + cfg.populations[p].name);
             write_attr_string(g, "sorting", "by_time");
-            std::vector<double> t(rec.steps.size());
-            for (size_t i = 0; i < t.size(); ++i) t[i] = step_ms(rec.steps[i], cfg.dt_ms);
-            std::vector<uint64_t> ids(rec.ids.begin(), rec.ids.end());
-            const std::vector<hsize_t> dims{t.size()};
-            write_dataset(g, "timestamps", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, dims, t.data());
-            write_dataset(g, "node_ids", H5T_NATIVE_UINT64, H5T_STD_U64LE, dims, ids.data());
-            H5 ds(H5Dopen2(g, "timestamps", H5P_DEFAULT), H5Dclose, "reopen timestamps");
-            write_attr_string(ds, "units", "ms");
+            const uint64_t n = stream ? stream->spikes(p) : sim.spikes()[p].ids.size();
+            BlockDataset ts(g, "timestamps", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, n);
+            BlockDataset ids(g, "node_ids", H5T_NATIVE_UINT64, H5T_STD_U64LE, n);
+            std::vector<double> t;
+            std::vector<uint64_t> id;
+            uint64_t at = 0;
+            auto put = [&](int64_t step, uint32_t cell) {
+                t.push_back(step_ms(step, cfg.dt_ms));
+                id.push_back(cell);
+                if (t.size() == kSpikeBlock) {
+                    ts.write(at, t.size(), t.data());
+                    ids.write(at, id.size(), id.data());
+                    at += t.size();
+                    t.clear();
+                    id.clear();
+                }
+            };
+            if (stream) {
+                for_each_streamed_spike(stream->path(), stream->bytes(),
+                                        [&](uint32_t pop, uint32_t cell, int64_t step) {
+                                            if (pop == p) put(step, cell);
+                                        });
+            } else {
+                const auto& rec = sim.spikes()[p];
+                for (size_t i = 0; i < rec.ids.size(); ++i) put(rec.steps[i], rec.ids[i]);
+            }
+            ts.write(at, t.size(), t.data());
+            ids.write(at, id.size(), id.data());
+            if (at + t.size() != n)
+                throw Error("spikes of " + cfg.populations[p].name +
+                            ": the stream holds another count than it reported");
+            write_attr_string(ts, "units", "ms");
         }
     });
 }

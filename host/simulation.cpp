@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 
 #include "controls.hpp"
+#include "l5sim/spike_stream.hpp"
 #include "l5sim/error.hpp"
 
 namespace l5sim {
@@ -79,6 +81,18 @@ uint64_t Simulation::synapses() const {
 
 void Simulation::collect_spikes() {
     for (uint32_t p = 0; p < spikes_.size(); ++p) engine_->take_spikes(p, &spikes_[p]);
+    if (!stream_) return;
+    for (uint32_t p = 0; p < spikes_.size(); ++p) {
+        stream_->append(p, spikes_[p]);
+        spikes_[p].steps.clear();
+        spikes_[p].ids.clear();
+    }
+    stream_->flush(false);  // readable up to here while the run goes on
+}
+
+void Simulation::stream_spikes(const std::filesystem::path& path, uint64_t keep_bytes) {
+    stream_ = std::make_unique<SpikeStream>(path, keep_bytes);
+    collect_spikes();  // anything held so far goes to the stream first
 }
 
 std::vector<float> Simulation::current_weights(uint32_t proj) const {
@@ -336,11 +350,45 @@ double burst_fraction(const SpikeRecord& r, uint32_t n_cells, int64_t isi_steps)
     return static_cast<double>(in_bursts) / static_cast<double>(r.ids.size());
 }
 
+// burst_fraction of every population from a spike stream, in one pass with O(cells) memory:
+// per cell the last spike's step and whether it was counted (a spike counts when a neighbour
+// in time is closer than isi_steps; the stream is in time order per population).
+static std::vector<double> streamed_burst_fractions(const SpikeStream& s, const Config& cfg,
+                                                    int64_t isi_steps) {
+    const size_t n_pop = cfg.populations.size();
+    std::vector<std::vector<int64_t>> last(n_pop);
+    std::vector<std::vector<uint8_t>> counted(n_pop);
+    for (size_t p = 0; p < n_pop; ++p) {
+        last[p].assign(cfg.populations[p].n, INT64_MIN);
+        counted[p].assign(cfg.populations[p].n, 0);
+    }
+    std::vector<uint64_t> in_bursts(n_pop, 0), total(n_pop, 0);
+    for_each_streamed_spike(s.path(), s.bytes(), [&](uint32_t p, uint32_t id, int64_t step) {
+        if (p >= n_pop || id >= last[p].size())
+            throw Error(s.path().string() + ": a spike of an unknown population or cell");
+        ++total[p];
+        const int64_t prev = last[p][id];
+        const bool near = prev != INT64_MIN && step - prev < isi_steps;
+        if (near) {
+            ++in_bursts[p];
+            if (!counted[p][id]) ++in_bursts[p];
+        }
+        last[p][id] = step;
+        counted[p][id] = near;
+    });
+    std::vector<double> out(n_pop, 0.0);
+    for (size_t p = 0; p < n_pop; ++p)
+        if (total[p]) out[p] = static_cast<double>(in_bursts[p]) / static_cast<double>(total[p]);
+    return out;
+}
+
 std::vector<PopulationSummary> summarize(const Simulation& sim) {
     const auto& cfg = sim.config();
     std::vector<PopulationSummary> out;
     const double seconds = static_cast<double>(sim.step()) * cfg.dt_ms * 1e-3;
     const int64_t isi = cfg.to_steps(10.0);
+    std::vector<double> streamed;
+    if (sim.spike_stream()) streamed = streamed_burst_fractions(*sim.spike_stream(), cfg, isi);
     for (uint32_t p = 0; p < cfg.populations.size(); ++p) {
         PopulationSummary s;
         s.name = cfg.populations[p].name;
@@ -348,7 +396,7 @@ std::vector<PopulationSummary> summarize(const Simulation& sim) {
         const auto& rec = sim.spikes()[p];
         s.spikes = sim.spike_count(p);
         s.rate_hz = seconds > 0 ? static_cast<double>(s.spikes) / (s.n * seconds) : 0;
-        s.burst_fraction = burst_fraction(rec, s.n, isi);
+        s.burst_fraction = sim.spike_stream() ? streamed[p] : burst_fraction(rec, s.n, isi);
         s.calcium_fraction =
             s.spikes ? static_cast<double>(sim.engine().calcium_spikes(p)) / s.spikes : 0;
         out.push_back(s);

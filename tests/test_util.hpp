@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <ostream>
 #include <string>
 
@@ -16,6 +17,21 @@ namespace l5sim::test {
 /// Parse a config from YAML text (as if it came from file "test.yaml").
 inline Config config_from(const std::string& yaml, const std::vector<Override>& ov = {}) {
     return parse_config(yaml, "test.yaml", ov);
+}
+
+/// Resident memory of this process (kB, /proc/self/status), or -1 where there is none.
+inline long resident_kb() {
+    std::ifstream f("/proc/self/status");
+    std::string key;
+    while (f >> key) {
+        if (key == "VmRSS:") {
+            long kb = -1;
+            f >> kb;
+            return kb;
+        }
+        f.ignore(1 << 12, '\n');
+    }
+    return -1;
 }
 
 /// True when the environment demands that GPU tests run (L5SIM_REQUIRE_GPU=1).

@@ -12,6 +12,8 @@ namespace l5sim {
 
 /// The checkpoint of a run directory.
 inline constexpr const char* kCheckpointFile = "checkpoint.l5ck";
+/// The spikes of a run in progress (l5sim/spike_stream.hpp), next to the checkpoint.
+inline constexpr const char* kSpikeStream = "spikes.stream";
 
 /// What a checkpoint says about itself (its header), read after the checksum is verified.
 struct CheckpointInfo {
@@ -22,6 +24,7 @@ struct CheckpointInfo {
     int64_t steps = 0;         // steps of the whole run
     double wall_s = 0;         // wall time simulated so far (all segments)
     uint64_t bytes = 0;        // file size
+    int64_t spike_stream_bytes = -1;  // length of the run's spike stream (-1: spikes inside)
 };
 
 /// Write `sim`'s state to `path` (atomically; an Error names the file on failure).

@@ -36,6 +36,7 @@ struct RunTiming {
 };
 
 class Controls;
+class SpikeStream;
 struct CheckpointInfo;
 
 class Simulation {
@@ -61,7 +62,12 @@ public:
     const Engine& engine() const { return *engine_; }
     /// The engine itself, between steps (tools and tests that read or write state blocks).
     Engine& engine() { return *engine_; }
+    /// Spikes recorded so far, unless they are streamed (then empty: see spike_stream()).
     const std::vector<SpikeRecord>& spikes() const { return spikes_; }
+    /// From now on, append the recorded spikes to `path` at every collection instead of keeping
+    /// them in memory (l5sim/spike_stream.hpp); the file is cut to `keep_bytes` first (0: new).
+    void stream_spikes(const std::filesystem::path& path, uint64_t keep_bytes);
+    const SpikeStream* spike_stream() const { return stream_.get(); }
     /// Spikes of population `pop` so far (counted even when spike recording is off).
     uint64_t spike_count(uint32_t pop) const { return engine_->spike_count(pop); }
     uint64_t synapses() const;
@@ -94,6 +100,7 @@ private:
     std::unique_ptr<Engine> engine_;
     std::unique_ptr<Controls> controls_;
     std::vector<SpikeRecord> spikes_;
+    std::unique_ptr<SpikeStream> stream_;
     std::vector<ProbeRecord> probes_;
     std::vector<WeightRecord> weights_;
     std::vector<int64_t> weight_every_;

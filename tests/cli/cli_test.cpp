@@ -823,6 +823,9 @@ TEST(CliCheckpoint, RecordingsReadableDuringTheRunAndKillNineResumes) {
     ASSERT_EQ(0, std::system(cmd.c_str()));
     ASSERT_EQ("137\n", read_file(dir / "rc")) << "the run ended before the kill";
     EXPECT_FALSE(fs::exists(cut / "summary.json"));
+    // The spikes of the run in progress: whole 16-byte records, longer than the checkpoint's.
+    ASSERT_TRUE(fs::exists(cut / "spikes.stream"));
+    EXPECT_EQ(fs::file_size(cut / "spikes.stream") % 16, 0u);
     const Spikes snap = read_spikes(dir / "snapshot.h5", "PYR");
     ASSERT_GT(snap.t.size(), 100u);
     EXPECT_TRUE(std::is_sorted(snap.t.begin(), snap.t.end()));
@@ -835,6 +838,7 @@ TEST(CliCheckpoint, RecordingsReadableDuringTheRunAndKillNineResumes) {
     ASSERT_EQ(0, r.rc) << r.err;
     for (const char* f : {"spikes.h5", "probes.h5", "weights.h5"})
         EXPECT_EQ(read_file(dir / "whole" / f), read_file(cut / f)) << f;
+    EXPECT_FALSE(fs::exists(cut / "spikes.stream")) << "removed once spikes.h5 is final";
 }
 
 // A health stop (simulation.health) exits 3 after writing the checkpoint and the recordings so

@@ -98,24 +98,6 @@ TEST_P(Health, RunawayRateStopsTheRunAndZeroTurnsTheCheckOff) {
     EXPECT_EQ(health_error(def), "");
 }
 
-namespace {
-
-// Resident memory of this process (kB, /proc/self/status), or -1 where there is none.
-long resident_kb() {
-    std::ifstream f("/proc/self/status");
-    std::string key;
-    while (f >> key) {
-        if (key == "VmRSS:") {
-            long kb = -1;
-            f >> kb;
-            return kb;
-        }
-        f.ignore(1 << 12, '\n');
-    }
-    return -1;
-}
-
-}  // namespace
 
 // Long runs keep their memory flat when nothing is recorded: resident memory after 20 more
 // seconds of biological time (200,000 steps, windows on the CUDA engine) is within 2 MB of what
@@ -125,10 +107,10 @@ TEST_P(Health, MemoryStaysFlatWithoutRecordings) {
                                                  {"recording.spikes", "false"}});
     Simulation sim(cfg, backend());
     sim.advance(10000);
-    const long before = resident_kb();
+    const long before = test::resident_kb();
     if (before < 0) GTEST_SKIP() << "no /proc/self/status";
     sim.run();
-    const long after = resident_kb();
+    const long after = test::resident_kb();
     EXPECT_EQ(sim.step(), 210000);
     EXPECT_GT(sim.spike_count(0), 100000u) << "the network must be active";
     EXPECT_LT(after - before, 2048) << before << " kB -> " << after << " kB";
