@@ -197,6 +197,8 @@ void write_checkpoint(const fs::path& path, Simulation& sim) {
     sim.collect_spikes();
     sim.engine_->synchronize();
     if (sim.stream_) sim.stream_->flush(true);  // durable up to the length the header names
+    for (auto& s : sim.probe_streams_) s->flush(true);
+    for (auto& s : sim.weight_streams_) s->flush(true);
     const int64_t step = sim.step_;
     const fs::path tmp = path.string() + ".part";
     {
@@ -215,6 +217,14 @@ void write_checkpoint(const fs::path& path, Simulation& sim) {
         // Spikes streamed to a file (the CLI's runs): the checkpoint holds the stream's length
         // (its spike sections are empty); resuming cuts the stream there.
         if (sim.stream_) h["spike_stream_bytes"] = sim.stream_->bytes();
+        if (!sim.probe_streams_.empty() || !sim.weight_streams_.empty()) {
+            std::vector<uint64_t> p, w;
+            for (const auto& s : sim.probe_streams_) p.push_back(s->frames());
+            for (const auto& s : sim.weight_streams_) w.push_back(s->frames());
+            h["probe_frames"] = p;
+            h["weight_frames"] = w;
+            h["frames_streamed"] = true;
+        }
         w.text("header", h.dump());
         w.text("config", cfg.resolved_yaml);
         for (size_t p = 0; p < sim.spikes_.size(); ++p) {
@@ -268,6 +278,11 @@ CheckpointInfo read_checkpoint_info(const fs::path& path) {
         info.steps = h.at("steps").get<int64_t>();
         info.wall_s = h.value("wall_s", 0.0);
         info.spike_stream_bytes = h.value("spike_stream_bytes", int64_t{-1});
+        info.frames_streamed = h.value("frames_streamed", false);
+        if (info.frames_streamed) {
+            info.probe_frames = h.at("probe_frames").get<std::vector<uint64_t>>();
+            info.weight_frames = h.at("weight_frames").get<std::vector<uint64_t>>();
+        }
     } catch (const nlohmann::json::exception& e) {
         r.fail(std::string("bad header: ") + e.what());
     }

@@ -124,7 +124,9 @@ int cmd_run(const RunArgs& a, const std::string& command_line) {
     prepare_output_dir(dir, a.force);
     const Provenance prov{sim.engine().name(), command_line};
     write_resolved_config(dir, sim.config(), prov);
-    if (cfg.recording.spikes) sim.stream_spikes(dir / kSpikeStream, 0);  // memory stays flat
+    // Recordings stream to files as the run goes on: memory stays flat.
+    if (cfg.recording.spikes) sim.stream_spikes(dir / kSpikeStream, 0);
+    sim.stream_frames(dir, {}, {});
     return drive(sim, dir, prov, every, a.quiet);
 }
 
@@ -209,7 +211,7 @@ int drive(Simulation& sim, const std::filesystem::path& dir, const Provenance& p
     for (const auto& s : summarize(sim))
         spdlog::info("{:>6}: {:7} cells {:9} spikes {:8.2f} Hz  burst fraction {:.2f}", s.name, s.n,
                      s.spikes, s.rate_hz, s.burst_fraction);
-    std::filesystem::remove(dir / kSpikeStream, ec);  // spikes.h5 holds them now
+    remove_streams(dir);  // spikes.h5, probes.h5 and weights.h5 hold them now
     const auto& t = sim.timing();
     spdlog::info("{:.3f} s simulated in {:.2f} s wall ({:.3g} synaptic events/s); outputs in {}",
                  t.steps * cfg.dt_ms * 1e-3, t.wall_s,
@@ -242,6 +244,7 @@ int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
     restore_checkpoint(ck, info, sim);
     if (info.spike_stream_bytes >= 0)
         sim.stream_spikes(dir / kSpikeStream, static_cast<uint64_t>(info.spike_stream_bytes));
+    if (info.frames_streamed) sim.stream_frames(dir, info.probe_frames, info.weight_frames);
     spdlog::info("resuming {} at step {} of {} ({:.3f} of {:.3f} s simulated; checkpoint of the "
                  "{} engine, continuing on the {} engine)",
                  dir.string(), info.step, info.steps, info.step * cfg.dt_ms * 1e-3,

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "l5sim/build_info.hpp"
@@ -93,35 +95,101 @@ void write_dataset(hid_t parent, const std::string& name, hid_t mem_type, hid_t 
         throw Error("HDF5: cannot write dataset " + name);
 }
 
-// A 1-D dataset of n elements written in blocks at increasing offsets (so that a source of any
-// length streams through a bounded buffer); the same layout as write_dataset's.
+// A dataset of n rows (1-D, or 2-D with `width` columns) written in blocks of rows at increasing
+// offsets, so that a source of any length streams through a bounded buffer; the same layout as
+// write_dataset's.
 class BlockDataset {
 public:
     BlockDataset(hid_t parent, const std::string& name, hid_t mem_type, hid_t file_type,
-                 hsize_t n)
-        : name_(name), mem_type_(mem_type), n_(n),
-          space_(H5Screate_simple(1, &n, nullptr), H5Sclose, "create a dataspace for " + name),
-          plist_(dataset_plist({n}), H5Pclose, "create a property list"),
+                 hsize_t n, hsize_t width = 0)
+        : name_(name), mem_type_(mem_type), n_(n), width_(width),
+          space_(H5Screate_simple(width ? 2 : 1, dims(n, width).data(), nullptr), H5Sclose,
+                 "create a dataspace for " + name),
+          plist_(dataset_plist(dims(n, width)), H5Pclose, "create a property list"),
           ds_(H5Dcreate2(parent, name.c_str(), file_type, space_, H5P_DEFAULT, plist_,
                          H5P_DEFAULT),
               H5Dclose, "create dataset " + name) {}
-    void write(hsize_t offset, hsize_t count, const void* data) {
-        if (count == 0) return;
-        if (offset + count > n_) throw Error("HDF5: block past the end of " + name_);
-        H5 mem(H5Screate_simple(1, &count, nullptr), H5Sclose, "create a memory space");
+    void write(hsize_t offset, hsize_t rows, const void* data) {
+        if (rows == 0 || (width_ == 0 && n_ == 0)) return;
+        if (offset + rows > n_) throw Error("HDF5: block past the end of " + name_);
+        const auto count = dims(rows, width_), start = dims(offset, 0);
+        if (width_ && count[1] == 0) return;
+        H5 mem(H5Screate_simple(width_ ? 2 : 1, count.data(), nullptr), H5Sclose,
+               "create a memory space");
         H5 file(H5Dget_space(ds_), H5Sclose, "get the space of " + name_);
-        H5Sselect_hyperslab(file, H5S_SELECT_SET, &offset, nullptr, &count, nullptr);
+        H5Sselect_hyperslab(file, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
         if (H5Dwrite(ds_, mem_type_, mem, file, H5P_DEFAULT, data) < 0)
             throw Error("HDF5: cannot write dataset " + name_);
     }
     operator hid_t() const { return ds_; }
 
 private:
+    static std::vector<hsize_t> dims(hsize_t n, hsize_t width) {
+        return width ? std::vector<hsize_t>{n, width} : std::vector<hsize_t>{n};
+    }
     std::string name_;
     hid_t mem_type_;
-    hsize_t n_;
+    hsize_t n_, width_;
     H5 space_, plist_, ds_;
 };
+
+// Rows appended one at a time to a BlockDataset, written kBlockElements at a time.
+constexpr hsize_t kBlockElements = 65536;
+template <class T>
+class RowWriter {
+public:
+    RowWriter(BlockDataset& ds, hsize_t width)
+        : ds_(ds), width_(width ? width : 1),
+          rows_(std::max<hsize_t>(1, kBlockElements / (width ? width : 1))) {}
+    void push(const T* row) {
+        buf_.insert(buf_.end(), row, row + width_);
+        if (buf_.size() == rows_ * width_) flush();
+    }
+    void push(T x) { push(&x); }
+    void flush() {
+        const hsize_t rows = buf_.size() / width_;
+        ds_.write(at_, rows, buf_.data());
+        at_ += rows;
+        buf_.clear();
+    }
+    hsize_t rows() const { return at_ + buf_.size() / width_; }
+
+private:
+    BlockDataset& ds_;
+    hsize_t width_, rows_, at_ = 0;
+    std::vector<T> buf_;
+};
+
+// The frames (a step, then `width` floats) of a probe or weight record: from its stream (a run
+// in progress streams them) or from memory.
+struct Frames {
+    uint64_t count = 0, width = 0;
+    const FrameStream* stream = nullptr;
+    const std::vector<int64_t>* steps = nullptr;
+    const std::vector<float>* values = nullptr;
+    void each(const std::function<void(uint64_t, int64_t, const float*)>& f) const {
+        if (stream) {
+            for_each_frame(stream->path(), width, count, f);
+            return;
+        }
+        for (uint64_t i = 0; i < count; ++i) f(i, (*steps)[i], values->data() + i * width);
+    }
+};
+
+Frames frames_of(const FrameStream* s, const std::vector<int64_t>& steps,
+                 const std::vector<float>& values, uint64_t width) {
+    Frames f;
+    f.width = width;
+    if (s) {
+        f.stream = s;
+        f.count = s->frames();
+    } else {
+        f.steps = &steps;
+        f.values = &values;
+        f.count = steps.size();
+    }
+    return f;
+}
 
 template <class F>
 void write_h5(const fs::path& final_path, F&& body) {
@@ -198,22 +266,28 @@ void write_probes(const fs::path& dir, const Simulation& sim) {
         for (size_t k = 0; k < cfg.recording.probes.size(); ++k) {
             const auto& pc = cfg.recording.probes[k];
             const auto& rec = sim.probes()[k];
+            const size_t nc = pc.cells.size(), nv = pc.variables.size();
+            const Frames fr = frames_of(sim.probe_stream(k), rec.steps, rec.values, nv * nc);
             const std::string name = cfg.populations[pc.population].name + "_" + std::to_string(k);
             H5 g(create_group(root, name), H5Gclose, "create /probes/" + name);
             write_attr_string(g, "population", cfg.populations[pc.population].name);
-            std::vector<double> t(rec.steps.size());
-            for (size_t i = 0; i < t.size(); ++i) t[i] = step_ms(rec.steps[i] + 1, cfg.dt_ms);
-            write_dataset(g, "time_ms", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {t.size()}, t.data());
+            BlockDataset time(g, "time_ms", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, fr.count);
             std::vector<uint64_t> ids(pc.cells.begin(), pc.cells.end());
             write_dataset(g, "node_ids", H5T_NATIVE_UINT64, H5T_STD_U64LE, {ids.size()}, ids.data());
-            const size_t nc = pc.cells.size(), nv = pc.variables.size(), ns = rec.steps.size();
-            for (size_t v = 0; v < nv; ++v) {
-                std::vector<float> data(ns * nc);
-                for (size_t s = 0; s < ns; ++s)
-                    for (size_t c = 0; c < nc; ++c) data[s * nc + c] = rec.values[(s * nv + v) * nc + c];
-                write_dataset(g, pc.variables[v], H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, {ns, nc},
-                              data.data());
-            }
+            std::vector<std::unique_ptr<BlockDataset>> vars;
+            for (size_t v = 0; v < nv; ++v)
+                vars.push_back(std::make_unique<BlockDataset>(
+                    g, pc.variables[v], H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, fr.count, nc));
+            RowWriter<double> t(time, 0);
+            std::vector<RowWriter<float>> rows;
+            for (size_t v = 0; v < nv; ++v) rows.emplace_back(*vars[v], nc);
+            // A frame is [variable][cell]: one row of each variable's [time, cell] dataset.
+            fr.each([&](uint64_t, int64_t step, const float* x) {
+                t.push(step_ms(step + 1, cfg.dt_ms));
+                for (size_t v = 0; v < nv; ++v) rows[v].push(x + v * nc);
+            });
+            t.flush();
+            for (auto& r : rows) r.flush();
         }
     });
 }
@@ -228,49 +302,59 @@ void write_weights(const fs::path& dir, const Simulation& sim) {
             const auto& rec = sim.weights()[k];
             const std::string name = cfg.projections[wc.projection].name;
             H5 g(create_group(root, name), H5Gclose, "create /weights/" + name);
-            std::vector<double> t(rec.steps.size());
-            for (size_t i = 0; i < t.size(); ++i) t[i] = step_ms(rec.steps[i] + 1, cfg.dt_ms);
-            write_dataset(g, "time_ms", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {t.size()}, t.data());
+            const Frames fr = frames_of(sim.weight_stream(k), rec.steps, rec.values, rec.count);
+            const uint64_t snaps = fr.count, n = rec.count;
+            BlockDataset time(g, "time_ms", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, snaps);
             std::vector<uint32_t> src(rec.count), tgt(rec.count);
             sim.engine().read_synapses(wc.projection, rec.stride, rec.count, src.data(), tgt.data());
             write_dataset(g, "source_ids", H5T_NATIVE_UINT32, H5T_STD_U32LE, {rec.count}, src.data());
             write_dataset(g, "target_ids", H5T_NATIVE_UINT32, H5T_STD_U32LE, {rec.count}, tgt.data());
-            write_dataset(g, "w", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, {rec.steps.size(), rec.count},
-                          rec.values.data());
+            BlockDataset w(g, "w", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, snaps, n);
             // Per snapshot: a histogram of the sample over kBins equal bins spanning the smallest
-            // to the largest weight of any snapshot, and the mean |dw| since the snapshot before.
+            // to the largest weight of any snapshot (a first pass), and the mean |dw| since the
+            // snapshot before.
             constexpr size_t kBins = 50;
-            const size_t snaps = rec.steps.size();
             float lo = 0, hi = 0;
-            if (!rec.values.empty()) {
-                const auto mm = std::minmax_element(rec.values.begin(), rec.values.end());
-                lo = *mm.first;
-                hi = *mm.second;
-            }
+            bool any = false;
+            fr.each([&](uint64_t, int64_t, const float* x) {
+                for (uint64_t i = 0; i < n; ++i) {
+                    lo = any ? std::min(lo, x[i]) : x[i];
+                    hi = any ? std::max(hi, x[i]) : x[i];
+                    any = true;
+                }
+            });
             if (!(hi > lo)) hi = lo + 1e-6f;
             std::vector<double> edges(kBins + 1);
             for (size_t b = 0; b <= kBins; ++b)
                 edges[b] = lo + (static_cast<double>(hi) - lo) * static_cast<double>(b) / kBins;
-            std::vector<uint64_t> hist(snaps * kBins, 0);
-            std::vector<double> mean_abs_dw(snaps, 0.0);
-            for (size_t s = 0; s < snaps; ++s) {
-                const float* w = rec.values.data() + s * rec.count;
-                double dw = 0;
-                for (uint64_t i = 0; i < rec.count; ++i) {
-                    const double x =
-                        (static_cast<double>(w[i]) - lo) / (static_cast<double>(hi) - lo);
-                    const size_t b = std::min<size_t>(kBins - 1, static_cast<size_t>(x * kBins));
-                    ++hist[s * kBins + b];
-                    if (s > 0) dw += std::fabs(static_cast<double>(w[i]) - w[i - rec.count]);
-                }
-                if (s > 0 && rec.count > 0) mean_abs_dw[s] = dw / static_cast<double>(rec.count);
-            }
             write_dataset(g, "histogram_edges", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {kBins + 1},
                           edges.data());
-            write_dataset(g, "histogram", H5T_NATIVE_UINT64, H5T_STD_U64LE, {snaps, kBins},
-                          hist.data());
-            write_dataset(g, "mean_abs_dw", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, {snaps},
-                          mean_abs_dw.data());
+            BlockDataset hist(g, "histogram", H5T_NATIVE_UINT64, H5T_STD_U64LE, snaps, kBins);
+            BlockDataset dws(g, "mean_abs_dw", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, snaps);
+            RowWriter<double> t_rows(time, 0), dw_rows(dws, 0);
+            RowWriter<float> w_rows(w, n);
+            RowWriter<uint64_t> h_rows(hist, kBins);
+            std::vector<float> prev(n);
+            std::vector<uint64_t> counts(kBins);
+            fr.each([&](uint64_t s, int64_t step, const float* x) {
+                std::fill(counts.begin(), counts.end(), 0);
+                double dw = 0;
+                for (uint64_t i = 0; i < n; ++i) {
+                    const double u =
+                        (static_cast<double>(x[i]) - lo) / (static_cast<double>(hi) - lo);
+                    ++counts[std::min<size_t>(kBins - 1, static_cast<size_t>(u * kBins))];
+                    if (s > 0) dw += std::fabs(static_cast<double>(x[i]) - prev[i]);
+                }
+                std::copy(x, x + n, prev.begin());
+                t_rows.push(step_ms(step + 1, cfg.dt_ms));
+                if (n > 0) w_rows.push(x);
+                h_rows.push(counts.data());
+                dw_rows.push(s > 0 && n > 0 ? dw / static_cast<double>(n) : 0.0);
+            });
+            t_rows.flush();
+            w_rows.flush();
+            h_rows.flush();
+            dw_rows.flush();
             write_attr_string(g, "units", "nS");
             write_attr_string(g, "histogram", "per snapshot: synapses of the sample in each bin "
                                               "of histogram_edges (equal bins over the smallest "
@@ -326,6 +410,15 @@ void prepare_output_dir(const fs::path& dir, bool force) {
         fs::remove(dir / name);
         fs::remove(dir / (std::string(name) + ".part"));
     }
+    remove_streams(dir);
+}
+
+void remove_streams(const fs::path& dir) {
+    std::error_code ec;
+    std::vector<fs::path> streams;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+        if (e.path().extension() == ".stream") streams.push_back(e.path());
+    for (const auto& p : streams) fs::remove(p, ec);
 }
 
 void write_resolved_config(const fs::path& dir, const Config& cfg, const Provenance& prov) {

@@ -81,6 +81,8 @@ uint64_t Simulation::synapses() const {
 
 void Simulation::collect_spikes() {
     for (uint32_t p = 0; p < spikes_.size(); ++p) engine_->take_spikes(p, &spikes_[p]);
+    for (auto& s : probe_streams_) s->flush(false);
+    for (auto& s : weight_streams_) s->flush(false);
     if (!stream_) return;
     for (uint32_t p = 0; p < spikes_.size(); ++p) {
         stream_->append(p, spikes_[p]);
@@ -88,6 +90,37 @@ void Simulation::collect_spikes() {
         spikes_[p].ids.clear();
     }
     stream_->flush(false);  // readable up to here while the run goes on
+}
+
+void Simulation::stream_frames(const std::filesystem::path& dir,
+                               const std::vector<uint64_t>& keep_probes,
+                               const std::vector<uint64_t>& keep_weights) {
+    auto keep = [](const std::vector<uint64_t>& v, size_t k) { return k < v.size() ? v[k] : 0; };
+    probe_streams_.clear();
+    weight_streams_.clear();
+    for (size_t k = 0; k < probes_.size(); ++k) {
+        const auto& pc = cfg_.recording.probes[k];
+        if (!probes_[k].steps.empty())
+            throw Error("stream_frames: probe samples are held already");
+        probe_streams_.push_back(std::make_unique<FrameStream>(
+            dir / ("probes_" + std::to_string(k) + ".stream"),
+            pc.variables.size() * pc.cells.size(), keep(keep_probes, k)));
+    }
+    for (size_t k = 0; k < weights_.size(); ++k) {
+        if (!weights_[k].steps.empty())
+            throw Error("stream_frames: weight snapshots are held already");
+        weight_streams_.push_back(std::make_unique<FrameStream>(
+            dir / ("weights_" + std::to_string(k) + ".stream"), weights_[k].count,
+            keep(keep_weights, k)));
+    }
+}
+
+const FrameStream* Simulation::probe_stream(size_t k) const {
+    return k < probe_streams_.size() ? probe_streams_[k].get() : nullptr;
+}
+
+const FrameStream* Simulation::weight_stream(size_t k) const {
+    return k < weight_streams_.size() ? weight_streams_[k].get() : nullptr;
 }
 
 void Simulation::stream_spikes(const std::filesystem::path& path, uint64_t keep_bytes) {
@@ -263,21 +296,35 @@ void Simulation::record_after_step() {
         const auto& pc = cfg_.recording.probes[k];
         if (n % pc.every_steps != 0) continue;
         auto& rec = probes_[k];
-        rec.steps.push_back(n);
-        const size_t off = rec.values.size();
-        rec.values.resize(off + pc.variables.size() * pc.cells.size());
+        float* out = nullptr;
+        if (FrameStream* s = k < probe_streams_.size() ? probe_streams_[k].get() : nullptr) {
+            frame_.resize(s->width());
+            out = frame_.data();
+        } else {
+            rec.steps.push_back(n);
+            const size_t off = rec.values.size();
+            rec.values.resize(off + pc.variables.size() * pc.cells.size());
+            out = rec.values.data() + off;
+        }
         for (size_t v = 0; v < pc.variables.size(); ++v)
             engine_->read_state(pc.population, pc.variables[v], pc.cells,
-                                rec.values.data() + off + v * pc.cells.size());
+                                out + v * pc.cells.size());
+        if (k < probe_streams_.size()) probe_streams_[k]->append(n, frame_.data());
     }
     for (size_t k = 0; k < weights_.size(); ++k) {
         if (n % weight_every_[k] != 0) continue;
         auto& rec = weights_[k];
+        const uint32_t proj = cfg_.recording.weights[k].projection;
+        if (k < weight_streams_.size()) {
+            frame_.resize(rec.count);
+            engine_->read_weights(proj, rec.stride, rec.count, frame_.data());
+            weight_streams_[k]->append(n, frame_.data());
+            continue;
+        }
         rec.steps.push_back(n);
         const size_t off = rec.values.size();
         rec.values.resize(off + rec.count);
-        engine_->read_weights(cfg_.recording.weights[k].projection, rec.stride, rec.count,
-                              rec.values.data() + off);
+        engine_->read_weights(proj, rec.stride, rec.count, rec.values.data() + off);
     }
 }
 

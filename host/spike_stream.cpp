@@ -12,27 +12,45 @@ namespace l5sim {
 
 namespace fs = std::filesystem;
 
-SpikeStream::SpikeStream(fs::path path, uint64_t keep_bytes) : path_(std::move(path)) {
+static std::FILE* open_cut(const fs::path& path, uint64_t keep_bytes) {
     std::error_code ec;
-    if (keep_bytes % kRecordBytes != 0)
-        throw Error(path_.string() + ": a spike stream length must be a multiple of 16 bytes");
     if (keep_bytes > 0) {
-        const auto size = fs::file_size(path_, ec);
+        const auto size = fs::file_size(path, ec);
         if (ec || size < keep_bytes)
-            throw Error(path_.string() + ": the spike stream holds " +
+            throw Error(path.string() + ": the stream holds " +
                         (ec ? std::string("nothing readable") : std::to_string(size) + " bytes") +
                         ", the checkpoint needs " + std::to_string(keep_bytes));
-        fs::resize_file(path_, keep_bytes, ec);
-        if (ec) throw Error("cannot cut " + path_.string() + ": " + ec.message());
-        // The spikes per population so far (read once, at resume).
+        fs::resize_file(path, keep_bytes, ec);
+        if (ec) throw Error("cannot cut " + path.string() + ": " + ec.message());
+    }
+    std::FILE* f = std::fopen(path.c_str(), keep_bytes > 0 ? "ab" : "wb");
+    if (!f) throw Error("cannot open " + path.string() + " for writing: " + std::strerror(errno));
+    return f;
+}
+
+static void flush_file(std::FILE* f, const fs::path& path, bool durable) {
+    if (std::fflush(f) != 0)
+        throw Error("cannot write " + path.string() + ": " + std::strerror(errno));
+    if (durable && ::fsync(fileno(f)) != 0)
+        throw Error("cannot sync " + path.string() + ": " + std::strerror(errno));
+}
+
+
+SpikeStream::SpikeStream(fs::path path, uint64_t keep_bytes) : path_(std::move(path)) {
+    if (keep_bytes % kRecordBytes != 0)
+        throw Error(path_.string() + ": a spike stream length must be a multiple of 16 bytes");
+    f_ = open_cut(path_, keep_bytes);
+    bytes_ = keep_bytes;
+    // The spikes per population so far (read once, at resume).
+    try {
         for_each_streamed_spike(path_, keep_bytes, [&](uint32_t pop, uint32_t, int64_t) {
             if (pop >= per_pop_.size()) per_pop_.resize(pop + 1, 0);
             ++per_pop_[pop];
         });
+    } catch (...) {
+        std::fclose(f_);
+        throw;
     }
-    f_ = std::fopen(path_.c_str(), keep_bytes > 0 ? "ab" : "wb");
-    if (!f_) throw Error("cannot open " + path_.string() + " for writing: " + std::strerror(errno));
-    bytes_ = keep_bytes;
 }
 
 SpikeStream::~SpikeStream() {
@@ -58,15 +76,46 @@ void SpikeStream::append(uint32_t pop, const SpikeRecord& r) {
     per_pop_[pop] += n;
 }
 
-void SpikeStream::flush(bool durable) {
-    if (std::fflush(f_) != 0)
-        throw Error("cannot write " + path_.string() + ": " + std::strerror(errno));
-    if (durable && ::fsync(fileno(f_)) != 0)
-        throw Error("cannot sync " + path_.string() + ": " + std::strerror(errno));
-}
+void SpikeStream::flush(bool durable) { flush_file(f_, path_, durable); }
 
 uint64_t SpikeStream::spikes(uint32_t pop) const {
     return pop < per_pop_.size() ? per_pop_[pop] : 0;
+}
+
+FrameStream::FrameStream(fs::path path, uint64_t width, uint64_t keep_frames)
+    : path_(std::move(path)), width_(width) {
+    f_ = open_cut(path_, keep_frames * (8 + 4 * width_));
+    frames_ = keep_frames;
+}
+
+FrameStream::~FrameStream() {
+    if (f_) std::fclose(f_);
+}
+
+void FrameStream::append(int64_t step, const float* values) {
+    if (std::fwrite(&step, 8, 1, f_) != 1 ||
+        (width_ > 0 && std::fwrite(values, 4, width_, f_) != width_))
+        throw Error("cannot write " + path_.string() + ": " + std::strerror(errno));
+    ++frames_;
+}
+
+void FrameStream::flush(bool durable) { flush_file(f_, path_, durable); }
+
+void for_each_frame(const fs::path& path, uint64_t width, uint64_t frames,
+                    const std::function<void(uint64_t, int64_t, const float*)>& f) {
+    std::FILE* in = std::fopen(path.c_str(), "rb");
+    if (!in) throw Error("cannot open " + path.string() + ": " + std::strerror(errno));
+    std::vector<float> values(width);
+    for (uint64_t i = 0; i < frames; ++i) {
+        int64_t step = 0;
+        if (std::fread(&step, 8, 1, in) != 1 ||
+            (width > 0 && std::fread(values.data(), 4, width, in) != width)) {
+            std::fclose(in);
+            throw Error(path.string() + ": the stream ends early");
+        }
+        f(i, step, values.data());
+    }
+    std::fclose(in);
 }
 
 void for_each_streamed_spike(const fs::path& path, uint64_t bytes,

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "l5sim/simulation.hpp"
 
@@ -25,6 +26,8 @@ struct CheckpointInfo {
     double wall_s = 0;         // wall time simulated so far (all segments)
     uint64_t bytes = 0;        // file size
     int64_t spike_stream_bytes = -1;  // length of the run's spike stream (-1: spikes inside)
+    bool frames_streamed = false;     // probe samples and weight snapshots in streams
+    std::vector<uint64_t> probe_frames, weight_frames;  // their frame counts
 };
 
 /// Write `sim`'s state to `path` (atomically; an Error names the file on failure).

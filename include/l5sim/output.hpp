@@ -29,6 +29,8 @@ void prepare_output_dir(const std::filesystem::path& dir, bool force);
 void write_resolved_config(const std::filesystem::path& dir, const Config& cfg,
                            const Provenance& prov);
 /// Spikes, probes and weights recorded so far, without summary.json (an interrupted run).
+/// Remove the recording streams of a run in progress (DIR/*.stream).
+void remove_streams(const std::filesystem::path& dir);
 void write_recordings(const std::filesystem::path& dir, const Simulation& sim);
 /// Spikes, probes, weights, then summary.json; throws Error on an I/O failure (a file being
 /// written stays under its .part name).

@@ -37,6 +37,7 @@ struct RunTiming {
 
 class Controls;
 class SpikeStream;
+class FrameStream;
 struct CheckpointInfo;
 
 class Simulation {
@@ -68,6 +69,14 @@ public:
     /// them in memory (l5sim/spike_stream.hpp); the file is cut to `keep_bytes` first (0: new).
     void stream_spikes(const std::filesystem::path& path, uint64_t keep_bytes);
     const SpikeStream* spike_stream() const { return stream_.get(); }
+    /// From now on, append every probe sample and weight snapshot to DIR/probes_<k>.stream and
+    /// DIR/weights_<k>.stream instead of keeping them in memory; each stream is cut to its
+    /// entry of the `keep_*` frame counts first (missing entries: 0, a new stream).
+    void stream_frames(const std::filesystem::path& dir, const std::vector<uint64_t>& keep_probes,
+                       const std::vector<uint64_t>& keep_weights);
+    /// The stream of probe / weight record k, or null when it is kept in memory.
+    const FrameStream* probe_stream(size_t k) const;
+    const FrameStream* weight_stream(size_t k) const;
     /// Spikes of population `pop` so far (counted even when spike recording is off).
     uint64_t spike_count(uint32_t pop) const { return engine_->spike_count(pop); }
     uint64_t synapses() const;
@@ -101,6 +110,8 @@ private:
     std::unique_ptr<Controls> controls_;
     std::vector<SpikeRecord> spikes_;
     std::unique_ptr<SpikeStream> stream_;
+    std::vector<std::unique_ptr<FrameStream>> probe_streams_, weight_streams_;
+    std::vector<float> frame_;  // one frame being streamed
     std::vector<ProbeRecord> probes_;
     std::vector<WeightRecord> weights_;
     std::vector<int64_t> weight_every_;

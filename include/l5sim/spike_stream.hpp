@@ -38,6 +38,33 @@ private:
     std::vector<uint64_t> per_pop_;
 };
 
+/// Fixed-size frames (int64 step, then `width` floats, little-endian) appended to a file: the
+/// probe samples or weight snapshots of one record of a run in progress, cut at a frame count
+/// on resume like the spike stream.
+class FrameStream {
+public:
+    FrameStream(std::filesystem::path path, uint64_t width, uint64_t keep_frames);
+    ~FrameStream();
+    FrameStream(const FrameStream&) = delete;
+    FrameStream& operator=(const FrameStream&) = delete;
+
+    void append(int64_t step, const float* values);
+    void flush(bool durable);
+    uint64_t frames() const { return frames_; }
+    uint64_t width() const { return width_; }
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+    uint64_t width_;
+    std::FILE* f_ = nullptr;
+    uint64_t frames_ = 0;
+};
+
+/// Every frame of the first `frames` of a frame stream, in order: f(index, step, values).
+void for_each_frame(const std::filesystem::path& path, uint64_t width, uint64_t frames,
+                    const std::function<void(uint64_t, int64_t, const float*)>& f);
+
 /// Every record of the first `bytes` of a stream file, in file order: f(pop, id, step).
 void for_each_streamed_spike(const std::filesystem::path& path, uint64_t bytes,
                              const std::function<void(uint32_t, uint32_t, int64_t)>& f);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "l5sim/error.hpp"
@@ -42,13 +43,13 @@ std::string read_file(const fs::path& p) {
     return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
-// The quickstart ring (PYR ~28 Hz, PV ~390 Hz), without probes and weight snapshots.
-Config quickstart(const std::string& duration_ms) {
+// The quickstart ring (PYR ~28 Hz, PV ~390 Hz) with its probes, and weight snapshots of 2000
+// PYR -> PYR synapses every `weights_ms`.
+Config quickstart(const std::string& duration_ms, const std::string& weights_ms = "100") {
     return load_config(std::string(L5SIM_SOURCE_DIR) + "/configs/quickstart.yaml",
                        {{"simulation.duration_ms", duration_ms},
                         {"simulation.threads", "1"},
-                        {"recording.probes", "[]"},
-                        {"recording.weights", "[]"}});
+                        {"recording.weights.0.every_ms", weights_ms}});
 }
 
 }  // namespace
@@ -81,8 +82,35 @@ TEST(SpikeStream, RecordsInOrderAndACutOnReopen) {
     fs::remove(p);
 }
 
-// A streamed run summarises (burst fractions) and writes spikes.h5 byte for byte as a run that
-// keeps its spikes in memory; its memory does not grow with the spikes.
+TEST(SpikeStream, FramesInOrderAndACutOnReopen) {
+    const fs::path p = temp_path("frames");
+    const float a[3] = {1, 2, 3}, b[3] = {4, 5, 6}, c[3] = {7, 8, 9};
+    {
+        FrameStream s(p, 3, 0);
+        s.append(10, a);
+        s.append(20, b);
+        s.flush(true);
+        EXPECT_EQ(s.frames(), 2u);
+    }
+    EXPECT_EQ(fs::file_size(p), 2u * (8 + 12));
+    {
+        FrameStream s(p, 3, 1);  // a resume from a checkpoint taken after the first frame
+        s.append(30, c);
+        s.flush(false);
+    }
+    std::vector<std::pair<int64_t, std::vector<float>>> got;
+    for_each_frame(p, 3, 2, [&](uint64_t, int64_t step, const float* x) {
+        got.emplace_back(step, std::vector<float>(x, x + 3));
+    });
+    using F = std::pair<int64_t, std::vector<float>>;
+    EXPECT_EQ(got, (std::vector<F>{{10, {1, 2, 3}}, {30, {7, 8, 9}}}));
+    EXPECT_THROW(FrameStream(p, 3, 5), Error);
+    EXPECT_THROW(for_each_frame(p, 3, 3, [](uint64_t, int64_t, const float*) {}), Error);
+    fs::remove(p);
+}
+
+// A streamed run summarises (burst fractions) and writes spikes.h5, probes.h5 and weights.h5
+// byte for byte as a run that keeps its recordings in memory; its memory does not grow with them.
 TEST(SpikeStream, StreamedRunEqualsInMemoryRun) {
     const Config cfg = quickstart("2000");
     Simulation mem(cfg, Simulation::Backend::cpu);
@@ -93,12 +121,19 @@ TEST(SpikeStream, StreamedRunEqualsInMemoryRun) {
     write_recordings(d1, mem);
     Simulation str(cfg, Simulation::Backend::cpu);
     str.stream_spikes(d2 / "spikes.stream", 0);
+    str.stream_frames(d2, {}, {});
     str.run();
     EXPECT_TRUE(str.spikes()[0].ids.empty()) << "streamed spikes stay out of memory";
+    EXPECT_TRUE(str.probes().at(0).steps.empty()) << "streamed probe samples too";
+    EXPECT_TRUE(str.weights().at(0).steps.empty()) << "streamed weight snapshots too";
+    ASSERT_GT(mem.probes().at(0).steps.size(), 100u);
+    EXPECT_EQ(str.probe_stream(0)->frames(), mem.probes()[0].steps.size());
+    EXPECT_EQ(str.weight_stream(0)->frames(), mem.weights()[0].steps.size());
     ASSERT_GT(mem.spikes()[0].ids.size(), 1000u);
     EXPECT_EQ(str.spike_stream()->spikes(0), mem.spikes()[0].ids.size());
     write_recordings(d2, str);
-    EXPECT_EQ(read_file(d1 / "spikes.h5"), read_file(d2 / "spikes.h5"));
+    for (const char* f : {"spikes.h5", "probes.h5", "weights.h5"})
+        EXPECT_EQ(read_file(d1 / f), read_file(d2 / f)) << f;
     const auto a = summarize(mem), b = summarize(str);
     ASSERT_EQ(a.size(), b.size());
     for (size_t p = 0; p < a.size(); ++p) {
@@ -112,12 +147,13 @@ TEST(SpikeStream, StreamedRunEqualsInMemoryRun) {
     fs::remove_all(d2);
 }
 
-TEST(SpikeStream, MemoryStaysFlatWithEverySpikeRecorded) {
-    const Config cfg = quickstart("21000");
+TEST(SpikeStream, MemoryStaysFlatWithEverySpikeAndManyWeightsRecorded) {
+    const Config cfg = quickstart("21000", "10");
     const fs::path d = temp_path("flat");
     fs::create_directories(d);
     Simulation sim(cfg, Simulation::Backend::cpu);
     sim.stream_spikes(d / "spikes.stream", 0);
+    sim.stream_frames(d, {}, {});
     sim.advance(10000);
     const long before = test::resident_kb();
     if (before < 0) GTEST_SKIP() << "no /proc/self/status";
@@ -126,6 +162,8 @@ TEST(SpikeStream, MemoryStaysFlatWithEverySpikeRecorded) {
     // Kept in memory they would take 12 bytes each: over 4 MB, twice the bound below.
     const uint64_t streamed = sim.spike_stream()->spikes(0) + sim.spike_stream()->spikes(1);
     ASSERT_GT(streamed * 12, 4u << 20) << streamed << " spikes";
+    // ... and the weight snapshots 8 kB each: 2000 of them, 16 MB.
+    ASSERT_EQ(sim.weight_stream(0)->frames(), 2100u);
     EXPECT_LT(after - before, 2048) << before << " kB -> " << after << " kB";
     fs::remove_all(d);
 }
