@@ -112,7 +112,9 @@ public:
     void write(hsize_t offset, hsize_t rows, const void* data) {
         if (rows == 0 || (width_ == 0 && n_ == 0)) return;
         if (offset + rows > n_) throw Error("HDF5: block past the end of " + name_);
-        const auto count = dims(rows, width_), start = dims(offset, 0);
+        const auto count = dims(rows, width_);
+        const std::vector<hsize_t> start =
+            width_ ? std::vector<hsize_t>{offset, 0} : std::vector<hsize_t>{offset};
         if (width_ && count[1] == 0) return;
         H5 mem(H5Screate_simple(width_ ? 2 : 1, count.data(), nullptr), H5Sclose,
                "create a memory space");
