@@ -19,8 +19,12 @@ inline Config config_from(const std::string& yaml, const std::vector<Override>& 
     return parse_config(yaml, "test.yaml", ov);
 }
 
-/// Resident memory of this process (kB, /proc/self/status), or -1 where there is none.
+/// Resident memory of this process (kB, /proc/self/status), or -1 where there is none or where
+/// it means little (AddressSanitizer holds freed memory in quarantine, hundreds of MB).
 inline long resident_kb() {
+#if defined(__SANITIZE_ADDRESS__)
+    return -1;
+#else
     std::ifstream f("/proc/self/status");
     std::string key;
     while (f >> key) {
@@ -32,6 +36,7 @@ inline long resident_kb() {
         f.ignore(1 << 12, '\n');
     }
     return -1;
+#endif
 }
 
 /// True when the environment demands that GPU tests run (L5SIM_REQUIRE_GPU=1).
