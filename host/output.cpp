@@ -210,10 +210,8 @@ std::string hostname() {
     return buf;
 }
 
-// /spikes/<population>/{timestamps, node_ids} (SONATA), written in blocks of kSpikeBlock
-// from the spikes in memory or from the run's spike stream: the same bytes either way.
-constexpr size_t kSpikeBlock = 65536;
-
+// /spikes/<population>/{timestamps, node_ids} (SONATA), written in blocks from the spikes in
+// memory or from the run's spike stream: the same bytes either way.
 void write_spikes(const fs::path& dir, const Simulation& sim) {
     const auto& cfg = sim.config();
     const SpikeStream* stream = sim.spike_stream();
@@ -227,19 +225,11 @@ void write_spikes(const fs::path& dir, const Simulation& sim) {
             const uint64_t n = stream ? stream->spikes(p) : sim.spikes()[p].ids.size();
             BlockDataset ts(g, "timestamps", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, n);
             BlockDataset ids(g, "node_ids", H5T_NATIVE_UINT64, H5T_STD_U64LE, n);
-            std::vector<double> t;
-            std::vector<uint64_t> id;
-            uint64_t at = 0;
+            RowWriter<double> t(ts, 0);
+            RowWriter<uint64_t> id(ids, 0);
             auto put = [&](int64_t step, uint32_t cell) {
-                t.push_back(step_ms(step, cfg.dt_ms));
-                id.push_back(cell);
-                if (t.size() == kSpikeBlock) {
-                    ts.write(at, t.size(), t.data());
-                    ids.write(at, id.size(), id.data());
-                    at += t.size();
-                    t.clear();
-                    id.clear();
-                }
+                t.push(step_ms(step, cfg.dt_ms));
+                id.push(cell);
             };
             if (stream) {
                 for_each_streamed_spike(stream->path(), stream->bytes(),
@@ -250,9 +240,9 @@ void write_spikes(const fs::path& dir, const Simulation& sim) {
                 const auto& rec = sim.spikes()[p];
                 for (size_t i = 0; i < rec.ids.size(); ++i) put(rec.steps[i], rec.ids[i]);
             }
-            ts.write(at, t.size(), t.data());
-            ids.write(at, id.size(), id.data());
-            if (at + t.size() != n)
+            t.flush();
+            id.flush();
+            if (t.rows() != n)
                 throw Error("spikes of " + cfg.populations[p].name +
                             ": the stream holds another count than it reported");
             write_attr_string(ts, "units", "ms");

@@ -166,62 +166,34 @@ int64_t Simulation::window_length(int64_t limit, int64_t align) const {
     return std::max<int64_t>(1, k);
 }
 
-void Simulation::one_window(int64_t limit, int64_t align) {
-    if (engine_->max_window() <= 1 || (profile_ && !engine_->times_windows())) {
-        one_step();
-        return;
-    }
-    const int64_t n = step_;
-    auto& ph = timing_.phases;
-    auto timed = [&](double* acc, auto&& f) {
-        const auto t0 = std::chrono::steady_clock::now();
-        f();
-        if (!profile_) return;
-        engine_->synchronize();
-        *acc += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    };
-    timed(&ph.controls, [&] { controls_->apply(n); });
-    const int64_t k = window_length(limit, align);
-    if (k == 1) {
-        if (profile_) {
-            profiled_phases(n);
-        } else {
-            step_phases(n);
-        }
-    } else {
-        engine_->run_window(n, k);  // a profiling engine times the window's stages itself
-    }
-    timed(&ph.record, [&] {
-        step_ = n + k - 1;
-        record_after_step();  // only the window's last step can be due
-        ++step_;
-        if (step_ % kCollectEvery == 0) collect_spikes();
-    });
-    if (step_ % health_every_ == 0) check_health();
+// Profiling: f, then wait for the engine and charge the wall time to *acc; otherwise just f.
+template <class F>
+static void timed(bool profile, Engine& engine, double* acc, F&& f) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    if (!profile) return;
+    engine.synchronize();
+    *acc += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-void Simulation::one_step() {
+// One window, or one step when the engine steps singly (or profiles by phase): knobs first,
+// then the steps, then the records due after the last step, spike collection, health.
+void Simulation::one_window(int64_t limit, int64_t align) {
+    const bool windows = engine_->max_window() > 1 && (!profile_ || engine_->times_windows());
     const int64_t n = step_;
-    if (!profile_) {
-        controls_->apply(n);
-        step_phases(n);
-        record_after_step();
-        ++step_;
-        if (step_ % kCollectEvery == 0) collect_spikes();
-        if (step_ % health_every_ == 0) check_health();
-        return;
-    }
     auto& ph = timing_.phases;
-    auto timed = [&](double& acc, auto&& f) {
-        const auto t0 = std::chrono::steady_clock::now();
-        f();
-        engine_->synchronize();
-        acc += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    };
-    timed(ph.controls, [&] { controls_->apply(n); });
-    profiled_phases(n);
-    timed(ph.record, [&] {
-        record_after_step();
+    timed(profile_, *engine_, &ph.controls, [&] { controls_->apply(n); });
+    const int64_t k = windows ? window_length(limit, align) : 1;
+    if (k > 1) {
+        engine_->run_window(n, k);  // a profiling engine times the window's stages itself
+    } else if (profile_) {
+        profiled_phases(n);
+    } else {
+        step_phases(n);
+    }
+    timed(profile_, *engine_, &ph.record, [&] {
+        step_ = n + k - 1;
+        record_after_step();  // only the window's last step can be due
         ++step_;
         if (step_ % kCollectEvery == 0) collect_spikes();
     });
@@ -276,18 +248,13 @@ void Simulation::check_health() {
 // Profiling: wait for the engine after each phase and charge the wall time to the phase.
 void Simulation::profiled_phases(int64_t n) {
     auto& ph = timing_.phases;
-    auto timed = [&](double& acc, auto&& f) {
-        const auto t0 = std::chrono::steady_clock::now();
-        f();
-        engine_->synchronize();
-        acc += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    };
-    timed(ph.detect, [&] { engine_->detect_spikes(n); });
-    timed(ph.propagate, [&] { engine_->propagate(n); });
-    timed(ph.deliver, [&] { engine_->deliver(n); });
-    timed(ph.dendrites, [&] { engine_->integrate_dendrites(n); });
-    timed(ph.somata, [&] { engine_->integrate_somata(n); });
-    timed(ph.plasticity, [&] { engine_->plasticity(n); });
+    Engine& e = *engine_;
+    timed(true, e, &ph.detect, [&] { e.detect_spikes(n); });
+    timed(true, e, &ph.propagate, [&] { e.propagate(n); });
+    timed(true, e, &ph.deliver, [&] { e.deliver(n); });
+    timed(true, e, &ph.dendrites, [&] { e.integrate_dendrites(n); });
+    timed(true, e, &ph.somata, [&] { e.integrate_somata(n); });
+    timed(true, e, &ph.plasticity, [&] { e.plasticity(n); });
 }
 
 void Simulation::record_after_step() {

@@ -198,13 +198,8 @@ private:
         L5_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
         L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
     }
-    // A copy to scratch the const readers own (probe and health buffers are caches).
-    void to_device_const(void* dst, const void* src, size_t bytes) const {
-        if (!bytes) return;
-        L5_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
-        L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    }
-    void to_device(void* dst, const void* src, size_t bytes) {
+    // const: the const readers copy into their own scratch too (probe and health caches).
+    void to_device(void* dst, const void* src, size_t bytes) const {
         if (!bytes) return;
         L5_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
         L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -725,7 +720,7 @@ bool CudaEngine::find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) 
     constexpr size_t kVars = sizeof(kHealthVars) / sizeof(kHealthVars[0]);
     if (health_.size() < kVars) health_ = DeviceBuffer<unsigned>(kVars);
     std::vector<unsigned> first(kVars, ~0u);
-    to_device_const(health_.data(), first.data(), kVars * sizeof(unsigned));
+    to_device(health_.data(), first.data(), kVars * sizeof(unsigned));
     const PopView& v = pops_[pop].view;
     for (size_t k = 0; k < kVars; ++k)
         if (const float* a = float_var(v, kHealthVars[k]))

@@ -91,7 +91,6 @@ private:
     friend void write_checkpoint(const std::filesystem::path& path, Simulation& sim);
     friend void restore_checkpoint(const std::filesystem::path& path, const CheckpointInfo& info,
                                    Simulation& sim);
-    void one_step();
     /// One window from step_ (one step when profiling or when the engine steps singly),
     /// ending no later than `limit` and at no multiple of `align` (> 0) inside it.
     void one_window(int64_t limit, int64_t align);
