@@ -34,6 +34,8 @@ struct RunArgs {
     std::vector<std::string> sets;
     bool force = false, quiet = false, profile = false;
     std::string checkpoint_every;
+    std::string pack = "auto";
+    int max_pack = 0;
 };
 
 struct ResumeArgs {
@@ -107,6 +109,10 @@ int cmd_run(const RunArgs& a, const std::string& command_line) {
         SweepRunOptions opt;
         opt.backend = backend;
         opt.parallel = batch.configs.front().threads;
+        opt.pack = a.pack == "on"    ? SweepRunOptions::Pack::on
+                   : a.pack == "off" ? SweepRunOptions::Pack::off
+                                     : SweepRunOptions::Pack::automatic;
+        opt.max_pack = a.max_pack;
         opt.quiet = a.quiet;
         opt.force = a.force;
         opt.command_line = command_line;
@@ -314,6 +320,15 @@ int main(int argc, char** argv) {
     run->add_option("--checkpoint-every", ra.checkpoint_every,
                     "write DIR/checkpoint.l5ck every interval: wall clock (90s, 30min, 2h) or "
                     "biological time (500ms-bio, 2s-bio)");
+    run->add_option("--pack", ra.pack,
+                    "sweeps: step the replicas together as one simulation (on: one kernel launch "
+                    "per stage for all replicas on the CUDA engine), off: each on its own; auto "
+                    "(default): packed on the CUDA engine, one replica per thread on the CPU")
+        ->check(CLI::IsMember({"auto", "on", "off"}));
+    run->add_option("--max-pack", ra.max_pack,
+                    "sweeps, packed: at most this many replicas per pack (default: as many as "
+                    "memory allows)")
+        ->check(CLI::PositiveNumber);
     ResumeArgs rs;
     auto* resume = app.add_subcommand("resume", "continue an interrupted run from DIR/checkpoint.l5ck");
     resume->add_option("dir", rs.dir, "output directory of the run")->required();

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <numbers>
 
 #include "l5sim/error.hpp"
@@ -245,6 +246,17 @@ uint64_t estimate_bytes(const Config& cfg) {
         bytes += max_ring_slots(cfg, p) * n_tgt * 8 + (p.stdp ? (n_src + n_tgt) * 16 : 0);
     }
     return bytes;
+}
+
+uint64_t host_available_bytes() {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string key;
+    uint64_t kib = 0;
+    while (meminfo >> key >> kib) {
+        if (key == "MemAvailable:") return kib * 1024;
+        meminfo.ignore(256, '\n');
+    }
+    return 0;
 }
 
 }  // namespace l5sim

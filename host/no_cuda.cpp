@@ -2,6 +2,7 @@
 #include "l5sim/devices.hpp"
 #include "l5sim/engine.hpp"
 #include "l5sim/error.hpp"
+#include "l5sim/packed.hpp"
 
 namespace l5sim {
 
@@ -23,5 +24,14 @@ std::unique_ptr<Engine> make_cuda_engine(const Config&) {
     throw Error("--backend cuda: this l5sim was built without CUDA (nvcc not found at configure "
                 "time); rebuild on a machine with the CUDA toolkit, or use --backend cpu");
 }
+
+EnginePack make_cuda_pack(const std::vector<Config>& cfgs) {
+    make_cuda_engine(cfgs.empty() ? Config{} : cfgs.front());  // throws: no CUDA in this build
+    return {};
+}
+
+uint64_t cuda_member_bytes(const Config&) { return 0; }
+
+uint64_t cuda_free_bytes() { return 0; }
 
 }  // namespace l5sim

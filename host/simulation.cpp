@@ -13,21 +13,15 @@
 #include "controls.hpp"
 #include "l5sim/spike_stream.hpp"
 #include "l5sim/error.hpp"
+#include "l5sim/network.hpp"
 
 namespace l5sim {
 
 // Refuse a network the CPU engine cannot hold, before allocating any of it.
 static void check_host_memory(const Config& cfg) {
-    std::ifstream meminfo("/proc/meminfo");
-    std::string key;
-    uint64_t kib = 0;
-    while (meminfo >> key >> kib) {
-        if (key == "MemAvailable:") break;
-        meminfo.ignore(256, '\n');
-        kib = 0;
-    }
-    if (kib == 0) return;  // unknown: let the allocation decide
-    const uint64_t need = estimate_bytes(cfg), have = kib * 1024;
+    const uint64_t have = host_available_bytes();
+    if (have == 0) return;  // unknown: let the allocation decide
+    const uint64_t need = estimate_bytes(cfg);
     if (need > have) {
         char buf[256];
         std::snprintf(buf, sizeof buf,
@@ -52,6 +46,17 @@ Simulation::Simulation(Config cfg, Backend backend, bool profile)
         check_host_memory(cfg_);
         engine_ = make_cpu_engine(cfg_, build_network(cfg_));
     }
+    init(t0);
+}
+
+Simulation::Simulation(Config cfg, std::unique_ptr<Engine> engine, double build_s)
+    : cfg_(std::move(cfg)), engine_(std::move(engine)) {
+    if (!engine_) throw Error("Simulation: no engine");
+    init(std::chrono::steady_clock::now());
+    timing_.build_s += build_s;
+}
+
+void Simulation::init(std::chrono::steady_clock::time_point t0) {
     engine_->set_profiling(profile_);
     timing_.connectivity_bytes = engine_->connectivity_bytes();
     for (const auto& w : cfg_.recording.weights) {
@@ -181,9 +186,8 @@ static void timed(bool profile, Engine& engine, double* acc, F&& f) {
 void Simulation::one_window(int64_t limit, int64_t align) {
     const bool windows = engine_->max_window() > 1 && (!profile_ || engine_->times_windows());
     const int64_t n = step_;
-    auto& ph = timing_.phases;
-    timed(profile_, *engine_, &ph.controls, [&] { controls_->apply(n); });
-    const int64_t k = windows ? window_length(limit, align) : 1;
+    const int64_t most = begin_window(limit, align);
+    const int64_t k = windows ? most : 1;
     if (k > 1) {
         engine_->run_window(n, k);  // a profiling engine times the window's stages itself
     } else if (profile_) {
@@ -191,8 +195,17 @@ void Simulation::one_window(int64_t limit, int64_t align) {
     } else {
         step_phases(n);
     }
-    timed(profile_, *engine_, &ph.record, [&] {
-        step_ = n + k - 1;
+    end_window(k);
+}
+
+int64_t Simulation::begin_window(int64_t limit, int64_t align) {
+    timed(profile_, *engine_, &timing_.phases.controls, [&] { controls_->apply(step_); });
+    return window_length(limit, align);
+}
+
+void Simulation::end_window(int64_t k) {
+    timed(profile_, *engine_, &timing_.phases.record, [&] {
+        step_ = step_ + k - 1;
         record_after_step();  // only the window's last step can be due
         ++step_;
         if (step_ % kCollectEvery == 0) collect_spikes();
@@ -301,16 +314,29 @@ void Simulation::advance(int64_t n) {
     collect_spikes();
 }
 
-bool Simulation::run(const std::function<void(int64_t, int64_t)>& progress,
-                     const std::function<bool(int64_t)>& pause, int64_t align) {
-    const int64_t total = cfg_.steps();
-    const int64_t first = step_;
+void Simulation::start_run() {
     if (health_step_ < 0) {  // the rate check counts from here (a fresh or resumed run)
         health_step_ = step_;
         health_spikes_.clear();
         for (uint32_t p = 0; p < cfg_.populations.size(); ++p)
             health_spikes_.push_back(engine_->spike_count(p));
     }
+}
+
+void Simulation::finish_run(double wall_s) {
+    collect_spikes();
+    engine_->synchronize();  // an engine may still be working on queued steps
+    engine_->take_window_phases(&timing_.phases);
+    timing_.wall_s += wall_s;
+    timing_.steps = step_;
+    timing_.synaptic_events = engine_->synaptic_events();
+}
+
+bool Simulation::run(const std::function<void(int64_t, int64_t)>& progress,
+                     const std::function<bool(int64_t)>& pause, int64_t align) {
+    const int64_t total = cfg_.steps();
+    const int64_t first = step_;
+    start_run();
     const auto t0 = std::chrono::steady_clock::now();
     while (step_ < total) {
         if (pause && step_ > first && pause(step_)) break;
@@ -318,12 +344,7 @@ bool Simulation::run(const std::function<void(int64_t, int64_t)>& progress,
         one_window(total, align);
         if (progress && step_ / 200 != before / 200) progress(step_, total);
     }
-    collect_spikes();
-    engine_->synchronize();  // an engine may still be working on queued steps
-    engine_->take_window_phases(&timing_.phases);
-    timing_.wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    timing_.steps = step_;
-    timing_.synaptic_events = engine_->synaptic_events();
+    finish_run(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     return step_ >= total;
 }
 

@@ -7,13 +7,17 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "l5sim/build_info.hpp"
 #include "l5sim/devices.hpp"
 #include "l5sim/error.hpp"
+#include "l5sim/network.hpp"
 #include "l5sim/output.hpp"
+#include "l5sim/packed.hpp"
 #include "l5sim/sweep.hpp"
 
 namespace fs = std::filesystem;
@@ -44,6 +48,79 @@ nlohmann::ordered_json replica_json(const ReplicaSpec& r) {
     j["params"] = nlohmann::ordered_json::object();
     for (const auto& [k, v] : r.params) j["params"][k] = json_value(v);
     return j;
+}
+
+// The replicas in packs (l5sim/packed.hpp): replicas of the same length, as many per pack as
+// memory allows (and opt.max_pack), each pack one lockstep run; every replica is then written
+// by `finish`. Returns the number of packs run. Errors go to `fail` (-1: not one replica's).
+template <class Fail, class Finish>
+int run_packs(const Batch& batch, bool cpu, int threads, const SweepRunOptions& opt, Fail&& fail,
+              Finish&& finish, std::chrono::steady_clock::time_point t0) {
+    const auto n = batch.replicas.size();
+    std::map<int64_t, std::vector<size_t>> by_length;  // steps -> replicas, in order
+    for (size_t i = 0; i < n; ++i) by_length[batch.configs[i].steps()].push_back(i);
+    int packs = 0;
+    for (const auto& [steps, members] : by_length) {
+        size_t next = 0;
+        while (next < members.size()) {
+            // As many as fit: the CUDA engine's estimate against 85 % of the free device memory,
+            // the CPU engine's against half of the available host memory.
+            const uint64_t budget =
+                cpu ? host_available_bytes() / 2 : cuda_free_bytes() / 100 * 85;
+            std::vector<size_t> pack;
+            std::vector<Config> cfgs;
+            uint64_t bytes = 0;
+            while (next < members.size() &&
+                   (opt.max_pack <= 0 || pack.size() < static_cast<size_t>(opt.max_pack))) {
+                const size_t i = members[next];
+                Config cfg = batch.configs[i];
+                if (cpu) cfg.threads = 1;
+                const uint64_t b = cpu ? estimate_bytes(cfg) : cuda_member_bytes(cfg);
+                if (!pack.empty() && budget > 0 && bytes + b > budget) break;
+                bytes += b;
+                pack.push_back(i);
+                cfgs.push_back(std::move(cfg));
+                ++next;
+            }
+            ++packs;
+            if (!opt.quiet)
+                spdlog::info("pack {}: {} replicas of {} steps as one simulation ({:.1f} MiB {})",
+                             packs, pack.size(), steps, bytes / 1048576.0,
+                             cpu ? "of host memory" : "of device memory");
+            size_t failed = SIZE_MAX;
+            try {
+                const auto b0 = std::chrono::steady_clock::now();
+                EnginePack ep = cpu ? make_cpu_pack(cfgs, threads) : make_cuda_pack(cfgs);
+                const double build =
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - b0).count();
+                std::vector<std::unique_ptr<Simulation>> sims;
+                std::vector<Simulation*> ptrs;
+                for (size_t r = 0; r < pack.size(); ++r) {
+                    sims.push_back(std::make_unique<Simulation>(
+                        cfgs[r], std::move(ep.engines[r]), build / double(pack.size())));
+                    ptrs.push_back(sims.back().get());
+                }
+                double last = 0;
+                auto progress = [&](int64_t step, int64_t total) {
+                    const double el = std::chrono::duration<double>(
+                                          std::chrono::steady_clock::now() - t0).count();
+                    if (opt.quiet || el - last < 5.0) return;
+                    last = el;
+                    spdlog::info("pack {}: step {} / {}", packs, step, total);
+                };
+                run_packed(ptrs, *ep.group, progress, &failed);
+                failed = SIZE_MAX;
+                for (size_t r = 0; r < pack.size(); ++r) {
+                    failed = r;
+                    finish(static_cast<int64_t>(pack[r]), *sims[r], ", packed");
+                }
+            } catch (const std::exception& e) {
+                fail(failed < pack.size() ? static_cast<int64_t>(pack[failed]) : -1, e);
+                return packs;
+            }
+        }
+    }
+    return packs;
 }
 
 }  // namespace
@@ -83,14 +160,19 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
 
     const bool cpu = opt.backend == Simulation::Backend::cpu ||
                      (opt.backend == Simulation::Backend::automatic && !cuda_available());
-    // On the CUDA engine each replica has its own engine and stream, driven by its own host
-    // thread, so that many small replicas share the GPU at once.
+    const bool packed = opt.pack == SweepRunOptions::Pack::on ||
+                        (opt.pack == SweepRunOptions::Pack::automatic && !cpu);
+    // Unpacked on the CUDA engine each replica has its own engine and stream, driven by its own
+    // host thread, so that many small replicas share the GPU at once. Packed, `parallel` is the
+    // CPU group's thread count.
     const int parallel = static_cast<int>(std::min<int64_t>(
         opt.parallel > 0 ? opt.parallel : omp_get_num_procs(), std::max<int64_t>(n, 1)));
-    spdlog::info("sweep: {} replicas ({} conditions x grid of {} axes x {} trials), {} at a time "
-                 "on the {} engine",
-                 n, std::max<size_t>(batch.conditions.size(), 1), batch.axes.size(),
-                 batch.trials, parallel, cpu ? "CPU" : "CUDA");
+    spdlog::info("sweep: {} replicas ({} conditions x grid of {} axes x {} trials), {} on the {} "
+                 "engine",
+                 n, std::max<size_t>(batch.conditions.size(), 1), batch.axes.size(), batch.trials,
+                 packed ? std::string("packed into as few simulations as memory allows")
+                        : std::to_string(parallel) + " at a time",
+                 cpu ? "CPU" : "CUDA");
 
     std::vector<nlohmann::ordered_json> summaries(n);
     std::mutex io;  // HDF5 (Debian's serial build) is not thread safe: one writer at a time
@@ -100,59 +182,75 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
     bool config_error = false;
     const auto t0 = std::chrono::steady_clock::now();
     double last_log = 0;
-    const int saved_levels = omp_get_max_active_levels();
-    omp_set_max_active_levels(1);  // a replica's own parallel regions run on its one thread
 
+    // Replica i's error, labelled, kept if it is the first.
+    auto fail = [&](int64_t i, const std::exception& e) {
+        std::lock_guard<std::mutex> lock(io);
+        if (failed.exchange(true)) return;
+        config_error = dynamic_cast<const ConfigError*>(&e) != nullptr;
+        if (i < 0) {
+            error = std::string("packed replicas: ") + e.what();
+            return;
+        }
+        std::string params;
+        for (const auto& [k, v] : batch.replicas[i].params) params += " " + k + "=" + v;
+        error = "replica " + std::to_string(i) +
+                (batch.replicas[i].condition.empty()
+                     ? ""
+                     : " (condition " + batch.replicas[i].condition + ")") +
+                (params.empty() ? "" : " (" + params.substr(1) + ")") + ": " + e.what();
+    };
+    // Replica i ran: its outputs and its summary entry.
+    auto finish = [&](int64_t i, const Simulation& sim, const std::string& how) {
+        const fs::path rdir = dir / replica_dir_name(uint32_t(i));
+        const Provenance prov{sim.engine().name(), opt.command_line + " (replica " +
+                                                       std::to_string(i) + how + ")"};
+        nlohmann::ordered_json s = replica_json(batch.replicas[i]);
+        for (const auto& p : summarize(sim))
+            s["populations"][p.name] = {{"n", p.n},
+                                        {"spikes", p.spikes},
+                                        {"rate_hz", p.rate_hz},
+                                        {"burst_fraction", p.burst_fraction},
+                                        {"calcium_fraction", p.calcium_fraction}};
+        s["wall_s"] = sim.timing().wall_s;
+        std::lock_guard<std::mutex> lock(io);
+        fs::create_directories(rdir);
+        write_resolved_config(rdir, sim.config(), prov);
+        write_results(rdir, sim, prov);
+        summaries[i] = std::move(s);
+        const int64_t d = ++done;
+        const double el =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (!opt.quiet && (el - last_log > 2.0 || d == n)) {
+            last_log = el;
+            spdlog::info("[{:3.0f}%] {} / {} replicas done, ETA {}", 100.0 * d / n, d, n,
+                         format_duration(el / d * (n - d)));
+        }
+    };
+
+    int packs = 0;
+    if (packed) {
+        packs = run_packs(batch, cpu, parallel, opt, fail, finish, t0);
+    } else {
+        const int saved_levels = omp_get_max_active_levels();
+        omp_set_max_active_levels(1);  // a replica's own parallel regions run on its one thread
 #pragma omp parallel for schedule(dynamic, 1) num_threads(parallel)
-    for (int64_t i = 0; i < n; ++i) {
-        if (failed.load()) continue;
-        try {
-            Config cfg = batch.configs[i];
-            if (cpu) cfg.threads = 1;
-            const Simulation::Backend be = cpu ? Simulation::Backend::cpu : Simulation::Backend::cuda;
-            Simulation sim(cfg, be);
-            sim.run();
-            const fs::path rdir = dir / replica_dir_name(uint32_t(i));
-            const Provenance prov{sim.engine().name(),
-                                  opt.command_line + " (replica " + std::to_string(i) + ")"};
-            nlohmann::ordered_json s = replica_json(batch.replicas[i]);
-            for (const auto& p : summarize(sim))
-                s["populations"][p.name] = {{"n", p.n},
-                                            {"spikes", p.spikes},
-                                            {"rate_hz", p.rate_hz},
-                                            {"burst_fraction", p.burst_fraction},
-                                            {"calcium_fraction", p.calcium_fraction}};
-            s["wall_s"] = sim.timing().wall_s;
-            {
-                std::lock_guard<std::mutex> lock(io);
-                fs::create_directories(rdir);
-                write_resolved_config(rdir, sim.config(), prov);
-                write_results(rdir, sim, prov);
-                summaries[i] = std::move(s);
-                const int64_t d = ++done;
-                const double el =
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-                if (!opt.quiet && (el - last_log > 2.0 || d == n)) {
-                    last_log = el;
-                    spdlog::info("[{:3.0f}%] {} / {} replicas done, ETA {}", 100.0 * d / n, d, n,
-                                 format_duration(el / d * (n - d)));
-                }
-            }
-        } catch (const std::exception& e) {
-            std::lock_guard<std::mutex> lock(io);
-            if (!failed.exchange(true)) {
-                config_error = dynamic_cast<const ConfigError*>(&e) != nullptr;
-                std::string params;
-                for (const auto& [k, v] : batch.replicas[i].params) params += " " + k + "=" + v;
-                error = "replica " + std::to_string(i) +
-                        (batch.replicas[i].condition.empty()
-                             ? ""
-                             : " (condition " + batch.replicas[i].condition + ")") +
-                        (params.empty() ? "" : " (" + params.substr(1) + ")") + ": " + e.what();
+        for (int64_t i = 0; i < n; ++i) {
+            if (failed.load()) continue;
+            try {
+                Config cfg = batch.configs[i];
+                if (cpu) cfg.threads = 1;
+                const Simulation::Backend be =
+                    cpu ? Simulation::Backend::cpu : Simulation::Backend::cuda;
+                Simulation sim(cfg, be);
+                sim.run();
+                finish(i, sim, "");
+            } catch (const std::exception& e) {
+                fail(i, e);
             }
         }
+        omp_set_max_active_levels(saved_levels);
     }
-    omp_set_max_active_levels(saved_levels);
     if (failed) {
         if (config_error) throw ConfigError(error);
         throw Error(error);
@@ -161,7 +259,10 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     nlohmann::ordered_json j = sj;
     j["replicas"] = summaries;
-    j["timing"] = {{"wall_s", wall}, {"replicas_at_once", parallel}};
+    j["timing"] = {{"wall_s", wall},
+                   {"packed", packed},
+                   {"packs", packs},
+                   {"replicas_at_once", packed ? (packs ? (n + packs - 1) / packs : 0) : parallel}};
     write_text(dir / "summary.json", j.dump(2) + "\n");
     spdlog::info("sweep done: {} replicas in {:.1f} s; outputs in {}", n, wall, dir.string());
 }

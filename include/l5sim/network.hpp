@@ -59,5 +59,7 @@ uint64_t max_ring_slots(const Config& cfg, const ProjectionConfig& p);
 /// Memory the CPU engine will need for `cfg` (connectivity + state + ring buffers), in bytes,
 /// estimated before anything is allocated.
 uint64_t estimate_bytes(const Config& cfg);
+/// Host memory available now (MemAvailable of /proc/meminfo), bytes; 0 when unknown.
+uint64_t host_available_bytes();
 
 }  // namespace l5sim

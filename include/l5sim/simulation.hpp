@@ -1,5 +1,6 @@
 #pragma once
 /// The step pipeline (MODEL.md section 5) over an Engine, with schedules, injections, recording.
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -46,6 +47,9 @@ public:
 
     /// `profile`: time every phase (synchronising the engine after each; slower).
     Simulation(Config cfg, Backend backend, bool profile = false);
+    /// Over an engine made elsewhere for this config (a member of a packed group of replicas,
+    /// l5sim/packed.hpp); `build_s`: the time its construction took.
+    Simulation(Config cfg, std::unique_ptr<Engine> engine, double build_s = 0);
     bool profiling() const { return profile_; }
     ~Simulation();
 
@@ -58,6 +62,15 @@ public:
              const std::function<bool(int64_t)>& pause = {}, int64_t align = 0);
     /// Advance `n` steps (tests).
     void advance(int64_t n);
+
+    // The pieces of run(), for a driver that steps many simulations as one (run_packed):
+    // start_run(); then per window: k = begin_window(...) (the knobs for the next step pushed;
+    // returns the most steps the window may take), the engine's steps (all k of them),
+    // end_window(k) (records, collection, health); finally finish_run(wall seconds).
+    void start_run();
+    int64_t begin_window(int64_t limit, int64_t align);
+    void end_window(int64_t k);
+    void finish_run(double wall_s);
 
     const Config& config() const { return cfg_; }
     const Engine& engine() const { return *engine_; }
@@ -94,6 +107,7 @@ private:
     /// One window from step_ (one step when profiling or when the engine steps singly),
     /// ending no later than `limit` and at no multiple of `align` (> 0) inside it.
     void one_window(int64_t limit, int64_t align);
+    void init(std::chrono::steady_clock::time_point t0);
     int64_t window_length(int64_t limit, int64_t align) const;
     void step_phases(int64_t n);
     /// Every health_every_ steps (simulation.health): HealthError on a NaN or infinite state or

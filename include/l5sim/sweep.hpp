@@ -49,8 +49,16 @@ std::string replica_dir_name(uint32_t index);
 
 struct SweepRunOptions {
     Simulation::Backend backend = Simulation::Backend::cpu;
-    /// Replicas run at once (CPU engine: each on one thread; CUDA engine: each with its own
-    /// engine and stream, driven by its own host thread); 0 = the number of host cores.
+    /// Packed: the replicas stepped together as one simulation (l5sim/packed.hpp; on the CUDA
+    /// engine one kernel launch per stage for all of them). Automatic: packed on the CUDA
+    /// engine, one replica per thread on the CPU engine (faster there).
+    enum class Pack { automatic, on, off };
+    Pack pack = Pack::automatic;
+    /// Packed: at most this many replicas per pack (0: as many as memory allows).
+    int max_pack = 0;
+    /// Unpacked: replicas run at once (CPU engine: each on one thread; CUDA engine: each with
+    /// its own engine and stream, driven by its own host thread); packed on the CPU engine: the
+    /// threads stepping the pack. 0 = the number of host cores.
     int parallel = 0;
     bool quiet = false;
     bool force = false;
