@@ -3,7 +3,8 @@
 # (nothing may skip), the card's copy bandwidth, then the throughput benchmark: configs/sheet.yaml
 # (PYR ~3 Hz) with K = 1000 (every in-degree x 10), STDP on PYR->PYR, at 10^4, 10^5, 10^6 and
 # 4x10^6 cells (windows of steps, the default), and stepping singly at 10^4 and 10^6
-# (L5SIM_WINDOW=1); a phase profile at 10^6; a short table last. Logs under LOG_DIR.
+# (L5SIM_WINDOW=1); a phase profile at 10^6; the paper's T4 and T2 sweeps packed, unpacked and
+# on the CPU; a short table last. Logs under LOG_DIR.
 # Usage: bench/gpu_check.sh [BIN_DIR_OR_BUNDLE] [LOG_DIR] [MAX_CELLS] [BASELINE_BUNDLE]
 # Bundle with: ../shared/gpu/bundle .gpu build/tests/l5sim_gpu_tests build/tests/l5sim_tests build/l5sim
 # SKIP_TESTS=1 skips the tests; LARGEST=1 also probes the largest sheet that fits.
@@ -104,6 +105,35 @@ if [ "${LARGEST:-0}" = 1 ]; then
     fi
   done
 fi
+# Sweeps of small circuits (issue 4): the T4 ring sweep (zero delays: single steps) and the T2
+# isolated cells (windows), packed into one simulation (one launch per stage for all replicas)
+# against one engine and stream per replica (--pack off), and against the CPU engine: every
+# replica's spikes.h5 must be the same bytes. SWEEPS=0 skips.
+sweeps="$logs/sweeps.md"
+if [ "${SWEEPS:-1}" = 1 ]; then
+  echo "| sweep | replicas | CPU ($(nproc) threads) s | CUDA one stream per replica s | CUDA packed s | packed = CPU, replicas |" > "$sweeps"
+  echo "|---|---|---|---|---|---|" >> "$sweeps"
+  for t in t4_som_inhibition t2_dendritic_drive; do
+    args=(--force -q --set sweep.trials=2)
+    timeout 200 $L5SIM run configs/paper/$t.yaml --out "$logs/sw_${t}_cpu" "${args[@]}" --backend cpu > "$logs/sw_${t}_cpu.log" 2>&1
+    timeout 200 $L5SIM run configs/paper/$t.yaml --out "$logs/sw_${t}_alone" "${args[@]}" --backend cuda --pack off > "$logs/sw_${t}_alone.log" 2>&1
+    timeout 200 $L5SIM run configs/paper/$t.yaml --out "$logs/sw_${t}_packed" "${args[@]}" --backend cuda --pack on > "$logs/sw_${t}_packed.log" 2>&1
+    python3 - "$logs" "$t" >> "$sweeps" <<'PY'
+import json, os, sys, filecmp
+logs, t = sys.argv[1], sys.argv[2]
+def wall(kind):
+    p = f"{logs}/sw_{t}_{kind}/summary.json"
+    return f"{json.load(open(p))['timing']['wall_s']:.2f}" if os.path.exists(p) else "failed"
+n = same = 0
+rdir = f"{logs}/sw_{t}_cpu/replicas"
+for r in sorted(os.listdir(rdir)) if os.path.isdir(rdir) else []:
+    n += 1
+    b = f"{logs}/sw_{t}_packed/replicas/{r}/spikes.h5"
+    same += os.path.exists(b) and filecmp.cmp(f"{rdir}/{r}/spikes.h5", b, shallow=False)
+print(f"| {t} | {n} | {wall('cpu')} | {wall('alone')} | {wall('packed')} | {same} / {n} |")
+PY
+  done
+fi
 echo "== device"; cat "$logs/nvidia-smi.txt"; grep "cuda device" "$logs/info.txt"
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
   echo "== GPU tests (L5SIM_REQUIRE_GPU=1), exit $rc"
@@ -112,4 +142,5 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
 fi
 echo "== benchmark (CUDA engine, configs/sheet.yaml with K = 1000)"; cat "$table"
 [ -f "$logs/largest.md" ] && { echo "== largest sheet that fits (K = 1000)"; cat "$logs/largest.md"; }
+[ -f "$sweeps" ] && { echo "== sweeps: packed replicas (wall s)"; cat "$sweeps"; }
 exit $rc

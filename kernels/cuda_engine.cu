@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "connect.cuh"
 #include "device_buffer.cuh"
@@ -16,6 +17,7 @@
 #include "l5sim/engine.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/model_constants.hpp"
+#include "l5sim/packed.hpp"
 #include "launch.cuh"
 #include "propagate.hpp"
 #include "spikes.hpp"
@@ -90,13 +92,34 @@ float* alloc_floats(DevicePopulation& d, uint32_t n, float init) {
     return d.floats.back().data();
 }
 
+// What the members of a pack (CudaPack) share: the one stream every member enqueues on, and
+// the step counter every member's kernels read. Held by the pack and by each member.
+struct PackShared {
+    cudaStream_t stream = nullptr;
+    DeviceBuffer<uint32_t> step;
+    PackShared() {
+        L5_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+        step = DeviceBuffer<uint32_t>(std::vector<uint32_t>(1, 0));
+    }
+    ~PackShared() {
+        if (stream) cudaStreamDestroy(stream);
+    }
+    PackShared(const PackShared&) = delete;
+    PackShared& operator=(const PackShared&) = delete;
+};
+
+class CudaPack;
+
 class CudaEngine final : public Engine {
+    friend class CudaPack;
     struct Gains {
         float ampa = 0, nmda = 0, gaba = 0;
     };
 
 public:
-    explicit CudaEngine(const Config& cfg);
+    /// With `pack`: a member of a pack, on the pack's stream and step counter, stepped by the
+    /// pack (CudaPack::run_window), never on its own.
+    explicit CudaEngine(const Config& cfg, std::shared_ptr<PackShared> pack = nullptr);
     ~CudaEngine() override;
     std::string name() const override { return "cuda"; }
 
@@ -223,6 +246,13 @@ private:
     template <class F>
     void launch_graph(uint32_t slot, F&& enqueue);
     std::vector<InputSet> input_sets() const;
+    std::vector<PopTail> tails() const {
+        std::vector<PopTail> t;
+        for (const auto& d : pops_)
+            t.push_back(PopTail{d.view.spike_count, d.view.record_count, d.view.counters,
+                                d.view.record_capacity, d.view.record_spikes ? 1u : 0u});
+        return t;
+    }
     uint64_t counter(uint32_t pop, int k) const;
     void flush_record(uint32_t pop);
     void init_population(uint32_t p);
@@ -276,6 +306,8 @@ private:
     int64_t window_ = 1;        // max_window(): the shortest delay (or L5SIM_WINDOW), <= 32
     int64_t last_check_ = 0;    // step of the last record fill-level check
     DeviceBuffer<uint32_t> step_;  // the step being computed, advanced on the device
+    uint32_t* step_ptr_ = nullptr;  // step_, or the pack's shared counter
+    std::shared_ptr<PackShared> pack_;  // a member of a pack (null: stands alone)
     int64_t next_step_ = -1;       // the step the device counter holds (host mirror)
     bool use_graph_ = true;
     bool profiling_ = false;
@@ -302,23 +334,28 @@ CudaEngine::~CudaEngine() {
     for (cudaEvent_t e : join_) cudaEventDestroy(e);
     if (fork_) cudaEventDestroy(fork_);
     for (cudaStream_t s : side_) cudaStreamDestroy(s);
-    if (stream_) cudaStreamDestroy(stream_);
+    if (stream_ && !pack_) cudaStreamDestroy(stream_);
 }
 
-CudaEngine::CudaEngine(const Config& cfg) : cfg_(cfg), rc_(receptor_constants(cfg)) {
-    L5_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+CudaEngine::CudaEngine(const Config& cfg, std::shared_ptr<PackShared> pack)
+    : cfg_(cfg), rc_(receptor_constants(cfg)), pack_(std::move(pack)) {
+    if (pack_) {
+        stream_ = pack_->stream;
+        step_ptr_ = pack_->step.data();
+    } else {
+        L5_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+        step_ = DeviceBuffer<uint32_t>(std::vector<uint32_t>(1, 0));
+        step_ptr_ = step_.data();
+    }
     use_graph_ = graphs_allowed();
-    step_ = DeviceBuffer<uint32_t>(std::vector<uint32_t>(1, 0));
     pops_.resize(cfg.populations.size());
     projs_.resize(cfg.projections.size());
     gain_.resize(cfg.projections.size());
     for (uint32_t p = 0; p < pops_.size(); ++p) init_population(p);
-    std::vector<PopTail> tails;
-    for (const auto& d : pops_)
-        tails.push_back(PopTail{d.view.spike_count, d.view.record_count, d.view.counters,
-                                d.view.record_capacity});
-    tails_ = DeviceBuffer<PopTail>(tails);
-    const size_t width = std::min<size_t>(std::max(pops_.size(), projs_.size()), kMaxSide);
+    tails_ = DeviceBuffer<PopTail>(tails());
+    // A member of a pack has no side streams: the pack fuses its kernels with the others'.
+    const size_t width =
+        pack_ ? 0 : std::min<size_t>(std::max(pops_.size(), projs_.size()), kMaxSide);
     L5_CUDA_CHECK(cudaEventCreateWithFlags(&fork_, cudaEventDisableTiming));
     for (size_t k = 0; k < width; ++k) {
         side_.emplace_back();
@@ -397,7 +434,7 @@ void CudaEngine::init_population(uint32_t p) {
     v.record_capacity = cap;
     v.record_spikes = cfg_.recording.spikes;
     v.counters = d.counters.data();
-    v.step = step_.data();
+    v.step = step_ptr_;
 }
 
 void CudaEngine::init_projection(uint32_t j) {
@@ -456,7 +493,7 @@ void CudaEngine::init_projection(uint32_t j) {
     v.rev = plastic ? d.csr.rev.data() : nullptr;
     v.ring = d.ring.data();
     v.events = d.events.data();
-    v.step = step_.data();
+    v.step = step_ptr_;
     v.src_mask = pops_[c.source].view.spike_mask;
     v.tgt_mask = pops_[c.target].view.spike_mask;
     v.plastic = plastic;
@@ -491,7 +528,7 @@ void CudaEngine::prepare(int64_t step, int64_t count) {
     }
     if (step != next_step_) {  // first step, or a caller that skipped: set the device counter
         const auto s = static_cast<uint32_t>(step);
-        to_device(step_.data(), &s, sizeof s);
+        to_device(step_ptr_, &s, sizeof s);
     }
     next_step_ = step + count;
 }
@@ -576,7 +613,7 @@ void CudaEngine::enqueue_window(uint32_t count) {
     fan_out(static_cast<uint32_t>(pops_.size()), [&](uint32_t p, cudaStream_t s) {
         advance_traces(pops_[p].view, count, s);
     });
-    finish_window(tails_.data(), static_cast<uint32_t>(pops_.size()), count, step_.data(),
+    finish_window(tails_.data(), static_cast<uint32_t>(pops_.size()), count, step_ptr_,
                   stream_);
     stage_done(&window_times_.plasticity);
 }
@@ -657,7 +694,7 @@ void CudaEngine::enqueue_plasticity() {
                    pre.spike_count, s);
     });
     finish_step(tails_.data(), static_cast<uint32_t>(pops_.size()), cfg_.recording.spikes,
-                step_.data(), stream_);
+                step_ptr_, stream_);
 }
 
 uint64_t CudaEngine::counter(uint32_t pop, int k) const {
@@ -876,6 +913,235 @@ uint64_t CudaEngine::connectivity_bytes() const {
     return b;
 }
 
+// ---- packed replicas (l5sim/packed.hpp, DESIGN.md section 5) ----
+
+// The members' kernels fused: every stage of a step (or window) is one launch whose blocks are
+// the populations or projections of all members (TaskList), captured once per window length as
+// a graph. A member keeps its own state, knobs, record and seed; its views are copied into the
+// task tables, which are uploaded again when a knob changes one (the members' params_).
+class CudaPack final : public EngineGroup {
+public:
+    CudaPack() : shared_(std::make_shared<PackShared>()) {}
+    ~CudaPack() override {
+        for (cudaGraphExec_t g : graphs_)
+            if (g) cudaGraphExecDestroy(g);
+    }
+    std::shared_ptr<PackShared> shared() const { return shared_; }
+    void add(CudaEngine* e) { members_.push_back(e); }
+    void finalize();
+    int64_t max_window() const override { return window_; }
+    void run_window(int64_t step, int64_t count) override;
+    void synchronize() override { L5_CUDA_CHECK(cudaStreamSynchronize(shared_->stream)); }
+
+private:
+    // A task list: host tasks and block offsets, and their device copies.
+    template <class T>
+    struct Table {
+        std::vector<T> host;
+        std::vector<uint32_t> first{0};
+        DeviceBuffer<T> tasks;
+        DeviceBuffer<uint32_t> firsts;
+        void add(const T& t, uint64_t blocks) {
+            if (first.back() + blocks > 0x7fffffffu)
+                throw Error("packed replicas: more than 2^31 blocks in one launch; use fewer "
+                            "replicas per pack (--max-pack)");
+            host.push_back(t);
+            first.push_back(first.back() + static_cast<uint32_t>(blocks));
+        }
+        TaskList<T> list() const {
+            return {tasks.data(), firsts.data(), static_cast<uint32_t>(host.size()), first.back()};
+        }
+    };
+    uint64_t member_params() const {
+        uint64_t n = 0;
+        for (const CudaEngine* m : members_) n += m->params_;
+        return n;
+    }
+    // The task tables from the members' current views; the first call sizes them.
+    void build_tasks();
+    template <class T>
+    void upload(Table<T>& t) {
+        if (t.tasks.size() != t.host.size()) {
+            t.tasks = DeviceBuffer<T>(t.host.size());
+            t.firsts = DeviceBuffer<uint32_t>(t.first);
+        }
+        copy_in(t.tasks.data(), t.host.data(), t.host.size() * sizeof(T));
+    }
+    void copy_in(void* dst, const void* src, size_t bytes) {
+        if (!bytes) return;
+        L5_CUDA_CHECK(
+            cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, shared_->stream));
+        L5_CUDA_CHECK(cudaStreamSynchronize(shared_->stream));
+    }
+    void enqueue(uint32_t count);
+    void check_records(int64_t step);
+
+    std::shared_ptr<PackShared> shared_;
+    std::vector<CudaEngine*> members_;
+    bool fused_ = true;   // no member has a delay of 0 steps: windows
+    int64_t window_ = 1;  // every member's max_window
+    Table<PopTask> cells_;                  // every population (phase 1; phases 2b-5)
+    std::array<Table<PopTask>, 6> by_inputs_;  // windows: populations with 0..4, 5..8 inputs
+    Table<PopTask> traced_;                 // populations that own STDP traces
+    Table<ProjTask> projs_, plastic_, triplet_;
+    DeviceBuffer<PopTail> tails_;
+    std::vector<std::pair<CudaEngine*, uint32_t>> tail_owner_;  // member and population
+    DeviceBuffer<unsigned long long> fill_;
+    bool recording_ = false;
+    int64_t next_step_ = -1, last_check_ = 0;
+    uint64_t params_seen_ = 0;
+    std::array<cudaGraphExec_t, 33> graphs_{};
+};
+
+void CudaPack::finalize() {
+    fused_ = true;
+    window_ = 32;
+    for (const CudaEngine* m : members_) {
+        fused_ = fused_ && m->fused_order_;
+        window_ = std::min(window_, m->window_);
+    }
+    if (!fused_) window_ = 1;
+    std::vector<PopTail> tails;
+    for (CudaEngine* m : members_) {
+        m->window_ = window_;  // every member's max_window: the pack's
+        const auto t = m->tails();
+        for (uint32_t p = 0; p < t.size(); ++p) {
+            tails.push_back(t[p]);
+            tail_owner_.emplace_back(m, p);
+            recording_ = recording_ || t[p].record;
+        }
+    }
+    tails_ = DeviceBuffer<PopTail>(tails);
+    fill_ = DeviceBuffer<unsigned long long>(std::max<size_t>(tails.size(), 1));
+    build_tasks();
+    params_seen_ = member_params();
+}
+
+void CudaPack::build_tasks() {
+    const bool sized = !cells_.host.empty() || !projs_.host.empty();
+    auto reset = [](auto& t) {
+        t.host.clear();
+        t.first.assign(1, 0);
+    };
+    reset(cells_);
+    for (auto& t : by_inputs_) reset(t);
+    reset(traced_);
+    reset(projs_);
+    reset(plastic_);
+    reset(triplet_);
+    uint64_t n_proj = 0;
+    for (const CudaEngine* m : members_) n_proj += m->projs_.size();
+    // Warps per projection task: enough for a busy step of a few members, a block at least
+    // (each task's warps grid-stride over its spikes; idle ones exit at once).
+    const uint64_t cap = std::max<uint64_t>(8, 16384 / std::max<uint64_t>(n_proj, 1));
+    auto blocks_for_warps = [&](uint64_t items) {
+        const uint64_t warps = std::max<uint64_t>(1, std::min(items, cap));
+        return (warps * 32 + kBlock - 1) / kBlock;
+    };
+    for (CudaEngine* m : members_) {
+        const std::vector<InputSet> inputs = m->input_sets();
+        for (uint32_t p = 0; p < m->pops_.size(); ++p) {
+            const PopView& v = m->pops_[p].view;
+            const PopTask t{v, inputs[p], m->cfg_.seed};
+            const uint64_t blocks = (uint64_t(v.n) + kBlock - 1) / kBlock;
+            cells_.add(t, blocks);
+            by_inputs_[std::min(inputs[p].count, 5)].add(t, blocks);
+            if (v.n_traces > 0) traced_.add(t, blocks);
+        }
+        for (uint32_t j = 0; j < m->projs_.size(); ++j) {
+            const ProjView& v = m->projs_[j].view;
+            const auto& c = m->cfg_.projections[j];
+            const PopView& src = m->pops_[c.source].view;
+            const PopView& tgt = m->pops_[c.target].view;
+            const ProjTask t{v, src.spike_ids, src.spike_count, tgt.spike_ids, tgt.spike_count};
+            projs_.add(t, blocks_for_warps(uint64_t(v.n_src) * v.row_chunks));
+            if (!v.plastic) continue;
+            const uint64_t chunks = (v.in_degree + kChunk - 1) / kChunk;
+            plastic_.add(t, blocks_for_warps(uint64_t(v.n_tgt) * chunks));
+            if (v.stdp.rule == model::StdpRule::triplet) triplet_.add(t, 1);
+        }
+    }
+    if (sized && cells_.tasks.size() != cells_.host.size())
+        throw Error("packed replicas: the task tables changed shape");
+    upload(cells_);
+    for (auto& t : by_inputs_) upload(t);
+    upload(traced_);
+    upload(projs_);
+    upload(plastic_);
+    upload(triplet_);
+}
+
+// Every spike record at least half full is flushed (sorted on the device, copied to its
+// member's host record): one gather of the fill levels, one copy.
+void CudaPack::check_records(int64_t step) {
+    if (!recording_ || step - last_check_ < kRecordCheckEvery) return;
+    last_check_ = step;
+    const auto n = static_cast<uint32_t>(tail_owner_.size());
+    record_fill(tails_.data(), n, fill_.data(), shared_->stream);
+    std::vector<unsigned long long> fill(n);
+    L5_CUDA_CHECK(cudaMemcpyAsync(fill.data(), fill_.data(), n * sizeof(unsigned long long),
+                                  cudaMemcpyDeviceToHost, shared_->stream));
+    L5_CUDA_CHECK(cudaStreamSynchronize(shared_->stream));
+    for (uint32_t k = 0; k < n; ++k) {
+        auto [m, p] = tail_owner_[k];
+        if (fill[k] * 2 > m->pops_[p].view.record_capacity) m->flush_record(p);
+    }
+}
+
+void CudaPack::run_window(int64_t step, int64_t count) {
+    if (count < 1 || count > window_)
+        throw Error("packed replicas: a window of " + std::to_string(count) +
+                    " steps, the pack takes 1 to " + std::to_string(window_));
+    check_records(step);
+    if (step != next_step_) {  // the first step, or a caller that skipped
+        const auto s = static_cast<uint32_t>(step);
+        copy_in(shared_->step.data(), &s, sizeof s);
+    }
+    next_step_ = step + count;
+    if (const uint64_t p = member_params(); p != params_seen_) {  // a knob changed a view
+        build_tasks();
+        params_seen_ = p;
+    }
+    const auto c = static_cast<uint32_t>(count);
+    if (!CudaEngine::graphs_allowed()) {
+        enqueue(c);
+        return;
+    }
+    cudaGraphExec_t& g = graphs_.at(fused_ ? c : 0);
+    if (!g) {  // the tables' device addresses never change: one capture per window length
+        cudaGraph_t graph = nullptr;
+        L5_CUDA_CHECK(cudaStreamBeginCapture(shared_->stream, cudaStreamCaptureModeThreadLocal));
+        enqueue(c);
+        L5_CUDA_CHECK(cudaStreamEndCapture(shared_->stream, &graph));
+        L5_CUDA_CHECK(cudaGraphInstantiate(&g, graph, 0));
+        L5_CUDA_CHECK(cudaGraphDestroy(graph));
+    }
+    L5_CUDA_CHECK(cudaGraphLaunch(g, shared_->stream));
+    if (sync_after_launch()) L5_CUDA_CHECK(cudaStreamSynchronize(shared_->stream));
+}
+
+// The stages of CudaEngine::enqueue_window (fused) or of its single step with phase 1 first
+// (a member has a delay of 0 steps), each one launch for all members.
+void CudaPack::enqueue(uint32_t count) {
+    cudaStream_t s = shared_->stream;
+    const auto n_tails = static_cast<uint32_t>(tail_owner_.size());
+    if (fused_) {
+        for (int k = 0; k < 6; ++k)
+            window_tasks(by_inputs_[k].list(), k < 5 ? k : kMaxInputs, count, s);
+        proj_tasks(ProjStage::propagate_window, projs_.list(), s);
+        proj_tasks(ProjStage::potentiate_window, plastic_.list(), s);
+        traces_tasks(traced_.list(), count, s);
+        finish_window_all(tails_.data(), n_tails, count, shared_->step.data(), s);
+    } else {
+        detect_tasks(cells_.list(), s);
+        proj_tasks(ProjStage::propagate, projs_.list(), s);
+        update_tasks(cells_.list(), s);
+        proj_tasks(ProjStage::potentiate, plastic_.list(), s);
+        proj_tasks(ProjStage::jump, triplet_.list(), s);
+        finish_step_all(tails_.data(), n_tails, shared_->step.data(), s);
+    }
+}
+
 }  // namespace
 
 /// Device memory a config needs at its peak (bytes), for the check before anything is
@@ -978,6 +1244,53 @@ std::unique_ptr<Engine> make_cuda_engine(const Config& cfg) {
     L5_CUDA_CHECK(cudaMemGetInfo(&free_after, &total_b));
     engine->set_device_bytes(free_b > free_after ? free_b - free_after : 0);
     return engine;
+}
+
+uint64_t cuda_member_bytes(const Config& cfg) {
+    // A member shares the context the estimate's fixed 64 MiB stands for; 1 MiB for its many
+    // small buffers.
+    return cuda::estimate_device_bytes(cfg) - (64ull << 20) + (1ull << 20);
+}
+
+uint64_t cuda_free_bytes() {
+    size_t free_b = 0, total_b = 0;
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return free_b;
+}
+
+EnginePack make_cuda_pack(const std::vector<Config>& cfgs) {
+    std::string why;
+    if (!cuda_available(&why)) throw Error("--backend cuda: no usable CUDA device (" + why + ")");
+    size_t free_b = 0, total_b = 0;
+    L5_CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    uint64_t need = 64ull << 20;
+    for (const Config& c : cfgs) need += cuda_member_bytes(c);
+    if (need > free_b) {
+        char buf[256];
+        snprintf(buf, sizeof buf,
+                 "%zu packed replicas need %.1f GiB of device memory, the device has %.1f GiB "
+                 "free; pack fewer replicas at a time (--max-pack)",
+                 cfgs.size(), need / 1073741824.0, free_b / 1073741824.0);
+        throw Error(buf);
+    }
+    auto pack = std::make_unique<cuda::CudaPack>();
+    EnginePack out;
+    for (const Config& c : cfgs) {
+        auto e = std::make_unique<cuda::CudaEngine>(c, pack->shared());
+        pack->add(e.get());
+        out.engines.push_back(std::move(e));
+    }
+    pack->finalize();
+    size_t free_after = 0;
+    L5_CUDA_CHECK(cudaMemGetInfo(&free_after, &total_b));
+    const uint64_t share =
+        cfgs.empty() || free_b <= free_after ? 0 : (free_b - free_after) / cfgs.size();
+    for (auto& e : out.engines) static_cast<cuda::CudaEngine&>(*e).set_device_bytes(share);
+    out.group = std::move(pack);
+    return out;
 }
 
 }  // namespace l5sim

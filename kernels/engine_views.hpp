@@ -72,6 +72,7 @@ struct PopTail {
     unsigned long long* record_count;
     unsigned long long* counters;
     unsigned long long record_capacity;
+    uint32_t record;  // 1: the population's spikes are recorded
 };
 
 /// One incoming projection as the per-cell update sees it.
@@ -109,6 +110,34 @@ struct ProjView {
     const uint32_t* tgt_mask;
     unsigned long long* events;  // device scalar
     const uint32_t* step;        // device scalar: the step being computed
+};
+
+// Packed replicas (l5sim/packed.hpp): one launch per stage for the populations or projections
+// of many members. Each is a task; task t owns the launch's blocks [first[t], first[t + 1]).
+
+/// One population of one member, as the per-cell kernels see it.
+struct PopTask {
+    PopView pop;
+    InputSet in;
+    uint64_t seed;
+};
+
+/// One projection of one member, and the spike lists of its source and target populations.
+struct ProjTask {
+    ProjView proj;
+    const uint32_t* pre_ids;
+    const int* pre_count;
+    const uint32_t* post_ids;
+    const int* post_count;
+};
+
+/// The tasks of one fused launch (device arrays): `count` tasks, first[count] = total blocks.
+template <class T>
+struct TaskList {
+    const T* task = nullptr;
+    const uint32_t* first = nullptr;
+    uint32_t count = 0;
+    uint32_t blocks = 0;
 };
 
 }  // namespace l5sim::cuda

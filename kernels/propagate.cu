@@ -4,20 +4,23 @@
 // reverse-index row (potentiate). Ring writes are 64-bit integer atomics (order-free); each
 // synapse has exactly one writer.
 #include "launch.cuh"
+#include "tasks.cuh"
 #include "propagate.hpp"
 
 namespace l5sim::cuda {
 
 namespace kernel {
 
-__global__ void propagate(ProjView pj, const uint32_t* spike_ids, const int* spike_count) {
+// Each body below is one warp's share of a launch: warp `warp` of `warps`, grid-stride.
+__device__ __forceinline__ void propagate_warp(const ProjView& pj, const uint32_t* spike_ids,
+                                               const int* spike_count, uint64_t warp,
+                                               uint64_t warps) {
     const uint32_t step = *pj.step;
     const uint64_t items = static_cast<uint64_t>(*spike_count) * pj.row_chunks;
     const int lane = threadIdx.x & 31;
-    const uint64_t warps = (gridDim.x * blockDim.x) >> 5;
     const bool triplet = pj.plastic && pj.stdp.rule == model::StdpRule::triplet;
     unsigned long long events = 0;
-    for (uint64_t it = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; it < items; it += warps) {
+    for (uint64_t it = warp; it < items; it += warps) {
         const uint32_t s = spike_ids[it / pj.row_chunks];
         const uint64_t row_b = pj.row_ptr[s], row_e = pj.row_ptr[s + 1];
         const uint64_t b = row_b + (it % pj.row_chunks) * kChunk;
@@ -38,14 +41,15 @@ __global__ void propagate(ProjView pj, const uint32_t* spike_ids, const int* spi
     if (lane == 0 && events) atomicAdd(pj.events, events);
 }
 
-__global__ void potentiate(ProjView pj, const uint32_t* post_ids, const int* post_count) {
+__device__ __forceinline__ void potentiate_warp(const ProjView& pj, const uint32_t* post_ids,
+                                                const int* post_count, uint64_t warp,
+                                                uint64_t warps) {
     const uint32_t K = pj.in_degree;
     const uint32_t chunks = (K + kChunk - 1) / kChunk;
     const uint64_t items = static_cast<uint64_t>(*post_count) * chunks;
     const int lane = threadIdx.x & 31;
-    const uint64_t warps = (gridDim.x * blockDim.x) >> 5;
     const bool triplet = pj.stdp.rule == model::StdpRule::triplet;
-    for (uint64_t it = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; it < items; it += warps) {
+    for (uint64_t it = warp; it < items; it += warps) {
         const uint32_t t = post_ids[it / chunks];
         const uint32_t k0 = static_cast<uint32_t>(it % chunks) * kChunk;
         const uint32_t k1 = k0 + kChunk < K ? k0 + kChunk : K;
@@ -59,10 +63,15 @@ __global__ void potentiate(ProjView pj, const uint32_t* post_ids, const int* pos
     }
 }
 
+// Thread `at` of `threads`.
+__device__ __forceinline__ void jump_slow(float* trace, const uint32_t* ids, const int* count,
+                                          uint32_t at, uint32_t threads) {
+    const auto n = static_cast<uint32_t>(*count);
+    for (uint32_t q = at; q < n; q += threads) trace[ids[q]] = trace[ids[q]] + 1.0f;
+}
+
 __global__ void jump_slow_traces(float* trace, const uint32_t* ids, const int* count) {
-    const int n = *count;
-    for (int q = blockIdx.x * blockDim.x + threadIdx.x; q < n; q += gridDim.x * blockDim.x)
-        trace[ids[q]] = trace[ids[q]] + 1.0f;
+    jump_slow(trace, ids, count, blockIdx.x * blockDim.x + threadIdx.x, gridDim.x * blockDim.x);
 }
 
 // Work item `it` as (spike q, chunk r) of `chunks` per spike, with a 32-bit division when it
@@ -84,15 +93,17 @@ __device__ __forceinline__ void split_item(uint64_t it, uint32_t chunks, uint32_
 // window in step order (model::stdp_window: delivery and depression at each presynaptic spike,
 // potentiation at each spike of its target), so the synapses whose source spiked have this
 // kernel as their one writer.
-__global__ void propagate_window(ProjView pj, const uint32_t* spike_ids, const int* spike_count) {
+__device__ __forceinline__ void propagate_window_warp(const ProjView& pj,
+                                                      const uint32_t* spike_ids,
+                                                      const int* spike_count, uint64_t warp,
+                                                      uint64_t warps) {
     const uint32_t first = *pj.step;
     const uint32_t base = first % pj.slots;  // the window's first step's slot
     const uint64_t items = static_cast<uint64_t>(*spike_count) * pj.row_chunks;
     const int lane = threadIdx.x & 31;
-    const uint64_t warps = (gridDim.x * blockDim.x) >> 5;
     const bool triplet = pj.plastic && pj.stdp.rule == model::StdpRule::triplet;
     unsigned long long events = 0;
-    for (uint64_t it = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; it < items; it += warps) {
+    for (uint64_t it = warp; it < items; it += warps) {
         uint32_t q, chunk;
         split_item(it, pj.row_chunks, &q, &chunk);
         const uint32_t s = spike_ids[q];
@@ -130,14 +141,16 @@ __global__ void propagate_window(ProjView pj, const uint32_t* spike_ids, const i
 // A window's post-side STDP: for each target that spiked in the window, the synapses from
 // sources that did not (the others are propagate_window's): potentiation at each of the
 // target's spikes, with the source trace decaying through the window.
-__global__ void potentiate_window(ProjView pj, const uint32_t* post_ids, const int* post_count) {
+__device__ __forceinline__ void potentiate_window_warp(const ProjView& pj,
+                                                       const uint32_t* post_ids,
+                                                       const int* post_count, uint64_t warp,
+                                                       uint64_t warps) {
     const uint32_t K = pj.in_degree;
     const uint32_t chunks = (K + kChunk - 1) / kChunk;
     const uint64_t items = static_cast<uint64_t>(*post_count) * chunks;
     const int lane = threadIdx.x & 31;
-    const uint64_t warps = (gridDim.x * blockDim.x) >> 5;
     const bool triplet = pj.stdp.rule == model::StdpRule::triplet;
-    for (uint64_t it = (blockIdx.x * blockDim.x + threadIdx.x) >> 5; it < items; it += warps) {
+    for (uint64_t it = warp; it < items; it += warps) {
         uint32_t q, chunk;
         split_item(it, chunks, &q, &chunk);
         const uint32_t t = post_ids[q];
@@ -154,6 +167,69 @@ __global__ void potentiate_window(ProjView pj, const uint32_t* post_ids, const i
             pj.weight[syn] = model::stdp_window(pj.stdp, pj.weight[syn], 0u, mt, tr,
                                                 [](uint32_t, float) {});
         }
+    }
+}
+
+// This thread's warp in the launch, and the launch's warps.
+__device__ __forceinline__ uint64_t grid_warp() {
+    return (static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5;
+}
+__device__ __forceinline__ uint64_t grid_warps() {
+    return (static_cast<uint64_t>(gridDim.x) * blockDim.x) >> 5;
+}
+
+__global__ void propagate(ProjView pj, const uint32_t* spike_ids, const int* spike_count) {
+    propagate_warp(pj, spike_ids, spike_count, grid_warp(), grid_warps());
+}
+
+__global__ void potentiate(ProjView pj, const uint32_t* post_ids, const int* post_count) {
+    potentiate_warp(pj, post_ids, post_count, grid_warp(), grid_warps());
+}
+
+__global__ void propagate_window(ProjView pj, const uint32_t* spike_ids, const int* spike_count) {
+    propagate_window_warp(pj, spike_ids, spike_count, grid_warp(), grid_warps());
+}
+
+__global__ void potentiate_window(ProjView pj, const uint32_t* post_ids, const int* post_count) {
+    potentiate_window_warp(pj, post_ids, post_count, grid_warp(), grid_warps());
+}
+
+// ---- packed replicas: one launch for the projections of many members (TaskList) ----
+
+
+// This thread's task, its warp within the task's blocks and the task's warps.
+struct TaskWarp {
+    uint32_t t;
+    uint64_t warp, warps;
+};
+__device__ __forceinline__ TaskWarp task_warp(const uint32_t* __restrict__ first, uint32_t count) {
+    const uint32_t t = task_of(first, count, blockIdx.x);
+    const uint32_t b = blockIdx.x - first[t], nb = first[t + 1] - first[t];
+    return {t, (static_cast<uint64_t>(b) * blockDim.x + threadIdx.x) >> 5,
+            (static_cast<uint64_t>(nb) * blockDim.x) >> 5};
+}
+
+// One kernel per stage, the stage a template argument (the same task lookup for each).
+template <ProjStage kStage>
+__global__ void proj_tasks(const ProjTask* __restrict__ task, const uint32_t* __restrict__ first,
+                           uint32_t count) {
+    const TaskWarp w = task_warp(first, count);
+    const ProjTask& x = task[w.t];
+    if constexpr (kStage == ProjStage::propagate) {
+        propagate_warp(x.proj, x.pre_ids, x.pre_count, w.warp, w.warps);
+    } else if constexpr (kStage == ProjStage::potentiate) {
+        potentiate_warp(x.proj, x.post_ids, x.post_count, w.warp, w.warps);
+    } else if constexpr (kStage == ProjStage::jump) {
+        // The triplet rule's slow traces after potentiation: r2 of the sources and o2 of the
+        // targets that spiked this step.
+        const auto at = static_cast<uint32_t>(w.warp * 32 + (threadIdx.x & 31u));
+        const auto threads = static_cast<uint32_t>(w.warps * 32);
+        jump_slow(x.proj.r2, x.pre_ids, x.pre_count, at, threads);
+        jump_slow(x.proj.o2, x.post_ids, x.post_count, at, threads);
+    } else if constexpr (kStage == ProjStage::propagate_window) {
+        propagate_window_warp(x.proj, x.pre_ids, x.pre_count, w.warp, w.warps);
+    } else {
+        potentiate_window_warp(x.proj, x.post_ids, x.post_count, w.warp, w.warps);
     }
 }
 
@@ -192,6 +268,24 @@ void potentiate(const ProjView& pj, const uint32_t* post_ids, const int* post_co
                pre_ids, pre_count);
         launch(kernel::jump_slow_traces, stream, pj.n_tgt < 65536u ? pj.n_tgt : 65536u, pj.o2,
                post_ids, post_count);
+    }
+}
+
+void proj_tasks(ProjStage stage, const TaskList<ProjTask>& l, cudaStream_t s) {
+    switch (stage) {
+        case ProjStage::propagate:
+            launch_tasks(kernel::proj_tasks<ProjStage::propagate>, l, s);
+            break;
+        case ProjStage::potentiate:
+            launch_tasks(kernel::proj_tasks<ProjStage::potentiate>, l, s);
+            break;
+        case ProjStage::jump: launch_tasks(kernel::proj_tasks<ProjStage::jump>, l, s); break;
+        case ProjStage::propagate_window:
+            launch_tasks(kernel::proj_tasks<ProjStage::propagate_window>, l, s);
+            break;
+        case ProjStage::potentiate_window:
+            launch_tasks(kernel::proj_tasks<ProjStage::potentiate_window>, l, s);
+            break;
     }
 }
 

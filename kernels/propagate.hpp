@@ -22,4 +22,15 @@ void propagate_window(const ProjView& proj, const uint32_t* spike_ids, const int
 void potentiate_window(const ProjView& proj, const uint32_t* post_ids, const int* post_count,
                        cudaStream_t stream);
 
+// Packed replicas: the kernels above, one launch for every task of the list (engine_views.hpp);
+// each task's blocks grid-stride over its own work.
+enum class ProjStage {
+    propagate,          // propagate
+    potentiate,         // potentiate without the slow-trace jumps
+    jump,               // the triplet rule's slow-trace jumps (triplet tasks only)
+    propagate_window,   // propagate_window
+    potentiate_window,  // potentiate_window
+};
+void proj_tasks(ProjStage stage, const TaskList<ProjTask>& tasks, cudaStream_t stream);
+
 }  // namespace l5sim::cuda

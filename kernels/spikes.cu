@@ -1,6 +1,8 @@
 // Thread mapping: one thread per population (a handful), then thread 0 advances the step.
 #include <cub/device/device_radix_sort.cuh>
 
+#include <algorithm>
+
 #include "launch.cuh"
 #include "spikes.hpp"
 
@@ -35,6 +37,40 @@ __global__ void finish_window(const PopTail* tails, uint32_t n, uint32_t count, 
     if (p == 0) *step = *step + count;
 }
 
+// Packed replicas: the tails of every member's populations, one thread each; thread 0 advances
+// the members' shared step counter.
+__global__ void finish_step_all(const PopTail* tails, uint32_t n, uint32_t* step) {
+    const uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
+    if (p < n) {
+        const PopTail t = tails[p];
+        const auto spikes = static_cast<unsigned long long>(*t.spike_count);
+        t.counters[0] += spikes;
+        if (t.record) {
+            const unsigned long long end = *t.record_count + spikes;
+            if (end > t.record_capacity) {
+                t.counters[2] = 1;
+                *t.record_count = t.record_capacity;
+            } else {
+                *t.record_count = end;
+            }
+        }
+        *t.spike_count = 0;
+    }
+    if (p == 0) *step = *step + 1;
+}
+
+__global__ void finish_window_all(const PopTail* tails, uint32_t n, uint32_t count,
+                                  uint32_t* step) {
+    const uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
+    if (p < n) *tails[p].spike_count = 0;
+    if (p == 0) *step = *step + count;
+}
+
+__global__ void record_fill(const PopTail* tails, uint32_t n, unsigned long long* out) {
+    const uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
+    if (p < n) out[p] = *tails[p].record_count;
+}
+
 }  // namespace kernel
 
 size_t sort_spike_scratch_bytes(uint64_t n) {
@@ -67,6 +103,23 @@ void finish_window(const PopTail* tails, uint32_t n, uint32_t count, uint32_t* s
     if (n > 1024) throw Error("the CUDA engine takes at most 1024 populations");
     kernel::finish_window<<<1, n < 32 ? 32 : n, 0, stream>>>(tails, n, count, step);
     check_launch("finish_window", stream);
+}
+
+void finish_step_all(const PopTail* tails, uint32_t n, uint32_t* step, cudaStream_t stream) {
+    kernel::finish_step_all<<<(std::max(n, 1u) + kBlock - 1) / kBlock, kBlock, 0, stream>>>(
+        tails, n, step);
+    check_launch("finish_step_all", stream);
+}
+
+void finish_window_all(const PopTail* tails, uint32_t n, uint32_t count, uint32_t* step,
+                       cudaStream_t stream) {
+    kernel::finish_window_all<<<(std::max(n, 1u) + kBlock - 1) / kBlock, kBlock, 0, stream>>>(
+        tails, n, count, step);
+    check_launch("finish_window_all", stream);
+}
+
+void record_fill(const PopTail* tails, uint32_t n, unsigned long long* out, cudaStream_t stream) {
+    launch(kernel::record_fill, stream, n, tails, n, out);
 }
 
 }  // namespace l5sim::cuda

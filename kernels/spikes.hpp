@@ -27,4 +27,12 @@ const unsigned long long* sort_spike_keys(unsigned long long* keys, unsigned lon
                                           uint64_t n, void* scratch, size_t scratch_bytes,
                                           cudaStream_t stream);
 
+/// Packed replicas: finish_step / finish_window over the n tails of every member's populations
+/// (each recording by its own PopTail::record), one shared step counter.
+void finish_step_all(const PopTail* tails, uint32_t n, uint32_t* step, cudaStream_t stream);
+void finish_window_all(const PopTail* tails, uint32_t n, uint32_t count, uint32_t* step,
+                       cudaStream_t stream);
+/// out[p] = the record fill level of tails[p] (device array of n).
+void record_fill(const PopTail* tails, uint32_t n, unsigned long long* out, cudaStream_t stream);
+
 }  // namespace l5sim::cuda

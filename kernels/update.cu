@@ -1,6 +1,7 @@
 // Thread mapping: one thread per cell. Writes are per cell; the only atomics are the integer
 // spike counters and one per warp with spikes for the spike list.
 #include "launch.cuh"
+#include "tasks.cuh"
 #include "l5sim/model/cell_step.hpp"
 #include "l5sim/model/rng.hpp"
 #include "l5sim/model/stdp.hpp"
@@ -95,9 +96,9 @@ __device__ __forceinline__ void store_traces(const PopView& p, uint32_t i, const
     }
 }
 
-// Phase 1 alone (when a projection has a delay of 0 steps, or when profiling).
-__global__ void detect_spikes(PopView p) {
-    const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+// Phase 1 alone (when a projection has a delay of 0 steps, or when profiling), for cell i.
+// Every lane of the warp must call it.
+__device__ __forceinline__ void detect_cell(const PopView& p, uint32_t i) {
     const uint32_t step = *p.step;
     bool spiked = false;
     if (i < p.n) {
@@ -118,6 +119,8 @@ __global__ void detect_spikes(PopView p) {
     }
     emit_spikes(p, spiked, i, step);
 }
+
+__global__ void detect_spikes(PopView p) { detect_cell(p, blockIdx.x * blockDim.x + threadIdx.x); }
 
 // One cell's state between steps, in registers.
 struct CellState {
@@ -224,8 +227,8 @@ __device__ __forceinline__ void step_cell(const PopView& p, const InputSet& in,
 // cannot know it, and loads behind stores would serialise the memory latency (measured: 25 %
 // of bandwidth otherwise).
 template <bool kDetect>
-__global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
-    const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+__device__ __forceinline__ void update_cell(const PopView& p, const InputSet& in, uint64_t seed,
+                                            uint32_t i) {
     const uint32_t step = *p.step;
     bool spiked = false;
     if (i < p.n) {
@@ -244,6 +247,11 @@ __global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
     if (kDetect) emit_spikes(p, spiked, i, step);
 }
 
+template <bool kDetect>
+__global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
+    update_cell<kDetect>(p, in, seed, blockIdx.x * blockDim.x + threadIdx.x);
+}
+
 // A window of `count` steps (DESIGN.md section 4) for one cell, its state in registers: per
 // step phase 1 (spike test, history), then 2b-5; each step's ring slots are read one step ahead.
 // Valid when every delay is at least `count` steps: nothing this window emits can arrive in it.
@@ -254,22 +262,24 @@ __global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
 // ring slot of each input advances by one per step (one division per window, not per step).
 // At most 80 registers, so that three blocks of 256 fit an SM (measured: 82 registers, two
 // blocks, 25 % occupancy and the issue slots 58 % busy otherwise).
+// kIn = kMaxInputs serves every count from 5 to 8 (the inputs past in.count are skipped).
 template <int kIn>
-__global__ void __launch_bounds__(kBlock, 4)
-    update_window(PopView p, InputSet in, uint64_t seed, uint32_t count) {
-    const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+__device__ __forceinline__ void window_cell(const PopView& p, const InputSet& in, uint64_t seed,
+                                            uint32_t count, uint32_t i) {
+    constexpr bool kExact = kIn < kMaxInputs;  // exactly kIn inputs
     const uint32_t first = *p.step;
     const bool live = i < p.n;
     CellState s;
     unsigned long long raw[kIn > 0 ? kIn : 1];
     uint32_t slot[kIn > 0 ? kIn : 1];
 #pragma unroll
-    for (int j = 0; j < kIn; ++j) slot[j] = first % in.in[j].slots;
+    for (int j = 0; j < kIn; ++j) slot[j] = kExact || j < in.count ? first % in.in[j].slots : 0u;
     if (live) {
         load_cell(p, i, true, &s);
 #pragma unroll
         for (int j = 0; j < kIn; ++j)
-            raw[j] = in.in[j].ring[static_cast<uint64_t>(slot[j]) * p.n + i];
+            if (kExact || j < in.count)
+                raw[j] = in.in[j].ring[static_cast<uint64_t>(slot[j]) * p.n + i];
     }
     uint32_t mask = 0;
     for (uint32_t k = 0; k < count; ++k) {
@@ -279,6 +289,7 @@ __global__ void __launch_bounds__(kBlock, 4)
             unsigned long long cur[kIn > 0 ? kIn : 1];
 #pragma unroll
             for (int j = 0; j < kIn; ++j) {
+                if (!kExact && j >= in.count) break;
                 cur[j] = raw[j];
                 in.in[j].ring_mut[static_cast<uint64_t>(slot[j]) * p.n + i] = 0;
                 slot[j] = slot[j] + 1 == in.in[j].slots ? 0 : slot[j] + 1;
@@ -303,10 +314,15 @@ __global__ void __launch_bounds__(kBlock, 4)
     if ((threadIdx.x & 31u) == 0 && spikes) atomicAdd(&p.counters[0], spikes);
 }
 
+template <int kIn>
+__global__ void __launch_bounds__(kBlock, 4)
+    update_window(PopView p, InputSet in, uint64_t seed, uint32_t count) {
+    window_cell<kIn>(p, in, seed, count, blockIdx.x * blockDim.x + threadIdx.x);
+}
+
 // After a window's STDP: each cell's traces moved through the window with its spike mask
 // (model::trace_after, slow_trace_after: what per-step phases 1 and 6 do to them).
-__global__ void advance_traces(PopView p, uint32_t count) {
-    const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+__device__ __forceinline__ void traces_cell(const PopView& p, uint32_t count, uint32_t i) {
     if (i >= p.n) return;
     const uint32_t mask = p.spike_mask[i];
 #pragma unroll
@@ -316,6 +332,44 @@ __global__ void advance_traces(PopView p, uint32_t count) {
         x.fast[i] = model::trace_after(x.rule, x.fast[i], x.decay, mask, count);
         if (x.slow) x.slow[i] = model::slow_trace_after(x.slow[i], x.slow_decay, mask, count);
     }
+}
+
+__global__ void advance_traces(PopView p, uint32_t count) {
+    traces_cell(p, count, blockIdx.x * blockDim.x + threadIdx.x);
+}
+
+// ---- packed replicas: one launch for the populations of many members (TaskList) ----
+
+
+// The cell of this thread in its task's population.
+__device__ __forceinline__ uint32_t task_cell(const uint32_t* __restrict__ first, uint32_t t) {
+    return (blockIdx.x - first[t]) * blockDim.x + threadIdx.x;
+}
+
+__global__ void detect_tasks(const PopTask* __restrict__ task, const uint32_t* __restrict__ first,
+                             uint32_t count) {
+    const uint32_t t = task_of(first, count, blockIdx.x);
+    detect_cell(task[t].pop, task_cell(first, t));
+}
+
+__global__ void update_tasks(const PopTask* __restrict__ task, const uint32_t* __restrict__ first,
+                             uint32_t count) {
+    const uint32_t t = task_of(first, count, blockIdx.x);
+    update_cell<false>(task[t].pop, task[t].in, task[t].seed, task_cell(first, t));
+}
+
+template <int kIn>
+__global__ void __launch_bounds__(kBlock, 4)
+    window_tasks(const PopTask* __restrict__ task, const uint32_t* __restrict__ first,
+                 uint32_t count, uint32_t steps) {
+    const uint32_t t = task_of(first, count, blockIdx.x);
+    window_cell<kIn>(task[t].pop, task[t].in, task[t].seed, steps, task_cell(first, t));
+}
+
+__global__ void traces_tasks(const PopTask* __restrict__ task, const uint32_t* __restrict__ first,
+                             uint32_t count, uint32_t steps) {
+    const uint32_t t = task_of(first, count, blockIdx.x);
+    traces_cell(task[t].pop, steps, task_cell(first, t));
 }
 
 // A background rate change at `step` (model::poisson_rate_change): word 0 soma, 1 dendrite.
@@ -389,6 +443,29 @@ void gather(const float* src, const uint32_t* cells, uint32_t n, float* out, cud
 void gather(const uint8_t* src, const uint32_t* cells, uint32_t n, float* out,
             cudaStream_t stream) {
     launch(kernel::gather<uint8_t>, stream, n, src, cells, n, out);
+}
+
+void detect_tasks(const TaskList<PopTask>& l, cudaStream_t stream) {
+    launch_tasks(kernel::detect_tasks, l, stream);
+}
+
+void update_tasks(const TaskList<PopTask>& l, cudaStream_t stream) {
+    launch_tasks(kernel::update_tasks, l, stream);
+}
+
+void window_tasks(const TaskList<PopTask>& l, int inputs, uint32_t steps, cudaStream_t stream) {
+    switch (inputs) {
+        case 0: launch_tasks(kernel::window_tasks<0>, l, stream, steps); break;
+        case 1: launch_tasks(kernel::window_tasks<1>, l, stream, steps); break;
+        case 2: launch_tasks(kernel::window_tasks<2>, l, stream, steps); break;
+        case 3: launch_tasks(kernel::window_tasks<3>, l, stream, steps); break;
+        case 4: launch_tasks(kernel::window_tasks<4>, l, stream, steps); break;
+        default: launch_tasks(kernel::window_tasks<kMaxInputs>, l, stream, steps);
+    }
+}
+
+void traces_tasks(const TaskList<PopTask>& l, uint32_t steps, cudaStream_t stream) {
+    launch_tasks(kernel::traces_tasks, l, stream, steps);
 }
 
 }  // namespace l5sim::cuda

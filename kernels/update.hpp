@@ -20,6 +20,8 @@ void update_cells(const PopView& pop, const InputSet& inputs, uint64_t seed, boo
 /// A window of `count` steps (phases 1-5 per step, all cells advanced with their state in
 /// registers; valid when every delay is at least `count` steps): spike masks, the window's
 /// spike list (each spiking cell once), the record, the spike counter. Traces untouched.
+/// Populations with 5 to 8 inputs share one instantiation (the inputs past inputs.count are
+/// skipped).
 void update_window(const PopView& pop, const InputSet& inputs, uint64_t seed, uint32_t count,
                    cudaStream_t stream);
 /// After the window's STDP: the population's traces moved through the window's spikes.
@@ -34,4 +36,12 @@ void first_nonfinite(const float* a, uint32_t n, unsigned* out, cudaStream_t str
 /// out[k] = src[cells[k]] (probes): floats, or bytes widened to float.
 void gather(const float* src, const uint32_t* cells, uint32_t n, float* out, cudaStream_t stream);
 void gather(const uint8_t* src, const uint32_t* cells, uint32_t n, float* out, cudaStream_t stream);
+// Packed replicas: the kernels above, one launch for every task of the list (engine_views.hpp).
+void detect_tasks(const TaskList<PopTask>& tasks, cudaStream_t stream);
+/// Phases 2b-5 (update_cells without detect).
+void update_tasks(const TaskList<PopTask>& tasks, cudaStream_t stream);
+/// A window of `steps` steps; every task of the list has `inputs` inputs (5 to 8: any of them).
+void window_tasks(const TaskList<PopTask>& tasks, int inputs, uint32_t steps, cudaStream_t stream);
+void traces_tasks(const TaskList<PopTask>& tasks, uint32_t steps, cudaStream_t stream);
+
 }  // namespace l5sim::cuda

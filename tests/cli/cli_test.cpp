@@ -577,6 +577,29 @@ TEST(CliSweep, ReplicasAtOnceDoNotChangeTheOutputs) {
     }
 }
 
+// Packed (stepped together as one simulation) or not: the same bytes; summary.json says which.
+TEST(CliSweep, PackedReplicasWriteTheSameFiles) {
+    TempDir d;
+    const fs::path cfg = sweep_config(d);
+    ASSERT_EQ(l5sim(d, "run " + q(cfg) + " --out " + q(d / "a") + " -q --pack off").rc, 0);
+    const auto r = l5sim(d, "run " + q(cfg) + " --out " + q(d / "b") + " -q --pack on --max-pack 3");
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    const auto t = read_json(d / "b" / "summary.json")["timing"];
+    EXPECT_TRUE(t["packed"].get<bool>());
+    EXPECT_EQ(t["packs"].get<int>(), 2);  // 4 replicas, at most 3 per pack
+    EXPECT_FALSE(read_json(d / "a" / "summary.json")["timing"]["packed"].get<bool>());
+    for (int k = 0; k < 4; ++k) {
+        for (const char* f : {"spikes.h5", "probes.h5"}) {
+            const std::string rel = "replicas/r0000" + std::to_string(k) + "/" + f;
+            EXPECT_TRUE(read_file(d / "a" / rel) == read_file(d / "b" / rel)) << rel;
+        }
+    }
+    const auto bad = l5sim(d, "run " + q(cfg) + " --out " + q(d / "c") + " --pack sometimes");
+    EXPECT_NE(bad.rc, 0);
+    EXPECT_NE(bad.err.find("--pack"), std::string::npos) << bad.err;
+    EXPECT_FALSE(fs::exists(d / "c"));
+}
+
 // Conditions label the replicas, and their values reach the run: no drive, no spikes.
 TEST(CliSweep, ConditionsLabelTheReplicas) {
     TempDir d;

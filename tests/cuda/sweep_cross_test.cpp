@@ -1,6 +1,7 @@
-// A sweep on the CUDA engine (several replicas at once, each with its own engine and stream,
-// from its own host thread) writes the same spikes and weights as the same sweep on the CPU
-// engine, replica for replica. Skips without a device; fails under L5SIM_REQUIRE_GPU=1.
+// A sweep on the CUDA engine, unpacked (several replicas at once, each with its own engine and
+// stream, from its own host thread; packed sweeps: tests/engine/packed_test.cpp) writes the
+// same spikes and weights as the same sweep on the CPU engine, replica for replica. Skips
+// without a device; fails under L5SIM_REQUIRE_GPU=1.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -65,8 +66,9 @@ TEST(CrossEngineSweep, ConcurrentCudaReplicasEqualCpuReplicas) {
     opt.parallel = 2;
     opt.backend = Simulation::Backend::cpu;
     run_sweep(b, root / "cpu", opt);
-    opt.parallel = 8;  // eight engines on the device at once
+    opt.parallel = 8;  // eight engines on the device at once, each on its own (unpacked)
     opt.backend = Simulation::Backend::cuda;
+    opt.pack = SweepRunOptions::Pack::off;
     run_sweep(b, root / "cuda", opt);
     std::set<std::string> distinct;  // replicas must differ, or the comparison proves little
     for (uint32_t i = 0; i < b.replicas.size(); ++i) {
