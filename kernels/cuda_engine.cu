@@ -73,7 +73,9 @@ struct DevicePopulation {
     DeviceBuffer<uint8_t> burst;
     DeviceBuffer<int> spike_count;
     DeviceBuffer<unsigned long long> record;
-    DeviceBuffer<unsigned long long> record_count, counters;
+    // [0] spikes, [1] calcium spikes, [2] record overflow, [3] record fill level (record_count):
+    // the last two next to each other, so a flush reads both with one copy
+    DeviceBuffer<unsigned long long> counters;
     SpikeRecord host_record;  // flushed from the device, not yet taken
 };
 
@@ -425,12 +427,11 @@ void CudaEngine::init_population(uint32_t p) {
     v.spike_mask = d.spike_mask.data();
     const uint64_t cap = cfg_.recording.spikes ? record_capacity(n) : 1;
     d.record = DeviceBuffer<unsigned long long>(cap);
-    d.record_count = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(1, 0));
-    d.counters = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(3, 0));
+    d.counters = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(4, 0));
     v.spike_ids = d.spike_ids.data();
     v.spike_count = d.spike_count.data();
     v.record = d.record.data();
-    v.record_count = d.record_count.data();
+    v.record_count = d.counters.data() + 3;
     v.record_capacity = cap;
     v.record_spikes = cfg_.recording.spikes;
     v.counters = d.counters.data();
@@ -705,24 +706,24 @@ uint64_t CudaEngine::counter(uint32_t pop, int k) const {
 
 void CudaEngine::flush_record(uint32_t pop) {
     auto& d = pops_[pop];
-    unsigned long long used = 0;
-    to_host(&used, d.view.record_count, sizeof used);
-    if (counter(pop, 2))
+    unsigned long long head[2] = {0, 0};  // counters[2] (overflow), counters[3] (fill level)
+    to_host(head, d.view.counters + 2, sizeof head);
+    const unsigned long long used = head[1];
+    if (head[0])
         throw Error("spike record buffer of population " + cfg_.populations[pop].name +
                     " overflowed (cells firing above ~800 Hz on average)");
+    if (used == 0) return;
     // The device appends in no particular order: sorted there (a radix sort of the keys) into
     // (step, id) order, as the CPU engine records them; a flush never splits a step.
     if (used > record_alt_.size()) record_alt_ = DeviceBuffer<unsigned long long>(used);
     const size_t scratch = sort_spike_scratch_bytes(used);
     if (scratch > sort_scratch_.size()) sort_scratch_ = DeviceBuffer<char>(scratch);
-    const unsigned long long* sorted =
-        used ? sort_spike_keys(d.view.record, record_alt_.data(), used, sort_scratch_.data(),
-                               sort_scratch_.size(), stream_)
-             : nullptr;
+    const unsigned long long* sorted = sort_spike_keys(
+        d.view.record, record_alt_.data(), used, sort_scratch_.data(), sort_scratch_.size(), stream_);
     std::vector<unsigned long long> keys(used);
     to_host(keys.data(), sorted, used * sizeof(unsigned long long));
-    const unsigned long long zero = 0;
-    to_device(d.view.record_count, &zero, sizeof zero);
+    // Emptied in stream order (before any later kernel); nothing to wait for.
+    L5_CUDA_CHECK(cudaMemsetAsync(d.view.record_count, 0, sizeof(unsigned long long), stream_));
     auto& r = d.host_record;
     const size_t at = r.steps.size();
     r.steps.resize(at + used);
@@ -752,16 +753,19 @@ uint64_t CudaEngine::synaptic_events() const {
     return total;
 }
 
-// One kernel per variable (a finds-the-lowest-bad-cell atomicMin), one copy back.
+// One kernel over every variable (a finds-the-lowest-bad-cell atomicMin per variable), one copy
+// back: a health check costs one synchronisation per population.
 bool CudaEngine::find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) const {
     constexpr size_t kVars = sizeof(kHealthVars) / sizeof(kHealthVars[0]);
+    static_assert(kVars <= kMaxHealthVars);
     if (health_.size() < kVars) health_ = DeviceBuffer<unsigned>(kVars);
-    std::vector<unsigned> first(kVars, ~0u);
-    to_device(health_.data(), first.data(), kVars * sizeof(unsigned));
+    L5_CUDA_CHECK(cudaMemsetAsync(health_.data(), 0xff, kVars * sizeof(unsigned), stream_));
     const PopView& v = pops_[pop].view;
-    for (size_t k = 0; k < kVars; ++k)
-        if (const float* a = float_var(v, kHealthVars[k]))
-            first_nonfinite(a, v.n, health_.data() + k, stream_);
+    HealthVars vars{};
+    vars.count = kVars;
+    for (size_t k = 0; k < kVars; ++k) vars.a[k] = float_var(v, kHealthVars[k]);
+    first_nonfinite(vars, v.n, health_.data(), stream_);
+    std::vector<unsigned> first(kVars, ~0u);
     to_host(first.data(), health_.data(), kVars * sizeof(unsigned));
     for (size_t k = 0; k < kVars; ++k) {
         if (first[k] != ~0u) {

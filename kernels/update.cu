@@ -381,10 +381,13 @@ __global__ void background_rate_change(float* rem, uint32_t n, float lambda_old,
                                             word);
 }
 
-// The lowest i with a[i] NaN or infinite, into *out (atomicMin; *out starts at ~0u).
-__global__ void first_nonfinite(const float* a, uint32_t n, unsigned* out) {
+// Per variable k, the lowest i with a[k][i] NaN or infinite, into out[k] (atomicMin; out
+// starts at ~0u).
+__global__ void first_nonfinite(HealthVars vars, uint32_t n, unsigned* out) {
     const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n && !isfinite(a[i])) atomicMin(out, i);
+    if (i >= n) return;
+    for (uint32_t k = 0; k < vars.count; ++k)
+        if (vars.a[k] && !isfinite(vars.a[k][i])) atomicMin(&out[k], i);
 }
 
 template <class T>
@@ -432,8 +435,9 @@ void background_rate_change(float* rem, uint32_t n, float lambda_old, float lamb
            step, word);
 }
 
-void first_nonfinite(const float* a, uint32_t n, unsigned* out, cudaStream_t stream) {
-    launch(kernel::first_nonfinite, stream, n, a, n, out);
+void first_nonfinite(const HealthVars& vars, uint32_t n, unsigned* out, cudaStream_t stream) {
+    if (vars.count > kMaxHealthVars) throw Error("first_nonfinite: more than 16 variables");
+    launch(kernel::first_nonfinite, stream, n, vars, n, out);
 }
 
 void gather(const float* src, const uint32_t* cells, uint32_t n, float* out, cudaStream_t stream) {

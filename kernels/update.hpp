@@ -31,8 +31,14 @@ void advance_traces(const PopView& pop, uint32_t count, cudaStream_t stream);
 void background_rate_change(float* rem, uint32_t n, float lambda_old, float lambda_new,
                             uint64_t seed, uint32_t stream, uint32_t step, int word,
                             cudaStream_t cs);
-/// *out = min(*out, lowest i with a[i] NaN or infinite) (health checks).
-void first_nonfinite(const float* a, uint32_t n, unsigned* out, cudaStream_t stream);
+/// The state arrays a health check scans (null: the population has no such variable).
+inline constexpr int kMaxHealthVars = 16;
+struct HealthVars {
+    const float* a[kMaxHealthVars];
+    uint32_t count;
+};
+/// out[k] = min(out[k], lowest i with vars.a[k][i] NaN or infinite), for every k < vars.count.
+void first_nonfinite(const HealthVars& vars, uint32_t n, unsigned* out, cudaStream_t stream);
 /// out[k] = src[cells[k]] (probes): floats, or bytes widened to float.
 void gather(const float* src, const uint32_t* cells, uint32_t n, float* out, cudaStream_t stream);
 void gather(const uint8_t* src, const uint32_t* cells, uint32_t n, float* out, cudaStream_t stream);

@@ -134,6 +134,41 @@ TEST(CrossEngine, RingNetworkWithDelaysIdenticalSpikesAndWeights) {
     EXPECT_NE(base.spikes[0].steps, cpu.spikes[0].steps);
 }
 
+// A population with more than four inputs: the per-cell window kernel's generic instantiation
+// (5 to 8 inputs; it read past the last input before 2026-11-28). Six projections into PYR, all
+// with 1 ms delays (windows), three of them onto the dendrite.
+TEST(CrossEngine, SixInputsIntoOnePopulationIdenticalSpikesAndWeights) {
+    L5_REQUIRE_DEVICE();
+    const char* yaml = R"(
+simulation: {dt_ms: 0.1, duration_ms: 600, seed: 9}
+network: {layout: ring}
+populations:
+  PYR: {type: pyramidal, n: 200, background: {dendrite: {rate_hz: 400}}}
+  PV: {type: pv, n: 50}
+  SOM: {type: som, n: 50}
+projections:
+  PYR_PYR: {source: PYR, target: PYR, receptors: {ampa: 1.75, nmda: 0.35}, delay: {ms: 1},
+            connectivity: {A: 3.5, sigma: 0.5}, stdp: {rule: pair_all}}
+  PYR_PYRd: {source: PYR, target: PYR, compartment: dendrite, receptors: {ampa: 0.5},
+             delay: {ms: 2}, connectivity: {A: 1, sigma: 0.3}}
+  PYR_PV: {source: PYR, target: PV, receptors: {ampa: 1, nmda: 1}, delay: {ms: 1},
+           connectivity: {A: 1, sigma: 2}}
+  PYR_SOM: {source: PYR, target: SOM, receptors: {ampa: 1, nmda: 1}, delay: {ms: 1},
+            connectivity: {A: 1, sigma: 2}}
+  PV_PYR: {source: PV, target: PYR, receptors: {gaba_a: 1}, delay: {ms: 1},
+           connectivity: {A: 5, sigma: 2}}
+  SOM_PYR: {source: SOM, target: PYR, compartment: dendrite, receptors: {gaba_a: 1},
+            delay: {ms: 1.5}, connectivity: {A: 5, sigma: 2}}
+  PV_PYRd: {source: PV, target: PYR, compartment: dendrite, receptors: {gaba_a: 0.5},
+            delay: {ms: 1}, connectivity: {A: 1, sigma: 2}}
+  SOM_PYRs: {source: SOM, target: PYR, receptors: {gaba_a: 0.5}, delay: {ms: 3},
+             connectivity: {A: 1, sigma: 2}}
+)";
+    const auto cpu = run(yaml, Simulation::Backend::cpu);
+    const auto gpu = run(yaml, Simulation::Backend::cuda);
+    expect_identical(cpu, gpu, "six inputs into PYR, cpu vs cuda");
+}
+
 TEST(CrossEngine, SheetNetworkWithStdpIdenticalSpikesAndWeights) {
     L5_REQUIRE_DEVICE();
     const auto cpu = run(kSheet, Simulation::Backend::cpu);
