@@ -100,6 +100,18 @@ void expect_identical(const RunResult& a, const RunResult& b, const char* what) 
     EXPECT_EQ(a.events, b.events) << what;
 }
 
+// kRing with every delay at least 0.5 ms (the CUDA engine then runs windows of steps).
+std::string ring_with_delays() {
+    std::string yaml = kRing;
+    for (const char* at : {"PYR_PYR: {source: PYR, target: PYR,", "PYR_PV: {source: PYR, target: PV,",
+                           "PV_PYR: {source: PV, target: PYR,", "SOM_PYR: {source: SOM, target: PYR,"}) {
+        const size_t k = yaml.find(at);
+        EXPECT_NE(k, std::string::npos) << at;
+        if (k != std::string::npos) yaml.insert(k + std::strlen(at), " delay: {ms: 1},");
+    }
+    return yaml;
+}
+
 }  // namespace
 
 TEST(CrossEngine, RingNetworkIdenticalSpikesAndWeights) {
@@ -119,13 +131,7 @@ TEST(CrossEngine, RingNetworkIdenticalSpikesAndWeights) {
 // gives every ring projection a delay of 1 ms (with the ring's injections and schedules).
 TEST(CrossEngine, RingNetworkWithDelaysIdenticalSpikesAndWeights) {
     L5_REQUIRE_DEVICE();
-    std::string yaml = kRing;
-    for (const char* at : {"PYR_PYR: {source: PYR, target: PYR,", "PYR_PV: {source: PYR, target: PV,",
-                           "PV_PYR: {source: PV, target: PYR,", "SOM_PYR: {source: SOM, target: PYR,"}) {
-        const size_t k = yaml.find(at);
-        ASSERT_NE(k, std::string::npos) << at;
-        yaml.insert(k + std::strlen(at), " delay: {ms: 1},");
-    }
+    const std::string yaml = ring_with_delays();
     const auto cpu = run(yaml.c_str(), Simulation::Backend::cpu);
     const auto gpu = run(yaml.c_str(), Simulation::Backend::cuda);
     expect_identical(cpu, gpu, "ring with 1 ms delays, cpu vs cuda");
@@ -135,37 +141,22 @@ TEST(CrossEngine, RingNetworkWithDelaysIdenticalSpikesAndWeights) {
 }
 
 // A population with more than four inputs: the per-cell window kernel's generic instantiation
-// (5 to 8 inputs; it read past the last input before 2026-11-28). Six projections into PYR, all
-// with 1 ms delays (windows), three of them onto the dendrite.
+// (5 to 8 inputs; it read past the last input before 2026-11-28). kRing with delays and three
+// more projections into PYR: six inputs, three of them onto the dendrite.
 TEST(CrossEngine, SixInputsIntoOnePopulationIdenticalSpikesAndWeights) {
     L5_REQUIRE_DEVICE();
-    const char* yaml = R"(
-simulation: {dt_ms: 0.1, duration_ms: 600, seed: 9}
-network: {layout: ring}
-populations:
-  PYR: {type: pyramidal, n: 200, background: {dendrite: {rate_hz: 400}}}
-  PV: {type: pv, n: 50}
-  SOM: {type: som, n: 50}
-projections:
-  PYR_PYR: {source: PYR, target: PYR, receptors: {ampa: 1.75, nmda: 0.35}, delay: {ms: 1},
-            connectivity: {A: 3.5, sigma: 0.5}, stdp: {rule: pair_all}}
-  PYR_PYRd: {source: PYR, target: PYR, compartment: dendrite, receptors: {ampa: 0.5},
+    std::string yaml = ring_with_delays();
+    const size_t at = yaml.find("injections:");
+    ASSERT_NE(at, std::string::npos);
+    yaml.insert(at, R"(  PYR_PYRd: {source: PYR, target: PYR, compartment: dendrite, receptors: {ampa: 0.5},
              delay: {ms: 2}, connectivity: {A: 1, sigma: 0.3}}
-  PYR_PV: {source: PYR, target: PV, receptors: {ampa: 1, nmda: 1}, delay: {ms: 1},
-           connectivity: {A: 1, sigma: 2}}
-  PYR_SOM: {source: PYR, target: SOM, receptors: {ampa: 1, nmda: 1}, delay: {ms: 1},
-            connectivity: {A: 1, sigma: 2}}
-  PV_PYR: {source: PV, target: PYR, receptors: {gaba_a: 1}, delay: {ms: 1},
-           connectivity: {A: 5, sigma: 2}}
-  SOM_PYR: {source: SOM, target: PYR, compartment: dendrite, receptors: {gaba_a: 1},
-            delay: {ms: 1.5}, connectivity: {A: 5, sigma: 2}}
   PV_PYRd: {source: PV, target: PYR, compartment: dendrite, receptors: {gaba_a: 0.5},
             delay: {ms: 1}, connectivity: {A: 1, sigma: 2}}
   SOM_PYRs: {source: SOM, target: PYR, receptors: {gaba_a: 0.5}, delay: {ms: 3},
              connectivity: {A: 1, sigma: 2}}
-)";
-    const auto cpu = run(yaml, Simulation::Backend::cpu);
-    const auto gpu = run(yaml, Simulation::Backend::cuda);
+)");
+    const auto cpu = run(yaml.c_str(), Simulation::Backend::cpu);
+    const auto gpu = run(yaml.c_str(), Simulation::Backend::cuda);
     expect_identical(cpu, gpu, "six inputs into PYR, cpu vs cuda");
 }
 
