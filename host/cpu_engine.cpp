@@ -7,8 +7,10 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <memory>
 
 #include "cpu_state.hpp"
+#include "spin_team.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/model_constants.hpp"
 #include "l5sim/model/cell_step.hpp"
@@ -132,11 +134,21 @@ public:
         const int64_t asked = requested_window();
         window_ = asked > 0 ? std::min(asked, window_bound(min_delays)) : 1;
         slots_.resize(pops_.size());
+        for (const auto& s : pops_) cells_ += s.n;
+        // The per-cell loops (phase 1; phases 2b-5) run on a team that stays awake between
+        // them (spin_team.hpp) whenever there is more than one thread; blocks of cells are
+        // small enough to give each thread about four of them, at most kSimdBlock.
+        const int threads = cfg.threads > 0 ? cfg.threads : omp_get_max_threads();
+        int64_t block = kSimdBlock;
+        if (threads > 1) {
+            team_ = std::make_unique<SpinTeam>(threads);
+            const int64_t share = (cells_ / (4 * threads) + 63) / 64 * 64;
+            block = std::clamp<int64_t>(share, 128, kSimdBlock);
+        }
         for (uint32_t p = 0; p < pops_.size(); ++p) {
             const int64_t n = pops_[p].n;
-            cells_ += n;
-            for (int64_t b = 0; b < n; b += kSimdBlock)
-                blocks_.push_back(Block{p, b, std::min<int64_t>(kSimdBlock, n - b)});
+            for (int64_t b = 0; b < n; b += block)
+                blocks_.push_back(Block{p, b, std::min<int64_t>(block, n - b)});
         }
     }
 
@@ -242,7 +254,36 @@ private:
         uint32_t pop;
         int64_t begin, count;
     };
-    std::vector<Block> blocks_;                // every population's cells in kSimdBlock pieces
+    std::vector<Block> blocks_;  // every population's cells in pieces of at most kSimdBlock
+    std::unique_ptr<SpinTeam> team_;  // more than one thread: runs the loops over blocks_
+    // f(w) for every block w, on the team (or on this thread alone).
+    template <class F>
+    void for_blocks(F&& f) {
+        const auto items = static_cast<int64_t>(blocks_.size());
+        if (team_) {
+            team_->run(items, f);
+        } else {
+            for (int64_t w = 0; w < items; ++w) f(w);
+        }
+    }
+    // f(begin, end) over [0, n) in chunks of 4, in parallel (the team, or OpenMP without one)
+    // when n >= 64, else on this thread.
+    template <class F>
+    void for_chunks(int64_t n, F&& f) {
+        constexpr int64_t kChunk = 4;
+        if (n < 64) {
+            f(int64_t{0}, n);
+            return;
+        }
+        const int64_t chunks = (n + kChunk - 1) / kChunk;
+        auto one = [&](int64_t c) { f(c * kChunk, std::min(n, (c + 1) * kChunk)); };
+        if (team_) {
+            team_->run(chunks, one);
+            return;
+        }
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int64_t c = 0; c < chunks; ++c) one(c);
+    }
     std::vector<std::vector<int64_t*>> slots_;  // this step's ring slot per population, input
     int64_t cells_ = 0;
     void soma_cells(uint32_t p, int64_t b, int64_t count);
@@ -346,11 +387,10 @@ void CpuEngine::detect_spikes(int64_t step) {
     const int64_t items = static_cast<int64_t>(blocks_.size());
     block_ids_.resize(blocks_.size());
     block_calcium_.resize(blocks_.size());
-#pragma omp parallel for schedule(static, 1) if (cells_ >= kParallelMin)
-    for (int64_t w = 0; w < items; ++w) {
+    for_blocks([&](int64_t w) {
         const Block& k = blocks_[w];
         block_calcium_[w] = detect_cells(k.pop, k.begin, k.count, &block_ids_[w]);
-    }
+    });
     for (auto& s : pops_) s.spike_ids.clear();
     for (int64_t w = 0; w < items; ++w) {
         auto& s = pops_[blocks_[w].pop];
@@ -398,12 +438,16 @@ void CpuEngine::propagate(int64_t step) {
         };
         if (ns >= 64) {
             // Integer atomics: the sum is the same in any order.
-#pragma omp parallel for schedule(dynamic, 4) reduction(+ : events)
-            for (int64_t q = 0; q < ns; ++q) {
-                events += walk(spikes[q], [](int64_t& cell, int64_t w) {
-                    std::atomic_ref<int64_t>(cell).fetch_add(w, std::memory_order_relaxed);
-                });
-            }
+            std::atomic<uint64_t> total{0};
+            for_chunks(ns, [&](int64_t q0, int64_t q1) {
+                uint64_t e = 0;
+                for (int64_t q = q0; q < q1; ++q)
+                    e += walk(spikes[q], [](int64_t& cell, int64_t w) {
+                        std::atomic_ref<int64_t>(cell).fetch_add(w, std::memory_order_relaxed);
+                    });
+                total.fetch_add(e, std::memory_order_relaxed);
+            });
+            events += total.load();
         } else {
             for (int64_t q = 0; q < ns; ++q)
                 events += walk(spikes[q], [](int64_t& cell, int64_t w) { cell += w; });
@@ -529,12 +573,10 @@ void CpuEngine::deliver(int64_t step) {
             slots_[p][q] = pj.ring.data() + (static_cast<uint64_t>(step) % pj.slots) * pops_[p].n;
         }
     }
-    const int64_t items = static_cast<int64_t>(blocks_.size());
-#pragma omp parallel for schedule(static, 1) if (cells_ >= kParallelMin)
-    for (int64_t w = 0; w < items; ++w) {
+    for_blocks([&](int64_t w) {
         const Block& k = blocks_[w];
         deliver_cells(k.pop, k.begin, k.count, step, slots_[k.pop].data());
-    }
+    });
 }
 
 // Phase 4: BAP window, calcium dendrite, plateau -> burst-mode choice for the next reset.
@@ -607,23 +649,18 @@ void CpuEngine::soma_cells(uint32_t p, int64_t b, int64_t count) {
 // profiling asks for every phase on its own; per cell the order is the same.
 void CpuEngine::integrate_dendrites(int64_t step) {
     if (fused_) return;
-    for (uint32_t p = 0; p < pops_.size(); ++p) {
-        if (!pops_[p].pyramidal) continue;
-        const int64_t n = pops_[p].n;
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-        for (int64_t b = 0; b < n; b += kSimdBlock)
-            dendrite_cells(p, b, std::min<int64_t>(kSimdBlock, n - b), step);
-    }
+    for_blocks([&](int64_t w) {
+        const Block& k = blocks_[w];
+        if (pops_[k.pop].pyramidal) dendrite_cells(k.pop, k.begin, k.count, step);
+    });
 }
 
 void CpuEngine::integrate_somata(int64_t) {
     if (fused_) return;
-    for (uint32_t p = 0; p < pops_.size(); ++p) {
-        const int64_t n = pops_[p].n;
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-        for (int64_t b = 0; b < n; b += kSimdBlock)
-            soma_cells(p, b, std::min<int64_t>(kSimdBlock, n - b));
-    }
+    for_blocks([&](int64_t w) {
+        const Block& k = blocks_[w];
+        soma_cells(k.pop, k.begin, k.count);
+    });
 }
 
 // Phase 6: potentiation at postsynaptic spikes through the reverse index (each synapse has one
@@ -637,17 +674,18 @@ void CpuEngine::plasticity(int64_t) {
         const int64_t ns = static_cast<int64_t>(post.size());
         const uint32_t K = net.in_degree;
         const bool triplet = pj.stdp.rule == model::StdpRule::triplet;
-#pragma omp parallel for schedule(dynamic, 4) if (ns >= 64)
-        for (int64_t q = 0; q < ns; ++q) {
-            const uint32_t t = post[q];
-            const float o2 = triplet ? pj.o2[t] : 0.0f;
-            for (uint32_t k = 0; k < K; ++k) {
-                const uint64_t r = static_cast<uint64_t>(t) * K + k;
-                const uint32_t syn = net.rev[r];
-                const uint32_t src = net.rev_src[r];  // = model::source_of(pj.source_rule, t, k)
-                net.weight[syn] = model::potentiate(pj.stdp, net.weight[syn], pj.x[src], o2);
+        for_chunks(ns, [&](int64_t q0, int64_t q1) {
+            for (int64_t q = q0; q < q1; ++q) {
+                const uint32_t t = post[q];
+                const float o2 = triplet ? pj.o2[t] : 0.0f;
+                for (uint32_t k = 0; k < K; ++k) {
+                    const uint64_t r = static_cast<uint64_t>(t) * K + k;
+                    const uint32_t syn = net.rev[r];
+                    const uint32_t src = net.rev_src[r];  // = source_of(pj.source_rule, t, k)
+                    net.weight[syn] = model::potentiate(pj.stdp, net.weight[syn], pj.x[src], o2);
+                }
             }
-        }
+        });
         if (triplet) {
             for (const uint32_t s : pops_[pj.source].spike_ids) pj.r2[s] = pj.r2[s] + 1.0f;
             for (const uint32_t t : post) pj.o2[t] = pj.o2[t] + 1.0f;
