@@ -284,8 +284,29 @@ def build_and_run(args):
     # --- Brian2 objects ---------------------------------------------------------------------
     t0 = time.perf_counter()
     workdir = args.workdir or tempfile.mkdtemp(prefix="brian2_sheet_")
-    b2.set_device("cpp_standalone", directory=workdir, build_on_run=False)
-    b2.prefs.devices.cpp_standalone.openmp_threads = args.threads
+    if args.device == "cuda_standalone":
+        import brian2cuda  # noqa: F401  (registers the device)
+        b2.set_device("cuda_standalone", directory=workdir, build_on_run=False)
+        # Brian2CUDA 1.0a7 writes -std=c++11 into its makefile; the CUDA 12+ headers (CCCL)
+        # need C++17: the makefile is patched before it is run.
+        compile_source = b2.device.compile_source
+
+        def compile_cxx17(directory, *rest):
+            mk = os.path.join(directory, "makefile")
+            with open(mk) as f:
+                text = f.read()
+            with open(mk, "w") as f:
+                f.write(text.replace("-std=c++11", "-std=c++17"))
+            return compile_source(directory, *rest)
+
+        b2.device.compile_source = compile_cxx17
+        if args.cuda_arch:
+            b2.prefs.devices.cuda_standalone.cuda_backend.detect_gpus = False
+            b2.prefs.devices.cuda_standalone.cuda_backend.gpu_id = 0
+            b2.prefs.devices.cuda_standalone.cuda_backend.compute_capability = float(args.cuda_arch)
+    else:
+        b2.set_device("cpp_standalone", directory=workdir, build_on_run=False)
+        b2.prefs.devices.cpp_standalone.openmp_threads = args.threads
     if args.float32:
         b2.prefs.core.default_float_dtype = np.float32
     b2.defaultclock.dt = DT_MS * b2.ms
@@ -391,8 +412,11 @@ def build_and_run(args):
 
     # --- code generation, compilation, run ------------------------------------------------
     t0 = time.perf_counter()
-    b2.device.build(directory=workdir, compile=True, run=True, clean=not args.no_clean,
-                    with_output=False)
+    b2.device.build(directory=workdir, compile=True, run=not args.compile_only,
+                    clean=not args.no_clean, with_output=False)
+    if args.compile_only:
+        return {"simulator": f"brian2 {args.device}", "compiled": workdir,
+                "brian2_version": b2.__version__}
     t_build = time.perf_counter() - t0
     timers = b2.device.timers
     t_make = timers["compile"]["make"] or 0.0
@@ -446,7 +470,7 @@ def build_and_run(args):
     bio_s = duration_ms / 1e3
     codegen = max(0.0, t_build - t_make - t_clean - t_binary)
     result = {
-        "simulator": "brian2 cpp_standalone",
+        "simulator": f"brian2 {args.device}",
         "brian2_version": b2.__version__,
         "numpy_version": np.__version__,
         "python": platform.python_version(),
@@ -456,6 +480,8 @@ def build_and_run(args):
         "float_dtype": "float32" if args.float32 else "float64",
         "background": bg_mode + (f" (N={args.poisson_n})" if bg_mode == "poissoninput" else ""),
         "compiler_flags": list(b2.prefs.codegen.cpp.extra_compile_args_gcc),
+        "brian2cuda_version": (__import__("brian2cuda").__version__
+                               if args.device == "cuda_standalone" else None),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "(unset)"),
         "workdir": os.path.abspath(workdir),
         "populations": pops,
@@ -485,6 +511,13 @@ def main():
     ap.add_argument("--k", type=int, default=100, help="in-degree K per cell (default 100)")
     ap.add_argument("--duration-ms", type=float, default=1000.0)
     ap.add_argument("--threads", type=int, default=2, help="OpenMP threads (default 2)")
+    ap.add_argument("--device", choices=["cpp_standalone", "cuda_standalone"],
+                    default="cpp_standalone",
+                    help="Brian2 C++ standalone (CPU, OpenMP) or Brian2CUDA (GPU)")
+    ap.add_argument("--cuda-arch", help="cuda_standalone: compute capability to compile for "
+                    "(e.g. 9.0) instead of detecting the GPU")
+    ap.add_argument("--compile-only", action="store_true",
+                    help="generate and compile the project, do not run it")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir", help="Brian2 project directory (default: a new temp dir)")
     ap.add_argument("--json", help="write the results here")

@@ -7,7 +7,8 @@
 # on the CPU; a short table last. Logs under LOG_DIR.
 # Usage: bench/gpu_check.sh [BIN_DIR_OR_BUNDLE] [LOG_DIR] [MAX_CELLS] [BASELINE_BUNDLE]
 # Bundle with: ../shared/gpu/bundle .gpu build/tests/l5sim_gpu_tests build/tests/l5sim_tests build/l5sim
-# SKIP_TESTS=1 skips the tests; LARGEST=1 also probes the largest sheet that fits.
+# SKIP_TESTS=1 skips the tests; LARGEST=1 also probes the largest sheet that fits; SWEEPS=0 skips
+# the sweep timings; PEERS=1 runs Brian2CUDA beside l5sim (bench/gpu_peers.sh).
 #   BIN_DIR_OR_BUNDLE: a build dir (build) or a bundle made by ../shared/gpu/bundle (.gpu)
 #   BASELINE_BUNDLE: optional older bundle, run on the 10^6 case in the same session (before/after)
 set -uo pipefail
@@ -134,6 +135,11 @@ print(f"| {t} | {n} | {wall('cpu')} | {wall('alone')} | {wall('packed')} | {same
 PY
   done
 fi
+# The GPU peer (PEERS=1, wheels from bench/peer_wheels.sh in BUNDLE/wheels): Brian2CUDA on the
+# same sheet networks as l5sim's CUDA engine (bench/gpu_peers.sh; its compilation takes minutes).
+if [ "${PEERS:-0}" = 1 ] && [ -d "$src/wheels" ]; then
+  bash bench/gpu_peers.sh "$L5SIM" "$src/wheels" "$logs/peers" "${PEER_SIZES:-10000,100000}" > "$logs/peers.log" 2>&1
+fi
 echo "== device"; cat "$logs/nvidia-smi.txt"; grep "cuda device" "$logs/info.txt"
 if [ "${SKIP_TESTS:-0}" != 1 ]; then
   echo "== GPU tests (L5SIM_REQUIRE_GPU=1), exit $rc"
@@ -143,4 +149,5 @@ fi
 echo "== benchmark (CUDA engine, configs/sheet.yaml with K = 1000)"; cat "$table"
 [ -f "$logs/largest.md" ] && { echo "== largest sheet that fits (K = 1000)"; cat "$logs/largest.md"; }
 [ -f "$sweeps" ] && { echo "== sweeps: packed replicas (wall s)"; cat "$sweeps"; }
+[ -f "$logs/peers/peers.md" ] && { echo "== peers on the GPU (sheet, K = 100)"; cat "$logs/peers/peers.md"; }
 exit $rc
