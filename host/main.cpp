@@ -34,7 +34,7 @@ struct RunArgs {
     std::vector<std::string> sets;
     bool force = false, quiet = false, profile = false;
     std::string checkpoint_every;
-    std::string pack = "auto";
+    std::string pack;  // "" = not given (auto)
     int max_pack = 0;
 };
 
@@ -113,12 +113,18 @@ int cmd_run(const RunArgs& a, const std::string& command_line) {
                    : a.pack == "off" ? SweepRunOptions::Pack::off
                                      : SweepRunOptions::Pack::automatic;
         opt.max_pack = a.max_pack;
+        if (a.max_pack > 0 && opt.pack == SweepRunOptions::Pack::off)
+            throw ConfigError("--max-pack: the replicas are not packed (--pack off)");
         opt.quiet = a.quiet;
         opt.force = a.force;
         opt.command_line = command_line;
         run_sweep(batch, dir, opt);
         return 0;
     }
+    if (!a.pack.empty() || a.max_pack > 0)
+        throw ConfigError(std::string(a.max_pack > 0 ? "--max-pack" : "--pack") +
+                          ": packing applies to sweeps (a config with a sweep: block); " +
+                          a.config + " has none");
     const Config& cfg = batch.configs.front();
     const Interval every = parse_interval(a.checkpoint_every);
     spdlog::info("building network: {} populations, {} projections", cfg.populations.size(),

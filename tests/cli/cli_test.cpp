@@ -598,6 +598,18 @@ TEST(CliSweep, PackedReplicasWriteTheSameFiles) {
     EXPECT_NE(bad.rc, 0);
     EXPECT_NE(bad.err.find("--pack"), std::string::npos) << bad.err;
     EXPECT_FALSE(fs::exists(d / "c"));
+    // --max-pack with --pack off contradicts itself; --pack on a config without a sweep does
+    // nothing: both are refused (exit 2), nothing is written.
+    const auto both = l5sim(d, "run " + q(cfg) + " --out " + q(d / "e") + " --pack off --max-pack 2");
+    EXPECT_EQ(both.rc, 2) << both.err;
+    EXPECT_NE(both.err.find("--max-pack"), std::string::npos) << both.err;
+    EXPECT_FALSE(fs::exists(d / "e"));
+    const fs::path single = d / "single.yaml";
+    write_file(single, std::string(kSweep).substr(0, std::string(kSweep).find("sweep:")));
+    const auto one = l5sim(d, "run " + q(single) + " --out " + q(d / "f") + " --pack on");
+    EXPECT_EQ(one.rc, 2) << one.err;
+    EXPECT_NE(one.err.find("packing applies to sweeps"), std::string::npos) << one.err;
+    EXPECT_FALSE(fs::exists(d / "f"));
 }
 
 // Conditions label the replicas, and their values reach the run: no drive, no spikes.
