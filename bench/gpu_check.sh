@@ -58,6 +58,19 @@ print(f"| {sys.argv[2]} | {net['synapses']:,} | {t['build_s']:.2f} | {t['wall_pe
 if phase:
     bio = t["bio_s"]
     print("|  | phases, wall s per bio s: " + ", ".join(f"{k} {v / bio:.3f}" for k, v in phase.items()) + " | | | | | | | |")
+if phase and bw and phase.get("detect", 0) == 0 and phase.get("deliver", 0) > 0:
+    # Windows (the per-cell kernel is timed as deliver): the bytes it must move, for this sheet
+    # (inputs: PYR 3, PV 1, SOM 1; windows of 10 steps: delay.min_ms = 1 ms at dt 0.1 ms).
+    # Per cell and window: the state read (PYR 73 B, interneuron 36 B) and written (PYR 65 B
+    # with the spike mask, interneuron 36 B), and per step and input its ring slot read and
+    # zeroed (8 + 8 B). Steps per window: 10.
+    w = 10
+    cells = p["PYR"]["n"] * (73 + 65 + 16 * 3 * w) + (p["PV"]["n"] + p["SOM"]["n"]) * (72 + 16 * w)
+    per_bio_s = cells * (1e4 / w)
+    ring = (p["PYR"]["n"] * 3 + p["PV"]["n"] + p["SOM"]["n"]) * 16 * 1e4
+    print(f"|  | per-cell kernel: {per_bio_s / 1e9:.0f} GB per bio s ({100 * ring / per_bio_s:.0f} % "
+          f"ring slots), {100 * per_bio_s * bio / phase['deliver'] / (bw * 1e9):.0f} % of copy bandwidth "
+          "| | | | | | | |")
 PY
 }
 table="$logs/bench.md"
