@@ -36,6 +36,10 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
   # The cross tests once more with windows off (L5SIM_WINDOW=1: the single-step kernels).
   L5SIM_WINDOW=1 L5SIM_REQUIRE_GPU=1 L5SIM_CUDA_SYNC=1 timeout "${TEST_TIMEOUT:-240}" $(bin "$src" l5sim_gpu_tests) \
     --gtest_filter='CrossEngine.*' >> "$logs/gpu_tests.log" 2>&1 || rc=1
+  # ... and with every stage fused over populations and projections (L5SIM_CUDA_FUSE=1: the
+  # packed kernels with one member).
+  L5SIM_CUDA_FUSE=1 L5SIM_REQUIRE_GPU=1 L5SIM_CUDA_SYNC=1 timeout "${TEST_TIMEOUT:-240}" $(bin "$src" l5sim_gpu_tests) \
+    --gtest_filter='CrossEngine.*' >> "$logs/gpu_tests.log" 2>&1 || rc=1
 fi
 K10=(--set projections.PYR_PYR.connectivity.K=800 --set projections.PYR_PV.connectivity.K=1000
      --set projections.PYR_SOM.connectivity.K=1000 --set projections.PV_PYR.connectivity.K=100
@@ -119,6 +123,34 @@ if [ "${LARGEST:-0}" = 1 ]; then
     fi
   done
 fi
+# Small single networks (launch overhead): the quickstart ring (300 cells, STDP, no delay:
+# single steps) and the same with 1 ms delays (windows), and a 10^4-cell sheet at K = 100,
+# with one launch per population and projection (default) and fused (L5SIM_CUDA_FUSE=1).
+small="$logs/small.md"
+echo "| network | default s / bio s | fused s / bio s | same spikes |" > "$small"
+echo "|---|---|---|---|" >> "$small"
+small_row() {  # small_row LABEL CONFIG [SET...]
+  local label=$1 cfg=$2; shift 2
+  timeout 120 $L5SIM run "$cfg" --out "$logs/small_${label}_a" --force -q --backend cuda "$@" > /dev/null 2>&1
+  L5SIM_CUDA_FUSE=1 timeout 120 $L5SIM run "$cfg" --out "$logs/small_${label}_b" --force -q --backend cuda "$@" > /dev/null 2>&1
+  python3 - "$logs/small_${label}_a" "$logs/small_${label}_b" "$label" >> "$small" <<'PY'
+import filecmp, json, os, sys
+a, b, label = sys.argv[1:4]
+def wall(d):
+    p = os.path.join(d, "summary.json")
+    return f"{json.load(open(p))['timing']['wall_per_bio_s']:.3f}" if os.path.exists(p) else "failed"
+same = all(os.path.exists(os.path.join(d, "spikes.h5")) for d in (a, b)) and \
+    filecmp.cmp(os.path.join(a, "spikes.h5"), os.path.join(b, "spikes.h5"), shallow=False)
+print(f"| {label} | {wall(a)} | {wall(b)} | {'yes' if same else 'NO'} |")
+PY
+}
+small_row ring300 configs/quickstart.yaml --set simulation.duration_ms=2000
+small_row ring300-delays configs/quickstart.yaml --set simulation.duration_ms=2000 \
+  --set projections.PYR_PYR.delay.ms=1 --set projections.PYR_PV.delay.ms=1 \
+  --set projections.PYR_SOM.delay.ms=1 --set projections.PV_PYR.delay.ms=1 --set projections.SOM_PYR.delay.ms=1
+small_row sheet10k configs/sheet.yaml --set simulation.duration_ms=1000 \
+  --set populations.PYR.n=8000 --set populations.PV.n=1000 --set populations.SOM.n=1000
+
 # Sweeps of small circuits (issue 4): the T4 ring sweep (zero delays: single steps) and the T2
 # isolated cells (windows), packed into one simulation (one launch per stage for all replicas)
 # against one engine and stream per replica (--pack off), and against the CPU engine: every
@@ -161,6 +193,7 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
 fi
 echo "== benchmark (CUDA engine, configs/sheet.yaml with K = 1000)"; cat "$table"
 [ -f "$logs/largest.md" ] && { echo "== largest sheet that fits (K = 1000)"; cat "$logs/largest.md"; }
+[ -f "$small" ] && { echo "== small networks: one launch per population/projection vs fused"; cat "$small"; }
 [ -f "$sweeps" ] && { echo "== sweeps: packed replicas (wall s)"; cat "$sweeps"; }
 [ -f "$logs/peers/peers.md" ] && { echo "== peers on the GPU (sheet, K = 100)"; cat "$logs/peers/peers.md"; }
 exit $rc

@@ -211,6 +211,8 @@ public:
     void read_block(const StateBlock& b, int64_t step, void* dst) const override;
     void write_block(const StateBlock& b, int64_t step, const void* src) override;
     void set_device_bytes(uint64_t b) { device_bytes_ = b; }
+    /// L5SIM_CUDA_FUSE=1: the pack whose one member this engine is (own_pack_).
+    void adopt_pack(std::unique_ptr<EngineGroup> p) { own_pack_ = std::move(p); }
 
 private:
     static bool graphs_allowed() {
@@ -310,6 +312,10 @@ private:
     DeviceBuffer<uint32_t> step_;  // the step being computed, advanced on the device
     uint32_t* step_ptr_ = nullptr;  // step_, or the pack's shared counter
     std::shared_ptr<PackShared> pack_;  // a member of a pack (null: stands alone)
+    // L5SIM_CUDA_FUSE=1: this engine is the one member of its own pack, and its steps and
+    // windows (with graphs, not profiling) are the pack's fused launches: one kernel per stage
+    // for all populations and projections instead of one per population and projection.
+    std::unique_ptr<EngineGroup> own_pack_;
     int64_t next_step_ = -1;       // the step the device counter holds (host mirror)
     bool use_graph_ = true;
     bool profiling_ = false;
@@ -535,6 +541,10 @@ void CudaEngine::prepare(int64_t step, int64_t count) {
 }
 
 void CudaEngine::detect_spikes(int64_t step) {
+    if (own_pack_ && use_graph_) {
+        own_pack_->run_window(step, 1);
+        return;
+    }
     prepare(step, 1);
     if (use_graph_) {
         // Without a delay of 0 steps the step is three fan-outs: one kernel per population
@@ -561,6 +571,10 @@ void CudaEngine::run_window(int64_t step, int64_t count) {
     if (count < 1 || count > window_)
         throw Error("run_window: a window of " + std::to_string(count) +
                     " steps, the engine takes 1 to " + std::to_string(window_));
+    if (own_pack_ && use_graph_) {
+        own_pack_->run_window(step, count);
+        return;
+    }
     prepare(step, count);
     const auto c = static_cast<uint32_t>(count);
     if (use_graph_) {
@@ -1243,7 +1257,17 @@ std::unique_ptr<Engine> make_cuda_engine(const Config& cfg) {
                  need / 1073741824.0, free_b / 1073741824.0);
         throw Error(buf);
     }
-    auto engine = std::make_unique<cuda::CudaEngine>(cfg);
+    std::unique_ptr<cuda::CudaEngine> engine;
+    const char* fuse = std::getenv("L5SIM_CUDA_FUSE");
+    if (fuse && std::string(fuse) == "1") {
+        auto pack = std::make_unique<cuda::CudaPack>();
+        engine = std::make_unique<cuda::CudaEngine>(cfg, pack->shared());
+        pack->add(engine.get());
+        pack->finalize();
+        engine->adopt_pack(std::move(pack));
+    } else {
+        engine = std::make_unique<cuda::CudaEngine>(cfg);
+    }
     size_t free_after = 0;
     L5_CUDA_CHECK(cudaMemGetInfo(&free_after, &total_b));
     engine->set_device_bytes(free_b > free_after ? free_b - free_after : 0);
