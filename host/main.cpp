@@ -329,7 +329,7 @@ int main(int argc, char** argv) {
     run->add_option("--pack", ra.pack,
                     "sweeps: step the replicas together as one simulation (on: one kernel launch "
                     "per stage for all replicas on the CUDA engine), off: each on its own; auto "
-                    "(default): packed on the CUDA engine, one replica per thread on the CPU")
+                    "(default): off for now (the packed CUDA path awaits its first GPU run)")
         ->check(CLI::IsMember({"auto", "on", "off"}));
     run->add_option("--max-pack", ra.max_pack,
                     "sweeps, packed: at most this many replicas per pack (default: as many as "

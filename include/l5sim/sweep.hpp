@@ -50,8 +50,9 @@ std::string replica_dir_name(uint32_t index);
 struct SweepRunOptions {
     Simulation::Backend backend = Simulation::Backend::cpu;
     /// Packed: the replicas stepped together as one simulation (l5sim/packed.hpp; on the CUDA
-    /// engine one kernel launch per stage for all of them). Automatic: packed on the CUDA
-    /// engine, one replica per thread on the CPU engine (faster there).
+    /// engine one kernel launch per stage for all of them). Automatic: unpacked (one replica per
+    /// thread on the CPU engine, faster there; on the CUDA engine until the packed path has
+    /// been measured on a GPU).
     enum class Pack { automatic, on, off };
     Pack pack = Pack::automatic;
     /// Packed: at most this many replicas per pack (0: as many as memory allows).
