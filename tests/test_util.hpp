@@ -45,6 +45,29 @@ inline bool gpu_required() {
     return v && std::string(v) == "1";
 }
 
+// L5SIM_WINDOW set for the lifetime of the object (unset when `steps` is 0).
+class WindowEnv {
+  public:
+    explicit WindowEnv(int steps) {
+        if (const char* v = std::getenv("L5SIM_WINDOW")) saved_ = v;
+        if (steps > 0) {
+            setenv("L5SIM_WINDOW", std::to_string(steps).c_str(), 1);
+        } else {
+            unsetenv("L5SIM_WINDOW");
+        }
+    }
+    ~WindowEnv() {
+        if (saved_.empty()) {
+            unsetenv("L5SIM_WINDOW");
+        } else {
+            setenv("L5SIM_WINDOW", saved_.c_str(), 1);
+        }
+    }
+
+  private:
+    std::string saved_;
+};
+
 }  // namespace l5sim::test
 
 /// In a GPU test body: skip without a device, fail instead under L5SIM_REQUIRE_GPU=1.

@@ -121,28 +121,7 @@ recording:
   spikes: true
 )";
 
-// L5SIM_WINDOW set for the lifetime of the object (unset when `steps` is 0).
-class WindowEnv {
-  public:
-    explicit WindowEnv(int steps) {
-        if (const char* v = std::getenv("L5SIM_WINDOW")) saved_ = v;
-        if (steps > 0) {
-            setenv("L5SIM_WINDOW", std::to_string(steps).c_str(), 1);
-        } else {
-            unsetenv("L5SIM_WINDOW");
-        }
-    }
-    ~WindowEnv() {
-        if (saved_.empty()) {
-            unsetenv("L5SIM_WINDOW");
-        } else {
-            setenv("L5SIM_WINDOW", saved_.c_str(), 1);
-        }
-    }
 
-  private:
-    std::string saved_;
-};
 
 struct Result {
     std::vector<SpikeRecord> spikes;
@@ -282,7 +261,7 @@ TEST_F(Determinism, SheetAcrossThreadCounts) {
 TEST_P(EngineDeterminism, FusedAndProfiledStepsAgree) {
     const bool cuda = GetParam() == test::EngineKind::cuda;
     for (const int window : cuda ? std::vector<int>{0, 1} : std::vector<int>{0}) {
-        WindowEnv env(window);
+        test::WindowEnv env(window);
         const std::string w = window == 1 ? ", single steps" : "";
         const Result fused = run(backend(), kSheet, 1);
         ASSERT_GE(largest_volley(fused), 64u);
@@ -326,7 +305,7 @@ struct WindowRun {
 };
 
 WindowRun run_windowed(Simulation::Backend backend, const std::string& yaml, int window) {
-    WindowEnv env(window);
+    test::WindowEnv env(window);
     Simulation sim(test::config_from(yaml, {{"simulation.threads", "1"}}), backend);
     sim.run();
     WindowRun w;

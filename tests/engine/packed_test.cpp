@@ -139,6 +139,14 @@ TEST_P(Packed, DelayedRingsInPacksOfThreeEqualReplicasAlone) {
     expect_same(sweep_text("1"), 3, 6);
 }
 
+// The same with windows (L5SIM_WINDOW=10; the CPU engine then steps in windows of its generic
+// run_window): the lockstep loop plans windows of up to 10 steps that end at every member's knob
+// changes, probes and snapshots.
+TEST_P(Packed, WindowsOfTenEqualReplicasAlone) {
+    test::WindowEnv env(10);
+    expect_same(sweep_text("1"), 0, 2);
+}
+
 // A replica whose health check fails stops the sweep with an error naming that replica.
 TEST_P(Packed, FailingReplicaIsNamed) {
     std::string text = sweep_text("0");
