@@ -2,6 +2,7 @@
 """Reproduce the seven findings of arXiv 2507.03222 (MODEL.md section 11) with l5sim.
 
     python3 scripts/reproduce.py [--quick] [--out out/reproduce] [--only T2,T5] [--backend cpu]
+                                 [--threads N] [--pack auto|on|off]
 
 Runs configs/paper/t1..t7 (sweeps of batched replicas), analyses them with scripts/l5analysis.py
 and writes into --out:
@@ -44,10 +45,14 @@ QUICK = {"T2": 3, "T3": 3, "T4": 2, "T5": 2, "T6": 3, "T7": 3}
 WINDOW_MS = (500.0, None)  # rates from 500 ms (after the onset transient) to the end
 
 
-def run_l5sim(l5sim, cfg, out, sets=(), backend="cpu", threads=0):
+def run_l5sim(l5sim, cfg, out, sets=(), backend="cpu", threads=0, pack=None):
     cmd = [l5sim, "run", cfg, "--out", out, "--force", "--quiet", "--backend", backend]
     if threads:
         cmd += ["--threads", str(threads)]
+    with open(cfg) as f:
+        is_sweep = "\nsweep:" in f.read()
+    if pack and is_sweep:  # --pack applies to sweeps only (T1 is a single run)
+        cmd += ["--pack", pack]
     for s in sets:
         cmd += ["--set", s]
     t0 = time.time()
@@ -549,13 +554,14 @@ ANALYSES = {"T1": analyze_t1, "T2": analyze_t2, "T3": analyze_t3, "T4": analyze_
             "T5": analyze_t5, "T6": analyze_t6, "T7": analyze_t7}
 
 
-def run_finding(fid, out, l5sim, quick=False, sets=(), backend="cpu", threads=0, figdir=None):
+def run_finding(fid, out, l5sim, quick=False, sets=(), backend="cpu", threads=0, figdir=None,
+                pack=None):
     cfg = os.path.join(ROOT, "configs", "paper", FINDINGS[fid][0])
     sets = list(sets)
     if quick and fid in QUICK and not any(s.startswith("sweep.trials=") for s in sets):
         sets.append(f"sweep.trials={QUICK[fid]}")
     d = os.path.join(out, fid.lower())
-    wall = run_l5sim(l5sim, cfg, d, sets, backend, threads)
+    wall = run_l5sim(l5sim, cfg, d, sets, backend, threads, pack)
     res = ANALYSES[fid](d, figdir)
     res.update({"id": fid, "claim": FINDINGS[fid][1], "config": os.path.relpath(cfg, ROOT),
                 "wall_s": round(wall, 1)})
@@ -584,6 +590,9 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated ids, e.g. T2,T5")
     ap.add_argument("--backend", default="cpu", choices=["cpu", "cuda", "auto"])
     ap.add_argument("--threads", type=int, default=0, help="replicas at once (CPU; 0 = all cores)")
+    ap.add_argument("--pack", choices=["auto", "on", "off"],
+                    help="l5sim run --pack for the sweeps (on: replicas packed into one "
+                         "simulation; see configs/README.md)")
     args = ap.parse_args()
     ids = [s.strip().upper() for s in args.only.split(",") if s.strip()] or list(FINDINGS)
     for i in ids:
@@ -600,7 +609,7 @@ def main():
         for fid in ids:
             print(f"reproduce: {fid}: {FINDINGS[fid][1]} ...", flush=True)
             r = run_finding(fid, args.out, args.l5sim, args.quick, (), args.backend,
-                            args.threads, figdir)
+                            args.threads, figdir, args.pack)
             print(f"reproduce: {fid}: {r['effect']} -> direction "
                   f"{'matches' if r['direction_matches'] else 'DOES NOT match'} the paper "
                   f"({r['wall_s']} s)", flush=True)
