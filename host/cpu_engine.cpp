@@ -141,7 +141,6 @@ public:
         const int threads = cfg.threads > 0 ? cfg.threads : omp_get_max_threads();
         int64_t block = kSimdBlock;
         if (threads > 1) {
-            team_ = std::make_unique<SpinTeam>(threads);
             const int64_t share = (cells_ / (4 * threads) + 63) / 64 * 64;
             block = std::clamp<int64_t>(share, 128, kSimdBlock);
         }
@@ -150,6 +149,12 @@ public:
             for (int64_t b = 0; b < n; b += block)
                 blocks_.push_back(Block{p, b, std::min<int64_t>(block, n - b)});
         }
+        // No more workers than blocks (a small network on a many-core machine would otherwise
+        // keep idle workers spinning, and every loop waits for each of them to pass through),
+        // nor than cores (spinning threads that share a core take turns by the time slice).
+        const auto team = std::min<int64_t>({threads, static_cast<int64_t>(blocks_.size()),
+                                             static_cast<int64_t>(omp_get_num_procs())});
+        if (team > 1) team_ = std::make_unique<SpinTeam>(static_cast<int>(team));
     }
 
     std::string name() const override { return "cpu"; }
