@@ -1,7 +1,10 @@
 #include "spin_team.hpp"
 
+#include <cctype>
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
+#include <string>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -38,6 +41,13 @@ std::mutex error_mutex;
 }  // namespace
 
 SpinTeam::SpinTeam(int threads) {
+    // OMP_WAIT_POLICY=passive asks OpenMP not to busy-wait (many processes on few cores, as
+    // under ctest -j): honoured here too.
+    if (const char* p = std::getenv("OMP_WAIT_POLICY")) {
+        std::string v(p);
+        for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        passive_ = v == "passive";
+    }
     for (int t = 1; t < threads; ++t)
         workers_.emplace_back([this] {
             uint64_t seen = 0;
@@ -67,7 +77,8 @@ void SpinTeam::work(uint64_t* seen) {
             *seen = g;
             return;
         }
-        if ((spins & 1023u) == 0 && std::chrono::steady_clock::now() - since > kSpinFor) {
+        if (passive_ ||
+            ((spins & 1023u) == 0 && std::chrono::steady_clock::now() - since > kSpinFor)) {
             generation_.wait(g, std::memory_order_acquire);
             since = std::chrono::steady_clock::now();
         } else {
@@ -102,7 +113,8 @@ void SpinTeam::run(int64_t items, const std::function<void(int64_t)>& f) {
     generation_.fetch_add(1, std::memory_order_acq_rel);  // publishes f_, items_, next_, busy_
     generation_.notify_all();
     claim();
-    for (uint32_t spins = 0; busy_.load(std::memory_order_acquire) != 0; ++spins) relax(spins);
+    for (uint32_t spins = 0; busy_.load(std::memory_order_acquire) != 0; ++spins)
+        relax(passive_ ? ~0u : spins);  // passive: yield at once
     f_ = nullptr;
     if (failed_.load(std::memory_order_acquire)) {
         failed_.store(false);

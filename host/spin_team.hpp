@@ -3,7 +3,8 @@
 // region costs ~10 us per step on a small VM once libgomp has put its threads to sleep (its
 // default spin is throttled there), which is more than a small network's whole step; the team's
 // workers spin between loops instead (and sleep only after a few ms without work), so a loop
-// costs two cache-line hand-offs. Items are claimed one at a time (balanced, any order): the
+// costs two cache-line hand-offs (with OMP_WAIT_POLICY=passive they sleep at once, as OpenMP's
+// threads would). Items are claimed one at a time (balanced, any order): the
 // caller's results must not depend on which thread ran an item (the engine's do not: every
 // block of cells is independent, and spikes are gathered in block order afterwards).
 #include <atomic>
@@ -41,6 +42,7 @@ private:
     int64_t items_ = 0;
     std::exception_ptr error_;
     std::atomic<bool> failed_{false};
+    bool passive_ = false;  // OMP_WAIT_POLICY=passive: sleep between loops, never spin
 };
 
 }  // namespace l5sim::cpu

@@ -131,6 +131,21 @@ struct ProjTask {
     const int* post_count;
 };
 
+/// The task that owns block b of a fused launch: the last t < count with first[t] <= b
+/// (first[0] = 0, first ascending; a task of no blocks is never chosen).
+L5_HD inline uint32_t task_of(const uint32_t* first, uint32_t count, uint32_t b) {
+    uint32_t lo = 0, hi = count;
+    while (hi - lo > 1) {
+        const uint32_t mid = (lo + hi) >> 1;
+        if (first[mid] <= b) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
 /// The tasks of one fused launch (device arrays): `count` tasks, first[count] = total blocks.
 template <class T>
 struct TaskList {

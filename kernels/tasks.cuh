@@ -8,25 +8,6 @@
 
 namespace l5sim::cuda {
 
-namespace kernel {
-
-// The task that owns block b: the last t with first[t] <= b (first[0] = 0).
-__device__ __forceinline__ uint32_t task_of(const uint32_t* __restrict__ first, uint32_t count,
-                                            uint32_t b) {
-    uint32_t lo = 0, hi = count;
-    while (hi - lo > 1) {
-        const uint32_t mid = (lo + hi) >> 1;
-        if (first[mid] <= b) {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo;
-}
-
-}  // namespace kernel
-
 /// One launch of `k(tasks, first, count, args...)` over every block of the list (nothing when
 /// it is empty).
 template <class Task, class... KArgs, class... Args>
