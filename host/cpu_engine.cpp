@@ -271,23 +271,17 @@ private:
             for (int64_t w = 0; w < items; ++w) f(w);
         }
     }
-    // f(begin, end) over [0, n) in chunks of 4, in parallel (the team, or OpenMP without one)
-    // when n >= 64, else on this thread.
+    // f(begin, end) over [0, n) in chunks of 4 on the team when there is one and n >= 64,
+    // else on this thread.
     template <class F>
     void for_chunks(int64_t n, F&& f) {
         constexpr int64_t kChunk = 4;
-        if (n < 64) {
+        if (!team_ || n < 64) {
             f(int64_t{0}, n);
             return;
         }
-        const int64_t chunks = (n + kChunk - 1) / kChunk;
-        auto one = [&](int64_t c) { f(c * kChunk, std::min(n, (c + 1) * kChunk)); };
-        if (team_) {
-            team_->run(chunks, one);
-            return;
-        }
-#pragma omp parallel for schedule(dynamic, 1)
-        for (int64_t c = 0; c < chunks; ++c) one(c);
+        team_->run((n + kChunk - 1) / kChunk,
+                   [&](int64_t c) { f(c * kChunk, std::min(n, (c + 1) * kChunk)); });
     }
     std::vector<std::vector<int64_t*>> slots_;  // this step's ring slot per population, input
     int64_t cells_ = 0;

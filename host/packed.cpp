@@ -10,42 +10,34 @@
 
 #include "l5sim/error.hpp"
 #include "l5sim/network.hpp"
+#include "spin_team.hpp"
 
 namespace l5sim {
 
 namespace {
 
-// CPU members stepped on a team of threads, one member per thread at a time (each member's
-// own loops run on its thread: nested parallelism is off inside the team).
+// CPU members stepped on a thread team (host/spin_team.hpp), one member per thread at a time;
+// each member is single-threaded (its config has threads = 1), so it runs no loops of its own
+// in parallel.
 class CpuGroup final : public EngineGroup {
 public:
     CpuGroup(std::vector<Engine*> members, int threads)
-        : members_(std::move(members)), threads_(std::max(1, threads)) {
+        : members_(std::move(members)),
+          team_(static_cast<int>(std::clamp<int64_t>(
+              std::min<int64_t>(threads, static_cast<int64_t>(members_.size())), 1,
+              omp_get_num_procs()))) {
         window_ = members_.empty() ? 1 : members_.front()->max_window();
         for (const Engine* e : members_) window_ = std::min(window_, e->max_window());
     }
     int64_t max_window() const override { return window_; }
     void run_window(int64_t step, int64_t count) override {
-        const auto n = static_cast<int64_t>(members_.size());
-        const int saved = omp_get_max_active_levels();
-        omp_set_max_active_levels(1);
-        std::exception_ptr error;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_)
-        for (int64_t r = 0; r < n; ++r) {
-            try {
-                members_[r]->run_window(step, count);
-            } catch (...) {
-#pragma omp critical(l5sim_cpu_group)
-                if (!error) error = std::current_exception();
-            }
-        }
-        omp_set_max_active_levels(saved);
-        if (error) std::rethrow_exception(error);
+        team_.run(static_cast<int64_t>(members_.size()),
+                  [&](int64_t r) { members_[r]->run_window(step, count); });
     }
 
 private:
     std::vector<Engine*> members_;
-    int threads_;
+    cpu::SpinTeam team_;
     int64_t window_ = 1;
 };
 

@@ -259,6 +259,9 @@ private:
     }
     uint64_t counter(uint32_t pop, int k) const;
     void flush_record(uint32_t pop);
+    static void flush_half_full(const std::vector<std::pair<CudaEngine*, uint32_t>>& owners,
+                                const PopTail* tails, unsigned long long* fill,
+                                cudaStream_t stream);
     void init_population(uint32_t p);
     void init_projection(uint32_t j);
     void add_trace(uint32_t pop, const TraceView& t) {
@@ -306,6 +309,8 @@ private:
     cudaEvent_t fork_ = nullptr;
     std::vector<cudaEvent_t> join_;
     DeviceBuffer<PopTail> tails_;
+    std::vector<std::pair<CudaEngine*, uint32_t>> tail_owner_;  // (this, population) per tail
+    DeviceBuffer<unsigned long long> fill_;  // the records' fill levels (flush_half_full)
     bool fused_order_ = false;  // phase 1 inside the per-cell kernel (no delay of 0 steps)
     int64_t window_ = 1;        // max_window(): the shortest delay (or L5SIM_WINDOW), <= 32
     int64_t last_check_ = 0;    // step of the last record fill-level check
@@ -361,6 +366,8 @@ CudaEngine::CudaEngine(const Config& cfg, std::shared_ptr<PackShared> pack)
     gain_.resize(cfg.projections.size());
     for (uint32_t p = 0; p < pops_.size(); ++p) init_population(p);
     tails_ = DeviceBuffer<PopTail>(tails());
+    for (uint32_t p = 0; p < pops_.size(); ++p) tail_owner_.emplace_back(this, p);
+    fill_ = DeviceBuffer<unsigned long long>(std::max<size_t>(pops_.size(), 1));
     // A member of a pack has no side streams: the pack fuses its kernels with the others'.
     const size_t width =
         pack_ ? 0 : std::min<size_t>(std::max(pops_.size(), projs_.size()), kMaxSide);
@@ -524,14 +531,28 @@ void CudaEngine::init_projection(uint32_t j) {
     set_projection(j, c.gain, c.stdp ? c.stdp->eta : 0.0);
 }
 
+// Every spike record of `owners` (member, population; their tails in `tails`) at least half
+// full is flushed (sorted on the device, copied to its member's host record): one gather of the
+// fill levels into `fill` (device, one per owner), one copy.
+void CudaEngine::flush_half_full(const std::vector<std::pair<CudaEngine*, uint32_t>>& owners,
+                                 const PopTail* tails, unsigned long long* fill,
+                                 cudaStream_t stream) {
+    const auto n = static_cast<uint32_t>(owners.size());
+    record_fill(tails, n, fill, stream);
+    std::vector<unsigned long long> used(n);
+    L5_CUDA_CHECK(cudaMemcpyAsync(used.data(), fill, n * sizeof(unsigned long long),
+                                  cudaMemcpyDeviceToHost, stream));
+    L5_CUDA_CHECK(cudaStreamSynchronize(stream));
+    for (uint32_t k = 0; k < n; ++k) {
+        auto [m, p] = owners[k];
+        if (used[k] * 2 > m->pops_[p].view.record_capacity) m->flush_record(p);
+    }
+}
+
 void CudaEngine::prepare(int64_t step, int64_t count) {
     if (cfg_.recording.spikes && step - last_check_ >= kRecordCheckEvery) {
         last_check_ = step;
-        for (uint32_t p = 0; p < pops_.size(); ++p) {
-            unsigned long long used = 0;
-            to_host(&used, pops_[p].view.record_count, sizeof used);
-            if (used * 2 > pops_[p].view.record_capacity) flush_record(p);
-        }
+        flush_half_full(tail_owner_, tails_.data(), fill_.data(), stream_);
     }
     if (step != next_step_) {  // first step, or a caller that skipped: set the device counter
         const auto s = static_cast<uint32_t>(step);
@@ -708,8 +729,7 @@ void CudaEngine::enqueue_plasticity() {
         potentiate(projs_[j].view, post.spike_ids, post.spike_count, pre.spike_ids,
                    pre.spike_count, s);
     });
-    finish_step(tails_.data(), static_cast<uint32_t>(pops_.size()), cfg_.recording.spikes,
-                step_ptr_, stream_);
+    finish_step(tails_.data(), static_cast<uint32_t>(pops_.size()), step_ptr_, stream_);
 }
 
 uint64_t CudaEngine::counter(uint32_t pop, int k) const {
@@ -1094,16 +1114,7 @@ void CudaPack::build_tasks() {
 void CudaPack::check_records(int64_t step) {
     if (!recording_ || step - last_check_ < kRecordCheckEvery) return;
     last_check_ = step;
-    const auto n = static_cast<uint32_t>(tail_owner_.size());
-    record_fill(tails_.data(), n, fill_.data(), shared_->stream);
-    std::vector<unsigned long long> fill(n);
-    L5_CUDA_CHECK(cudaMemcpyAsync(fill.data(), fill_.data(), n * sizeof(unsigned long long),
-                                  cudaMemcpyDeviceToHost, shared_->stream));
-    L5_CUDA_CHECK(cudaStreamSynchronize(shared_->stream));
-    for (uint32_t k = 0; k < n; ++k) {
-        auto [m, p] = tail_owner_[k];
-        if (fill[k] * 2 > m->pops_[p].view.record_capacity) m->flush_record(p);
-    }
+    CudaEngine::flush_half_full(tail_owner_, tails_.data(), fill_.data(), shared_->stream);
 }
 
 void CudaPack::run_window(int64_t step, int64_t count) {
@@ -1149,14 +1160,14 @@ void CudaPack::enqueue(uint32_t count) {
         proj_tasks(ProjStage::propagate_window, projs_.list(), s);
         proj_tasks(ProjStage::potentiate_window, plastic_.list(), s);
         traces_tasks(traced_.list(), count, s);
-        finish_window_all(tails_.data(), n_tails, count, shared_->step.data(), s);
+        finish_window(tails_.data(), n_tails, count, shared_->step.data(), s);
     } else {
         detect_tasks(cells_.list(), s);
         proj_tasks(ProjStage::propagate, projs_.list(), s);
         update_tasks(cells_.list(), s);
         proj_tasks(ProjStage::potentiate, plastic_.list(), s);
         proj_tasks(ProjStage::jump, triplet_.list(), s);
-        finish_step_all(tails_.data(), n_tails, shared_->step.data(), s);
+        finish_step(tails_.data(), n_tails, shared_->step.data(), s);
     }
 }
 

@@ -1,4 +1,5 @@
-// Thread mapping: one thread per population (a handful), then thread 0 advances the step.
+// Thread mapping: one thread per population tail (of an engine, or of every member of a pack);
+// thread 0 advances the step.
 #include <cub/device/device_radix_sort.cuh>
 
 #include <algorithm>
@@ -10,13 +11,15 @@ namespace l5sim::cuda {
 
 namespace kernel {
 
-__global__ void finish_step(const PopTail* tails, uint32_t n, bool record, uint32_t* step) {
-    const uint32_t p = threadIdx.x;
+// One thread per population tail (of one engine, or of every member of a pack); thread 0
+// advances the (shared) step counter.
+__global__ void finish_step(const PopTail* tails, uint32_t n, uint32_t* step) {
+    const uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
     if (p < n) {
         const PopTail t = tails[p];
         const auto spikes = static_cast<unsigned long long>(*t.spike_count);
         t.counters[0] += spikes;
-        if (record) {
+        if (t.record) {
             const unsigned long long end = *t.record_count + spikes;
             if (end > t.record_capacity) {
                 t.counters[2] = 1;  // overflow: the host throws at the next collection
@@ -32,35 +35,6 @@ __global__ void finish_step(const PopTail* tails, uint32_t n, bool record, uint3
 
 // The end of a window: its spikes were counted and recorded by the per-cell kernel.
 __global__ void finish_window(const PopTail* tails, uint32_t n, uint32_t count, uint32_t* step) {
-    const uint32_t p = threadIdx.x;
-    if (p < n) *tails[p].spike_count = 0;
-    if (p == 0) *step = *step + count;
-}
-
-// Packed replicas: the tails of every member's populations, one thread each; thread 0 advances
-// the members' shared step counter.
-__global__ void finish_step_all(const PopTail* tails, uint32_t n, uint32_t* step) {
-    const uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
-    if (p < n) {
-        const PopTail t = tails[p];
-        const auto spikes = static_cast<unsigned long long>(*t.spike_count);
-        t.counters[0] += spikes;
-        if (t.record) {
-            const unsigned long long end = *t.record_count + spikes;
-            if (end > t.record_capacity) {
-                t.counters[2] = 1;
-                *t.record_count = t.record_capacity;
-            } else {
-                *t.record_count = end;
-            }
-        }
-        *t.spike_count = 0;
-    }
-    if (p == 0) *step = *step + 1;
-}
-
-__global__ void finish_window_all(const PopTail* tails, uint32_t n, uint32_t count,
-                                  uint32_t* step) {
     const uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
     if (p < n) *tails[p].spike_count = 0;
     if (p == 0) *step = *step + count;
@@ -91,31 +65,17 @@ const unsigned long long* sort_spike_keys(unsigned long long* keys, unsigned lon
     return k.Current();
 }
 
-void finish_step(const PopTail* tails, uint32_t n, bool record, uint32_t* step,
-                 cudaStream_t stream) {
-    if (n > 1024) throw Error("the CUDA engine takes at most 1024 populations");
-    kernel::finish_step<<<1, n < 32 ? 32 : n, 0, stream>>>(tails, n, record, step);
+static unsigned tail_blocks(uint32_t n) { return (std::max(n, 1u) + kBlock - 1) / kBlock; }
+
+void finish_step(const PopTail* tails, uint32_t n, uint32_t* step, cudaStream_t stream) {
+    kernel::finish_step<<<tail_blocks(n), kBlock, 0, stream>>>(tails, n, step);
     check_launch("finish_step", stream);
 }
 
 void finish_window(const PopTail* tails, uint32_t n, uint32_t count, uint32_t* step,
                    cudaStream_t stream) {
-    if (n > 1024) throw Error("the CUDA engine takes at most 1024 populations");
-    kernel::finish_window<<<1, n < 32 ? 32 : n, 0, stream>>>(tails, n, count, step);
+    kernel::finish_window<<<tail_blocks(n), kBlock, 0, stream>>>(tails, n, count, step);
     check_launch("finish_window", stream);
-}
-
-void finish_step_all(const PopTail* tails, uint32_t n, uint32_t* step, cudaStream_t stream) {
-    kernel::finish_step_all<<<(std::max(n, 1u) + kBlock - 1) / kBlock, kBlock, 0, stream>>>(
-        tails, n, step);
-    check_launch("finish_step_all", stream);
-}
-
-void finish_window_all(const PopTail* tails, uint32_t n, uint32_t count, uint32_t* step,
-                       cudaStream_t stream) {
-    kernel::finish_window_all<<<(std::max(n, 1u) + kBlock - 1) / kBlock, kBlock, 0, stream>>>(
-        tails, n, count, step);
-    check_launch("finish_window_all", stream);
 }
 
 void record_fill(const PopTail* tails, uint32_t n, unsigned long long* out, cudaStream_t stream) {
