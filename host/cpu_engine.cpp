@@ -27,9 +27,14 @@ constexpr int64_t kParallelMin = 4096;
 // does not vectorise them inside OpenMP-outlined bodies).
 constexpr int64_t kSimdBlock = 1024;
 
+// The vectorised per-cell loops are built twice, for SSE2 and for AVX2, and the loader picks the
+// one the CPU runs (GCC target_clones). Results are bit-identical: no FMA (-ffp-contract=off,
+// and the avx2 target does not enable it), the same IEEE operations in the same order per lane.
+#define L5_CPU_LOOP __attribute__((noinline, target_clones("avx2", "default")))
+
 // Phase 2b for one projection and `count` cells: this step's ring slot into the conductances of
 // its compartment (as model::add_arrivals), the slot cleared.
-__attribute__((noinline)) void arrivals_block(int64_t* __restrict slot, float* __restrict ga,
+L5_CPU_LOOP void arrivals_block(int64_t* __restrict slot, float* __restrict ga,
                                               float* __restrict gn, float* __restrict gg,
                                               float f_ampa, float f_nmda, float f_gaba,
                                               int64_t count) {
@@ -54,17 +59,25 @@ __attribute__((noinline)) void arrivals_block(int64_t* __restrict slot, float* _
     for (; i < count; ++i) one(i);
 }
 
-// Phase 5's arithmetic for `count` consecutive cells (vectorised by the compiler).
-__attribute__((noinline)) void soma_block(const model::IzhConstants k,
-                                          const model::ReceptorConstants rc, float e_adapt,
-                                          const float* __restrict ga, const float* __restrict gn,
-                                          const float* __restrict gnb, const float* __restrict gg,
-                                          const float* __restrict gad,
-                                          const float* __restrict iext, float* __restrict v,
-                                          float* __restrict u, int64_t count) {
+// Phase 3 for the somatic conductances (one Euler decay each, written back), then phase 5's
+// arithmetic, for `count` consecutive cells (vectorised by the compiler): the conductances are
+// read once for both.
+L5_CPU_LOOP void soma_block(const model::IzhConstants k, const model::ReceptorConstants rc,
+                            float e_adapt, float adapt_decay, float* __restrict ga,
+                            float* __restrict gn, float* __restrict gnb, float* __restrict gg,
+                            float* __restrict gad, const float* __restrict iext,
+                            float* __restrict v, float* __restrict u, int64_t count) {
     for (int64_t i = 0; i < count; ++i) {
+        const model::SomaConductances g{
+            model::decay(ga[i], rc.decay_ampa), model::decay(gn[i], rc.decay_nmda),
+            model::decay(gnb[i], rc.decay_nmda), model::decay(gg[i], rc.decay_gaba),
+            model::decay(gad[i], adapt_decay)};
+        ga[i] = g.ampa;
+        gn[i] = g.nmda;
+        gnb[i] = g.nmda_bg;
+        gg[i] = g.gaba;
+        gad[i] = g.adapt;
         float vi = v[i], ui = u[i];
-        const model::SomaConductances g{ga[i], gn[i], gnb[i], gg[i], gad[i]};
         model::soma_step(k, rc, g, e_adapt, iext[i], &vi, &ui);
         v[i] = vi;
         u[i] = ui;
@@ -96,18 +109,60 @@ __attribute__((noinline)) void philox_batch(uint64_t seed, uint32_t stream, uint
     }
 }
 
+// Phase 1's spike test and reset for `count` interneurons (regular c, d), vectorised.
+L5_CPU_LOOP void reset_block(const model::IzhConstants k, float* __restrict v, float* __restrict u,
+                             uint8_t* __restrict spiked, int64_t count) {
+    for (int64_t i = 0; i < count; ++i) {
+        float vi = v[i], ui = u[i];
+        const bool sp = model::soma_reset(k, false, &vi, &ui);
+        v[i] = vi;
+        u[i] = ui;
+        spiked[i] = sp;
+    }
+}
+
+// Phase 1 for `count` pyramidal cells: spike test and reset (burst-mode c, d chosen by the
+// previous step's dendrite), spike history, adaptation jump; vectorised. Returns the number of
+// calcium-triggered (burst-mode) spikes.
+L5_CPU_LOOP int64_t reset_pyramidal_block(const model::IzhConstants k, float adapt_increment,
+                                          const uint8_t* __restrict burst, float* __restrict v,
+                                          float* __restrict u, uint32_t* __restrict history,
+                                          float* __restrict g_adapt, uint8_t* __restrict spiked,
+                                          int64_t count) {
+    int64_t calcium = 0;
+    for (int64_t i = 0; i < count; ++i) {
+        float vi = v[i], ui = u[i], gi = g_adapt[i];
+        const bool b = burst[i] != 0;
+        const bool sp = model::soma_reset(k, b, &vi, &ui);
+        const float gi_spiked = gi + adapt_increment;
+        v[i] = vi;
+        u[i] = ui;
+        g_adapt[i] = sp ? gi_spiked : gi;
+        history[i] = model::advance_history(history[i], sp);
+        spiked[i] = sp;
+        calcium += static_cast<int64_t>(static_cast<unsigned>(sp) & static_cast<unsigned>(b));
+    }
+    return calcium;
+}
+
+// The first gaps exponential_gap(w[a], lambda) of a batch of background draws (vectorised).
+L5_CPU_LOOP void gap_batch(const uint32_t* __restrict w, int64_t m, float lambda,
+                           float* __restrict gap) {
+    for (int64_t a = 0; a < m; ++a) gap[a] = model::exponential_gap(w[a], lambda);
+}
+
 // A block of background sources without an input spike this step: one step less to wait.
-__attribute__((noinline)) void count_down(float* __restrict rem, int64_t count) {
+L5_CPU_LOOP void count_down(float* __restrict rem, int64_t count) {
     for (int64_t k = 0; k < count; ++k) rem[k] = rem[k] - 1.0f;
 }
 
 // Phase 3 for one conductance of `count` cells.
-__attribute__((noinline)) void decay_block(float* __restrict g, int64_t count, float factor) {
+L5_CPU_LOOP void decay_block(float* __restrict g, int64_t count, float factor) {
     for (int64_t i = 0; i < count; ++i) g[i] = model::decay(g[i], factor);
 }
 
 // Phase 1's STDP trace step for `count` cells (model::trace_step), vectorised.
-__attribute__((noinline)) void trace_block(model::StdpRule rule, float* __restrict trace,
+L5_CPU_LOOP void trace_block(model::StdpRule rule, float* __restrict trace,
                                            const uint8_t* __restrict spiked, float decay,
                                            int64_t count) {
     for (int64_t i = 0; i < count; ++i)
@@ -131,6 +186,8 @@ public:
             const auto shortest = std::min_element(pj.delay.begin(), pj.delay.end());
             min_delays.push_back(shortest == pj.delay.end() ? 32u : *shortest);
         }
+        overlap_propagation_ =
+            std::all_of(min_delays.begin(), min_delays.end(), [](uint32_t d) { return d >= 1; });
         const int64_t asked = requested_window();
         window_ = asked > 0 ? std::min(asked, window_bound(min_delays)) : 1;
         slots_.resize(pops_.size());
@@ -249,6 +306,24 @@ private:
     uint64_t events_ = 0;
     int64_t window_ = 1;  // max_window()
     bool fused_ = true;  // phases 4 and 5 inside deliver() (off while profiling)
+    // Phase 2a as items of work: the spikes [q0, q1) of projection j. A projection whose spikes
+    // are one item has its ring to itself (plain adds); one split into several adds atomically.
+    struct PropagationItem {
+        uint32_t proj;
+        int64_t q0, q1;
+        bool atomic;
+    };
+    std::vector<PropagationItem> prop_items_;  // this step's
+    std::vector<uint64_t> prop_events_;        // synaptic events per item
+    uint32_t prop_step_slot0_ = 0;
+    // Phase 2a runs inside deliver()'s parallel loop, beside the blocks of cells, when every
+    // delay is at least one step (this step's propagation then writes no slot that this step's
+    // delivery reads), there is a team, and phases are not profiled one by one. True between
+    // such a propagate() and its deliver().
+    bool overlap_propagation_ = false;
+    bool propagation_pending_ = false;
+    void plan_propagation(int64_t step);
+    uint64_t propagate_item(const PropagationItem& it, int64_t step);
 
     void dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t step);
     void deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step, int64_t* const* slot);
@@ -309,7 +384,6 @@ void CpuEngine::init_population(uint32_t p) {
             vec->assign(n, 0.0f);
         s.gamma.assign(n, static_cast<float>(c.gamma));
         s.history.assign(n, 0);
-        s.bap.assign(n, 0.0f);
         s.rem_dend.assign(n, model::poisson_never());
         s.burst.assign(n, 0);
     }
@@ -352,18 +426,18 @@ uint64_t CpuEngine::detect_cells(uint32_t p, int64_t b, int64_t count,
                                  std::vector<uint32_t>* ids) {
     auto& s = pops_[p];
     uint64_t calcium = 0;
-    ids->clear();
-    for (int64_t i = b; i < b + count; ++i) {
-        const bool burst = s.pyramidal && s.burst[i];
-        const bool spiked = model::soma_reset(s.soma, burst, &s.v[i], &s.u[i]);
-        s.spiked[i] = spiked;
-        if (s.pyramidal) {
-            s.history[i] = model::advance_history(s.history[i], spiked);
-            if (spiked) s.g_adapt[i] = s.g_adapt[i] + s.adapt_increment;
-            calcium += spiked && burst;
-        }
-        if (spiked) ids->push_back(static_cast<uint32_t>(i));
+    if (s.pyramidal) {
+        calcium = static_cast<uint64_t>(reset_pyramidal_block(
+            s.soma, s.adapt_increment, s.burst.data() + b, s.v.data() + b, s.u.data() + b,
+            s.history.data() + b, s.g_adapt.data() + b, s.spiked.data() + b, count));
+    } else {
+        reset_block(s.soma, s.v.data() + b, s.u.data() + b, s.spiked.data() + b, count);
     }
+    const uint8_t* spiked = s.spiked.data() + b;
+    uint32_t idx[kSimdBlock];
+    const int64_t m = select_cells(static_cast<uint32_t>(b), count, idx,
+                                   [&](int64_t k) { return spiked[k] != 0; });
+    ids->assign(idx, idx + m);
     for (auto& pj : projs_) {
         if (!pj.plastic) continue;
         const auto& st = pj.stdp;
@@ -406,23 +480,42 @@ void CpuEngine::detect_spikes(int64_t step) {
 }
 
 // Phase 2a. Each spiking source walks its CSR row: fixed-point weight into the ring slot of the
-// arrival step (atomic integer add: order-free), then pre-side depression of that synapse (the
-// row has one writer: this thread).
-void CpuEngine::propagate(int64_t step) {
-    uint64_t events = 0;
+// arrival step (integer adds, atomic where several threads share the ring: the sum is the same
+// in any order), then pre-side depression of that synapse (the row has one writer: the thread
+// of its item). The work is cut into items: a projection with few spikes is one item, a busy
+// one items of four spikes.
+void CpuEngine::plan_propagation(int64_t) {
+    constexpr int64_t kSpikesPerItem = 4;
+    prop_items_.clear();
     for (uint32_t j = 0; j < projs_.size(); ++j) {
-        auto& pj = projs_[j];
-        auto& net = net_.projections[j];
-        const auto& spikes = pops_[pj.source].spike_ids;
-        const int64_t ns = static_cast<int64_t>(spikes.size());
-        const uint64_t n_tgt = net.n_tgt;
-        int64_t* ring = pj.ring.data();
-        const bool plastic = pj.plastic;
-        const bool triplet = plastic && pj.stdp.rule == model::StdpRule::triplet;
-        // Arrival slot = (step + delay) % slots, with the division done once per projection.
-        const uint32_t slot0 = static_cast<uint32_t>(static_cast<uint64_t>(step) % pj.slots);
-        const uint32_t slots = pj.slots;
-        auto walk = [&](uint32_t s, auto add) {
+        const auto ns = static_cast<int64_t>(pops_[projs_[j].source].spike_ids.size());
+        if (ns == 0) continue;
+        if (ns < 64 || !team_) {
+            prop_items_.push_back(PropagationItem{j, 0, ns, false});
+            continue;
+        }
+        for (int64_t q = 0; q < ns; q += kSpikesPerItem)
+            prop_items_.push_back(
+                PropagationItem{j, q, std::min(ns, q + kSpikesPerItem), true});
+    }
+    prop_events_.assign(prop_items_.size(), 0);
+}
+
+uint64_t CpuEngine::propagate_item(const PropagationItem& it, int64_t step) {
+    auto& pj = projs_[it.proj];
+    auto& net = net_.projections[it.proj];
+    const auto& spikes = pops_[pj.source].spike_ids;
+    const uint64_t n_tgt = net.n_tgt;
+    int64_t* ring = pj.ring.data();
+    const bool plastic = pj.plastic;
+    const bool triplet = plastic && pj.stdp.rule == model::StdpRule::triplet;
+    // Arrival slot = (step + delay) % slots, with the division done once per item.
+    const uint32_t slot0 = static_cast<uint32_t>(static_cast<uint64_t>(step) % pj.slots);
+    const uint32_t slots = pj.slots;
+    auto walk = [&](auto add) {
+        uint64_t events = 0;
+        for (int64_t q = it.q0; q < it.q1; ++q) {
+            const uint32_t s = spikes[q];
             const uint64_t b = net.row_ptr[s], e = net.row_ptr[s + 1];
             const float r2 = triplet ? pj.r2[s] : 0.0f;
             for (uint64_t syn = b; syn < e; ++syn) {
@@ -433,26 +526,30 @@ void CpuEngine::propagate(int64_t step) {
                     net.weight[syn] = model::depress(pj.stdp, net.weight[syn],
                                                      pj.y[net.target[syn]], r2);
             }
-            return e - b;
-        };
-        if (ns >= 64) {
-            // Integer atomics: the sum is the same in any order.
-            std::atomic<uint64_t> total{0};
-            for_chunks(ns, [&](int64_t q0, int64_t q1) {
-                uint64_t e = 0;
-                for (int64_t q = q0; q < q1; ++q)
-                    e += walk(spikes[q], [](int64_t& cell, int64_t w) {
-                        std::atomic_ref<int64_t>(cell).fetch_add(w, std::memory_order_relaxed);
-                    });
-                total.fetch_add(e, std::memory_order_relaxed);
-            });
-            events += total.load();
-        } else {
-            for (int64_t q = 0; q < ns; ++q)
-                events += walk(spikes[q], [](int64_t& cell, int64_t w) { cell += w; });
+            events += e - b;
         }
+        return events;
+    };
+    if (it.atomic)
+        return walk([](int64_t& cell, int64_t w) {
+            std::atomic_ref<int64_t>(cell).fetch_add(w, std::memory_order_relaxed);
+        });
+    return walk([](int64_t& cell, int64_t w) { cell += w; });
+}
+
+void CpuEngine::propagate(int64_t step) {
+    plan_propagation(step);
+    if (overlap_propagation_ && fused_ && team_) {
+        propagation_pending_ = true;  // deliver(step) runs the items beside its blocks
+        return;
     }
-    events_ += events;
+    const auto items = static_cast<int64_t>(prop_items_.size());
+    if (team_ && items > 1) {
+        team_->run(items, [&](int64_t i) { prop_events_[i] = propagate_item(prop_items_[i], step); });
+    } else {
+        for (int64_t i = 0; i < items; ++i) prop_events_[i] = propagate_item(prop_items_[i], step);
+    }
+    for (uint64_t e : prop_events_) events_ += e;
 }
 
 void CpuEngine::set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) {
@@ -477,9 +574,10 @@ void CpuEngine::set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) 
     s.drive = d;
 }
 
-// Phases 2b and 3 (and, fused, 4 and 5) for cells [b, b + count) of population p: this step's
-// ring slots and Poisson background into the conductances, then one Euler decay of every
-// conductance. Each phase is a loop of its own (the arithmetic ones vectorised), in the order of
+// Phase 2b (and, fused, 3-5) for cells [b, b + count) of population p: this step's ring slots
+// and Poisson background into the conductances. Phase 3, one Euler decay of every conductance,
+// runs in the loops of phases 4 and 5 (dendrite_block, soma_block), which read the conductances
+// anyway. Each phase is a loop of its own (the arithmetic ones vectorised), in the order of
 // model::add_arrivals / add_background / decay_inputs per cell, so every conductance sees the
 // same float operations in the same order as there.
 void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step,
@@ -497,7 +595,6 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
     float* gad = s.pyramidal ? s.g_ampa_d.data() : nullptr;
     float* gnd = s.pyramidal ? s.g_nmda_d.data() : nullptr;
     float* ggd = s.pyramidal ? s.g_gaba_d.data() : nullptr;
-    float* gadapt = s.g_adapt.data();
     float* rem_s = s.rem_soma.data();
     float* rem_d = s.pyramidal ? s.rem_dend.data() : nullptr;
     for (size_t q = 0; q < into.size(); ++q) {
@@ -516,6 +613,10 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
         });
         uint32_t w0[kSimdBlock], w1[kSimdBlock];
         philox_batch(cfg_.seed, stream, static_cast<uint32_t>(step), idx, m, w0, w1);
+        // Their first gaps (plog and a division each) as vectorised batches too.
+        float gap_s[kSimdBlock], gap_d[kSimdBlock];
+        gap_batch(w0, m, bs.lambda, gap_s);
+        if (rem_d) gap_batch(w1, m, bd.lambda, gap_d);
         float keep_s[kSimdBlock], keep_d[kSimdBlock];
         for (int64_t a = 0; a < m; ++a) {
             keep_s[a] = rem_s[idx[a]];
@@ -532,10 +633,10 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
                 c.gad = gad[i];
                 c.gnd = gnd[i];
             }
-            model::add_background_arrivals(&c, bs, bd, s.pyramidal, cfg_.seed, p,
-                                           static_cast<uint32_t>(step), i, &rem_s[i],
-                                           rem_d ? &rem_d[i] : nullptr,
-                                           model::Draw4{{w0[a], w1[a], 0u, 0u}});
+            model::add_background_arrivals_from(
+                &c, bs, bd, s.pyramidal, cfg_.seed, p, static_cast<uint32_t>(step), i, &rem_s[i],
+                rem_d ? &rem_d[i] : nullptr,
+                [&](int word) { return word == 0 ? gap_s[a] : gap_d[a]; });
             ga[i] = c.ga;
             gnb[i] = c.gnb;
             if (s.pyramidal) {
@@ -543,16 +644,6 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
                 gnd[i] = c.gnd;
             }
         }
-    }
-    decay_block(ga + b, count, rc_.decay_ampa);
-    decay_block(gn + b, count, rc_.decay_nmda);
-    decay_block(gnb + b, count, rc_.decay_nmda);
-    decay_block(gg + b, count, rc_.decay_gaba);
-    decay_block(gadapt + b, count, s.adapt_decay);
-    if (s.pyramidal) {
-        decay_block(gad + b, count, rc_.decay_ampa);
-        decay_block(gnd + b, count, rc_.decay_nmda);
-        decay_block(ggd + b, count, rc_.decay_gaba);
     }
     if (fused_) {
         if (s.pyramidal) dendrite_cells(p, b, count, step);
@@ -572,6 +663,21 @@ void CpuEngine::deliver(int64_t step) {
             slots_[p][q] = pj.ring.data() + (static_cast<uint64_t>(step) % pj.slots) * pops_[p].n;
         }
     }
+    if (propagation_pending_) {
+        // One parallel loop: the propagation items first (claimed first), then the blocks.
+        propagation_pending_ = false;
+        const auto n_prop = static_cast<int64_t>(prop_items_.size());
+        team_->run(n_prop + static_cast<int64_t>(blocks_.size()), [&](int64_t i) {
+            if (i < n_prop) {
+                prop_events_[i] = propagate_item(prop_items_[i], step);
+                return;
+            }
+            const Block& k = blocks_[i - n_prop];
+            deliver_cells(k.pop, k.begin, k.count, step, slots_[k.pop].data());
+        });
+        for (uint64_t e : prop_events_) events_ += e;
+        return;
+    }
     for_blocks([&](int64_t w) {
         const Block& k = blocks_[w];
         deliver_cells(k.pop, k.begin, k.count, step, slots_[k.pop].data());
@@ -579,15 +685,21 @@ void CpuEngine::deliver(int64_t step) {
 }
 
 // Phase 4: BAP window, calcium dendrite, plateau -> burst-mode choice for the next reset.
-// Phase 4's arithmetic for `count` consecutive cells (vectorised by the compiler).
-__attribute__((noinline)) void dendrite_block(
-    const model::DendriteConstants k, const model::ReceptorConstants rc,
-    const float* __restrict ga, const float* __restrict gn, const float* __restrict gg,
-    const float* __restrict bap, const float* __restrict iext, float* __restrict v_d,
-    float* __restrict u_d, int64_t count) {
+// Phase 3 for the dendritic conductances (written back), then phase 4's arithmetic, for `count`
+// consecutive cells (vectorised by the compiler).
+L5_CPU_LOOP void dendrite_block(const model::DendriteConstants k,
+                                const model::ReceptorConstants rc, float* __restrict ga,
+                                float* __restrict gn, float* __restrict gg,
+                                const float* __restrict bap, const float* __restrict iext,
+                                float* __restrict v_d, float* __restrict u_d, int64_t count) {
     for (int64_t i = 0; i < count; ++i) {
+        const model::DendriteConductances g{model::decay(ga[i], rc.decay_ampa),
+                                            model::decay(gn[i], rc.decay_nmda),
+                                            model::decay(gg[i], rc.decay_gaba)};
+        ga[i] = g.ampa;
+        gn[i] = g.nmda;
+        gg[i] = g.gaba;
         float v = v_d[i], u = u_d[i];
-        const model::DendriteConductances g{ga[i], gn[i], gg[i]};
         model::dendrite_step(k, rc, g, bap[i], iext[i], &v, &u);
         v_d[i] = v;
         u_d[i] = u;
@@ -608,7 +720,7 @@ void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t ste
     const model::DendriteConstants k = s.dend;
     const uint32_t* history = s.history.data();
     const float* gamma = s.gamma.data();
-    float* bap = s.bap.data();
+    float bap[kSimdBlock];  // this step's BAP current of cell b + j (scratch)
     float* v_d = s.v_d.data();
     // The few cells that need a draw (an open BAP window; then a plateau) are gathered first and
     // their draws made as one vectorised Philox batch.
@@ -617,14 +729,14 @@ void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t ste
     int64_t m = select_cells(static_cast<uint32_t>(b), count, idx,
                              [&](int64_t j) { return model::bap_window_open(k, history[b + j]); });
     if (stochastic) philox_batch(seed, stream, st, idx, m, w0, w1);
-    std::fill(bap + b, bap + b + count, 0.0f);
+    std::fill(bap, bap + count, 0.0f);
     for (int64_t a = 0; a < m; ++a) {
         const uint32_t i = idx[a];
-        bap[i] = model::bap_current(k, s.coupling, history[i], gamma[i],
-                                    stochastic ? model::u01(w0[a]) : 0.0f);
+        bap[i - b] = model::bap_current(k, s.coupling, history[i], gamma[i],
+                                        stochastic ? model::u01(w0[a]) : 0.0f);
     }
     dendrite_block(k, rc_, s.g_ampa_d.data() + b, s.g_nmda_d.data() + b, s.g_gaba_d.data() + b,
-                   bap + b, s.i_ext_d.data() + b, v_d + b, s.u_d.data() + b, count);
+                   bap, s.i_ext_d.data() + b, v_d + b, s.u_d.data() + b, count);
     m = select_cells(static_cast<uint32_t>(b), count, idx,
                      [&](int64_t j) { return v_d[b + j] >= k.theta_ca; });
     if (stochastic) philox_batch(seed, stream, st, idx, m, w0, w1);
@@ -639,7 +751,7 @@ void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t ste
 // Phase 5 for cells [b, b + count) of population p: the linearly implicit soma step.
 void CpuEngine::soma_cells(uint32_t p, int64_t b, int64_t count) {
     auto& s = pops_[p];
-    soma_block(s.soma, rc_, s.adapt_E, s.g_ampa.data() + b, s.g_nmda.data() + b,
+    soma_block(s.soma, rc_, s.adapt_E, s.adapt_decay, s.g_ampa.data() + b, s.g_nmda.data() + b,
                s.g_nmda_bg.data() + b, s.g_gaba.data() + b, s.g_adapt.data() + b,
                s.i_ext.data() + b, s.v.data() + b, s.u.data() + b, count);
 }

@@ -28,7 +28,6 @@ struct PopulationState {
     std::vector<float> v_d, u_d, g_ampa_d, g_nmda_d, g_gaba_d, i_ext_d, gamma;
     std::vector<float> rem_dend;  // background of the dendrite
     std::vector<uint32_t> history;
-    std::vector<float> bap;  // this step's BAP current (scratch of integrate_dendrites)
     std::vector<uint8_t> burst;
     // this step
     std::vector<uint8_t> spiked;

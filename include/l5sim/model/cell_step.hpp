@@ -39,28 +39,31 @@ L5_HD inline bool background_arrives(float rem_soma, float rem_dend) {
 
 /// Phase 2b for a cell with an input spike this step (background_arrives): spikes with rem < 1
 /// arrive now; each draws the gap to the next from (background stream of `pop`, step, cell, j)
-/// for the j-th draw of this step, word 0 for the soma and 1 for the dendrite. `first` is draw
-/// j = 0, which the caller may have computed in a batch. Each input spike adds its weight to AMPA
-/// and NMDA (at the soma the background NMDA is its own conductance). On return rem counts from
-/// the next step. `rem_dend` is ignored (and may be null) without a dendrite.
-L5_HD inline void add_background_arrivals(CellInputs* c, const PoissonConstants& soma,
-                                          const PoissonConstants& dend, bool has_dendrite,
-                                          uint64_t seed, uint32_t pop, uint32_t step, uint32_t id,
-                                          float* rem_soma, float* rem_dend, const Draw4& first) {
+/// for the j-th draw of this step, word 0 for the soma and 1 for the dendrite. Each input spike
+/// adds its weight to AMPA and NMDA (at the soma the background NMDA is its own conductance). On
+/// return rem counts from the next step. `rem_dend` is ignored (and may be null) without a
+/// dendrite. `first_gap(word)` is the gap of draw j = 0's word, exponential_gap(word's bits,
+/// lambda), which a caller may have computed in a batch (the CPU engine, vectorised).
+template <class FirstGap>
+L5_HD inline void add_background_arrivals_from(CellInputs* c, const PoissonConstants& soma,
+                                               const PoissonConstants& dend, bool has_dendrite,
+                                               uint64_t seed, uint32_t pop, uint32_t step,
+                                               uint32_t id, float* rem_soma, float* rem_dend,
+                                               FirstGap first_gap) {
     float rs = *rem_soma;
     float rd = has_dendrite ? *rem_dend : poisson_never();
     const uint32_t stream = stream_id(StreamKind::background, pop);
     float ks = 0.0f, kd = 0.0f;
-    Draw4 r = first;
+    Draw4 r{};
     for (uint32_t j = 0; (rs < 1.0f || rd < 1.0f) && j < 100000u; ++j) {
         if (j > 0) r = philox(seed, stream, step, id, j);
         if (rs < 1.0f) {
             ks = ks + 1.0f;
-            rs = rs + exponential_gap(r.v[0], soma.lambda);
+            rs = rs + (j == 0 ? first_gap(0) : exponential_gap(r.v[0], soma.lambda));
         }
         if (rd < 1.0f) {
             kd = kd + 1.0f;
-            rd = rd + exponential_gap(r.v[1], dend.lambda);
+            rd = rd + (j == 0 ? first_gap(1) : exponential_gap(r.v[1], dend.lambda));
         }
     }
     if (ks > 0.0f) {
@@ -73,6 +76,18 @@ L5_HD inline void add_background_arrivals(CellInputs* c, const PoissonConstants&
     }
     *rem_soma = rs - 1.0f;
     if (has_dendrite) *rem_dend = rd - 1.0f;
+}
+
+/// add_background_arrivals_from with draw j = 0 given as its words (`first`).
+L5_HD inline void add_background_arrivals(CellInputs* c, const PoissonConstants& soma,
+                                          const PoissonConstants& dend, bool has_dendrite,
+                                          uint64_t seed, uint32_t pop, uint32_t step, uint32_t id,
+                                          float* rem_soma, float* rem_dend, const Draw4& first) {
+    add_background_arrivals_from(c, soma, dend, has_dendrite, seed, pop, step, id, rem_soma,
+                                 rem_dend, [&](int word) {
+                                     return exponential_gap(first.v[word],
+                                                            word == 0 ? soma.lambda : dend.lambda);
+                                 });
 }
 
 /// Phase 2b: Poisson background. Two sources per cell (soma; dendrite, pyramidal only), each a

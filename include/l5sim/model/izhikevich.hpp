@@ -40,10 +40,12 @@ struct SomaConductances {
 /// Spike test and reset, phase 1: if v >= v_peak: v <- c, u <- u + d (burst c, d if the
 /// dendrite signalled a plateau in the previous step). Returns true on a spike.
 L5_HD inline bool soma_reset(const IzhConstants& k, bool burst_mode, float* v, float* u) {
-    if (!(*v >= k.v_peak)) return false;
-    *v = burst_mode ? k.c_burst : k.c;
-    *u = *u + (burst_mode ? k.d_burst : k.d);
-    return true;
+    // Written with selects only, so that loops over cells calling it vectorise.
+    const bool spiked = *v >= k.v_peak;
+    const float u_reset = *u + (burst_mode ? k.d_burst : k.d);
+    *v = spiked ? (burst_mode ? k.c_burst : k.c) : *v;
+    *u = spiked ? u_reset : *u;
+    return spiked;
 }
 
 /// One soma step, linearly implicit in the total conductance G (MODEL.md section 2):
