@@ -84,17 +84,47 @@ L5_CPU_LOOP void soma_block(const model::IzhConstants k, const model::ReceptorCo
     }
 }
 
-// The cells id0 + k (k < count) for which selected(k) holds, in order, into idx; returns how
-// many. Branch-free, so the few selected cells of a block cost no mispredictions.
-template <class Selected>
-__attribute__((noinline)) int64_t select_cells(uint32_t id0, int64_t count,
-                                               uint32_t* __restrict idx, Selected selected) {
-    int64_t m = 0;
-    for (int64_t k = 0; k < count; ++k) {
+// The cells id0 + k (k < count) whose flag is set (non-zero), in order, into idx; returns how
+// many. Eight flags at a time: a group of eight clear flags (most groups: spikes, open BAP
+// windows and plateaus are rare) costs one test; the others are written branch-free, so the
+// selected cells cost no mispredictions.
+__attribute__((noinline)) int64_t select_flagged(uint32_t id0, const uint8_t* __restrict flags,
+                                                 int64_t count, uint32_t* __restrict idx) {
+    int64_t m = 0, k = 0;
+    for (; k + 8 <= count; k += 8) {
+        uint64_t group;
+        std::memcpy(&group, flags + k, sizeof group);
+        if (group == 0) continue;
+        for (int64_t q = k; q < k + 8; ++q) {
+            idx[m] = id0 + static_cast<uint32_t>(q);
+            m += flags[q] != 0 ? 1 : 0;
+        }
+    }
+    for (; k < count; ++k) {
         idx[m] = id0 + static_cast<uint32_t>(k);
-        m += selected(k) ? 1 : 0;
+        m += flags[k] != 0 ? 1 : 0;
     }
     return m;
+}
+
+// Flags of the cells whose background has an input spike this step (model::background_arrives;
+// rem_d null: no dendrite), vectorised.
+L5_CPU_LOOP void flag_background(const float* __restrict rem_s, const float* __restrict rem_d,
+                                 int64_t count, uint8_t* __restrict flags) {
+    if (rem_d) {
+        for (int64_t k = 0; k < count; ++k)
+            flags[k] = model::background_arrives(rem_s[k], rem_d[k]) ? 1 : 0;
+    } else {
+        for (int64_t k = 0; k < count; ++k)
+            flags[k] = model::background_arrives(rem_s[k], model::poisson_never()) ? 1 : 0;
+    }
+}
+
+// Flags of the cells whose BAP window is open this step (model::bap_window_open), vectorised.
+L5_CPU_LOOP void flag_bap_window(const model::DendriteConstants k,
+                                 const uint32_t* __restrict history, int64_t count,
+                                 uint8_t* __restrict flags) {
+    for (int64_t i = 0; i < count; ++i) flags[i] = model::bap_window_open(k, history[i]) ? 1 : 0;
 }
 
 // Draw j = 0 of the background stream for the cells in idx (vectorised Philox).
@@ -433,10 +463,8 @@ uint64_t CpuEngine::detect_cells(uint32_t p, int64_t b, int64_t count,
     } else {
         reset_block(s.soma, s.v.data() + b, s.u.data() + b, s.spiked.data() + b, count);
     }
-    const uint8_t* spiked = s.spiked.data() + b;
     uint32_t idx[kSimdBlock];
-    const int64_t m = select_cells(static_cast<uint32_t>(b), count, idx,
-                                   [&](int64_t k) { return spiked[k] != 0; });
+    const int64_t m = select_flagged(static_cast<uint32_t>(b), s.spiked.data() + b, count, idx);
     ids->assign(idx, idx + m);
     for (auto& pj : projs_) {
         if (!pj.plastic) continue;
@@ -606,11 +634,10 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
     if (background) {
         // The cells with an input spike this step (a few %), their first draws as one
         // vectorised Philox batch, then every other cell's times count down (vectorised).
+        uint8_t flags[kSimdBlock];
+        flag_background(rem_s + b, rem_d ? rem_d + b : nullptr, count, flags);
         uint32_t idx[kSimdBlock];
-        const int64_t m = select_cells(static_cast<uint32_t>(b), count, idx, [&](int64_t k) {
-            return model::background_arrives(rem_s[b + k],
-                                             rem_d ? rem_d[b + k] : model::poisson_never());
-        });
+        const int64_t m = select_flagged(static_cast<uint32_t>(b), flags, count, idx);
         uint32_t w0[kSimdBlock], w1[kSimdBlock];
         philox_batch(cfg_.seed, stream, static_cast<uint32_t>(step), idx, m, w0, w1);
         // Their first gaps (plog and a division each) as vectorised batches too.
@@ -686,12 +713,14 @@ void CpuEngine::deliver(int64_t step) {
 
 // Phase 4: BAP window, calcium dendrite, plateau -> burst-mode choice for the next reset.
 // Phase 3 for the dendritic conductances (written back), then phase 4's arithmetic, for `count`
-// consecutive cells (vectorised by the compiler).
+// consecutive cells (vectorised by the compiler); `plateau` flags the cells at or above the
+// calcium threshold (model::plateau_burst's first test).
 L5_CPU_LOOP void dendrite_block(const model::DendriteConstants k,
                                 const model::ReceptorConstants rc, float* __restrict ga,
                                 float* __restrict gn, float* __restrict gg,
                                 const float* __restrict bap, const float* __restrict iext,
-                                float* __restrict v_d, float* __restrict u_d, int64_t count) {
+                                float* __restrict v_d, float* __restrict u_d,
+                                uint8_t* __restrict plateau, int64_t count) {
     for (int64_t i = 0; i < count; ++i) {
         const model::DendriteConductances g{model::decay(ga[i], rc.decay_ampa),
                                             model::decay(gn[i], rc.decay_nmda),
@@ -703,6 +732,7 @@ L5_CPU_LOOP void dendrite_block(const model::DendriteConstants k,
         model::dendrite_step(k, rc, g, bap[i], iext[i], &v, &u);
         v_d[i] = v;
         u_d[i] = u;
+        plateau[i] = v >= k.theta_ca ? 1 : 0;
     }
 }
 
@@ -726,8 +756,9 @@ void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t ste
     // their draws made as one vectorised Philox batch.
     uint32_t idx[kSimdBlock];
     uint32_t w0[kSimdBlock], w1[kSimdBlock];
-    int64_t m = select_cells(static_cast<uint32_t>(b), count, idx,
-                             [&](int64_t j) { return model::bap_window_open(k, history[b + j]); });
+    uint8_t flags[kSimdBlock];
+    flag_bap_window(k, history + b, count, flags);
+    int64_t m = select_flagged(static_cast<uint32_t>(b), flags, count, idx);
     if (stochastic) philox_batch(seed, stream, st, idx, m, w0, w1);
     std::fill(bap, bap + count, 0.0f);
     for (int64_t a = 0; a < m; ++a) {
@@ -736,9 +767,8 @@ void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t ste
                                         stochastic ? model::u01(w0[a]) : 0.0f);
     }
     dendrite_block(k, rc_, s.g_ampa_d.data() + b, s.g_nmda_d.data() + b, s.g_gaba_d.data() + b,
-                   bap, s.i_ext_d.data() + b, v_d + b, s.u_d.data() + b, count);
-    m = select_cells(static_cast<uint32_t>(b), count, idx,
-                     [&](int64_t j) { return v_d[b + j] >= k.theta_ca; });
+                   bap, s.i_ext_d.data() + b, v_d + b, s.u_d.data() + b, flags, count);
+    m = select_flagged(static_cast<uint32_t>(b), flags, count, idx);
     if (stochastic) philox_batch(seed, stream, st, idx, m, w0, w1);
     std::fill(s.burst.data() + b, s.burst.data() + b + count, uint8_t{0});
     for (int64_t a = 0; a < m; ++a) {
