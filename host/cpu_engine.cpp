@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "cpu_state.hpp"
+#include "philox_batch.hpp"
 #include "spin_team.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/model_constants.hpp"
@@ -127,18 +128,6 @@ L5_CPU_LOOP void flag_bap_window(const model::DendriteConstants k,
     for (int64_t i = 0; i < count; ++i) flags[i] = model::bap_window_open(k, history[i]) ? 1 : 0;
 }
 
-// Draw j = 0 of the background stream for the cells in idx (vectorised Philox).
-__attribute__((noinline)) void philox_batch(uint64_t seed, uint32_t stream, uint32_t step,
-                                            const uint32_t* __restrict idx, int64_t m,
-                                            uint32_t* __restrict w0, uint32_t* __restrict w1) {
-    // Words 0 and 1 only, into two arrays: the loop vectorises (whole Draw4 stores do not).
-    for (int64_t a = 0; a < m; ++a) {
-        const model::Draw4 r = model::philox(seed, stream, step, idx[a], 0);
-        w0[a] = r.v[0];
-        w1[a] = r.v[1];
-    }
-}
-
 // Phase 1's spike test and reset for `count` interneurons (regular c, d), vectorised.
 L5_CPU_LOOP void reset_block(const model::IzhConstants k, float* __restrict v, float* __restrict u,
                              uint8_t* __restrict spiked, int64_t count) {
@@ -179,6 +168,24 @@ L5_CPU_LOOP int64_t reset_pyramidal_block(const model::IzhConstants k, float ada
 L5_CPU_LOOP void gap_batch(const uint32_t* __restrict w, int64_t m, float lambda,
                            float* __restrict gap) {
     for (int64_t a = 0; a < m; ++a) gap[a] = model::exponential_gap(w[a], lambda);
+}
+
+// The first draws of a batch of background arrivals (model::background_first_draw), vectorised:
+// rs, rd in: the times to the next input spike; out: after draw j = 0, with the spikes counted
+// (ks, kd) and the cells that need more draws flagged.
+L5_CPU_LOOP void first_draw_batch(float* __restrict rs, float* __restrict rd,
+                                  const float* __restrict gap_s, const float* __restrict gap_d,
+                                  int64_t m, float* __restrict ks, float* __restrict kd,
+                                  uint8_t* __restrict more) {
+    for (int64_t a = 0; a < m; ++a) {
+        const model::BackgroundDraws d = model::background_first_draw(rs[a], rd[a], gap_s[a],
+                                                                      gap_d[a]);
+        rs[a] = d.rs;
+        rd[a] = d.rd;
+        ks[a] = d.ks;
+        kd[a] = d.kd;
+        more[a] = model::background_more_draws(d) ? 1 : 0;
+    }
 }
 
 // A block of background sources without an input spike this step: one step less to wait.
@@ -640,30 +647,32 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
         const int64_t m = select_flagged(static_cast<uint32_t>(b), flags, count, idx);
         uint32_t w0[kSimdBlock], w1[kSimdBlock];
         philox_batch(cfg_.seed, stream, static_cast<uint32_t>(step), idx, m, w0, w1);
-        // Their first gaps (plog and a division each) as vectorised batches too.
+        // Their first gaps (plog and a division each) and first draws as vectorised batches
+        // too; then, one cell at a time, the rare further draws and the conductances.
         float gap_s[kSimdBlock], gap_d[kSimdBlock];
         gap_batch(w0, m, bs.lambda, gap_s);
         if (rem_d) gap_batch(w1, m, bd.lambda, gap_d);
-        float keep_s[kSimdBlock], keep_d[kSimdBlock];
+        float rs[kSimdBlock], rd[kSimdBlock], ks[kSimdBlock], kd[kSimdBlock];
+        uint8_t more[kSimdBlock];
         for (int64_t a = 0; a < m; ++a) {
-            keep_s[a] = rem_s[idx[a]];
-            keep_d[a] = rem_d ? rem_d[idx[a]] : 0.0f;
+            rs[a] = rem_s[idx[a]];
+            rd[a] = rem_d ? rem_d[idx[a]] : model::poisson_never();
         }
+        first_draw_batch(rs, rd, gap_s, rem_d ? gap_d : gap_s, m, ks, kd, more);
         count_down(rem_s + b, count);
         if (rem_d) count_down(rem_d + b, count);
         for (int64_t a = 0; a < m; ++a) {
             const uint32_t i = idx[a];
-            rem_s[i] = keep_s[a];
-            if (rem_d) rem_d[i] = keep_d[a];
+            model::BackgroundDraws d{rs[a], rd[a], ks[a], kd[a]};
+            if (more[a])
+                model::background_more(&d, bs, bd, cfg_.seed, p, static_cast<uint32_t>(step), i);
             model::CellInputs c{ga[i], 0, gnb[i], 0, 0, 0, 0};
             if (s.pyramidal) {
                 c.gad = gad[i];
                 c.gnd = gnd[i];
             }
-            model::add_background_arrivals_from(
-                &c, bs, bd, s.pyramidal, cfg_.seed, p, static_cast<uint32_t>(step), i, &rem_s[i],
-                rem_d ? &rem_d[i] : nullptr,
-                [&](int word) { return word == 0 ? gap_s[a] : gap_d[a]; });
+            model::background_apply(&c, d, bs, bd, s.pyramidal, &rem_s[i],
+                                    rem_d ? &rem_d[i] : nullptr);
             ga[i] = c.ga;
             gnb[i] = c.gnb;
             if (s.pyramidal) {

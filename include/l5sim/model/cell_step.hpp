@@ -37,45 +37,87 @@ L5_HD inline bool background_arrives(float rem_soma, float rem_dend) {
     return rem_soma < 1.0f || rem_dend < 1.0f;
 }
 
+/// One cell's background this step while its arrivals are drawn: the times to the next input
+/// spike of the soma and dendrite sources (in steps from the start of this step; `never` without
+/// a dendrite) and the input spikes counted so far.
+struct BackgroundDraws {
+    float rs, rd, ks, kd;
+};
+
+/// Draw j = 0 of a cell's background arrivals (see add_background_arrivals_from), given its two
+/// gaps: a source with rem < 1 has an input spike and moves on by its gap. Selects only, so that
+/// loops over cells calling it vectorise.
+L5_HD inline BackgroundDraws background_first_draw(float rem_soma, float rem_dend, float gap_soma,
+                                                   float gap_dend) {
+    const bool soma = rem_soma < 1.0f, dend = rem_dend < 1.0f;
+    return BackgroundDraws{soma ? rem_soma + gap_soma : rem_soma,
+                           dend ? rem_dend + gap_dend : rem_dend, soma ? 1.0f : 0.0f,
+                           dend ? 1.0f : 0.0f};
+}
+
+/// True when a source still has an input spike this step after the draws so far (rare: two
+/// input spikes of one source within a step).
+L5_HD inline bool background_more_draws(const BackgroundDraws& b) {
+    return b.rs < 1.0f || b.rd < 1.0f;
+}
+
+/// Draws j = 1, 2, ... from (background stream of `pop`, step, cell, j) while a source has an
+/// input spike this step (after background_first_draw), word 0 for the soma and 1 for the
+/// dendrite.
+L5_HD inline void background_more(BackgroundDraws* b, const PoissonConstants& soma,
+                                  const PoissonConstants& dend, uint64_t seed, uint32_t pop,
+                                  uint32_t step, uint32_t id) {
+    const uint32_t stream = stream_id(StreamKind::background, pop);
+    for (uint32_t j = 1; background_more_draws(*b) && j < 100000u; ++j) {
+        const Draw4 r = philox(seed, stream, step, id, j);
+        if (b->rs < 1.0f) {
+            b->ks = b->ks + 1.0f;
+            b->rs = b->rs + exponential_gap(r.v[0], soma.lambda);
+        }
+        if (b->rd < 1.0f) {
+            b->kd = b->kd + 1.0f;
+            b->rd = b->rd + exponential_gap(r.v[1], dend.lambda);
+        }
+    }
+}
+
+/// The counted input spikes into the conductances (each adds its weight to AMPA and NMDA; at the
+/// soma the background NMDA is its own conductance), and rem counted from the next step.
+L5_HD inline void background_apply(CellInputs* c, const BackgroundDraws& b,
+                                   const PoissonConstants& soma, const PoissonConstants& dend,
+                                   bool has_dendrite, float* rem_soma, float* rem_dend) {
+    if (b.ks > 0.0f) {
+        c->ga = c->ga + b.ks * soma.weight_ns;
+        c->gnb = c->gnb + b.ks * soma.weight_ns;
+    }
+    if (b.kd > 0.0f) {
+        c->gad = c->gad + b.kd * dend.weight_ns;
+        c->gnd = c->gnd + b.kd * dend.weight_ns;
+    }
+    *rem_soma = b.rs - 1.0f;
+    if (has_dendrite) *rem_dend = b.rd - 1.0f;
+}
+
 /// Phase 2b for a cell with an input spike this step (background_arrives): spikes with rem < 1
 /// arrive now; each draws the gap to the next from (background stream of `pop`, step, cell, j)
 /// for the j-th draw of this step, word 0 for the soma and 1 for the dendrite. Each input spike
 /// adds its weight to AMPA and NMDA (at the soma the background NMDA is its own conductance). On
 /// return rem counts from the next step. `rem_dend` is ignored (and may be null) without a
 /// dendrite. `first_gap(word)` is the gap of draw j = 0's word, exponential_gap(word's bits,
-/// lambda), which a caller may have computed in a batch (the CPU engine, vectorised).
+/// lambda), which a caller may have computed in a batch. The CPU engine runs the same three
+/// stages (first draw, more draws, apply) over batches of cells.
 template <class FirstGap>
 L5_HD inline void add_background_arrivals_from(CellInputs* c, const PoissonConstants& soma,
                                                const PoissonConstants& dend, bool has_dendrite,
                                                uint64_t seed, uint32_t pop, uint32_t step,
                                                uint32_t id, float* rem_soma, float* rem_dend,
                                                FirstGap first_gap) {
-    float rs = *rem_soma;
-    float rd = has_dendrite ? *rem_dend : poisson_never();
-    const uint32_t stream = stream_id(StreamKind::background, pop);
-    float ks = 0.0f, kd = 0.0f;
-    Draw4 r{};
-    for (uint32_t j = 0; (rs < 1.0f || rd < 1.0f) && j < 100000u; ++j) {
-        if (j > 0) r = philox(seed, stream, step, id, j);
-        if (rs < 1.0f) {
-            ks = ks + 1.0f;
-            rs = rs + (j == 0 ? first_gap(0) : exponential_gap(r.v[0], soma.lambda));
-        }
-        if (rd < 1.0f) {
-            kd = kd + 1.0f;
-            rd = rd + (j == 0 ? first_gap(1) : exponential_gap(r.v[1], dend.lambda));
-        }
-    }
-    if (ks > 0.0f) {
-        c->ga = c->ga + ks * soma.weight_ns;
-        c->gnb = c->gnb + ks * soma.weight_ns;
-    }
-    if (kd > 0.0f) {
-        c->gad = c->gad + kd * dend.weight_ns;
-        c->gnd = c->gnd + kd * dend.weight_ns;
-    }
-    *rem_soma = rs - 1.0f;
-    if (has_dendrite) *rem_dend = rd - 1.0f;
+    const float rs = *rem_soma;
+    const float rd = has_dendrite ? *rem_dend : poisson_never();
+    BackgroundDraws b = background_first_draw(rs, rd, rs < 1.0f ? first_gap(0) : 0.0f,
+                                              rd < 1.0f ? first_gap(1) : 0.0f);
+    background_more(&b, soma, dend, seed, pop, step, id);
+    background_apply(c, b, soma, dend, has_dendrite, rem_soma, rem_dend);
 }
 
 /// add_background_arrivals_from with draw j = 0 given as its words (`first`).
