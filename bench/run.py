@@ -9,7 +9,10 @@ one run on one machine.
 
 Measures per run: setup (connectivity build) time, wall s per biological s, neuron updates/s,
 synaptic events/s, bytes per synapse (all-in), peak host memory (max RSS of the process), device
-memory (CUDA), and time per phase (l5sim --profile). Writes into --out (default
+memory (CUDA), and time per phase (l5sim --profile). At each size Brian2's and l5sim's timed runs
+alternate (Brian2 compiles and runs, then l5sim, Brian2's binary again, l5sim again, ...; the
+fastest of each counts), so that both see the same machine: on a shared VM the speed drifts by
+tens of percent over minutes. Writes into --out (default
 out/bench/<date>-<time>/): results.json (every run, with the machine and commit), table.md and
 cost.png (wall s per biological s against size, the l5sim/Brian2 ratio, and l5sim's phase split;
 and against K at fixed N). Nothing here is asserted: numbers are reported (DESIGN.md section 7).
@@ -67,13 +70,13 @@ def population_sets(cells, k):
         f"projections.PYR_SOM.connectivity.K={k}"]
 
 
-def timed_rss(cmd):
+def timed_rss(cmd, cwd=None):
     """Run `cmd` under /usr/bin/time; (completed process, peak RSS in MiB or None)."""
     if not os.path.exists("/usr/bin/time"):
-        return subprocess.run(cmd, capture_output=True, text=True), None
+        return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd), None
     with tempfile.NamedTemporaryFile(suffix=".rss") as f:
         r = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", f.name] + cmd,
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, cwd=cwd)
         try:
             rss = int(open(f.name).read().split()[-1]) / 1024.0
         except (ValueError, IndexError, OSError):
@@ -100,12 +103,15 @@ def l5sim_once(l5sim, cells, k, ms, threads, backend, scratch, profile):
     return s, rss
 
 
-def run_l5sim(l5sim, cells, k, ms, threads, backend, scratch):
+def run_l5sim(l5sim, cells, k, ms, threads, backend, scratch, between=None):
     # The timed run as users run it (phases fused, no synchronisation); then a shorter profiled
-    # run (each phase on its own, timed) for the phase split.
+    # run (each phase on its own, timed) for the phase split. between(), if given, runs before
+    # each repeat (the peer's next timed run: the two alternate, so both see the same machine).
     s, rss = l5sim_once(l5sim, cells, k, ms, threads, backend, scratch, False)
     walls = [s["timing"]["wall_s"]]
     for _ in range(REPEAT - 1 if walls[0] < 60 else 0):
+        if between:
+            between()
         again, _ = l5sim_once(l5sim, cells, k, ms, threads, backend, scratch, False)
         walls.append(again["timing"]["wall_s"])
         if again["timing"]["wall_s"] < s["timing"]["wall_s"]:
@@ -131,32 +137,50 @@ def run_l5sim(l5sim, cells, k, ms, threads, backend, scratch):
     }
 
 
-def run_brian2(cells, k, ms, threads, scratch):
-    work = os.path.join(scratch, f"brian2_{cells}_{k}")
-    js = os.path.join(scratch, f"brian2_{cells}_{k}.json")
-    cmd = [sys.executable, os.path.join(ROOT, "bench", "brian2_sheet.py"), "--cells", str(cells),
-           "--k", str(k), "--duration-ms", str(ms), "--threads", str(threads), "--workdir", work,
-           "--json", js, "--repeat", str(REPEAT if cells < 100000 else 1)]
-    r, rss = timed_rss(cmd)
-    if r.returncode != 0:
-        raise RuntimeError(f"brian2 failed: {' '.join(cmd)}\n{r.stderr[-2000:]}")
-    b = json.load(open(js))
-    shutil.rmtree(work, ignore_errors=True)
-    t = b["timing"]
-    bio_s = b["duration_ms"] * 1e-3
-    return {
-        "simulator": "brian2 cpp_standalone", "cells": cells, "k": k, "threads": threads,
-        "synapses": b["synapses"], "bio_s": bio_s,
-        "setup_s": t["construct_s"] + t["brian2_objects_s"],
-        "compile_s": t["codegen_s"] + t["compile_s"], "wall_s": t["loop_s"],
-        "wall_per_bio_s": t["loop_s"] / bio_s,
-        "neuron_updates_per_s": cells * b["steps"] / t["loop_s"],
-        "events_per_s": b["synaptic_events"] / t["loop_s"],
-        "synaptic_events": b["synaptic_events"], "bytes_per_synapse": None,
-        "peak_rss_mib": rss, "float": b["float_dtype"], "background": b["background"],
-        "repeats_wall_s": b["timing"].get("loop_repeats_s"),
-        "rates_hz": {p: v["rate_hz"] for p, v in b["populations"].items()},
-    }
+class Brian2Run:
+    """One Brian2 measurement: the project generated, compiled and run once by
+    bench/brian2_sheet.py (kept in `scratch`), then its compiled binary rerun by again(), the
+    fastest loop counting, as for l5sim."""
+
+    def __init__(self, cells, k, ms, threads, scratch):
+        self.work = os.path.join(scratch, f"brian2_{cells}_{k}")
+        js = os.path.join(scratch, f"brian2_{cells}_{k}.json")
+        cmd = [sys.executable, os.path.join(ROOT, "bench", "brian2_sheet.py"), "--cells",
+               str(cells), "--k", str(k), "--duration-ms", str(ms), "--threads", str(threads),
+               "--workdir", self.work, "--json", js]
+        r, self.rss = timed_rss(cmd)
+        if r.returncode != 0:
+            raise RuntimeError(f"brian2 failed: {' '.join(cmd)}\n{r.stderr[-2000:]}")
+        self.b = json.load(open(js))
+        self.loops = [self.b["timing"]["loop_s"]]
+        self.cells, self.k, self.threads = cells, k, threads
+
+    def again(self):
+        # Peak RSS stays that of the first run (Python, network construction and the binary).
+        r = subprocess.run(["./main"], cwd=self.work, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"brian2 rerun failed in {self.work}\n{r.stderr[-2000:]}")
+        with open(os.path.join(self.work, "results", "last_run_info.txt")) as f:
+            self.loops.append(float(f.read().split()[0]))
+
+    def result(self):
+        shutil.rmtree(self.work, ignore_errors=True)
+        b, t = self.b, self.b["timing"]
+        bio_s = b["duration_ms"] * 1e-3
+        loop = min(self.loops)
+        return {
+            "simulator": "brian2 cpp_standalone", "cells": self.cells, "k": self.k,
+            "threads": self.threads, "synapses": b["synapses"], "bio_s": bio_s,
+            "setup_s": t["construct_s"] + t["brian2_objects_s"],
+            "compile_s": t["codegen_s"] + t["compile_s"], "wall_s": loop,
+            "wall_per_bio_s": loop / bio_s,
+            "neuron_updates_per_s": self.cells * b["steps"] / loop,
+            "events_per_s": b["synaptic_events"] / loop,
+            "synaptic_events": b["synaptic_events"], "bytes_per_synapse": None,
+            "peak_rss_mib": self.rss, "float": b["float_dtype"], "background": b["background"],
+            "repeats_wall_s": self.loops,
+            "rates_hz": {p: v["rate_hz"] for p, v in b["populations"].items()},
+        }
 
 
 def fmt(x, spec):
@@ -249,7 +273,8 @@ def figure(results, path):
     ax[2].set_ylabel("wall s per biological s")
     ax[2].set_ylim(bottom=0)
     ax[2].set_title("cost against in-degree")
-    ax[2].legend(fontsize=8)
+    if ax[2].get_legend_handles_labels()[0]:
+        ax[2].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -287,23 +312,29 @@ def main():
                  "command": " ".join(sys.argv)})
     results = []
     scratch = tempfile.mkdtemp(prefix="l5sim_bench_")
+    # Per size, Brian2 and l5sim's CPU engine alternate (Brian2 first: its compilation warms
+    # nothing of l5sim's), so the ratio compares runs made minutes apart at most, not the two
+    # ends of a run on a machine whose speed drifts; then the K sweep, then CUDA.
     plan = [("cpu", n, 100) for n in sizes] + [("cpu", 10000, k) for k in ks if k != 100]
     if gpu:
         plan += [("cuda", n, 100) for n in sizes]
-    if brian2:
-        plan += [("brian2", n, 100) for n in sizes]
     try:
         for kind, n, k in plan:
             ms = DURATION_MS.get(n, 1000)
+            peer = None
+            if brian2 and kind == "cpu" and k == 100:
+                print(f"bench: brian2 {n} cells K {k}, {ms} ms (compiling) ...", flush=True)
+                peer = Brian2Run(n, k, ms, args.threads, scratch)
             print(f"bench: {kind} {n} cells K {k}, {ms} ms ...", flush=True)
-            if kind == "brian2":
-                r = run_brian2(n, k, ms, args.threads, scratch)
-            else:
-                r = run_l5sim(args.l5sim, n, k, ms, args.threads, kind, scratch)
-            print(f"bench:   {r['wall_per_bio_s']:.3f} wall s per bio s, "
-                  f"{r['events_per_s']:.3g} events/s, PYR {r['rates_hz'].get('PYR', 0):.2f} Hz",
-                  flush=True)
-            results.append(r)
+            # Brian2 repeats like l5sim, except at 10^5 cells and more (a run takes minutes).
+            between = peer.again if peer and n < 100000 else None
+            r = run_l5sim(args.l5sim, n, k, ms, args.threads, kind, scratch, between)
+            for x in ([peer.result()] if peer else []) + [r]:
+                print(f"bench:   {x['simulator']}: {x['wall_per_bio_s']:.3f} wall s per bio s "
+                      f"(runs {', '.join(f'{w:.3f}' for w in x['repeats_wall_s'])} s), "
+                      f"{x['events_per_s']:.3g} events/s, PYR {x['rates_hz'].get('PYR', 0):.2f} Hz",
+                      flush=True)
+                results.append(x)
     except (RuntimeError, OSError, KeyError, ValueError) as e:
         print(f"bench/run.py: {e}", file=sys.stderr)
         return 1
