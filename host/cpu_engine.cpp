@@ -52,6 +52,7 @@ L5_CPU_LOOP void arrivals_block(int64_t* __restrict slot, float* __restrict ga,
     };
     int64_t i = 0;
     for (; i + 8 <= count; i += 8) {
+        __builtin_prefetch(slot + i + 128, 1);  // 1 KB ahead: a row spans pages
         int64_t any = 0;
         for (int k = 0; k < 8; ++k) any |= slot[i + k];
         if (any == 0) continue;
