@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "l5sim/model/cell_step.hpp"
+#include "l5sim/model/poisson.hpp"
+#include "l5sim/model_constants.hpp"
 #include "test_util.hpp"
 
 using namespace l5sim;
@@ -101,4 +104,76 @@ recording:
     sim.run();
     for (float x : sim.probes()[0].values) ASSERT_EQ(x, 0.0f);
     EXPECT_EQ(sim.spike_count(0), 0u);
+}
+
+// Rates at which a source often has two or more input spikes in one step (lambda = 3 and 1.2 per
+// step at the soma and dendrite of PYR, 2 at the PV soma), so the engines' batched first draws and
+// the per-cell further draws are both exercised: every cell's conductances after every step equal,
+// bit for bit, the per-cell composition of the model functions (add_background, decay_inputs)
+// from the same starting times (poisson_start at step 0).
+TEST_P(Background, HighRatesMatchTheModelCellByCell) {
+    const Config cfg = test::config_from(R"(
+simulation: {dt_ms: 0.1, duration_ms: 20, seed: 11}
+populations:
+  PYR:
+    type: pyramidal
+    n: 300
+    background:
+      soma: {rate_hz: 30000, weight: 0.001}
+      dendrite: {rate_hz: 12000, weight: 0.002}
+  PV:
+    type: pv
+    n: 100
+    background:
+      soma: {rate_hz: 20000, weight: 0.001}
+recording:
+  spikes: false
+  probes:
+    - population: PYR
+      cells: all
+      variables: [g_ampa, g_nmda_bg, g_ampa_d, g_nmda_d]
+      every_steps: 1
+    - {population: PV, cells: all, variables: [g_ampa, g_nmda_bg], every_steps: 1}
+)");
+    Simulation sim(cfg, backend());
+    sim.run();
+    const model::ReceptorConstants rc = receptor_constants(cfg);
+    struct Pop {
+        uint32_t index, n;
+        bool pyramidal;
+        model::PoissonConstants soma, dend;
+    };
+    const Pop pops[] = {{0, 300, true, {3.0f, 0.001f}, {1.2f, 0.002f}},
+                        {1, 100, false, {2.0f, 0.001f}, {0.0f, 0.0f}}};
+    uint64_t multiple = 0;  // source-steps with two or more input spikes
+    for (const Pop& p : pops) {
+        const auto& rec = sim.probes()[p.index];
+        const size_t vars = p.pyramidal ? 4 : 2;
+        const uint32_t stream = model::stream_id(model::StreamKind::background, p.index);
+        for (uint32_t id = 0; id < p.n; ++id) {
+            model::CellInputs c{0, 0, 0, 0, 0, 0, 0};
+            float rs = model::poisson_start(p.soma.lambda, cfg.seed, stream, 0, id, 0);
+            float rd = p.pyramidal ? model::poisson_start(p.dend.lambda, cfg.seed, stream, 0, id, 1)
+                                   : model::poisson_never();
+            size_t s = 0;
+            for (int64_t n = 0; n < 200; ++n) {
+                const float ga0 = c.ga, gad0 = c.gad;
+                model::add_background(&c, p.soma, p.dend, p.pyramidal, cfg.seed, p.index,
+                                      static_cast<uint32_t>(n), id, &rs, &rd);
+                multiple += (c.ga - ga0 > 1.5f * p.soma.weight_ns ? 1 : 0) +
+                            (c.gad - gad0 > 1.5f * p.dend.weight_ns && p.pyramidal ? 1 : 0);
+                model::decay_inputs(&c, rc);
+                while (s < rec.steps.size() && rec.steps[s] < n) ++s;
+                ASSERT_LT(s, rec.steps.size());
+                ASSERT_EQ(rec.steps[s], n);
+                const float* row = rec.values.data() + s * vars * p.n;
+                const float want[] = {c.ga, c.gnb, c.gad, c.gnd};
+                for (size_t v = 0; v < vars; ++v)
+                    ASSERT_EQ(row[v * p.n + id], want[v])
+                        << "population " << p.index << " cell " << id << " step " << n
+                        << " variable " << v;
+            }
+        }
+    }
+    EXPECT_GT(multiple, 10000u);  // the further draws were exercised
 }
