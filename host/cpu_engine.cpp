@@ -110,15 +110,25 @@ __attribute__((noinline)) int64_t select_flagged(uint32_t id0, const uint8_t* __
 }
 
 // Flags of the cells whose background has an input spike this step (model::background_arrives;
-// rem_d null: no dendrite), vectorised.
-L5_CPU_LOOP void flag_background(const float* __restrict rem_s, const float* __restrict rem_d,
-                                 int64_t count, uint8_t* __restrict flags) {
+// rem_d null: no dendrite); every other cell's times count down one step (the flagged cells' times
+// are left for their draws), vectorised.
+L5_CPU_LOOP void flag_background(float* __restrict rem_s, float* __restrict rem_d, int64_t count,
+                                 uint8_t* __restrict flags) {
     if (rem_d) {
-        for (int64_t k = 0; k < count; ++k)
-            flags[k] = model::background_arrives(rem_s[k], rem_d[k]) ? 1 : 0;
+        for (int64_t k = 0; k < count; ++k) {
+            const float rs = rem_s[k], rd = rem_d[k];
+            const bool arrives = model::background_arrives(rs, rd);
+            flags[k] = arrives ? 1 : 0;
+            rem_s[k] = arrives ? rs : rs - 1.0f;
+            rem_d[k] = arrives ? rd : rd - 1.0f;
+        }
     } else {
-        for (int64_t k = 0; k < count; ++k)
-            flags[k] = model::background_arrives(rem_s[k], model::poisson_never()) ? 1 : 0;
+        for (int64_t k = 0; k < count; ++k) {
+            const float rs = rem_s[k];
+            const bool arrives = model::background_arrives(rs, model::poisson_never());
+            flags[k] = arrives ? 1 : 0;
+            rem_s[k] = arrives ? rs : rs - 1.0f;
+        }
     }
 }
 
@@ -187,11 +197,6 @@ L5_CPU_LOOP void first_draw_batch(float* __restrict rs, float* __restrict rd,
         kd[a] = d.kd;
         more[a] = model::background_more_draws(d) ? 1 : 0;
     }
-}
-
-// A block of background sources without an input spike this step: one step less to wait.
-L5_CPU_LOOP void count_down(float* __restrict rem, int64_t count) {
-    for (int64_t k = 0; k < count; ++k) rem[k] = rem[k] - 1.0f;
 }
 
 // Phase 3 for one conductance of `count` cells.
@@ -548,16 +553,25 @@ uint64_t CpuEngine::propagate_item(const PropagationItem& it, int64_t step) {
     // Arrival slot = (step + delay) % slots, with the division done once per item.
     const uint32_t slot0 = static_cast<uint32_t>(static_cast<uint64_t>(step) % pj.slots);
     const uint32_t slots = pj.slots;
+    auto cell_of = [&](uint64_t syn) {
+        uint32_t slot = slot0 + net.delay[syn];
+        if (slot >= slots) slot -= slots;
+        return ring + static_cast<uint64_t>(slot) * n_tgt + net.target[syn];
+    };
+    // The ring cells of a row are scattered over the slots of its delays: each is prefetched a
+    // few synapses ahead.
+    constexpr uint64_t kAhead = 8;
     auto walk = [&](auto add) {
         uint64_t events = 0;
         for (int64_t q = it.q0; q < it.q1; ++q) {
             const uint32_t s = spikes[q];
             const uint64_t b = net.row_ptr[s], e = net.row_ptr[s + 1];
             const float r2 = triplet ? pj.r2[s] : 0.0f;
+            for (uint64_t syn = b; syn < std::min(e, b + kAhead); ++syn)
+                __builtin_prefetch(cell_of(syn), 1);
             for (uint64_t syn = b; syn < e; ++syn) {
-                uint32_t slot = slot0 + net.delay[syn];
-                if (slot >= slots) slot -= slots;
-                add(ring[slot * n_tgt + net.target[syn]], model::to_fixed(net.weight[syn]));
+                if (syn + kAhead < e) __builtin_prefetch(cell_of(syn + kAhead), 1);
+                add(*cell_of(syn), model::to_fixed(net.weight[syn]));
                 if (plastic)
                     net.weight[syn] = model::depress(pj.stdp, net.weight[syn],
                                                      pj.y[net.target[syn]], r2);
@@ -640,8 +654,8 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
                        dend ? ggd + b : gg + b, pj.f_ampa, pj.f_nmda, pj.f_gaba, count);
     }
     if (background) {
-        // The cells with an input spike this step (a few %), their first draws as one
-        // vectorised Philox batch, then every other cell's times count down (vectorised).
+        // The cells with an input spike this step (a few %; every other cell's times count
+        // down in the same pass), their first draws as one vectorised Philox batch.
         uint8_t flags[kSimdBlock];
         flag_background(rem_s + b, rem_d ? rem_d + b : nullptr, count, flags);
         uint32_t idx[kSimdBlock];
@@ -660,8 +674,6 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
             rd[a] = rem_d ? rem_d[idx[a]] : model::poisson_never();
         }
         first_draw_batch(rs, rd, gap_s, rem_d ? gap_d : gap_s, m, ks, kd, more);
-        count_down(rem_s + b, count);
-        if (rem_d) count_down(rem_d + b, count);
         for (int64_t a = 0; a < m; ++a) {
             const uint32_t i = idx[a];
             model::BackgroundDraws d{rs[a], rd[a], ks[a], kd[a]};
