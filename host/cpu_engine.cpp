@@ -31,7 +31,13 @@ constexpr int64_t kSimdBlock = 1024;
 // The vectorised per-cell loops are built twice, for SSE2 and for AVX2, and the loader picks the
 // one the CPU runs (GCC target_clones). Results are bit-identical: no FMA (-ffp-contract=off,
 // and the avx2 target does not enable it), the same IEEE operations in the same order per lane.
+// Not under ASan or TSan: the loader runs the clones' resolvers before the sanitizer's runtime
+// is up, and their instrumented code crashes the process at start.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define L5_CPU_LOOP __attribute__((noinline))
+#else
 #define L5_CPU_LOOP __attribute__((noinline, target_clones("avx2", "default")))
+#endif
 
 // Phase 2b for one projection and `count` cells: this step's ring slot into the conductances of
 // its compartment (as model::add_arrivals), the slot cleared.
