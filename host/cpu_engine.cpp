@@ -364,15 +364,15 @@ private:
     };
     std::vector<PropagationItem> prop_items_;  // this step's
     std::vector<uint64_t> prop_events_;        // synaptic events per item
-    uint32_t prop_step_slot0_ = 0;
     // Phase 2a runs inside deliver()'s parallel loop, beside the blocks of cells, when every
     // delay is at least one step (this step's propagation then writes no slot that this step's
     // delivery reads), there is a team, and phases are not profiled one by one. True between
     // such a propagate() and its deliver().
     bool overlap_propagation_ = false;
     bool propagation_pending_ = false;
-    void plan_propagation(int64_t step);
-    uint64_t propagate_item(const PropagationItem& it, int64_t step);
+    void plan_propagation();
+    void propagate_item(int64_t i, int64_t step);  // item i; its events into prop_events_[i]
+    void count_propagation_events();
 
     void dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t step);
     void deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step, int64_t* const* slot);
@@ -531,7 +531,7 @@ void CpuEngine::detect_spikes(int64_t step) {
 // in any order), then pre-side depression of that synapse (the row has one writer: the thread
 // of its item). The work is cut into items: a projection with few spikes is one item, a busy
 // one items of four spikes.
-void CpuEngine::plan_propagation(int64_t) {
+void CpuEngine::plan_propagation() {
     constexpr int64_t kSpikesPerItem = 4;
     prop_items_.clear();
     for (uint32_t j = 0; j < projs_.size(); ++j) {
@@ -548,7 +548,8 @@ void CpuEngine::plan_propagation(int64_t) {
     prop_events_.assign(prop_items_.size(), 0);
 }
 
-uint64_t CpuEngine::propagate_item(const PropagationItem& it, int64_t step) {
+void CpuEngine::propagate_item(int64_t i, int64_t step) {
+    const PropagationItem& it = prop_items_[static_cast<size_t>(i)];
     auto& pj = projs_[it.proj];
     auto& net = net_.projections[it.proj];
     const auto& spikes = pops_[pj.source].spike_ids;
@@ -586,26 +587,34 @@ uint64_t CpuEngine::propagate_item(const PropagationItem& it, int64_t step) {
         }
         return events;
     };
-    if (it.atomic)
-        return walk([](int64_t& cell, int64_t w) {
+    uint64_t& events = prop_events_[static_cast<size_t>(i)];
+    if (it.atomic) {
+        events = walk([](int64_t& cell, int64_t w) {
             std::atomic_ref<int64_t>(cell).fetch_add(w, std::memory_order_relaxed);
         });
-    return walk([](int64_t& cell, int64_t w) { cell += w; });
+    } else {
+        events = walk([](int64_t& cell, int64_t w) { cell += w; });
+    }
+}
+
+void CpuEngine::count_propagation_events() {
+    for (uint64_t e : prop_events_) events_ += e;
 }
 
 void CpuEngine::propagate(int64_t step) {
-    plan_propagation(step);
+    plan_propagation();
     if (overlap_propagation_ && fused_ && team_) {
         propagation_pending_ = true;  // deliver(step) runs the items beside its blocks
         return;
     }
     const auto items = static_cast<int64_t>(prop_items_.size());
+    auto item = [&](int64_t i) { propagate_item(i, step); };
     if (team_ && items > 1) {
-        team_->run(items, [&](int64_t i) { prop_events_[i] = propagate_item(prop_items_[i], step); });
+        team_->run(items, item);
     } else {
-        for (int64_t i = 0; i < items; ++i) prop_events_[i] = propagate_item(prop_items_[i], step);
+        for (int64_t i = 0; i < items; ++i) item(i);
     }
-    for (uint64_t e : prop_events_) events_ += e;
+    count_propagation_events();
 }
 
 void CpuEngine::set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) {
@@ -724,13 +733,13 @@ void CpuEngine::deliver(int64_t step) {
         const auto n_prop = static_cast<int64_t>(prop_items_.size());
         team_->run(n_prop + static_cast<int64_t>(blocks_.size()), [&](int64_t i) {
             if (i < n_prop) {
-                prop_events_[i] = propagate_item(prop_items_[i], step);
+                propagate_item(i, step);
                 return;
             }
             const Block& k = blocks_[i - n_prop];
             deliver_cells(k.pop, k.begin, k.count, step, slots_[k.pop].data());
         });
-        for (uint64_t e : prop_events_) events_ += e;
+        count_propagation_events();
         return;
     }
     for_blocks([&](int64_t w) {

@@ -44,7 +44,7 @@ struct BackgroundDraws {
     float rs, rd, ks, kd;
 };
 
-/// Draw j = 0 of a cell's background arrivals (see add_background_arrivals_from), given its two
+/// Draw j = 0 of a cell's background arrivals (see add_background_arrivals), given its two
 /// gaps: a source with rem < 1 has an input spike and moves on by its gap. Selects only, so that
 /// loops over cells calling it vectorise.
 L5_HD inline BackgroundDraws background_first_draw(float rem_soma, float rem_dend, float gap_soma,
@@ -58,7 +58,7 @@ L5_HD inline BackgroundDraws background_first_draw(float rem_soma, float rem_den
 /// True when a source still has an input spike this step after the draws so far (rare: two
 /// input spikes of one source within a step).
 L5_HD inline bool background_more_draws(const BackgroundDraws& b) {
-    return b.rs < 1.0f || b.rd < 1.0f;
+    return background_arrives(b.rs, b.rd);
 }
 
 /// Draws j = 1, 2, ... from (background stream of `pop`, step, cell, j) while a source has an
@@ -100,36 +100,22 @@ L5_HD inline void background_apply(CellInputs* c, const BackgroundDraws& b,
 
 /// Phase 2b for a cell with an input spike this step (background_arrives): spikes with rem < 1
 /// arrive now; each draws the gap to the next from (background stream of `pop`, step, cell, j)
-/// for the j-th draw of this step, word 0 for the soma and 1 for the dendrite. Each input spike
-/// adds its weight to AMPA and NMDA (at the soma the background NMDA is its own conductance). On
-/// return rem counts from the next step. `rem_dend` is ignored (and may be null) without a
-/// dendrite. `first_gap(word)` is the gap of draw j = 0's word, exponential_gap(word's bits,
-/// lambda), which a caller may have computed in a batch. The CPU engine runs the same three
-/// stages (first draw, more draws, apply) over batches of cells.
-template <class FirstGap>
-L5_HD inline void add_background_arrivals_from(CellInputs* c, const PoissonConstants& soma,
-                                               const PoissonConstants& dend, bool has_dendrite,
-                                               uint64_t seed, uint32_t pop, uint32_t step,
-                                               uint32_t id, float* rem_soma, float* rem_dend,
-                                               FirstGap first_gap) {
-    const float rs = *rem_soma;
-    const float rd = has_dendrite ? *rem_dend : poisson_never();
-    BackgroundDraws b = background_first_draw(rs, rd, rs < 1.0f ? first_gap(0) : 0.0f,
-                                              rd < 1.0f ? first_gap(1) : 0.0f);
-    background_more(&b, soma, dend, seed, pop, step, id);
-    background_apply(c, b, soma, dend, has_dendrite, rem_soma, rem_dend);
-}
-
-/// add_background_arrivals_from with draw j = 0 given as its words (`first`).
+/// for the j-th draw of this step, word 0 for the soma and 1 for the dendrite. `first` is draw
+/// j = 0, which the caller may have computed in a batch. Each input spike adds its weight to AMPA
+/// and NMDA (at the soma the background NMDA is its own conductance). On return rem counts from
+/// the next step. `rem_dend` is ignored (and may be null) without a dendrite. The CPU engine runs
+/// the same three stages (first draw, more draws, apply) over batches of cells.
 L5_HD inline void add_background_arrivals(CellInputs* c, const PoissonConstants& soma,
                                           const PoissonConstants& dend, bool has_dendrite,
                                           uint64_t seed, uint32_t pop, uint32_t step, uint32_t id,
                                           float* rem_soma, float* rem_dend, const Draw4& first) {
-    add_background_arrivals_from(c, soma, dend, has_dendrite, seed, pop, step, id, rem_soma,
-                                 rem_dend, [&](int word) {
-                                     return exponential_gap(first.v[word],
-                                                            word == 0 ? soma.lambda : dend.lambda);
-                                 });
+    const float rs = *rem_soma;
+    const float rd = has_dendrite ? *rem_dend : poisson_never();
+    BackgroundDraws b = background_first_draw(
+        rs, rd, rs < 1.0f ? exponential_gap(first.v[0], soma.lambda) : 0.0f,
+        rd < 1.0f ? exponential_gap(first.v[1], dend.lambda) : 0.0f);
+    background_more(&b, soma, dend, seed, pop, step, id);
+    background_apply(c, b, soma, dend, has_dendrite, rem_soma, rem_dend);
 }
 
 /// Phase 2b: Poisson background. Two sources per cell (soma; dendrite, pyramidal only), each a
