@@ -30,7 +30,8 @@ namespace {
 
 constexpr char kMagic[8] = {'L', '5', 'S', 'I', 'M', 'C', 'K', 'P'};
 constexpr char kEndMagic[8] = {'L', '5', 'C', 'K', 'E', 'N', 'D', '!'};
-constexpr uint32_t kFormat = 1;
+// Format 2: delay rings in 32-bit fixed point at each projection's own scale (format 1: 64-bit).
+constexpr uint32_t kFormat = 2;
 constexpr uint64_t kTrailer = 24;
 
 // Appends to a file, keeping the CRC-32 of everything written.
@@ -164,7 +165,9 @@ uint64_t verify(const fs::path& path) {
     if (!in || std::memcmp(magic, kMagic, 8) != 0) throw Error(where + "not an l5sim checkpoint");
     if (format != kFormat)
         throw Error(where + "format version " + std::to_string(format) + ", this l5sim reads " +
-                    std::to_string(kFormat));
+                    std::to_string(kFormat) +
+                    (format < kFormat ? " (written by an earlier l5sim: resume it with that version)"
+                                      : " (written by a newer l5sim)"));
     char end_magic[8];
     uint64_t before = 0;
     uint32_t crc_file = 0;

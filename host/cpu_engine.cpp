@@ -41,30 +41,32 @@ constexpr int64_t kSimdBlock = 1024;
 
 // Phase 2b for one projection and `count` cells: this step's ring slot into the conductances of
 // its compartment (as model::add_arrivals), the slot cleared.
-L5_CPU_LOOP void arrivals_block(int64_t* __restrict slot, float* __restrict ga,
-                                              float* __restrict gn, float* __restrict gg,
-                                              float f_ampa, float f_nmda, float f_gaba,
-                                              int64_t count) {
-    // Most slots are empty (a few % of the cells get input in a step), and adding the +0 of an
-    // empty slot leaves a conductance (never -0) bit for bit unchanged: skip it, eight slots at
-    // a time when all eight are empty (one vector test).
+L5_CPU_LOOP void arrivals_block(model::RingCell* __restrict slot, float* __restrict ga,
+                                float* __restrict gn, float* __restrict gg, float f_ampa,
+                                float f_nmda, float f_gaba, float ns_per_fixed, int64_t count) {
+    // Most slots are empty (a few % of the cells get input in a step): eight slots at a time,
+    // skipped when all eight are empty (one 32-byte test). A group with input is added whole,
+    // its empty slots too: adding the +0 of an empty slot leaves a conductance (never -0) bit
+    // for bit unchanged, and unconditional full-width loads and stores beat a branch per cell
+    // (or the masked stores the compiler makes of one).
     auto one = [&](int64_t i) {
-        if (slot[i] == 0) return;
-        const float g = model::from_fixed(slot[i]);
+        const float g = model::from_fixed(slot[i], ns_per_fixed);
         slot[i] = 0;
         ga[i] = ga[i] + f_ampa * g;
         gn[i] = gn[i] + f_nmda * g;
         gg[i] = gg[i] + f_gaba * g;
     };
+    static_assert(sizeof(model::RingCell) == 4);
     int64_t i = 0;
     for (; i + 8 <= count; i += 8) {
-        __builtin_prefetch(slot + i + 128, 1);  // 1 KB ahead: a row spans pages
-        int64_t any = 0;
-        for (int k = 0; k < 8; ++k) any |= slot[i + k];
-        if (any == 0) continue;
+        __builtin_prefetch(slot + i + 256, 1);  // 1 KB ahead: a row spans pages
+        uint64_t w[4];
+        std::memcpy(w, slot + i, sizeof w);
+        if ((w[0] | w[1] | w[2] | w[3]) == 0) continue;
         for (int k = 0; k < 8; ++k) one(i + k);
     }
-    for (; i < count; ++i) one(i);
+    for (; i < count; ++i)
+        if (slot[i] != 0) one(i);
 }
 
 // Phase 3 for the somatic conductances (one Euler decay each, written back), then phase 5's
@@ -318,12 +320,15 @@ public:
     }
     uint64_t synapse_count(uint32_t j) const override { return net_.projections[j].size(); }
     uint64_t connectivity_bytes() const override { return net_.bytes(); }
+    int ring_fixed_exponent(uint32_t proj) const override {
+        return net_.projections.at(proj).fixed_exponent;
+    }
 
     void read_block(const StateBlock& b, int64_t step, void* dst) const override {
         if (b.var == "ring") {
             const auto& pj = projs_[b.index];
             const uint64_t n_tgt = pops_[pj.target].n;
-            ring_to_rotated(pj.ring.data(), pj.slots, n_tgt, step, static_cast<int64_t*>(dst),
+            ring_to_rotated(pj.ring.data(), pj.slots, n_tgt, step, static_cast<model::RingCell*>(dst),
                             b.count / n_tgt);
             return;
         }
@@ -333,7 +338,7 @@ public:
         if (b.var == "ring") {
             auto& pj = projs_[b.index];
             const uint64_t n_tgt = pops_[pj.target].n;
-            ring_from_rotated(static_cast<const int64_t*>(src), b.count / n_tgt, n_tgt, step,
+            ring_from_rotated(static_cast<const model::RingCell*>(src), b.count / n_tgt, n_tgt, step,
                               pj.ring.data(), pj.slots, b.name);
             return;
         }
@@ -375,7 +380,8 @@ private:
     void count_propagation_events();
 
     void dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t step);
-    void deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step, int64_t* const* slot);
+    void deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step,
+                       model::RingCell* const* slot);
     uint64_t detect_cells(uint32_t p, int64_t b, int64_t count, std::vector<uint32_t>* ids);
     std::vector<std::vector<uint32_t>> block_ids_;  // this step's spikes per block
     std::vector<uint64_t> block_calcium_;
@@ -407,7 +413,7 @@ private:
         team_->run((n + kChunk - 1) / kChunk,
                    [&](int64_t c) { f(c * kChunk, std::min(n, (c + 1) * kChunk)); });
     }
-    std::vector<std::vector<int64_t*>> slots_;  // this step's ring slot per population, input
+    std::vector<std::vector<model::RingCell*>> slots_;  // this step's ring slot per population, input
     int64_t cells_ = 0;
     void soma_cells(uint32_t p, int64_t b, int64_t count);
 };
@@ -453,6 +459,8 @@ void CpuEngine::init_projection(uint32_t j) {
     s.gaba = c.gaba;
     s.slots = net.max_delay_steps + 1;
     s.ring.assign(static_cast<size_t>(s.slots) * net.n_tgt, 0);
+    s.fixed_per_ns = std::ldexp(1.0f, net.fixed_exponent);
+    s.ns_per_fixed = std::ldexp(1.0f, -net.fixed_exponent);
     s.plastic = c.stdp.has_value();
     if (s.plastic) {
         s.stdp = stdp_constants(*c.stdp, net.w_max, cfg_.dt_ms);
@@ -554,7 +562,8 @@ void CpuEngine::propagate_item(int64_t i, int64_t step) {
     auto& net = net_.projections[it.proj];
     const auto& spikes = pops_[pj.source].spike_ids;
     const uint64_t n_tgt = net.n_tgt;
-    int64_t* ring = pj.ring.data();
+    model::RingCell* ring = pj.ring.data();
+    const float per_ns = pj.fixed_per_ns;
     const bool plastic = pj.plastic;
     const bool triplet = plastic && pj.stdp.rule == model::StdpRule::triplet;
     // Arrival slot = (step + delay) % slots, with the division done once per item.
@@ -578,7 +587,7 @@ void CpuEngine::propagate_item(int64_t i, int64_t step) {
                 __builtin_prefetch(cell_of(syn), 1);
             for (uint64_t syn = b; syn < e; ++syn) {
                 if (syn + kAhead < e) __builtin_prefetch(cell_of(syn + kAhead), 1);
-                add(*cell_of(syn), model::to_fixed(net.weight[syn]));
+                add(*cell_of(syn), model::to_fixed(net.weight[syn], per_ns));
                 if (plastic)
                     net.weight[syn] = model::depress(pj.stdp, net.weight[syn],
                                                      pj.y[net.target[syn]], r2);
@@ -589,11 +598,11 @@ void CpuEngine::propagate_item(int64_t i, int64_t step) {
     };
     uint64_t& events = prop_events_[static_cast<size_t>(i)];
     if (it.atomic) {
-        events = walk([](int64_t& cell, int64_t w) {
-            std::atomic_ref<int64_t>(cell).fetch_add(w, std::memory_order_relaxed);
+        events = walk([](model::RingCell& cell, model::RingCell w) {
+            std::atomic_ref<model::RingCell>(cell).fetch_add(w, std::memory_order_relaxed);
         });
     } else {
-        events = walk([](int64_t& cell, int64_t w) { cell += w; });
+        events = walk([](model::RingCell& cell, model::RingCell w) { cell += w; });
     }
 }
 
@@ -646,7 +655,7 @@ void CpuEngine::set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) 
 // model::add_arrivals / add_background / decay_inputs per cell, so every conductance sees the
 // same float operations in the same order as there.
 void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step,
-                              int64_t* const* slot) {
+                              model::RingCell* const* slot) {
     auto& s = pops_[p];
     const auto& into = targets_of_[p];
     const auto bs = s.drive.background_soma;
@@ -666,7 +675,8 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
         const auto& pj = projs_[into[q]];
         const bool dend = pj.compartment == Compartment::dendrite;
         arrivals_block(slot[q] + b, dend ? gad + b : ga + b, dend ? gnd + b : gn + b,
-                       dend ? ggd + b : gg + b, pj.f_ampa, pj.f_nmda, pj.f_gaba, count);
+                       dend ? ggd + b : gg + b, pj.f_ampa, pj.f_nmda, pj.f_gaba, pj.ns_per_fixed,
+                       count);
     }
     if (background) {
         // The cells with an input spike this step (a few %; every other cell's times count

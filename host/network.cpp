@@ -11,6 +11,7 @@
 
 #include "l5sim/error.hpp"
 #include "l5sim/model/connectivity.hpp"
+#include "l5sim/model/synapse.hpp"
 
 namespace l5sim {
 
@@ -212,7 +213,21 @@ Connectivity build_projection(const Config& cfg, uint32_t j) {
     Connectivity c = to_csr(std::move(d), cfg.populations[p.source].n, cfg.populations[p.target].n,
                             p.stdp.has_value());
     c.w_max = stdp_w_max(p, c.w_init_max);
+    c.fixed_exponent = ring_fixed_exponent(p.name, c.in_degree, std::max(c.w_init_max, c.w_max));
     return c;
+}
+
+int ring_fixed_exponent(const std::string& projection, uint32_t in_degree, float w_peak) {
+    // Each arrival is truncated toward zero, so a step's sum is at most in_degree * w_peak * 2^e
+    // (the product is exact in double).
+    const double most = static_cast<double>(in_degree) * static_cast<double>(w_peak);
+    for (int e = model::kMaxFixedExponent; e >= 0; --e)
+        if (std::ldexp(most, e) <= 2147483647.0) return e;
+    throw Error("projection " + projection + ": up to " + std::to_string(most) +
+                " nS can arrive at one cell in one step (" + std::to_string(in_degree) +
+                " synapses of up to " + std::to_string(w_peak) +
+                " nS); the delay ring holds at most 2^31 - 1 nS per cell and step: reduce K or "
+                "the weights");
 }
 
 Network build_network(const Config& cfg) {
@@ -243,7 +258,7 @@ uint64_t estimate_bytes(const Config& cfg) {
         // draws (4+4+1) during the build + CSR (4+4+1) + reverse index and its sources + row
         // pointers.
         bytes += projection_synapses(cfg, p) * (9 + 9 + (p.stdp ? 8 : 0)) + (n_src + 1) * 8;
-        bytes += max_ring_slots(cfg, p) * n_tgt * 8 + (p.stdp ? (n_src + n_tgt) * 16 : 0);
+        bytes += max_ring_slots(cfg, p) * n_tgt * sizeof(model::RingCell) + (p.stdp ? (n_src + n_tgt) * 16 : 0);
     }
     return bytes;
 }

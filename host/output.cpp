@@ -470,6 +470,10 @@ void write_results(const fs::path& dir, const Simulation& sim, const Provenance&
                     {"device_bytes", sim.engine().device_bytes()},
                     {"connectivity_bytes", t.connectivity_bytes},
                     {"bytes_per_synapse", syn ? double(t.connectivity_bytes) / syn : 0.0}};
+    // The resolution of each projection's 32-bit fixed-point input (ring_fixed_exponent).
+    for (uint32_t k = 0; k < sim.config().projections.size(); ++k)
+        j["network"]["ring_resolution_nS"][sim.config().projections[k].name] =
+            std::ldexp(1.0, -sim.engine().ring_fixed_exponent(k));
     write_text(dir / "summary.json", j.dump(2) + "\n");
 }
 

@@ -40,7 +40,7 @@ std::vector<StateBlock> state_layout(const Config& cfg) {
     for (uint32_t j = 0; j < cfg.projections.size(); ++j) {
         const auto& pr = cfg.projections[j];
         const uint64_t n_src = cfg.populations[pr.source].n, n_tgt = cfg.populations[pr.target].n;
-        add(K::projection, j, pr.name, "ring", 8, max_ring_slots(cfg, pr) * n_tgt);
+        add(K::projection, j, pr.name, "ring", sizeof(model::RingCell), max_ring_slots(cfg, pr) * n_tgt);
         if (!pr.stdp) continue;
         add(K::projection, j, pr.name, "weight", 4, projection_synapses(cfg, pr));
         add(K::projection, j, pr.name, "x", 4, n_src);
@@ -52,32 +52,32 @@ std::vector<StateBlock> state_layout(const Config& cfg) {
     return out;
 }
 
-void ring_to_rotated(const int64_t* ring, uint64_t slots, uint64_t n_tgt, int64_t step,
-                     int64_t* out, uint64_t out_slots) {
+void ring_to_rotated(const model::RingCell* ring, uint64_t slots, uint64_t n_tgt, int64_t step,
+                     model::RingCell* out, uint64_t out_slots) {
     for (uint64_t d = 0; d < out_slots; ++d) {
-        int64_t* dst = out + d * n_tgt;
+        model::RingCell* dst = out + d * n_tgt;
         if (d >= slots) {
             std::fill(dst, dst + n_tgt, 0);
             continue;
         }
         const uint64_t s = (static_cast<uint64_t>(step) + d) % slots;
-        std::memcpy(dst, ring + s * n_tgt, n_tgt * sizeof(int64_t));
+        std::memcpy(dst, ring + s * n_tgt, n_tgt * sizeof(model::RingCell));
     }
 }
 
-void ring_from_rotated(const int64_t* in, uint64_t in_slots, uint64_t n_tgt, int64_t step,
-                       int64_t* ring, uint64_t slots, const std::string& name) {
+void ring_from_rotated(const model::RingCell* in, uint64_t in_slots, uint64_t n_tgt,
+                       int64_t step, model::RingCell* ring, uint64_t slots, const std::string& name) {
     std::fill(ring, ring + slots * n_tgt, 0);
     for (uint64_t d = 0; d < in_slots; ++d) {
-        const int64_t* src = in + d * n_tgt;
+        const model::RingCell* src = in + d * n_tgt;
         if (d >= slots) {
-            if (std::any_of(src, src + n_tgt, [](int64_t x) { return x != 0; }))
+            if (std::any_of(src, src + n_tgt, [](model::RingCell x) { return x != 0; }))
                 throw Error("checkpoint block " + name + ": input scheduled " + std::to_string(d) +
                             " steps ahead, beyond this network's longest delay");
             continue;
         }
         const uint64_t s = (static_cast<uint64_t>(step) + d) % slots;
-        std::memcpy(ring + s * n_tgt, src, n_tgt * sizeof(int64_t));
+        std::memcpy(ring + s * n_tgt, src, n_tgt * sizeof(model::RingCell));
     }
 }
 

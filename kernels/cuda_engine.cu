@@ -85,7 +85,8 @@ struct DeviceProjection {
     bool dendrite = false;
     uint32_t min_delay = 0;  // steps
     DeviceCsr csr;
-    DeviceBuffer<unsigned long long> ring, events;
+    DeviceBuffer<model::RingCell> ring;
+    DeviceBuffer<unsigned long long> events;
     DeviceBuffer<float> x, r2, y, o2;
 };
 
@@ -207,6 +208,9 @@ public:
     uint64_t synapse_count(uint32_t j) const override { return projs_[j].csr.weight.size(); }
     bool find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) const override;
     uint64_t connectivity_bytes() const override;
+    int ring_fixed_exponent(uint32_t proj) const override {
+        return std::ilogb(projs_.at(proj).view.fixed_per_ns);
+    }
     uint64_t device_bytes() const override { return device_bytes_; }
     void read_block(const StateBlock& b, int64_t step, void* dst) const override;
     void write_block(const StateBlock& b, int64_t step, const void* src) override;
@@ -498,8 +502,10 @@ void CudaEngine::init_projection(uint32_t j) {
             longest = std::max<uint64_t>(longest, row_ptr[r + 1] - row_ptr[r]);
         v.row_chunks = static_cast<uint32_t>(std::max<uint64_t>(1, (longest + kChunk - 1) / kChunk));
     }
-    d.ring = DeviceBuffer<unsigned long long>(
-        std::vector<unsigned long long>(static_cast<size_t>(v.slots) * v.n_tgt, 0));
+    d.ring = DeviceBuffer<model::RingCell>(
+        std::vector<model::RingCell>(static_cast<size_t>(v.slots) * v.n_tgt, 0));
+    v.fixed_per_ns = std::ldexp(1.0f, l5sim::ring_fixed_exponent(
+        c.name, v.in_degree, std::max(w_init_max, stdp_w_max(c, w_init_max))));
     d.events = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(1, 0));
     v.row_ptr = d.csr.row_ptr.data();
     v.target_delay = d.csr.target_delay.data();
@@ -703,6 +709,7 @@ std::vector<InputSet> CudaEngine::input_sets() const {
         x.ring = projs_[j].view.ring;
         x.ring_mut = projs_[j].view.ring;
         x.slots = projs_[j].view.slots;
+        x.ns_per_fixed = 1.0f / projs_[j].view.fixed_per_ns;  // exact: a power of two
         x.dendrite = projs_[j].dendrite;
         x.f_ampa = gain_[j].ampa;
         x.f_nmda = gain_[j].nmda;
@@ -907,9 +914,9 @@ void* CudaEngine::locate(const StateBlock& b) const {
 void CudaEngine::read_block(const StateBlock& b, int64_t step, void* dst) const {
     if (b.var == "ring") {
         const auto& v = projs_[b.index].view;
-        std::vector<int64_t> ring(uint64_t(v.slots) * v.n_tgt);
-        to_host(ring.data(), v.ring, ring.size() * 8);
-        ring_to_rotated(ring.data(), v.slots, v.n_tgt, step, static_cast<int64_t*>(dst),
+        std::vector<model::RingCell> ring(uint64_t(v.slots) * v.n_tgt);
+        to_host(ring.data(), v.ring, ring.size() * sizeof(model::RingCell));
+        ring_to_rotated(ring.data(), v.slots, v.n_tgt, step, static_cast<model::RingCell*>(dst),
                         b.count / v.n_tgt);
     } else if (b.var == "events") {
         const uint64_t total = synaptic_events();
@@ -922,10 +929,10 @@ void CudaEngine::read_block(const StateBlock& b, int64_t step, void* dst) const 
 void CudaEngine::write_block(const StateBlock& b, int64_t step, const void* src) {
     if (b.var == "ring") {
         const auto& v = projs_[b.index].view;
-        std::vector<int64_t> ring(uint64_t(v.slots) * v.n_tgt);
-        ring_from_rotated(static_cast<const int64_t*>(src), b.count / v.n_tgt, v.n_tgt, step,
-                          ring.data(), v.slots, b.name);
-        to_device(v.ring, ring.data(), ring.size() * 8);
+        std::vector<model::RingCell> ring(uint64_t(v.slots) * v.n_tgt);
+        ring_from_rotated(static_cast<const model::RingCell*>(src), b.count / v.n_tgt, v.n_tgt,
+                          step, ring.data(), v.slots, b.name);
+        to_device(v.ring, ring.data(), ring.size() * sizeof(model::RingCell));
     } else if (b.var == "events") {
         // The engine counts per projection; a checkpoint holds the total: all of it on the first.
         uint64_t total = 0;
@@ -1188,7 +1195,7 @@ uint64_t estimate_device_bytes(const Config& cfg) {
     for (const auto& p : cfg.projections) {
         const uint64_t n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
         const uint64_t slots = max_ring_slots(cfg, p);
-        resident += slots * n_tgt * 8 + (p.stdp ? (n_src + n_tgt) * 8 : 0);
+        resident += slots * n_tgt * sizeof(model::RingCell) + (p.stdp ? (n_src + n_tgt) * 8 : 0);
     }
     for (uint32_t j : build_order(cfg)) {
         const auto& p = cfg.projections[j];

@@ -77,9 +77,10 @@ struct PopTail {
 
 /// One incoming projection as the per-cell update sees it.
 struct InputView {
-    const unsigned long long* ring;  // [slot][cell], int64 fixed point
-    unsigned long long* ring_mut;
+    const model::RingCell* ring;  // [slot][cell], 32-bit fixed point
+    model::RingCell* ring_mut;
     uint32_t slots;
+    float ns_per_fixed;  // the ring's scale, 2^-e nS per unit
     uint8_t dendrite;  // 0: soma, 1: dendrite
     float f_ampa, f_nmda, f_gaba;
 };
@@ -101,7 +102,8 @@ struct ProjView {
     const uint32_t* target_delay;  // target id (24 bits) | delay steps << 24
     float* weight;
     const uint32_t* rev;
-    unsigned long long* ring;
+    model::RingCell* ring;
+    float fixed_per_ns = 1;  // the ring's scale, 2^e units per nS
     bool plastic = false;
     model::StdpConstants stdp{};
     model::SourceRule source{};  // recomputes the source of a reverse-index entry

@@ -1,7 +1,7 @@
 // Thread mapping: one warp per (spiking cell, chunk of kChunk synapses of its row), grid-stride
 // over the device spike count times the chunks per row, so the host never waits and a few
 // hundred spikes still fill the GPU; lanes walk the chunk of the CSR row (propagate) or of the
-// reverse-index row (potentiate). Ring writes are 64-bit integer atomics (order-free); each
+// reverse-index row (potentiate). Ring writes are 32-bit integer atomics (order-free); each
 // synapse has exactly one writer.
 #include "launch.cuh"
 #include "tasks.cuh"
@@ -32,8 +32,7 @@ __device__ __forceinline__ void propagate_warp(const ProjView& pj, const uint32_
             const uint32_t t = td & 0xffffffu;
             const uint64_t slot = (static_cast<uint64_t>(step) + (td >> 24)) % pj.slots;
             const float w = pj.weight[syn];
-            atomicAdd(&pj.ring[slot * pj.n_tgt + t],
-                      static_cast<unsigned long long>(model::to_fixed(w)));
+            atomicAdd(&pj.ring[slot * pj.n_tgt + t], model::to_fixed(w, pj.fixed_per_ns));
             if (pj.plastic) pj.weight[syn] = model::depress(pj.stdp, w, pj.y[t], r2);
         }
         if (lane == 0) events += e - b;
@@ -117,12 +116,12 @@ __device__ __forceinline__ void propagate_window_warp(const ProjView& pj,
             const uint32_t td = pj.target_delay[syn];
             const uint32_t t = td & 0xffffffu;
             const uint32_t at = base + (td >> 24);  // < 2 slots (delay < slots)
-            unsigned long long* ring = pj.ring + t;
+            model::RingCell* ring = pj.ring + t;
             auto deliver = [&](uint32_t j, float w) {
                 uint32_t slot = at + j;  // the arrival step's slot: (first + delay + j) % slots
                 while (slot >= pj.slots) slot -= pj.slots;
                 atomicAdd(&ring[static_cast<uint64_t>(slot) * pj.n_tgt],
-                          static_cast<unsigned long long>(model::to_fixed(w)));
+                          model::to_fixed(w, pj.fixed_per_ns));
             };
             const float w = pj.weight[syn];
             if (!pj.plastic) {

@@ -179,7 +179,7 @@ __device__ __forceinline__ void store_cell(const PopView& p, uint32_t i, bool wi
 
 // This step's ring slot of every input (raw fixed point), and the slots zeroed.
 __device__ __forceinline__ void load_inputs(const InputSet& in, uint32_t n, uint32_t step,
-                                            uint32_t i, unsigned long long* raw) {
+                                            uint32_t i, model::RingCell* raw) {
 #pragma unroll
     for (int j = 0; j < kMaxInputs; ++j)
         if (j < in.count)
@@ -198,14 +198,14 @@ __device__ __forceinline__ void clear_inputs(const InputSet& in, uint32_t n, uin
 // engine's order. kIn bounds the inputs (in.count <= kIn).
 template <int kIn = kMaxInputs>
 __device__ __forceinline__ void step_cell(const PopView& p, const InputSet& in,
-                                          const unsigned long long* raw, uint64_t seed,
+                                          const model::RingCell* raw, uint64_t seed,
                                           uint32_t step, uint32_t i, CellState* s) {
 #pragma unroll
     for (int j = 0; j < kIn; ++j) {
         if (j >= in.count) break;
         const InputView& x = in.in[j];
         model::add_arrivals(&s->c, x.dendrite, x.f_ampa, x.f_nmda, x.f_gaba,
-                            model::from_fixed(static_cast<int64_t>(raw[j])));
+                            model::from_fixed(raw[j], x.ns_per_fixed));
     }
     model::add_background(&s->c, p.bg_soma, p.bg_dend, p.pyramidal, seed, p.index, step, i,
                           &s->rem_s, &s->rem_d);
@@ -236,7 +236,7 @@ __device__ __forceinline__ void update_cell(const PopView& p, const InputSet& in
         load_cell(p, i, kDetect, &s);
         Traces tr;
         if (kDetect) load_traces(p, i, &tr);
-        unsigned long long raw[kMaxInputs];
+        model::RingCell raw[kMaxInputs];
         load_inputs(in, p.n, step, i, raw);
         if (kDetect) spiked = spike_test(p, s.burst, &s.v, &s.u, &s.g_adapt, &s.history);
         step_cell(p, in, raw, seed, step, i, &s);
@@ -270,7 +270,7 @@ __device__ __forceinline__ void window_cell(const PopView& p, const InputSet& in
     const uint32_t first = *p.step;
     const bool live = i < p.n;
     CellState s;
-    unsigned long long raw[kIn > 0 ? kIn : 1];
+    model::RingCell raw[kIn > 0 ? kIn : 1];
     uint32_t slot[kIn > 0 ? kIn : 1];
 #pragma unroll
     for (int j = 0; j < kIn; ++j) slot[j] = kExact || j < in.count ? first % in.in[j].slots : 0u;
@@ -286,7 +286,7 @@ __device__ __forceinline__ void window_cell(const PopView& p, const InputSet& in
         const uint32_t step = first + k;
         bool spiked = false;
         if (live) {
-            unsigned long long cur[kIn > 0 ? kIn : 1];
+            model::RingCell cur[kIn > 0 ? kIn : 1];
 #pragma unroll
             for (int j = 0; j < kIn; ++j) {
                 if (!kExact && j >= in.count) break;

@@ -8,6 +8,7 @@
 
 #include "l5sim/config.hpp"
 #include "l5sim/model/poisson.hpp"
+#include "l5sim/model/synapse.hpp"
 #include "l5sim/network.hpp"
 
 namespace l5sim {
@@ -46,10 +47,11 @@ std::vector<StateBlock> state_layout(const Config& cfg);
 /// Ring buffer [slot][target] (slot = arrival step % slots) to the rotated checkpoint form
 /// [d][target] (arrival step = step + d, d < out_slots; zero where d >= slots), and back. The
 /// inverse throws Error if an entry the engine's ring cannot hold is non-zero.
-void ring_to_rotated(const int64_t* ring, uint64_t slots, uint64_t n_tgt, int64_t step,
-                     int64_t* out, uint64_t out_slots);
-void ring_from_rotated(const int64_t* in, uint64_t in_slots, uint64_t n_tgt, int64_t step,
-                       int64_t* ring, uint64_t slots, const std::string& name);
+void ring_to_rotated(const model::RingCell* ring, uint64_t slots, uint64_t n_tgt, int64_t step,
+                     model::RingCell* out, uint64_t out_slots);
+void ring_from_rotated(const model::RingCell* in, uint64_t in_slots, uint64_t n_tgt,
+                       int64_t step, model::RingCell* ring, uint64_t slots,
+                       const std::string& name);
 
 /// Wall time per phase (profiling), seconds.
 struct PhaseTimes {
@@ -134,6 +136,9 @@ public:
     virtual bool find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) const = 0;
     /// Bytes of connectivity held (CSR, weights, delays, reverse index), all projections.
     virtual uint64_t connectivity_bytes() const = 0;
+    /// The fixed-point exponent of projection `proj`'s delay ring (2^e units per nS;
+    /// ring_fixed_exponent).
+    virtual int ring_fixed_exponent(uint32_t proj) const = 0;
     /// Device memory this engine holds (0 for the CPU engine).
     virtual uint64_t device_bytes() const { return 0; }
 

@@ -3,6 +3,7 @@
 /// a reverse index for plastic projections. Built on the host (OpenMP) from the same model
 /// functions the CUDA engine uses, so both engines hold the identical network.
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "l5sim/config.hpp"
@@ -16,6 +17,7 @@ struct Connectivity {
     uint32_t max_delay_steps = 0;
     float w_max = 0;                 // STDP upper bound (plastic projections)
     float w_init_max = 0;            // largest initial weight
+    int fixed_exponent = 0;          // delay ring scale: 2^fixed_exponent units per nS
     std::vector<uint64_t> row_ptr;   // n_src + 1
     std::vector<uint32_t> target;    // per synapse
     std::vector<float> weight;       // per synapse, nS (times the receptor factors)
@@ -50,6 +52,13 @@ model::SourceRule source_rule(const Config& cfg, uint32_t j);
 float sparse_weight(const ProjectionConfig& p);
 /// STDP upper bound of a projection given its largest initial weight.
 float stdp_w_max(const ProjectionConfig& p, float w_init_max);
+
+/// The fixed-point exponent e of a projection's delay ring (2^e units per nS): the finest scale,
+/// at most 2^model::kMaxFixedExponent, at which the most input one target cell can receive in
+/// one step (all `in_degree` of its synapses arriving together, each at `w_peak`, the largest
+/// weight a synapse of the projection can hold) fits in 31 bits. Both engines derive it from
+/// the same numbers, so they quantise alike. Error when even 1 unit per nS would not fit.
+int ring_fixed_exponent(const std::string& projection, uint32_t in_degree, float w_peak);
 
 /// Synapses projection `p` will have (known before building it).
 uint64_t projection_synapses(const Config& cfg, const ProjectionConfig& p);

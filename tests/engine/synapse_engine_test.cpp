@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "l5sim/model/synapse.hpp"
+#include "l5sim/network.hpp"
 #include "test_util.hpp"
 
 using namespace l5sim;
@@ -51,6 +53,35 @@ recording:
       every_steps: 1
 )";
 
+// 200 identical cells spike in the same step into one cell: about 150 nS of AMPA arrive in one
+// step, more than a ring at 2^24 units per nS holds (128 nS); the ring must use 2^23.
+const char* kCrowd = R"(
+simulation: {duration_ms: 20}
+populations:
+  PRE:
+    type: pyramidal
+    n: 200
+    coupling: {gamma: 0}
+    background: {soma: {rate_hz: 0}, dendrite: {rate_hz: 0}}
+  POST:
+    type: pyramidal
+    n: 1
+    coupling: {gamma: 0}
+    background: {soma: {rate_hz: 0}, dendrite: {rate_hz: 0}}
+projections:
+  IN:
+    source: PRE
+    target: POST
+    receptors: {ampa: 1}
+    connectivity: {A: 9.4, sigma: 5}
+    delay: {ms: 1}
+injections:
+  - {population: PRE, kind: step, amplitude_pA: 6000, start_ms: 5, stop_ms: 6}
+recording:
+  probes:
+    - {population: POST, cells: [0], variables: [g_ampa], every_steps: 1}
+)";
+
 class SynapseEngine : public test::EngineTest {};
 L5_ENGINE_TEST_SUITE(SynapseEngine);
 
@@ -91,4 +122,26 @@ TEST_P(SynapseEngine, DelayedDeliveryAndDecay) {
         ASSERT_EQ(at(3, s), 0.0);
         ASSERT_EQ(at(4, s), 0.0);
     }
+}
+
+// The fixed-point scale leaves room for every input of a cell at once: 200 simultaneous
+// arrivals of ~0.75 nS (149.6 nS in all) come out as their sum (a ring at 2^24 units per nS
+// would wrap past 2^31 and give a negative conductance).
+TEST_P(SynapseEngine, ManySimultaneousInputsFitTheRing) {
+    const Config cfg = test::config_from(kCrowd);
+    Simulation sim(cfg, backend());
+    EXPECT_EQ(sim.engine().ring_fixed_exponent(0), 23);  // 200 * 0.75 nS: 2^24 too fine
+    sim.run();
+    const auto& pre = sim.spikes()[0];
+    ASSERT_EQ(pre.steps.size(), 200u);
+    for (int64_t s : pre.steps) ASSERT_EQ(s, pre.steps[0]);
+    const Connectivity c = build_projection(cfg, 0);
+    double total = 0;
+    for (float w : c.weight) total += w;
+    ASSERT_GT(total * std::ldexp(1.0, 24), 2147483648.0);  // would not fit at 2^24
+    const int64_t arrival = pre.steps[0] + 10;
+    const double decay = 1 - 0.1 / 6;
+    const auto& rec = sim.probes()[0];
+    EXPECT_EQ(rec.values[size_t(arrival - 1)], 0.0f);
+    EXPECT_NEAR(rec.values[size_t(arrival)] / (total * decay), 1.0, 1e-5);
 }

@@ -7,14 +7,25 @@
 
 namespace l5sim::model {
 
-/// Fixed-point scale of accumulated synaptic input: 2^32 units per nS.
-inline constexpr float kFixedPerNs = 4294967296.0f;
-inline constexpr float kNsPerFixed = 2.3283064365386963e-10f;
+/// One cell of a delay ring: synaptic input in 32-bit fixed point, two's complement held in a
+/// uint32 so that adds wrap (defined behaviour on both compilers). Wrapped adds are exact: the
+/// sum comes out right whenever the true sum fits in 31 bits, which each projection's scale
+/// guarantees (ring_fixed_exponent: every input synapse of a cell arriving in one step at its
+/// largest weight still fits).
+using RingCell = uint32_t;
 
-/// Weight (nS) -> fixed point; truncation toward zero, exact because the scale is 2^32.
-L5_HD inline int64_t to_fixed(float w_ns) { return static_cast<int64_t>(w_ns * kFixedPerNs); }
-/// Accumulated fixed point -> nS (one rounding, round to nearest).
-L5_HD inline float from_fixed(int64_t x) { return static_cast<float>(x) * kNsPerFixed; }
+/// The finest scale a ring may use, 2^24 units per nS.
+inline constexpr int kMaxFixedExponent = 24;
+
+/// Weight (nS) -> fixed point at `per_ns` = 2^e units per nS: exact scaling (a power of two),
+/// then truncation toward zero. The scale keeps w * per_ns inside the int32 range.
+L5_HD inline RingCell to_fixed(float w_ns, float per_ns) {
+    return static_cast<RingCell>(static_cast<int32_t>(w_ns * per_ns));
+}
+/// Accumulated fixed point -> nS at `ns_per` = 2^-e nS per unit (one rounding, to nearest).
+L5_HD inline float from_fixed(RingCell x, float ns_per) {
+    return static_cast<float>(static_cast<int32_t>(x)) * ns_per;
+}
 
 /// NMDA magnesium gate B(v) = q^2 / (1 + q^2), q = (v + 80) / 60.
 L5_HD inline float nmda_gate(float v_mV) {
