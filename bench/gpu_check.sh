@@ -53,9 +53,9 @@ bw = float(sys.argv[3] or 0)
 phase = t.get("phases_s")
 share = ""
 if phase and bw:
-    # propagation moves at least 16 B per event: packed target+delay 4, weight 4, 64-bit
-    # atomic read + write 8 (plastic events add a weight write and a trace read).
-    share = f"{100 * 16 * t['synaptic_events'] / phase['propagate'] / (bw * 1e9):.1f}%"
+    # propagation moves at least 12 B per event: packed target+delay 4, weight 4, 32-bit
+    # atomic read + write 4 (plastic events add a weight write and a trace read).
+    share = f"{100 * 12 * t['synaptic_events'] / phase['propagate'] / (bw * 1e9):.1f}%"
 print(f"| {sys.argv[2]} | {net['synapses']:,} | {t['build_s']:.2f} | {t['wall_per_bio_s']:.3f} | "
       f"{t['events_per_s']:.3g} | {net['bytes_per_synapse']:.2f} | {net.get('device_bytes', 0) / 2**30:.1f} | "
       f"{p['PYR']['rate_hz']:.1f} / {p['PV']['rate_hz']:.1f} / {p['SOM']['rate_hz']:.1f} | {share} |")
@@ -66,12 +66,12 @@ if phase and bw and phase.get("detect", 0) == 0 and phase.get("deliver", 0) > 0:
     # Windows (the per-cell kernel is timed as deliver): the bytes it must move, for this sheet
     # (inputs: PYR 3, PV 1, SOM 1; windows of 10 steps: delay.min_ms = 1 ms at dt 0.1 ms).
     # Per cell and window: the state read (PYR 73 B, interneuron 36 B) and written (PYR 65 B
-    # with the spike mask, interneuron 36 B), and per step and input its ring slot read and
-    # zeroed (8 + 8 B). Steps per window: 10.
+    # with the spike mask, interneuron 36 B), and per step and input its 32-bit ring slot read
+    # and zeroed (4 + 4 B). Steps per window: 10.
     w = 10
-    cells = p["PYR"]["n"] * (73 + 65 + 16 * 3 * w) + (p["PV"]["n"] + p["SOM"]["n"]) * (72 + 16 * w)
+    cells = p["PYR"]["n"] * (73 + 65 + 8 * 3 * w) + (p["PV"]["n"] + p["SOM"]["n"]) * (72 + 8 * w)
     per_bio_s = cells * (1e4 / w)
-    ring = (p["PYR"]["n"] * 3 + p["PV"]["n"] + p["SOM"]["n"]) * 16 * 1e4
+    ring = (p["PYR"]["n"] * 3 + p["PV"]["n"] + p["SOM"]["n"]) * 8 * 1e4
     print(f"|  | per-cell kernel: {per_bio_s / 1e9:.0f} GB per bio s ({100 * ring / per_bio_s:.0f} % "
           f"ring slots), {100 * per_bio_s * bio / phase['deliver'] / (bw * 1e9):.0f} % of copy bandwidth "
           "| | | | | | | |")

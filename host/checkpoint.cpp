@@ -166,8 +166,9 @@ uint64_t verify(const fs::path& path) {
     if (format != kFormat)
         throw Error(where + "format version " + std::to_string(format) + ", this l5sim reads " +
                     std::to_string(kFormat) +
-                    (format < kFormat ? " (written by an earlier l5sim: resume it with that version)"
-                                      : " (written by a newer l5sim)"));
+                    (format < kFormat
+                         ? " (written by an earlier l5sim: resume it with that version)"
+                         : " (written by a newer l5sim)"));
     char end_magic[8];
     uint64_t before = 0;
     uint32_t crc_file = 0;

@@ -328,8 +328,8 @@ public:
         if (b.var == "ring") {
             const auto& pj = projs_[b.index];
             const uint64_t n_tgt = pops_[pj.target].n;
-            ring_to_rotated(pj.ring.data(), pj.slots, n_tgt, step, static_cast<model::RingCell*>(dst),
-                            b.count / n_tgt);
+            ring_to_rotated(pj.ring.data(), pj.slots, n_tgt, step,
+                            static_cast<model::RingCell*>(dst), b.count / n_tgt);
             return;
         }
         std::memcpy(dst, locate(b), b.bytes());
@@ -338,8 +338,8 @@ public:
         if (b.var == "ring") {
             auto& pj = projs_[b.index];
             const uint64_t n_tgt = pops_[pj.target].n;
-            ring_from_rotated(static_cast<const model::RingCell*>(src), b.count / n_tgt, n_tgt, step,
-                              pj.ring.data(), pj.slots, b.name);
+            ring_from_rotated(static_cast<const model::RingCell*>(src), b.count / n_tgt, n_tgt,
+                              step, pj.ring.data(), pj.slots, b.name);
             return;
         }
         std::memcpy(const_cast<void*>(locate(b)), src, b.bytes());
@@ -413,7 +413,8 @@ private:
         team_->run((n + kChunk - 1) / kChunk,
                    [&](int64_t c) { f(c * kChunk, std::min(n, (c + 1) * kChunk)); });
     }
-    std::vector<std::vector<model::RingCell*>> slots_;  // this step's ring slot per population, input
+    // This step's ring slot per population and input.
+    std::vector<std::vector<model::RingCell*>> slots_;
     int64_t cells_ = 0;
     void soma_cells(uint32_t p, int64_t b, int64_t count);
 };

@@ -258,7 +258,8 @@ uint64_t estimate_bytes(const Config& cfg) {
         // draws (4+4+1) during the build + CSR (4+4+1) + reverse index and its sources + row
         // pointers.
         bytes += projection_synapses(cfg, p) * (9 + 9 + (p.stdp ? 8 : 0)) + (n_src + 1) * 8;
-        bytes += max_ring_slots(cfg, p) * n_tgt * sizeof(model::RingCell) + (p.stdp ? (n_src + n_tgt) * 16 : 0);
+        bytes += max_ring_slots(cfg, p) * n_tgt * sizeof(model::RingCell) +
+                 (p.stdp ? (n_src + n_tgt) * 16 : 0);
     }
     return bytes;
 }

@@ -40,7 +40,8 @@ std::vector<StateBlock> state_layout(const Config& cfg) {
     for (uint32_t j = 0; j < cfg.projections.size(); ++j) {
         const auto& pr = cfg.projections[j];
         const uint64_t n_src = cfg.populations[pr.source].n, n_tgt = cfg.populations[pr.target].n;
-        add(K::projection, j, pr.name, "ring", sizeof(model::RingCell), max_ring_slots(cfg, pr) * n_tgt);
+        add(K::projection, j, pr.name, "ring", sizeof(model::RingCell),
+            max_ring_slots(cfg, pr) * n_tgt);
         if (!pr.stdp) continue;
         add(K::projection, j, pr.name, "weight", 4, projection_synapses(cfg, pr));
         add(K::projection, j, pr.name, "x", 4, n_src);
@@ -65,8 +66,8 @@ void ring_to_rotated(const model::RingCell* ring, uint64_t slots, uint64_t n_tgt
     }
 }
 
-void ring_from_rotated(const model::RingCell* in, uint64_t in_slots, uint64_t n_tgt,
-                       int64_t step, model::RingCell* ring, uint64_t slots, const std::string& name) {
+void ring_from_rotated(const model::RingCell* in, uint64_t in_slots, uint64_t n_tgt, int64_t step,
+                       model::RingCell* ring, uint64_t slots, const std::string& name) {
     std::fill(ring, ring + slots * n_tgt, 0);
     for (uint64_t d = 0; d < in_slots; ++d) {
         const model::RingCell* src = in + d * n_tgt;
