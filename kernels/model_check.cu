@@ -12,7 +12,7 @@ namespace l5sim::cuda {
 namespace kernel {
 
 __global__ void math(const float* x, uint32_t n, float* e, float* l, float* s, float* c, float* sg,
-                     float* ng) {
+                     float* ng, uint32_t* fx, float* ufx) {
     const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     e[i] = model::pexp(x[i]);
@@ -20,6 +20,8 @@ __global__ void math(const float* x, uint32_t n, float* e, float* l, float* s, f
     model::psincos_2pi(x[i], &s[i], &c[i]);
     sg[i] = model::psigmoid(x[i]);
     ng[i] = model::nmda_gate(x[i]);
+    fx[i] = model::to_fixed(x[i], 16777216.0f);
+    ufx[i] = model::from_fixed(fx[i] * kFixedScramble, 1.0f / 1048576.0f);
 }
 
 __global__ void philox_words(uint64_t seed, uint32_t stream, uint32_t n_ids, uint32_t count,
@@ -54,10 +56,12 @@ __global__ void sheet_draws(model::SheetDraw p, uint32_t K, uint32_t* src, uint3
 
 MathResults device_math(const std::vector<float>& x) {
     const uint32_t n = static_cast<uint32_t>(x.size());
-    DeviceBuffer<float> dx(x), e(n), l(n), s(n), c(n), sg(n), ng(n);
+    DeviceBuffer<float> dx(x), e(n), l(n), s(n), c(n), sg(n), ng(n), ufx(n);
+    DeviceBuffer<uint32_t> fx(n);
     launch(kernel::math, 0, n, dx.data(), n, e.data(), l.data(), s.data(), c.data(), sg.data(),
-           ng.data());
-    return MathResults{e.to_host(), l.to_host(), s.to_host(), c.to_host(), sg.to_host(), ng.to_host()};
+           ng.data(), fx.data(), ufx.data());
+    return MathResults{e.to_host(),  l.to_host(),  s.to_host(),  c.to_host(),
+                       sg.to_host(), ng.to_host(), fx.to_host(), ufx.to_host()};
 }
 
 std::vector<uint32_t> device_philox(uint64_t seed, uint32_t stream, uint32_t n_ids, uint32_t count) {

@@ -6,13 +6,19 @@
 
 #include "l5sim/model/connectivity.hpp"
 #include "l5sim/model/isolated_cell.hpp"
+#include "l5sim/model/synapse.hpp"
 
 namespace l5sim::cuda {
 
 struct MathResults {
     std::vector<float> exp, log, sin, cos, sigmoid, nmda_gate;
+    std::vector<uint32_t> fixed;  // to_fixed(x, 2^24)
+    std::vector<float> unfixed;   // from_fixed(fixed * kFixedScramble, 2^-20)
 };
-/// pexp, plog(|x| + tiny), psincos_2pi, psigmoid, nmda_gate of every x, on the device.
+/// An odd multiplier that spreads the fixed-point words over the whole 32-bit range.
+inline constexpr uint32_t kFixedScramble = 2654435761u;
+/// pexp, plog(|x| + tiny), psincos_2pi, psigmoid, nmda_gate of every x, and the fixed-point
+/// conversions (|x| < 128), on the device.
 MathResults device_math(const std::vector<float>& x);
 
 /// philox(seed, stream, step = i / n_ids, id = i % n_ids) words, for i < count.

@@ -57,6 +57,11 @@ TEST(GpuModelIdentity, PortableMathBitIdentical) {
         ASSERT_EQ(bits(d.cos[i]), bits(c)) << "cos " << x[i];
         ASSERT_EQ(bits(d.sigmoid[i]), bits(model::psigmoid(x[i]))) << "sigmoid " << x[i];
         ASSERT_EQ(bits(d.nmda_gate[i]), bits(model::nmda_gate(x[i]))) << "nmda_gate " << x[i];
+        const uint32_t fx = model::to_fixed(x[i], 16777216.0f);
+        ASSERT_EQ(d.fixed[i], fx) << "to_fixed " << x[i];
+        ASSERT_EQ(bits(d.unfixed[i]),
+                  bits(model::from_fixed(fx * cuda::kFixedScramble, 1.0f / 1048576.0f)))
+            << "from_fixed " << x[i];
     }
 }
 

@@ -202,6 +202,27 @@ TEST(CheckpointFile, TruncatedFileIsRefused) {
     fs::remove(file);
 }
 
+// Format 1 held 64-bit delay rings; this l5sim writes format 2 (32-bit rings) and refuses
+// the other, saying which wrote it.
+TEST(CheckpointFile, OtherFormatVersionIsRefused) {
+    const fs::path file = written_checkpoint();
+    for (uint32_t format : {1u, 3u}) {
+        {
+            std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+            f.seekp(8);  // after the magic
+            f.write(reinterpret_cast<const char*>(&format), 4);
+        }
+        const std::string e = error_of(file);
+        EXPECT_NE(e.find("format version " + std::to_string(format) + ", this l5sim reads 2"),
+                  std::string::npos)
+            << e;
+        EXPECT_NE(e.find(format == 1 ? "written by an earlier l5sim" : "written by a newer l5sim"),
+                  std::string::npos)
+            << e;
+    }
+    fs::remove(file);
+}
+
 TEST(CheckpointFile, OtherFilesAndMissingFilesAreRefused) {
     const fs::path file = temp_file("other.l5ck");
     {
