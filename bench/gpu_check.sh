@@ -75,6 +75,15 @@ if phase and bw and phase.get("detect", 0) == 0 and phase.get("deliver", 0) > 0:
     print(f"|  | per-cell kernel: {per_bio_s / 1e9:.0f} GB per bio s ({100 * ring / per_bio_s:.0f} % "
           f"ring slots), {100 * per_bio_s * bio / phase['deliver'] / (bw * 1e9):.0f} % of copy bandwidth "
           "| | | | | | | |")
+    # Post-side STDP (timed as plasticity, with the traces): per PYR spike its 800 reverse-index
+    # entries (K of PYR -> PYR here), each 20 useful bytes: the entry 4, the weight read and
+    # written 8, the source's trace 4 and spike mask 4 (scattered: 4 sectors of 32 B each).
+    if phase.get("plasticity", 0) > 0:
+        stdp = 20 * 800 * p["PYR"]["spikes"]
+        print(f"|  | post-side STDP: {stdp / bio / 1e9:.1f} GB per bio s of useful bytes, "
+              f"{100 * stdp / phase['plasticity'] / (bw * 1e9):.1f} % of copy bandwidth "
+              f"({100 * stdp * 6.4 / phase['plasticity'] / (bw * 1e9):.0f} % counting 32-byte sectors) "
+              "| | | | | | | |")
 PY
 }
 table="$logs/bench.md"
