@@ -2,6 +2,7 @@
 // sheet, generated per target cell (O(K) each, OpenMP) and sorted into CSR by source.
 #include "l5sim/network.hpp"
 
+#include <fmt/format.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -223,11 +224,11 @@ int ring_fixed_exponent(const std::string& projection, uint32_t in_degree, float
     const double most = static_cast<double>(in_degree) * static_cast<double>(w_peak);
     for (int e = model::kMaxFixedExponent; e >= 0; --e)
         if (std::ldexp(most, e) <= 2147483647.0) return e;
-    throw Error("projection " + projection + ": up to " + std::to_string(most) +
-                " nS can arrive at one cell in one step (" + std::to_string(in_degree) +
-                " synapses of up to " + std::to_string(w_peak) +
-                " nS); the delay ring holds at most 2^31 - 1 nS per cell and step: reduce K or "
-                "the weights");
+    throw Error(fmt::format(
+        "projection {}: up to {:.4g} nS can arrive at one cell in one step ({} synapses of up to "
+        "{:.4g} nS); the delay ring holds at most 2^31 - 1 nS per cell and step: reduce K or "
+        "the weights",
+        projection, most, in_degree, w_peak));
 }
 
 Network build_network(const Config& cfg) {
