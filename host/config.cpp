@@ -465,6 +465,7 @@ Config parse_config(const std::string& text, const std::string& name,
                     const std::vector<Override>& overrides) {
     YAML::Node root = config_detail::load_tree(text, name);
     auto src = config_detail::apply_overrides(root, name, overrides);
+    if (root.IsMap() && root["sweep"] && root["sweep"].IsNull()) root.remove("sweep");
     if (root.IsMap() && root["sweep"])
         throw ConfigError(name + ": this config holds a sweep (a batch of replicas); load it with "
                                  "load_batch()");

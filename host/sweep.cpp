@@ -24,9 +24,20 @@ std::string at(const std::string& file, const YAML::Node& n) {
     return file + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
 }
 
-[[noreturn]] void fail(const std::string& file, const YAML::Node& n, const std::string& path,
+// Where a sweep's text came from: the config file, and the key paths that --set overrode (an
+// error in those is located at the override, not at a line of the file).
+struct Where {
+    const std::string& file;
+    const config_detail::Source& src;
+};
+
+[[noreturn]] void fail(const Where& file, const YAML::Node& n, const std::string& path,
                        const std::string& expected) {
-    throw ConfigError(at(file, n) + ": " + path + ": expected " + expected);
+    for (const auto& [o, label] : file.src.overridden) {
+        if (path == o || path.rfind(o + ".", 0) == 0 || o.rfind(path + ".", 0) == 0)
+            throw ConfigError(label + ": " + path + ": expected " + expected);
+    }
+    throw ConfigError(at(file.file, n) + ": " + path + ": expected " + expected);
 }
 
 std::string text_of(const YAML::Node& v) {
@@ -38,7 +49,7 @@ std::string text_of(const YAML::Node& v) {
     return e.c_str();
 }
 
-double number_at(const std::string& file, const YAML::Node& n, const std::string& path) {
+double number_at(const Where& file, const YAML::Node& n, const std::string& path) {
     if (!n.IsDefined() || !n.IsScalar()) fail(file, n, path, "a number");
     try {
         size_t used = 0;
@@ -50,7 +61,7 @@ double number_at(const std::string& file, const YAML::Node& n, const std::string
 }
 
 // Key paths a sweep may not set: the sweep itself, and the seed (trials own it).
-void check_key(const std::string& file, const YAML::Node& key_node, const std::string& path) {
+void check_key(const Where& file, const YAML::Node& key_node, const std::string& path) {
     const std::string k = key_node.Scalar();
     if (k.empty()) fail(file, key_node, path, "a key path such as populations.PYR.coupling.gamma");
     if (k == "sweep" || k.rfind("sweep.", 0) == 0 || k == "simulation.seed" || k == "simulation")
@@ -71,7 +82,7 @@ struct Condition {
 };
 
 // A grid axis: a list of values, or {from, to, step} (inclusive of `to` within 1e-9 steps).
-std::vector<YAML::Node> axis_values(const std::string& file, const YAML::Node& v,
+std::vector<YAML::Node> axis_values(const Where& file, const YAML::Node& v,
                                     const std::string& path) {
     std::vector<YAML::Node> out;
     if (v.IsSequence()) {
@@ -120,7 +131,7 @@ struct SweepSpec {
     std::vector<Condition> conditions;
 };
 
-SweepSpec read_sweep(const std::string& file, const YAML::Node& s) {
+SweepSpec read_sweep(const Where& file, const YAML::Node& s) {
     SweepSpec spec;
     if (!s.IsMap()) fail(file, s, "sweep", "a map with trials, grid and/or conditions");
     for (auto it = s.begin(); it != s.end(); ++it) {
@@ -201,11 +212,13 @@ Batch parse_batch(const std::string& text, const std::string& name,
     YAML::Node probe = config_detail::load_tree(text, name);
     auto src0 = config_detail::apply_overrides(probe, name, overrides);
     Batch b;
+    // `sweep:` with no value is null, which means absent (configs/README.md).
+    if (probe.IsMap() && probe["sweep"] && probe["sweep"].IsNull()) probe.remove("sweep");
     if (!probe.IsMap() || !probe["sweep"]) {
         b.configs.push_back(config_detail::read_tree(probe, src0));
         return b;
     }
-    const SweepSpec spec = read_sweep(name, probe["sweep"]);
+    const SweepSpec spec = read_sweep(Where{name, *src0}, probe["sweep"]);
     probe.remove("sweep");
     // The base config on its own first, so that its own errors are reported as such.
     const Config base = config_detail::read_tree(probe, src0);

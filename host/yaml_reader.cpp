@@ -106,9 +106,15 @@ void MapReader::fail_here(const std::string& expected) const {
                       ": expected " + expected + ", got " + show(node_));
 }
 
-bool MapReader::has(const std::string& key) const {
+bool MapReader::has(const std::string& key) {
     const YAML::Node& cn = node_;
-    return is_map(cn) && cn[key].IsDefined() && !cn[key].IsNull();
+    if (!is_map(cn) || !cn[key].IsDefined()) return false;
+    // A key with no value is null, which means absent: accepted, and not an unknown key.
+    if (cn[key].IsNull()) {
+        read_.insert(key);
+        return false;
+    }
+    return true;
 }
 
 YAML::Node MapReader::get(const std::string& key) {

@@ -28,7 +28,8 @@ public:
     MapReader(YAML::Node node, std::string path, std::shared_ptr<const Source> src,
               YAML::Node out);
 
-    bool has(const std::string& key) const;
+    /// Whether `key` holds a value. A key with no value (null) counts as absent and as read.
+    bool has(const std::string& key);
     double number(const std::string& key, double def, double lo, double hi,
                   const char* what = nullptr);
     /// Like number() but the lower bound is exclusive (a value must be > lo).

@@ -241,6 +241,18 @@ TEST(ConfigResolved, NullValueMeansTheDefault) {
     EXPECT_DOUBLE_EQ(c.dt_ms, 0.1);
 }
 
+// A key with no value is absent, also where absence means "off" (configs/README.md): a bare
+// `stdp:` makes the projection static, and is no unknown key.
+TEST(ConfigResolved, NullStdpMeansNotPlastic) {
+    const std::string net =
+        "populations:\n  PYR: {n: 2}\nprojections:\n  PP:\n    source: PYR\n    target: PYR\n"
+        "    receptors: {ampa: 1}\n";
+    const auto c = parse(net + "    stdp:\n");
+    ASSERT_EQ(c.projections.size(), 1u);
+    EXPECT_FALSE(c.projections[0].stdp.has_value());
+    EXPECT_TRUE(parse(net + "    stdp: {}\n").projections[0].stdp.has_value());
+}
+
 // ---- configs/README.md stays true to the schema ----
 
 std::string read_text(const std::string& path) {

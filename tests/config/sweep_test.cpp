@@ -434,6 +434,23 @@ TEST(SweepErrors, SweepMustBeAMap) {
                          {"sweep.yaml:11:", "sweep: expected a map"}));
 }
 
+// `sweep:` with no value is null, which means absent: one plain config.
+TEST(SweepExpand, NullSweepIsNoSweep) {
+    const Batch b = batch_of(base() + "sweep:\n");
+    EXPECT_FALSE(b.is_sweep);
+    EXPECT_EQ(b.configs.size(), 1u);
+    EXPECT_NO_THROW(l5sim::parse_config(base() + "sweep: ~\n", "sweep.yaml"));
+}
+
+// A sweep that --set wrote is located at the --set, not at a line of the file.
+TEST(SweepErrors, ErrorInASweepFromSetNamesTheSet) {
+    const auto m = error_of(base(), {{"sweep", "[1, 2]"}});
+    EXPECT_TRUE(starts_with(m, "--set sweep: ")) << m;
+    EXPECT_TRUE(mentions(m, {"sweep: expected a map"}));
+    const auto t = error_of(base(), {{"sweep.trials", "0"}});
+    EXPECT_TRUE(starts_with(t, "--set sweep.trials: ")) << t;
+}
+
 TEST(SweepErrors, TooManyReplicas) {
     const auto m = error_of(base() + yaml({
                                          "sweep:",
