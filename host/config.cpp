@@ -1,7 +1,9 @@
 // The config schema: every key of configs/README.md, its default (MODEL.md), type and range.
 #include "l5sim/config.hpp"
 
+#include <cctype>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -13,7 +15,12 @@ namespace l5sim {
 
 using config_detail::MapReader;
 
-int64_t Config::to_steps(double ms) const { return std::llround(ms / dt_ms); }
+// Saturating: a time beyond any run (start_ms: 1e300, say) is kMaxStepCount, never a wrapped
+// negative count. Durations are refused above kMaxRunSteps, far below it.
+int64_t Config::to_steps(double ms) const {
+    const double s = ms / dt_ms;
+    return s < double(kMaxStepCount) ? std::llround(s) : kMaxStepCount;
+}
 int64_t Config::steps() const { return to_steps(duration_ms); }
 
 int Config::population_index(const std::string& name) const {
@@ -197,6 +204,12 @@ ProjectionConfig read_projection(MapReader r, const std::string& name, const Con
     p.A = con.number("A", 1, 0, kBig);
     p.sigma = con.positive("sigma", sheet ? 0.05 : 0.5);
     p.autapses = con.boolean("autapses", false);
+    // Sparse rules draw K sources per cell: a population of one cell onto itself, autapses off,
+    // has none to draw (the draw would fall back to the cell itself).
+    if (p.rule == ConnRule::sparse && p.source == p.target && !p.autapses &&
+        tgt.n == 1)
+        con.fail("autapses", "true: population " + tgt.name +
+                                 " has one cell, and no source but itself to draw");
     if (p.rule == ConnRule::sparse) {
         p.K = static_cast<uint32_t>(con.integer("K", 100, 1, 1000000));
         p.dense_equivalent_sources = static_cast<uint32_t>(
@@ -223,6 +236,21 @@ ProjectionConfig read_projection(MapReader r, const std::string& name, const Con
     if (r.has("stdp")) p.stdp = read_stdp(r.map("stdp"));
     r.finish();
     return p;
+}
+
+// Names become HDF5 group names and parts of knob and --set key paths: letters, digits, '_'
+// and '-' only ('/' would nest HDF5 groups, '.' would split a key path).
+bool plain_name(const std::string& name) {
+    if (name.empty() || name.size() > 64) return false;
+    for (const char ch : name)
+        if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-') return false;
+    return true;
+}
+
+void check_name(MapReader& r, const std::string& name, const char* what) {
+    if (!plain_name(name))
+        r.fail(name, std::string("a ") + what +
+                         " name of letters, digits, '_' and '-' (at most 64), not '" + name + "'");
 }
 
 std::vector<std::string> knob_names(const Config& c) {
@@ -252,12 +280,19 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
         MapReader s = r.map("simulation");
         c.dt_ms = s.positive("dt_ms", 0.1, 1.0);
         c.duration_ms = s.positive("duration_ms", 1000);
+        if (c.duration_ms < c.dt_ms)
+            s.fail("duration_ms", "a duration >= dt_ms (" + config_detail::format_number(c.dt_ms) +
+                                      " ms)");
+        if (c.duration_ms / c.dt_ms > double(kMaxRunSteps))
+            s.fail("duration_ms", "at most 10^13 steps of dt_ms (" +
+                                      config_detail::format_number(c.dt_ms * 1e13) + " ms)");
         c.seed = static_cast<uint64_t>(s.integer("seed", 1, 0, INT64_MAX));
         c.threads = static_cast<int>(s.integer("threads", 0, 0, 4096));
         {
             MapReader h = s.map("health");
             c.health.max_rate_hz = h.number("max_rate_hz", 1000, 0, 1e6);
-            c.health.check_every_ms = h.positive("check_every_ms", 100);
+            c.health.check_every_ms =
+                h.number("check_every_ms", 100, c.dt_ms, kBig, "an interval >= dt_ms");
             h.finish();
         }
         s.finish();
@@ -290,13 +325,18 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
         MapReader pops = r.map("populations");
         const auto names = pops.keys();
         if (names.empty()) pops.fail_here("at least one population (a map name -> {type, n, ...})");
-        for (const auto& name : names) c.populations.push_back(read_population(pops.map(name), name, c.dt_ms));
+        for (const auto& name : names) {
+            check_name(pops, name, "population");
+            c.populations.push_back(read_population(pops.map(name), name, c.dt_ms));
+        }
         pops.finish();
     }
     {
         MapReader projs = r.map("projections");
-        for (const auto& name : projs.keys())
+        for (const auto& name : projs.keys()) {
+            check_name(projs, name, "projection");
             c.projections.push_back(read_projection(projs.map(name), name, c));
+        }
         projs.finish();
     }
     {
@@ -304,6 +344,8 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
         for (auto& ir : r.map_list("injections")) {
             InjectionConfig inj;
             inj.name = ir.string("name", "injection" + std::to_string(idx++));
+            if (!plain_name(inj.name))
+                ir.fail("name", "a name of letters, digits, '_' and '-' (at most 64)");
             inj.population = find_population(ir, "population", c);
             const auto& pop = c.populations[inj.population];
             inj.compartment = ir.choice("compartment", "soma", {"soma", "dendrite"}) == "dendrite"
@@ -352,6 +394,17 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
                 e.value = sr.number("value", 0, 0, 1, "a probability in [0, 1]");
             } else if (is_gamma) {
                 e.value = sr.number("value", 0, -1, 1, "a change of probability in [-1, 1]");
+            } else if (e.knob.size() > 8 && e.knob.substr(e.knob.size() - 8) == ".rate_hz") {
+                // The range of the config key (a rate of 10^300 Hz would draw forever).
+                e.value = e.op == ScheduleEntry::Op::set
+                              ? sr.number("value", 0, 0, 1e6, "a rate in [0, 1000000] Hz")
+                              : sr.number("value", 0, -1e6, 1e6,
+                                          "a change of rate in [-1000000, 1000000] Hz");
+            } else if (e.knob.rfind("injections.", 0) == 0) {
+                e.value = e.op == ScheduleEntry::Op::set
+                              ? sr.number("value", 0, -1e7, 1e7, "an amplitude in [-1e7, 1e7] pA")
+                              : sr.number("value", 0, -2e7, 2e7,
+                                          "a change of amplitude in [-2e7, 2e7] pA");
             } else {
                 e.value = sr.number("value", 0, -kBig, kBig, "a number");
                 if (e.op == ScheduleEntry::Op::set && e.value < 0 &&
@@ -382,7 +435,15 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
                 if (pop.n > 1000) pr.fail("cells", "a list of cells (at most 1000 when 'all')");
                 for (uint32_t i = 0; i < pop.n; ++i) p.cells.push_back(i);
             }
+            const bool listed = pr.has("variables");
             p.variables = pr.string_list("variables");
+            if (listed && p.variables.empty())
+                pr.fail("variables", "a non-empty list of variables (or no key: [v])");
+            for (size_t i = 0; i < p.variables.size(); ++i)
+                for (size_t j = 0; j < i; ++j)
+                    if (p.variables[i] == p.variables[j])
+                        pr.fail("variables", "each variable once ('" + p.variables[i] +
+                                                 "' is listed twice)");
             std::vector<std::string> allowed = {"v", "u", "g_ampa", "g_nmda", "g_nmda_bg",
                                                 "g_gaba", "g_adapt", "i_ext"};
             if (pop.type == CellType::pyramidal) {
@@ -412,6 +473,10 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
             for (size_t i = 0; i < c.projections.size(); ++i)
                 if (c.projections[i].name == name) idx = static_cast<int>(i);
             if (idx < 0) wr.fail("projection", "the name of a projection");
+            for (const auto& other : c.recording.weights)
+                if (other.projection == uint32_t(idx))
+                    wr.fail("projection", "a projection not recorded by another weights entry (" +
+                                              name + " is)");
             w.projection = static_cast<uint32_t>(idx);
             w.every_ms = wr.number("every_ms", 100, c.dt_ms, kBig, "an interval >= dt_ms");
             w.max_synapses = static_cast<uint64_t>(wr.integer("max_synapses", 10000, 1, 100000000));
@@ -434,7 +499,12 @@ namespace config_detail {
 YAML::Node load_tree(const std::string& text, const std::string& name) {
     YAML::Node root;
     try {
-        root = YAML::Load(text);
+        // A second document (after '---') would be ignored by YAML::Load: refused instead.
+        const std::vector<YAML::Node> docs = YAML::LoadAll(text);
+        if (docs.size() > 1)
+            throw ConfigError(name + ":" + std::to_string(docs[1].Mark().line + 1) +
+                              ": a second YAML document (after '---'); a config is one document");
+        if (!docs.empty()) root = docs[0];
     } catch (const YAML::ParserException& e) {
         throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ":" +
                           std::to_string(e.mark.column + 1) + ": YAML syntax error: " + e.msg);
@@ -473,11 +543,22 @@ Config parse_config(const std::string& text, const std::string& name,
 }
 
 std::string read_config_file(const std::string& path) {
-    std::ifstream in(path);
+    // A directory is refused by name; any file (a pipe from <(...) too) is read up to 64 MiB, so
+    // that /dev/zero or a wrong huge file ends with a message, not with the memory exhausted.
+    constexpr size_t kMaxConfigBytes = size_t(64) << 20;
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        throw ConfigError(path + ": is a directory, not a config file");
+    std::ifstream in(path, std::ios::binary);
     if (!in) throw ConfigError(path + ": cannot open the config file (does it exist?)");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    std::string text;
+    char buf[65536];
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+        text.append(buf, static_cast<size_t>(in.gcount()));
+        if (text.size() > kMaxConfigBytes)
+            throw ConfigError(path + ": over 64 MiB; a config is a small YAML file");
+    }
+    return text;
 }
 
 Config load_config(const std::string& path, const std::vector<Override>& overrides) {

@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <CLI/CLI.hpp>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -29,7 +30,7 @@ using namespace l5sim;
 
 struct RunArgs {
     std::string config, out, backend = "cpu";
-    int64_t seed = -1;
+    std::string seed;  // "" = not given
     int threads = 0;
     std::vector<std::string> sets;
     bool force = false, quiet = false, profile = false;
@@ -66,6 +67,13 @@ Interval parse_interval(const std::string& text) {
     return Interval{x * scale, m[3].matched};
 }
 
+// A biological interval shorter than a step would checkpoint every step: refused.
+void check_interval(const Interval& every, const Config& cfg, const std::string& text) {
+    if (every.bio && every.seconds * 1e3 < cfg.dt_ms)
+        throw ConfigError("--checkpoint-every '" + text + "': expected at least one step (dt_ms = " +
+                          fmt::format("{}", cfg.dt_ms) + " ms)");
+}
+
 volatile std::sig_atomic_t g_signal = 0;
 
 extern "C" void on_signal(int sig) {
@@ -73,11 +81,22 @@ extern "C" void on_signal(int sig) {
     std::signal(sig, SIG_DFL);  // a second signal stops at once
 }
 
-Batch load(const std::string& path, const std::vector<std::string>& sets, int64_t seed,
+Batch load(const std::string& path, const std::vector<std::string>& sets, const std::string& seed,
            int threads) {
     std::vector<Override> ov;
     for (const auto& s : sets) ov.push_back(parse_override(s));
-    if (seed >= 0) ov.emplace_back("simulation.seed", std::to_string(seed));
+    if (!seed.empty()) {
+        // Decimal digits that fit the config key's range; CLI11 would clamp 2^64 to 2^63 - 1.
+        int64_t v = -1;
+        const auto r = std::from_chars(seed.data(), seed.data() + seed.size(), v, 10);
+        if (r.ec != std::errc() || r.ptr != seed.data() + seed.size() || v < 0)
+            throw ConfigError("--seed '" + seed + "': expected an integer in [0, " +
+                              std::to_string(INT64_MAX) + "]");
+        for (const auto& [k, value] : ov)
+            if (k == "simulation.seed")
+                throw ConfigError("--seed and --set simulation.seed: give the seed once");
+        ov.emplace_back("simulation.seed", std::to_string(v));
+    }
     if (threads > 0) ov.emplace_back("simulation.threads", std::to_string(threads));
     return load_batch(path, ov);
 }
@@ -127,6 +146,7 @@ int cmd_run(const RunArgs& a, const std::string& command_line) {
                           a.config + " has none");
     const Config& cfg = batch.configs.front();
     const Interval every = parse_interval(a.checkpoint_every);
+    check_interval(every, cfg, a.checkpoint_every);
     spdlog::info("building network: {} populations, {} projections", cfg.populations.size(),
                  cfg.projections.size());
     Simulation sim(cfg, backend, a.profile);
@@ -164,7 +184,7 @@ int drive(Simulation& sim, const std::filesystem::path& dir, const Provenance& p
                      rate > 0 ? format_duration((total - step) * cfg.dt_ms * 1e-3 / rate) : "-");
     };
     const int64_t every_steps =
-        every.bio ? std::max<int64_t>(1, std::llround(every.seconds * 1e3 / cfg.dt_ms)) : 0;
+        every.bio ? std::max<int64_t>(1, cfg.to_steps(every.seconds * 1e3)) : 0;
     int64_t next_step = every_steps ? (sim.step() / every_steps + 1) * every_steps : 0;
     auto last_ck = clock::now();
     uint64_t calls = 0;  // windows since the run started: the wall clock is read every 64th
@@ -263,6 +283,7 @@ int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
     Config cfg = parse_config(info.config_yaml, ck.string());
     if (a.threads > 0) cfg.threads = a.threads;
     const Interval every = parse_interval(a.checkpoint_every);
+    check_interval(every, cfg, a.checkpoint_every);
     const Simulation::Backend backend = backend_of(a.backend.empty() ? info.engine : a.backend);
     Simulation sim(cfg, backend, a.profile);
     restore_checkpoint(ck, info, sim);
@@ -278,7 +299,7 @@ int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
 }
 
 int cmd_validate(const std::string& path, const std::vector<std::string>& sets) {
-    const Batch batch = load(path, sets, -1, 0);
+    const Batch batch = load(path, sets, "", 0);
     const Config& cfg = batch.configs.front();
     uint64_t cells = 0;
     for (const auto& p : cfg.populations) cells += p.n;
@@ -328,8 +349,8 @@ int main(int argc, char** argv) {
     run->add_option("--out,-o", ra.out, "output directory")->required();
     run->add_option("--backend", ra.backend, "cpu, cuda or auto")
         ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
-    run->add_option("--seed", ra.seed, "override simulation.seed")->check(CLI::NonNegativeNumber);
-    run->add_option("--threads", ra.threads, "CPU threads (default: all)")->check(CLI::PositiveNumber);
+    run->add_option("--seed", ra.seed, "override simulation.seed (an integer >= 0)");
+    run->add_option("--threads", ra.threads, "CPU threads (default: all)")->check(CLI::Range(1, 4096));
     run->add_option("--set", ra.sets, "override a key: a.b.c=value (repeatable)");
     run->add_flag("--force", ra.force, "write into a non-empty output directory");
     run->add_flag("--quiet,-q", ra.quiet, "no progress lines");
@@ -346,13 +367,13 @@ int main(int argc, char** argv) {
     run->add_option("--max-pack", ra.max_pack,
                     "sweeps, packed: at most this many replicas per pack (default: as many as "
                     "memory allows)")
-        ->check(CLI::PositiveNumber);
+        ->check(CLI::Range(1, 1000000));
     ResumeArgs rs;
     auto* resume = app.add_subcommand("resume", "continue an interrupted run from DIR/checkpoint.l5ck");
     resume->add_option("dir", rs.dir, "output directory of the run")->required();
     resume->add_option("--backend", rs.backend, "cpu, cuda or auto (default: the checkpoint's engine)")
         ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
-    resume->add_option("--threads", rs.threads, "CPU threads (default: all)")->check(CLI::PositiveNumber);
+    resume->add_option("--threads", rs.threads, "CPU threads (default: all)")->check(CLI::Range(1, 4096));
     resume->add_option("--checkpoint-every", rs.checkpoint_every, "as for run");
     resume->add_flag("--quiet,-q", rs.quiet, "no progress lines");
     resume->add_flag("--profile", rs.profile, "time each phase");

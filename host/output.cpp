@@ -21,8 +21,10 @@ namespace l5sim {
 
 namespace {
 
-const char* kOutputs[] = {"config.resolved.yaml", "spikes.h5", "probes.h5", "weights.h5",
-                          "summary.json", "checkpoint.l5ck", "spikes.stream"};
+// Every file l5sim writes at the top of an output directory, a single run's and a sweep's (so
+// that --force leaves nothing of an earlier run of the other kind).
+const char* kOutputs[] = {"config.resolved.yaml", "spikes.h5", "probes.h5",     "weights.h5",
+                          "summary.json",         "sweep.json", "checkpoint.l5ck", "spikes.stream"};
 
 // RAII for one HDF5 handle.
 class H5 {
@@ -402,6 +404,7 @@ void prepare_output_dir(const fs::path& dir, bool force) {
         fs::remove(dir / name);
         fs::remove(dir / (std::string(name) + ".part"));
     }
+    fs::remove_all(dir / "replicas");
     remove_streams(dir);
 }
 

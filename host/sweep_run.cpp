@@ -138,13 +138,7 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
                                            "; rebuild on a machine with the CUDA toolkit, or use "
                                            "--backend cpu");
     }
-    check_output_dir(dir, opt.force);
-    fs::create_directories(dir);
-    for (const char* name : {"sweep.json", "summary.json"}) {
-        fs::remove(dir / name);
-        fs::remove(dir / (std::string(name) + ".part"));
-    }
-    fs::remove_all(dir / "replicas");
+    prepare_output_dir(dir, opt.force);
 
     const auto n = static_cast<int64_t>(batch.replicas.size());
     nlohmann::ordered_json sj;

@@ -126,6 +126,19 @@ YAML::Node MapReader::get(const std::string& key) {
     return n;
 }
 
+// An integer written in decimal ("017" is 17; yaml-cpp would read it as octal 15, and "08"
+// not at all). Only digits with an optional sign: "2e2", "0x10", "1_000" are no integers here.
+static bool decimal_integer(const YAML::Node& n, int64_t* v) {
+    if (!n.IsDefined() || !n.IsScalar()) return false;
+    const std::string& t = n.Scalar();
+    const char* b = t.data();
+    const char* e = b + t.size();
+    if (b != e && *b == '+') ++b;
+    if (b == e) return false;
+    const auto r = std::from_chars(b, e, *v, 10);
+    return r.ec == std::errc() && r.ptr == e;
+}
+
 static std::string range_text(double lo, double hi) {
     if (hi >= 1e300) return ">= " + format_number(lo);
     return "in [" + format_number(lo) + ", " + format_number(hi) + "]";
@@ -164,12 +177,7 @@ int64_t MapReader::integer(const std::string& key, int64_t def, int64_t lo, int6
     std::ostringstream e;
     e << "an integer in [" << lo << ", " << hi << "]";
     if (n.IsDefined()) {
-        if (!n.IsScalar()) fail(key, e.str());
-        try {
-            v = n.as<int64_t>();
-        } catch (const YAML::Exception&) {
-            fail(key, e.str());
-        }
+        if (!decimal_integer(n, &v)) fail(key, e.str());
     }
     if (v < lo || v > hi) fail(key, e.str());
     out_[key] = v;
@@ -249,11 +257,7 @@ std::vector<uint32_t> MapReader::id_list(const std::string& key, uint32_t limit)
     list.SetStyle(YAML::EmitterStyle::Flow);
     for (size_t i = 0; i < n.size(); ++i) {
         int64_t v = -1;
-        try {
-            v = n[i].as<int64_t>();
-        } catch (const YAML::Exception&) {
-            fail(key, expected);
-        }
+        if (!decimal_integer(n[i], &v)) fail(key, expected);
         if (v < 0 || v >= int64_t(limit)) fail(key, expected);
         ids.push_back(static_cast<uint32_t>(v));
         list.push_back(v);
@@ -373,6 +377,21 @@ void apply_override_node(YAML::Node& root, const std::string& key_path, const YA
     }
     if (parts.empty()) throw ConfigError(origin + ": empty key path");
     if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+    // A key inside a population or projection that does not exist is a misspelt name far more
+    // often than a new entry (populations.PRY.n would add a population PRY with every other
+    // value its default): refused; a new entry is set whole.
+    const YAML::Node& croot = root;
+    if (parts.size() > 2 && (parts[0] == "populations" || parts[0] == "projections") &&
+        croot.IsMap() && croot[parts[0]].IsDefined() && croot[parts[0]].IsMap() &&
+        !croot[parts[0]][parts[1]].IsDefined()) {
+        std::string known;
+        for (auto it = croot[parts[0]].begin(); it != croot[parts[0]].end(); ++it)
+            known += (known.empty() ? "" : ", ") + it->first.Scalar();
+        const std::string what = parts[0] == "populations" ? "population" : "projection";
+        throw ConfigError(origin + ": " + parts[0] + "." + parts[1] + ": no " + what + " '" +
+                          parts[1] + "' (known: " + known + "); to add one, set it whole (" +
+                          parts[0] + "." + parts[1] + "={...})");
+    }
     set_path(root, parts, 0, value, origin);
 }
 

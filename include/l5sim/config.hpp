@@ -124,6 +124,11 @@ struct SynapseConfig {
     double nmda_soma_cap_nS = 85;
 };
 
+/// The longest run, in steps (10^13: 31 years of biological time at dt = 0.1 ms).
+inline constexpr int64_t kMaxRunSteps = 10'000'000'000'000;
+/// Config::to_steps of a time beyond any run (2^62).
+inline constexpr int64_t kMaxStepCount = int64_t(1) << 62;
+
 struct Config {
     std::string source_file;
     double dt_ms = 0.1;
@@ -142,6 +147,7 @@ struct Config {
     std::string resolved_yaml;  // every value, defaults filled in, as YAML
 
     int64_t steps() const;
+    /// ms -> whole steps (rounded), saturating at kMaxStepCount.
     int64_t to_steps(double ms) const;
     int population_index(const std::string& name) const;  // -1 if none
 };

@@ -477,6 +477,39 @@ fs::path sweep_config(const TempDir& d) {
     return p;
 }
 
+// --force over a run of the other kind leaves nothing of it: a sweep's sweep.json and replicas/
+// go when a single run replaces it, and the single run's files when a sweep does.
+TEST(CliRun, ForceReplacesARunOfTheOtherKindWhole) {
+    TempDir d;
+    const fs::path out = d / "out";
+    ASSERT_EQ(l5sim(d, "run " + q(sweep_config(d)) + " --out " + q(out) + " -q").rc, 0);
+    ASSERT_TRUE(fs::is_directory(out / "replicas"));
+    ASSERT_EQ(l5sim(d, "run " + q(tiny(d)) + " --out " + q(out) + " -q --force").rc, 0);
+    EXPECT_FALSE(fs::exists(out / "replicas"));
+    EXPECT_FALSE(fs::exists(out / "sweep.json"));
+    EXPECT_TRUE(fs::is_regular_file(out / "spikes.h5"));
+    ASSERT_EQ(l5sim(d, "run " + q(sweep_config(d)) + " --out " + q(out) + " -q --force").rc, 0);
+    EXPECT_FALSE(fs::exists(out / "spikes.h5"));
+    EXPECT_FALSE(fs::exists(out / "config.resolved.yaml"));
+    EXPECT_TRUE(fs::is_regular_file(out / "sweep.json"));
+}
+
+// --seed takes decimal integers in the config key's range; CLI11 alone clamped 2^64 to 2^63-1.
+TEST(CliRun, SeedOutOfRangeOrGivenTwiceExitsTwo) {
+    TempDir d;
+    const fs::path cfg = tiny(d), out = d / "out";
+    for (const char* seed : {"99999999999999999999", "abc", "-1"}) {
+        const auto r = l5sim(d, "run " + q(cfg) + " --out " + q(out) + " -q --seed " + seed);
+        EXPECT_EQ(r.rc, 2) << seed;
+        EXPECT_NE(r.err.find("--seed"), std::string::npos) << r.err;
+    }
+    const auto both =
+        l5sim(d, "run " + q(cfg) + " --out " + q(out) + " -q --seed 3 --set simulation.seed=4");
+    EXPECT_EQ(both.rc, 2);
+    EXPECT_NE(both.err.find("give the seed once"), std::string::npos) << both.err;
+    EXPECT_FALSE(fs::exists(out));
+}
+
 TEST(CliSweep, WritesSweepJsonReplicasAndSummary) {
     TempDir d;
     const fs::path cfg = sweep_config(d), out = d / "out";

@@ -618,7 +618,7 @@ TEST(ConfigErrors, ScheduleNegativeRate) {
     const auto m =
         error_of(base() + "schedule:\n  - {knob: PYR.background.soma.rate_hz, value: -5}\n");
     EXPECT_TRUE(mentions(
-        m, {"test.yaml:17:48: ", "schedule.0.value: expected a value >= 0 for this knob"}));
+        m, {"test.yaml:17:48: ", "schedule.0.value: expected a rate in [0, 1000000] Hz"}));
 }
 
 TEST(ConfigErrors, ScheduleWithoutAValue) {
@@ -746,6 +746,107 @@ TEST(ConfigErrors, MissingFile) {
         ADD_FAILURE() << "no ConfigError";
     } catch (const ConfigError& e) {
         EXPECT_TRUE(mentions(e.what(), {path, "cannot open the config file"}));
+    }
+}
+
+// ---- found by a review of bad input (2026-11-28) ----
+
+// Times far beyond any run: a duration is refused, other times saturate (never wrap negative).
+TEST(ConfigErrors, DurationBeyondTheLongestRunOrBelowOneStep) {
+    EXPECT_TRUE(mentions(error_of(base(), {{"simulation.duration_ms", "1e300"}}),
+                         {"--set simulation.duration_ms", "at most 10^13 steps"}));
+    EXPECT_TRUE(mentions(error_of(base(), {{"simulation.dt_ms", "1e-300"}}),
+                         {"simulation.duration_ms", "at most 10^13 steps"}));
+    EXPECT_TRUE(mentions(error_of(base(), {{"simulation.duration_ms", "0.04"}}),
+                         {"simulation.duration_ms", "a duration >= dt_ms"}));
+    const auto c = l5sim::parse_config(base(), "test.yaml");
+    EXPECT_EQ(c.to_steps(1e300), l5sim::kMaxStepCount);
+    EXPECT_EQ(c.to_steps(1e18), l5sim::kMaxStepCount);
+    EXPECT_EQ(c.to_steps(25.04), 250);
+}
+
+TEST(ConfigErrors, HealthCheckIntervalBelowOneStep) {
+    EXPECT_TRUE(mentions(error_of(base(), {{"simulation.health.check_every_ms", "0.01"}}),
+                         {"simulation.health.check_every_ms: expected an interval >= dt_ms"}));
+}
+
+// A rate knob's scheduled value has the config key's range (10^300 Hz would draw forever).
+TEST(ConfigErrors, ScheduledRateBeyondTheKeysRange) {
+    const auto m = error_of(base() + yaml({"schedule:",
+                                           "  - {knob: PYR.background.soma.rate_hz, value: 1e300}"}));
+    EXPECT_TRUE(mentions(m, {"test.yaml:17:", "schedule.0.value: expected a rate in [0, 1000000] Hz"}));
+    EXPECT_TRUE(mentions(error_of(base() + yaml({"schedule:", "  - {knob: PYR.background.soma.rate_hz, "
+                                                              "op: add, value: -2e6}"})),
+                         {"a change of rate in [-1000000, 1000000] Hz"}));
+}
+
+// Integers are decimal: 017 is 17 (yaml-cpp alone reads octal 15), 08 is 8 (refused before).
+TEST(ConfigErrors, IntegersWithLeadingZerosAreDecimal) {
+    const auto c = l5sim::parse_config(base(), "test.yaml",
+                                       {{"populations.PYR.n", "017"}, {"simulation.seed", "010"}});
+    EXPECT_EQ(c.populations[0].n, 17u);
+    EXPECT_EQ(c.seed, 10u);
+    EXPECT_EQ(l5sim::parse_config(base(), "test.yaml", {{"populations.PYR.n", "08"}}).populations[0].n,
+              8u);
+    EXPECT_TRUE(mentions(error_of(base(), {{"populations.PYR.n", "0x10"}}),
+                         {"populations.PYR.n: expected an integer"}));
+}
+
+// populations.PRY.n (a misspelt name) would add a population with every other value default.
+TEST(ConfigErrors, OverrideInsideAnUnknownPopulationIsRefused) {
+    const auto m = error_of(base(), {{"populations.PRY.n", "10"}});
+    EXPECT_TRUE(mentions(m, {"--set populations.PRY.n=10", "no population 'PRY' (known: PYR, PV)"}));
+    EXPECT_TRUE(mentions(error_of(base(), {{"projections.PYR_PY.gain", "2"}}),
+                         {"no projection 'PYR_PY' (known: PYR_PV)"}));
+    // A new entry set whole is still allowed.
+    const auto c = l5sim::parse_config(base(), "test.yaml", {{"populations.SOM", "{type: som, n: 3}"}});
+    EXPECT_EQ(c.populations.size(), 3u);
+}
+
+// Names become HDF5 groups and key-path parts: '/' and '.' are refused before the run.
+TEST(ConfigErrors, NamesWithSlashesOrDotsAreRefused) {
+    EXPECT_TRUE(mentions(error_of(base(), {{"populations.P/V", "{type: pv, n: 2}"}}),
+                         {"populations.P/V: expected a population name of letters"}));
+    EXPECT_TRUE(mentions(error_of(base(), {{"projections.A.B", "{source: PYR, target: PV, receptors: {ampa: 1}}"}}),
+                         {"no projection 'A'"}));
+}
+
+// Two probe variables or two weight records of one name would fail at the end of the run.
+TEST(ConfigErrors, DuplicateRecordingsAreRefused) {
+    EXPECT_TRUE(mentions(error_of(base() + yaml({"recording:", "  probes:",
+                                                 "    - {population: PYR, variables: [v, u, v]}"})),
+                         {"test.yaml:18:", "each variable once ('v' is listed twice)"}));
+    EXPECT_TRUE(mentions(error_of(base() + yaml({"recording:", "  probes:",
+                                                 "    - {population: PYR, variables: []}"})),
+                         {"a non-empty list of variables"}));
+    EXPECT_TRUE(mentions(error_of(base() + yaml({"recording:", "  weights:",
+                                                 "    - {projection: PYR_PV}",
+                                                 "    - {projection: PYR_PV}"})),
+                         {"recording.weights.1.projection", "PYR_PV is"}));
+}
+
+// A one-cell population onto itself without autapses has no source to draw on a sheet.
+TEST(ConfigErrors, OneCellSheetPopulationOntoItselfNeedsAutapses) {
+    const std::vector<Override> one = {{"populations.PV.n", "1"},
+                                       {"projections.PYR_PV.source", "PV"}};
+    EXPECT_TRUE(mentions(error_of(sheet(""), one),
+                         {"projections.PYR_PV.connectivity.autapses: expected true"}));
+    auto two = one;
+    two[0].second = "2";
+    EXPECT_NO_THROW(l5sim::parse_config(sheet(""), "test.yaml", two));
+}
+
+TEST(ConfigErrors, SecondYamlDocumentIsRefused) {
+    EXPECT_TRUE(mentions(error_of(base() + "---\npopulations: {PYR: {n: 1000000}}\n"),
+                         {"test.yaml:17: a second YAML document"}));
+}
+
+TEST(ConfigErrors, DirectoryAsTheConfig) {
+    try {
+        l5sim::load_config("/tmp");
+        ADD_FAILURE() << "no ConfigError";
+    } catch (const ConfigError& e) {
+        EXPECT_TRUE(mentions(e.what(), {"/tmp: is a directory"}));
     }
 }
 
