@@ -366,7 +366,20 @@ void write_weights(const fs::path& dir, const Simulation& sim) {
 
 void check_output_dir(const fs::path& dir, bool force) {
     std::error_code ec;
-    if (!fs::exists(dir, ec)) return;
+    if (dir.empty()) throw ConfigError("--out: an empty path");
+    if (!fs::exists(dir, ec)) {
+        // It will be created: its nearest existing ancestor must be a directory we may write
+        // (found now, before the network is built, rather than after).
+        fs::path up = fs::absolute(dir, ec).parent_path();
+        while (!up.empty() && !fs::exists(up, ec) && up != up.parent_path()) up = up.parent_path();
+        if (!fs::is_directory(up, ec))
+            throw ConfigError("--out " + dir.string() + ": cannot be created (" + up.string() +
+                              " is not a directory)");
+        if (::access(up.c_str(), W_OK | X_OK) != 0)
+            throw ConfigError("--out " + dir.string() + ": cannot be created (" + up.string() +
+                              " is not writable)");
+        return;
+    }
     if (!fs::is_directory(dir, ec))
         throw ConfigError("--out " + dir.string() + ": exists and is not a directory");
     if (!fs::is_empty(dir, ec) && !force)

@@ -139,6 +139,14 @@ static bool decimal_integer(const YAML::Node& n, int64_t* v) {
     return r.ec == std::errc() && r.ptr == e;
 }
 
+// A number or boolean written as a string ("200", '0.5', !!str 4) or with a custom tag: YAML
+// says it is a string, so it is no number here (yaml-cpp alone would convert it).
+static bool string_typed(const YAML::Node& n) {
+    const std::string& t = n.Tag();
+    if (t.empty() || t == "?") return false;  // plain scalar, or made by l5sim itself
+    return t == "!" || t.rfind("tag:yaml.org,2002:", 0) != 0 || t == "tag:yaml.org,2002:str";
+}
+
 static std::string range_text(double lo, double hi) {
     if (hi >= 1e300) return ">= " + format_number(lo);
     return "in [" + format_number(lo) + ", " + format_number(hi) + "]";
@@ -151,6 +159,7 @@ double MapReader::number(const std::string& key, double def, double lo, double h
     const std::string expected = what ? std::string(what) : "a number " + range_text(lo, hi);
     if (n.IsDefined()) {
         if (!n.IsScalar()) fail(key, expected);
+        if (string_typed(n)) fail(key, expected + " (unquoted; this is a string)");
         try {
             v = n.as<double>();
         } catch (const YAML::Exception&) {
@@ -178,6 +187,7 @@ int64_t MapReader::integer(const std::string& key, int64_t def, int64_t lo, int6
     e << "an integer in [" << lo << ", " << hi << "]";
     if (n.IsDefined()) {
         if (!decimal_integer(n, &v)) fail(key, e.str());
+        if (string_typed(n)) fail(key, e.str() + " (unquoted; this is a string)");
     }
     if (v < lo || v > hi) fail(key, e.str());
     out_[key] = v;
@@ -188,7 +198,7 @@ bool MapReader::boolean(const std::string& key, bool def) {
     YAML::Node n = get(key);
     bool v = def;
     if (n.IsDefined()) {
-        if (!n.IsScalar()) fail(key, "true or false");
+        if (!n.IsScalar() || string_typed(n)) fail(key, "true or false (unquoted)");
         try {
             v = n.as<bool>();
         } catch (const YAML::Exception&) {
@@ -257,7 +267,7 @@ std::vector<uint32_t> MapReader::id_list(const std::string& key, uint32_t limit)
     list.SetStyle(YAML::EmitterStyle::Flow);
     for (size_t i = 0; i < n.size(); ++i) {
         int64_t v = -1;
-        if (!decimal_integer(n[i], &v)) fail(key, expected);
+        if (!decimal_integer(n[i], &v) || string_typed(n[i])) fail(key, expected);
         if (v < 0 || v >= int64_t(limit)) fail(key, expected);
         ids.push_back(static_cast<uint32_t>(v));
         list.push_back(v);

@@ -320,6 +320,17 @@ TEST(CliRun, OutputPathThatIsAFileExitsTwo) {
     EXPECT_EQ(read_file(out), "a file");
 }
 
+// An output path under a file cannot be created: refused before the network is built.
+TEST(CliRun, OutputPathUnderAFileExitsTwoBeforeBuilding) {
+    TempDir d;
+    write_file(d / "afile", "a file");
+    const auto r = l5sim(d, "run " + q(tiny(d)) + " --out " + q(d / "afile" / "sub"));
+    EXPECT_EQ(r.rc, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("cannot be created"), std::string::npos) << r.err;
+    EXPECT_EQ((r.out + r.err).find("building network"), std::string::npos) << r.out << r.err;
+    EXPECT_EQ(read_file(d / "afile"), "a file");
+}
+
 // A network far beyond this machine's memory is refused before anything is allocated or
 // written (run-time failure, exit 1), with the numbers.
 TEST(CliRun, TooLargeNetworkIsRefusedBeforeAllocating) {

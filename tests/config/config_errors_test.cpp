@@ -836,6 +836,20 @@ TEST(ConfigErrors, OneCellSheetPopulationOntoItselfNeedsAutapses) {
     EXPECT_NO_THROW(l5sim::parse_config(sheet(""), "test.yaml", two));
 }
 
+// YAML says "200" (quoted) or !!str 200 is a string: no number, integer or boolean here.
+TEST(ConfigErrors, QuotedNumbersAndBooleansAreStrings) {
+    EXPECT_TRUE(mentions(error_of(base(), {{"populations.PYR.n", "\"4\""}}),
+                         {"populations.PYR.n: expected an integer", "this is a string"}));
+    EXPECT_TRUE(mentions(error_of(base(), {{"simulation.dt_ms", "'0.1'"}}),
+                         {"simulation.dt_ms: expected a number", "this is a string"}));
+    EXPECT_TRUE(mentions(error_of(base(), {{"simulation.dt_ms", "!!str 0.1"}}), {"this is a string"}));
+    EXPECT_TRUE(mentions(error_of(base(), {{"recording.spikes", "\"true\""}}),
+                         {"recording.spikes: expected true or false"}));
+    // Plain and explicitly typed scalars are numbers.
+    EXPECT_DOUBLE_EQ(l5sim::parse_config(base(), "test.yaml", {{"simulation.dt_ms", "!!float 0.05"}}).dt_ms,
+                     0.05);
+}
+
 TEST(ConfigErrors, SecondYamlDocumentIsRefused) {
     EXPECT_TRUE(mentions(error_of(base() + "---\npopulations: {PYR: {n: 1000000}}\n"),
                          {"test.yaml:17: a second YAML document"}));
