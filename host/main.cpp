@@ -281,6 +281,11 @@ int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
         throw ConfigError(std::string(e.what()) + "; refusing to resume");
     }
     Config cfg = parse_config(info.config_yaml, ck.string());
+    // The CRC catches damage; this catches a header that does not fit its own config.
+    if (info.steps != cfg.steps() || info.step < 0 || info.step > info.steps)
+        throw ConfigError(ck.string() + ": the header's step " + std::to_string(info.step) +
+                          " of " + std::to_string(info.steps) + " does not fit its config (" +
+                          std::to_string(cfg.steps()) + " steps); refusing to resume");
     if (a.threads > 0) cfg.threads = a.threads;
     const Interval every = parse_interval(a.checkpoint_every);
     check_interval(every, cfg, a.checkpoint_every);

@@ -5,6 +5,7 @@
 #include <hdf5.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -833,6 +834,36 @@ TEST(CliCheckpoint, CorruptCheckpointIsRefusedAndBadIntervalsTooExitTwo) {
     const Result none = l5sim(dir, "resume " + q(dir / "b"));
     EXPECT_EQ(2, none.rc);
     EXPECT_NE(none.err.find("no checkpoint.l5ck"), std::string::npos) << none.err;
+}
+
+// A checkpoint whose header does not fit its own config (edited, with a valid CRC) is refused:
+// the CRC alone catches damage, not an edit.
+TEST(CliCheckpoint, HeaderThatDoesNotFitItsConfigIsRefused) {
+    TempDir dir;
+    const std::string cfg = q(fs::path(L5SIM_SOURCE_DIR) / "configs" / "quickstart.yaml");
+    // A health stop (PV fires far above 100 Hz) leaves a checkpoint at step 2000 of 20000.
+    const Result stop = l5sim(dir, "run " + cfg + " --out " + q(dir / "a") +
+                                       " -q --set simulation.health.max_rate_hz=100");
+    ASSERT_EQ(3, stop.rc) << stop.err;
+    std::string body = read_file(dir / "a" / "checkpoint.l5ck");
+    const size_t end = body.rfind("L5CKEND!");
+    ASSERT_NE(end, std::string::npos);
+    body.resize(end);
+    const std::string from = "\"step\":2000,\"steps\":20000", to = "\"step\":2000,\"steps\":90000";
+    const size_t at = body.find(from);
+    ASSERT_NE(at, std::string::npos);
+    body.replace(at, from.size(), to);
+    const uint64_t n = body.size();
+    const uint32_t crc = static_cast<uint32_t>(
+        crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(body.data()), uInt(n)));
+    std::string trailer = "L5CKEND!";
+    trailer.append(reinterpret_cast<const char*>(&n), 8);
+    trailer.append(reinterpret_cast<const char*>(&crc), 4);
+    trailer.append(4, '\0');
+    write_file(dir / "a" / "checkpoint.l5ck", body + trailer);
+    const Result r = l5sim(dir, "resume " + q(dir / "a") + " -q");
+    EXPECT_EQ(2, r.rc) << r.err;
+    EXPECT_NE(r.err.find("does not fit its config (20000 steps)"), std::string::npos) << r.err;
 }
 
 // weights.h5 carries, per snapshot, a histogram of the sample and the mean |dw| since the
