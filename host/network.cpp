@@ -224,11 +224,12 @@ int ring_fixed_exponent(const std::string& projection, uint32_t in_degree, float
     const double most = static_cast<double>(in_degree) * static_cast<double>(w_peak);
     for (int e = model::kMaxFixedExponent; e >= 0; --e)
         if (std::ldexp(most, e) <= 2147483647.0) return e;
-    throw Error(fmt::format(
+    // A property of the config alone (K or the source count, A, w_max): a config error, exit 2.
+    throw ConfigError(fmt::format(
         "projection {}: up to {:.4g} nS can arrive at one cell in one step ({} synapses of up to "
         "{:.4g} nS); the delay ring holds at most 2^31 - 1 nS per cell and step: reduce K or "
-        "the weights",
-        projection, most, in_degree, w_peak));
+        "the weights (projections.{}.connectivity.A, stdp.w_max_nS or w_max_factor)",
+        projection, most, in_degree, w_peak, projection));
 }
 
 Network build_network(const Config& cfg) {

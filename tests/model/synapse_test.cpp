@@ -58,7 +58,7 @@ TEST(FixedPoint, ExponentRefusesInputBeyondTheRing) {
     try {
         ring_fixed_exponent("PV_PYR", 4000000000u, 1.0f);
         ADD_FAILURE() << "4e9 nS in one step accepted";
-    } catch (const Error& e) {
+    } catch (const ConfigError& e) {  // a config error: exit 2
         const std::string m = e.what();
         EXPECT_NE(m.find("PV_PYR"), std::string::npos) << m;
         EXPECT_NE(m.find("reduce K or the weights"), std::string::npos) << m;
