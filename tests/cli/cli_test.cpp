@@ -758,6 +758,17 @@ TEST(CliValidate, SetIsValidatedToo) {
     EXPECT_NE(r.err.find("expected a probability in [0, 1]"), std::string::npos) << r.err;
 }
 
+// validate builds networks up to 1 GiB, so it finds what only the connectivity shows: here a
+// projection whose one-step input cannot fit the delay ring (a config error, exit 2).
+TEST(CliValidate, RingOverflowIsFoundByValidate) {
+    TempDir d;
+    const auto r = l5sim(d, "validate " + q(fs::path(L5SIM_SOURCE_DIR) / "configs/quickstart.yaml") +
+                                " --set projections.PYR_PYR.connectivity.A=1e30");
+    EXPECT_EQ(r.rc, 2) << r.out << r.err;
+    EXPECT_NE(r.err.find("projection PYR_PYR: up to"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("valid"), std::string::npos) << r.out;
+}
+
 TEST(CliValidate, ShippedConfigsAreValid) {
     TempDir d;
     for (const auto& e : fs::directory_iterator(fs::path(L5SIM_SOURCE_DIR) / "configs")) {
