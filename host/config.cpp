@@ -39,6 +39,8 @@ Override parse_override(const std::string& text) {
 namespace {
 
 constexpr double kBig = 1e300;
+constexpr double kMaxRateHz = 1e6;         // background rate_hz, and its schedule knob
+constexpr double kMaxAmplitudePa = 1e7;    // injection amplitude_pA, and its schedule knob
 
 model::IzhParams soma_defaults(CellType t) {
     model::IzhParams p;  // PYR soma (MODEL.md section 2)
@@ -90,7 +92,7 @@ void read_dendrite(MapReader r, model::DendriteParams& p) {
 }
 
 PoissonSource read_poisson(MapReader r, PoissonSource def) {
-    def.rate_hz = r.number("rate_hz", def.rate_hz, 0, 1e6);
+    def.rate_hz = r.number("rate_hz", def.rate_hz, 0, kMaxRateHz);
     def.weight = r.number("weight", def.weight, 0, 1e6);
     r.finish();
     return def;
@@ -247,10 +249,11 @@ bool plain_name(const std::string& name) {
     return true;
 }
 
-void check_name(MapReader& r, const std::string& name, const char* what) {
+// `key`: where the name stands (the map key itself, or an injection's `name`).
+void check_name(MapReader& r, const std::string& key, const std::string& name, const char* what) {
     if (!plain_name(name))
-        r.fail(name, std::string("a ") + what +
-                         " name of letters, digits, '_' and '-' (at most 64), not '" + name + "'");
+        r.fail(key, std::string(what) + " name of letters, digits, '_' and '-' (at most 64), not '" +
+                        name + "'");
 }
 
 std::vector<std::string> knob_names(const Config& c) {
@@ -326,7 +329,7 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
         const auto names = pops.keys();
         if (names.empty()) pops.fail_here("at least one population (a map name -> {type, n, ...})");
         for (const auto& name : names) {
-            check_name(pops, name, "population");
+            check_name(pops, name, name, "a population");
             c.populations.push_back(read_population(pops.map(name), name, c.dt_ms));
         }
         pops.finish();
@@ -334,7 +337,7 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
     {
         MapReader projs = r.map("projections");
         for (const auto& name : projs.keys()) {
-            check_name(projs, name, "projection");
+            check_name(projs, name, name, "a projection");
             c.projections.push_back(read_projection(projs.map(name), name, c));
         }
         projs.finish();
@@ -344,8 +347,7 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
         for (auto& ir : r.map_list("injections")) {
             InjectionConfig inj;
             inj.name = ir.string("name", "injection" + std::to_string(idx++));
-            if (!plain_name(inj.name))
-                ir.fail("name", "a name of letters, digits, '_' and '-' (at most 64)");
+            check_name(ir, "name", inj.name, "an injection");
             inj.population = find_population(ir, "population", c);
             const auto& pop = c.populations[inj.population];
             inj.compartment = ir.choice("compartment", "soma", {"soma", "dendrite"}) == "dendrite"
@@ -358,7 +360,7 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
             inj.kind = kind == "step"          ? InjectionConfig::Kind::step
                        : kind == "pulse_train" ? InjectionConfig::Kind::pulse_train
                                                : InjectionConfig::Kind::constant;
-            inj.amplitude_pA = ir.number("amplitude_pA", 0, -1e7, 1e7);
+            inj.amplitude_pA = ir.number("amplitude_pA", 0, -kMaxAmplitudePa, kMaxAmplitudePa);
             const bool timed = inj.kind != InjectionConfig::Kind::constant;
             inj.start_ms = timed ? ir.number("start_ms", 0, 0, kBig) : 0;
             inj.stop_ms = timed ? ir.number("stop_ms", -1, -1, kBig, "a time in ms (-1: until the end)") : -1;
@@ -389,21 +391,22 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
                                                                   : ScheduleEntry::Op::set;
             // A window without a value would silently set the knob to 0.
             if (!sr.has("value")) sr.fail("value", "a value (required)");
-            const bool is_gamma = e.knob.size() > 6 && e.knob.substr(e.knob.size() - 6) == ".gamma";
+            const bool is_gamma = e.knob.ends_with(".gamma");
             if (is_gamma && e.op == ScheduleEntry::Op::set) {
                 e.value = sr.number("value", 0, 0, 1, "a probability in [0, 1]");
             } else if (is_gamma) {
                 e.value = sr.number("value", 0, -1, 1, "a change of probability in [-1, 1]");
-            } else if (e.knob.size() > 8 && e.knob.substr(e.knob.size() - 8) == ".rate_hz") {
+            } else if (e.knob.ends_with(".rate_hz")) {
                 // The range of the config key (a rate of 10^300 Hz would draw forever).
                 e.value = e.op == ScheduleEntry::Op::set
-                              ? sr.number("value", 0, 0, 1e6, "a rate in [0, 1000000] Hz")
-                              : sr.number("value", 0, -1e6, 1e6,
+                              ? sr.number("value", 0, 0, kMaxRateHz, "a rate in [0, 1000000] Hz")
+                              : sr.number("value", 0, -kMaxRateHz, kMaxRateHz,
                                           "a change of rate in [-1000000, 1000000] Hz");
-            } else if (e.knob.rfind("injections.", 0) == 0) {
+            } else if (e.knob.starts_with("injections.")) {
                 e.value = e.op == ScheduleEntry::Op::set
-                              ? sr.number("value", 0, -1e7, 1e7, "an amplitude in [-1e7, 1e7] pA")
-                              : sr.number("value", 0, -2e7, 2e7,
+                              ? sr.number("value", 0, -kMaxAmplitudePa, kMaxAmplitudePa,
+                                          "an amplitude in [-1e7, 1e7] pA")
+                              : sr.number("value", 0, -2 * kMaxAmplitudePa, 2 * kMaxAmplitudePa,
                                           "a change of amplitude in [-2e7, 2e7] pA");
             } else {
                 e.value = sr.number("value", 0, -kBig, kBig, "a number");

@@ -33,11 +33,8 @@ struct Where {
 
 [[noreturn]] void fail(const Where& file, const YAML::Node& n, const std::string& path,
                        const std::string& expected) {
-    for (const auto& [o, label] : file.src.overridden) {
-        if (path == o || path.rfind(o + ".", 0) == 0 || o.rfind(path + ".", 0) == 0)
-            throw ConfigError(label + ": " + path + ": expected " + expected);
-    }
-    throw ConfigError(at(file.file, n) + ": " + path + ": expected " + expected);
+    const std::string* label = file.src.override_of(path);
+    throw ConfigError((label ? *label : at(file.file, n)) + ": " + path + ": expected " + expected);
 }
 
 std::string text_of(const YAML::Node& v) {

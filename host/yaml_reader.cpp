@@ -51,6 +51,14 @@ void check_unique_keys(const YAML::Node& node, const std::string& file, const st
 // yaml-cpp throws on most queries of an absent ("zombie") node: ask IsDefined() first.
 static bool is_map(const YAML::Node& n) { return n.IsDefined() && n.IsMap(); }
 
+const std::string* Source::override_of(const std::string& key_path) const {
+    for (const auto& [o, label] : overridden) {
+        if (key_path == o || key_path.rfind(o + ".", 0) == 0 || o.rfind(key_path + ".", 0) == 0)
+            return &label;
+    }
+    return nullptr;
+}
+
 MapReader::MapReader(YAML::Node node, std::string path, std::shared_ptr<const Source> src,
                      YAML::Node out)
     : node_(node), path_(std::move(path)), src_(std::move(src)), out_(out) {
@@ -62,10 +70,7 @@ std::string MapReader::path(const std::string& key) const {
 }
 
 std::string MapReader::where(const YAML::Node& n, const std::string& key_path) const {
-    for (const auto& [o, label] : src_->overridden) {
-        if (key_path == o || key_path.rfind(o + ".", 0) == 0 || o.rfind(key_path + ".", 0) == 0)
-            return label;
-    }
+    if (const std::string* label = src_->override_of(key_path)) return *label;
     if (n.IsDefined() && !n.Mark().is_null()) {
         return src_->file + ":" + std::to_string(n.Mark().line + 1) + ":" +
                std::to_string(n.Mark().column + 1);

@@ -20,6 +20,9 @@ struct Source {
     /// Key paths set by an override, and where to say they came from ("--set a.b",
     /// "run.yaml:12:5 (sweep.grid a.b = 3)").
     std::map<std::string, std::string> overridden;
+
+    /// Where an override set `key_path` (or a map above or below it): its label, or nullptr.
+    const std::string* override_of(const std::string& key_path) const;
 };
 
 /// Reads one YAML map. Keys must be read at most once; finish() rejects the rest.
