@@ -123,6 +123,19 @@ PopulationConfig read_population(MapReader r, const std::string& name, double dt
     } else {
         p.adapt_increment_nS = 0;
     }
+    {
+        // After soma and dendrite: their v_r and E_L are the default starting potentials.
+        using model::InitVar;
+        MapReader in = r.map("init");
+        auto& init = p.init;
+        init[int(InitVar::v)] = in.distribution("v_mV", p.soma.v_r, -200, 100);
+        init[int(InitVar::u)] = in.distribution("u_pA", 0, -1e6, 1e6);
+        if (pyr) {
+            init[int(InitVar::v_d)] = in.distribution("v_d_mV", p.dendrite.E_Ld, -200, 100);
+            init[int(InitVar::u_d)] = in.distribution("u_d_pA", 0, -1e6, 1e6);
+        }
+        in.finish();
+    }
     MapReader bg = r.map("background");
     p.background_soma = read_poisson(bg.map("soma"), pyr ? PoissonSource{600, 1}
                                                         : PoissonSource{600, 0.02});
@@ -205,7 +218,10 @@ ProjectionConfig read_projection(MapReader r, const std::string& name, const Con
         con.fail("rule", "dense (sparse connectivity needs network.layout: sheet)");
     p.A = con.number("A", 1, 0, kBig);
     p.sigma = con.positive("sigma", sheet ? 0.05 : 0.5);
-    p.autapses = con.boolean("autapses", false);
+    // The dense ring keeps each cell's connection to itself by default, as the reference
+    // implementation does (its Gaussian weight matrices keep their diagonal; MODEL.md section
+    // 7); sparse draws leave it out unless asked.
+    p.autapses = con.boolean("autapses", p.rule == ConnRule::dense);
     // Sparse rules draw K sources per cell: a population of one cell onto itself, autapses off,
     // has none to draw (the draw would fall back to the cell itself).
     if (p.rule == ConnRule::sparse && p.source == p.target && !p.autapses &&

@@ -430,13 +430,15 @@ void CpuEngine::init_population(uint32_t p) {
     s.adapt_decay = static_cast<float>(1 - cfg_.dt_ms / c.adapt_tau_ms);
     s.adapt_E = static_cast<float>(c.adapt_E_mV);
     const size_t n = c.n;
-    s.v.assign(n, static_cast<float>(c.soma.v_r));
-    for (auto* vec : {&s.u, &s.g_ampa, &s.g_nmda, &s.g_nmda_bg, &s.g_gaba, &s.g_adapt, &s.i_ext})
+    s.v = initial_values(cfg_, p, model::InitVar::v);
+    s.u = initial_values(cfg_, p, model::InitVar::u);
+    for (auto* vec : {&s.g_ampa, &s.g_nmda, &s.g_nmda_bg, &s.g_gaba, &s.g_adapt, &s.i_ext})
         vec->assign(n, 0.0f);
     if (s.pyramidal) {
         s.dend = model::make_dendrite_constants(c.dendrite, cfg_.dt_ms);
-        s.v_d.assign(n, static_cast<float>(c.dendrite.E_Ld));
-        for (auto* vec : {&s.u_d, &s.g_ampa_d, &s.g_nmda_d, &s.g_gaba_d, &s.i_ext_d})
+        s.v_d = initial_values(cfg_, p, model::InitVar::v_d);
+        s.u_d = initial_values(cfg_, p, model::InitVar::u_d);
+        for (auto* vec : {&s.g_ampa_d, &s.g_nmda_d, &s.g_gaba_d, &s.i_ext_d})
             vec->assign(n, 0.0f);
         s.gamma.assign(n, static_cast<float>(c.gamma));
         s.history.assign(n, 0);

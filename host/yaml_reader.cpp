@@ -85,7 +85,12 @@ std::string MapReader::where(const YAML::Node& n, const std::string& key_path) c
 std::string MapReader::show(const YAML::Node& n) const {
     if (!n.IsDefined()) return "nothing";
     if (n.IsScalar()) return "'" + n.Scalar() + "'";
-    if (n.IsMap()) return "a map";
+    if (n.IsMap()) {
+        // {uniform: [a, b]} and the like are shown whole.
+        if (n.size() == 1 && n.begin()->first.IsScalar())
+            return "{" + n.begin()->first.Scalar() + ": " + show(n.begin()->second) + "}";
+        return "a map";
+    }
     if (n.IsSequence()) {
         // Short lists of scalars are shown, so that the offending element can be seen.
         if (n.size() > 12) return "a list";
@@ -197,6 +202,63 @@ int64_t MapReader::integer(const std::string& key, int64_t def, int64_t lo, int6
     if (v < lo || v > hi) fail(key, e.str());
     out_[key] = v;
     return v;
+}
+
+model::InitSpec MapReader::distribution(const std::string& key, double def, double lo,
+                                        double hi) {
+    YAML::Node n = get(key);
+    const std::string range = range_text(lo, hi);
+    const std::string expected = "a number " + range + ", {uniform: [low, high]} or {normal: "
+                                 "[mean, sd]} (low <= high, mean " + range + ", sd >= 0)";
+    model::InitSpec spec;
+    spec.a = def;
+    if (!n.IsDefined()) {
+        out_[key] = format_number(def);
+        return spec;
+    }
+    // One number of a pair, or the constant itself.
+    auto number_of = [&](const YAML::Node& v) {
+        double x = 0;
+        if (!v.IsScalar() || string_typed(v)) fail(key, expected);
+        try {
+            x = v.as<double>();
+        } catch (const YAML::Exception&) {
+            fail(key, expected);
+        }
+        if (!std::isfinite(x)) fail(key, expected);
+        return x;
+    };
+    if (n.IsScalar()) {
+        spec.a = number_of(n);
+        if (spec.a < lo || spec.a > hi) fail(key, expected);
+        out_[key] = format_number(spec.a);
+        return spec;
+    }
+    if (!n.IsMap() || n.size() != 1) fail(key, expected);
+    const std::string kind = n.begin()->first.Scalar();
+    const YAML::Node pair = n.begin()->second;
+    const bool uniform = kind == "uniform";
+    if (!uniform && kind != "normal") fail(key, expected + " (not '" + kind + "')");
+    const std::string form =
+        uniform ? "{uniform: [low, high]}, two numbers " + range + " with low <= high"
+                : "{normal: [mean, sd]}, a mean " + range + " and an sd in [0, " +
+                      format_number(hi - lo) + "]";
+    if (!pair.IsSequence() || pair.size() != 2) fail(key, form);
+    spec.a = number_of(pair[0]);
+    spec.b = number_of(pair[1]);
+    spec.kind = uniform ? model::InitSpec::Kind::uniform : model::InitSpec::Kind::normal;
+    const bool ok = uniform ? spec.a >= lo && spec.b <= hi && spec.a <= spec.b
+                            : spec.a >= lo && spec.a <= hi && spec.b >= 0 && spec.b <= hi - lo;
+    if (!ok) fail(key, form);
+    YAML::Node list(YAML::NodeType::Sequence);
+    list.SetStyle(YAML::EmitterStyle::Flow);
+    list.push_back(format_number(spec.a));
+    list.push_back(format_number(spec.b));
+    YAML::Node m(YAML::NodeType::Map);
+    m.SetStyle(YAML::EmitterStyle::Flow);
+    m[kind] = list;
+    out_[key] = m;
+    return spec;
 }
 
 bool MapReader::boolean(const std::string& key, bool def) {

@@ -38,6 +38,9 @@ public:
     /// Like number() but the lower bound is exclusive (a value must be > lo).
     double positive(const std::string& key, double def, double hi = 1e300);
     int64_t integer(const std::string& key, int64_t def, int64_t lo, int64_t hi);
+    /// A value drawn per cell: a number in [lo, hi] (constant), {uniform: [a, b]} with
+    /// lo <= a <= b <= hi, or {normal: [mean, sd]} with mean in [lo, hi] and 0 <= sd <= hi - lo.
+    model::InitSpec distribution(const std::string& key, double def, double lo, double hi);
     bool boolean(const std::string& key, bool def);
     std::string choice(const std::string& key, const std::string& def,
                        const std::vector<std::string>& options);

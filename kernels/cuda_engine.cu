@@ -90,9 +90,12 @@ struct DeviceProjection {
     DeviceBuffer<float> x, r2, y, o2;
 };
 
-float* alloc_floats(DevicePopulation& d, uint32_t n, float init) {
-    d.floats.emplace_back(std::vector<float>(n, init));
+float* alloc_floats(DevicePopulation& d, const std::vector<float>& values) {
+    d.floats.emplace_back(values);
     return d.floats.back().data();
+}
+float* alloc_floats(DevicePopulation& d, uint32_t n, float init) {
+    return alloc_floats(d, std::vector<float>(n, init));
 }
 
 // What the members of a pack (CudaPack) share: the one stream every member enqueues on, and
@@ -414,8 +417,8 @@ void CudaEngine::init_population(uint32_t p) {
     v.adapt_E = static_cast<float>(c.adapt_E_mV);
     v.rc = rc_;
     d.floats.reserve(20);
-    v.v = alloc_floats(d, n, static_cast<float>(c.soma.v_r));
-    v.u = alloc_floats(d, n, 0);
+    v.v = alloc_floats(d, initial_values(cfg_, p, model::InitVar::v));
+    v.u = alloc_floats(d, initial_values(cfg_, p, model::InitVar::u));
     v.g_ampa = alloc_floats(d, n, 0);
     v.g_nmda = alloc_floats(d, n, 0);
     v.g_nmda_bg = alloc_floats(d, n, 0);
@@ -425,8 +428,8 @@ void CudaEngine::init_population(uint32_t p) {
     v.rem_soma = alloc_floats(d, n, model::poisson_never());
     if (v.pyramidal) {
         v.dend = model::make_dendrite_constants(c.dendrite, cfg_.dt_ms);
-        v.v_d = alloc_floats(d, n, static_cast<float>(c.dendrite.E_Ld));
-        v.u_d = alloc_floats(d, n, 0);
+        v.v_d = alloc_floats(d, initial_values(cfg_, p, model::InitVar::v_d));
+        v.u_d = alloc_floats(d, initial_values(cfg_, p, model::InitVar::u_d));
         v.g_ampa_d = alloc_floats(d, n, 0);
         v.g_nmda_d = alloc_floats(d, n, 0);
         v.g_gaba_d = alloc_floats(d, n, 0);

@@ -1,5 +1,6 @@
 #pragma once
 /// The resolved, validated configuration: every value of MODEL.md, in user units.
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "l5sim/model/dendrite.hpp"
+#include "l5sim/model/initial.hpp"
 #include "l5sim/model/izhikevich.hpp"
 #include "l5sim/model/stdp.hpp"
 
@@ -32,6 +34,9 @@ struct PopulationConfig {
     double gamma = 0.5;              // baseline coupling probability, pyramidal only
     double adapt_increment_nS = 0.065, adapt_tau_ms = 2000, adapt_E_mV = -80;
     PoissonSource background_soma, background_dendrite;
+    /// Initial v, u, v_d, u_d (indexed by model::InitVar): constants (v_r, 0, E_Ld, 0 by
+    /// default) or per-cell draws (populations.<name>.init).
+    std::array<model::InitSpec, model::kInitVars> init{};
 };
 
 struct StdpConfig {

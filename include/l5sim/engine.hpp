@@ -44,6 +44,10 @@ struct StateBlock {
 /// the layout does not depend on an engine's ring size.
 std::vector<StateBlock> state_layout(const Config& cfg);
 
+/// The initial value of `var` for every cell of population `pop` (populations.<name>.init:
+/// constants, or per-cell draws of model::initial_value). Both engines start from these.
+std::vector<float> initial_values(const Config& cfg, uint32_t pop, model::InitVar var);
+
 /// Ring buffer [slot][target] (slot = arrival step % slots) to the rotated checkpoint form
 /// [d][target] (arrival step = step + d, d < out_slots; zero where d >= slots), and back. The
 /// inverse throws Error if an entry the engine's ring cannot hold is non-zero.

@@ -166,7 +166,7 @@ TEST(ConfigErrors, MapForANumber) {
         "    n: {value: 4}",
     }));
     EXPECT_TRUE(starts_with(m, "test.yaml:3:8: "));
-    EXPECT_TRUE(mentions(m, {"populations.PYR.n: expected an integer", "got a map"}));
+    EXPECT_TRUE(mentions(m, {"populations.PYR.n: expected an integer", "got {value: '4'}"}));
 }
 
 TEST(ConfigErrors, FractionForAnInteger) {
@@ -200,7 +200,7 @@ TEST(ConfigErrors, ScalarWhereAPopulationMapIsExpected) {
 TEST(ConfigErrors, MapWhereAListIsExpected) {
     const auto m = error_of(base() + "injections: {population: PYR}\n");
     EXPECT_TRUE(starts_with(m, "test.yaml:16:13: "));
-    EXPECT_TRUE(mentions(m, {"injections: expected a list of maps, got a map"}));
+    EXPECT_TRUE(mentions(m, {"injections: expected a list of maps, got {population: 'PYR'}"}));
 }
 
 TEST(ConfigErrors, ScalarListItemWhereAMapIsExpected) {
@@ -862,6 +862,32 @@ TEST(ConfigErrors, DirectoryAsTheConfig) {
     } catch (const ConfigError& e) {
         EXPECT_TRUE(mentions(e.what(), {"/tmp: is a directory"}));
     }
+}
+
+
+// populations.<name>.init: a number, {uniform: [low, high]} or {normal: [mean, sd]}, each named
+// with its line; v_d and u_d only where there is a dendrite.
+TEST(ConfigErrors, InitialStateSpread) {
+    auto m = error_of(yaml({"populations:", "  PYR:", "    n: 4", "    init:",
+                            "      v_mV: {uniform: [-50, -60]}"}));
+    EXPECT_TRUE(starts_with(m, "test.yaml:5:13: ")) << m;
+    EXPECT_TRUE(mentions(m, {"populations.PYR.init.v_mV: expected {uniform: [low, high]}",
+                             "low <= high", "got {uniform: [-50, -60]}"}));
+    m = error_of(base(), {{"populations.PYR.init.v_mV", "{normal: [-60, -1]}"}});
+    EXPECT_TRUE(mentions(m, {"--set populations.PYR.init.v_mV", "expected {normal: [mean, sd]}",
+                             "an sd in [0, 300]"}));
+    m = error_of(base(), {{"populations.PYR.init.u_pA", "{gauss: [1, 2]}"}});
+    EXPECT_TRUE(mentions(m, {"populations.PYR.init.u_pA: expected a number", "(not 'gauss')"}));
+    m = error_of(base(), {{"populations.PYR.init.v_mV", "{uniform: [-70]}"}});
+    EXPECT_TRUE(mentions(m, {"expected {uniform: [low, high]}", "got {uniform: [-70]}"}));
+    m = error_of(base(), {{"populations.PYR.init.v_mV", "{uniform: [-70, x]}"}});
+    EXPECT_TRUE(mentions(m, {"populations.PYR.init.v_mV: expected"}));
+    m = error_of(base(), {{"populations.PYR.init.v_mV", "-300"}});
+    EXPECT_TRUE(mentions(m, {"expected a number in [-200, 100]", "got '-300'"}));
+    m = error_of(base(), {{"populations.PYR.init.v_mV", "{uniform: [-70, -60], normal: [1, 1]}"}});
+    EXPECT_TRUE(mentions(m, {"populations.PYR.init.v_mV: expected a number"}));
+    m = error_of(base(), {{"populations.PV.init.v_d_mV", "-70"}});
+    EXPECT_TRUE(mentions(m, {"populations.PV.init.v_d_mV: unknown key"}));
 }
 
 }  // namespace

@@ -329,4 +329,26 @@ TEST(ConfigReadme, ExamplesAreValid) {
     EXPECT_GE(examples, 2);
 }
 
+
+// The initial state in the resolved YAML: the defaults as numbers (v_r, E_L, 0), the spreads as
+// written; and it reads back to the same specification.
+TEST(ConfigResolved, InitialStateIsWrittenAndReadsBack) {
+    const auto c = parse(kBase, {{"populations.PYR.init.v_mV", "{uniform: [-75, -55]}"},
+                                 {"populations.PV.init.u_pA", "{normal: [1.5, 0.25]}"}});
+    const auto& pyr = c.populations[0].init;
+    EXPECT_EQ(pyr[0].kind, l5sim::model::InitSpec::Kind::uniform);
+    EXPECT_EQ(pyr[0].a, -75);
+    EXPECT_EQ(pyr[0].b, -55);
+    EXPECT_EQ(pyr[1].kind, l5sim::model::InitSpec::Kind::constant);
+    EXPECT_EQ(pyr[2].a, -70);  // E_L
+    EXPECT_EQ(c.populations[1].init[0].a, -55);  // PV's v_r
+    EXPECT_TRUE(mentions(c.resolved_yaml, {"v_mV: {uniform: [-75, -55]}", "u_pA: {normal: [1.5, 0.25]}",
+                                           "v_d_mV: -70", "u_d_pA: 0"}))
+        << c.resolved_yaml;
+    const auto again = parse(c.resolved_yaml);
+    EXPECT_EQ(again.resolved_yaml, c.resolved_yaml);
+    EXPECT_EQ(again.populations[1].init[1].kind, l5sim::model::InitSpec::Kind::normal);
+    EXPECT_EQ(again.populations[1].init[1].b, 0.25);
+}
+
 }  // namespace

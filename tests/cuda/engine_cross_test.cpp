@@ -1,6 +1,7 @@
 // CPU vs CUDA engine: the determinism contract across engines (DESIGN.md section 2). Identical
 // spikes (every cell, every step) and identical final weights, on the ring reference network and
-// on a 10^4-cell sheet with STDP, for at least 1 s of biological time; and run-to-run identity on
+// on a 10^4-cell sheet with STDP, for at least 1 s of biological time (the ring starting from an
+// initial-state spread); and run-to-run identity on
 // the GPU. Skips without a device; fails under L5SIM_REQUIRE_GPU=1.
 #include <gtest/gtest.h>
 
@@ -19,8 +20,9 @@ const char* kRing = R"(
 simulation: {dt_ms: 0.1, duration_ms: 1000, seed: 7}
 network: {layout: ring}
 populations:
-  PYR: {type: pyramidal, n: 200, background: {dendrite: {rate_hz: 400}}}
-  PV: {type: pv, n: 50}
+  PYR: {type: pyramidal, n: 200, background: {dendrite: {rate_hz: 400}},
+        init: {v_mV: {uniform: [-75, -55]}, u_pA: {normal: [0, 20]}, v_d_mV: {normal: [-70, 3]}}}
+  PV: {type: pv, n: 50, init: {v_mV: {uniform: [-60, -50]}}}
   SOM: {type: som, n: 50}
 projections:
   PYR_PYR: {source: PYR, target: PYR, receptors: {ampa: 1.75, nmda: 0.35},

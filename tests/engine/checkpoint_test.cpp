@@ -1,7 +1,8 @@
 // Checkpoints (include/l5sim/checkpoint.hpp): a run stopped at a step boundary, written to a
 // checkpoint and resumed in a new Simulation gives spikes, probes, weights, spike and event
 // counts identical to the run that was not stopped, on both engines (ring with delay-0 and
-// delayed projections, STDP, injections and schedule windows open across the checkpoint);
+// delayed projections, STDP, injections, schedule windows open across the checkpoint, and an
+// initial-state spread, which a resumed run must not draw again);
 // corrupt, truncated and foreign files are refused with a message naming the problem.
 #include <gtest/gtest.h>
 
@@ -25,8 +26,9 @@ const char* kRing = R"(
 simulation: {dt_ms: 0.1, duration_ms: 400, seed: 5}
 network: {layout: ring}
 populations:
-  PYR: {type: pyramidal, n: 120, background: {soma: {rate_hz: 700}, dendrite: {rate_hz: 300}}}
-  PV: {type: pv, n: 30}
+  PYR: {type: pyramidal, n: 120, background: {soma: {rate_hz: 700}, dendrite: {rate_hz: 300}},
+        init: {v_mV: {uniform: [-75, -55]}, v_d_mV: {normal: [-70, 3]}}}
+  PV: {type: pv, n: 30, init: {v_mV: {normal: [-60, 4]}}}
   SOM: {type: som, n: 30}
 projections:
   PYR_PYR: {source: PYR, target: PYR, receptors: {ampa: 1.75, nmda: 0.35}, delay: {ms: 1.5},

@@ -39,11 +39,11 @@ projections:
     receptors: {gaba_a: 1}
     connectivity: {A: 5, sigma: 2}
     delay: {ms: 1.5}
-  PYR_PYR_AUT:
+  PYR_PYR_NOAUT:
     source: PYR
     target: PYR
     receptors: {ampa: 1}
-    connectivity: {A: 2, sigma: 0.3, autapses: true}
+    connectivity: {A: 2, sigma: 0.3, autapses: false}
 )";
 
 // Chord distance between angle 2 pi i / n_i and 2 pi j / n_j on the unit circle, as the length
@@ -71,7 +71,7 @@ TEST(RingNetwork, DenseWeightsEqualGaussianFormula) {
     const Network net = build_network(cfg);
     ASSERT_EQ(net.projections.size(), 4u);
     const Expect cases[] = {
-        {0, 3.5, 0.5, false, 0}, {1, 1, 2, true, 0}, {2, 5, 2, true, 15}, {3, 2, 0.3, true, 0}};
+        {0, 3.5, 0.5, true, 0}, {1, 1, 2, true, 0}, {2, 5, 2, true, 15}, {3, 2, 0.3, false, 0}};
     for (const Expect& e : cases) {
         const auto& p = cfg.projections[e.proj];
         const auto& c = net.projections[e.proj];
@@ -103,15 +103,18 @@ TEST(RingNetwork, DenseWeightsEqualGaussianFormula) {
         EXPECT_EQ(c.max_delay_steps, e.delay_steps);
     }
     // Spot values by hand: neighbours on a ring of 200 are 2 sin(pi/200) apart; the autapse of
-    // PYR_PYR_AUT has d = 0, so w = A / (sigma sqrt(2 pi)) = 2 / (0.3 * 2.5066...).
-    const auto& aut = net.projections[3];
+    // PYR_PYR (dense: kept by default, as in the reference implementation) has d = 0, so
+    // w = A / (sigma sqrt(2 pi)) = 3.5 / (0.5 * 2.5066...).
+    const auto& aut = net.projections[0];
     bool found = false;
     for (uint64_t syn = aut.row_ptr[7]; syn < aut.row_ptr[8]; ++syn) {
         if (aut.target[syn] != 7) continue;
         found = true;
-        EXPECT_NEAR(aut.weight[syn], 2.0 / (0.3 * std::sqrt(2 * std::numbers::pi)), 1e-6);
+        EXPECT_NEAR(aut.weight[syn], 3.5 / (0.5 * std::sqrt(2 * std::numbers::pi)), 1e-6);
     }
     EXPECT_TRUE(found);
+    EXPECT_TRUE(cfg.projections[0].autapses);
+    EXPECT_FALSE(cfg.projections[3].autapses);
     const double d1 = 2 * std::sin(std::numbers::pi / 200);
     const auto& rec = net.projections[0];
     for (uint64_t syn = rec.row_ptr[0]; syn < rec.row_ptr[1]; ++syn)
@@ -137,8 +140,8 @@ TEST(RingNetwork, PlasticReverseIndexAndWeightBound) {
     }
     for (int h : hit) ASSERT_EQ(h, 1);  // a permutation
     // w_max = 2 x the largest initial weight (MODEL.md section 8 default); the largest weight of
-    // a 200-ring without autapses is the neighbour's.
-    const double w_top = dense_weight(3.5, 0.5, 2 * std::sin(std::numbers::pi / 200));
+    // a 200-ring with autapses is the autapse's (d = 0).
+    const double w_top = dense_weight(3.5, 0.5, 0.0);
     EXPECT_NEAR(c.w_init_max, w_top, 1e-6);
     EXPECT_NEAR(c.w_max, 2 * w_top, 2e-6);
     EXPECT_TRUE(net.projections[1].rev.empty());  // not plastic
@@ -271,6 +274,7 @@ void check_sheet(const Config& cfg, const Network& net, const SheetCase& e, bool
 TEST(SheetNetwork, FixedInDegreeGaussianDistancesAndDelays) {
     const Config cfg = test::config_from(sheet_yaml("grid"));
     const Network net = build_network(cfg);
+    EXPECT_FALSE(cfg.projections[0].autapses);  // sparse: no autapse unless asked (the ring: yes)
     check_sheet(cfg, net, {0, 0.05, 3.5, 0.5, 1.0, 0.1, true}, true);
     check_sheet(cfg, net, {1, 0.08, 5, 2, 0.5, 0.05, false}, true);
     // The plastic projection's reverse index points at synapses of the right target.

@@ -18,7 +18,7 @@ populations:
   PYR: {type: pyramidal, n: 101, background: {soma: {rate_hz: 3000}}}
 projections:
   PYR_PYR: {source: PYR, target: PYR, receptors: {ampa: 1.75, nmda: 0.35},
-            connectivity: {A: 3.5, sigma: 0.5}, stdp: {}}
+            connectivity: {A: 3.5, sigma: 0.5, autapses: false}, stdp: {}}
 recording:
   weights: [{projection: PYR_PYR, every_ms: 10, max_synapses: 1000}]
 )";
@@ -28,7 +28,7 @@ recording:
 TEST_P(WeightRecordEngine, SampleSpansTheProjection) {
     Simulation sim(test::config_from(kNet), backend());
     sim.run();
-    const uint64_t total = 101 * 100;  // dense, no autapses
+    const uint64_t total = 101 * 100;  // dense, autapses off
     const auto& rec = sim.weights()[0];
     EXPECT_EQ(rec.stride, 11u);        // ceil(10100 / 1000)
     EXPECT_EQ(rec.count, 919u);        // ceil(10100 / 11) <= 1000

@@ -35,15 +35,6 @@ L5_HD inline float wrap01(float x) {
     return x;
 }
 
-/// Two standard normal numbers from two uniforms (Box-Muller with portable log and sincos).
-L5_HD inline void gaussian_pair(uint32_t w0, uint32_t w1, float* z0, float* z1) {
-    const float r = sqrtf(-2.0f * plog(u01_open0(w0)));
-    float s, c;
-    psincos_2pi(u01(w1), &s, &c);
-    *z0 = r * c;
-    *z1 = r * s;
-}
-
 /// Grid position of cell i among n cells laid on a side x side grid (side = ceil(sqrt(n))),
 /// at cell centres; cells fill rows in order.
 L5_HD inline void grid_position(uint32_t i, uint32_t side, float* x, float* y) {

@@ -1,11 +1,13 @@
 #pragma once
 /// Counter-based random numbers (Random123 Philox4x32-10), keyed by (seed, stream, step, id):
 /// no generator state, so any engine, thread count or restart draws the same numbers.
+#include <cmath>
 #include <cstdint>
 
 #include <Random123/philox.h>
 
 #include "l5sim/model/hd.hpp"
+#include "l5sim/model/pmath.hpp"
 
 namespace l5sim::model {
 
@@ -16,6 +18,7 @@ enum class StreamKind : uint32_t {
     coupling = 2,    // per (population, step, cell): word 0 BAP draw, word 1 plateau draw
     positions = 3,   // per (population, cell): words 0, 1 jitter
     connect = 4,     // per (projection, draw k, target cell, attempt)
+    init = 5,        // per (population, cell, variable): the initial-state spread
 };
 
 L5_HD inline uint32_t stream_id(StreamKind kind, uint32_t index) {
@@ -43,6 +46,15 @@ L5_HD inline float u01(uint32_t x) { return static_cast<float>(x >> 8) * 5.96046
 /// Uniform float in (0, 1]: safe for log().
 L5_HD inline float u01_open0(uint32_t x) {
     return static_cast<float>((x >> 8) + 1u) * 5.9604644775390625e-8f;
+}
+
+/// Two standard normal numbers from two uniforms (Box-Muller with portable log and sincos).
+L5_HD inline void gaussian_pair(uint32_t w0, uint32_t w1, float* z0, float* z1) {
+    const float r = sqrtf(-2.0f * plog(u01_open0(w0)));
+    float s, c;
+    psincos_2pi(u01(w1), &s, &c);
+    *z0 = r * c;
+    *z1 = r * s;
 }
 
 }  // namespace l5sim::model
