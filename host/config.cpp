@@ -101,8 +101,13 @@ PoissonSource read_poisson(MapReader r, PoissonSource def) {
 PopulationConfig read_population(MapReader r, const std::string& name, double dt) {
     PopulationConfig p;
     p.name = name;
-    const std::string type = r.choice("type", "pyramidal", {"pyramidal", "pv", "som"});
-    p.type = type == "pv" ? CellType::pv : type == "som" ? CellType::som : CellType::pyramidal;
+    const std::string type =
+        r.choice("type", "pyramidal",
+                 {cell_type_name(CellType::pyramidal), cell_type_name(CellType::pv),
+                  cell_type_name(CellType::som)});
+    p.type = type == cell_type_name(CellType::pv)    ? CellType::pv
+             : type == cell_type_name(CellType::som) ? CellType::som
+                                                     : CellType::pyramidal;
     p.n = static_cast<uint32_t>(r.integer("n", 0, 1, 2000000000));
     const bool pyr = p.type == CellType::pyramidal;
     p.soma = soma_defaults(p.type);
@@ -126,13 +131,30 @@ PopulationConfig read_population(MapReader r, const std::string& name, double dt
     {
         // After soma and dendrite: their v_r and E_L are the default starting potentials.
         using model::InitVar;
+        struct Key {
+            const char* name;
+            InitVar var;
+            double def, lo, hi;
+            bool pyramidal_only;
+        };
+        const Key keys[] = {
+            {"v_mV", InitVar::v, p.soma.v_r, -200, 100, false},
+            {"u_pA", InitVar::u, 0, -1e6, 1e6, false},
+            {"g_ampa_nS", InitVar::g_ampa, 0, 0, 1e6, false},
+            {"g_nmda_nS", InitVar::g_nmda, 0, 0, 1e6, false},
+            {"g_nmda_bg_nS", InitVar::g_nmda_bg, 0, 0, 1e6, false},
+            {"g_gaba_nS", InitVar::g_gaba, 0, 0, 1e6, false},
+            {"g_adapt_nS", InitVar::g_adapt, 0, 0, 1e6, true},
+            {"v_d_mV", InitVar::v_d, p.dendrite.E_Ld, -200, 100, true},
+            {"u_d_pA", InitVar::u_d, 0, -1e6, 1e6, true},
+            {"g_ampa_d_nS", InitVar::g_ampa_d, 0, 0, 1e6, true},
+            {"g_nmda_d_nS", InitVar::g_nmda_d, 0, 0, 1e6, true},
+            {"g_gaba_d_nS", InitVar::g_gaba_d, 0, 0, 1e6, true},
+        };
         MapReader in = r.map("init");
-        auto& init = p.init;
-        init[int(InitVar::v)] = in.distribution("v_mV", p.soma.v_r, -200, 100);
-        init[int(InitVar::u)] = in.distribution("u_pA", 0, -1e6, 1e6);
-        if (pyr) {
-            init[int(InitVar::v_d)] = in.distribution("v_d_mV", p.dendrite.E_Ld, -200, 100);
-            init[int(InitVar::u_d)] = in.distribution("u_d_pA", 0, -1e6, 1e6);
+        for (const Key& k : keys) {
+            if (k.pyramidal_only && !pyr) continue;
+            p.init[int(k.var)] = in.distribution(k.name, k.def, k.lo, k.hi);
         }
         in.finish();
     }

@@ -430,16 +430,24 @@ void CpuEngine::init_population(uint32_t p) {
     s.adapt_decay = static_cast<float>(1 - cfg_.dt_ms / c.adapt_tau_ms);
     s.adapt_E = static_cast<float>(c.adapt_E_mV);
     const size_t n = c.n;
-    s.v = initial_values(cfg_, p, model::InitVar::v);
-    s.u = initial_values(cfg_, p, model::InitVar::u);
-    for (auto* vec : {&s.g_ampa, &s.g_nmda, &s.g_nmda_bg, &s.g_gaba, &s.g_adapt, &s.i_ext})
-        vec->assign(n, 0.0f);
+    using model::InitVar;
+    auto init = [&](InitVar var) { return initial_values(cfg_, p, var); };
+    s.v = init(InitVar::v);
+    s.u = init(InitVar::u);
+    s.g_ampa = init(InitVar::g_ampa);
+    s.g_nmda = init(InitVar::g_nmda);
+    s.g_nmda_bg = init(InitVar::g_nmda_bg);
+    s.g_gaba = init(InitVar::g_gaba);
+    s.g_adapt = init(InitVar::g_adapt);
+    s.i_ext.assign(n, 0.0f);
     if (s.pyramidal) {
         s.dend = model::make_dendrite_constants(c.dendrite, cfg_.dt_ms);
-        s.v_d = initial_values(cfg_, p, model::InitVar::v_d);
-        s.u_d = initial_values(cfg_, p, model::InitVar::u_d);
-        for (auto* vec : {&s.g_ampa_d, &s.g_nmda_d, &s.g_gaba_d, &s.i_ext_d})
-            vec->assign(n, 0.0f);
+        s.v_d = init(InitVar::v_d);
+        s.u_d = init(InitVar::u_d);
+        s.g_ampa_d = init(InitVar::g_ampa_d);
+        s.g_nmda_d = init(InitVar::g_nmda_d);
+        s.g_gaba_d = init(InitVar::g_gaba_d);
+        s.i_ext_d.assign(n, 0.0f);
         s.gamma.assign(n, static_cast<float>(c.gamma));
         s.history.assign(n, 0);
         s.rem_dend.assign(n, model::poisson_never());

@@ -240,20 +240,21 @@ int drive(Simulation& sim, const std::filesystem::path& dir, const Provenance& p
     write_results(dir, sim, prov);
     std::error_code ec;
     std::filesystem::remove(ck, ec);  // the run is complete: its outputs are final
-    // The burst fraction needs the spike trains: without recording.spikes it is unknown (null
-    // in summary.json), not 0. The calcium fraction is counted by the engine (PYR only).
+    // Burst and calcium fractions are said of pyramidal populations only (null in summary.json
+    // for interneurons, whose fast firing makes the ISI criterion meaningless); the burst
+    // fraction needs the spike trains, so without recording.spikes it is unknown, not 0.
     const auto summaries = summarize(sim);
     for (size_t p = 0; p < summaries.size(); ++p) {
         const auto& s = summaries[p];
-        const std::string burst = cfg.recording.spikes
-                                      ? fmt::format("burst fraction {:.2f}", s.burst_fraction)
-                                      : std::string("burst fraction n/a (spikes not recorded)");
-        const std::string calcium =
-            cfg.populations[p].type == CellType::pyramidal
-                ? fmt::format("  calcium-triggered {:.2f}", s.calcium_fraction)
-                : std::string();
-        spdlog::info("{:>6}: {:7} cells {:9} spikes {:8.2f} Hz  {}{}", s.name, s.n, s.spikes,
-                     s.rate_hz, burst, calcium);
+        std::string fractions;
+        if (cfg.populations[p].type == CellType::pyramidal) {
+            fractions = s.burst_fraction
+                            ? fmt::format("  burst fraction {:.2f}", *s.burst_fraction)
+                            : std::string("  burst fraction n/a (spikes not recorded)");
+            fractions += fmt::format("  calcium-triggered {:.2f}", s.calcium_fraction.value_or(0));
+        }
+        spdlog::info("{:>6}: {:7} cells {:9} spikes {:8.2f} Hz{}", s.name, s.n, s.spikes,
+                     s.rate_hz, fractions);
     }
     remove_streams(dir);  // spikes.h5, probes.h5 and weights.h5 hold them now
     const auto& t = sim.timing();

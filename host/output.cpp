@@ -14,6 +14,7 @@
 #include "l5sim/build_info.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/spike_stream.hpp"
+#include "summary_json.hpp"
 
 namespace fs = std::filesystem;
 
@@ -456,15 +457,7 @@ void write_results(const fs::path& dir, const Simulation& sim, const Provenance&
     j["git_hash"] = build::git_hash;
     j["engine"] = prov.engine;
     j["seed"] = cfg.seed;
-    for (const auto& s : summarize(sim)) {
-        j["populations"][s.name] = {{"n", s.n},
-                                    {"spikes", s.spikes},
-                                    {"rate_hz", s.rate_hz},
-                                    {"burst_fraction", cfg.recording.spikes
-                                                           ? nlohmann::ordered_json(s.burst_fraction)
-                                                           : nlohmann::ordered_json()},
-                                    {"calcium_fraction", s.calcium_fraction}};
-    }
+    for (const auto& s : summarize(sim)) j["populations"][s.name] = population_json(s);
     const auto& t = sim.timing();
     const double bio_s = static_cast<double>(t.steps) * cfg.dt_ms * 1e-3;
     j["timing"] = {{"wall_s", t.wall_s},

@@ -425,15 +425,21 @@ std::vector<PopulationSummary> summarize(const Simulation& sim) {
     std::vector<double> streamed;
     if (sim.spike_stream()) streamed = streamed_burst_fractions(*sim.spike_stream(), cfg, isi);
     for (uint32_t p = 0; p < cfg.populations.size(); ++p) {
+        const auto& pop = cfg.populations[p];
         PopulationSummary s;
-        s.name = cfg.populations[p].name;
-        s.n = cfg.populations[p].n;
+        s.name = pop.name;
+        s.type = cell_type_name(pop.type);
+        s.n = pop.n;
         const auto& rec = sim.spikes()[p];
         s.spikes = sim.spike_count(p);
         s.rate_hz = seconds > 0 ? static_cast<double>(s.spikes) / (s.n * seconds) : 0;
-        s.burst_fraction = sim.spike_stream() ? streamed[p] : burst_fraction(rec, s.n, isi);
-        s.calcium_fraction =
-            s.spikes ? static_cast<double>(sim.engine().calcium_spikes(p)) / s.spikes : 0;
+        if (pop.type == CellType::pyramidal) {
+            if (cfg.recording.spikes)
+                s.burst_fraction =
+                    sim.spike_stream() ? streamed[p] : burst_fraction(rec, s.n, isi);
+            s.calcium_fraction =
+                s.spikes ? static_cast<double>(sim.engine().calcium_spikes(p)) / s.spikes : 0;
+        }
         out.push_back(s);
     }
     return out;

@@ -19,6 +19,7 @@
 #include "l5sim/output.hpp"
 #include "l5sim/packed.hpp"
 #include "l5sim/sweep.hpp"
+#include "summary_json.hpp"
 
 namespace fs = std::filesystem;
 
@@ -202,12 +203,7 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
         const Provenance prov{sim.engine().name(), opt.command_line + " (replica " +
                                                        std::to_string(i) + how + ")"};
         nlohmann::ordered_json s = replica_json(batch.replicas[i]);
-        for (const auto& p : summarize(sim))
-            s["populations"][p.name] = {{"n", p.n},
-                                        {"spikes", p.spikes},
-                                        {"rate_hz", p.rate_hz},
-                                        {"burst_fraction", p.burst_fraction},
-                                        {"calcium_fraction", p.calcium_fraction}};
+        for (const auto& p : summarize(sim)) s["populations"][p.name] = population_json(p);
         s["wall_s"] = sim.timing().wall_s;
         std::lock_guard<std::mutex> lock(io);
         fs::create_directories(rdir);

@@ -212,6 +212,8 @@ model::InitSpec MapReader::distribution(const std::string& key, double def, doub
                                  "[mean, sd]} (low <= high, mean " + range + ", sd >= 0)";
     model::InitSpec spec;
     spec.a = def;
+    spec.lo = lo;
+    spec.hi = hi;
     if (!n.IsDefined()) {
         out_[key] = format_number(def);
         return spec;

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Install everything l5sim needs on Debian 12 (idempotent): compilers and build tools, the
 # libraries (all Debian packages; nothing is downloaded at build time), and numpy / matplotlib /
-# h5py for scripts/plot.py. The CUDA toolkit is optional: with nvcc on PATH or in
+# h5py and PyYAML for scripts/plot.py. The CUDA toolkit is optional: with nvcc on PATH or in
 # /usr/local/cuda the CUDA parts build too.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS="build-essential cmake ninja-build ccache git pkg-config libyaml-cpp-dev libspdlog-dev
   libfmt-dev libcli11-dev nlohmann-json3-dev libhdf5-dev librandom123-dev libgtest-dev zlib1g-dev
-  libomp-dev python3 python3-pip python3-numpy python3-matplotlib python3-h5py"
+  libomp-dev python3 python3-pip python3-numpy python3-matplotlib python3-h5py python3-yaml"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -19,9 +19,9 @@ if [ -n "$missing" ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
 fi
 # The python3 on PATH may not be Debian's (pyenv, conda): make sure it can import the plot stack.
-if ! python3 -c "import numpy, matplotlib, h5py" 2>/dev/null; then
-  echo "install_deps: pip install numpy matplotlib h5py for $(command -v python3)"
-  python3 -m pip install -q numpy matplotlib h5py 2>/dev/null ||
-    python3 -m pip install -q --user --break-system-packages numpy matplotlib h5py
+if ! python3 -c "import numpy, matplotlib, h5py, yaml" 2>/dev/null; then
+  echo "install_deps: pip install numpy matplotlib h5py pyyaml for $(command -v python3)"
+  python3 -m pip install -q numpy matplotlib h5py pyyaml 2>/dev/null ||
+    python3 -m pip install -q --user --break-system-packages numpy matplotlib h5py pyyaml
 fi
 echo "install_deps: all dependencies present"

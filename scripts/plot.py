@@ -5,8 +5,19 @@
 
 Writes, into OUTDIR (or --figdir):
   raster.png   spikes of every population, stacked, one colour per population (spikes.h5)
-  rates.png    population rates over time: bins of --bin-ms, Gaussian-smoothed (spikes.h5)
+  rates.png    population rates over time: bins of --bin-ms, Gaussian-smoothed (spikes.h5), with
+               the schedule's windows shaded and each population's burst and calcium-triggered
+               fractions (pyramidal) or CV of ISIs (others)
+
+Printed: per population its rate, burst fraction (pyramidal populations only: spikes in runs of
+ISIs < 10 ms; meaningless for fast-spiking interneurons), calcium-triggered fraction (from
+summary.json) and mean CV of ISIs; and the same per epoch when the config has a schedule (the
+epochs are delimited by the schedule windows' edges).
   probes.png   every recorded variable of every probe, one line per cell (probes.h5, if present)
+  plateau.png  close-ups of probed pyramidal cells: a somatic spike whose back-propagated spike
+               (BAP) lifts the dendrite over theta_Ca into a calcium plateau, and a burst the soma
+               fires in burst mode during a plateau (a probe with v, v_d and burst_mode sampled
+               at least every 0.5 ms)
   weights.png  mean weight +/- s.d. and 10-90 % band over time, the change since the first
                snapshot and between snapshots (mean |dw|), and the histogram of the first vs the
                last snapshot, per recorded projection (weights.h5, if present)
@@ -19,6 +30,7 @@ config order and the simulated duration.
 
 Exit codes: 0 ok, 2 missing or unreadable input (the message names the file), 1 other errors.
 """
+BURST_ISI_MS = 10.0  # MODEL.md section 10
 import argparse
 import json
 import os
@@ -33,8 +45,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 try:
     import h5py
+    import yaml
 except ImportError:  # pragma: no cover - the message is the point
-    sys.exit("plot.py: needs h5py (pip install h5py numpy matplotlib)")
+    sys.exit("plot.py: needs h5py and PyYAML (scripts/install_deps.sh, or pip install h5py "
+             "pyyaml numpy matplotlib)")
 
 # Fixed colours for the model's populations, tab10 for any other name.
 POP_COLOURS = {"PYR": "#1f5fa8", "PV": "#d62728", "SOM": "#2ca02c"}
@@ -81,6 +95,98 @@ def read_summary(outdir):
             return json.load(f)
     except (OSError, ValueError) as e:
         raise InputError(f"{path}: cannot parse it as JSON ({e})") from e
+
+
+def read_resolved(outdir):
+    """config.resolved.yaml as a dict, or None when there is none."""
+    path = os.path.join(outdir, "config.resolved.yaml")
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:
+        raise InputError(f"{path}: cannot parse it as YAML ({e})") from e
+
+
+def population_types(summary, resolved):
+    """Population name -> cell type (summary.json's, else the resolved config's)."""
+    types = {}
+    for name, p in ((resolved or {}).get("populations") or {}).items():
+        types[name] = (p or {}).get("type", "pyramidal")
+    for name, p in ((summary or {}).get("populations") or {}).items():
+        if isinstance(p, dict) and p.get("type"):
+            types[name] = p["type"]
+    return types
+
+
+def schedule_windows(resolved, duration):
+    """The schedule's windows as (start ms, stop ms, label), clipped to the run."""
+    out = []
+    for e in ((resolved or {}).get("schedule") or []):
+        start, stop = float(e.get("start_ms", 0)), float(e.get("stop_ms", -1))
+        if stop < 0 or stop > duration:
+            stop = duration
+        if start >= duration:
+            continue
+        op = "+=" if e.get("op") == "add" else "="
+        cells = e.get("cells", "all")
+        some = "" if cells == "all" else " (some cells)"
+        out.append((start, stop, f"{e['knob']} {op} {float(e['value']):g}{some}"))
+    return out
+
+
+def epochs(windows, duration):
+    """The run cut at every window edge: (start ms, stop ms, the windows open in it)."""
+    edges = sorted({0.0, float(duration)} | {w[0] for w in windows} | {w[1] for w in windows})
+    out = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        if b > a:
+            inside = [w[2] for w in windows if w[0] <= a and w[1] >= b]
+            out.append((a, b, "; ".join(inside) or "no schedule window open"))
+    return out
+
+
+def burst_flags(t, ids, isi_ms=BURST_ISI_MS):
+    """Per spike: whether it belongs to a run of >= 2 spikes of its cell with ISIs < isi_ms."""
+    order = np.lexsort((t, ids))
+    ts, cs = t[order], ids[order]
+    near = (cs[1:] == cs[:-1]) & (np.diff(ts) < isi_ms)
+    f = np.zeros(t.size, dtype=bool)
+    f[1:] |= near
+    f[:-1] |= near
+    flags = np.zeros(t.size, dtype=bool)
+    flags[order] = f
+    return flags
+
+
+def mean_cv(t, ids):
+    """Mean over cells with >= 3 spikes of the coefficient of variation of their ISIs (nan if
+    no cell has 3)."""
+    order = np.lexsort((t, ids))
+    ts, cs = t[order], ids[order]
+    same = cs[1:] == cs[:-1]
+    isi, cell = np.diff(ts)[same], cs[1:][same]
+    if isi.size == 0:
+        return float("nan")
+    _, inv = np.unique(cell, return_inverse=True)
+    n = np.bincount(inv)
+    s1, s2 = np.bincount(inv, isi), np.bincount(inv, isi * isi)
+    ok = n >= 2
+    if not ok.any():
+        return float("nan")
+    m = s1[ok] / n[ok]
+    sd = np.sqrt(np.maximum(s2[ok] / n[ok] - m * m, 0.0))
+    return float(np.mean(sd / m))
+
+
+def spike_stats(p, t0, t1, flags):
+    """Rate (Hz), burst fraction and mean CV of ISIs of population p in [t0, t1)."""
+    sel = (p["t"] >= t0) & (p["t"] < t1)
+    n_sp = int(sel.sum())
+    rate = n_sp / (p["n"] * (t1 - t0) * 1e-3) if t1 > t0 else float("nan")
+    bf = float(flags[sel].mean()) if n_sp else 0.0
+    return rate, bf, mean_cv(p["t"][sel], p["ids"][sel])
 
 
 def read_spikes(outdir, summary):
@@ -182,7 +288,7 @@ def gaussian_smooth(x, sigma_bins):
     return np.convolve(padded, k, mode="valid")
 
 
-def plot_rates(pops, colours, duration, bin_ms, smooth_ms, path):
+def plot_rates(pops, colours, duration, bin_ms, smooth_ms, path, windows=(), notes=None):
     edges = np.arange(0.0, duration + bin_ms, bin_ms)
     if edges[-1] < duration:
         edges = np.append(edges, duration)
@@ -199,13 +305,17 @@ def plot_rates(pops, colours, duration, bin_ms, smooth_ms, path):
                 label=f"{bin_ms:g} ms bins")
         ax.plot(centres, smooth, color=c, lw=1.6, label=f"smoothed ({smooth_ms:g} ms)")
         mean = p["t"].size / (p["n"] * duration * 1e-3)
-        ax.axhline(mean, color="k", lw=0.7, ls="--", label=f"mean {mean:.2f} Hz")
+        note = (notes or {}).get(p["name"], "")
+        ax.axhline(mean, color="k", lw=0.7, ls="--", label=f"mean {mean:.2f} Hz{note}")
+        for k, (a, b, label) in enumerate(windows):
+            ax.axvspan(a, b, color=plt.get_cmap("Pastel2")(k % 8), alpha=0.5, lw=0,
+                       label=label if ax is axes[0, 0] else None)
         ax.set_ylabel(f"{p['name']}\nrate (Hz)")
         ax.set_ylim(bottom=0, top=max(1.0, 1.1 * float(rate.max(initial=0))))
         ax.legend(loc="upper right", fontsize=8, frameon=False, ncol=3)
     axes[-1, 0].set_xlabel("time (ms)")
     axes[-1, 0].set_xlim(0, duration)
-    axes[0, 0].set_title("Population rates")
+    axes[0, 0].set_title("Population rates" + (" (shaded: schedule windows)" if windows else ""))
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
@@ -257,6 +367,86 @@ def plot_probes(outdir, t0, t1, max_traces, path):
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return True
+
+
+def plateau_episodes(t, v, v_d, mode, v_peak, theta):
+    """Two kinds of episode among the probed cells (columns), as (column, sample index):
+    a somatic spike, fired while v_d was below theta, whose back-propagated spike lifts v_d over
+    theta within 5 ms (a BAP-triggered plateau); and a burst, a spike fired in burst mode during a
+    plateau and followed by the next within 10 ms. The first of each kind, or None."""
+    bap, burst = None, None
+    for c in range(v.shape[1]):
+        spikes = np.flatnonzero(v[:, c] >= v_peak)
+        for k, i in enumerate(spikes):
+            j = np.searchsorted(t, t[i] + 5.0)
+            if bap is None and v_d[i, c] < theta and np.any(v_d[i + 1:j + 1, c] >= theta):
+                bap = (c, i)
+            # A probe sample with v >= v_peak holds the burst mode its reset uses.
+            if (burst is None and mode[i, c] > 0.5 and v_d[i, c] >= theta
+                    and k + 1 < spikes.size and t[spikes[k + 1]] - t[i] < BURST_ISI_MS):
+                burst = (c, i)
+    return bap, burst
+
+
+def plot_plateau(outdir, resolved, path):
+    """plateau.png from the first probe of a pyramidal population with v, v_d and burst_mode
+    sampled at least every 0.5 ms: a BAP-triggered plateau and a burst fired in a plateau, side
+    by side. False when there is no such probe or neither episode occurred."""
+    src = os.path.join(outdir, "probes.h5")
+    pops = (resolved or {}).get("populations") or {}
+    with open_h5(src) as f:
+        for gname in (f["probes"] if "probes" in f else []):
+            g = f["probes"][gname]
+            if not all(k in g for k in ("time_ms", "v", "v_d", "burst_mode")):
+                continue
+            t = np.asarray(g["time_ms"][()])
+            if t.size < 3 or np.median(np.diff(t)) > 0.5:
+                continue
+            pop = pops.get(gname.rsplit("_", 1)[0]) or {}
+            v_peak = float((pop.get("soma") or {}).get("v_peak_mV", 50))
+            theta = float((pop.get("dendrite") or {}).get("theta_Ca_mV", -30))
+            v, v_d = np.asarray(g["v"][()]), np.asarray(g["v_d"][()])
+            mode = np.asarray(g["burst_mode"][()])
+            if v.ndim == 1:
+                v, v_d, mode = v[:, None], v_d[:, None], mode[:, None]
+            ids = np.asarray(g["node_ids"][()]) if "node_ids" in g else np.arange(v.shape[1])
+            bap, burst = plateau_episodes(t, v, v_d, mode, v_peak, theta)
+            shown = [(e, title, span) for e, title, span in (
+                (bap, "a back-propagated spike starts a calcium plateau", (-10, 60)),
+                (burst, "during a plateau the soma fires in burst mode", (-40, 40)))
+                if e is not None]
+            if not shown:
+                continue
+            fig, axes = plt.subplots(3, len(shown), figsize=(6.2 * len(shown), 6.4),
+                                     sharex="col", squeeze=False,
+                                     gridspec_kw={"height_ratios": [3, 3, 1]})
+            for col, ((c, i), title, (lo, hi)) in enumerate(shown):
+                t_s = t[i]
+                sel = (t >= t_s + lo) & (t <= t_s + hi)
+                tt = t[sel] - t_s
+                ax_v, ax_d, ax_m = axes[:, col]
+                ax_v.plot(tt, v[sel, c], color="#1f5fa8", lw=1.0)
+                ax_v.set_ylabel("soma v (mV)")
+                ax_v.set_title(f"{title}\n({gname}, cell {ids[c]}, t = {t_s:.1f} ms)",
+                               fontsize=10)
+                ax_d.plot(tt, v_d[sel, c], color="#9467bd", lw=1.0)
+                ax_d.axhline(theta, color="#d62728", ls="--", lw=0.8,
+                             label=f"theta_Ca = {theta:g} mV")
+                ax_d.set_ylabel("dendrite v_d (mV)")
+                ax_d.legend(loc="lower right", fontsize=8, frameon=False)
+                ax_m.step(tt, mode[sel, c], where="post", color="#2ca02c", lw=1.0)
+                ax_m.set_ylim(-0.2, 1.2)
+                ax_m.set_yticks([0, 1])
+                ax_m.set_ylabel("burst\nmode")
+                ax_m.set_xlabel("time from the spike (ms)")
+            fig.suptitle("Soma-dendrite coupling (MODEL.md section 4): burst mode = the next "
+                         "reset uses (c_burst, d_burst); it is drawn with probability gamma "
+                         "each step while v_d >= theta_Ca", fontsize=9)
+            fig.tight_layout()
+            fig.savefig(path, dpi=130)
+            plt.close(fig)
+            return True
+    return False
 
 
 def plot_weights(outdir, path):
@@ -360,25 +550,52 @@ def main(argv=None):
         t0 = a.t_start
         if not t1 > t0:
             ap.error("--t-stop must be after --t-start")
+        resolved = read_resolved(a.outdir)
+        types = population_types(summary, resolved)
+        windows = schedule_windows(resolved, duration)
+        flags = {p["name"]: burst_flags(p["t"], p["ids"]) for p in pops}
+        lines, notes = [], {}
+        for p in pops:
+            pyramidal = types.get(p["name"], "pyramidal") == "pyramidal"
+            ca = (((summary or {}).get("populations") or {}).get(p["name"]) or {}).get(
+                "calcium_fraction")
+            def describe(t_a, t_b):
+                rate, bf, cv = spike_stats(p, t_a, t_b, flags[p["name"]])
+                text = f"{rate:8.2f} Hz"
+                if pyramidal:
+                    text += f"  burst fraction {bf:.2f}"
+                return text + f"  CV of ISIs {cv:.2f}"
+            whole = describe(0.0, duration)
+            extra = f"  calcium-triggered {ca:.2f}" if pyramidal and ca is not None else ""
+            lines.append(f"{p['name']:>6}: {p['n']:8d} cells {p['t'].size:9d} spikes "
+                         f"{whole}{extra}")
+            rate, bf, cv = spike_stats(p, 0.0, duration, flags[p["name"]])
+            notes[p["name"]] = (f", burst fraction {bf:.2f}" if pyramidal else "") + (
+                f", calcium-triggered {ca:.2f}" if extra else "") + f", CV of ISIs {cv:.2f}"
+            if windows:
+                for e_a, e_b, label in epochs(windows, duration):
+                    lines.append(f"        {e_a:7.0f}-{e_b:<7.0f} ms:{describe(e_a, e_b)}  "
+                                 f"({label})")
         colours = colour_map([p["name"] for p in pops])
         written = []
         plot_raster(pops, colours, t0, t1, a.max_cells, os.path.join(figdir, "raster.png"))
         written.append("raster.png")
         plot_rates(pops, colours, duration, a.bin_ms, a.smooth_ms,
-                   os.path.join(figdir, "rates.png"))
+                   os.path.join(figdir, "rates.png"), windows, notes)
         written.append("rates.png")
         if os.path.exists(os.path.join(a.outdir, "probes.h5")):
             if plot_probes(a.outdir, t0, t1, a.max_traces, os.path.join(figdir, "probes.png")):
                 written.append("probes.png")
+            if plot_plateau(a.outdir, resolved, os.path.join(figdir, "plateau.png")):
+                written.append("plateau.png")
         if os.path.exists(os.path.join(a.outdir, "weights.h5")):
             if plot_weights(a.outdir, os.path.join(figdir, "weights.png")):
                 written.append("weights.png")
     except InputError as e:
         print(f"plot.py: error: {e}", file=sys.stderr)
         return 2
-    for p in pops:
-        rate = p["t"].size / (p["n"] * duration * 1e-3)
-        print(f"{p['name']:>6}: {p['n']:8d} cells {p['t'].size:9d} spikes {rate:8.2f} Hz")
+    for line in lines:
+        print(line)
     print(f"wrote {', '.join(written)} in {figdir}")
     return 0
 

@@ -7,4 +7,4 @@ scripts/install_deps.sh
 scripts/build.sh
 build/l5sim run configs/quickstart.yaml --out out/quickstart --force
 python3 scripts/plot.py out/quickstart
-echo "quickstart: outputs and figures in out/quickstart (raster.png, rates.png, probes.png, weights.png)"
+echo "quickstart: outputs and figures in out/quickstart (raster.png, rates.png, probes.png, plateau.png, weights.png)"

@@ -15,6 +15,10 @@
 namespace l5sim {
 
 enum class CellType { pyramidal, pv, som };
+/// The config name of a cell type (populations.<name>.type).
+inline const char* cell_type_name(CellType t) {
+    return t == CellType::pv ? "pv" : t == CellType::som ? "som" : "pyramidal";
+}
 enum class Compartment { soma, dendrite };
 enum class Layout { ring, sheet };
 enum class ConnRule { dense, sparse };

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -138,11 +139,17 @@ private:
 /// Per-population statistics of summary.json.
 struct PopulationSummary {
     std::string name;
+    std::string type;  // the population's cell type (configs/README.md)
     uint32_t n = 0;
     uint64_t spikes = 0;
     double rate_hz = 0;
-    double burst_fraction = 0;    // spikes in runs of >= 2 with ISI < 10 ms / all spikes
-    double calcium_fraction = 0;  // spikes fired in burst mode / all spikes (PYR)
+    /// Spikes in runs of >= 2 with ISI < 10 ms / all spikes (0 without spikes): pyramidal
+    /// populations whose spikes were recorded only. Interneurons fire at 10-300 Hz, where the
+    /// ISI criterion says nothing about dendritic bursts; without the spike trains it is unknown.
+    std::optional<double> burst_fraction;
+    /// Spikes fired in burst mode (after a dendritic plateau) / all spikes (0 without spikes):
+    /// populations with a dendrite only.
+    std::optional<double> calcium_fraction;
 };
 
 /// Burst fraction of a spike record (MODEL.md section 10).

@@ -190,6 +190,14 @@ TEST(CliRun, WritesTheOutputDirectory) {
     }
     EXPECT_EQ(j["populations"]["PYR"]["n"].get<int>(), 8);
     EXPECT_EQ(j["populations"]["PV"]["n"].get<int>(), 3);
+    // Burst and calcium fractions are said of pyramidal populations only: null for PV, whose
+    // ISIs under 10 ms at 100+ Hz would say "bursting" about a cell without a dendrite.
+    EXPECT_EQ(j["populations"]["PYR"]["type"], "pyramidal");
+    EXPECT_EQ(j["populations"]["PV"]["type"], "pv");
+    EXPECT_TRUE(j["populations"]["PYR"]["burst_fraction"].is_number());
+    EXPECT_TRUE(j["populations"]["PYR"]["calcium_fraction"].is_number());
+    EXPECT_TRUE(j["populations"]["PV"]["burst_fraction"].is_null()) << j.dump(2);
+    EXPECT_TRUE(j["populations"]["PV"]["calcium_fraction"].is_null()) << j.dump(2);
     const auto pyr_spikes = j["populations"]["PYR"]["spikes"].get<uint64_t>();
     EXPECT_GT(pyr_spikes, 0u);
     EXPECT_NEAR(j["populations"]["PYR"]["rate_hz"].get<double>(), pyr_spikes / (8 * 0.15), 1e-9);
@@ -571,6 +579,7 @@ TEST(CliSweep, WritesSweepJsonReplicasAndSummary) {
         EXPECT_NEAR(pyr["rate_hz"].get<double>(), spikes / (2 * 0.05), 1e-9);
         const auto own = read_json(rdir / "summary.json");
         EXPECT_EQ(own["seed"].get<int>(), 11 + k % 2);
+        EXPECT_EQ(own["populations"], j["replicas"][k]["populations"]) << "one writer for both";
         EXPECT_EQ(own["populations"]["PYR"]["spikes"].get<uint64_t>(), spikes);
         EXPECT_EQ(read_spikes(rdir / "spikes.h5", "PYR").t.size(), spikes);
         const std::string resolved = read_file(rdir / "config.resolved.yaml");
@@ -579,6 +588,25 @@ TEST(CliSweep, WritesSweepJsonReplicasAndSummary) {
                   std::string::npos)
             << resolved;
         EXPECT_EQ(resolved.find("\nsweep:"), std::string::npos) << resolved;
+    }
+}
+
+// Without recorded spikes the burst fraction is unknown: null in the sweep's summary.json as in
+// each replica's own (the two writers once disagreed: 0.0 against null).
+TEST(CliSweep, BurstFractionUnknownWithoutSpikesInBothSummaries) {
+    TempDir d;
+    const fs::path out = d / "out";
+    const auto r = l5sim(d, "run " + q(sweep_config(d)) + " --out " + q(out) +
+                                " -q --set recording.spikes=false --set sweep.trials=1");
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    const auto j = read_json(out / "summary.json");
+    ASSERT_EQ(j["replicas"].size(), 2u);
+    for (int k = 0; k < 2; ++k) {
+        const auto& pyr = j["replicas"][k]["populations"]["PYR"];
+        EXPECT_TRUE(pyr["burst_fraction"].is_null()) << pyr.dump();
+        EXPECT_TRUE(pyr["calcium_fraction"].is_number()) << pyr.dump();  // counted by the engine
+        const auto own = read_json(out / "replicas" / ("r0000" + std::to_string(k)) / "summary.json");
+        EXPECT_EQ(own["populations"], j["replicas"][k]["populations"]);
     }
 }
 
@@ -852,15 +880,15 @@ TEST(CliCheckpoint, CorruptCheckpointIsRefusedAndBadIntervalsTooExitTwo) {
 TEST(CliCheckpoint, HeaderThatDoesNotFitItsConfigIsRefused) {
     TempDir dir;
     const std::string cfg = q(fs::path(L5SIM_SOURCE_DIR) / "configs" / "quickstart.yaml");
-    // A health stop (PV fires far above 100 Hz) leaves a checkpoint at step 2000 of 20000.
+    // A health stop (PV fires at ~30 Hz) leaves a checkpoint at step 1000 of 20000.
     const Result stop = l5sim(dir, "run " + cfg + " --out " + q(dir / "a") +
-                                       " -q --set simulation.health.max_rate_hz=100");
+                                       " -q --set simulation.health.max_rate_hz=20");
     ASSERT_EQ(3, stop.rc) << stop.err;
     std::string body = read_file(dir / "a" / "checkpoint.l5ck");
     const size_t end = body.rfind("L5CKEND!");
     ASSERT_NE(end, std::string::npos);
     body.resize(end);
-    const std::string from = "\"step\":2000,\"steps\":20000", to = "\"step\":2000,\"steps\":90000";
+    const std::string from = "\"step\":1000,\"steps\":20000", to = "\"step\":1000,\"steps\":90000";
     const size_t at = body.find(from);
     ASSERT_NE(at, std::string::npos);
     body.replace(at, from.size(), to);

@@ -25,7 +25,9 @@ std::string ring(int n_pyr, int seed, bool with_pv = true) {
     std::string y = "simulation: {dt_ms: 0.1, duration_ms: 10, seed: " + std::to_string(seed) +
                     "}\n"
                     "populations:\n"
-                    "  PYR: {type: pyramidal, n: " + std::to_string(n_pyr) + ",\n"
+                    "  PYR: {type: pyramidal, n: " +
+                    std::to_string(n_pyr) +
+                    ",\n"
                     "        init: {v_mV: {uniform: [-75, -55]}, u_pA: {normal: [10, 5]},\n"
                     "               v_d_mV: {uniform: [-72, -68]}, u_d_pA: 3}}\n";
     if (with_pv) {
@@ -79,7 +81,8 @@ TEST_P(InitialState, DrawsFollowTheConfiguredDistributions) {
     // Each quarter of the range holds a quarter of the cells (not a few values repeated).
     for (int q = 0; q < 4; ++q) {
         const double lo = -75 + 5 * q, hi = lo + 5;
-        const auto k = std::count_if(v.begin(), v.end(), [&](float x) { return x >= lo && x < hi; });
+        const auto k =
+            std::count_if(v.begin(), v.end(), [&](float x) { return x >= lo && x < hi; });
         EXPECT_NEAR(static_cast<double>(k) / n, 0.25, 0.03) << "quarter " << q;
     }
     EXPECT_GE(*std::min_element(v_d.begin(), v_d.end()), -72.0f);
@@ -89,7 +92,8 @@ TEST_P(InitialState, DrawsFollowTheConfiguredDistributions) {
     // 68 % of the cells within one sd.
     EXPECT_NEAR(mean(u), 10.0, 5 * 5 / std::sqrt(double(n)));
     EXPECT_NEAR(sd(u), 5.0, 0.25);
-    const auto within = std::count_if(u.begin(), u.end(), [](float x) { return std::abs(x - 10) < 5; });
+    const auto within =
+        std::count_if(u.begin(), u.end(), [](float x) { return std::abs(x - 10) < 5; });
     EXPECT_NEAR(static_cast<double>(within) / n, 0.6827, 0.03);
     EXPECT_NEAR(mean(pv), -60.0, 5 * 2 / std::sqrt(3000.0));
     EXPECT_NEAR(sd(pv), 2.0, 0.1);

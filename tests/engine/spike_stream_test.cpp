@@ -45,11 +45,12 @@ std::string read_file(const fs::path& p) {
 
 // The quickstart ring (PYR ~28 Hz, PV ~390 Hz) with its probes, and weight snapshots of 2000
 // PYR -> PYR synapses every `weights_ms`.
-Config quickstart(const std::string& duration_ms, const std::string& weights_ms = "100") {
-    return load_config(std::string(L5SIM_SOURCE_DIR) + "/configs/quickstart.yaml",
-                       {{"simulation.duration_ms", duration_ms},
-                        {"simulation.threads", "1"},
-                        {"recording.weights.0.every_ms", weights_ms}});
+Config quickstart(const std::string& duration_ms, const std::string& weights_ms = "100",
+                  std::vector<Override> more = {}) {
+    more.insert(more.begin(), {{"simulation.duration_ms", duration_ms},
+                               {"simulation.threads", "1"},
+                               {"recording.weights.0.every_ms", weights_ms}});
+    return load_config(std::string(L5SIM_SOURCE_DIR) + "/configs/quickstart.yaml", more);
 }
 
 }  // namespace
@@ -141,14 +142,18 @@ TEST(SpikeStream, StreamedRunEqualsInMemoryRun) {
         EXPECT_EQ(a[p].burst_fraction, b[p].burst_fraction) << a[p].name;
     }
     double most = 0;
-    for (const auto& x : a) most = std::max(most, x.burst_fraction);
-    EXPECT_GT(most, 0.5) << "bursts must occur, or the comparison proves little";
+    for (const auto& x : a) most = std::max(most, x.burst_fraction.value_or(0));
+    EXPECT_GT(most, 0.1) << "bursts must occur, or the comparison proves little";
     fs::remove_all(d1);
     fs::remove_all(d2);
 }
 
 TEST(SpikeStream, MemoryStaysFlatWithEverySpikeAndManyWeightsRecorded) {
-    const Config cfg = quickstart("21000", "10");
+    // MODEL.md's recurrent weights: PV fires at ~340 Hz and PYR at ~25 Hz, ~20000 spikes per
+    // second of the run.
+    const Config cfg = quickstart("21000", "10",
+                                  {{"projections.PYR_PYR.connectivity.A", "3.5"},
+                                   {"projections.PYR_PV.connectivity.A", "1"}});
     const fs::path d = temp_path("flat");
     fs::create_directories(d);
     Simulation sim(cfg, Simulation::Backend::cpu);

@@ -2,8 +2,9 @@
 
 Each test runs its configs/paper config with fewer grid points and trials (fixed seeds) through
 the l5sim binary (env L5SIM_BIN, set by ctest) and asserts the direction of the effect with a
-margin far above trial noise (more than 3 standard errors), through the same analysis as
-scripts/reproduce.py. A few tens of seconds on 2 cores in all.
+margin far above trial noise (more than 3 standard errors) and reproduce.py's verdict "yes" (the
+95 % confidence interval, Student t with the Welch-Satterthwaite degrees of freedom, excludes
+zero), through the same analysis as scripts/reproduce.py. A few tens of seconds on 2 cores.
 """
 import os
 import sys
@@ -50,6 +51,7 @@ class Findings(unittest.TestCase):
         self.assertLess(both["min_isi_ms"], 10)        # a burst (ISI < 10 ms)
         self.assertGreater(soma["min_isi_ms"], 10)
         self.assertTrue(r["direction_matches"])
+        self.assertEqual(r["verdict"], "yes")
 
     def test_t2_dendritic_drive_raises_gain(self):
         r = self.run_finding(
@@ -59,6 +61,7 @@ class Findings(unittest.TestCase):
         g = r["gain_hz_per_pA"]
         self.assertGreater(g["1000"][0], g["50"][0])
         self.assertGreater(r["z"], 3)
+        self.assertEqual(r["verdict"], "yes")
         self.assertGreater(r["calcium_fraction"]["1000"], 0.2)  # through calcium spikes
         self.assertEqual(r["calcium_fraction"]["50"], 0.0)
 
@@ -70,6 +73,7 @@ class Findings(unittest.TestCase):
         g = r["gain_hz_per_pA"]
         self.assertGreater(g["1"][0], 1.3 * g["0"][0])
         self.assertGreater(r["z"], 3)
+        self.assertEqual(r["verdict"], "yes")
 
     def test_t4_som_inhibition_lowers_gain(self):
         r = self.run_finding(
@@ -78,6 +82,7 @@ class Findings(unittest.TestCase):
         g = r["gain_hz_per_pA"]
         self.assertLess(g["1"][0], g["0"][0])
         self.assertLess(r["z"], -3)
+        self.assertEqual(r["verdict"], "yes")
         self.assertGreater(r["calcium_fraction"]["0"], 0.2)
         self.assertLess(r["calcium_fraction"]["1"], 0.02)  # dendritic inhibition stops plateaus
 
@@ -92,6 +97,7 @@ class Findings(unittest.TestCase):
         self.assertGreater(near, far)     # the closer to the inhibiting cells, the larger
         self.assertGreater(r["z"], 3)
         self.assertTrue(r["direction_matches"])
+        self.assertEqual(r["verdict"], "yes")
 
     def test_t6_bursting_speeds_stdp(self):
         r = self.run_finding(
@@ -99,6 +105,7 @@ class Findings(unittest.TestCase):
             grid(injections__0__amplitude_pA="{from: 0, to: 1000, step: 250}"))
         self.assertGreater(r["ratio"][0], 1.05)
         self.assertGreater(r["z"], 3)
+        self.assertEqual(r["verdict"], "yes")
         self.assertGreater(r["burst_fraction"]["bursting"], 0.5)
         self.assertLess(r["burst_fraction"]["regular"], 0.1)
 
@@ -111,6 +118,7 @@ class Findings(unittest.TestCase):
         self.assertEqual(div[0], 0.0)             # identical until the first pulse (same seeds)
         self.assertGreater(div[-1], div1[-1])     # slow: every pulse leaves its mark
         self.assertGreater(r["slow_z"], 3)
+        self.assertEqual(r["verdict"], "yes")
 
 
 if __name__ == "__main__":
