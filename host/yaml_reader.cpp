@@ -24,28 +24,61 @@ std::string format_number(double v) {
     return s;
 }
 
-void check_unique_keys(const YAML::Node& node, const std::string& file, const std::string& path) {
-    if (!node.IsDefined()) return;
-    if (node.IsSequence()) {
-        for (size_t i = 0; i < node.size(); ++i)
-            check_unique_keys(node[i], file, (path.empty() ? "" : path + ".") + std::to_string(i));
-        return;
+namespace {
+
+// One walk over a parsed tree: duplicate keys, and the bounds that keep a hostile file from
+// exhausting the stack or the time of every later walk. yaml-cpp shares the node of an alias
+// with its anchor, so an alias of an alias of ... expands exponentially when walked ("billion
+// laughs"), and an alias inside its own anchor makes the tree infinite.
+struct TreeWalk {
+    const std::string& file;
+    uint64_t nodes = 0;
+
+    [[noreturn]] void fail(const YAML::Node& n, const std::string& path, const std::string& what) {
+        const YAML::Mark m = n.Mark();
+        const std::string at = m.is_null() ? file
+                                           : file + ":" + std::to_string(m.line + 1) + ":" +
+                                                 std::to_string(m.column + 1);
+        // A path through a recursive alias repeats itself: shown up to its first 80 characters.
+        const std::string shown = path.size() > 80 ? path.substr(0, 80) + "..." : path;
+        throw ConfigError(at + ": " + (shown.empty() ? "(top level)" : shown) + ": " + what);
     }
-    if (!node.IsMap()) return;
-    std::map<std::string, int> first_line;
-    for (auto it = node.begin(); it != node.end(); ++it) {
-        const std::string key = it->first.IsScalar() ? it->first.Scalar() : "?";
-        const std::string key_path = path.empty() ? key : path + "." + key;
-        const YAML::Mark m = it->first.Mark();
-        const auto [prev, fresh] = first_line.emplace(key, m.line + 1);
-        if (!fresh) {
-            throw ConfigError(file + ":" + std::to_string(m.line + 1) + ":" +
-                              std::to_string(m.column + 1) + ": " + key_path +
-                              ": duplicate key (first at line " + std::to_string(prev->second) +
-                              ")");
+
+    void walk(const YAML::Node& node, const std::string& path, int depth) {
+        if (!node.IsDefined()) return;
+        if (++nodes > kMaxTreeNodes)
+            fail(node, path,
+                 "the document expands to more than " + std::to_string(kMaxTreeNodes) +
+                     " nodes (aliases of aliases?); a config is far smaller");
+        if (depth > kMaxTreeDepth)
+            fail(node, path,
+                 "nested more than " + std::to_string(kMaxTreeDepth) +
+                     " levels deep (an alias inside its own anchor?)");
+        if (node.IsSequence()) {
+            for (size_t i = 0; i < node.size(); ++i)
+                walk(node[i], (path.empty() ? "" : path + ".") + std::to_string(i), depth + 1);
+            return;
         }
-        check_unique_keys(it->second, file, key_path);
+        if (!node.IsMap()) return;
+        std::map<std::string, int> first_line;
+        for (auto it = node.begin(); it != node.end(); ++it) {
+            if (!it->first.IsScalar()) fail(it->first, path, "a key that is a map or a list");
+            const std::string& key = it->first.Scalar();
+            const std::string key_path = path.empty() ? key : path + "." + key;
+            const YAML::Mark m = it->first.Mark();
+            const auto [prev, fresh] = first_line.emplace(key, m.line + 1);
+            if (!fresh)
+                fail(it->first, key_path,
+                     "duplicate key (first at line " + std::to_string(prev->second) + ")");
+            walk(it->second, key_path, depth + 1);
+        }
     }
+};
+
+}  // namespace
+
+void check_unique_keys(const YAML::Node& node, const std::string& file, const std::string& path) {
+    TreeWalk{file}.walk(node, path, 0);
 }
 
 // yaml-cpp throws on most queries of an absent ("zombie") node: ask IsDefined() first.
@@ -443,6 +476,7 @@ void apply_override(YAML::Node& root, const std::string& key_path, const std::st
     } catch (const YAML::Exception& e) {
         throw ConfigError(origin + ": value is not valid YAML: " + e.msg);
     }
+    check_unique_keys(v, origin);
     apply_override_node(root, key_path, v, origin);
 }
 

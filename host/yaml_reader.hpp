@@ -82,7 +82,17 @@ private:
 /// The shortest text that reads back as exactly `v` ("0.1", not "0.10000000000000001").
 std::string format_number(double v);
 
-/// Throws for a key that appears twice in one map (yaml-cpp keeps the first silently).
+/// The most nodes a config may expand to (aliases counted each time they are used) and the
+/// deepest nesting: far beyond any real config, far below what exhausts time or stack.
+inline constexpr uint64_t kMaxTreeNodes = 1000000;
+/// The largest config text, and the most lines plus commas in it (checked before parsing).
+inline constexpr size_t kMaxConfigTextBytes = size_t(4) << 20;
+inline constexpr size_t kMaxConfigItems = 100000;
+inline constexpr int kMaxTreeDepth = 64;
+
+/// Throws ConfigError for a key that appears twice in one map (yaml-cpp keeps the first
+/// silently), a key that is not a scalar, and a tree over kMaxTreeNodes nodes or kMaxTreeDepth
+/// levels (aliases expanding exponentially, an alias inside its own anchor).
 void check_unique_keys(const YAML::Node& node, const std::string& file,
                        const std::string& path = "");
 

@@ -2,6 +2,7 @@
 // and what was expected (DESIGN.md section 6). Lines are checked exactly on small YAML texts.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -888,6 +889,55 @@ TEST(ConfigErrors, InitialStateSpread) {
     EXPECT_TRUE(mentions(m, {"populations.PYR.init.v_mV: expected a number"}));
     m = error_of(base(), {{"populations.PV.init.v_d_mV", "-70"}});
     EXPECT_TRUE(mentions(m, {"populations.PV.init.v_d_mV: unknown key"}));
+}
+
+// ---- hostile YAML: each refused with a message, quickly, never a crash ----
+
+TEST(ConfigErrors, AliasInsideItsOwnAnchorIsRefused) {
+    const auto m = error_of(base() + "provenance: &x\n  b: *x\n");
+    EXPECT_TRUE(starts_with(m, "test.yaml:16:")) << m;
+    EXPECT_TRUE(mentions(m, {"provenance.b.b.b", "nested more than 64 levels"})) << m;
+    // In a --set value too.
+    EXPECT_TRUE(mentions(error_of(base(), {{"provenance", "{a: &x [*x]}"}}),
+                         {"--set provenance", "nested more than 64 levels"}));
+}
+
+TEST(ConfigErrors, AliasesThatExpandExponentiallyAreRefusedQuickly) {
+    // Nine levels of nine aliases each: 9^9 = 387 million nodes from a 600-byte file.
+    std::string y = base() + "provenance:\n  a0: &a0 [x, x, x, x, x, x, x, x, x]\n";
+    for (int i = 1; i <= 9; ++i) {
+        y += "  a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+        for (int k = 0; k < 9; ++k) y += (k ? ", *a" : "*a") + std::to_string(i - 1);
+        y += "]\n";
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto m = error_of(y);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_TRUE(mentions(m, {"expands to more than 1000000 nodes"})) << m;
+    EXPECT_LT(s, 5.0) << "the bound must stop the walk early";
+}
+
+TEST(ConfigErrors, NestingTooDeepForTheParserIsRefused) {
+    const std::string deep(100000, '[');
+    EXPECT_TRUE(mentions(error_of(base() + "provenance: " + deep + std::string(100000, ']') + "\n"),
+                         {"test.yaml:16:", "nested too deeply for the YAML parser"}));
+    EXPECT_TRUE(mentions(error_of(base() + "provenance: " + std::string(70, '[') +
+                                  std::string(70, ']') + "\n"),
+                         {"nested more than 64 levels"}));
+}
+
+TEST(ConfigErrors, ConfigTextBeyondTheBoundsIsRefusedBeforeParsing) {
+    // 5 MiB in one comment, and 10^5 + 1 list items in a few bytes each.
+    auto m = error_of(base() + "# " + std::string(5u << 20, 'x') + "\n");
+    EXPECT_TRUE(mentions(m, {"test.yaml: 5.0 MiB; a config is at most 4 MiB"})) << m.substr(0, 200);
+    std::string list = "provenance: [";
+    for (int i = 0; i < 100001; ++i) list += "1,";
+    m = error_of(base() + list + "1]\n");
+    EXPECT_TRUE(mentions(m, {"lines and list items; a config has at most 100000"})) << m.substr(0, 200);
+}
+
+TEST(ConfigErrors, MapAsAKeyIsRefused) {
+    EXPECT_TRUE(mentions(error_of(base() + "? {a: 1}\n: 2\n"), {"a key that is a map or a list"}));
 }
 
 }  // namespace
