@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "controls.hpp"
+#include "durable.hpp"
 #include "l5sim/build_info.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/spike_stream.hpp"
@@ -48,7 +49,11 @@ public:
             done += chunk;
         }
         out_.write(static_cast<const char*>(p), static_cast<std::streamsize>(n));
+        if (!out_) fail();
         bytes_ += n;
+    }
+    [[noreturn]] void fail() {
+        throw Error("cannot write " + path_.string() + ": " + std::strerror(errno ? errno : EIO));
     }
     template <class T>
     void value(T x) { raw(&x, sizeof x); }
@@ -75,8 +80,9 @@ public:
         const uint32_t zero = 0;
         out_.write(reinterpret_cast<const char*>(&zero), 4);
         out_.flush();
-        if (!out_) throw Error("cannot write " + path_.string() + " (disk full?)");
+        if (!out_) fail();
         out_.close();
+        if (!out_) fail();
     }
 
 private:
@@ -119,7 +125,7 @@ public:
     template <class T>
     std::vector<T> array(const std::string& what) {
         const auto n = value<uint64_t>();
-        if (n * sizeof(T) > end_ - pos()) fail(what + ": length past the end of the data");
+        if (n > (end_ - pos()) / sizeof(T)) fail(what + ": length past the end of the data");
         std::vector<T> v(n);
         raw(v.data(), n * sizeof(T));
         return v;
@@ -140,13 +146,6 @@ std::string utc_now() {
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
     return buf;
-}
-
-void fsync_file(const fs::path& p) {
-    const int fd = ::open(p.c_str(), O_RDONLY);
-    if (fd < 0) return;
-    ::fsync(fd);
-    ::close(fd);
 }
 
 // Checks size, trailer and CRC; returns the number of bytes before the trailer.
@@ -196,7 +195,8 @@ uint64_t verify(const fs::path& path) {
 
 }  // namespace
 
-void write_checkpoint(const fs::path& path, Simulation& sim) {
+void write_checkpoint(const fs::path& path, Simulation& sim, const std::string& health_stop,
+                      const std::vector<std::string>& health_ignored) {
     const Config& cfg = sim.cfg_;
     sim.collect_spikes();
     sim.engine_->synchronize();
@@ -205,7 +205,7 @@ void write_checkpoint(const fs::path& path, Simulation& sim) {
     for (auto& s : sim.weight_streams_) s->flush(true);
     const int64_t step = sim.step_;
     const fs::path tmp = path.string() + ".part";
-    {
+    try {
         Writer w(tmp);
         w.raw(kMagic, 8);
         w.value(kFormat);
@@ -220,15 +220,30 @@ void write_checkpoint(const fs::path& path, Simulation& sim) {
         h["wall_s"] = sim.timing_.wall_s;
         // Spikes streamed to a file (the CLI's runs): the checkpoint holds the stream's length
         // (its spike sections are empty); resuming cuts the stream there.
-        if (sim.stream_) h["spike_stream_bytes"] = sim.stream_->bytes();
+        if (sim.stream_) {
+            h["spike_stream_bytes"] = sim.stream_->bytes();
+            h["spike_stream_crc"] = sim.stream_->crc();
+        }
         if (!sim.probe_streams_.empty() || !sim.weight_streams_.empty()) {
             std::vector<uint64_t> p, w;
-            for (const auto& s : sim.probe_streams_) p.push_back(s->frames());
-            for (const auto& s : sim.weight_streams_) w.push_back(s->frames());
+            std::vector<uint32_t> pc, wc;
+            for (const auto& s : sim.probe_streams_) {
+                p.push_back(s->frames());
+                pc.push_back(s->crc());
+            }
+            for (const auto& s : sim.weight_streams_) {
+                w.push_back(s->frames());
+                wc.push_back(s->crc());
+            }
             h["probe_frames"] = p;
             h["weight_frames"] = w;
+            h["probe_crcs"] = pc;
+            h["weight_crcs"] = wc;
             h["frames_streamed"] = true;
         }
+        h["stream_crcs"] = true;
+        if (!health_stop.empty()) h["health_stop"] = health_stop;
+        if (!health_ignored.empty()) h["health_ignored"] = health_ignored;
         w.text("header", h.dump());
         w.text("config", cfg.resolved_yaml);
         for (size_t p = 0; p < sim.spikes_.size(); ++p) {
@@ -261,11 +276,13 @@ void write_checkpoint(const fs::path& path, Simulation& sim) {
             w.raw(buf.data(), buf.size());
         }
         w.finish();
+        sync_file(tmp);
+    } catch (const Error&) {
+        std::error_code ec;
+        fs::remove(tmp, ec);  // the previous checkpoint, if any, stays
+        throw;
     }
-    fsync_file(tmp);
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) throw Error("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
+    commit_file(tmp, path);
 }
 
 CheckpointInfo read_checkpoint_info(const fs::path& path) {
@@ -287,11 +304,44 @@ CheckpointInfo read_checkpoint_info(const fs::path& path) {
             info.probe_frames = h.at("probe_frames").get<std::vector<uint64_t>>();
             info.weight_frames = h.at("weight_frames").get<std::vector<uint64_t>>();
         }
+        info.stream_crcs = h.value("stream_crcs", false);
+        if (info.stream_crcs) {
+            if (info.spike_stream_bytes >= 0)
+                info.spike_stream_crc = h.at("spike_stream_crc").get<uint32_t>();
+            if (info.frames_streamed) {
+                info.probe_crcs = h.at("probe_crcs").get<std::vector<uint32_t>>();
+                info.weight_crcs = h.at("weight_crcs").get<std::vector<uint32_t>>();
+            }
+        }
+        info.health_stop = h.value("health_stop", std::string());
+        info.health_ignored = h.value("health_ignored", std::vector<std::string>{});
     } catch (const nlohmann::json::exception& e) {
         r.fail(std::string("bad header: ") + e.what());
     }
+    if (info.spike_stream_bytes < -1 || (info.spike_stream_bytes > 0 &&
+                                         info.spike_stream_bytes % SpikeStream::kRecordBytes != 0))
+        r.fail("bad header: spike_stream_bytes " + std::to_string(info.spike_stream_bytes));
+    if (info.probe_crcs.size() != (info.stream_crcs ? info.probe_frames.size() : 0) ||
+        info.weight_crcs.size() != (info.stream_crcs ? info.weight_frames.size() : 0))
+        r.fail("bad header: a stream's CRC is missing");
     info.config_yaml = r.text("config");
     return info;
+}
+
+void check_streams(const fs::path& dir, const CheckpointInfo& info, const Simulation& sim) {
+    if (!info.stream_crcs) return;  // an l5sim before 2026-12-06 wrote it
+    auto check = [&](const fs::path& path, uint32_t have, uint32_t want) {
+        if (have != want)
+            throw ConfigError(path.string() + " does not hold the recordings the checkpoint " +
+                              (dir / kCheckpointFile).string() +
+                              " was written with (another run's stream, or an edited one); "
+                              "refusing to resume");
+    };
+    if (const SpikeStream* s = sim.spike_stream()) check(s->path(), s->crc(), info.spike_stream_crc);
+    for (size_t k = 0; k < info.probe_crcs.size(); ++k)
+        if (const FrameStream* s = sim.probe_stream(k)) check(s->path(), s->crc(), info.probe_crcs[k]);
+    for (size_t k = 0; k < info.weight_crcs.size(); ++k)
+        if (const FrameStream* s = sim.weight_stream(k)) check(s->path(), s->crc(), info.weight_crcs[k]);
 }
 
 void restore_checkpoint(const fs::path& path, const CheckpointInfo& info, Simulation& sim) {
@@ -303,17 +353,40 @@ void restore_checkpoint(const fs::path& path, const CheckpointInfo& info, Simula
     Reader r(path, end);
     r.text("header");
     r.text("config");
+    // Everything read is checked against the config before it is used: a checkpoint whose CRC
+    // was recomputed after an edit is refused, not trusted.
+    if (info.step < 0 || info.step > cfg.steps() || info.steps != cfg.steps())
+        r.fail("the header's step " + std::to_string(info.step) + " of " +
+               std::to_string(info.steps) + " does not fit the config");
+    if (info.frames_streamed && (info.probe_frames.size() != cfg.recording.probes.size() ||
+                                 info.weight_frames.size() != cfg.recording.weights.size()))
+        r.fail("the header's stream counts do not fit the config's recordings");
+    // Records are sorted: by step (and id within a step) and before the checkpoint's step.
+    auto check_steps = [&](const std::vector<int64_t>& steps, const std::string& what) {
+        for (size_t i = 0; i < steps.size(); ++i)
+            if (steps[i] < 0 || steps[i] > info.step || (i > 0 && steps[i] < steps[i - 1]))
+                r.fail(what + ": records out of order or past the checkpoint's step");
+    };
     for (size_t p = 0; p < sim.spikes_.size(); ++p) {
         r.section("spikes/" + cfg.populations[p].name);
         auto& rec = sim.spikes_[p];
         rec.steps = r.array<int64_t>("spikes");
         rec.ids = r.array<uint32_t>("spikes");
         if (rec.steps.size() != rec.ids.size()) r.fail("spike steps and ids differ in number");
+        check_steps(rec.steps, "spikes of " + cfg.populations[p].name);
+        for (const uint32_t id : rec.ids)
+            if (id >= cfg.populations[p].n) r.fail("a spike of a cell that does not exist");
     }
     for (size_t k = 0; k < sim.probes_.size(); ++k) {
         r.section("probes/" + std::to_string(k));
-        sim.probes_[k].steps = r.array<int64_t>("probes");
-        sim.probes_[k].values = r.array<float>("probes");
+        const auto& pc = cfg.recording.probes[k];
+        auto& rec = sim.probes_[k];
+        rec.steps = r.array<int64_t>("probes");
+        rec.values = r.array<float>("probes");
+        if (rec.values.size() / (pc.variables.size() * pc.cells.size()) != rec.steps.size() ||
+            rec.values.size() % (pc.variables.size() * pc.cells.size()) != 0)
+            r.fail("probe " + std::to_string(k) + ": samples do not fit the config's probe");
+        check_steps(rec.steps, "probe " + std::to_string(k));
     }
     for (size_t k = 0; k < sim.weights_.size(); ++k) {
         r.section("weights/" + std::to_string(k));
@@ -322,6 +395,10 @@ void restore_checkpoint(const fs::path& path, const CheckpointInfo& info, Simula
         if (stride != rec.stride || count != rec.count) r.fail("weight sample differs from the config's");
         rec.steps = r.array<int64_t>("weights");
         rec.values = r.array<float>("weights");
+        if ((rec.count == 0 ? !rec.values.empty()
+                            : rec.values.size() != rec.steps.size() * rec.count))
+            r.fail("weights " + std::to_string(k) + ": snapshots do not fit the config's record");
+        check_steps(rec.steps, "weights " + std::to_string(k));
     }
     // The knobs as they were after the last step, then every state block (which also
     // overwrites what pushing the knobs changed: background timers, currents, gamma).

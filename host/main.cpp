@@ -12,7 +12,12 @@
 #include <csignal>
 #include <regex>
 #include <filesystem>
+#include <functional>
 #include <iostream>
+#include <map>
+#include <optional>
+
+#include <yaml-cpp/yaml.h>
 
 #include "l5sim/build_info.hpp"
 #include "l5sim/checkpoint.hpp"
@@ -23,6 +28,8 @@
 #include "l5sim/output.hpp"
 #include "l5sim/simulation.hpp"
 #include "l5sim/sweep.hpp"
+#include "durable.hpp"
+#include "output_lock.hpp"
 
 namespace {
 
@@ -42,7 +49,7 @@ struct RunArgs {
 struct ResumeArgs {
     std::string dir, backend;
     int threads = 0;
-    bool quiet = false, profile = false;
+    bool quiet = false, profile = false, ignore_health = false;
     std::string checkpoint_every;
 };
 
@@ -113,7 +120,7 @@ Simulation::Backend backend_of(const std::string& name) {
     return backend;
 }
 
-int drive(Simulation& sim, const std::filesystem::path& dir, const Provenance& prov,
+int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov,
           const Interval& every, bool quiet);
 
 int cmd_run(const RunArgs& a, const std::string& command_line) {
@@ -137,7 +144,13 @@ int cmd_run(const RunArgs& a, const std::string& command_line) {
         opt.quiet = a.quiet;
         opt.force = a.force;
         opt.command_line = command_line;
-        run_sweep(batch, dir, opt);
+        OutputLock lock(dir);
+        try {
+            run_sweep(batch, dir, opt);
+        } catch (...) {
+            lock.abandon();  // removes the directory only if it created it and nothing is in it
+            throw;
+        }
         return 0;
     }
     if (!a.pack.empty() || a.max_pack > 0)
@@ -147,24 +160,75 @@ int cmd_run(const RunArgs& a, const std::string& command_line) {
     const Config& cfg = batch.configs.front();
     const Interval every = parse_interval(a.checkpoint_every);
     check_interval(every, cfg, a.checkpoint_every);
-    spdlog::info("building network: {} populations, {} projections", cfg.populations.size(),
-                 cfg.projections.size());
-    Simulation sim(cfg, backend, a.profile);
-    spdlog::info("network built in {:.2f} s: {} synapses ({} engine, {} threads)",
-                 sim.timing().build_s, sim.synapses(), sim.engine().name(),
-                 omp_get_max_threads());
-    prepare_output_dir(dir, a.force);
-    const Provenance prov{sim.engine().name(), command_line};
-    write_resolved_config(dir, sim.config(), prov);
-    // Recordings stream to files as the run goes on: memory stays flat.
-    if (cfg.recording.spikes) sim.stream_spikes(dir / kSpikeStream, 0);
-    sim.stream_frames(dir, {}, {});
-    return drive(sim, dir, prov, every, a.quiet);
+    // The directory is this process's from here on (a second process is refused at once); a
+    // failure before anything is written leaves no directory behind.
+    OutputLock lock(dir);
+    try {
+        spdlog::info("building network: {} populations, {} projections", cfg.populations.size(),
+                     cfg.projections.size());
+        Simulation sim(cfg, backend, a.profile);
+        spdlog::info("network built in {:.2f} s: {} synapses ({} engine, {} threads)",
+                     sim.timing().build_s, sim.synapses(), sim.engine().name(),
+                     omp_get_max_threads());
+        prepare_output_dir(dir, a.force, run_outputs(cfg));
+        const Provenance prov{sim.engine().name(), command_line};
+        write_resolved_config(dir, sim.config(), prov);
+        // Recordings stream to files as the run goes on: memory stays flat.
+        if (cfg.recording.spikes) sim.stream_spikes(dir / kSpikeStream, 0);
+        sim.stream_frames(dir, {}, {});
+        return drive(sim, dir, prov, every, a.quiet);
+    } catch (...) {
+        lock.abandon();  // removes the directory only if it created it and nothing is in it
+        throw;
+    }
+}
+
+// The one line said when an I/O failure stops a run: what failed, and whether and how the run
+// can go on (a checkpoint in `dir` that resume accepts).
+std::string with_resume_hint(const std::string& what, const std::filesystem::path& dir) {
+    const std::filesystem::path ck = dir / kCheckpointFile;
+    try {
+        const CheckpointInfo info = read_checkpoint_info(ck);
+        return what + "; the run can go on from " + ck.string() + " (step " +
+               std::to_string(info.step) + " of " + std::to_string(info.steps) +
+               "): make room, then `l5sim resume " + dir.string() + "`";
+    } catch (const Error&) {
+        return what + "; no checkpoint was written (--checkpoint-every makes them), so the run "
+                      "cannot be resumed";
+    }
+}
+
+void print_summary(const Simulation& sim, const std::vector<PopulationSummary>& summaries,
+                   const std::filesystem::path& dir) {
+    const Config& cfg = sim.config();
+    // Burst and calcium fractions are said of pyramidal populations only (null in summary.json
+    // for interneurons, whose fast firing makes the ISI criterion meaningless); the burst
+    // fraction needs the spike trains, so without recording.spikes it is unknown, not 0.
+    for (size_t p = 0; p < summaries.size(); ++p) {
+        const auto& s = summaries[p];
+        std::string fractions;
+        if (cfg.populations[p].type == CellType::pyramidal) {
+            fractions = s.burst_fraction
+                            ? fmt::format("  burst fraction {:.2f}", *s.burst_fraction)
+                            : std::string("  burst fraction n/a (spikes not recorded)");
+            fractions += fmt::format("  calcium-triggered {:.2f}", s.calcium_fraction.value_or(0));
+        }
+        spdlog::info("{:>6}: {:7} cells {:9} spikes {:8.2f} Hz{}", s.name, s.n, s.spikes,
+                     s.rate_hz, fractions);
+    }
+    const auto& t = sim.timing();
+    spdlog::info("{:.3f} s simulated in {:.2f} s wall ({:.3g} synaptic events/s); outputs in {}",
+                 t.steps * cfg.dt_ms * 1e-3, t.wall_s,
+                 t.wall_s > 0 ? t.synaptic_events / t.wall_s : 0.0, dir.string());
 }
 
 // Run `sim` to its end, writing a checkpoint at each interval and on SIGINT / SIGTERM (then
-// the recordings so far, without summary.json, and exit 128 + signal).
-int drive(Simulation& sim, const std::filesystem::path& dir, const Provenance& prov,
+// the recordings so far, without summary.json, and exit 128 + signal). Whatever stops the
+// process, at whatever instant, the directory holds either a complete run or a checkpoint
+// (with the streams it relies on) from which `l5sim resume` finishes it byte-identically:
+// the checkpoint and the streams are removed only after the last final file is renamed, and
+// a signal during the final write is held until it is done.
+int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov,
           const Interval& every, bool quiet) {
     const Config& cfg = sim.config();
     using clock = std::chrono::steady_clock;
@@ -202,7 +266,7 @@ int drive(Simulation& sim, const std::filesystem::path& dir, const Provenance& p
     try {
         while (!sim.run(progress, pause, every_steps)) {
             const auto c0 = clock::now();
-            write_checkpoint(ck, sim);
+            write_checkpoint(ck, sim, "", prov.health_ignored);
             const double ck_s = std::chrono::duration<double>(clock::now() - c0).count();
             if (g_signal) {
                 const int sig = g_signal;
@@ -224,83 +288,187 @@ int drive(Simulation& sim, const std::filesystem::path& dir, const Provenance& p
             last_ck = clock::now();
         }
     } catch (const HealthError& e) {
-        // Stopped at a step boundary: the state there, and the recordings so far, for a look.
+        // Stopped at a step boundary: the state there, and the recordings so far, for a look;
+        // the checkpoint says why, so that resume does not go past it unasked.
         std::signal(SIGINT, SIG_DFL);
         std::signal(SIGTERM, SIG_DFL);
-        write_checkpoint(ck, sim);
-        write_recordings(dir, sim);
+        try {
+            write_checkpoint(ck, sim, e.what(), prov.health_ignored);
+            write_recordings(dir, sim);
+        } catch (const Error& io) {
+            spdlog::error("{}", e.what());
+            throw Error(std::string("the health stop's state could not be saved: ") + io.what());
+        }
         spdlog::error("{}", e.what());
         spdlog::error("the state at step {} is in {} and the recordings so far in {} (no "
-                      "summary.json)",
-                      sim.step(), ck.string(), dir.string());
+                      "summary.json); `l5sim resume --ignore-health {}` goes on regardless",
+                      sim.step(), ck.string(), dir.string(), dir.string());
         return 3;
+    } catch (const ConfigError&) {
+        throw;
+    } catch (const Error& e) {
+        throw Error(with_resume_hint(e.what(), dir));
     }
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-    write_results(dir, sim, prov);
+    // The run is complete. A signal from here on is held (on_signal only records it) until
+    // every final file is written and renamed; the checkpoint, if any, and the streams stay
+    // until then, so that a failure leaves a run that resume finishes.
+    std::vector<PopulationSummary> summaries;
+    try {
+        summaries = write_results(dir, sim, prov);
+    } catch (const Error& e) {
+        std::error_code ec;
+        if (!std::filesystem::exists(ck, ec)) {
+            // No checkpoint yet (none was asked for): try to keep the finished state.
+            try {
+                write_checkpoint(ck, sim, "", prov.health_ignored);
+            } catch (const Error&) {
+            }
+        }
+        throw Error(with_resume_hint(e.what(), dir));
+    }
     std::error_code ec;
     std::filesystem::remove(ck, ec);  // the run is complete: its outputs are final
-    // Burst and calcium fractions are said of pyramidal populations only (null in summary.json
-    // for interneurons, whose fast firing makes the ISI criterion meaningless); the burst
-    // fraction needs the spike trains, so without recording.spikes it is unknown, not 0.
-    const auto summaries = summarize(sim);
-    for (size_t p = 0; p < summaries.size(); ++p) {
-        const auto& s = summaries[p];
-        std::string fractions;
-        if (cfg.populations[p].type == CellType::pyramidal) {
-            fractions = s.burst_fraction
-                            ? fmt::format("  burst fraction {:.2f}", *s.burst_fraction)
-                            : std::string("  burst fraction n/a (spikes not recorded)");
-            fractions += fmt::format("  calcium-triggered {:.2f}", s.calcium_fraction.value_or(0));
-        }
-        spdlog::info("{:>6}: {:7} cells {:9} spikes {:8.2f} Hz{}", s.name, s.n, s.spikes,
-                     s.rate_hz, fractions);
-    }
-    remove_streams(dir);  // spikes.h5, probes.h5 and weights.h5 hold them now
-    const auto& t = sim.timing();
-    spdlog::info("{:.3f} s simulated in {:.2f} s wall ({:.3g} synaptic events/s); outputs in {}",
-                 t.steps * cfg.dt_ms * 1e-3, t.wall_s,
-                 t.wall_s > 0 ? t.synaptic_events / t.wall_s : 0.0, dir.string());
+    sync_dir(dir);
+    remove_streams(sim);  // spikes.h5, probes.h5 and weights.h5 hold them now
+    std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
+    print_summary(sim, summaries, dir);
+    if (g_signal)
+        spdlog::warn("{} arrived while the final files were written: held until they were "
+                     "complete; the run is complete",
+                     g_signal == SIGINT ? "SIGINT" : "SIGTERM");
     return 0;
+}
+
+// The keys whose values differ between two resolved configs (up to `most`, as "key: a vs b").
+std::vector<std::string> differing_keys(const std::string& a_yaml, const std::string& b_yaml,
+                                        size_t most) {
+    std::map<std::string, std::string> a, b;
+    std::function<void(const YAML::Node&, const std::string&, std::map<std::string, std::string>&)>
+        flatten = [&](const YAML::Node& n, const std::string& path,
+                      std::map<std::string, std::string>& out) {
+            if (n.IsMap()) {
+                for (auto it = n.begin(); it != n.end(); ++it)
+                    flatten(it->second, (path.empty() ? "" : path + ".") + it->first.Scalar(), out);
+            } else if (n.IsSequence()) {
+                for (size_t i = 0; i < n.size(); ++i)
+                    flatten(n[i], path + "." + std::to_string(i), out);
+            } else {
+                out[path] = n.IsScalar() ? n.Scalar() : "";
+            }
+        };
+    flatten(YAML::Load(a_yaml), "", a);
+    flatten(YAML::Load(b_yaml), "", b);
+    std::vector<std::string> diffs;
+    for (const auto& [k, v] : a) {
+        const auto it = b.find(k);
+        const std::string other = it == b.end() ? "(absent)" : it->second;
+        if (other != v) diffs.push_back(k + ": " + v + " vs " + other);
+    }
+    for (const auto& [k, v] : b)
+        if (!a.count(k)) diffs.push_back(k + ": (absent) vs " + v);
+    if (diffs.size() > most) {
+        const size_t more = diffs.size() - most;
+        diffs.resize(most);
+        diffs.push_back("and " + std::to_string(more) + " more");
+    }
+    return diffs;
 }
 
 int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
     const std::filesystem::path dir = a.dir, ck = dir / kCheckpointFile;
     std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec))
+        throw ConfigError(dir.string() + ": no such directory, so no " + kCheckpointFile +
+                          " to resume from");
+    // This process's from here on: a run still going, or another resume, is refused at once.
+    OutputLock lock(dir);
+    const bool complete = std::filesystem::exists(dir / "summary.json", ec);
     if (!std::filesystem::exists(ck, ec)) {
-        if (std::filesystem::exists(dir / "summary.json", ec))
+        if (complete)
             throw ConfigError(dir.string() + ": the run is complete (summary.json is there); "
                               "there is nothing to resume");
         throw ConfigError(dir.string() + ": no " + kCheckpointFile +
                           " to resume from (a run writes one with --checkpoint-every, and when "
                           "SIGINT or SIGTERM stops it)");
     }
+    if (complete) {
+        // Stopped after its last file was renamed and before its checkpoint was removed: the
+        // run is complete; what is left of its run-time state goes now.
+        std::filesystem::remove(ck, ec);
+        for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+            if (e.path().extension() == ".stream") std::filesystem::remove(e.path(), ec);
+        throw ConfigError(dir.string() + ": the run is complete (summary.json is there); its "
+                          "left-over checkpoint and streams were removed");
+    }
     CheckpointInfo info;
+    Config cfg;
     try {
         info = read_checkpoint_info(ck);
+        cfg = parse_config(info.config_yaml, ck.string());
     } catch (const Error& e) {
         throw ConfigError(std::string(e.what()) + "; refusing to resume");
     }
-    Config cfg = parse_config(info.config_yaml, ck.string());
     // The CRC catches damage; this catches a header that does not fit its own config.
     if (info.steps != cfg.steps() || info.step < 0 || info.step > info.steps)
         throw ConfigError(ck.string() + ": the header's step " + std::to_string(info.step) +
                           " of " + std::to_string(info.steps) + " does not fit its config (" +
                           std::to_string(cfg.steps()) + " steps); refusing to resume");
+    // The checkpoint belongs to this directory's run: its config is the one the run wrote in
+    // config.resolved.yaml (a checkpoint copied from another run, or a config edited since the
+    // run started, is refused: resume would run the checkpoint's config under the other's name).
+    {
+        const std::filesystem::path resolved = dir / "config.resolved.yaml";
+        Config here;
+        try {
+            here = load_config(resolved.string());
+        } catch (const Error& e) {
+            throw ConfigError(std::string(e.what()) + "; the run's " + resolved.string() +
+                              " is needed to resume it (refusing)");
+        }
+        if (here.resolved_yaml != info.config_yaml) {
+            std::string what;
+            for (const auto& d : differing_keys(here.resolved_yaml, info.config_yaml, 4))
+                what += (what.empty() ? "" : "; ") + d;
+            throw ConfigError(ck.string() + " was not written by the run of " + resolved.string() +
+                              " (" + what + "; config.resolved.yaml's value first): another "
+                              "run's checkpoint, or a config edited since the run started; "
+                              "refusing to resume");
+        }
+    }
+    if (!info.health_stop.empty() && !a.ignore_health)
+        throw ConfigError(dir.string() + ": the run was stopped by a health check (" +
+                          info.health_stop + "); `l5sim resume --ignore-health " + dir.string() +
+                          "` goes on without health checks, recorded in summary.json");
     if (a.threads > 0) cfg.threads = a.threads;
     const Interval every = parse_interval(a.checkpoint_every);
     check_interval(every, cfg, a.checkpoint_every);
     const Simulation::Backend backend = backend_of(a.backend.empty() ? info.engine : a.backend);
     Simulation sim(cfg, backend, a.profile);
-    restore_checkpoint(ck, info, sim);
-    if (info.spike_stream_bytes >= 0)
-        sim.stream_spikes(dir / kSpikeStream, static_cast<uint64_t>(info.spike_stream_bytes));
-    if (info.frames_streamed) sim.stream_frames(dir, info.probe_frames, info.weight_frames);
+    try {
+        restore_checkpoint(ck, info, sim);
+        if (info.spike_stream_bytes >= 0)
+            sim.stream_spikes(dir / kSpikeStream, static_cast<uint64_t>(info.spike_stream_bytes));
+        if (info.frames_streamed) sim.stream_frames(dir, info.probe_frames, info.weight_frames);
+        check_streams(dir, info, sim);
+    } catch (const ConfigError&) {
+        throw;
+    } catch (const Error& e) {
+        throw ConfigError(std::string(e.what()) + "; refusing to resume");
+    }
+    Provenance prov{sim.engine().name(), command_line};
+    prov.health_ignored = info.health_ignored;
+    if (a.ignore_health) {
+        sim.set_health_checks(false);
+        prov.health_checks = false;
+        if (!info.health_stop.empty()) prov.health_ignored.push_back(info.health_stop);
+        spdlog::warn("--ignore-health: health checks are off for the rest of the run{}",
+                     info.health_stop.empty() ? "" : " (past: " + info.health_stop + ")");
+    }
     spdlog::info("resuming {} at step {} of {} ({:.3f} of {:.3f} s simulated; checkpoint of the "
                  "{} engine, continuing on the {} engine)",
                  dir.string(), info.step, info.steps, info.step * cfg.dt_ms * 1e-3,
                  info.steps * cfg.dt_ms * 1e-3, info.engine, sim.engine().name());
-    const Provenance prov{sim.engine().name(), command_line};
     return drive(sim, dir, prov, every, a.quiet);
 }
 
@@ -403,6 +571,8 @@ int main(int argc, char** argv) {
     resume->add_option("--checkpoint-every", rs.checkpoint_every, "as for run");
     resume->add_flag("--quiet,-q", rs.quiet, "no progress lines");
     resume->add_flag("--profile", rs.profile, "time each phase");
+    resume->add_flag("--ignore-health", rs.ignore_health,
+                     "go on past a health stop, with health checks off (summary.json records it)");
     std::string vconfig;
     std::vector<std::string> vsets;
     auto* validate = app.add_subcommand("validate", "check a config and exit");

@@ -1,11 +1,13 @@
 #include "l5sim/output.hpp"
 
+#include <fcntl.h>
 #include <hdf5.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -13,6 +15,9 @@
 
 #include "l5sim/build_info.hpp"
 #include "l5sim/error.hpp"
+#include "durable.hpp"
+#include "l5sim/checkpoint.hpp"
+#include "output_lock.hpp"
 #include "l5sim/spike_stream.hpp"
 #include "summary_json.hpp"
 
@@ -27,16 +32,73 @@ namespace {
 const char* kOutputs[] = {"config.resolved.yaml", "spikes.h5", "probes.h5",     "weights.h5",
                           "summary.json",         "sweep.json", "checkpoint.l5ck", "spikes.stream"};
 
-// RAII for one HDF5 handle.
+// HDF5 reports failures through return codes and an error stack; its own printing of that
+// stack to stderr (hundreds of lines on a full disk) is off, and a failure becomes one Error
+// whose message ends in the cause: the operating system's message when a write or a flush
+// failed ("No space left on device"), else HDF5's innermost description.
+//
+// HDF5 1.10 also closes, at exit, every file still open; a file whose close failed (a full disk)
+// stays half-open in the library and that exit-time close crashes (SIGSEGV in H5F__close_cb).
+// Every file l5sim writes is closed explicitly (or failed), so the exit-time clean-up has
+// nothing to do: it is switched off (H5dont_atexit, before the library's first use).
+void quiet_hdf5() {
+    static const bool once = [] {
+        H5dont_atexit();
+        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+        return true;
+    }();
+    (void)once;
+}
+
+herr_t collect_error(unsigned n, const H5E_error2_t* e, void* out) {
+    auto* causes = static_cast<std::vector<std::string>*>(out);
+    (void)n;
+    if (e && e->desc) causes->emplace_back(e->desc);
+    return 0;
+}
+
+// The cause of the HDF5 failure just reported (and the stack cleared).
+std::string hdf5_cause() {
+    std::vector<std::string> causes;  // innermost first
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, collect_error, &causes);
+    H5Eclear2(H5E_DEFAULT);
+    static const std::string key = "error message = '";
+    for (const auto& c : causes) {
+        const auto at = c.find(key);
+        if (at != std::string::npos) {
+            const auto end = c.find('\'', at + key.size());
+            return c.substr(at + key.size(), end == std::string::npos ? end : end - at - key.size());
+        }
+    }
+    return causes.empty() ? std::string("unknown HDF5 error") : causes.front();
+}
+
+// Throws unless an HDF5 call succeeded (status >= 0).
+void h5_check(herr_t status, const std::string& what) {
+    if (status < 0) throw Error("HDF5: cannot " + what + " (" + hdf5_cause() + ")");
+}
+
+// RAII for one HDF5 handle. close() closes it and throws on failure (a dataset's close writes
+// its cached chunks); the destructor closes what an exception left open, ignoring errors.
 class H5 {
 public:
     H5(hid_t id, herr_t (*close)(hid_t), const std::string& what) : id_(id), close_(close) {
-        if (id_ < 0) throw Error("HDF5: cannot " + what);
+        if (id_ < 0) throw Error("HDF5: cannot " + what + " (" + hdf5_cause() + ")");
     }
-    ~H5() { close_(id_); }
+    ~H5() {
+        if (id_ >= 0) {
+            close_(id_);
+            H5Eclear2(H5E_DEFAULT);
+        }
+    }
     H5(const H5&) = delete;
     H5& operator=(const H5&) = delete;
     operator hid_t() const { return id_; }
+    void close(const std::string& what) {
+        const hid_t id = id_;
+        id_ = -1;
+        h5_check(close_(id), "close " + what);
+    }
 
 private:
     hid_t id_;
@@ -44,11 +106,9 @@ private:
 };
 
 hid_t create_group(hid_t parent, const std::string& name) {
-    const hid_t plist = H5Pcreate(H5P_GROUP_CREATE);
-    H5Pset_obj_track_times(plist, 0);
-    const hid_t g = H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, plist, H5P_DEFAULT);
-    H5Pclose(plist);
-    return g;
+    H5 plist(H5Pcreate(H5P_GROUP_CREATE), H5Pclose, "create a property list");
+    h5_check(H5Pset_obj_track_times(plist, 0), "set a property");
+    return H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, plist, H5P_DEFAULT);
 }
 
 // Time of step n in ms: n / (1/dt) when 1/dt is a whole number (0.1 ms -> 39.4, not
@@ -61,25 +121,46 @@ double step_ms(int64_t n, double dt) {
 
 void write_attr_string(hid_t obj, const std::string& name, const std::string& value) {
     H5 type(H5Tcopy(H5T_C_S1), H5Tclose, "copy a string type");
-    H5Tset_size(type, value.size() + 1);
+    h5_check(H5Tset_size(type, value.size() + 1), "size a string type");
     H5 space(H5Screate(H5S_SCALAR), H5Sclose, "create a scalar space");
     H5 attr(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
             "create attribute " + name);
-    if (H5Awrite(attr, type, value.c_str()) < 0) throw Error("HDF5: cannot write attribute " + name);
+    h5_check(H5Awrite(attr, type, value.c_str()), "write attribute " + name);
+    attr.close("attribute " + name);
+}
+
+// The SONATA spike report's `sorting` attribute: an enumeration {none, by_id, by_time} (libsonata
+// reads it into its enum Sorting : char), here by_time.
+void write_sorting(hid_t group) {
+    H5 type(H5Tenum_create(H5T_STD_I8LE), H5Tclose, "create an enumeration type");
+    const int8_t none = 0, by_id = 1, by_time = 2;
+    h5_check(H5Tenum_insert(type, "none", &none), "define the sorting enumeration");
+    h5_check(H5Tenum_insert(type, "by_id", &by_id), "define the sorting enumeration");
+    h5_check(H5Tenum_insert(type, "by_time", &by_time), "define the sorting enumeration");
+    H5 space(H5Screate(H5S_SCALAR), H5Sclose, "create a scalar space");
+    H5 attr(H5Acreate2(group, "sorting", type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
+            "create attribute sorting");
+    h5_check(H5Awrite(attr, type, &by_time), "write attribute sorting");
+    attr.close("attribute sorting");
 }
 
 // The creation properties of a dataset of `dims`: chunked and compressed when large.
 hid_t dataset_plist(const std::vector<hsize_t>& dims) {
     const hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
-    if (plist < 0) throw Error("HDF5: cannot create a property list");
-    H5Pset_obj_track_times(plist, 0);  // no modification times: same run, same bytes
+    if (plist < 0) throw Error("HDF5: cannot create a property list (" + hdf5_cause() + ")");
     hsize_t total = 1;
     for (auto d : dims) total *= d;
-    if (total >= 4096) {
+    herr_t ok = H5Pset_obj_track_times(plist, 0);  // no modification times: same run, same bytes
+    if (ok >= 0 && total >= 4096) {
         std::vector<hsize_t> chunk(dims);
         chunk[0] = std::min<hsize_t>(dims[0], std::max<hsize_t>(1, 65536 / (total / dims[0])));
-        H5Pset_chunk(plist, static_cast<int>(chunk.size()), chunk.data());
-        H5Pset_deflate(plist, 4);
+        ok = H5Pset_chunk(plist, static_cast<int>(chunk.size()), chunk.data());
+        if (ok >= 0) ok = H5Pset_deflate(plist, 4);
+    }
+    if (ok < 0) {
+        const std::string cause = hdf5_cause();
+        H5Pclose(plist);
+        throw Error("HDF5: cannot set a dataset's layout (" + cause + ")");
     }
     return plist;
 }
@@ -94,8 +175,10 @@ void write_dataset(hid_t parent, const std::string& name, hid_t mem_type, hid_t 
     for (auto d : dims) total *= d;
     H5 ds(H5Dcreate2(parent, name.c_str(), file_type, space, H5P_DEFAULT, plist, H5P_DEFAULT),
           H5Dclose, "create dataset " + name);
-    if (total > 0 && H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-        throw Error("HDF5: cannot write dataset " + name);
+    if (total > 0)
+        h5_check(H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
+                 "write dataset " + name);
+    ds.close("dataset " + name);
 }
 
 // A dataset of n rows (1-D, or 2-D with `width` columns) written in blocks of rows at increasing
@@ -122,10 +205,14 @@ public:
         H5 mem(H5Screate_simple(width_ ? 2 : 1, count.data(), nullptr), H5Sclose,
                "create a memory space");
         H5 file(H5Dget_space(ds_), H5Sclose, "get the space of " + name_);
-        H5Sselect_hyperslab(file, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr);
-        if (H5Dwrite(ds_, mem_type_, mem, file, H5P_DEFAULT, data) < 0)
-            throw Error("HDF5: cannot write dataset " + name_);
+        h5_check(H5Sselect_hyperslab(file, H5S_SELECT_SET, start.data(), nullptr, count.data(),
+                                     nullptr),
+                 "select rows of " + name_);
+        h5_check(H5Dwrite(ds_, mem_type_, mem, file, H5P_DEFAULT, data),
+                 "write dataset " + name_);
     }
+    /// Close the dataset, writing its cached chunks (throws on failure).
+    void close() { ds_.close("dataset " + name_); }
     operator hid_t() const { return ds_; }
 
 private:
@@ -196,15 +283,31 @@ Frames frames_of(const FrameStream* s, const std::vector<int64_t>& steps,
     return f;
 }
 
+// An HDF5 file written whole under `final_path`.part, closed (every write checked, the cached
+// data flushed), synced and renamed; on any failure the .part file is removed, nothing is
+// renamed, and the Error names the file and the cause.
 template <class F>
 void write_h5(const fs::path& final_path, F&& body) {
+    quiet_hdf5();
     const fs::path tmp = final_path.string() + ".part";
-    {
-        H5 file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose,
-                "create " + tmp.string());
+    std::error_code ec;
+    try {
+        H5 fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "create a property list");
+        // Closing the file closes whatever an exception left open in it.
+        h5_check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "set a property");
+        H5 file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), H5Fclose, "create it");
         body(static_cast<hid_t>(file));
+        file.close("it");
+        sync_file(tmp);
+    } catch (const Error& e) {
+        fs::remove(tmp, ec);
+        const std::string what = e.what();
+        throw Error("cannot write " + tmp.string() + ": " +
+                    (what.rfind("cannot write " + tmp.string(), 0) == 0
+                         ? what.substr(15 + tmp.string().size())
+                         : what));
     }
-    fs::rename(tmp, final_path);
+    commit_file(tmp, final_path);
 }
 
 std::string hostname() {
@@ -224,7 +327,7 @@ void write_spikes(const fs::path& dir, const Simulation& sim) {
         for (uint32_t p = 0; p < cfg.populations.size(); ++p) {
             H5 g(create_group(root, cfg.populations[p].name), H5Gclose,
                  "create /spikes/" + cfg.populations[p].name);
-            write_attr_string(g, "sorting", "by_time");
+            write_sorting(g);
             const uint64_t n = stream ? stream->spikes(p) : sim.spikes()[p].ids.size();
             BlockDataset ts(g, "timestamps", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, n);
             BlockDataset ids(g, "node_ids", H5T_NATIVE_UINT64, H5T_STD_U64LE, n);
@@ -249,7 +352,11 @@ void write_spikes(const fs::path& dir, const Simulation& sim) {
                 throw Error("spikes of " + cfg.populations[p].name +
                             ": the stream holds another count than it reported");
             write_attr_string(ts, "units", "ms");
+            ts.close();
+            ids.close();
+            g.close("/spikes/" + cfg.populations[p].name);
         }
+        root.close("/spikes");
     });
 }
 
@@ -283,7 +390,11 @@ void write_probes(const fs::path& dir, const Simulation& sim) {
             });
             t.flush();
             for (auto& r : rows) r.flush();
+            time.close();
+            for (auto& v : vars) v->close();
+            g.close("/probes/" + name);
         }
+        root.close("/probes");
     });
 }
 
@@ -359,8 +470,51 @@ void write_weights(const fs::path& dir, const Simulation& sim) {
             write_attr_string(g, "sample", rec.stride == 1 ? "all synapses"
                                                : "every " + std::to_string(rec.stride) +
                                                      "th synapse in CSR (source-major) order");
+            for (BlockDataset* d : {&time, &w, &hist, &dws}) d->close();
+            g.close("/weights/" + name);
         }
+        root.close("/weights");
     });
+}
+
+}  // namespace
+
+namespace {
+
+// A directory entry that is l5sim's bookkeeping, not an output: a directory holding only these
+// counts as empty.
+bool bookkeeping(const fs::path& name) {
+    return name == kLockFile || name == kManifestFile;
+}
+
+bool empty_but_bookkeeping(const fs::path& dir) {
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+        if (!bookkeeping(e.path().filename())) return false;
+    return !ec;
+}
+
+// The streams an l5sim older than the manifest wrote (spikes.stream, probes_<k>.stream,
+// weights_<k>.stream): removed by --force where no manifest says what a run wrote.
+bool legacy_stream_name(const std::string& name) {
+    if (name == "spikes.stream") return true;
+    for (const std::string prefix : {"probes_", "weights_"}) {
+        if (name.rfind(prefix, 0) != 0 || !name.ends_with(".stream")) continue;
+        const std::string k = name.substr(prefix.size(), name.size() - prefix.size() - 7);
+        if (!k.empty() && k.find_first_not_of("0123456789") == std::string::npos) return true;
+    }
+    return false;
+}
+
+// The names a previous run listed in DIR's manifest.
+std::vector<std::string> read_manifest(const fs::path& dir) {
+    std::vector<std::string> names;
+    std::ifstream in(dir / kManifestFile);
+    for (std::string line; std::getline(in, line);)
+        if (!line.empty() && line[0] != '#' && line.find('/') == std::string::npos &&
+            line != "." && line != "..")
+            names.push_back(line);
+    return names;
 }
 
 }  // namespace
@@ -368,6 +522,10 @@ void write_weights(const fs::path& dir, const Simulation& sim) {
 void check_output_dir(const fs::path& dir, bool force) {
     std::error_code ec;
     if (dir.empty()) throw ConfigError("--out: an empty path");
+    const auto status = fs::symlink_status(dir, ec);
+    if (fs::is_symlink(status) && !fs::exists(dir, ec))
+        throw ConfigError("--out " + dir.string() + ": a symbolic link to " +
+                          fs::read_symlink(dir, ec).string() + ", which does not exist");
     if (!fs::exists(dir, ec)) {
         // It will be created: its nearest existing ancestor must be a directory we may write
         // (found now, before the network is built, rather than after).
@@ -383,20 +541,32 @@ void check_output_dir(const fs::path& dir, bool force) {
     }
     if (!fs::is_directory(dir, ec))
         throw ConfigError("--out " + dir.string() + ": exists and is not a directory");
-    if (!fs::is_empty(dir, ec) && !force)
+    if (::access(dir.c_str(), W_OK | X_OK) != 0)
+        throw ConfigError("--out " + dir.string() + ": the directory is not writable");
+    if (!empty_but_bookkeeping(dir) && !force)
         throw ConfigError("--out " + dir.string() +
                           ": directory is not empty (use --force to overwrite its l5sim outputs)");
 }
 
 void write_text(const fs::path& final_path, const std::string& text) {
     const fs::path tmp = final_path.string() + ".part";
-    {
-        std::ofstream out(tmp);
-        out << text;
-        out.flush();
-        if (!out) throw Error("cannot write " + tmp.string());
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw Error("cannot write " + tmp.string() + ": " + std::strerror(errno));
+    size_t done = 0;
+    int err = 0;
+    while (done < text.size() && !err) {
+        const ssize_t w = ::write(fd, text.data() + done, text.size() - done);
+        if (w < 0 && errno != EINTR) err = errno;
+        if (w > 0) done += static_cast<size_t>(w);
     }
-    fs::rename(tmp, final_path);
+    if (!err && ::fsync(fd) != 0) err = errno;
+    if (::close(fd) != 0 && !err) err = errno;
+    if (err) {
+        std::error_code ec;
+        fs::remove(tmp, ec);
+        throw Error("cannot write " + tmp.string() + ": " + std::strerror(err));
+    }
+    commit_file(tmp, final_path);
 }
 
 std::string format_duration(double s) {
@@ -411,35 +581,90 @@ std::string format_duration(double s) {
     return buf;
 }
 
-void prepare_output_dir(const fs::path& dir, bool force) {
+void prepare_output_dir(const fs::path& dir, bool force, const std::vector<std::string>& names) {
     check_output_dir(dir, force);
     fs::create_directories(dir);
-    for (const char* name : kOutputs) {
-        fs::remove(dir / name);
-        fs::remove(dir / (std::string(name) + ".part"));
+    // What an earlier run wrote here, and only that: its fixed-name outputs, what its manifest
+    // lists (streams, replicas/), or, before manifests, the names l5sim's streams have and a
+    // sweep's replicas/ next to its sweep.json. A user's own files stay.
+    std::error_code ec;
+    std::vector<std::string> old = read_manifest(dir);
+    const bool had_manifest = fs::exists(dir / kManifestFile, ec);
+    for (const char* name : kOutputs) old.emplace_back(name);
+    if (!had_manifest) {
+        for (const auto& e : fs::directory_iterator(dir, ec))
+            if (legacy_stream_name(e.path().filename().string()))
+                old.push_back(e.path().filename().string());
+        if (fs::exists(dir / "sweep.json", ec)) old.emplace_back("replicas");
     }
-    fs::remove_all(dir / "replicas");
-    remove_streams(dir);
+    for (const auto& name : old) {
+        if (bookkeeping(name)) continue;
+        fs::remove_all(dir / name, ec);
+        fs::remove(dir / (name + ".part"), ec);
+    }
+    // This run's list, before it writes any of them.
+    std::string text = "# files written by l5sim into this directory (--force removes these)\n";
+    for (const auto& n : names) text += n + "\n";
+    write_text(dir / kManifestFile, text);
 }
 
-void remove_streams(const fs::path& dir) {
+std::vector<std::string> run_outputs(const Config& cfg) {
+    std::vector<std::string> names = {"config.resolved.yaml", "summary.json", kCheckpointFile};
+    if (cfg.recording.spikes) {
+        names.emplace_back("spikes.h5");
+        names.emplace_back(kSpikeStream);
+    }
+    if (!cfg.recording.probes.empty()) names.emplace_back("probes.h5");
+    if (!cfg.recording.weights.empty()) names.emplace_back("weights.h5");
+    for (size_t k = 0; k < cfg.recording.probes.size(); ++k)
+        names.push_back("probes_" + std::to_string(k) + ".stream");
+    for (size_t k = 0; k < cfg.recording.weights.size(); ++k)
+        names.push_back("weights_" + std::to_string(k) + ".stream");
+    return names;
+}
+
+void remove_streams(const Simulation& sim) {
     std::error_code ec;
-    std::vector<fs::path> streams;
-    for (const auto& e : fs::directory_iterator(dir, ec))
-        if (e.path().extension() == ".stream") streams.push_back(e.path());
-    for (const auto& p : streams) fs::remove(p, ec);
+    if (const auto* s = sim.spike_stream()) fs::remove(s->path(), ec);
+    for (size_t k = 0; k < sim.config().recording.probes.size(); ++k)
+        if (const auto* s = sim.probe_stream(k)) fs::remove(s->path(), ec);
+    for (size_t k = 0; k < sim.config().recording.weights.size(); ++k)
+        if (const auto* s = sim.weight_stream(k)) fs::remove(s->path(), ec);
 }
 
 void write_resolved_config(const fs::path& dir, const Config& cfg, const Provenance& prov) {
+    // Free text (a command line with a multi-line --set value, a path with ': ' or '#') is
+    // written as a double-quoted YAML string, so the file stays a valid config.
     std::string yaml = "# l5sim " + std::string(build::version) + " (git " + build::git_hash +
-                       "), engine " + prov.engine + ", host " + hostname() + "\n";
-    yaml += "# command: " + prov.command_line + "\n";
+                       "), engine " + prov.engine + "\n";
     yaml += "provenance:\n  l5sim_version: " + std::string(build::version) +
             "\n  git_hash: " + build::git_hash + "\n  engine: " + prov.engine +
-            "\n  host: " + hostname() + "\n  seed: " + std::to_string(cfg.seed) +
-            "\n  source_config: " + cfg.source_file + "\n";
+            "\n  host: " + yaml_quoted(hostname()) + "\n  seed: " + std::to_string(cfg.seed) +
+            "\n  source_config: " + yaml_quoted(cfg.source_file) +
+            "\n  command: " + yaml_quoted(prov.command_line) + "\n";
     yaml += cfg.resolved_yaml + "\n";
     write_text(dir / "config.resolved.yaml", yaml);
+}
+
+std::string yaml_quoted(const std::string& text) {
+    std::string out = "\"";
+    for (const unsigned char ch : text) {
+        if (ch == '"' || ch == '\\') {
+            out += '\\';
+            out += static_cast<char>(ch);
+        } else if (ch == '\n') {
+            out += "\\n";
+        } else if (ch == '\t') {
+            out += "\\t";
+        } else if (ch < 0x20 || ch == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", ch);
+            out += buf;
+        } else {
+            out += static_cast<char>(ch);
+        }
+    }
+    return out + "\"";
 }
 
 void write_recordings(const fs::path& dir, const Simulation& sim) {
@@ -448,7 +673,8 @@ void write_recordings(const fs::path& dir, const Simulation& sim) {
     write_weights(dir, sim);
 }
 
-void write_results(const fs::path& dir, const Simulation& sim, const Provenance& prov) {
+std::vector<PopulationSummary> write_results(const fs::path& dir, const Simulation& sim,
+                                             const Provenance& prov) {
     const auto& cfg = sim.config();
     write_recordings(dir, sim);
 
@@ -457,7 +683,8 @@ void write_results(const fs::path& dir, const Simulation& sim, const Provenance&
     j["git_hash"] = build::git_hash;
     j["engine"] = prov.engine;
     j["seed"] = cfg.seed;
-    for (const auto& s : summarize(sim)) j["populations"][s.name] = population_json(s);
+    const auto summaries = summarize(sim);
+    for (const auto& s : summaries) j["populations"][s.name] = population_json(s);
     const auto& t = sim.timing();
     const double bio_s = static_cast<double>(t.steps) * cfg.dt_ms * 1e-3;
     j["timing"] = {{"wall_s", t.wall_s},
@@ -474,6 +701,9 @@ void write_results(const fs::path& dir, const Simulation& sim, const Provenance&
                                    {"dendrites", ph.dendrites}, {"somata", ph.somata},
                                    {"plasticity", ph.plasticity}, {"record", ph.record}};
     }
+    // Health checks (simulation.health): off only after `l5sim resume --ignore-health`, which
+    // names the stops it went past.
+    j["health"] = {{"checks", prov.health_checks}, {"ignored_stops", prov.health_ignored}};
     const uint64_t syn = sim.synapses();
     j["network"] = {{"synapses", syn},
                     {"device_bytes", sim.engine().device_bytes()},
@@ -484,6 +714,7 @@ void write_results(const fs::path& dir, const Simulation& sim, const Provenance&
         j["network"]["ring_resolution_nS"][sim.config().projections[k].name] =
             std::ldexp(1.0, -sim.engine().ring_fixed_exponent(k));
     write_text(dir / "summary.json", j.dump(2) + "\n");
+    return summaries;
 }
 
 }  // namespace l5sim

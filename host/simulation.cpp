@@ -210,10 +210,11 @@ void Simulation::end_window(int64_t k) {
         ++step_;
         if (step_ % kCollectEvery == 0) collect_spikes();
     });
-    if (step_ % health_every_ == 0) check_health();
+    if (step_ % health_every_ == 0) check_health(health_every_);
 }
 
-void Simulation::check_health() {
+void Simulation::check_health(int64_t min_steps) {
+    if (!health_on_) return;
     const uint32_t n_pop = static_cast<uint32_t>(cfg_.populations.size());
     const double ms = static_cast<double>(step_) * cfg_.dt_ms;
     for (uint32_t p = 0; p < n_pop; ++p) {
@@ -230,9 +231,10 @@ void Simulation::check_health() {
             throw HealthError(buf);
         }
     }
-    // Rates over a whole interval only (a run resumed just before a check keeps its baseline
-    // until the next check: a rate over a few steps is noise).
-    if (health_step_ >= 0 && step_ - health_step_ < health_every_) return;
+    // Rates over a whole interval only, or at the end of a run over at least half of one (a
+    // run resumed just before a check keeps its baseline until the next check: a rate over a
+    // few steps is noise).
+    if (health_step_ >= 0 && step_ - health_step_ < min_steps) return;
     std::vector<uint64_t> spikes(n_pop);
     for (uint32_t p = 0; p < n_pop; ++p) spikes[p] = engine_->spike_count(p);
     if (health_step_ >= 0 && cfg_.health.max_rate_hz > 0) {
@@ -330,6 +332,12 @@ void Simulation::finish_run(double wall_s) {
     timing_.wall_s += wall_s;
     timing_.steps = step_;
     timing_.synaptic_events = engine_->synaptic_events();
+    // Every stop and the end of the run are checked too (not only every health_every_ steps):
+    // a state gone NaN in the last interval never ends in a complete run or in a checkpoint
+    // that looks healthy. At the end, the last partial interval's rate counts when it is at
+    // least half an interval.
+    if (step_ != health_step_)
+        check_health(step_ >= cfg_.steps() ? (health_every_ + 1) / 2 : health_every_);
 }
 
 bool Simulation::run(const std::function<void(int64_t, int64_t)>& progress,

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <cstring>
 #include <vector>
@@ -28,6 +29,29 @@ static std::FILE* open_cut(const fs::path& path, uint64_t keep_bytes) {
     return f;
 }
 
+uint32_t crc_of_prefix(const fs::path& path, uint64_t bytes) {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    if (bytes == 0) return static_cast<uint32_t>(crc);
+    std::FILE* in = std::fopen(path.c_str(), "rb");
+    if (!in) throw Error("cannot open " + path.string() + ": " + std::strerror(errno));
+    std::vector<unsigned char> buf(1 << 20);
+    for (uint64_t left = bytes; left > 0;) {
+        const size_t want = static_cast<size_t>(std::min<uint64_t>(left, buf.size()));
+        if (std::fread(buf.data(), 1, want, in) != want) {
+            std::fclose(in);
+            throw Error(path.string() + ": the stream ends early");
+        }
+        crc = crc32(crc, buf.data(), static_cast<uInt>(want));
+        left -= want;
+    }
+    std::fclose(in);
+    return static_cast<uint32_t>(crc);
+}
+
+static uint32_t crc_update(uint32_t crc, const void* p, size_t n) {
+    return static_cast<uint32_t>(crc32(crc, static_cast<const Bytef*>(p), static_cast<uInt>(n)));
+}
+
 static void flush_file(std::FILE* f, const fs::path& path, bool durable) {
     if (std::fflush(f) != 0)
         throw Error("cannot write " + path.string() + ": " + std::strerror(errno));
@@ -41,8 +65,9 @@ SpikeStream::SpikeStream(fs::path path, uint64_t keep_bytes) : path_(std::move(p
         throw Error(path_.string() + ": a spike stream length must be a multiple of 16 bytes");
     f_ = open_cut(path_, keep_bytes);
     bytes_ = keep_bytes;
-    // The spikes per population so far (read once, at resume).
+    // The spikes per population so far and the CRC of the kept bytes (read once, at resume).
     try {
+        crc_ = crc_of_prefix(path_, keep_bytes);
         for_each_streamed_spike(path_, keep_bytes, [&](uint32_t pop, uint32_t, int64_t) {
             if (pop >= per_pop_.size()) per_pop_.resize(pop + 1, 0);
             ++per_pop_[pop];
@@ -72,6 +97,7 @@ void SpikeStream::append(uint32_t pop, const SpikeRecord& r) {
     if (std::fwrite(buf.data(), 1, buf.size(), f_) != buf.size())
         throw Error("cannot write " + path_.string() + ": " + std::strerror(errno));
     bytes_ += buf.size();
+    crc_ = crc_update(crc_, buf.data(), buf.size());
     if (pop >= per_pop_.size()) per_pop_.resize(pop + 1, 0);
     per_pop_[pop] += n;
 }
@@ -84,8 +110,17 @@ uint64_t SpikeStream::spikes(uint32_t pop) const {
 
 FrameStream::FrameStream(fs::path path, uint64_t width, uint64_t keep_frames)
     : path_(std::move(path)), width_(width) {
-    f_ = open_cut(path_, keep_frames * (8 + 4 * width_));
+    const uint64_t frame_bytes = 8 + 4 * width_;
+    if (keep_frames > UINT64_MAX / frame_bytes)
+        throw Error(path_.string() + ": " + std::to_string(keep_frames) + " frames cannot be kept");
+    f_ = open_cut(path_, keep_frames * frame_bytes);
     frames_ = keep_frames;
+    try {
+        crc_ = crc_of_prefix(path_, keep_frames * frame_bytes);
+    } catch (...) {
+        std::fclose(f_);
+        throw;
+    }
 }
 
 FrameStream::~FrameStream() {
@@ -97,6 +132,8 @@ void FrameStream::append(int64_t step, const float* values) {
         (width_ > 0 && std::fwrite(values, 4, width_, f_) != width_))
         throw Error("cannot write " + path_.string() + ": " + std::strerror(errno));
     ++frames_;
+    crc_ = crc_update(crc_, &step, 8);
+    if (width_ > 0) crc_ = crc_update(crc_, values, 4 * width_);
 }
 
 void FrameStream::flush(bool durable) { flush_file(f_, path_, durable); }

@@ -139,7 +139,7 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
                                            "; rebuild on a machine with the CUDA toolkit, or use "
                                            "--backend cpu");
     }
-    prepare_output_dir(dir, opt.force);
+    prepare_output_dir(dir, opt.force, {"sweep.json", "summary.json", "replicas"});
 
     const auto n = static_cast<int64_t>(batch.replicas.size());
     nlohmann::ordered_json sj;

@@ -28,10 +28,29 @@ struct CheckpointInfo {
     int64_t spike_stream_bytes = -1;  // length of the run's spike stream (-1: spikes inside)
     bool frames_streamed = false;     // probe samples and weight snapshots in streams
     std::vector<uint64_t> probe_frames, weight_frames;  // their frame counts
+    /// CRC-32 of the streams' kept prefixes (the recordings the checkpoint relies on); absent
+    /// in checkpoints of l5sim before 2026-12-06, whose streams are then not checked.
+    bool stream_crcs = false;
+    uint32_t spike_stream_crc = 0;
+    std::vector<uint32_t> probe_crcs, weight_crcs;
+    /// Why a health check stopped the run at this checkpoint ("" if none): resuming past it
+    /// needs --ignore-health.
+    std::string health_stop;
+    /// Health stops that a resume was told to ignore so far (recorded in summary.json).
+    std::vector<std::string> health_ignored;
 };
 
-/// Write `sim`'s state to `path` (atomically; an Error names the file on failure).
-void write_checkpoint(const std::filesystem::path& path, Simulation& sim);
+/// The checkpoint's streams in `dir` (spikes.stream, probes_<k>.stream, weights_<k>.stream)
+/// hold exactly the prefixes it was written with; ConfigError naming the first that does not.
+void check_streams(const std::filesystem::path& dir, const CheckpointInfo& info,
+                   const Simulation& sim);
+
+/// Write `sim`'s state to `path` (atomically; an Error names the file and the cause on failure,
+/// and the previous checkpoint, if any, stays). `health_stop`: the reason a health check
+/// stopped the run here ("" if none); `health_ignored`: earlier stops a resume ignored.
+void write_checkpoint(const std::filesystem::path& path, Simulation& sim,
+                      const std::string& health_stop = "",
+                      const std::vector<std::string>& health_ignored = {});
 
 /// Verify a checkpoint (size, trailer, CRC-32) and read its header; Error naming the file and
 /// what is wrong when it is missing, truncated, corrupt or of another format version.

@@ -5,15 +5,30 @@
 /// summary.json is an interrupted run.
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "l5sim/simulation.hpp"
 
 namespace l5sim {
 
 struct Provenance {
+    Provenance(std::string engine_name, std::string command)
+        : engine(std::move(engine_name)), command_line(std::move(command)) {}
     std::string engine;
     std::string command_line;
+    /// Health checks on (simulation.health), and the health stops a resume was told to
+    /// ignore (`l5sim resume --ignore-health`): summary.json records both.
+    bool health_checks = true;
+    std::vector<std::string> health_ignored;
 };
+
+/// The list of what l5sim wrote into an output directory (one name per line), which --force
+/// removes, and nothing else of the directory's.
+inline constexpr const char* kManifestFile = ".l5sim.manifest";
+
+/// `text` as a double-quoted YAML scalar (escapes for '"', '\\', newlines, control bytes).
+std::string yaml_quoted(const std::string& text);
 
 /// Write `text` to `path` atomically: into `path.part`, renamed when complete; Error on failure.
 void write_text(const std::filesystem::path& path, const std::string& text);
@@ -21,19 +36,27 @@ void write_text(const std::filesystem::path& path, const std::string& text);
 /// A wall-clock duration for progress lines: "42 s", "3.5 min", "2.1 h".
 std::string format_duration(double seconds);
 
-/// Check that `dir` may be written (absent, empty, or `force`); throws ConfigError otherwise.
+/// Check that `dir` may be written (absent, empty but for l5sim's lock and manifest, or
+/// `force`), is a writable directory or can be created, and is no dangling symbolic link;
+/// throws ConfigError otherwise.
 void check_output_dir(const std::filesystem::path& dir, bool force);
-/// Create `dir` (and parents) and clear the files a previous run left there when `force`.
-void prepare_output_dir(const std::filesystem::path& dir, bool force);
+/// Create `dir` (and parents); with `force`, remove what an earlier l5sim run wrote there (its
+/// manifest's names; nothing else); then write this run's manifest, `names`.
+void prepare_output_dir(const std::filesystem::path& dir, bool force,
+                        const std::vector<std::string>& names);
+/// The files a single run of `cfg` writes into its directory (its manifest).
+std::vector<std::string> run_outputs(const Config& cfg);
 /// config.resolved.yaml (every value, defaults filled in) with provenance; written at the start.
 void write_resolved_config(const std::filesystem::path& dir, const Config& cfg,
                            const Provenance& prov);
+/// Remove the recording streams of `sim` (its DIR/*.stream), once the final files hold them.
+void remove_streams(const Simulation& sim);
 /// Spikes, probes and weights recorded so far, without summary.json (an interrupted run).
-/// Remove the recording streams of a run in progress (DIR/*.stream).
-void remove_streams(const std::filesystem::path& dir);
 void write_recordings(const std::filesystem::path& dir, const Simulation& sim);
 /// Spikes, probes, weights, then summary.json; throws Error on an I/O failure (a file being
 /// written stays under its .part name).
-void write_results(const std::filesystem::path& dir, const Simulation& sim, const Provenance& prov);
+/// Returns the populations' statistics written into summary.json.
+std::vector<PopulationSummary> write_results(const std::filesystem::path& dir,
+                                             const Simulation& sim, const Provenance& prov);
 
 }  // namespace l5sim

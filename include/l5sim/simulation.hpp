@@ -63,6 +63,9 @@ public:
              const std::function<bool(int64_t)>& pause = {}, int64_t align = 0);
     /// Advance `n` steps (tests).
     void advance(int64_t n);
+    /// Health checks (simulation.health) on or off (off: `l5sim resume --ignore-health`).
+    void set_health_checks(bool on) { health_on_ = on; }
+    bool health_checks() const { return health_on_; }
 
     // The pieces of run(), for a driver that steps many simulations as one (run_packed):
     // start_run(); then per window: k = begin_window(...) (the knobs for the next step pushed;
@@ -102,7 +105,9 @@ public:
     std::vector<float> current_weights(uint32_t proj) const;
 
 private:
-    friend void write_checkpoint(const std::filesystem::path& path, Simulation& sim);
+    friend void write_checkpoint(const std::filesystem::path& path, Simulation& sim,
+                                 const std::string& health_stop,
+                                 const std::vector<std::string>& health_ignored);
     friend void restore_checkpoint(const std::filesystem::path& path, const CheckpointInfo& info,
                                    Simulation& sim);
     /// One window from step_ (one step when profiling or when the engine steps singly),
@@ -111,9 +116,10 @@ private:
     void init(std::chrono::steady_clock::time_point t0);
     int64_t window_length(int64_t limit, int64_t align) const;
     void step_phases(int64_t n);
-    /// Every health_every_ steps (simulation.health): HealthError on a NaN or infinite state or
-    /// a population rate above the bound since the last check.
-    void check_health();
+    /// Every health_every_ steps (simulation.health), at every pause and at the end of the run:
+    /// HealthError on a NaN or infinite state, or on a population rate above the bound since
+    /// the last check when at least `min_steps` steps have passed since it.
+    void check_health(int64_t min_steps);
     void profiled_phases(int64_t n);
     void record_after_step();
     void collect_spikes();
@@ -132,6 +138,7 @@ private:
     RunTiming timing_;
     int64_t step_ = 0;
     int64_t health_every_ = 1;
+    bool health_on_ = true;
     int64_t health_step_ = -1;  // step of the last health check (-1: not started)
     std::vector<uint64_t> health_spikes_;
 };

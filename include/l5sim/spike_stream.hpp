@@ -28,6 +28,9 @@ public:
     /// Everything appended so far in the file (fflush; and fsync when `durable`).
     void flush(bool durable);
     uint64_t bytes() const { return bytes_; }
+    /// CRC-32 of the stream's bytes() bytes (kept as they are written): a checkpoint holds it,
+    /// so that a resume can tell the stream it was written with from another.
+    uint32_t crc() const { return crc_; }
     uint64_t spikes(uint32_t pop) const;
     const std::filesystem::path& path() const { return path_; }
 
@@ -35,6 +38,7 @@ private:
     std::filesystem::path path_;
     std::FILE* f_ = nullptr;
     uint64_t bytes_ = 0;
+    uint32_t crc_ = 0;
     std::vector<uint64_t> per_pop_;
 };
 
@@ -52,6 +56,8 @@ public:
     void flush(bool durable);
     uint64_t frames() const { return frames_; }
     uint64_t width() const { return width_; }
+    /// CRC-32 of the frames() frames (as SpikeStream::crc).
+    uint32_t crc() const { return crc_; }
     const std::filesystem::path& path() const { return path_; }
 
 private:
@@ -59,7 +65,11 @@ private:
     uint64_t width_;
     std::FILE* f_ = nullptr;
     uint64_t frames_ = 0;
+    uint32_t crc_ = 0;
 };
+
+/// CRC-32 of the first `bytes` of a file (Error if it is shorter).
+uint32_t crc_of_prefix(const std::filesystem::path& path, uint64_t bytes);
 
 /// Every frame of the first `frames` of a frame stream, in order: f(index, step, values).
 void for_each_frame(const std::filesystem::path& path, uint64_t width, uint64_t frames,
