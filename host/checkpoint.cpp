@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -330,18 +331,49 @@ CheckpointInfo read_checkpoint_info(const fs::path& path) {
 
 void check_streams(const fs::path& dir, const CheckpointInfo& info, const Simulation& sim) {
     if (!info.stream_crcs) return;  // an l5sim before 2026-12-06 wrote it
-    auto check = [&](const fs::path& path, uint32_t have, uint32_t want) {
+    // Read only: a stream is cut to the checkpoint's length only after this check passed.
+    auto check = [&](const fs::path& path, uint64_t bytes, uint32_t want) {
+        uint32_t have = 0;
+        try {
+            have = crc_of_prefix(path, bytes);
+        } catch (const Error& e) {
+            throw ConfigError(std::string(e.what()) + " (the checkpoint " +
+                              (dir / kCheckpointFile).string() + " needs " +
+                              std::to_string(bytes) + " bytes of it); refusing to resume");
+        }
         if (have != want)
             throw ConfigError(path.string() + " does not hold the recordings the checkpoint " +
                               (dir / kCheckpointFile).string() +
                               " was written with (another run's stream, or an edited one); "
                               "refusing to resume");
     };
-    if (const SpikeStream* s = sim.spike_stream()) check(s->path(), s->crc(), info.spike_stream_crc);
-    for (size_t k = 0; k < info.probe_crcs.size(); ++k)
-        if (const FrameStream* s = sim.probe_stream(k)) check(s->path(), s->crc(), info.probe_crcs[k]);
-    for (size_t k = 0; k < info.weight_crcs.size(); ++k)
-        if (const FrameStream* s = sim.weight_stream(k)) check(s->path(), s->crc(), info.weight_crcs[k]);
+    const Config& cfg = sim.config();
+    if (info.spike_stream_bytes >= 0) {
+        const fs::path path = dir / kSpikeStream;
+        const auto bytes = static_cast<uint64_t>(info.spike_stream_bytes);
+        check(path, bytes, info.spike_stream_crc);
+        // The last spike kept was fired before the checkpoint's step.
+        int64_t last = -1;
+        if (bytes >= SpikeStream::kRecordBytes) {
+            std::FILE* in = std::fopen(path.c_str(), "rb");
+            const bool read = in && std::fseek(in, static_cast<long>(bytes - 8), SEEK_SET) == 0 &&
+                              std::fread(&last, 8, 1, in) == 1;
+            if (in) std::fclose(in);
+            if (read && last >= info.step)
+                throw ConfigError(path.string() + ": a spike at step " + std::to_string(last) +
+                                  ", after the checkpoint's step " + std::to_string(info.step) +
+                                  "; refusing to resume");
+        }
+    }
+    for (size_t k = 0; k < info.probe_crcs.size() && k < cfg.recording.probes.size(); ++k) {
+        const auto& pc = cfg.recording.probes[k];
+        const uint64_t width = pc.variables.size() * pc.cells.size();
+        check(dir / ("probes_" + std::to_string(k) + ".stream"),
+              info.probe_frames[k] * (8 + 4 * width), info.probe_crcs[k]);
+    }
+    for (size_t k = 0; k < info.weight_crcs.size() && k < sim.weights().size(); ++k)
+        check(dir / ("weights_" + std::to_string(k) + ".stream"),
+              info.weight_frames[k] * (8 + 4 * sim.weights()[k].count), info.weight_crcs[k]);
 }
 
 void restore_checkpoint(const fs::path& path, const CheckpointInfo& info, Simulation& sim) {
@@ -361,6 +393,18 @@ void restore_checkpoint(const fs::path& path, const CheckpointInfo& info, Simula
     if (info.frames_streamed && (info.probe_frames.size() != cfg.recording.probes.size() ||
                                  info.weight_frames.size() != cfg.recording.weights.size()))
         r.fail("the header's stream counts do not fit the config's recordings");
+    // A record every `every` steps from step 0: by the checkpoint's step, this many.
+    auto expected = [&](int64_t every) {
+        return info.step > 0 ? static_cast<uint64_t>((info.step - 1) / every + 1) : uint64_t{0};
+    };
+    if (info.frames_streamed) {
+        for (size_t k = 0; k < info.probe_frames.size(); ++k)
+            if (info.probe_frames[k] != expected(cfg.recording.probes[k].every_steps))
+                r.fail("the header's probe frames do not fit its step");
+        for (size_t k = 0; k < info.weight_frames.size(); ++k)
+            if (info.weight_frames[k] != expected(sim.weight_every_[k]))
+                r.fail("the header's weight snapshots do not fit its step");
+    }
     // Records are sorted: by step (and id within a step) and before the checkpoint's step.
     auto check_steps = [&](const std::vector<int64_t>& steps, const std::string& what) {
         for (size_t i = 0; i < steps.size(); ++i)
@@ -384,7 +428,8 @@ void restore_checkpoint(const fs::path& path, const CheckpointInfo& info, Simula
         rec.steps = r.array<int64_t>("probes");
         rec.values = r.array<float>("probes");
         if (rec.values.size() / (pc.variables.size() * pc.cells.size()) != rec.steps.size() ||
-            rec.values.size() % (pc.variables.size() * pc.cells.size()) != 0)
+            rec.values.size() % (pc.variables.size() * pc.cells.size()) != 0 ||
+            (!info.frames_streamed && rec.steps.size() != expected(pc.every_steps)))
             r.fail("probe " + std::to_string(k) + ": samples do not fit the config's probe");
         check_steps(rec.steps, "probe " + std::to_string(k));
     }
@@ -396,7 +441,8 @@ void restore_checkpoint(const fs::path& path, const CheckpointInfo& info, Simula
         rec.steps = r.array<int64_t>("weights");
         rec.values = r.array<float>("weights");
         if ((rec.count == 0 ? !rec.values.empty()
-                            : rec.values.size() != rec.steps.size() * rec.count))
+                            : rec.values.size() != rec.steps.size() * rec.count) ||
+            (!info.frames_streamed && rec.steps.size() != expected(sim.weight_every_[k])))
             r.fail("weights " + std::to_string(k) + ": snapshots do not fit the config's record");
         check_steps(rec.steps, "weights " + std::to_string(k));
     }

@@ -193,8 +193,8 @@ std::string with_resume_hint(const std::string& what, const std::filesystem::pat
                std::to_string(info.step) + " of " + std::to_string(info.steps) +
                "): make room, then `l5sim resume " + dir.string() + "`";
     } catch (const Error&) {
-        return what + "; no checkpoint was written (--checkpoint-every makes them), so the run "
-                      "cannot be resumed";
+        return what + "; there is no checkpoint to resume from (--checkpoint-every writes "
+                      "them), so the run must start again";
     }
 }
 
@@ -447,10 +447,10 @@ int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
     Simulation sim(cfg, backend, a.profile);
     try {
         restore_checkpoint(ck, info, sim);
+        check_streams(dir, info, sim);  // before any stream is cut to the checkpoint's length
         if (info.spike_stream_bytes >= 0)
             sim.stream_spikes(dir / kSpikeStream, static_cast<uint64_t>(info.spike_stream_bytes));
         if (info.frames_streamed) sim.stream_frames(dir, info.probe_frames, info.weight_frames);
-        check_streams(dir, info, sim);
     } catch (const ConfigError&) {
         throw;
     } catch (const Error& e) {

@@ -2,6 +2,8 @@
 // sheet, generated per target cell (O(K) each, OpenMP) and sorted into CSR by source.
 #include "l5sim/network.hpp"
 
+#include <sys/resource.h>
+
 #include <fmt/format.h>
 #include <omp.h>
 
@@ -253,28 +255,106 @@ uint64_t max_ring_slots(const Config& cfg, const ProjectionConfig& p) {
 }
 
 uint64_t estimate_bytes(const Config& cfg) {
-    uint64_t bytes = 0;
-    for (const auto& pop : cfg.populations) bytes += uint64_t(pop.n) * 96;  // state
+    // In 128 bits, saturated at 2^64 - 1: a huge n times a huge K must not wrap to a small
+    // estimate (and pass the check).
+    using wide = unsigned __int128;
+    wide bytes = 0;
+    for (const auto& pop : cfg.populations) bytes += wide(pop.n) * 96;  // state
     for (const auto& p : cfg.projections) {
-        const uint64_t n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
+        const wide n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
+        const wide syn = p.rule == ConnRule::dense
+                             ? (n_src - (p.source == p.target && !p.autapses ? 1 : 0)) * n_tgt
+                             : wide(p.K) * n_tgt;
         // draws (4+4+1) during the build + CSR (4+4+1) + reverse index and its sources + row
         // pointers.
-        bytes += projection_synapses(cfg, p) * (9 + 9 + (p.stdp ? 8 : 0)) + (n_src + 1) * 8;
-        bytes += max_ring_slots(cfg, p) * n_tgt * sizeof(model::RingCell) +
+        bytes += syn * (9 + 9 + (p.stdp ? 8 : 0)) + (n_src + 1) * 8;
+        bytes += wide(max_ring_slots(cfg, p)) * n_tgt * sizeof(model::RingCell) +
                  (p.stdp ? (n_src + n_tgt) * 16 : 0);
     }
-    return bytes;
+    // The cell lists of the config itself.
+    for (const auto& i : cfg.injections) bytes += wide(i.cells.size()) * 4;
+    for (const auto& e : cfg.schedule) bytes += wide(e.cells.size()) * 4;
+    for (const auto& r : cfg.recording.probes) bytes += wide(r.cells.size()) * 4;
+    return bytes > wide(UINT64_MAX) ? UINT64_MAX : static_cast<uint64_t>(bytes);
 }
 
-uint64_t host_available_bytes() {
-    std::ifstream meminfo("/proc/meminfo");
-    std::string key;
-    uint64_t kib = 0;
-    while (meminfo >> key >> kib) {
-        if (key == "MemAvailable:") return kib * 1024;
-        meminfo.ignore(256, '\n');
+namespace {
+
+// A number from the first line of a file (cgroup files: "max" or bytes); 0 when absent.
+uint64_t read_number(const std::string& path, bool* unlimited = nullptr) {
+    std::ifstream in(path);
+    std::string word;
+    if (!(in >> word)) return 0;
+    if (word == "max") {
+        if (unlimited) *unlimited = true;
+        return 0;
     }
-    return 0;
+    try {
+        return std::stoull(word);
+    } catch (...) {
+        return 0;
+    }
+}
+
+// This process's cgroup (v2: "0::/path"; v1: the memory controller's line).
+std::pair<std::string, bool> cgroup_path() {
+    std::ifstream in("/proc/self/cgroup");
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind("0::", 0) == 0) return {line.substr(3), true};
+        const auto a = line.find(':'), b = line.find(':', a + 1);
+        if (a != std::string::npos && b != std::string::npos) {
+            const std::string ctl = line.substr(a + 1, b - a - 1);
+            if (ctl.find("memory") != std::string::npos) return {line.substr(b + 1), false};
+        }
+    }
+    return {"", true};
+}
+
+}  // namespace
+
+uint64_t host_available_bytes() {
+    uint64_t have = 0;
+    {
+        std::ifstream meminfo("/proc/meminfo");
+        std::string key;
+        uint64_t kib = 0;
+        while (meminfo >> key >> kib) {
+            if (key == "MemAvailable:") {
+                have = kib * 1024;
+                break;
+            }
+            meminfo.ignore(256, '\n');
+        }
+    }
+    auto limit = [&](uint64_t room) { have = have == 0 ? room : std::min(have, room); };
+    // ulimit -v (RLIMIT_AS): what the address space may still grow by.
+    rlimit rl{};
+    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        std::ifstream status("/proc/self/status");
+        std::string key;
+        uint64_t vm_kib = 0;
+        for (uint64_t kib = 0; status >> key;) {
+            if (key == "VmSize:" && status >> kib) {
+                vm_kib = kib;
+                break;
+            }
+            status.ignore(1 << 12, '\n');
+        }
+        const uint64_t used = vm_kib * 1024;
+        limit(rl.rlim_cur > used ? rl.rlim_cur - used : 1);
+    }
+    // A cgroup's memory limit (containers, systemd slices): what it still allows.
+    const auto [path, v2] = cgroup_path();
+    const std::string base = v2 ? "/sys/fs/cgroup" + path : "/sys/fs/cgroup/memory" + path;
+    bool unlimited = false;
+    const uint64_t max = read_number(base + (v2 ? "/memory.max" : "/memory.limit_in_bytes"),
+                                     &unlimited);
+    // cgroup v1 says "no limit" with a number near 2^63.
+    if (!unlimited && max > 0 && max < (uint64_t(1) << 60)) {
+        const uint64_t cur = read_number(base + (v2 ? "/memory.current" : "/memory.usage_in_bytes"));
+        limit(max > cur ? max - cur : 1);
+    }
+    return have;
 }
 
 }  // namespace l5sim

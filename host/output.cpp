@@ -75,7 +75,7 @@ std::string hdf5_cause() {
 
 // Throws unless an HDF5 call succeeded (status >= 0).
 void h5_check(herr_t status, const std::string& what) {
-    if (status < 0) throw Error("HDF5: cannot " + what + " (" + hdf5_cause() + ")");
+    if (status < 0) throw Error(hdf5_cause() + " (HDF5: " + what + ")");
 }
 
 // RAII for one HDF5 handle. close() closes it and throws on failure (a dataset's close writes
@@ -83,7 +83,7 @@ void h5_check(herr_t status, const std::string& what) {
 class H5 {
 public:
     H5(hid_t id, herr_t (*close)(hid_t), const std::string& what) : id_(id), close_(close) {
-        if (id_ < 0) throw Error("HDF5: cannot " + what + " (" + hdf5_cause() + ")");
+        if (id_ < 0) throw Error(hdf5_cause() + " (HDF5: " + what + ")");
     }
     ~H5() {
         if (id_ >= 0) {
@@ -147,7 +147,7 @@ void write_sorting(hid_t group) {
 // The creation properties of a dataset of `dims`: chunked and compressed when large.
 hid_t dataset_plist(const std::vector<hsize_t>& dims) {
     const hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
-    if (plist < 0) throw Error("HDF5: cannot create a property list (" + hdf5_cause() + ")");
+    if (plist < 0) throw Error(hdf5_cause() + " (HDF5: create a property list)");
     hsize_t total = 1;
     for (auto d : dims) total *= d;
     herr_t ok = H5Pset_obj_track_times(plist, 0);  // no modification times: same run, same bytes
@@ -160,7 +160,7 @@ hid_t dataset_plist(const std::vector<hsize_t>& dims) {
     if (ok < 0) {
         const std::string cause = hdf5_cause();
         H5Pclose(plist);
-        throw Error("HDF5: cannot set a dataset's layout (" + cause + ")");
+        throw Error(cause + " (HDF5: set a dataset's layout)");
     }
     return plist;
 }

@@ -25,10 +25,11 @@ static void check_host_memory(const Config& cfg) {
     if (need > have) {
         char buf[256];
         std::snprintf(buf, sizeof buf,
-                      "the network needs about %.1f GiB of memory on the CPU engine, this machine "
-                      "has %.1f GiB available; reduce N or K",
+                      "the network needs about %.1f GiB of memory on the CPU engine, this process "
+                      "may use %.1f GiB (MemAvailable, ulimit -v, cgroup memory.max); reduce N "
+                      "or K",
                       need / 1073741824.0, have / 1073741824.0);
-        throw Error(buf);
+        throw ConfigError(buf);
     }
 }
 

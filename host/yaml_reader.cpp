@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "l5sim/error.hpp"
+#include "l5sim/network.hpp"
 
 namespace l5sim::config_detail {
 
@@ -361,6 +362,16 @@ std::vector<uint32_t> MapReader::id_list(const std::string& key, uint32_t limit)
         const int64_t from = r.integer("from", 0, 0, int64_t(limit) - 1);
         const int64_t to = r.integer("to", int64_t(limit), from + 1, int64_t(limit));
         r.finish();
+        if (from == 0 && to == int64_t(limit)) return ids;  // every cell: 'all', not a list
+        // The ids are listed (4 bytes each): refused here, before the list is made, when they
+        // would not fit (a range over most of a population of 2 billion cells is 8 GB).
+        const uint64_t bytes = uint64_t(to - from) * 4, have = host_available_bytes();
+        if (have > 0 && bytes > have / 2)
+            fail(key, "a range whose list of cell ids fits in memory (" +
+                          std::to_string(to - from) + " ids need " +
+                          format_number(std::round(bytes / 1048576.0)) + " MiB; this process may "
+                          "use " + format_number(std::round(have / 1048576.0)) + " MiB)");
+        ids.reserve(static_cast<size_t>(to - from));
         for (int64_t i = from; i < to; ++i) ids.push_back(static_cast<uint32_t>(i));
         return ids;
     }

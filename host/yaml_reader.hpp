@@ -47,7 +47,9 @@ public:
     std::string string(const std::string& key, const std::string& def);
     /// A required string (no default).
     std::string required_string(const std::string& key);
-    /// A list of non-negative integers below `limit`, or an empty list if absent.
+    /// Cell ids below `limit`: a list, a range {from, to}, or 'all'. Empty means all cells
+    /// (absent, 'all', or a range over every cell, which is not listed); a range is listed only
+    /// when its ids fit in memory (ConfigError otherwise).
     std::vector<uint32_t> id_list(const std::string& key, uint32_t limit);
     std::vector<std::string> string_list(const std::string& key);
     /// A nested map (an absent key reads as an empty map).

@@ -49,7 +49,11 @@ __global__ void row_bounds(uint64_t total, uint32_t n_src, const uint32_t* sorte
 
 // Peak while sorting: keys, keys_alt, idx, idx_alt (4 B each) + delay draws (1 B); while
 // scattering: idx (4) + delay draws (1) + the final arrays (8 or 12), never more than 17 B.
-uint64_t sparse_build_bytes(uint64_t synapses) { return synapses * 17 + (64ull << 20); }
+uint64_t sparse_build_bytes(uint64_t synapses) {
+    // Saturating: a count this large is refused by the estimate, never wrapped to a small one.
+    if (synapses > (UINT64_MAX - (64ull << 20)) / 17) return UINT64_MAX;
+    return synapses * 17 + (64ull << 20);
+}
 
 DeviceCsr build_sparse(const model::SheetDraw& p, uint32_t K, float w, bool plastic) {
     const uint64_t total = static_cast<uint64_t>(p.n_tgt) * K;

@@ -1189,29 +1189,35 @@ void CudaPack::enqueue(uint32_t count) {
 /// allocated: state, spike records and rings, then projections built largest first, each adding
 /// its final arrays after a transient of sparse_build_bytes.
 uint64_t estimate_device_bytes(const Config& cfg) {
-    uint64_t resident = 64ull << 20, peak = 0;
+    // In 128 bits, saturated at 2^64 - 1: a huge n times a huge K must not wrap to a small
+    // estimate.
+    using wide = unsigned __int128;
+    wide resident = wide(64) << 20, peak = 0;
     for (const auto& pop : cfg.populations)
-        resident += uint64_t(pop.n) * (100 + (cfg.recording.spikes ? 16 * 8 : 0));
+        resident += wide(pop.n) * (100 + (cfg.recording.spikes ? 16 * 8 : 0));
     if (cfg.recording.spikes) {  // the record's sort: a second buffer as large as the largest
-        uint64_t largest = 0;
-        for (const auto& pop : cfg.populations) largest = std::max<uint64_t>(largest, pop.n);
+        wide largest = 0;
+        for (const auto& pop : cfg.populations) largest = std::max<wide>(largest, pop.n);
         resident += (largest * 16 + 65536) * 8 + (largest * 16 + 65536) / 4 + (1u << 20);
     }
     for (const auto& p : cfg.projections) {
-        const uint64_t n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
-        const uint64_t slots = max_ring_slots(cfg, p);
+        const wide n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
+        const wide slots = max_ring_slots(cfg, p);
         resident += slots * n_tgt * sizeof(model::RingCell) + (p.stdp ? (n_src + n_tgt) * 8 : 0);
     }
     for (uint32_t j : build_order(cfg)) {
         const auto& p = cfg.projections[j];
-        const uint64_t syn = projection_synapses(cfg, p);
-        const uint64_t final_bytes =
-            syn * (8 + (p.stdp ? 4 : 0)) + (uint64_t(cfg.populations[p.source].n) + 1) * 8;
-        const uint64_t transient = p.rule == ConnRule::sparse ? sparse_build_bytes(syn) : final_bytes;
+        const wide syn = projection_synapses(cfg, p);
+        const wide final_bytes =
+            syn * (8 + (p.stdp ? 4 : 0)) + (wide(cfg.populations[p.source].n) + 1) * 8;
+        const wide transient = p.rule == ConnRule::sparse
+                                   ? wide(sparse_build_bytes(static_cast<uint64_t>(syn)))
+                                   : final_bytes;
         peak = std::max(peak, resident + std::max(transient, final_bytes));
         resident += final_bytes;
     }
-    return std::max(peak, resident);
+    const wide need = std::max(peak, resident);
+    return need > wide(UINT64_MAX) ? UINT64_MAX : static_cast<uint64_t>(need);
 }
 
 /// Device-to-device copy bandwidth (bytes/s): the card's practical memory limit, measured.
@@ -1278,7 +1284,7 @@ std::unique_ptr<Engine> make_cuda_engine(const Config& cfg) {
                  "the network needs %.1f GiB of device memory, the device has %.1f GiB free; "
                  "reduce N or K",
                  need / 1073741824.0, free_b / 1073741824.0);
-        throw Error(buf);
+        throw ConfigError(buf);
     }
     std::unique_ptr<cuda::CudaEngine> engine;
     const char* fuse = std::getenv("L5SIM_CUDA_FUSE");

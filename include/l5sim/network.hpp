@@ -3,6 +3,7 @@
 /// a reverse index for plastic projections. Built on the host (OpenMP) from the same model
 /// functions the CUDA engine uses, so both engines hold the identical network.
 #include <cstdint>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -68,7 +69,9 @@ uint64_t max_ring_slots(const Config& cfg, const ProjectionConfig& p);
 /// Memory the CPU engine will need for `cfg` (connectivity + state + ring buffers), in bytes,
 /// estimated before anything is allocated.
 uint64_t estimate_bytes(const Config& cfg);
-/// Host memory available now (MemAvailable of /proc/meminfo), bytes; 0 when unknown.
+/// Host memory this process may still use, bytes: the least of MemAvailable (/proc/meminfo),
+/// what RLIMIT_AS (ulimit -v) leaves of the address space, and what the process's cgroup
+/// memory limit (memory.max) leaves; 0 when unknown.
 uint64_t host_available_bytes();
 
 }  // namespace l5sim
