@@ -88,6 +88,17 @@ extern "C" void on_signal(int sig) {
     std::signal(sig, SIG_DFL);  // a second signal stops at once
 }
 
+// From the start of `run` and `resume` to the end of the process, SIGINT and SIGTERM are only
+// recorded: the run stops at its next step boundary with a checkpoint, and a signal during the
+// final write waits until the last file is renamed. Idempotent.
+void hold_signals() {
+    static bool held = false;
+    if (held) return;
+    held = true;
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+}
+
 Batch load(const std::string& path, const std::vector<std::string>& sets, const std::string& seed,
            int threads) {
     std::vector<Override> ov;
@@ -160,6 +171,7 @@ int cmd_run(const RunArgs& a, const std::string& command_line) {
     const Config& cfg = batch.configs.front();
     const Interval every = parse_interval(a.checkpoint_every);
     check_interval(every, cfg, a.checkpoint_every);
+    hold_signals();  // a single run stops on SIGINT / SIGTERM with a checkpoint (sweeps do not)
     // The directory is this process's from here on (a second process is refused at once); a
     // failure before anything is written leaves no directory behind.
     OutputLock lock(dir);
@@ -260,9 +272,7 @@ int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov,
         return false;
     };
     const std::filesystem::path ck = dir / kCheckpointFile;
-    g_signal = 0;
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    hold_signals();  // (already since the command started: a signal then stops at the first pause)
     try {
         while (!sim.run(progress, pause, every_steps)) {
             const auto c0 = clock::now();
@@ -290,8 +300,6 @@ int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov,
     } catch (const HealthError& e) {
         // Stopped at a step boundary: the state there, and the recordings so far, for a look;
         // the checkpoint says why, so that resume does not go past it unasked.
-        std::signal(SIGINT, SIG_DFL);
-        std::signal(SIGTERM, SIG_DFL);
         try {
             write_checkpoint(ck, sim, e.what(), prov.health_ignored);
             write_recordings(dir, sim);
@@ -328,10 +336,9 @@ int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov,
     }
     std::error_code ec;
     std::filesystem::remove(ck, ec);  // the run is complete: its outputs are final
+    std::filesystem::remove(ck.string() + ".part", ec);  // one a SIGKILL cut short, if any
     sync_dir(dir);
     remove_streams(sim);  // spikes.h5, probes.h5 and weights.h5 hold them now
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
     print_summary(sim, summaries, dir);
     if (g_signal)
         spdlog::warn("{} arrived while the final files were written: held until they were "
@@ -376,6 +383,7 @@ std::vector<std::string> differing_keys(const std::string& a_yaml, const std::st
 }
 
 int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
+    hold_signals();
     const std::filesystem::path dir = a.dir, ck = dir / kCheckpointFile;
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec))
@@ -482,6 +490,9 @@ int cmd_validate(const std::string& path, const std::vector<std::string>& sets) 
     size_t built = 0;
     for (size_t r = 0; r < batch.configs.size(); ++r) {
         const Config& c = batch.configs[r];
+        // Trials differ from their grid point's first only in the seed, which does not change
+        // what a build can refuse (the ring's bound is set by K and the largest weight).
+        if (batch.is_sweep && batch.replicas[r].trial > 0) continue;
         if (estimate_bytes(c) > kBuildUpTo) continue;
         try {
             build_network(c);
@@ -503,9 +514,9 @@ int cmd_validate(const std::string& path, const std::vector<std::string>& sets) 
                   << batch.replicas.size() / batch.trials /
                          std::max<size_t>(batch.conditions.size(), 1)
                   << " grid points x " << batch.trials << " trials)";
-    if (built < batch.configs.size())
-        std::cout << "; " << batch.configs.size() - built
-                  << (batch.configs.size() == 1 ? " network" : " networks")
+    const size_t distinct = batch.is_sweep ? batch.configs.size() / batch.trials : 1;
+    if (built < distinct)
+        std::cout << "; " << distinct - built << (distinct == 1 ? " network" : " networks")
                   << " over 1 GiB not built (their connectivity is checked when they run)";
     std::cout << "\n";
     return 0;

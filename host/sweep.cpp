@@ -18,6 +18,10 @@ namespace {
 using config_detail::format_number;
 
 constexpr uint32_t kMaxReplicas = 1000000;
+// The most config nodes a sweep's grid points and conditions may add up to (each point's config
+// is read whole: about 5 us per node), and the most bytes of replica configs it may hold.
+constexpr uint64_t kMaxSweepNodes = 2000000;
+constexpr uint64_t kMaxSweepConfigBytes = uint64_t(512) << 20;
 
 std::string at(const std::string& file, const YAML::Node& n) {
     if (!n.IsDefined() || n.Mark().is_null()) return file;
@@ -204,6 +208,21 @@ SweepSpec read_sweep(const Where& file, const YAML::Node& s) {
 
 }  // namespace
 
+// `cfg` with another seed: the value and its line in the resolved YAML (which read_tree wrote
+// as "simulation:" ... "  seed: N" before any other section).
+Config with_seed(const Config& cfg, uint64_t seed) {
+    Config c = cfg;
+    const std::string from = "\n  seed: " + std::to_string(cfg.seed) + "\n";
+    const auto at = c.resolved_yaml.find(from);
+    const auto section_end = c.resolved_yaml.find("\n", c.resolved_yaml.find("\nsimulation:") + 1);
+    if (at == std::string::npos || c.resolved_yaml.rfind("simulation:", 0) != 0 ||
+        section_end == std::string::npos)
+        throw Error("sweep: the resolved config has no simulation.seed line");
+    c.resolved_yaml.replace(at, from.size(), "\n  seed: " + std::to_string(seed) + "\n");
+    c.seed = seed;
+    return c;
+}
+
 Batch parse_batch(const std::string& text, const std::string& name,
                   const std::vector<Override>& overrides) {
     YAML::Node probe = config_detail::load_tree(text, name);
@@ -224,11 +243,31 @@ Batch parse_batch(const std::string& text, const std::string& name,
     b.trials = spec.trials;
     for (const auto& a : spec.axes) b.axes.push_back(a.key);
     for (const auto& c : spec.conditions) b.conditions.push_back(c.label);
+    // Saturating: many axes of many values must not wrap to a small count.
     uint64_t points = std::max<size_t>(spec.conditions.size(), 1);
-    for (const auto& a : spec.axes) points *= a.values.size();
-    if (points * spec.trials > kMaxReplicas)
-        throw ConfigError(at(name, probe) + ": sweep: " + std::to_string(points * spec.trials) +
+    for (const auto& a : spec.axes)
+        points = points > kMaxReplicas ? points : points * a.values.size();
+    if (points > kMaxReplicas || points * spec.trials > kMaxReplicas)
+        throw ConfigError(at(name, probe) + ": sweep: " +
+                          (points > kMaxReplicas ? "more than 1000000"
+                                                 : std::to_string(points * spec.trials)) +
                           " replicas; at most 1000000");
+    // Each grid point's config is read and checked whole; its trials differ only in the seed
+    // and are copies. The work and memory this takes is bounded, so that a config of a few
+    // lines cannot ask for hours of checking or gigabytes of configs: split such a sweep.
+    const uint64_t nodes = config_detail::count_nodes(probe);
+    if (points * nodes > kMaxSweepNodes)
+        throw ConfigError(at(name, probe) + ": sweep: " + std::to_string(points) +
+                          " grid points and conditions of a " + std::to_string(nodes) +
+                          "-node config are more than l5sim checks at once (" +
+                          std::to_string(kMaxSweepNodes) +
+                          " nodes in all); split the sweep into several runs");
+    if (points * spec.trials * base.resolved_yaml.size() > kMaxSweepConfigBytes)
+        throw ConfigError(at(name, probe) + ": sweep: " + std::to_string(points * spec.trials) +
+                          " replicas of a " + std::to_string(base.resolved_yaml.size() / 1024) +
+                          " kB config are more than l5sim holds at once (" +
+                          std::to_string(kMaxSweepConfigBytes >> 20) +
+                          " MiB of configs); split the sweep into several runs");
 
     const size_t n_cond = std::max<size_t>(spec.conditions.size(), 1);
     for (uint32_t point = 0; point < points; ++point) {
@@ -246,9 +285,18 @@ Batch parse_batch(const std::string& text, const std::string& name,
             r.trial = t;
             r.point = point;
             r.seed = base.seed + t;
-            YAML::Node root = config_detail::load_tree(text, name);
-            auto src = config_detail::apply_overrides(root, name, overrides);
-            root.remove("sweep");
+            if (t > 0) {
+                // Trial t: trial 0's config with its own seed.
+                const ReplicaSpec& first = b.replicas[b.replicas.size() - t];
+                r.condition = first.condition;
+                r.params = first.params;
+                b.configs.push_back(with_seed(b.configs[b.configs.size() - t], r.seed));
+                b.replicas.push_back(std::move(r));
+                continue;
+            }
+            // A copy of the file's tree with the --set overrides (parsed once, not per replica).
+            YAML::Node root = YAML::Clone(probe);
+            auto src = std::make_shared<config_detail::Source>(*src0);
             if (!spec.conditions.empty()) {
                 const auto& c = spec.conditions[cond];
                 r.condition = c.label;

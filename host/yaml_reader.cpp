@@ -82,6 +82,12 @@ void check_unique_keys(const YAML::Node& node, const std::string& file, const st
     TreeWalk{file}.walk(node, path, 0);
 }
 
+uint64_t count_nodes(const YAML::Node& node) {
+    TreeWalk w{""};
+    w.walk(node, "", 0);
+    return w.nodes;
+}
+
 // yaml-cpp throws on most queries of an absent ("zombie") node: ask IsDefined() first.
 static bool is_map(const YAML::Node& n) { return n.IsDefined() && n.IsMap(); }
 

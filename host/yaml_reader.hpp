@@ -97,6 +97,8 @@ inline constexpr int kMaxTreeDepth = 64;
 /// levels (aliases expanding exponentially, an alias inside its own anchor).
 void check_unique_keys(const YAML::Node& node, const std::string& file,
                        const std::string& path = "");
+/// The nodes of a tree that check_unique_keys accepted (aliases counted each time).
+uint64_t count_nodes(const YAML::Node& node);
 
 /// Apply `a.b.c=value` to the tree (creating maps as needed; numeric parts index sequences).
 void apply_override(YAML::Node& root, const std::string& key_path, const std::string& value,

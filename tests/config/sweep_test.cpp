@@ -461,4 +461,48 @@ TEST(SweepErrors, TooManyReplicas) {
     EXPECT_TRUE(mentions(m, {"sweep.yaml", "1001000 replicas", "at most 1000000"}));
 }
 
+// Many axes of many values saturate (10^4 x 10^4 x 10^4 would wrap around a 32-bit count).
+TEST(SweepErrors, GridPointsThatWouldWrapAroundAreTooMany) {
+    const auto m = error_of(base() + yaml({
+                                         "sweep:",
+                                         "  grid:",
+                                         "    injections.0.amplitude_pA: {from: 0, to: 9999, step: 1}",
+                                         "    populations.PYR.soma.d_pA: {from: 0, to: 9999, step: 1}",
+                                         "    populations.PYR.soma.b_nS: {from: 0, to: 9999, step: 1}",
+                                     }));
+    EXPECT_TRUE(mentions(m, {"more than 1000000 replicas", "at most 1000000"})) << m;
+}
+
+// The work a sweep asks for is bounded: its grid points' configs (read whole, one each) and its
+// replicas' configs in memory.
+TEST(SweepErrors, SweepsBeyondTheCheckingBudgetAreRefused) {
+    std::string big = base() + "provenance: [";
+    for (int i = 0; i < 40000; ++i) big += "1,";
+    big += "1]\n";
+    auto m = error_of(big + "sweep:\n  grid:\n    injections.0.amplitude_pA: {from: 0, to: 99, step: 1}\n");
+    EXPECT_TRUE(mentions(m, {"100 grid points and conditions", "-node config are more than l5sim "
+                                                               "checks at once", "split the sweep"}))
+        << m;
+    m = error_of(base() + "sweep: {trials: 1000000}\n");
+    EXPECT_TRUE(mentions(m, {"1000000 replicas of a", "MiB of configs); split the sweep"})) << m;
+}
+
+// A trial's config is its grid point's with its own seed, exactly as read from the file with
+// that seed (the copy is not read again: the resolved YAML must still say the truth).
+TEST(SweepExpand, TrialsAreTheirPointsConfigWithTheirOwnSeed) {
+    const std::string sweep = yaml({"sweep:", "  trials: 3", "  grid:",
+                                    "    injections.0.amplitude_pA: [100, 250]"});
+    const Batch b = batch_of(base() + sweep);
+    ASSERT_EQ(b.configs.size(), 6u);
+    for (size_t i = 0; i < b.configs.size(); ++i) {
+        const auto& r = b.replicas[i];
+        const auto alone = l5sim::parse_config(
+            base(), "sweep.yaml",
+            {{"simulation.seed", std::to_string(r.seed)}, {"injections.0.amplitude_pA", r.params[0].second}});
+        EXPECT_EQ(b.configs[i].seed, 7u + r.trial);
+        EXPECT_EQ(b.configs[i].resolved_yaml, alone.resolved_yaml) << "replica " << i;
+        EXPECT_EQ(b.configs[i].injections[0].amplitude_pA, alone.injections[0].amplitude_pA);
+    }
+}
+
 }  // namespace

@@ -98,6 +98,38 @@ TEST_P(Health, RunawayRateStopsTheRunAndZeroTurnsTheCheckOff) {
     EXPECT_EQ(health_error(def), "");
 }
 
+// A state gone NaN after the last regular check (every 10 ms: 100, 200 and 300 steps; the run
+// ends at 290) is caught by the check at the end of the run, not left in a "complete" run; and
+// one at a pause (a checkpoint or a signal stop) is caught there.
+TEST_P(Health, NanInTheLastIntervalIsCaughtAtTheEndAndAtAPause) {
+    for (const bool at_end : {true, false}) {
+        Simulation sim(test::config_from(kRing, {{"simulation.duration_ms", "29"}}), backend());
+        sim.advance(213);
+        for (const auto& b : state_layout(sim.config())) {
+            if (b.name != "PYR/v_d") continue;
+            std::vector<float> a(b.count);
+            sim.engine().read_block(b, sim.step(), a.data());
+            a[9] = std::numeric_limits<float>::quiet_NaN();
+            sim.engine().write_block(b, sim.step(), a.data());
+        }
+        std::string msg;
+        try {
+            if (at_end) {
+                sim.run();
+            } else {
+                sim.run({}, [](int64_t step) { return step >= 250; });  // a pause at step 250
+            }
+        } catch (const HealthError& e) {
+            msg = e.what();
+        }
+        const int64_t where = at_end ? 290 : 250;
+        EXPECT_EQ(sim.step(), where);
+        EXPECT_NE(msg.find("step " + std::to_string(where) + " (t = " + (at_end ? "29.0" : "25.0") +
+                           " ms): population PYR, cell 9: v_d is NaN or infinite"),
+                  std::string::npos)
+            << (at_end ? "at the end: " : "at a pause: ") << msg;
+    }
+}
 
 // Long runs keep their memory flat when nothing is recorded: resident memory after 20 more
 // seconds of biological time (200,000 steps, windows on the CUDA engine) is within 2 MB of what
