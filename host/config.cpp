@@ -219,6 +219,7 @@ double read_delay(MapReader& r, const std::string& key, double def, double dt, b
 ProjectionConfig read_projection(MapReader r, const std::string& name, const Config& c) {
     ProjectionConfig p;
     p.name = name;
+    p.location = r.location() + ": projections." + name;
     p.source = find_population(r, "source", c);
     p.target = find_population(r, "target", c);
     const auto& tgt = c.populations[p.target];

@@ -216,11 +216,12 @@ Connectivity build_projection(const Config& cfg, uint32_t j) {
     Connectivity c = to_csr(std::move(d), cfg.populations[p.source].n, cfg.populations[p.target].n,
                             p.stdp.has_value());
     c.w_max = stdp_w_max(p, c.w_init_max);
-    c.fixed_exponent = ring_fixed_exponent(p.name, c.in_degree, std::max(c.w_init_max, c.w_max));
+    c.fixed_exponent =
+        ring_fixed_exponent(p.location, c.in_degree, std::max(c.w_init_max, c.w_max));
     return c;
 }
 
-int ring_fixed_exponent(const std::string& projection, uint32_t in_degree, float w_peak) {
+int ring_fixed_exponent(const std::string& where, uint32_t in_degree, float w_peak) {
     // Each arrival is truncated toward zero, so a step's sum is at most in_degree * w_peak * 2^e
     // (the product is exact in double).
     const double most = static_cast<double>(in_degree) * static_cast<double>(w_peak);
@@ -228,10 +229,10 @@ int ring_fixed_exponent(const std::string& projection, uint32_t in_degree, float
         if (std::ldexp(most, e) <= 2147483647.0) return e;
     // A property of the config alone (K or the source count, A, w_max): a config error, exit 2.
     throw ConfigError(fmt::format(
-        "projection {}: up to {:.4g} nS can arrive at one cell in one step ({} synapses of up to "
-        "{:.4g} nS); the delay ring holds at most 2^31 - 1 nS per cell and step: reduce K or "
-        "the weights (projections.{}.connectivity.A, stdp.w_max_nS or w_max_factor)",
-        projection, most, in_degree, w_peak, projection));
+        "{}: up to {:.4g} nS can arrive at one cell in one step ({} synapses of up to {:.4g} nS); "
+        "the delay ring holds at most 2^31 - 1 nS per cell and step: reduce K or the weights "
+        "(connectivity.A, stdp.w_max_nS or w_max_factor)",
+        where, most, in_degree, w_peak));
 }
 
 Network build_network(const Config& cfg) {

@@ -23,12 +23,12 @@ static void check_host_memory(const Config& cfg) {
     if (have == 0) return;  // unknown: let the allocation decide
     const uint64_t need = estimate_bytes(cfg);
     if (need > have) {
-        char buf[256];
+        char buf[1024];
         std::snprintf(buf, sizeof buf,
-                      "the network needs about %.1f GiB of memory on the CPU engine, this process "
+                      "%s: the network needs about %.1f GiB of memory on the CPU engine, this process "
                       "may use %.1f GiB (MemAvailable, ulimit -v, cgroup memory.max); reduce N "
                       "or K",
-                      need / 1073741824.0, have / 1073741824.0);
+                      cfg.source_file.c_str(), need / 1073741824.0, have / 1073741824.0);
         throw ConfigError(buf);
     }
 }

@@ -67,6 +67,8 @@ public:
     [[noreturn]] void fail(const std::string& key, const std::string& expected) const;
     [[noreturn]] void fail_here(const std::string& expected) const;
     std::string path(const std::string& key) const;
+    /// Where this map is: "file:line:column", or the --set / sweep entry that wrote it.
+    std::string location() const { return where(node_, path_); }
     YAML::Node out() const { return out_; }
 
 private:

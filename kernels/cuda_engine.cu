@@ -510,7 +510,7 @@ void CudaEngine::init_projection(uint32_t j) {
     d.ring = DeviceBuffer<model::RingCell>(
         std::vector<model::RingCell>(static_cast<size_t>(v.slots) * v.n_tgt, 0));
     const float w_peak = std::max(w_init_max, stdp_w_max(c, w_init_max));
-    v.fixed_per_ns = std::ldexp(1.0f, l5sim::ring_fixed_exponent(c.name, v.in_degree, w_peak));
+    v.fixed_per_ns = std::ldexp(1.0f, l5sim::ring_fixed_exponent(c.location, v.in_degree, w_peak));
     d.events = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(1, 0));
     v.row_ptr = d.csr.row_ptr.data();
     v.target_delay = d.csr.target_delay.data();

@@ -24,4 +24,11 @@ if ! python3 -c "import numpy, matplotlib, h5py, yaml" 2>/dev/null; then
   python3 -m pip install -q numpy matplotlib h5py pyyaml 2>/dev/null ||
     python3 -m pip install -q --user --break-system-packages numpy matplotlib h5py pyyaml
 fi
+# libsonata, the reference SONATA reader, checks that spikes.h5 is a SONATA spike report (its
+# test is skipped where it cannot be installed; nothing else needs it).
+if ! python3 -c "import libsonata" 2>/dev/null; then
+  python3 -m pip install -q libsonata 2>/dev/null ||
+    python3 -m pip install -q --user --break-system-packages libsonata 2>/dev/null ||
+    echo "install_deps: libsonata could not be installed (its test will be skipped)"
+fi
 echo "install_deps: all dependencies present"

@@ -58,6 +58,9 @@ struct StdpConfig {
 
 struct ProjectionConfig {
     std::string name;
+    /// Where the projection is written ("file:line:column", or the --set that made it): errors
+    /// that only its drawn connectivity shows name it.
+    std::string location;
     uint32_t source = 0, target = 0;  // population indices
     Compartment compartment = Compartment::soma;
     double ampa = 0, nmda = 0, gaba = 0;  // receptor factors times the weight J

@@ -59,7 +59,8 @@ float stdp_w_max(const ProjectionConfig& p, float w_init_max);
 /// one step (all `in_degree` of its synapses arriving together, each at `w_peak`, the largest
 /// weight a synapse of the projection can hold) fits in 31 bits. Both engines derive it from
 /// the same numbers, so they quantise alike. Error when even 1 unit per nS would not fit.
-int ring_fixed_exponent(const std::string& projection, uint32_t in_degree, float w_peak);
+/// `where` names the projection in the error ("file:line:column: projections.NAME").
+int ring_fixed_exponent(const std::string& where, uint32_t in_degree, float w_peak);
 
 /// Synapses projection `p` will have (known before building it).
 uint64_t projection_synapses(const Config& cfg, const ProjectionConfig& p);

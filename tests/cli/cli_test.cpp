@@ -793,7 +793,10 @@ TEST(CliValidate, RingOverflowIsFoundByValidate) {
     const auto r = l5sim(d, "validate " + q(fs::path(L5SIM_SOURCE_DIR) / "configs/quickstart.yaml") +
                                 " --set projections.PYR_PYR.connectivity.A=1e30");
     EXPECT_EQ(r.rc, 2) << r.out << r.err;
-    EXPECT_NE(r.err.find("projection PYR_PYR: up to"), std::string::npos) << r.err;
+    // Named where it is written (here by the --set that made it so), like every config error.
+    EXPECT_NE(r.err.find("--set projections.PYR_PYR.connectivity.A: projections.PYR_PYR: up to"),
+              std::string::npos)
+        << r.err;
     EXPECT_EQ(r.out.find("valid"), std::string::npos) << r.out;
 }
 

@@ -5,7 +5,7 @@ when valid, a 20 ms `l5sim run`. The test fails on any signal, an exit code outs
 an exit 1 (a run-time failure) where the input was a config, stderr that is not one readable
 message, and an exit 0 with a NaN in summary.json.
 
-Fixed seed; L5SIM_FUZZ_MUTANTS (default 240) mutants, or L5SIM_FUZZ_SECONDS of them. The
+Fixed seed; L5SIM_FUZZ_MUTANTS (default 200) mutants, or L5SIM_FUZZ_SECONDS of them. The
 processes run under a 3 GiB address-space limit, so that a mutant asking for a huge network is
 refused by the memory check (exit 2) instead of filling the machine. The count is printed.
 """
@@ -166,7 +166,7 @@ class FuzzConfig(unittest.TestCase):
     def fuzz(self, tmp):
         rng = random.Random(17)
         budget_s = float(os.environ.get("L5SIM_FUZZ_SECONDS", "0"))
-        count = int(os.environ.get("L5SIM_FUZZ_MUTANTS", "240"))
+        count = int(os.environ.get("L5SIM_FUZZ_MUTANTS", "200"))
         base = seeds()
         t0 = time.time()
         verdicts = {}
@@ -183,8 +183,11 @@ class FuzzConfig(unittest.TestCase):
             self.assertNotEqual(rc, 1, f"validate: a run-time failure for a config: {what}")
             if rc == 0:
                 out = os.path.join(tmp, f"o{n}")
+                # 20 ms, and one trial of a sweep (a paper config's hundreds of replicas would
+                # run the same code hundreds of times).
+                extra = ["--set", "sweep.trials=1"] if "sweep" in mutant else []
                 rc, err = self.call(["run", path, "--out", out, "-q", "--threads", "1",
-                                     "--set", "simulation.duration_ms=20"], "run " + what)
+                                     "--set", "simulation.duration_ms=20", *extra], "run " + what)
                 verdicts[("run", rc)] = verdicts.get(("run", rc), 0) + 1
                 # A config that validates runs; only a health stop (exit 3) may end it early.
                 self.assertIn(rc, (0, 2, 3), f"run: exit {rc}: {err[:2000]}\n{what}")
