@@ -14,6 +14,7 @@
 #include "yaml_reader.hpp"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 
 namespace l5sim {
 
@@ -542,6 +543,38 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
 
 namespace config_detail {
 
+namespace {
+
+// The place where each document's first node starts (nothing is built).
+struct DocumentStarts final : YAML::EventHandler {
+    std::vector<YAML::Mark> marks;
+    bool open = false;
+    void first(const YAML::Mark& m) {
+        if (!open) marks.push_back(m);
+        open = true;
+    }
+    void OnDocumentStart(const YAML::Mark&) override { open = false; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& m, YAML::anchor_t) override { first(m); }
+    void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { first(m); }
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                  const std::string&) override {
+        first(m);
+    }
+    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        first(m);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+        first(m);
+    }
+    void OnMapEnd() override {}
+};
+
+}  // namespace
+
 YAML::Node load_tree(const std::string& text, const std::string& name) {
     // Bounds checked on the text, before yaml-cpp parses it (at 2-14 MB/s): a config is a few
     // kB; these admit lists of 10^5 cell ids and refuse in milliseconds what would take the
@@ -560,12 +593,28 @@ YAML::Node load_tree(const std::string& text, const std::string& name) {
                           " (long lists of cell ids can be written {from: i, to: j})");
     YAML::Node root;
     try {
-        // A second document (after '---') would be ignored by YAML::Load: refused instead.
-        const std::vector<YAML::Node> docs = YAML::LoadAll(text);
-        if (docs.size() > 1)
-            throw ConfigError(name + ":" + std::to_string(docs[1].Mark().line + 1) +
+        // A second document (after '---') would be ignored by YAML::Load: refused instead. The
+        // documents are counted with a bounded loop over the parser, not with YAML::LoadAll,
+        // which yaml-cpp 0.7 runs forever on a stray ',' outside a flow collection (yaml-cpp
+        // issue 1040, fixed upstream after 0.8): there the parser makes no progress, reporting
+        // an empty document at the same place again and again.
+        std::istringstream in(text);
+        YAML::Parser parser(in);
+        DocumentStarts starts;
+        for (int docs = 0; docs < 3 && parser.HandleNextDocument(starts); ++docs) {
+        }
+        const auto& m = starts.marks;
+        for (size_t d = 1; d < m.size(); ++d)
+            if (m[d].pos == m[d - 1].pos)
+                throw ConfigError(name + ":" + std::to_string(m[d].line + 1) + ":" +
+                                  std::to_string(m[d].column + 1) +
+                                  ": YAML syntax error: unexpected character here");
+        if (starts.marks.size() > 1) {
+            const YAML::Mark& m = starts.marks[1];
+            throw ConfigError(name + ":" + std::to_string(m.line + 1) +
                               ": a second YAML document (after '---'); a config is one document");
-        if (!docs.empty()) root = docs[0];
+        }
+        root = YAML::Load(text);
     } catch (const YAML::DeepRecursion& e) {
         throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ":" +
                           std::to_string(e.mark.column + 1) +

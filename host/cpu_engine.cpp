@@ -32,8 +32,9 @@ constexpr int64_t kSimdBlock = 1024;
 // one the CPU runs (GCC target_clones). Results are bit-identical: no FMA (-ffp-contract=off,
 // and the avx2 target does not enable it), the same IEEE operations in the same order per lane.
 // Not under ASan or TSan: the loader runs the clones' resolvers before the sanitizer's runtime
-// is up, and their instrumented code crashes the process at start.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// is up, and their instrumented code crashes the process at start. Not with clang (the fuzzing
+// build, scripts/fuzz.sh), which does not combine target_clones with noinline.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(__clang__)
 #define L5_CPU_LOOP __attribute__((noinline))
 #else
 #define L5_CPU_LOOP __attribute__((noinline, target_clones("avx2", "default")))

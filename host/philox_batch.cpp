@@ -31,7 +31,7 @@ __attribute__((target("avx2"))) inline void mulhilo8(__m256i m, __m256i a, __m25
 }
 
 // Philox4x32-10 (Random123's philox4x32round and bumpkey, in its order) on eight counters
-// (idx[a], step, stream, 0) at once; words 0 and 1 out.
+// model::philox_counter(stream, step, idx[a], 0) at once; words 0 and 1 out.
 __attribute__((target("avx2"))) int64_t philox_avx2(uint64_t seed, uint32_t stream,
                                                     uint32_t step, const uint32_t* idx, int64_t m,
                                                     uint32_t* w0, uint32_t* w1) {
@@ -39,10 +39,17 @@ __attribute__((target("avx2"))) int64_t philox_avx2(uint64_t seed, uint32_t stre
     const __m256i m1 = _mm256_set1_epi32(static_cast<int>(PHILOX_M4x32_1));
     int64_t a = 0;
     for (; a + 8 <= m; a += 8) {
-        __m256i c0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + a));
-        __m256i c1 = _mm256_set1_epi32(static_cast<int>(step));
-        __m256i c2 = _mm256_set1_epi32(static_cast<int>(stream));
-        __m256i c3 = _mm256_setzero_si256();
+        // The eight counters, word by word, from the one definition of their layout.
+        alignas(32) uint32_t words[4][8];
+        for (int lane = 0; lane < 8; ++lane) {
+            const model::Counter4 ctr = model::philox_counter(stream, step, idx[a + lane], 0);
+            L5_PHILOX_TRACE(ctr);
+            for (int k = 0; k < 4; ++k) words[k][lane] = ctr.w[k];
+        }
+        __m256i c0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(words[0]));
+        __m256i c1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(words[1]));
+        __m256i c2 = _mm256_load_si256(reinterpret_cast<const __m256i*>(words[2]));
+        __m256i c3 = _mm256_load_si256(reinterpret_cast<const __m256i*>(words[3]));
         uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
         for (int round = 0; round < 10; ++round) {
             if (round > 0) {

@@ -940,4 +940,13 @@ TEST(ConfigErrors, MapAsAKeyIsRefused) {
     EXPECT_TRUE(mentions(error_of(base() + "? {a: 1}\n: 2\n"), {"a key that is a map or a list"}));
 }
 
+// yaml-cpp 0.7's LoadAll never returns on a stray ',' outside a flow collection (found by
+// scripts/fuzz.sh): refused with its line, at once.
+TEST(ConfigErrors, StrayCommaIsASyntaxErrorNotAHang) {
+    EXPECT_TRUE(mentions(error_of(","), {"test.yaml:1:1: YAML syntax error"}));
+    EXPECT_TRUE(mentions(error_of(base() + ", start_ms: 3000}\n"),
+                         {"test.yaml:16:1: YAML syntax error"}));
+    EXPECT_TRUE(mentions(error_of("- 1\n,\n"), {"test.yaml:2:1: YAML syntax error"}));
+}
+
 }  // namespace

@@ -47,5 +47,24 @@ TEST(PhiloxBatch, KnownAnswerOfRandom123) {
     }
 }
 
+// The counter layout, pinned by Random123's known answer for four distinct counter words (its
+// kat_vectors: ctr 243f6a88 85a308d3 13198a2e 03707344, key a4093822 299f31d0): model::philox
+// (seed, stream, step, id, sub) must put (id, step, stream, sub) in words 0-3, as
+// model::philox_counter says; any two swapped change every word. The batch builds its counters
+// with the same philox_counter and equals model::philox (above), so it cannot drift from it.
+TEST(PhiloxBatch, CounterLayoutPinnedByAKnownAnswer) {
+    const uint64_t seed = 0x299f31d0a4093822ull;  // key words a4093822, 299f31d0
+    const model::Draw4 r = model::philox(seed, 0x13198a2eu, 0x85a308d3u, 0x243f6a88u, 0x03707344u);
+    EXPECT_EQ(r.v[0], 0xd16cfe09u);
+    EXPECT_EQ(r.v[1], 0x94fdccebu);
+    EXPECT_EQ(r.v[2], 0x5001e420u);
+    EXPECT_EQ(r.v[3], 0x24126ea1u);
+    const model::Counter4 c = model::philox_counter(1, 2, 3, 4);
+    EXPECT_EQ(c.w[0], 3u);  // id
+    EXPECT_EQ(c.w[1], 2u);  // step
+    EXPECT_EQ(c.w[2], 1u);  // stream
+    EXPECT_EQ(c.w[3], 4u);  // sub
+}
+
 }  // namespace
 }  // namespace l5sim

@@ -117,8 +117,9 @@ def text_mutant(rng, text):
         lines.append("provenance: " + ("y" * rng.choice([10 ** 4, 10 ** 6])
                                        if rng.random() < 0.5 else
                                        "[" + ",".join(["1"] * rng.choice([1000, 200000])) + "]"))
-    else:  # unicode or control characters in a key
-        lines.insert(i, rng.choice(["é: 1", "\t: 2", "? [a]\n: 1", "populations: {}", "---"]))
+    else:  # unicode or control characters in a key, a stray token, a second document
+        lines.insert(i, rng.choice(["é: 1", "\t: 2", "? [a]\n: 1", "populations: {}", "---",
+                                    ",", " , a: 1", "]", "- ,"]))
     return "\n".join(lines)
 
 

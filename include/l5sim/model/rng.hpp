@@ -29,11 +29,36 @@ struct Draw4 {
     uint32_t v[4];
 };
 
+/// The counter of the draw (stream, step, id, sub): its four words, in Philox's order. The one
+/// definition of the layout: model::philox and the CPU engine's vectorised batch
+/// (host/philox_batch.cpp) both build their counters here.
+struct Counter4 {
+    uint32_t w[4];
+};
+L5_HD inline Counter4 philox_counter(uint32_t stream, uint32_t step, uint32_t id, uint32_t sub) {
+    return Counter4{{id, step, stream, sub}};
+}
+
+#if defined(L5SIM_PHILOX_TRACE) && !defined(__CUDACC__)
+/// Test builds only (l5sim_core_trace, tests/trace): every counter a draw uses is passed here.
+inline void (*philox_trace)(const Counter4&) = nullptr;
+#define L5_PHILOX_TRACE(c)                                                   \
+    do {                                                                     \
+        if (::l5sim::model::philox_trace) ::l5sim::model::philox_trace(c); \
+    } while (0)
+#else
+#define L5_PHILOX_TRACE(c) \
+    do {                   \
+    } while (0)
+#endif
+
 /// Four independent 32-bit words for (seed, stream, step, id, sub).
 L5_HD inline Draw4 philox(uint64_t seed, uint32_t stream, uint32_t step, uint32_t id,
                           uint32_t sub = 0) {
     r123::Philox4x32 gen;
-    r123::Philox4x32::ctr_type ctr = {{id, step, stream, sub}};
+    const Counter4 c = philox_counter(stream, step, id, sub);
+    L5_PHILOX_TRACE(c);
+    r123::Philox4x32::ctr_type ctr = {{c.w[0], c.w[1], c.w[2], c.w[3]}};
     r123::Philox4x32::key_type key = {{static_cast<uint32_t>(seed),
                                        static_cast<uint32_t>(seed >> 32)}};
     const auto r = gen(ctr, key);
