@@ -38,8 +38,9 @@ constexpr uint64_t kTrailer = 24;
 
 // Appends to a file, keeping the CRC-32 of everything written.
 class Writer {
-public:
-    explicit Writer(const fs::path& path) : path_(path), out_(path, std::ios::binary | std::ios::trunc) {
+  public:
+    explicit Writer(const fs::path& path)
+        : path_(path), out_(path, std::ios::binary | std::ios::trunc) {
         if (!out_) throw Error("cannot write " + path.string());
     }
     void raw(const void* p, uint64_t n) {
@@ -57,7 +58,9 @@ public:
         throw Error("cannot write " + path_.string() + ": " + std::strerror(errno ? errno : EIO));
     }
     template <class T>
-    void value(T x) { raw(&x, sizeof x); }
+    void value(T x) {
+        raw(&x, sizeof x);
+    }
     void section(const std::string& tag, uint64_t payload) {
         value(static_cast<uint32_t>(tag.size()));
         raw(tag.data(), tag.size());
@@ -86,7 +89,7 @@ public:
         if (!out_) fail();
     }
 
-private:
+  private:
     fs::path path_;
     std::ofstream out_;
     uLong crc_ = crc32(0L, Z_NULL, 0);
@@ -95,8 +98,9 @@ private:
 
 // Reads sections in order, each checked against the tag expected.
 class Reader {
-public:
-    Reader(const fs::path& path, uint64_t end) : path_(path), in_(path, std::ios::binary), end_(end) {
+  public:
+    Reader(const fs::path& path, uint64_t end)
+        : path_(path), in_(path, std::ios::binary), end_(end) {
         in_.seekg(static_cast<std::streamoff>(sizeof kMagic + sizeof kFormat));
     }
     void raw(void* p, uint64_t n) {
@@ -136,7 +140,7 @@ public:
         throw Error("checkpoint " + path_.string() + ": " + why);
     }
 
-private:
+  private:
     fs::path path_;
     std::ifstream in_;
     uint64_t end_;
@@ -152,7 +156,8 @@ std::string utc_now() {
 // Checks size, trailer and CRC; returns the number of bytes before the trailer.
 uint64_t verify(const fs::path& path) {
     std::error_code ec;
-    if (!fs::is_regular_file(path, ec)) throw Error("checkpoint " + path.string() + ": no such file");
+    if (!fs::is_regular_file(path, ec))
+        throw Error("checkpoint " + path.string() + ": no such file");
     const uint64_t size = fs::file_size(path, ec);
     const std::string where = "checkpoint " + path.string() + ": ";
     if (ec || size < sizeof kMagic + sizeof kFormat + kTrailer)
@@ -319,8 +324,8 @@ CheckpointInfo read_checkpoint_info(const fs::path& path) {
     } catch (const nlohmann::json::exception& e) {
         r.fail(std::string("bad header: ") + e.what());
     }
-    if (info.spike_stream_bytes < -1 || (info.spike_stream_bytes > 0 &&
-                                         info.spike_stream_bytes % SpikeStream::kRecordBytes != 0))
+    if (info.spike_stream_bytes < -1 ||
+        (info.spike_stream_bytes > 0 && info.spike_stream_bytes % SpikeStream::kRecordBytes != 0))
         r.fail("bad header: spike_stream_bytes " + std::to_string(info.spike_stream_bytes));
     if (info.probe_crcs.size() != (info.stream_crcs ? info.probe_frames.size() : 0) ||
         info.weight_crcs.size() != (info.stream_crcs ? info.weight_frames.size() : 0))
@@ -338,8 +343,8 @@ void check_streams(const fs::path& dir, const CheckpointInfo& info, const Simula
             have = crc_of_prefix(path, bytes);
         } catch (const Error& e) {
             throw ConfigError(std::string(e.what()) + " (the checkpoint " +
-                              (dir / kCheckpointFile).string() + " needs " +
-                              std::to_string(bytes) + " bytes of it); refusing to resume");
+                              (dir / kCheckpointFile).string() + " needs " + std::to_string(bytes) +
+                              " bytes of it); refusing to resume");
         }
         if (have != want)
             throw ConfigError(path.string() + " does not hold the recordings the checkpoint " +
@@ -437,7 +442,8 @@ void restore_checkpoint(const fs::path& path, const CheckpointInfo& info, Simula
         r.section("weights/" + std::to_string(k));
         auto& rec = sim.weights_[k];
         const auto stride = r.value<uint64_t>(), count = r.value<uint64_t>();
-        if (stride != rec.stride || count != rec.count) r.fail("weight sample differs from the config's");
+        if (stride != rec.stride || count != rec.count)
+            r.fail("weight sample differs from the config's");
         rec.steps = r.array<int64_t>("weights");
         rec.values = r.array<float>("weights");
         if ((rec.count == 0 ? !rec.values.empty()

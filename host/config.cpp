@@ -1,6 +1,10 @@
 // The config schema: every key of configs/README.md, its default (MODEL.md), type and range.
 #include "l5sim/config.hpp"
 
+#include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+
 #include <cctype>
 #include <cmath>
 #include <filesystem>
@@ -8,13 +12,8 @@
 #include <map>
 #include <sstream>
 
-#include <fmt/format.h>
-
 #include "l5sim/error.hpp"
 #include "yaml_reader.hpp"
-
-#include <yaml-cpp/depthguard.h>
-#include <yaml-cpp/eventhandler.h>
 
 namespace l5sim {
 
@@ -44,8 +43,8 @@ Override parse_override(const std::string& text) {
 namespace {
 
 constexpr double kBig = 1e300;
-constexpr double kMaxRateHz = 1e6;         // background rate_hz, and its schedule knob
-constexpr double kMaxAmplitudePa = 1e7;    // injection amplitude_pA, and its schedule knob
+constexpr double kMaxRateHz = 1e6;       // background rate_hz, and its schedule knob
+constexpr double kMaxAmplitudePa = 1e7;  // injection amplitude_pA, and its schedule knob
 
 model::IzhParams soma_defaults(CellType t) {
     model::IzhParams p;  // PYR soma (MODEL.md section 2)
@@ -164,8 +163,8 @@ PopulationConfig read_population(MapReader r, const std::string& name, double dt
         in.finish();
     }
     MapReader bg = r.map("background");
-    p.background_soma = read_poisson(bg.map("soma"), pyr ? PoissonSource{600, 1}
-                                                        : PoissonSource{600, 0.02});
+    p.background_soma =
+        read_poisson(bg.map("soma"), pyr ? PoissonSource{600, 1} : PoissonSource{600, 0.02});
     if (pyr) {
         p.background_dendrite = read_poisson(bg.map("dendrite"), PoissonSource{50, 1});
     }
@@ -252,14 +251,13 @@ ProjectionConfig read_projection(MapReader r, const std::string& name, const Con
     p.autapses = con.boolean("autapses", p.rule == ConnRule::dense);
     // Sparse rules draw K sources per cell: a population of one cell onto itself, autapses off,
     // has none to draw (the draw would fall back to the cell itself).
-    if (p.rule == ConnRule::sparse && p.source == p.target && !p.autapses &&
-        tgt.n == 1)
+    if (p.rule == ConnRule::sparse && p.source == p.target && !p.autapses && tgt.n == 1)
         con.fail("autapses", "true: population " + tgt.name +
                                  " has one cell, and no source but itself to draw");
     if (p.rule == ConnRule::sparse) {
         p.K = static_cast<uint32_t>(con.integer("K", 100, 1, 1000000));
-        p.dense_equivalent_sources = static_cast<uint32_t>(
-            con.integer("dense_equivalent_sources", 200, 1, 100000000));
+        p.dense_equivalent_sources =
+            static_cast<uint32_t>(con.integer("dense_equivalent_sources", 200, 1, 100000000));
         p.dense_equivalent_sigma = con.positive("dense_equivalent_sigma", 0.5);
     }
     con.finish();
@@ -268,8 +266,8 @@ ProjectionConfig read_projection(MapReader r, const std::string& name, const Con
         p.delay_min_ms = read_delay(d, "min_ms", 1.0, c.dt_ms, false);
         p.conduction_speed = d.positive("speed_per_ms", 0.1);
         // The farthest torus point is sqrt(2)/2 away; its delay must fit 8 bits of steps.
-        const double max_steps =
-            std::round(p.delay_min_ms / c.dt_ms) + std::ceil(0.70711 / (p.conduction_speed * c.dt_ms));
+        const double max_steps = std::round(p.delay_min_ms / c.dt_ms) +
+                                 std::ceil(0.70711 / (p.conduction_speed * c.dt_ms));
         if (max_steps > 255)
             d.fail("speed_per_ms", "a speed at which the longest delay (" +
                                        config_detail::format_number(max_steps * c.dt_ms) +
@@ -296,8 +294,8 @@ bool plain_name(const std::string& name) {
 // `key`: where the name stands (the map key itself, or an injection's `name`).
 void check_name(MapReader& r, const std::string& key, const std::string& name, const char* what) {
     if (!plain_name(name))
-        r.fail(key, std::string(what) + " name of letters, digits, '_' and '-' (at most 64), not '" +
-                        name + "'");
+        r.fail(key, std::string(what) +
+                        " name of letters, digits, '_' and '-' (at most 64), not '" + name + "'");
 }
 
 std::vector<std::string> knob_names(const Config& c) {
@@ -328,8 +326,8 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
         c.dt_ms = s.positive("dt_ms", 0.1, 1.0);
         c.duration_ms = s.positive("duration_ms", 1000);
         if (c.duration_ms < c.dt_ms)
-            s.fail("duration_ms", "a duration >= dt_ms (" + config_detail::format_number(c.dt_ms) +
-                                      " ms)");
+            s.fail("duration_ms",
+                   "a duration >= dt_ms (" + config_detail::format_number(c.dt_ms) + " ms)");
         if (c.duration_ms / c.dt_ms > double(kMaxRunSteps))
             s.fail("duration_ms", "at most 10^13 steps of dt_ms (" +
                                       config_detail::format_number(c.dt_ms * 1e13) + " ms)");
@@ -346,8 +344,8 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
     }
     {
         MapReader n = r.map("network");
-        c.layout = n.choice("layout", "ring", {"ring", "sheet"}) == "sheet" ? Layout::sheet
-                                                                           : Layout::ring;
+        c.layout =
+            n.choice("layout", "ring", {"ring", "sheet"}) == "sheet" ? Layout::sheet : Layout::ring;
         c.sheet.positions = n.choice("positions", "grid", {"grid", "jittered"});
         n.finish();
     }
@@ -400,14 +398,16 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
             if (inj.compartment == Compartment::dendrite && pop.type != CellType::pyramidal)
                 ir.fail("compartment", "soma (population " + pop.name + " has no dendrite)");
             inj.cells = ir.id_list("cells", pop.n);
-            const std::string kind = ir.choice("kind", "constant", {"constant", "step", "pulse_train"});
+            const std::string kind =
+                ir.choice("kind", "constant", {"constant", "step", "pulse_train"});
             inj.kind = kind == "step"          ? InjectionConfig::Kind::step
                        : kind == "pulse_train" ? InjectionConfig::Kind::pulse_train
                                                : InjectionConfig::Kind::constant;
             inj.amplitude_pA = ir.number("amplitude_pA", 0, -kMaxAmplitudePa, kMaxAmplitudePa);
             const bool timed = inj.kind != InjectionConfig::Kind::constant;
             inj.start_ms = timed ? ir.number("start_ms", 0, 0, kBig) : 0;
-            inj.stop_ms = timed ? ir.number("stop_ms", -1, -1, kBig, "a time in ms (-1: until the end)") : -1;
+            inj.stop_ms =
+                timed ? ir.number("stop_ms", -1, -1, kBig, "a time in ms (-1: until the end)") : -1;
             if (inj.stop_ms >= 0 && inj.stop_ms <= inj.start_ms)
                 ir.fail("stop_ms", "a time after start_ms, or -1");
             if (inj.kind == InjectionConfig::Kind::pulse_train) {
@@ -432,7 +432,7 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
             for (const auto& k : knobs) known = known || k == e.knob;
             if (!known) sr.fail("knob", "a knob name (one of " + list + ")");
             e.op = sr.choice("op", "set", {"set", "add"}) == "add" ? ScheduleEntry::Op::add
-                                                                  : ScheduleEntry::Op::set;
+                                                                   : ScheduleEntry::Op::set;
             // A window without a value would silently set the knob to 0.
             if (!sr.has("value")) sr.fail("value", "a value (required)");
             const bool is_gamma = e.knob.ends_with(".gamma");
@@ -489,13 +489,13 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
             for (size_t i = 0; i < p.variables.size(); ++i)
                 for (size_t j = 0; j < i; ++j)
                     if (p.variables[i] == p.variables[j])
-                        pr.fail("variables", "each variable once ('" + p.variables[i] +
-                                                 "' is listed twice)");
-            std::vector<std::string> allowed = {"v", "u", "g_ampa", "g_nmda", "g_nmda_bg",
-                                                "g_gaba", "g_adapt", "i_ext"};
+                        pr.fail("variables",
+                                "each variable once ('" + p.variables[i] + "' is listed twice)");
+            std::vector<std::string> allowed = {"v",         "u",      "g_ampa",  "g_nmda",
+                                                "g_nmda_bg", "g_gaba", "g_adapt", "i_ext"};
             if (pop.type == CellType::pyramidal) {
-                for (const char* v : {"v_d", "u_d", "g_ampa_d", "g_nmda_d", "g_gaba_d",
-                                      "i_ext_d", "burst_mode", "gamma"})
+                for (const char* v : {"v_d", "u_d", "g_ampa_d", "g_nmda_d", "g_gaba_d", "i_ext_d",
+                                      "burst_mode", "gamma"})
                     allowed.push_back(v);
             }
             if (p.variables.empty()) p.variables = {"v"};
@@ -505,8 +505,8 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
                 if (!ok) {
                     std::string list;
                     for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-                    pr.fail("variables", "variables of " + pop.name + " (" + list + "); '" + v +
-                                             "' is not one");
+                    pr.fail("variables",
+                            "variables of " + pop.name + " (" + list + "); '" + v + "' is not one");
                 }
             }
             p.every_steps = static_cast<uint32_t>(pr.integer("every_steps", 10, 1, 1000000000));
@@ -522,8 +522,8 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
             if (idx < 0) wr.fail("projection", "the name of a projection");
             for (const auto& other : c.recording.weights)
                 if (other.projection == uint32_t(idx))
-                    wr.fail("projection", "a projection not recorded by another weights entry (" +
-                                              name + " is)");
+                    wr.fail("projection",
+                            "a projection not recorded by another weights entry (" + name + " is)");
             w.projection = static_cast<uint32_t>(idx);
             w.every_ms = wr.number("every_ms", 100, c.dt_ms, kBig, "an interval >= dt_ms");
             w.max_synapses = static_cast<uint64_t>(wr.integer("max_synapses", 10000, 1, 100000000));
@@ -581,8 +581,7 @@ YAML::Node load_tree(const std::string& text, const std::string& name) {
     // parser seconds (measured: 4 MiB of one string 0.6 s, 10^5 small maps 1 s).
     if (text.size() > kMaxConfigTextBytes)
         throw ConfigError(name + ": " + fmt::format("{:.1f}", text.size() / 1048576.0) +
-                          " MiB; a config is at most " +
-                          std::to_string(kMaxConfigTextBytes >> 20) +
+                          " MiB; a config is at most " + std::to_string(kMaxConfigTextBytes >> 20) +
                           " MiB (long lists of cell ids can be written {from: i, to: j})");
     size_t items = 0;
     for (const char ch : text) items += ch == '\n' || ch == ',';
@@ -652,8 +651,9 @@ Config parse_config(const std::string& text, const std::string& name,
     auto src = config_detail::apply_overrides(root, name, overrides);
     if (root.IsMap() && root["sweep"] && root["sweep"].IsNull()) root.remove("sweep");
     if (root.IsMap() && root["sweep"])
-        throw ConfigError(name + ": this config holds a sweep (a batch of replicas); load it with "
-                                 "load_batch()");
+        throw ConfigError(name +
+                          ": this config holds a sweep (a batch of replicas); load it with "
+                          "load_batch()");
     return config_detail::read_tree(root, src);
 }
 

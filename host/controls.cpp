@@ -6,7 +6,9 @@
 namespace l5sim {
 
 Controls::Controls(const Config& cfg, Engine& engine)
-    : cfg_(cfg), engine_(engine), sched_on_(cfg.schedule.size(), 0),
+    : cfg_(cfg),
+      engine_(engine),
+      sched_on_(cfg.schedule.size(), 0),
       inj_on_(cfg.injections.size(), 0) {}
 
 bool Controls::active_schedule(const ScheduleEntry& e, int64_t step) const {
@@ -50,9 +52,9 @@ void Controls::push_all(int64_t step) {
             poisson(knob_value(pop.name + ".background.soma.rate_hz", pop.background_soma.rate_hz),
                     pop.background_soma.weight, cfg_.dt_ms);
         if (pop.type == CellType::pyramidal) {
-            d.background_dendrite = poisson(
-                knob_value(pop.name + ".background.dendrite.rate_hz", pop.background_dendrite.rate_hz),
-                pop.background_dendrite.weight, cfg_.dt_ms);
+            d.background_dendrite = poisson(knob_value(pop.name + ".background.dendrite.rate_hz",
+                                                       pop.background_dendrite.rate_hz),
+                                            pop.background_dendrite.weight, cfg_.dt_ms);
             std::vector<float> gamma(pop.n, static_cast<float>(pop.gamma));
             const std::string knob = pop.name + ".gamma";
             for (size_t i = 0; i < cfg_.schedule.size(); ++i) {
@@ -92,7 +94,8 @@ void Controls::push_all(int64_t step) {
         const auto& pr = cfg_.projections[j];
         const double gain = std::max(0.0, knob_value("projections." + pr.name + ".gain", pr.gain));
         const double eta =
-            pr.stdp ? std::max(0.0, knob_value("projections." + pr.name + ".eta", pr.stdp->eta)) : 0;
+            pr.stdp ? std::max(0.0, knob_value("projections." + pr.name + ".eta", pr.stdp->eta))
+                    : 0;
         engine_.set_projection(j, gain, eta);
     }
 }

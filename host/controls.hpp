@@ -10,7 +10,7 @@
 namespace l5sim {
 
 class Controls {
-public:
+  public:
     Controls(const Config& cfg, Engine& engine);
     /// Bring the engine's knobs to their values for `step` (call before the step's phases).
     void apply(int64_t step);
@@ -20,7 +20,7 @@ public:
     /// Resuming at `step` (> 0): the knobs as apply(step - 1) left them.
     void resume_at(int64_t step);
 
-private:
+  private:
     bool active_schedule(const ScheduleEntry& e, int64_t step) const;
     bool active_injection(const InjectionConfig& inj, int64_t step) const;
     double knob_value(const std::string& knob, double base) const;

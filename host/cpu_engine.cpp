@@ -10,13 +10,13 @@
 #include <memory>
 
 #include "cpu_state.hpp"
-#include "philox_batch.hpp"
-#include "spin_team.hpp"
 #include "l5sim/error.hpp"
-#include "l5sim/model_constants.hpp"
 #include "l5sim/model/cell_step.hpp"
 #include "l5sim/model/poisson.hpp"
 #include "l5sim/model/rng.hpp"
+#include "l5sim/model_constants.hpp"
+#include "philox_batch.hpp"
+#include "spin_team.hpp"
 
 namespace l5sim::cpu {
 
@@ -198,8 +198,8 @@ L5_CPU_LOOP void first_draw_batch(float* __restrict rs, float* __restrict rd,
                                   int64_t m, float* __restrict ks, float* __restrict kd,
                                   uint8_t* __restrict more) {
     for (int64_t a = 0; a < m; ++a) {
-        const model::BackgroundDraws d = model::background_first_draw(rs[a], rd[a], gap_s[a],
-                                                                      gap_d[a]);
+        const model::BackgroundDraws d =
+            model::background_first_draw(rs[a], rd[a], gap_s[a], gap_d[a]);
         rs[a] = d.rs;
         rd[a] = d.rd;
         ks[a] = d.ks;
@@ -215,16 +215,13 @@ L5_CPU_LOOP void decay_block(float* __restrict g, int64_t count, float factor) {
 
 // Phase 1's STDP trace step for `count` cells (model::trace_step), vectorised.
 L5_CPU_LOOP void trace_block(model::StdpRule rule, float* __restrict trace,
-                                           const uint8_t* __restrict spiked, float decay,
-                                           int64_t count) {
+                             const uint8_t* __restrict spiked, float decay, int64_t count) {
     for (int64_t i = 0; i < count; ++i)
         trace[i] = model::trace_step(rule, trace[i], decay, spiked[i] != 0);
 }
 
-
-
 class CpuEngine final : public Engine {
-public:
+  public:
     CpuEngine(const Config& cfg, Network net) : cfg_(cfg), net_(std::move(net)) {
         rc_ = receptor_constants(cfg);
         for (uint32_t p = 0; p < cfg.populations.size(); ++p) init_population(p);
@@ -346,7 +343,7 @@ public:
         std::memcpy(const_cast<void*>(locate(b)), src, b.bytes());
     }
 
-private:
+  private:
     // The host memory of a state block (not rings), checked against the block's size.
     const void* locate(const StateBlock& b) const;
     void init_population(uint32_t p);
@@ -360,7 +357,7 @@ private:
     std::vector<std::vector<uint32_t>> targets_of_;  // projections into each population
     uint64_t events_ = 0;
     int64_t window_ = 1;  // max_window()
-    bool fused_ = true;  // phases 4 and 5 inside deliver() (off while profiling)
+    bool fused_ = true;   // phases 4 and 5 inside deliver() (off while profiling)
     // Phase 2a as items of work: the spikes [q0, q1) of projection j. A projection whose spikes
     // are one item has its ring to itself (plain adds); one split into several adds atomically.
     struct PropagationItem {
@@ -390,7 +387,7 @@ private:
         uint32_t pop;
         int64_t begin, count;
     };
-    std::vector<Block> blocks_;  // every population's cells in pieces of at most kSimdBlock
+    std::vector<Block> blocks_;       // every population's cells in pieces of at most kSimdBlock
     std::unique_ptr<SpinTeam> team_;  // more than one thread: runs the loops over blocks_
     // f(w) for every block w, on the team (or on this thread alone).
     template <class F>
@@ -491,8 +488,7 @@ void CpuEngine::init_projection(uint32_t j) {
 // Phase 1 for cells [b, b + count) of population p: spike test and reset, spike history,
 // adaptation jump, this block's spiking cells (in id order) into `ids`, and the STDP traces of
 // the plastic projections from and to p. Returns the block's calcium-triggered spikes.
-uint64_t CpuEngine::detect_cells(uint32_t p, int64_t b, int64_t count,
-                                 std::vector<uint32_t>* ids) {
+uint64_t CpuEngine::detect_cells(uint32_t p, int64_t b, int64_t count, std::vector<uint32_t>* ids) {
     auto& s = pops_[p];
     uint64_t calcium = 0;
     if (s.pyramidal) {
@@ -562,8 +558,7 @@ void CpuEngine::plan_propagation() {
             continue;
         }
         for (int64_t q = 0; q < ns; q += kSpikesPerItem)
-            prop_items_.push_back(
-                PropagationItem{j, q, std::min(ns, q + kSpikesPerItem), true});
+            prop_items_.push_back(PropagationItem{j, q, std::min(ns, q + kSpikesPerItem), true});
     }
     prop_events_.assign(prop_items_.size(), 0);
 }
@@ -601,8 +596,8 @@ void CpuEngine::propagate_item(int64_t i, int64_t step) {
                 if (syn + kAhead < e) __builtin_prefetch(cell_of(syn + kAhead), 1);
                 add(*cell_of(syn), model::to_fixed(net.weight[syn], per_ns));
                 if (plastic)
-                    net.weight[syn] = model::depress(pj.stdp, net.weight[syn],
-                                                     pj.y[net.target[syn]], r2);
+                    net.weight[syn] =
+                        model::depress(pj.stdp, net.weight[syn], pj.y[net.target[syn]], r2);
             }
             events += e - b;
         }
@@ -774,9 +769,8 @@ void CpuEngine::deliver(int64_t step) {
 // Phase 3 for the dendritic conductances (written back), then phase 4's arithmetic, for `count`
 // consecutive cells (vectorised by the compiler); `plateau` flags the cells at or above the
 // calcium threshold (model::plateau_burst's first test).
-L5_CPU_LOOP void dendrite_block(const model::DendriteConstants k,
-                                const model::ReceptorConstants rc, float* __restrict ga,
-                                float* __restrict gn, float* __restrict gg,
+L5_CPU_LOOP void dendrite_block(const model::DendriteConstants k, const model::ReceptorConstants rc,
+                                float* __restrict ga, float* __restrict gn, float* __restrict gg,
                                 const float* __restrict bap, const float* __restrict iext,
                                 float* __restrict v_d, float* __restrict u_d,
                                 uint8_t* __restrict plateau, int64_t count) {
@@ -825,8 +819,8 @@ void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t ste
         bap[i - b] = model::bap_current(k, s.coupling, history[i], gamma[i],
                                         stochastic ? model::u01(w0[a]) : 0.0f);
     }
-    dendrite_block(k, rc_, s.g_ampa_d.data() + b, s.g_nmda_d.data() + b, s.g_gaba_d.data() + b,
-                   bap, s.i_ext_d.data() + b, v_d + b, s.u_d.data() + b, flags, count);
+    dendrite_block(k, rc_, s.g_ampa_d.data() + b, s.g_nmda_d.data() + b, s.g_gaba_d.data() + b, bap,
+                   s.i_ext_d.data() + b, v_d + b, s.u_d.data() + b, flags, count);
     m = select_flagged(static_cast<uint32_t>(b), flags, count, idx);
     if (stochastic) philox_batch(seed, stream, st, idx, m, w0, w1);
     std::fill(s.burst.data() + b, s.burst.data() + b + count, uint8_t{0});
@@ -896,16 +890,23 @@ void CpuEngine::plasticity(int64_t) {
 // The float array of a population called `var` (probe and checkpoint names), or null.
 const std::vector<float>* float_var(const PopulationState& s, const std::string& var) {
     using V = std::vector<float> PopulationState::*;
-    static const std::pair<const char*, V> kVars[] = {
-        {"v", &PopulationState::v},           {"u", &PopulationState::u},
-        {"g_ampa", &PopulationState::g_ampa}, {"g_nmda", &PopulationState::g_nmda},
-        {"g_nmda_bg", &PopulationState::g_nmda_bg}, {"g_gaba", &PopulationState::g_gaba},
-        {"g_adapt", &PopulationState::g_adapt}, {"i_ext", &PopulationState::i_ext},
-        {"rem_soma", &PopulationState::rem_soma}, {"v_d", &PopulationState::v_d},
-        {"u_d", &PopulationState::u_d},       {"g_ampa_d", &PopulationState::g_ampa_d},
-        {"g_nmda_d", &PopulationState::g_nmda_d}, {"g_gaba_d", &PopulationState::g_gaba_d},
-        {"i_ext_d", &PopulationState::i_ext_d}, {"gamma", &PopulationState::gamma},
-        {"rem_dend", &PopulationState::rem_dend}};
+    static const std::pair<const char*, V> kVars[] = {{"v", &PopulationState::v},
+                                                      {"u", &PopulationState::u},
+                                                      {"g_ampa", &PopulationState::g_ampa},
+                                                      {"g_nmda", &PopulationState::g_nmda},
+                                                      {"g_nmda_bg", &PopulationState::g_nmda_bg},
+                                                      {"g_gaba", &PopulationState::g_gaba},
+                                                      {"g_adapt", &PopulationState::g_adapt},
+                                                      {"i_ext", &PopulationState::i_ext},
+                                                      {"rem_soma", &PopulationState::rem_soma},
+                                                      {"v_d", &PopulationState::v_d},
+                                                      {"u_d", &PopulationState::u_d},
+                                                      {"g_ampa_d", &PopulationState::g_ampa_d},
+                                                      {"g_nmda_d", &PopulationState::g_nmda_d},
+                                                      {"g_gaba_d", &PopulationState::g_gaba_d},
+                                                      {"i_ext_d", &PopulationState::i_ext_d},
+                                                      {"gamma", &PopulationState::gamma},
+                                                      {"rem_dend", &PopulationState::rem_dend}};
     for (const auto& [name, member] : kVars)
         if (var == name) return &(s.*member);
     return nullptr;
@@ -931,7 +932,8 @@ void CpuEngine::read_state(uint32_t pop, const std::string& var, const std::vect
                            float* out) const {
     const auto& s = pops_[pop];
     if (var == "burst_mode") {
-        for (size_t k = 0; k < cells.size(); ++k) out[k] = s.burst.empty() ? 0.0f : s.burst[cells[k]];
+        for (size_t k = 0; k < cells.size(); ++k)
+            out[k] = s.burst.empty() ? 0.0f : s.burst[cells[k]];
         return;
     }
     const std::vector<float>* src = float_var(s, var);
@@ -953,19 +955,29 @@ const void* CpuEngine::locate(const StateBlock& b) const {
     if (b.kind == StateBlock::Kind::population) {
         const auto& s = pops_[b.index];
         const std::string& v = b.var;
-        if (const auto* f = float_var(s, v)) vec(*f);
-        else if (v == "history") vec(s.history);
-        else if (v == "burst") vec(s.burst);
-        else if (v == "spikes") scalar(s.spike_count);
-        else if (v == "calcium_spikes") scalar(s.calcium_spikes);
+        if (const auto* f = float_var(s, v))
+            vec(*f);
+        else if (v == "history")
+            vec(s.history);
+        else if (v == "burst")
+            vec(s.burst);
+        else if (v == "spikes")
+            scalar(s.spike_count);
+        else if (v == "calcium_spikes")
+            scalar(s.calcium_spikes);
     } else if (b.kind == StateBlock::Kind::projection) {
         const auto& pj = projs_[b.index];
         const std::string& v = b.var;
-        if (v == "weight") vec(net_.projections[b.index].weight);
-        else if (v == "x") vec(pj.x);
-        else if (v == "r2") vec(pj.r2);
-        else if (v == "y") vec(pj.y);
-        else if (v == "o2") vec(pj.o2);
+        if (v == "weight")
+            vec(net_.projections[b.index].weight);
+        else if (v == "x")
+            vec(pj.x);
+        else if (v == "r2")
+            vec(pj.r2);
+        else if (v == "y")
+            vec(pj.y);
+        else if (v == "o2")
+            vec(pj.o2);
     } else if (b.var == "events") {
         scalar(events_);
     }

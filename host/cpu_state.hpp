@@ -42,14 +42,14 @@ struct ProjectionState {
     Compartment compartment = Compartment::soma;
     float f_ampa = 0, f_nmda = 0, f_gaba = 0;  // receptor factor x gain
     double ampa = 0, nmda = 0, gaba = 0;       // receptor factors (config)
-    uint32_t slots = 1;                         // ring size = max delay + 1
-    std::vector<model::RingCell> ring;          // [slot][target], 32-bit fixed point
-    float fixed_per_ns = 1, ns_per_fixed = 1;   // the ring's scale (2^e, 2^-e)
+    uint32_t slots = 1;                        // ring size = max delay + 1
+    std::vector<model::RingCell> ring;         // [slot][target], 32-bit fixed point
+    float fixed_per_ns = 1, ns_per_fixed = 1;  // the ring's scale (2^e, 2^-e)
     bool plastic = false;
     model::StdpConstants stdp{};
     model::SourceRule source_rule{};  // recomputes the source of a reverse-index entry
-    std::vector<float> x, r2;  // pre traces (per source cell)
-    std::vector<float> y, o2;  // post traces (per target cell)
+    std::vector<float> x, r2;         // pre traces (per source cell)
+    std::vector<float> y, o2;         // post traces (per target cell)
 };
 
 }  // namespace l5sim::cpu

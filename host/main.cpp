@@ -2,23 +2,23 @@
 // error, 1 run-time failure (DESIGN.md section 6), 130 / 143 stopped by SIGINT / SIGTERM after
 // writing a checkpoint, 3 stopped by a health check (simulation.health: NaN or infinite state,
 // runaway activity) after writing a checkpoint.
-#include <spdlog/spdlog.h>
 #include <omp.h>
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <regex>
 #include <filesystem>
 #include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <regex>
 
-#include <yaml-cpp/yaml.h>
-
+#include "durable.hpp"
 #include "l5sim/build_info.hpp"
 #include "l5sim/checkpoint.hpp"
 #include "l5sim/config.hpp"
@@ -28,7 +28,6 @@
 #include "l5sim/output.hpp"
 #include "l5sim/simulation.hpp"
 #include "l5sim/sweep.hpp"
-#include "durable.hpp"
 #include "output_lock.hpp"
 
 namespace {
@@ -77,8 +76,9 @@ Interval parse_interval(const std::string& text) {
 // A biological interval shorter than a step would checkpoint every step: refused.
 void check_interval(const Interval& every, const Config& cfg, const std::string& text) {
     if (every.bio && every.seconds * 1e3 < cfg.dt_ms)
-        throw ConfigError("--checkpoint-every '" + text + "': expected at least one step (dt_ms = " +
-                          fmt::format("{}", cfg.dt_ms) + " ms)");
+        throw ConfigError("--checkpoint-every '" + text +
+                          "': expected at least one step (dt_ms = " + fmt::format("{}", cfg.dt_ms) +
+                          " ms)");
 }
 
 volatile std::sig_atomic_t g_signal = 0;
@@ -126,13 +126,14 @@ Simulation::Backend backend_of(const std::string& name) {
     if (backend == Simulation::Backend::automatic) {
         std::string why;
         const bool gpu = cuda_available(&why);
-        spdlog::info("--backend auto: {}", gpu ? "using the CUDA engine" : "using the CPU engine (" + why + ")");
+        spdlog::info("--backend auto: {}",
+                     gpu ? "using the CUDA engine" : "using the CPU engine (" + why + ")");
     }
     return backend;
 }
 
-int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov,
-          const Interval& every, bool quiet);
+int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov, const Interval& every,
+          bool quiet);
 
 int cmd_run(const RunArgs& a, const std::string& command_line) {
     const Batch batch = load(a.config, a.sets, a.seed, a.threads);
@@ -141,8 +142,9 @@ int cmd_run(const RunArgs& a, const std::string& command_line) {
     const Simulation::Backend backend = backend_of(a.backend);
     if (batch.is_sweep) {
         if (!a.checkpoint_every.empty())
-            throw ConfigError("--checkpoint-every: sweeps are not checkpointed (each replica is "
-                              "short; run a long experiment as a single config)");
+            throw ConfigError(
+                "--checkpoint-every: sweeps are not checkpointed (each replica is "
+                "short; run a long experiment as a single config)");
         SweepRunOptions opt;
         opt.backend = backend;
         opt.parallel = batch.configs.front().threads;
@@ -205,8 +207,9 @@ std::string with_resume_hint(const std::string& what, const std::filesystem::pat
                std::to_string(info.step) + " of " + std::to_string(info.steps) +
                "): make room, then `l5sim resume " + dir.string() + "`";
     } catch (const Error&) {
-        return what + "; there is no checkpoint to resume from (--checkpoint-every writes "
-                      "them), so the run must start again";
+        return what +
+               "; there is no checkpoint to resume from (--checkpoint-every writes "
+               "them), so the run must start again";
     }
 }
 
@@ -225,8 +228,8 @@ void print_summary(const Simulation& sim, const std::vector<PopulationSummary>& 
                             : std::string("  burst fraction n/a (spikes not recorded)");
             fractions += fmt::format("  calcium-triggered {:.2f}", s.calcium_fraction.value_or(0));
         }
-        spdlog::info("{:>6}: {:7} cells {:9} spikes {:8.2f} Hz{}", s.name, s.n, s.spikes,
-                     s.rate_hz, fractions);
+        spdlog::info("{:>6}: {:7} cells {:9} spikes {:8.2f} Hz{}", s.name, s.n, s.spikes, s.rate_hz,
+                     fractions);
     }
     const auto& t = sim.timing();
     spdlog::info("{:.3f} s simulated in {:.2f} s wall ({:.3g} synaptic events/s); outputs in {}",
@@ -240,8 +243,8 @@ void print_summary(const Simulation& sim, const std::vector<PopulationSummary>& 
 // (with the streams it relies on) from which `l5sim resume` finishes it byte-identically:
 // the checkpoint and the streams are removed only after the last final file is renamed, and
 // a signal during the final write is held until it is done.
-int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov,
-          const Interval& every, bool quiet) {
+int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov, const Interval& every,
+          bool quiet) {
     const Config& cfg = sim.config();
     using clock = std::chrono::steady_clock;
     const auto t0 = clock::now();
@@ -255,9 +258,10 @@ int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov,
         const double bio = step * cfg.dt_ms * 1e-3;
         const double done = (step - start) * cfg.dt_ms * 1e-3;
         const double rate = done / el;
-        spdlog::info("[{:3.0f}%] {:.2f} / {:.2f} s simulated, {:.3f} simulated s per wall s, ETA {}",
-                     100.0 * step / total, bio, total * cfg.dt_ms * 1e-3, rate,
-                     rate > 0 ? format_duration((total - step) * cfg.dt_ms * 1e-3 / rate) : "-");
+        spdlog::info(
+            "[{:3.0f}%] {:.2f} / {:.2f} s simulated, {:.3f} simulated s per wall s, ETA {}",
+            100.0 * step / total, bio, total * cfg.dt_ms * 1e-3, rate,
+            rate > 0 ? format_duration((total - step) * cfg.dt_ms * 1e-3 / rate) : "-");
     };
     const int64_t every_steps =
         every.bio ? std::max<int64_t>(1, cfg.to_steps(every.seconds * 1e3)) : 0;
@@ -281,19 +285,21 @@ int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov,
             if (g_signal) {
                 const int sig = g_signal;
                 write_recordings(dir, sim);
-                spdlog::warn("stopped by {} after step {} ({:.3f} s simulated): checkpoint "
-                             "written in {:.2f} s; `l5sim resume {}` continues the run",
-                             sig == SIGINT ? "SIGINT" : "SIGTERM", sim.step(),
-                             sim.step() * cfg.dt_ms * 1e-3, ck_s, dir.string());
+                spdlog::warn(
+                    "stopped by {} after step {} ({:.3f} s simulated): checkpoint "
+                    "written in {:.2f} s; `l5sim resume {}` continues the run",
+                    sig == SIGINT ? "SIGINT" : "SIGTERM", sim.step(), sim.step() * cfg.dt_ms * 1e-3,
+                    ck_s, dir.string());
                 return 128 + sig;
             }
             // The recordings so far too (each file replaced atomically): readable while the
             // run goes on, consistent with the checkpoint.
             write_recordings(dir, sim);
             if (!quiet)
-                spdlog::info("checkpoint at step {} ({:.3f} s simulated) written in {:.2f} s; "
-                             "recordings so far in {}",
-                             sim.step(), sim.step() * cfg.dt_ms * 1e-3, ck_s, dir.string());
+                spdlog::info(
+                    "checkpoint at step {} ({:.3f} s simulated) written in {:.2f} s; "
+                    "recordings so far in {}",
+                    sim.step(), sim.step() * cfg.dt_ms * 1e-3, ck_s, dir.string());
             if (every_steps) next_step = (sim.step() / every_steps + 1) * every_steps;
             last_ck = clock::now();
         }
@@ -308,9 +314,10 @@ int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov,
             throw Error(std::string("the health stop's state could not be saved: ") + io.what());
         }
         spdlog::error("{}", e.what());
-        spdlog::error("the state at step {} is in {} and the recordings so far in {} (no "
-                      "summary.json); `l5sim resume --ignore-health {}` goes on regardless",
-                      sim.step(), ck.string(), dir.string(), dir.string());
+        spdlog::error(
+            "the state at step {} is in {} and the recordings so far in {} (no "
+            "summary.json); `l5sim resume --ignore-health {}` goes on regardless",
+            sim.step(), ck.string(), dir.string(), dir.string());
         return 3;
     } catch (const ConfigError&) {
         throw;
@@ -341,9 +348,10 @@ int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov,
     remove_streams(sim);  // spikes.h5, probes.h5 and weights.h5 hold them now
     print_summary(sim, summaries, dir);
     if (g_signal)
-        spdlog::warn("{} arrived while the final files were written: held until they were "
-                     "complete; the run is complete",
-                     g_signal == SIGINT ? "SIGINT" : "SIGTERM");
+        spdlog::warn(
+            "{} arrived while the final files were written: held until they were "
+            "complete; the run is complete",
+            g_signal == SIGINT ? "SIGINT" : "SIGTERM");
     return 0;
 }
 
@@ -394,7 +402,8 @@ int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
     const bool complete = std::filesystem::exists(dir / "summary.json", ec);
     if (!std::filesystem::exists(ck, ec)) {
         if (complete)
-            throw ConfigError(dir.string() + ": the run is complete (summary.json is there); "
+            throw ConfigError(dir.string() +
+                              ": the run is complete (summary.json is there); "
                               "there is nothing to resume");
         throw ConfigError(dir.string() + ": no " + kCheckpointFile +
                           " to resume from (a run writes one with --checkpoint-every, and when "
@@ -406,7 +415,8 @@ int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
         std::filesystem::remove(ck, ec);
         for (const auto& e : std::filesystem::directory_iterator(dir, ec))
             if (e.path().extension() == ".stream") std::filesystem::remove(e.path(), ec);
-        throw ConfigError(dir.string() + ": the run is complete (summary.json is there); its "
+        throw ConfigError(dir.string() +
+                          ": the run is complete (summary.json is there); its "
                           "left-over checkpoint and streams were removed");
     }
     CheckpointInfo info;
@@ -439,7 +449,8 @@ int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
             for (const auto& d : differing_keys(here.resolved_yaml, info.config_yaml, 4))
                 what += (what.empty() ? "" : "; ") + d;
             throw ConfigError(ck.string() + " was not written by the run of " + resolved.string() +
-                              " (" + what + "; config.resolved.yaml's value first): another "
+                              " (" + what +
+                              "; config.resolved.yaml's value first): another "
                               "run's checkpoint, or a config edited since the run started; "
                               "refusing to resume");
         }
@@ -473,10 +484,11 @@ int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
         spdlog::warn("--ignore-health: health checks are off for the rest of the run{}",
                      info.health_stop.empty() ? "" : " (past: " + info.health_stop + ")");
     }
-    spdlog::info("resuming {} at step {} of {} ({:.3f} of {:.3f} s simulated; checkpoint of the "
-                 "{} engine, continuing on the {} engine)",
-                 dir.string(), info.step, info.steps, info.step * cfg.dt_ms * 1e-3,
-                 info.steps * cfg.dt_ms * 1e-3, info.engine, sim.engine().name());
+    spdlog::info(
+        "resuming {} at step {} of {} ({:.3f} of {:.3f} s simulated; checkpoint of the "
+        "{} engine, continuing on the {} engine)",
+        dir.string(), info.step, info.steps, info.step * cfg.dt_ms * 1e-3,
+        info.steps * cfg.dt_ms * 1e-3, info.engine, sim.engine().name());
     return drive(sim, dir, prov, every, a.quiet);
 }
 
@@ -505,9 +517,9 @@ int cmd_validate(const std::string& path, const std::vector<std::string>& sets) 
     uint64_t cells = 0;
     for (const auto& p : cfg.populations) cells += p.n;
     std::cout << path << ": valid (" << cfg.populations.size() << " populations, " << cells
-              << " cells, " << cfg.projections.size() << " projections, "
-              << cfg.steps() << " steps; about "
-              << estimate_bytes(cfg) / (1024.0 * 1024.0) << " MiB on the CPU engine)";
+              << " cells, " << cfg.projections.size() << " projections, " << cfg.steps()
+              << " steps; about " << estimate_bytes(cfg) / (1024.0 * 1024.0)
+              << " MiB on the CPU engine)";
     if (batch.is_sweep)
         std::cout << "; a sweep of " << batch.replicas.size() << " replicas ("
                   << std::max<size_t>(batch.conditions.size(), 1) << " conditions x "
@@ -555,7 +567,8 @@ int main(int argc, char** argv) {
     run->add_option("--backend", ra.backend, "cpu, cuda or auto")
         ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
     run->add_option("--seed", ra.seed, "override simulation.seed (an integer >= 0)");
-    run->add_option("--threads", ra.threads, "CPU threads (default: all)")->check(CLI::Range(1, 4096));
+    run->add_option("--threads", ra.threads, "CPU threads (default: all)")
+        ->check(CLI::Range(1, 4096));
     run->add_option("--set", ra.sets, "override a key: a.b.c=value (repeatable)");
     run->add_flag("--force", ra.force, "write into a non-empty output directory");
     run->add_flag("--quiet,-q", ra.quiet, "no progress lines");
@@ -574,11 +587,15 @@ int main(int argc, char** argv) {
                     "memory allows)")
         ->check(CLI::Range(1, 1000000));
     ResumeArgs rs;
-    auto* resume = app.add_subcommand("resume", "continue an interrupted run from DIR/checkpoint.l5ck");
+    auto* resume =
+        app.add_subcommand("resume", "continue an interrupted run from DIR/checkpoint.l5ck");
     resume->add_option("dir", rs.dir, "output directory of the run")->required();
-    resume->add_option("--backend", rs.backend, "cpu, cuda or auto (default: the checkpoint's engine)")
+    resume
+        ->add_option("--backend", rs.backend,
+                     "cpu, cuda or auto (default: the checkpoint's engine)")
         ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
-    resume->add_option("--threads", rs.threads, "CPU threads (default: all)")->check(CLI::Range(1, 4096));
+    resume->add_option("--threads", rs.threads, "CPU threads (default: all)")
+        ->check(CLI::Range(1, 4096));
     resume->add_option("--checkpoint-every", rs.checkpoint_every, "as for run");
     resume->add_flag("--quiet,-q", rs.quiet, "no progress lines");
     resume->add_flag("--profile", rs.profile, "time each phase");

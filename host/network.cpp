@@ -2,10 +2,9 @@
 // sheet, generated per target cell (O(K) each, OpenMP) and sorted into CSR by source.
 #include "l5sim/network.hpp"
 
-#include <sys/resource.h>
-
 #include <fmt/format.h>
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <cmath>
@@ -348,11 +347,12 @@ uint64_t host_available_bytes() {
     const auto [path, v2] = cgroup_path();
     const std::string base = v2 ? "/sys/fs/cgroup" + path : "/sys/fs/cgroup/memory" + path;
     bool unlimited = false;
-    const uint64_t max = read_number(base + (v2 ? "/memory.max" : "/memory.limit_in_bytes"),
-                                     &unlimited);
+    const uint64_t max =
+        read_number(base + (v2 ? "/memory.max" : "/memory.limit_in_bytes"), &unlimited);
     // cgroup v1 says "no limit" with a number near 2^63.
     if (!unlimited && max > 0 && max < (uint64_t(1) << 60)) {
-        const uint64_t cur = read_number(base + (v2 ? "/memory.current" : "/memory.usage_in_bytes"));
+        const uint64_t cur =
+            read_number(base + (v2 ? "/memory.current" : "/memory.usage_in_bytes"));
         limit(max > cur ? max - cur : 1);
     }
     return have;

@@ -21,8 +21,9 @@ bool cuda_available(std::string* why) {
 }
 
 std::unique_ptr<Engine> make_cuda_engine(const Config&) {
-    throw Error("--backend cuda: this l5sim was built without CUDA (nvcc not found at configure "
-                "time); rebuild on a machine with the CUDA toolkit, or use --backend cpu");
+    throw Error(
+        "--backend cuda: this l5sim was built without CUDA (nvcc not found at configure "
+        "time); rebuild on a machine with the CUDA toolkit, or use --backend cpu");
 }
 
 EnginePack make_cuda_pack(const std::vector<Config>& cfgs) {

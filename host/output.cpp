@@ -13,12 +13,12 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "l5sim/build_info.hpp"
-#include "l5sim/error.hpp"
 #include "durable.hpp"
+#include "l5sim/build_info.hpp"
 #include "l5sim/checkpoint.hpp"
-#include "output_lock.hpp"
+#include "l5sim/error.hpp"
 #include "l5sim/spike_stream.hpp"
+#include "output_lock.hpp"
 #include "summary_json.hpp"
 
 namespace fs = std::filesystem;
@@ -29,7 +29,7 @@ namespace {
 
 // Every file l5sim writes at the top of an output directory, a single run's and a sweep's (so
 // that --force leaves nothing of an earlier run of the other kind).
-const char* kOutputs[] = {"config.resolved.yaml", "spikes.h5", "probes.h5",     "weights.h5",
+const char* kOutputs[] = {"config.resolved.yaml", "spikes.h5",  "probes.h5",       "weights.h5",
                           "summary.json",         "sweep.json", "checkpoint.l5ck", "spikes.stream"};
 
 // HDF5 reports failures through return codes and an error stack; its own printing of that
@@ -67,7 +67,8 @@ std::string hdf5_cause() {
         const auto at = c.find(key);
         if (at != std::string::npos) {
             const auto end = c.find('\'', at + key.size());
-            return c.substr(at + key.size(), end == std::string::npos ? end : end - at - key.size());
+            return c.substr(at + key.size(),
+                            end == std::string::npos ? end : end - at - key.size());
         }
     }
     return causes.empty() ? std::string("unknown HDF5 error") : causes.front();
@@ -81,7 +82,7 @@ void h5_check(herr_t status, const std::string& what) {
 // RAII for one HDF5 handle. close() closes it and throws on failure (a dataset's close writes
 // its cached chunks); the destructor closes what an exception left open, ignoring errors.
 class H5 {
-public:
+  public:
     H5(hid_t id, herr_t (*close)(hid_t), const std::string& what) : id_(id), close_(close) {
         if (id_ < 0) throw Error(hdf5_cause() + " (HDF5: " + what + ")");
     }
@@ -100,7 +101,7 @@ public:
         h5_check(close_(id), "close " + what);
     }
 
-private:
+  private:
     hid_t id_;
     herr_t (*close_)(hid_t);
 };
@@ -185,15 +186,17 @@ void write_dataset(hid_t parent, const std::string& name, hid_t mem_type, hid_t 
 // offsets, so that a source of any length streams through a bounded buffer; the same layout as
 // write_dataset's.
 class BlockDataset {
-public:
-    BlockDataset(hid_t parent, const std::string& name, hid_t mem_type, hid_t file_type,
-                 hsize_t n, hsize_t width = 0)
-        : name_(name), mem_type_(mem_type), n_(n), width_(width),
+  public:
+    BlockDataset(hid_t parent, const std::string& name, hid_t mem_type, hid_t file_type, hsize_t n,
+                 hsize_t width = 0)
+        : name_(name),
+          mem_type_(mem_type),
+          n_(n),
+          width_(width),
           space_(H5Screate_simple(width ? 2 : 1, dims(n, width).data(), nullptr), H5Sclose,
                  "create a dataspace for " + name),
           plist_(dataset_plist(dims(n, width)), H5Pclose, "create a property list"),
-          ds_(H5Dcreate2(parent, name.c_str(), file_type, space_, H5P_DEFAULT, plist_,
-                         H5P_DEFAULT),
+          ds_(H5Dcreate2(parent, name.c_str(), file_type, space_, H5P_DEFAULT, plist_, H5P_DEFAULT),
               H5Dclose, "create dataset " + name) {}
     void write(hsize_t offset, hsize_t rows, const void* data) {
         if (rows == 0 || (width_ == 0 && n_ == 0)) return;
@@ -205,17 +208,16 @@ public:
         H5 mem(H5Screate_simple(width_ ? 2 : 1, count.data(), nullptr), H5Sclose,
                "create a memory space");
         H5 file(H5Dget_space(ds_), H5Sclose, "get the space of " + name_);
-        h5_check(H5Sselect_hyperslab(file, H5S_SELECT_SET, start.data(), nullptr, count.data(),
-                                     nullptr),
-                 "select rows of " + name_);
-        h5_check(H5Dwrite(ds_, mem_type_, mem, file, H5P_DEFAULT, data),
-                 "write dataset " + name_);
+        h5_check(
+            H5Sselect_hyperslab(file, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr),
+            "select rows of " + name_);
+        h5_check(H5Dwrite(ds_, mem_type_, mem, file, H5P_DEFAULT, data), "write dataset " + name_);
     }
     /// Close the dataset, writing its cached chunks (throws on failure).
     void close() { ds_.close("dataset " + name_); }
     operator hid_t() const { return ds_; }
 
-private:
+  private:
     static std::vector<hsize_t> dims(hsize_t n, hsize_t width) {
         return width ? std::vector<hsize_t>{n, width} : std::vector<hsize_t>{n};
     }
@@ -229,9 +231,10 @@ private:
 constexpr hsize_t kBlockElements = 65536;
 template <class T>
 class RowWriter {
-public:
+  public:
     RowWriter(BlockDataset& ds, hsize_t width)
-        : ds_(ds), width_(width ? width : 1),
+        : ds_(ds),
+          width_(width ? width : 1),
           rows_(std::max<hsize_t>(1, kBlockElements / (width ? width : 1))) {}
     void push(const T* row) {
         buf_.insert(buf_.end(), row, row + width_);
@@ -246,7 +249,7 @@ public:
     }
     hsize_t rows() const { return at_ + buf_.size() / width_; }
 
-private:
+  private:
     BlockDataset& ds_;
     hsize_t width_, rows_, at_ = 0;
     std::vector<T> buf_;
@@ -375,11 +378,12 @@ void write_probes(const fs::path& dir, const Simulation& sim) {
             write_attr_string(g, "population", cfg.populations[pc.population].name);
             BlockDataset time(g, "time_ms", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, fr.count);
             std::vector<uint64_t> ids(pc.cells.begin(), pc.cells.end());
-            write_dataset(g, "node_ids", H5T_NATIVE_UINT64, H5T_STD_U64LE, {ids.size()}, ids.data());
+            write_dataset(g, "node_ids", H5T_NATIVE_UINT64, H5T_STD_U64LE, {ids.size()},
+                          ids.data());
             std::vector<std::unique_ptr<BlockDataset>> vars;
             for (size_t v = 0; v < nv; ++v)
-                vars.push_back(std::make_unique<BlockDataset>(
-                    g, pc.variables[v], H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, fr.count, nc));
+                vars.push_back(std::make_unique<BlockDataset>(g, pc.variables[v], H5T_NATIVE_FLOAT,
+                                                              H5T_IEEE_F32LE, fr.count, nc));
             RowWriter<double> t(time, 0);
             std::vector<RowWriter<float>> rows;
             for (size_t v = 0; v < nv; ++v) rows.emplace_back(*vars[v], nc);
@@ -412,9 +416,12 @@ void write_weights(const fs::path& dir, const Simulation& sim) {
             const uint64_t snaps = fr.count, n = rec.count;
             BlockDataset time(g, "time_ms", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, snaps);
             std::vector<uint32_t> src(rec.count), tgt(rec.count);
-            sim.engine().read_synapses(wc.projection, rec.stride, rec.count, src.data(), tgt.data());
-            write_dataset(g, "source_ids", H5T_NATIVE_UINT32, H5T_STD_U32LE, {rec.count}, src.data());
-            write_dataset(g, "target_ids", H5T_NATIVE_UINT32, H5T_STD_U32LE, {rec.count}, tgt.data());
+            sim.engine().read_synapses(wc.projection, rec.stride, rec.count, src.data(),
+                                       tgt.data());
+            write_dataset(g, "source_ids", H5T_NATIVE_UINT32, H5T_STD_U32LE, {rec.count},
+                          src.data());
+            write_dataset(g, "target_ids", H5T_NATIVE_UINT32, H5T_STD_U32LE, {rec.count},
+                          tgt.data());
             BlockDataset w(g, "w", H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, snaps, n);
             // Per snapshot: a histogram of the sample over kBins equal bins spanning the smallest
             // to the largest weight of any snapshot (a first pass), and the mean |dw| since the
@@ -462,14 +469,17 @@ void write_weights(const fs::path& dir, const Simulation& sim) {
             h_rows.flush();
             dw_rows.flush();
             write_attr_string(g, "units", "nS");
-            write_attr_string(g, "histogram", "per snapshot: synapses of the sample in each bin "
-                                              "of histogram_edges (equal bins over the smallest "
-                                              "to the largest sampled weight)");
-            write_attr_string(g, "mean_abs_dw", "per snapshot: mean |w - w at the snapshot "
-                                                "before| over the sample, nS (0 for the first)");
-            write_attr_string(g, "sample", rec.stride == 1 ? "all synapses"
-                                               : "every " + std::to_string(rec.stride) +
-                                                     "th synapse in CSR (source-major) order");
+            write_attr_string(g, "histogram",
+                              "per snapshot: synapses of the sample in each bin "
+                              "of histogram_edges (equal bins over the smallest "
+                              "to the largest sampled weight)");
+            write_attr_string(g, "mean_abs_dw",
+                              "per snapshot: mean |w - w at the snapshot "
+                              "before| over the sample, nS (0 for the first)");
+            write_attr_string(g, "sample",
+                              rec.stride == 1 ? "all synapses"
+                                              : "every " + std::to_string(rec.stride) +
+                                                    "th synapse in CSR (source-major) order");
             for (BlockDataset* d : {&time, &w, &hist, &dws}) d->close();
             g.close("/weights/" + name);
         }
@@ -483,9 +493,7 @@ namespace {
 
 // A directory entry that is l5sim's bookkeeping, not an output: a directory holding only these
 // counts as empty.
-bool bookkeeping(const fs::path& name) {
-    return name == kLockFile || name == kManifestFile;
-}
+bool bookkeeping(const fs::path& name) { return name == kLockFile || name == kManifestFile; }
 
 bool empty_but_bookkeeping(const fs::path& dir) {
     std::error_code ec;
@@ -511,8 +519,8 @@ std::vector<std::string> read_manifest(const fs::path& dir) {
     std::vector<std::string> names;
     std::ifstream in(dir / kManifestFile);
     for (std::string line; std::getline(in, line);)
-        if (!line.empty() && line[0] != '#' && line.find('/') == std::string::npos &&
-            line != "." && line != "..")
+        if (!line.empty() && line[0] != '#' && line.find('/') == std::string::npos && line != "." &&
+            line != "..")
             names.push_back(line);
     return names;
 }
@@ -696,9 +704,9 @@ std::vector<PopulationSummary> write_results(const fs::path& dir, const Simulati
                    {"wall_per_bio_s", bio_s > 0 ? t.wall_s / bio_s : 0.0}};
     if (sim.profiling()) {
         const auto& ph = t.phases;
-        j["timing"]["phases_s"] = {{"controls", ph.controls},   {"detect", ph.detect},
-                                   {"propagate", ph.propagate}, {"deliver", ph.deliver},
-                                   {"dendrites", ph.dendrites}, {"somata", ph.somata},
+        j["timing"]["phases_s"] = {{"controls", ph.controls},     {"detect", ph.detect},
+                                   {"propagate", ph.propagate},   {"deliver", ph.deliver},
+                                   {"dendrites", ph.dendrites},   {"somata", ph.somata},
                                    {"plasticity", ph.plasticity}, {"record", ph.record}};
     }
     // Health checks (simulation.health): off only after `l5sim resume --ignore-health`, which

@@ -10,7 +10,7 @@ namespace l5sim {
 inline constexpr const char* kLockFile = ".l5sim.lock";
 
 class OutputLock {
-public:
+  public:
     /// Lock `dir`, creating it (and its parents) when absent. ConfigError naming the holder's
     /// pid when another process holds it; Error when the lock file cannot be made.
     explicit OutputLock(const std::filesystem::path& dir);
@@ -21,7 +21,7 @@ public:
     /// created it and it holds nothing but the lock file.
     void abandon();
 
-private:
+  private:
     std::filesystem::path dir_;
     int fd_ = -1;
     bool created_ = false;

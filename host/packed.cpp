@@ -20,12 +20,12 @@ namespace {
 // each member is single-threaded (its config has threads = 1), so it runs no loops of its own
 // in parallel.
 class CpuGroup final : public EngineGroup {
-public:
+  public:
     CpuGroup(std::vector<Engine*> members, int threads)
         : members_(std::move(members)),
-          team_(static_cast<int>(std::clamp<int64_t>(
-              std::min<int64_t>(threads, static_cast<int64_t>(members_.size())), 1,
-              omp_get_num_procs()))) {
+          team_(static_cast<int>(
+              std::clamp<int64_t>(std::min<int64_t>(threads, static_cast<int64_t>(members_.size())),
+                                  1, omp_get_num_procs()))) {
         window_ = members_.empty() ? 1 : members_.front()->max_window();
         for (const Engine* e : members_) window_ = std::min(window_, e->max_window());
     }
@@ -35,7 +35,7 @@ public:
                   [&](int64_t r) { members_[r]->run_window(step, count); });
     }
 
-private:
+  private:
     std::vector<Engine*> members_;
     cpu::SpinTeam team_;
     int64_t window_ = 1;
@@ -61,8 +61,9 @@ void run_packed(const std::vector<Simulation*>& sims, EngineGroup& group,
     int64_t step = sims.front()->step();
     for (const Simulation* s : sims)
         if (s->config().steps() != total || s->step() != step)
-            throw Error("run_packed: the replicas of a pack must run the same steps from the same "
-                        "step");
+            throw Error(
+                "run_packed: the replicas of a pack must run the same steps from the same "
+                "step");
     size_t at = 0;  // the member being driven (for *failed)
     try {
         for (at = 0; at < sims.size(); ++at) sims[at]->start_run();

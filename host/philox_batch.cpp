@@ -11,8 +11,8 @@ namespace l5sim::cpu {
 namespace {
 
 // One counter at a time (model::philox itself): the tail of a batch, and CPUs without AVX2.
-void philox_scalar(uint64_t seed, uint32_t stream, uint32_t step, const uint32_t* idx,
-                   int64_t m, uint32_t* w0, uint32_t* w1) {
+void philox_scalar(uint64_t seed, uint32_t stream, uint32_t step, const uint32_t* idx, int64_t m,
+                   uint32_t* w0, uint32_t* w1) {
     for (int64_t a = 0; a < m; ++a) {
         const model::Draw4 r = model::philox(seed, stream, step, idx[a], 0);
         w0[a] = r.v[0];
@@ -23,18 +23,18 @@ void philox_scalar(uint64_t seed, uint32_t stream, uint32_t step, const uint32_t
 #if defined(__x86_64__)
 // The high and low 32 bits of m * a for the eight lanes of a (m in every lane).
 __attribute__((target("avx2"))) inline void mulhilo8(__m256i m, __m256i a, __m256i* hi,
-                                                      __m256i* lo) {
-    const __m256i even = _mm256_mul_epu32(a, m);                         // lanes 0, 2, 4, 6
-    const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);   // lanes 1, 3, 5, 7
+                                                     __m256i* lo) {
+    const __m256i even = _mm256_mul_epu32(a, m);                        // lanes 0, 2, 4, 6
+    const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);  // lanes 1, 3, 5, 7
     *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xaa);
     *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xaa);
 }
 
 // Philox4x32-10 (Random123's philox4x32round and bumpkey, in its order) on eight counters
 // model::philox_counter(stream, step, idx[a], 0) at once; words 0 and 1 out.
-__attribute__((target("avx2"))) int64_t philox_avx2(uint64_t seed, uint32_t stream,
-                                                    uint32_t step, const uint32_t* idx, int64_t m,
-                                                    uint32_t* w0, uint32_t* w1) {
+__attribute__((target("avx2"))) int64_t philox_avx2(uint64_t seed, uint32_t stream, uint32_t step,
+                                                    const uint32_t* idx, int64_t m, uint32_t* w0,
+                                                    uint32_t* w1) {
     const __m256i m0 = _mm256_set1_epi32(static_cast<int>(PHILOX_M4x32_0));
     const __m256i m1 = _mm256_set1_epi32(static_cast<int>(PHILOX_M4x32_1));
     int64_t a = 0;
@@ -59,10 +59,10 @@ __attribute__((target("avx2"))) int64_t philox_avx2(uint64_t seed, uint32_t stre
             __m256i hi0, lo0, hi1, lo1;
             mulhilo8(m0, c0, &hi0, &lo0);
             mulhilo8(m1, c2, &hi1, &lo1);
-            const __m256i n0 = _mm256_xor_si256(
-                _mm256_xor_si256(hi1, c1), _mm256_set1_epi32(static_cast<int>(k0)));
-            const __m256i n2 = _mm256_xor_si256(
-                _mm256_xor_si256(hi0, c3), _mm256_set1_epi32(static_cast<int>(k1)));
+            const __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1),
+                                                _mm256_set1_epi32(static_cast<int>(k0)));
+            const __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3),
+                                                _mm256_set1_epi32(static_cast<int>(k1)));
             c0 = n0;
             c1 = lo1;
             c2 = n2;

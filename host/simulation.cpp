@@ -11,9 +11,9 @@
 #include <fstream>
 
 #include "controls.hpp"
-#include "l5sim/spike_stream.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/network.hpp"
+#include "l5sim/spike_stream.hpp"
 
 namespace l5sim {
 
@@ -24,11 +24,12 @@ static void check_host_memory(const Config& cfg) {
     const uint64_t need = estimate_bytes(cfg);
     if (need > have) {
         char buf[1024];
-        std::snprintf(buf, sizeof buf,
-                      "%s: the network needs about %.1f GiB of memory on the CPU engine, this process "
-                      "may use %.1f GiB (MemAvailable, ulimit -v, cgroup memory.max); reduce N "
-                      "or K",
-                      cfg.source_file.c_str(), need / 1073741824.0, have / 1073741824.0);
+        std::snprintf(
+            buf, sizeof buf,
+            "%s: the network needs about %.1f GiB of memory on the CPU engine, this process "
+            "may use %.1f GiB (MemAvailable, ulimit -v, cgroup memory.max); reduce N "
+            "or K",
+            cfg.source_file.c_str(), need / 1073741824.0, have / 1073741824.0);
         throw ConfigError(buf);
     }
 }
@@ -106,8 +107,7 @@ void Simulation::stream_frames(const std::filesystem::path& dir,
     weight_streams_.clear();
     for (size_t k = 0; k < probes_.size(); ++k) {
         const auto& pc = cfg_.recording.probes[k];
-        if (!probes_[k].steps.empty())
-            throw Error("stream_frames: probe samples are held already");
+        if (!probes_[k].steps.empty()) throw Error("stream_frames: probe samples are held already");
         probe_streams_.push_back(std::make_unique<FrameStream>(
             dir / ("probes_" + std::to_string(k) + ".stream"),
             pc.variables.size() * pc.cells.size(), keep(keep_probes, k)));
@@ -115,9 +115,9 @@ void Simulation::stream_frames(const std::filesystem::path& dir,
     for (size_t k = 0; k < weights_.size(); ++k) {
         if (!weights_[k].steps.empty())
             throw Error("stream_frames: weight snapshots are held already");
-        weight_streams_.push_back(std::make_unique<FrameStream>(
-            dir / ("weights_" + std::to_string(k) + ".stream"), weights_[k].count,
-            keep(keep_weights, k)));
+        weight_streams_.push_back(
+            std::make_unique<FrameStream>(dir / ("weights_" + std::to_string(k) + ".stream"),
+                                          weights_[k].count, keep(keep_weights, k)));
     }
 }
 
@@ -227,8 +227,8 @@ void Simulation::check_health(int64_t min_steps) {
                           "health check at step %lld (t = %.1f ms): population %s, cell %u: %s "
                           "is NaN or infinite (finite at the check before, %lld steps earlier); "
                           "the run was stopped (simulation.health)",
-                          static_cast<long long>(step_), ms, cfg_.populations[p].name.c_str(),
-                          cell, var.c_str(), static_cast<long long>(health_every_));
+                          static_cast<long long>(step_), ms, cfg_.populations[p].name.c_str(), cell,
+                          var.c_str(), static_cast<long long>(health_every_));
             throw HealthError(buf);
         }
     }
@@ -444,8 +444,7 @@ std::vector<PopulationSummary> summarize(const Simulation& sim) {
         s.rate_hz = seconds > 0 ? static_cast<double>(s.spikes) / (s.n * seconds) : 0;
         if (pop.type == CellType::pyramidal) {
             if (cfg.recording.spikes)
-                s.burst_fraction =
-                    sim.spike_stream() ? streamed[p] : burst_fraction(rec, s.n, isi);
+                s.burst_fraction = sim.spike_stream() ? streamed[p] : burst_fraction(rec, s.n, isi);
             s.calcium_fraction =
                 s.spikes ? static_cast<double>(sim.engine().calcium_spikes(p)) / s.spikes : 0;
         }

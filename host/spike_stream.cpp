@@ -59,7 +59,6 @@ static void flush_file(std::FILE* f, const fs::path& path, bool durable) {
         throw Error("cannot sync " + path.string() + ": " + std::strerror(errno));
 }
 
-
 SpikeStream::SpikeStream(fs::path path, uint64_t keep_bytes) : path_(std::move(path)) {
     if (keep_bytes % kRecordBytes != 0)
         throw Error(path_.string() + ": a spike stream length must be a multiple of 16 bytes");

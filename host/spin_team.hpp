@@ -17,7 +17,7 @@
 namespace l5sim::cpu {
 
 class SpinTeam {
-public:
+  public:
     /// `threads` in all: the caller of run() and threads - 1 workers.
     explicit SpinTeam(int threads);
     ~SpinTeam();
@@ -29,7 +29,7 @@ public:
     /// item is done. An exception thrown by f is rethrown here (the first one).
     void run(int64_t items, const std::function<void(int64_t)>& f);
 
-private:
+  private:
     void work(uint64_t* seen);
     void claim();
 

@@ -1,10 +1,9 @@
 // The checkpoint's list of state blocks (include/l5sim/engine.hpp): a function of the config, so
 // that both engines read and write the same blocks in the same order.
-#include "l5sim/engine.hpp"
-
 #include <algorithm>
 #include <cstring>
 
+#include "l5sim/engine.hpp"
 #include "l5sim/error.hpp"
 
 namespace l5sim {
@@ -25,8 +24,8 @@ std::vector<StateBlock> state_layout(const Config& cfg) {
     using K = StateBlock::Kind;
     for (uint32_t p = 0; p < cfg.populations.size(); ++p) {
         const auto& pop = cfg.populations[p];
-        for (const char* v : {"v", "u", "g_ampa", "g_nmda", "g_nmda_bg", "g_gaba", "g_adapt",
-                              "i_ext", "rem_soma"})
+        for (const char* v :
+             {"v", "u", "g_ampa", "g_nmda", "g_nmda_bg", "g_gaba", "g_adapt", "i_ext", "rem_soma"})
             add(K::population, p, pop.name, v, 4, pop.n);
         if (pop.type == CellType::pyramidal) {
             for (const char* v : {"v_d", "u_d", "g_ampa_d", "g_nmda_d", "g_gaba_d", "i_ext_d",

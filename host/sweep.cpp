@@ -25,7 +25,8 @@ constexpr uint64_t kMaxSweepConfigBytes = uint64_t(512) << 20;
 
 std::string at(const std::string& file, const YAML::Node& n) {
     if (!n.IsDefined() || n.Mark().is_null()) return file;
-    return file + ":" + std::to_string(n.Mark().line + 1) + ":" + std::to_string(n.Mark().column + 1);
+    return file + ":" + std::to_string(n.Mark().line + 1) + ":" +
+           std::to_string(n.Mark().column + 1);
 }
 
 // Where a sweep's text came from: the config file, and the key paths that --set overrode (an
@@ -143,8 +144,8 @@ SweepSpec read_sweep(const Where& file, const YAML::Node& s) {
     if (s["trials"]) {
         const double t = number_at(file, s["trials"], "sweep.trials");
         if (t != std::floor(t) || t < 1 || t > kMaxReplicas)
-            fail(file, s["trials"], "sweep.trials", "an integer in [1, 1000000], got '" +
-                                                        s["trials"].Scalar() + "'");
+            fail(file, s["trials"], "sweep.trials",
+                 "an integer in [1, 1000000], got '" + s["trials"].Scalar() + "'");
         spec.trials = static_cast<uint32_t>(t);
     }
     std::map<std::string, std::string> seen;  // key -> where it is swept
@@ -185,7 +186,8 @@ SweepSpec read_sweep(const Where& file, const YAML::Node& s) {
             cond.label = c["label"].Scalar();
             for (const auto& other : spec.conditions)
                 if (other.label == cond.label)
-                    fail(file, c["label"], path + ".label", "a label not used by another condition");
+                    fail(file, c["label"], path + ".label",
+                         "a label not used by another condition");
             const YAML::Node set = c["set"];
             if (set) {
                 if (!set.IsMap()) fail(file, set, path + ".set", "a map from key path to value");
@@ -248,10 +250,10 @@ Batch parse_batch(const std::string& text, const std::string& name,
     for (const auto& a : spec.axes)
         points = points > kMaxReplicas ? points : points * a.values.size();
     if (points > kMaxReplicas || points * spec.trials > kMaxReplicas)
-        throw ConfigError(at(name, probe) + ": sweep: " +
-                          (points > kMaxReplicas ? "more than 1000000"
-                                                 : std::to_string(points * spec.trials)) +
-                          " replicas; at most 1000000");
+        throw ConfigError(
+            at(name, probe) + ": sweep: " +
+            (points > kMaxReplicas ? "more than 1000000" : std::to_string(points * spec.trials)) +
+            " replicas; at most 1000000");
     // Each grid point's config is read and checked whole; its trials differ only in the seed
     // and are copies. The work and memory this takes is bounded, so that a config of a few
     // lines cannot ask for hours of checking or gigabytes of configs: split such a sweep.
@@ -318,8 +320,8 @@ Batch parse_batch(const std::string& text, const std::string& name,
             }
             config_detail::apply_override(root, "simulation.seed", std::to_string(r.seed),
                                           "sweep.trials");
-            src->overridden["simulation.seed"] = "sweep.trials (seed of trial " +
-                                                 std::to_string(t) + ")";
+            src->overridden["simulation.seed"] =
+                "sweep.trials (seed of trial " + std::to_string(t) + ")";
             b.configs.push_back(config_detail::read_tree(root, src));
             b.replicas.push_back(std::move(r));
         }

@@ -66,8 +66,7 @@ int run_packs(const Batch& batch, bool cpu, int threads, const SweepRunOptions& 
         while (next < members.size()) {
             // As many as fit: the CUDA engine's estimate against 85 % of the free device memory,
             // the CPU engine's against half of the available host memory.
-            const uint64_t budget =
-                cpu ? host_available_bytes() / 2 : cuda_free_bytes() / 100 * 85;
+            const uint64_t budget = cpu ? host_available_bytes() / 2 : cuda_free_bytes() / 100 * 85;
             std::vector<size_t> pack;
             std::vector<Config> cfgs;
             uint64_t bytes = 0;
@@ -97,14 +96,15 @@ int run_packs(const Batch& batch, bool cpu, int threads, const SweepRunOptions& 
                 std::vector<std::unique_ptr<Simulation>> sims;
                 std::vector<Simulation*> ptrs;
                 for (size_t r = 0; r < pack.size(); ++r) {
-                    sims.push_back(std::make_unique<Simulation>(
-                        cfgs[r], std::move(ep.engines[r]), build / double(pack.size())));
+                    sims.push_back(std::make_unique<Simulation>(cfgs[r], std::move(ep.engines[r]),
+                                                                build / double(pack.size())));
                     ptrs.push_back(sims.back().get());
                 }
                 double last = 0;
                 auto progress = [&](int64_t step, int64_t total) {
-                    const double el = std::chrono::duration<double>(
-                                          std::chrono::steady_clock::now() - t0).count();
+                    const double el =
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+                            .count();
                     if (opt.quiet || el - last < 5.0) return;
                     last = el;
                     spdlog::info("pack {}: step {} / {}", packs, step, total);
@@ -164,12 +164,13 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
     // CPU group's thread count.
     const int parallel = static_cast<int>(std::min<int64_t>(
         opt.parallel > 0 ? opt.parallel : omp_get_num_procs(), std::max<int64_t>(n, 1)));
-    spdlog::info("sweep: {} replicas ({} conditions x grid of {} axes x {} trials), {} on the {} "
-                 "engine",
-                 n, std::max<size_t>(batch.conditions.size(), 1), batch.axes.size(), batch.trials,
-                 packed ? std::string("packed into as few simulations as memory allows")
-                        : std::to_string(parallel) + " at a time",
-                 cpu ? "CPU" : "CUDA");
+    spdlog::info(
+        "sweep: {} replicas ({} conditions x grid of {} axes x {} trials), {} on the {} "
+        "engine",
+        n, std::max<size_t>(batch.conditions.size(), 1), batch.axes.size(), batch.trials,
+        packed ? std::string("packed into as few simulations as memory allows")
+               : std::to_string(parallel) + " at a time",
+        cpu ? "CPU" : "CUDA");
 
     std::vector<nlohmann::ordered_json> summaries(n);
     std::mutex io;  // HDF5 (Debian's serial build) is not thread safe: one writer at a time
@@ -200,8 +201,8 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
     // Replica i ran: its outputs and its summary entry.
     auto finish = [&](int64_t i, const Simulation& sim, const std::string& how) {
         const fs::path rdir = dir / replica_dir_name(uint32_t(i));
-        const Provenance prov{sim.engine().name(), opt.command_line + " (replica " +
-                                                       std::to_string(i) + how + ")"};
+        const Provenance prov{sim.engine().name(),
+                              opt.command_line + " (replica " + std::to_string(i) + how + ")"};
         nlohmann::ordered_json s = replica_json(batch.replicas[i]);
         for (const auto& p : summarize(sim)) s["populations"][p.name] = population_json(p);
         s["wall_s"] = sim.timing().wall_s;
@@ -248,7 +249,8 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
         throw Error(error);
     }
 
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     nlohmann::ordered_json j = sj;
     j["replicas"] = summaries;
     j["timing"] = {{"wall_s", wall},

@@ -147,8 +147,8 @@ std::string MapReader::show(const YAML::Node& n) const {
 void MapReader::fail(const std::string& key, const std::string& expected) const {
     const YAML::Node& cn = node_;
     YAML::Node n = (is_map(cn) ? cn[key] : YAML::Node(YAML::NodeType::Undefined));
-    throw ConfigError(where(n, path(key)) + ": " + path(key) + ": expected " + expected +
-                      ", got " + show(n));
+    throw ConfigError(where(n, path(key)) + ": " + path(key) + ": expected " + expected + ", got " +
+                      show(n));
 }
 
 void MapReader::fail_here(const std::string& expected) const {
@@ -244,12 +244,13 @@ int64_t MapReader::integer(const std::string& key, int64_t def, int64_t lo, int6
     return v;
 }
 
-model::InitSpec MapReader::distribution(const std::string& key, double def, double lo,
-                                        double hi) {
+model::InitSpec MapReader::distribution(const std::string& key, double def, double lo, double hi) {
     YAML::Node n = get(key);
     const std::string range = range_text(lo, hi);
-    const std::string expected = "a number " + range + ", {uniform: [low, high]} or {normal: "
-                                 "[mean, sd]} (low <= high, mean " + range + ", sd >= 0)";
+    const std::string expected = "a number " + range +
+                                 ", {uniform: [low, high]} or {normal: "
+                                 "[mean, sd]} (low <= high, mean " +
+                                 range + ", sd >= 0)";
     model::InitSpec spec;
     spec.a = def;
     spec.lo = lo;
@@ -375,8 +376,10 @@ std::vector<uint32_t> MapReader::id_list(const std::string& key, uint32_t limit)
         if (have > 0 && bytes > have / 2)
             fail(key, "a range whose list of cell ids fits in memory (" +
                           std::to_string(to - from) + " ids need " +
-                          format_number(std::round(bytes / 1048576.0)) + " MiB; this process may "
-                          "use " + format_number(std::round(have / 1048576.0)) + " MiB)");
+                          format_number(std::round(bytes / 1048576.0)) +
+                          " MiB; this process may "
+                          "use " +
+                          format_number(std::round(have / 1048576.0)) + " MiB)");
         ids.reserve(static_cast<size_t>(to - from));
         for (int64_t i = from; i < to; ++i) ids.push_back(static_cast<uint32_t>(i));
         return ids;
@@ -465,7 +468,8 @@ static void set_path(YAML::Node node, const std::vector<std::string>& parts, siz
         } catch (...) {
             throw ConfigError(origin + ": '" + part + "' must be a list index here");
         }
-        if (idx >= node.size()) throw ConfigError(origin + ": list index " + part + " is out of range");
+        if (idx >= node.size())
+            throw ConfigError(origin + ": list index " + part + " is out of range");
         if (last) {
             node[idx] = value;
         } else {

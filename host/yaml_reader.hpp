@@ -2,14 +2,14 @@
 // Validating reader over a yaml-cpp tree: every read states the expected type and range, records
 // the resolved value (defaults included) into a mirror tree, and every map checks at the end
 // that no unknown key was left unread. Errors name file:line:column, key path, expectation.
+#include <yaml-cpp/yaml.h>
+
 #include <cstdint>
-#include <memory>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "l5sim/config.hpp"
 
@@ -27,9 +27,8 @@ struct Source {
 
 /// Reads one YAML map. Keys must be read at most once; finish() rejects the rest.
 class MapReader {
-public:
-    MapReader(YAML::Node node, std::string path, std::shared_ptr<const Source> src,
-              YAML::Node out);
+  public:
+    MapReader(YAML::Node node, std::string path, std::shared_ptr<const Source> src, YAML::Node out);
 
     /// Whether `key` holds a value. A key with no value (null) counts as absent and as read.
     bool has(const std::string& key);
@@ -71,7 +70,7 @@ public:
     std::string location() const { return where(node_, path_); }
     YAML::Node out() const { return out_; }
 
-private:
+  private:
     YAML::Node get(const std::string& key);
     std::string where(const YAML::Node& n, const std::string& key_path) const;
     std::string show(const YAML::Node& n) const;
@@ -112,8 +111,9 @@ void apply_override_node(YAML::Node& root, const std::string& key_path, const YA
 /// Parse YAML text (syntax errors and duplicate keys named with file:line:column).
 YAML::Node load_tree(const std::string& text, const std::string& name);
 /// Apply `--set` overrides to the tree; the returned source remembers them for messages.
-std::shared_ptr<Source> apply_overrides(YAML::Node& root, const std::string& name,
-                                        const std::vector<std::pair<std::string, std::string>>& overrides);
+std::shared_ptr<Source> apply_overrides(
+    YAML::Node& root, const std::string& name,
+    const std::vector<std::pair<std::string, std::string>>& overrides);
 /// Validate a whole config tree (defined in config.cpp).
 Config read_tree(YAML::Node root, std::shared_ptr<const Source> src);
 

@@ -58,8 +58,9 @@ uint64_t sparse_build_bytes(uint64_t synapses) {
 DeviceCsr build_sparse(const model::SheetDraw& p, uint32_t K, float w, bool plastic) {
     const uint64_t total = static_cast<uint64_t>(p.n_tgt) * K;
     if (p.n_tgt > kTargetMask + 1)
-        throw Error("the CUDA engine holds at most 2^24 target cells per projection; this one has " +
-                    std::to_string(p.n_tgt));
+        throw Error(
+            "the CUDA engine holds at most 2^24 target cells per projection; this one has " +
+            std::to_string(p.n_tgt));
     if (total > 0xffffffffull)
         throw Error("a sparse projection with " + std::to_string(total) +
                     " synapses exceeds the 2^32 - 1 synapses one projection may hold");
@@ -93,7 +94,8 @@ DeviceCsr build_sparse(const model::SheetDraw& p, uint32_t K, float w, bool plas
     }
     DeviceBuffer<uint8_t> max_delay(1);
     size_t red_bytes = 0;
-    L5_CUDA_CHECK(cub::DeviceReduce::Max(nullptr, red_bytes, delay_draw.data(), max_delay.data(), total));
+    L5_CUDA_CHECK(
+        cub::DeviceReduce::Max(nullptr, red_bytes, delay_draw.data(), max_delay.data(), total));
     {
         DeviceBuffer<char> red_temp(red_bytes);
         L5_CUDA_CHECK(cub::DeviceReduce::Max(red_temp.data(), red_bytes, delay_draw.data(),

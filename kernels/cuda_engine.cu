@@ -32,23 +32,29 @@ namespace {
 // Steps between checks of the device spike record's fill level (a 8-byte copy).
 constexpr int64_t kRecordCheckEvery = 100;
 
-
 // Side streams for the fork-join inside a step (more independent kernels share them).
 constexpr size_t kMaxSide = 8;
 
 // The float array of a population called `var` (probe and checkpoint names), or null.
 float* float_var(const PopView& w, const std::string& var) {
     using V = float* PopView::*;
-    static const std::pair<const char*, V> kVars[] = {
-        {"v", &PopView::v},               {"u", &PopView::u},
-        {"g_ampa", &PopView::g_ampa},     {"g_nmda", &PopView::g_nmda},
-        {"g_nmda_bg", &PopView::g_nmda_bg}, {"g_gaba", &PopView::g_gaba},
-        {"g_adapt", &PopView::g_adapt},   {"i_ext", &PopView::i_ext},
-        {"rem_soma", &PopView::rem_soma}, {"v_d", &PopView::v_d},
-        {"u_d", &PopView::u_d},           {"g_ampa_d", &PopView::g_ampa_d},
-        {"g_nmda_d", &PopView::g_nmda_d}, {"g_gaba_d", &PopView::g_gaba_d},
-        {"i_ext_d", &PopView::i_ext_d},   {"gamma", &PopView::gamma},
-        {"rem_dend", &PopView::rem_dend}};
+    static const std::pair<const char*, V> kVars[] = {{"v", &PopView::v},
+                                                      {"u", &PopView::u},
+                                                      {"g_ampa", &PopView::g_ampa},
+                                                      {"g_nmda", &PopView::g_nmda},
+                                                      {"g_nmda_bg", &PopView::g_nmda_bg},
+                                                      {"g_gaba", &PopView::g_gaba},
+                                                      {"g_adapt", &PopView::g_adapt},
+                                                      {"i_ext", &PopView::i_ext},
+                                                      {"rem_soma", &PopView::rem_soma},
+                                                      {"v_d", &PopView::v_d},
+                                                      {"u_d", &PopView::u_d},
+                                                      {"g_ampa_d", &PopView::g_ampa_d},
+                                                      {"g_nmda_d", &PopView::g_nmda_d},
+                                                      {"g_gaba_d", &PopView::g_gaba_d},
+                                                      {"i_ext_d", &PopView::i_ext_d},
+                                                      {"gamma", &PopView::gamma},
+                                                      {"rem_dend", &PopView::rem_dend}};
     for (const auto& [name, member] : kVars)
         if (var == name) return w.*member;
     return nullptr;
@@ -122,7 +128,7 @@ class CudaEngine final : public Engine {
         float ampa = 0, nmda = 0, gaba = 0;
     };
 
-public:
+  public:
     /// With `pack`: a member of a pack, on the pack's stream and step counter, stepped by the
     /// pack (CudaPack::run_window), never on its own.
     explicit CudaEngine(const Config& cfg, std::shared_ptr<PackShared> pack = nullptr);
@@ -178,8 +184,8 @@ public:
             background_rate_change(v.rem_soma, v.n, v.bg_soma.lambda, d.background_soma.lambda,
                                    cfg_.seed, stream, st, 0, stream_);
         if (v.pyramidal && v.bg_dend.lambda != d.background_dendrite.lambda)
-            background_rate_change(v.rem_dend, v.n, v.bg_dend.lambda,
-                                   d.background_dendrite.lambda, cfg_.seed, stream, st, 1, stream_);
+            background_rate_change(v.rem_dend, v.n, v.bg_dend.lambda, d.background_dendrite.lambda,
+                                   cfg_.seed, stream, st, 1, stream_);
         v.bg_soma = d.background_soma;
         v.bg_dend = d.background_dendrite;
         ++params_;  // kernel parameters changed: capture the graphs again
@@ -221,7 +227,7 @@ public:
     /// L5SIM_CUDA_FUSE=1: the pack whose one member this engine is (own_pack_).
     void adopt_pack(std::unique_ptr<EngineGroup> p) { own_pack_ = std::move(p); }
 
-private:
+  private:
     static bool graphs_allowed() {
         const char* v = std::getenv("L5SIM_CUDA_GRAPHS");
         return !(v && std::string(v) == "0");
@@ -274,8 +280,10 @@ private:
     void add_trace(uint32_t pop, const TraceView& t) {
         auto& v = pops_[pop].view;
         if (v.n_traces == kMaxTraces)
-            throw Error("the CUDA engine takes at most 4 plastic projections from or into one "
-                        "population (" + cfg_.populations[pop].name + ")");
+            throw Error(
+                "the CUDA engine takes at most 4 plastic projections from or into one "
+                "population (" +
+                cfg_.populations[pop].name + ")");
         v.traces[v.n_traces++] = t;
     }
     // Run f(k, stream) for k < n, concurrently: each on a side stream that starts after the
@@ -318,21 +326,21 @@ private:
     DeviceBuffer<PopTail> tails_;
     std::vector<std::pair<CudaEngine*, uint32_t>> tail_owner_;  // (this, population) per tail
     DeviceBuffer<unsigned long long> fill_;  // the records' fill levels (flush_half_full)
-    bool fused_order_ = false;  // phase 1 inside the per-cell kernel (no delay of 0 steps)
-    int64_t window_ = 1;        // max_window(): the shortest delay (or L5SIM_WINDOW), <= 32
-    int64_t last_check_ = 0;    // step of the last record fill-level check
-    DeviceBuffer<uint32_t> step_;  // the step being computed, advanced on the device
-    uint32_t* step_ptr_ = nullptr;  // step_, or the pack's shared counter
+    bool fused_order_ = false;          // phase 1 inside the per-cell kernel (no delay of 0 steps)
+    int64_t window_ = 1;                // max_window(): the shortest delay (or L5SIM_WINDOW), <= 32
+    int64_t last_check_ = 0;            // step of the last record fill-level check
+    DeviceBuffer<uint32_t> step_;       // the step being computed, advanced on the device
+    uint32_t* step_ptr_ = nullptr;      // step_, or the pack's shared counter
     std::shared_ptr<PackShared> pack_;  // a member of a pack (null: stands alone)
     // L5SIM_CUDA_FUSE=1: this engine is the one member of its own pack, and its steps and
     // windows (with graphs, not profiling) are the pack's fused launches: one kernel per stage
     // for all populations and projections instead of one per population and projection.
     std::unique_ptr<EngineGroup> own_pack_;
-    int64_t next_step_ = -1;       // the step the device counter holds (host mirror)
+    int64_t next_step_ = -1;  // the step the device counter holds (host mirror)
     bool use_graph_ = true;
     bool profiling_ = false;
     PhaseTimes window_times_;  // profiling: the windows' stages
-    uint64_t params_ = 1;  // bumped whenever a kernel parameter changes
+    uint64_t params_ = 1;      // bumped whenever a kernel parameter changes
     struct Captured {
         cudaGraphExec_t exec = nullptr;
         uint64_t params = 0;  // params_ at capture
@@ -485,7 +493,8 @@ void CudaEngine::init_projection(uint32_t j) {
         d.csr.max_delay = h.max_delay_steps;
         d.min_delay = h.delay.empty() ? 1u : *std::min_element(h.delay.begin(), h.delay.end());
         d.csr.row_ptr = DeviceBuffer<uint64_t>(h.row_ptr);
-        if (h.n_tgt > kTargetMask + 1) throw Error("the CUDA engine holds at most 2^24 targets per projection");
+        if (h.n_tgt > kTargetMask + 1)
+            throw Error("the CUDA engine holds at most 2^24 targets per projection");
         std::vector<uint32_t> td(h.size());
         for (uint64_t s = 0; s < h.size(); ++s)
             td[s] = h.target[s] | (static_cast<uint32_t>(h.delay[s]) << kTargetBits);
@@ -505,7 +514,8 @@ void CudaEngine::init_projection(uint32_t j) {
         uint64_t longest = 0;
         for (size_t r = 0; r + 1 < row_ptr.size(); ++r)
             longest = std::max<uint64_t>(longest, row_ptr[r + 1] - row_ptr[r]);
-        v.row_chunks = static_cast<uint32_t>(std::max<uint64_t>(1, (longest + kChunk - 1) / kChunk));
+        v.row_chunks =
+            static_cast<uint32_t>(std::max<uint64_t>(1, (longest + kChunk - 1) / kChunk));
     }
     d.ring = DeviceBuffer<model::RingCell>(
         std::vector<model::RingCell>(static_cast<size_t>(v.slots) * v.n_tgt, 0));
@@ -657,11 +667,9 @@ void CudaEngine::enqueue_window(uint32_t count) {
     } else {
         fan_out(n_proj + static_cast<uint32_t>(plastic.size()), propagation);
     }
-    fan_out(static_cast<uint32_t>(pops_.size()), [&](uint32_t p, cudaStream_t s) {
-        advance_traces(pops_[p].view, count, s);
-    });
-    finish_window(tails_.data(), static_cast<uint32_t>(pops_.size()), count, step_ptr_,
-                  stream_);
+    fan_out(static_cast<uint32_t>(pops_.size()),
+            [&](uint32_t p, cudaStream_t s) { advance_traces(pops_[p].view, count, s); });
+    finish_window(tails_.data(), static_cast<uint32_t>(pops_.size()), count, step_ptr_, stream_);
     stage_done(&window_times_.plasticity);
 }
 
@@ -738,8 +746,8 @@ void CudaEngine::enqueue_plasticity() {
         const uint32_t j = plastic[k];
         const auto& post = pops_[cfg_.projections[j].target].view;
         const auto& pre = pops_[cfg_.projections[j].source].view;
-        potentiate(projs_[j].view, post.spike_ids, post.spike_count, pre.spike_ids,
-                   pre.spike_count, s);
+        potentiate(projs_[j].view, post.spike_ids, post.spike_count, pre.spike_ids, pre.spike_count,
+                   s);
     });
     finish_step(tails_.data(), static_cast<uint32_t>(pops_.size()), step_ptr_, stream_);
 }
@@ -764,8 +772,9 @@ void CudaEngine::flush_record(uint32_t pop) {
     if (used > record_alt_.size()) record_alt_ = DeviceBuffer<unsigned long long>(used);
     const size_t scratch = sort_spike_scratch_bytes(used);
     if (scratch > sort_scratch_.size()) sort_scratch_ = DeviceBuffer<char>(scratch);
-    const unsigned long long* sorted = sort_spike_keys(
-        d.view.record, record_alt_.data(), used, sort_scratch_.data(), sort_scratch_.size(), stream_);
+    const unsigned long long* sorted =
+        sort_spike_keys(d.view.record, record_alt_.data(), used, sort_scratch_.data(),
+                        sort_scratch_.size(), stream_);
     std::vector<unsigned long long> keys(used);
     to_host(keys.data(), sorted, used * sizeof(unsigned long long));
     // Emptied in stream order (before any later kernel); nothing to wait for.
@@ -823,8 +832,8 @@ bool CudaEngine::find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) 
     return false;
 }
 
-void CudaEngine::read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,
-                            float* out) const {
+void CudaEngine::read_state(uint32_t pop, const std::string& var,
+                            const std::vector<uint32_t>& cells, float* out) const {
     const auto& v = pops_[pop].view;
     const void* src = float_var(v, var);
     const bool bytes = var == "burst_mode";
@@ -838,7 +847,8 @@ void CudaEngine::read_state(uint32_t pop, const std::string& var, const std::vec
     }
     if (probe_out_.size() < n) probe_out_ = DeviceBuffer<float>(n);
     if (bytes) {
-        gather(static_cast<const uint8_t*>(src), probe_cells_.data(), n, probe_out_.data(), stream_);
+        gather(static_cast<const uint8_t*>(src), probe_cells_.data(), n, probe_out_.data(),
+               stream_);
     } else {
         gather(static_cast<const float*>(src), probe_cells_.data(), n, probe_out_.data(), stream_);
     }
@@ -846,10 +856,11 @@ void CudaEngine::read_state(uint32_t pop, const std::string& var, const std::vec
 }
 
 // `count` 4-byte elements at stride `stride` (one strided 2-D copy).
-void CudaEngine::strided_to_host(void* dst, const void* src, uint64_t stride, uint64_t count) const {
+void CudaEngine::strided_to_host(void* dst, const void* src, uint64_t stride,
+                                 uint64_t count) const {
     if (!count) return;
-    L5_CUDA_CHECK(cudaMemcpy2DAsync(dst, 4, src, stride * 4, 4, count, cudaMemcpyDeviceToHost,
-                                    stream_));
+    L5_CUDA_CHECK(
+        cudaMemcpy2DAsync(dst, 4, src, stride * 4, 4, count, cudaMemcpyDeviceToHost, stream_));
     L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
@@ -947,7 +958,8 @@ void CudaEngine::write_block(const StateBlock& b, int64_t step, const void* src)
             to_device(projs_[j].view.events, &x, 8);
         }
         if (projs_.empty() && total != 0)
-            throw Error("checkpoint block events: synaptic events in a network without projections");
+            throw Error(
+                "checkpoint block events: synaptic events in a network without projections");
     } else {
         to_device(locate(b), src, b.bytes());
     }
@@ -970,7 +982,7 @@ uint64_t CudaEngine::connectivity_bytes() const {
 // a graph. A member keeps its own state, knobs, record and seed; its views are copied into the
 // task tables, which are uploaded again when a knob changes one (the members' params_).
 class CudaPack final : public EngineGroup {
-public:
+  public:
     CudaPack() : shared_(std::make_shared<PackShared>()) {}
     ~CudaPack() override {
         for (cudaGraphExec_t g : graphs_)
@@ -983,7 +995,7 @@ public:
     void run_window(int64_t step, int64_t count) override;
     void synchronize() override { L5_CUDA_CHECK(cudaStreamSynchronize(shared_->stream)); }
 
-private:
+  private:
     // A task list: host tasks and block offsets, and their device copies.
     template <class T>
     struct Table {
@@ -993,8 +1005,9 @@ private:
         DeviceBuffer<uint32_t> firsts;
         void add(const T& t, uint64_t blocks) {
             if (first.back() + blocks > 0x7fffffffu)
-                throw Error("packed replicas: more than 2^31 blocks in one launch; use fewer "
-                            "replicas per pack (--max-pack)");
+                throw Error(
+                    "packed replicas: more than 2^31 blocks in one launch; use fewer "
+                    "replicas per pack (--max-pack)");
             host.push_back(t);
             first.push_back(first.back() + static_cast<uint32_t>(blocks));
         }
@@ -1019,8 +1032,7 @@ private:
     }
     void copy_in(void* dst, const void* src, size_t bytes) {
         if (!bytes) return;
-        L5_CUDA_CHECK(
-            cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, shared_->stream));
+        L5_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, shared_->stream));
         L5_CUDA_CHECK(cudaStreamSynchronize(shared_->stream));
     }
     void enqueue(uint32_t count);
@@ -1028,11 +1040,11 @@ private:
 
     std::shared_ptr<PackShared> shared_;
     std::vector<CudaEngine*> members_;
-    bool fused_ = true;   // no member has a delay of 0 steps: windows
-    int64_t window_ = 1;  // every member's max_window
-    Table<PopTask> cells_;                  // every population (phase 1; phases 2b-5)
+    bool fused_ = true;                        // no member has a delay of 0 steps: windows
+    int64_t window_ = 1;                       // every member's max_window
+    Table<PopTask> cells_;                     // every population (phase 1; phases 2b-5)
     std::array<Table<PopTask>, 6> by_inputs_;  // windows: populations with 0..4, 5..8 inputs
-    Table<PopTask> traced_;                 // populations that own STDP traces
+    Table<PopTask> traced_;                    // populations that own STDP traces
     Table<ProjTask> projs_, plastic_, triplet_;
     DeviceBuffer<PopTail> tails_;
     std::vector<std::pair<CudaEngine*, uint32_t>> tail_owner_;  // member and population

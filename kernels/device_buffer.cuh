@@ -11,14 +11,13 @@ namespace l5sim::cuda {
 
 template <class T>
 class DeviceBuffer {
-public:
+  public:
     DeviceBuffer() = default;
     explicit DeviceBuffer(size_t n) : n_(n) {
         if (n_) L5_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&p_), n_ * sizeof(T)));
     }
     explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) {
-        if (n_)
-            L5_CUDA_CHECK(cudaMemcpy(p_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice));
+        if (n_) L5_CUDA_CHECK(cudaMemcpy(p_, host.data(), n_ * sizeof(T), cudaMemcpyHostToDevice));
     }
     DeviceBuffer(DeviceBuffer&& o) noexcept : p_(o.p_), n_(o.n_) {
         o.p_ = nullptr;
@@ -47,7 +46,7 @@ public:
         return h;
     }
 
-private:
+  private:
     void release() {
         if (p_) cudaFree(p_);
         p_ = nullptr;

@@ -59,11 +59,11 @@ struct PopView {
     uint32_t* spike_mask;
     // recording and counters
     bool record_spikes = false;
-    unsigned long long* record;  // spike_key entries
+    unsigned long long* record;        // spike_key entries
     unsigned long long* record_count;  // entries used in record
     unsigned long long record_capacity;
-    unsigned long long* counters;      // [0] spikes, [1] calcium spikes, [2] record overflow
-    const uint32_t* step;              // device scalar: the step being computed
+    unsigned long long* counters;  // [0] spikes, [1] calcium spikes, [2] record overflow
+    const uint32_t* step;          // device scalar: the step being computed
 };
 
 /// What the step's last kernel needs of each population: spike counter, record fill level.
@@ -81,7 +81,7 @@ struct InputView {
     model::RingCell* ring_mut;
     uint32_t slots;
     float ns_per_fixed;  // the ring's scale, 2^-e nS per unit
-    uint8_t dendrite;  // 0: soma, 1: dendrite
+    uint8_t dendrite;    // 0: soma, 1: dendrite
     float f_ampa, f_nmda, f_gaba;
 };
 

@@ -23,7 +23,8 @@ inline bool sync_after_launch() {
 
 inline void check_launch(const char* name, cudaStream_t stream = 0) {
     const cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess) throw Error(std::string("CUDA: launch of ") + name + ": " + cudaGetErrorString(e));
+    if (e != cudaSuccess)
+        throw Error(std::string("CUDA: launch of ") + name + ": " + cudaGetErrorString(e));
     cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
     if (stream) L5_CUDA_CHECK(cudaStreamIsCapturing(stream, &capturing));
     if (sync_after_launch() && capturing == cudaStreamCaptureStatusNone) {
@@ -32,7 +33,8 @@ inline void check_launch(const char* name, cudaStream_t stream = 0) {
         // is illegal then. Stream 0 is the legacy stream, which does not wait for the engines'
         // non-blocking streams.
         const cudaError_t s = cudaStreamSynchronize(stream);
-        if (s != cudaSuccess) throw Error(std::string("CUDA: ") + name + ": " + cudaGetErrorString(s));
+        if (s != cudaSuccess)
+            throw Error(std::string("CUDA: ") + name + ": " + cudaGetErrorString(s));
     }
 }
 

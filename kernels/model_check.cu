@@ -33,7 +33,8 @@ __global__ void philox_words(uint64_t seed, uint32_t stream, uint32_t n_ids, uin
 }
 
 __global__ void isolated_cells(model::IsolatedCellSetup setup, const float* currents, uint32_t n,
-                               uint32_t steps, uint8_t* codes, model::IsolatedCellState* final_state) {
+                               uint32_t steps, uint8_t* codes,
+                               model::IsolatedCellState* final_state) {
     const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     model::IsolatedCellSetup s = setup;
@@ -64,7 +65,8 @@ MathResults device_math(const std::vector<float>& x) {
                        sg.to_host(), ng.to_host(), fx.to_host(), ufx.to_host()};
 }
 
-std::vector<uint32_t> device_philox(uint64_t seed, uint32_t stream, uint32_t n_ids, uint32_t count) {
+std::vector<uint32_t> device_philox(uint64_t seed, uint32_t stream, uint32_t n_ids,
+                                    uint32_t count) {
     DeviceBuffer<uint32_t> out(static_cast<size_t>(count) * 4);
     launch(kernel::philox_words, 0, count, seed, stream, n_ids, count, out.data());
     return out.to_host();

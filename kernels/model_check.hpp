@@ -28,7 +28,8 @@ std::vector<uint32_t> device_philox(uint64_t seed, uint32_t stream, uint32_t n_i
 /// (0, 1 regular, 2 burst) and the final state.
 void device_isolated_cells(const model::IsolatedCellSetup& setup,
                            const std::vector<float>& soma_currents, uint32_t steps,
-                           std::vector<uint8_t>* codes, std::vector<model::IsolatedCellState>* final_state);
+                           std::vector<uint8_t>* codes,
+                           std::vector<model::IsolatedCellState>* final_state);
 
 /// sheet_draw_source for every target t < n_tgt and k < K: sources and delays (t-major).
 void device_sheet_draws(const model::SheetDraw& p, uint32_t K, std::vector<uint32_t>* src,

@@ -4,8 +4,8 @@
 // reverse-index row (potentiate). Ring writes are 32-bit integer atomics (order-free); each
 // synapse has exactly one writer.
 #include "launch.cuh"
-#include "tasks.cuh"
 #include "propagate.hpp"
+#include "tasks.cuh"
 
 namespace l5sim::cuda {
 
@@ -75,8 +75,7 @@ __global__ void jump_slow_traces(float* trace, const uint32_t* ids, const int* c
 
 // Work item `it` as (spike q, chunk r) of `chunks` per spike, with a 32-bit division when it
 // fits (a 64-bit one is a long software sequence).
-__device__ __forceinline__ void split_item(uint64_t it, uint32_t chunks, uint32_t* q,
-                                           uint32_t* r) {
+__device__ __forceinline__ void split_item(uint64_t it, uint32_t chunks, uint32_t* q, uint32_t* r) {
     if (it <= 0xffffffffull) {
         const auto a = static_cast<uint32_t>(it);
         *q = a / chunks;
@@ -92,8 +91,7 @@ __device__ __forceinline__ void split_item(uint64_t it, uint32_t chunks, uint32_
 // window in step order (model::stdp_window: delivery and depression at each presynaptic spike,
 // potentiation at each spike of its target), so the synapses whose source spiked have this
 // kernel as their one writer.
-__device__ __forceinline__ void propagate_window_warp(const ProjView& pj,
-                                                      const uint32_t* spike_ids,
+__device__ __forceinline__ void propagate_window_warp(const ProjView& pj, const uint32_t* spike_ids,
                                                       const int* spike_count, uint64_t warp,
                                                       uint64_t warps) {
     const uint32_t first = *pj.step;
@@ -140,8 +138,7 @@ __device__ __forceinline__ void propagate_window_warp(const ProjView& pj,
 // A window's post-side STDP: for each target that spiked in the window, the synapses from
 // sources that did not (the others are propagate_window's): potentiation at each of the
 // target's spikes, with the source trace decaying through the window.
-__device__ __forceinline__ void potentiate_window_warp(const ProjView& pj,
-                                                       const uint32_t* post_ids,
+__device__ __forceinline__ void potentiate_window_warp(const ProjView& pj, const uint32_t* post_ids,
                                                        const int* post_count, uint64_t warp,
                                                        uint64_t warps) {
     const uint32_t K = pj.in_degree;
@@ -163,8 +160,8 @@ __device__ __forceinline__ void potentiate_window_warp(const ProjView& pj,
             if (pj.src_mask[src] != 0u) continue;
             const uint32_t syn = pj.rev[static_cast<uint64_t>(t) * K + k];
             const model::SynapseTraces tr{pj.x[src], 0.0f, y0, o20};
-            pj.weight[syn] = model::stdp_window(pj.stdp, pj.weight[syn], 0u, mt, tr,
-                                                [](uint32_t, float) {});
+            pj.weight[syn] =
+                model::stdp_window(pj.stdp, pj.weight[syn], 0u, mt, tr, [](uint32_t, float) {});
         }
     }
 }
@@ -194,7 +191,6 @@ __global__ void potentiate_window(ProjView pj, const uint32_t* post_ids, const i
 }
 
 // ---- packed replicas: one launch for the projections of many members (TaskList) ----
-
 
 // This thread's task, its warp within the task's blocks and the task's warps.
 struct TaskWarp {
@@ -278,7 +274,9 @@ void proj_tasks(ProjStage stage, const TaskList<ProjTask>& l, cudaStream_t s) {
         case ProjStage::potentiate:
             launch_tasks(kernel::proj_tasks<ProjStage::potentiate>, l, s);
             break;
-        case ProjStage::jump: launch_tasks(kernel::proj_tasks<ProjStage::jump>, l, s); break;
+        case ProjStage::jump:
+            launch_tasks(kernel::proj_tasks<ProjStage::jump>, l, s);
+            break;
         case ProjStage::propagate_window:
             launch_tasks(kernel::proj_tasks<ProjStage::propagate_window>, l, s);
             break;

@@ -1,8 +1,8 @@
 #pragma once
 // Phase 2a on the device: spikes -> fixed-point delay rings, with pre-side STDP fused.
-#include <cstdint>
-
 #include <cuda_runtime.h>
+
+#include <cstdint>
 
 #include "engine_views.hpp"
 

@@ -1,8 +1,7 @@
 // Thread mapping: one thread per population tail (of an engine, or of every member of a pack);
 // thread 0 advances the step.
-#include <cub/device/device_radix_sort.cuh>
-
 #include <algorithm>
+#include <cub/device/device_radix_sort.cuh>
 
 #include "launch.cuh"
 #include "spikes.hpp"

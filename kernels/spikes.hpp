@@ -1,8 +1,8 @@
 #pragma once
 // The end of a step on the device: spike counters, the record's fill level, the step counter.
-#include <cstdint>
-
 #include <cuda_runtime.h>
+
+#include <cstdint>
 
 #include "engine_views.hpp"
 

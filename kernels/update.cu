@@ -1,10 +1,10 @@
 // Thread mapping: one thread per cell. Writes are per cell; the only atomics are the integer
 // spike counters and one per warp with spikes for the spike list.
-#include "launch.cuh"
-#include "tasks.cuh"
 #include "l5sim/model/cell_step.hpp"
 #include "l5sim/model/rng.hpp"
 #include "l5sim/model/stdp.hpp"
+#include "launch.cuh"
+#include "tasks.cuh"
 #include "update.hpp"
 
 namespace l5sim::cuda {
@@ -198,8 +198,8 @@ __device__ __forceinline__ void clear_inputs(const InputSet& in, uint32_t n, uin
 // engine's order. kIn bounds the inputs (in.count <= kIn).
 template <int kIn = kMaxInputs>
 __device__ __forceinline__ void step_cell(const PopView& p, const InputSet& in,
-                                          const model::RingCell* raw, uint64_t seed,
-                                          uint32_t step, uint32_t i, CellState* s) {
+                                          const model::RingCell* raw, uint64_t seed, uint32_t step,
+                                          uint32_t i, CellState* s) {
 #pragma unroll
     for (int j = 0; j < kIn; ++j) {
         if (j >= in.count) break;
@@ -340,7 +340,6 @@ __global__ void advance_traces(PopView p, uint32_t count) {
 
 // ---- packed replicas: one launch for the populations of many members (TaskList) ----
 
-
 // The cell of this thread in its task's population.
 __device__ __forceinline__ uint32_t task_cell(const uint32_t* __restrict__ first, uint32_t t) {
     return (blockIdx.x - first[t]) * blockDim.x + threadIdx.x;
@@ -377,8 +376,8 @@ __global__ void background_rate_change(float* rem, uint32_t n, float lambda_old,
                                        uint64_t seed, uint32_t stream, uint32_t step, int word) {
     const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n)
-        rem[i] = model::poisson_rate_change(rem[i], lambda_old, lambda_new, seed, stream, step, i,
-                                            word);
+        rem[i] =
+            model::poisson_rate_change(rem[i], lambda_old, lambda_new, seed, stream, step, i, word);
 }
 
 // Per variable k, the lowest i with a[k][i] NaN or infinite, into out[k] (atomicMin; out
@@ -414,11 +413,21 @@ void update_cells(const PopView& pop, const InputSet& inputs, uint64_t seed, boo
 void update_window(const PopView& pop, const InputSet& inputs, uint64_t seed, uint32_t count,
                    cudaStream_t stream) {
     switch (inputs.count) {
-        case 0: launch(kernel::update_window<0>, stream, pop.n, pop, inputs, seed, count); break;
-        case 1: launch(kernel::update_window<1>, stream, pop.n, pop, inputs, seed, count); break;
-        case 2: launch(kernel::update_window<2>, stream, pop.n, pop, inputs, seed, count); break;
-        case 3: launch(kernel::update_window<3>, stream, pop.n, pop, inputs, seed, count); break;
-        case 4: launch(kernel::update_window<4>, stream, pop.n, pop, inputs, seed, count); break;
+        case 0:
+            launch(kernel::update_window<0>, stream, pop.n, pop, inputs, seed, count);
+            break;
+        case 1:
+            launch(kernel::update_window<1>, stream, pop.n, pop, inputs, seed, count);
+            break;
+        case 2:
+            launch(kernel::update_window<2>, stream, pop.n, pop, inputs, seed, count);
+            break;
+        case 3:
+            launch(kernel::update_window<3>, stream, pop.n, pop, inputs, seed, count);
+            break;
+        case 4:
+            launch(kernel::update_window<4>, stream, pop.n, pop, inputs, seed, count);
+            break;
         default:
             launch(kernel::update_window<kMaxInputs>, stream, pop.n, pop, inputs, seed, count);
     }
@@ -459,12 +468,23 @@ void update_tasks(const TaskList<PopTask>& l, cudaStream_t stream) {
 
 void window_tasks(const TaskList<PopTask>& l, int inputs, uint32_t steps, cudaStream_t stream) {
     switch (inputs) {
-        case 0: launch_tasks(kernel::window_tasks<0>, l, stream, steps); break;
-        case 1: launch_tasks(kernel::window_tasks<1>, l, stream, steps); break;
-        case 2: launch_tasks(kernel::window_tasks<2>, l, stream, steps); break;
-        case 3: launch_tasks(kernel::window_tasks<3>, l, stream, steps); break;
-        case 4: launch_tasks(kernel::window_tasks<4>, l, stream, steps); break;
-        default: launch_tasks(kernel::window_tasks<kMaxInputs>, l, stream, steps);
+        case 0:
+            launch_tasks(kernel::window_tasks<0>, l, stream, steps);
+            break;
+        case 1:
+            launch_tasks(kernel::window_tasks<1>, l, stream, steps);
+            break;
+        case 2:
+            launch_tasks(kernel::window_tasks<2>, l, stream, steps);
+            break;
+        case 3:
+            launch_tasks(kernel::window_tasks<3>, l, stream, steps);
+            break;
+        case 4:
+            launch_tasks(kernel::window_tasks<4>, l, stream, steps);
+            break;
+        default:
+            launch_tasks(kernel::window_tasks<kMaxInputs>, l, stream, steps);
     }
 }
 

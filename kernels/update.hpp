@@ -1,9 +1,9 @@
 #pragma once
 // Per-cell kernels of the CUDA engine: phase 1 (detect, STDP traces, spike list) and phases
 // 2b-5 fused (deliver, background, decay, dendrite, soma), or all of them in one kernel.
-#include <cstdint>
-
 #include <cuda_runtime.h>
+
+#include <cstdint>
 
 #include "engine_views.hpp"
 

@@ -71,14 +71,14 @@ class WindowEnv {
 }  // namespace l5sim::test
 
 /// In a GPU test body: skip without a device, fail instead under L5SIM_REQUIRE_GPU=1.
-#define L5_REQUIRE_DEVICE()                                                                 \
-    do {                                                                                    \
-        std::string l5_why_;                                                                \
-        if (::l5sim::cuda_devices(&l5_why_).empty()) {                                      \
-            if (::l5sim::test::gpu_required())                                              \
-                FAIL() << "L5SIM_REQUIRE_GPU=1 but no CUDA device: " << l5_why_;            \
-            GTEST_SKIP() << "no CUDA device: " << l5_why_;                                  \
-        }                                                                                   \
+#define L5_REQUIRE_DEVICE()                                                      \
+    do {                                                                         \
+        std::string l5_why_;                                                     \
+        if (::l5sim::cuda_devices(&l5_why_).empty()) {                           \
+            if (::l5sim::test::gpu_required())                                   \
+                FAIL() << "L5SIM_REQUIRE_GPU=1 but no CUDA device: " << l5_why_; \
+            GTEST_SKIP() << "no CUDA device: " << l5_why_;                       \
+        }                                                                        \
     } while (0)
 
 namespace l5sim::test {

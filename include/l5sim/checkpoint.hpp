@@ -18,13 +18,13 @@ inline constexpr const char* kSpikeStream = "spikes.stream";
 
 /// What a checkpoint says about itself (its header), read after the checksum is verified.
 struct CheckpointInfo {
-    std::string config_yaml;   // the resolved config of the run
-    std::string source_config; // the config file the run started from
-    std::string engine;        // engine that wrote it
-    int64_t step = 0;          // the next step to run
-    int64_t steps = 0;         // steps of the whole run
-    double wall_s = 0;         // wall time simulated so far (all segments)
-    uint64_t bytes = 0;        // file size
+    std::string config_yaml;          // the resolved config of the run
+    std::string source_config;        // the config file the run started from
+    std::string engine;               // engine that wrote it
+    int64_t step = 0;                 // the next step to run
+    int64_t steps = 0;                // steps of the whole run
+    double wall_s = 0;                // wall time simulated so far (all segments)
+    uint64_t bytes = 0;               // file size
     int64_t spike_stream_bytes = -1;  // length of the run's spike stream (-1: spikes inside)
     bool frames_streamed = false;     // probe samples and weight snapshots in streams
     std::vector<uint64_t> probe_frames, weight_frames;  // their frame counts

@@ -35,7 +35,7 @@ struct PopulationConfig {
     model::IzhParams soma;
     model::DendriteParams dendrite;  // pyramidal only
     model::Coupling coupling = model::Coupling::stochastic;
-    double gamma = 0.5;              // baseline coupling probability, pyramidal only
+    double gamma = 0.5;  // baseline coupling probability, pyramidal only
     double adapt_increment_nS = 0.065, adapt_tau_ms = 2000, adapt_E_mV = -80;
     PoissonSource background_soma, background_dendrite;
     /// Initial v, u, v_d, u_d (indexed by model::InitVar): constants (v_r, 0, E_Ld, 0 by
@@ -47,11 +47,11 @@ struct StdpConfig {
     model::StdpRule rule = model::StdpRule::pair_all;
     model::StdpBounds bounds = model::StdpBounds::hard;
     double tau_plus_ms = 20, tau_minus_ms = 20, tau_x_ms = 101, tau_y_ms = 125;
-    double a_plus_rel = 0.005;      // A+ = a_plus_rel * w_max
-    double a_minus_ratio = 1.05;    // A- = a_minus_ratio * A+
-    double a3_plus_rel = 0.0062;   // A3+ relative to w_max (triplet, Pfister & Gerstner 2006)
-    double a3_minus_rel = 0.0;      // A3- relative to w_max (triplet)
-    double w_max_factor = 2.0;      // w_max = factor * initial maximum weight (if w_max_nS <= 0)
+    double a_plus_rel = 0.005;    // A+ = a_plus_rel * w_max
+    double a_minus_ratio = 1.05;  // A- = a_minus_ratio * A+
+    double a3_plus_rel = 0.0062;  // A3+ relative to w_max (triplet, Pfister & Gerstner 2006)
+    double a3_minus_rel = 0.0;    // A3- relative to w_max (triplet)
+    double w_max_factor = 2.0;    // w_max = factor * initial maximum weight (if w_max_nS <= 0)
     double w_max_nS = 0.0;
     double eta = 1.0;
 };
@@ -66,16 +66,16 @@ struct ProjectionConfig {
     double ampa = 0, nmda = 0, gaba = 0;  // receptor factors times the weight J
     ConnRule rule = ConnRule::dense;
     double A = 1, sigma = 0.5;
-    uint32_t K = 100;                 // sparse in-degree
+    uint32_t K = 100;  // sparse in-degree
     // sparse: w = (total input a target gets in the dense reference ring of this many sources
     // with this sigma) / K, so a sheet cell receives the reference cell's expected input.
     uint32_t dense_equivalent_sources = 200;
     double dense_equivalent_sigma = 0.5;
     bool autapses = false;
-    double delay_ms = 0;              // ring: fixed delay
-    double delay_min_ms = 1;          // sheet: d_min
-    double conduction_speed = 0.1;    // sheet: torus units per ms
-    double gain = 1.0;                // strength knob (schedulable)
+    double delay_ms = 0;            // ring: fixed delay
+    double delay_min_ms = 1;        // sheet: d_min
+    double conduction_speed = 0.1;  // sheet: torus units per ms
+    double gain = 1.0;              // strength knob (schedulable)
     std::optional<StdpConfig> stdp;
 };
 
@@ -96,7 +96,7 @@ struct ScheduleEntry {
     Op op = Op::set;
     double value = 0;
     double start_ms = 0, stop_ms = -1;  // stop < 0: until the end
-    std::vector<uint32_t> cells;  // for per-cell knobs (gamma); empty = all
+    std::vector<uint32_t> cells;        // for per-cell knobs (gamma); empty = all
 };
 
 struct ProbeConfig {

@@ -30,10 +30,10 @@ struct PopulationDrive {
 /// and a checkpoint of one engine resumes on the other.
 struct StateBlock {
     enum class Kind : uint8_t { population, projection, global };
-    std::string name;     // "PYR/v", "PYR_PYR/weight", "events"
+    std::string name;  // "PYR/v", "PYR_PYR/weight", "events"
     Kind kind = Kind::global;
-    uint32_t index = 0;   // population or projection number
-    std::string var;      // "v", "ring", "spikes", ...
+    uint32_t index = 0;  // population or projection number
+    std::string var;     // "v", "ring", "spikes", ...
     uint32_t elem_bytes = 4;
     uint64_t count = 0;
     uint64_t bytes() const { return elem_bytes * count; }
@@ -53,9 +53,8 @@ std::vector<float> initial_values(const Config& cfg, uint32_t pop, model::InitVa
 /// inverse throws Error if an entry the engine's ring cannot hold is non-zero.
 void ring_to_rotated(const model::RingCell* ring, uint64_t slots, uint64_t n_tgt, int64_t step,
                      model::RingCell* out, uint64_t out_slots);
-void ring_from_rotated(const model::RingCell* in, uint64_t in_slots, uint64_t n_tgt,
-                       int64_t step, model::RingCell* ring, uint64_t slots,
-                       const std::string& name);
+void ring_from_rotated(const model::RingCell* in, uint64_t in_slots, uint64_t n_tgt, int64_t step,
+                       model::RingCell* ring, uint64_t slots, const std::string& name);
 
 /// Wall time per phase (profiling), seconds.
 struct PhaseTimes {
@@ -64,12 +63,12 @@ struct PhaseTimes {
 };
 
 /// The state variables the health check scans for NaN and infinities (those a population has).
-inline constexpr const char* kHealthVars[] = {"v",       "u",        "g_ampa",   "g_nmda",
-                                              "g_nmda_bg", "g_gaba", "g_adapt",  "v_d",
-                                              "u_d",     "g_ampa_d", "g_nmda_d", "g_gaba_d"};
+inline constexpr const char* kHealthVars[] = {"v",         "u",        "g_ampa",   "g_nmda",
+                                              "g_nmda_bg", "g_gaba",   "g_adapt",  "v_d",
+                                              "u_d",       "g_ampa_d", "g_nmda_d", "g_gaba_d"};
 
 class Engine {
-public:
+  public:
     virtual ~Engine() = default;
     virtual std::string name() const = 0;
 
@@ -127,8 +126,8 @@ public:
     virtual void set_projection(uint32_t proj, double gain, double eta) = 0;
 
     /// Copy one state variable (a probe name of configs/README.md) of the given cells.
-    virtual void read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,
-                            float* out) const = 0;
+    virtual void read_state(uint32_t pop, const std::string& var,
+                            const std::vector<uint32_t>& cells, float* out) const = 0;
     /// Current weights of synapses 0, stride, 2 stride, ... (`count` of them, CSR order).
     virtual void read_weights(uint32_t proj, uint64_t stride, uint64_t count, float* out) const = 0;
     /// Source and target ids of the same synapses.

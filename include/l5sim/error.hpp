@@ -7,13 +7,13 @@ namespace l5sim {
 
 /// Run-time failure (exit code 1 from the CLI).
 class Error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 /// Invalid configuration or usage (exit code 2): the message names file:line, key and expectation.
 class ConfigError : public Error {
-public:
+  public:
     using Error::Error;
 };
 
@@ -21,7 +21,7 @@ public:
 /// activity); the simulation is left at a step boundary (exit code 3 from the CLI, after a
 /// final checkpoint).
 class HealthError : public Error {
-public:
+  public:
     using Error::Error;
 };
 

@@ -3,8 +3,8 @@
 /// a reverse index for plastic projections. Built on the host (OpenMP) from the same model
 /// functions the CUDA engine uses, so both engines hold the identical network.
 #include <cstdint>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "l5sim/config.hpp"
@@ -14,18 +14,18 @@ namespace l5sim {
 
 struct Connectivity {
     uint32_t n_src = 0, n_tgt = 0;
-    uint32_t in_degree = 0;          // every target has exactly this many synapses
+    uint32_t in_degree = 0;  // every target has exactly this many synapses
     uint32_t max_delay_steps = 0;
-    float w_max = 0;                 // STDP upper bound (plastic projections)
-    float w_init_max = 0;            // largest initial weight
-    int fixed_exponent = 0;          // delay ring scale: 2^fixed_exponent units per nS
-    std::vector<uint64_t> row_ptr;   // n_src + 1
-    std::vector<uint32_t> target;    // per synapse
-    std::vector<float> weight;       // per synapse, nS (times the receptor factors)
-    std::vector<uint8_t> delay;      // per synapse, whole steps
-    std::vector<uint32_t> rev;       // plastic only: rev[t * in_degree + k] = synapse id
-    std::vector<uint32_t> rev_src;   // plastic only: the source cell of rev[t * in_degree + k]
-                                     // (the CPU engine's; the CUDA engine recomputes it)
+    float w_max = 0;                // STDP upper bound (plastic projections)
+    float w_init_max = 0;           // largest initial weight
+    int fixed_exponent = 0;         // delay ring scale: 2^fixed_exponent units per nS
+    std::vector<uint64_t> row_ptr;  // n_src + 1
+    std::vector<uint32_t> target;   // per synapse
+    std::vector<float> weight;      // per synapse, nS (times the receptor factors)
+    std::vector<uint8_t> delay;     // per synapse, whole steps
+    std::vector<uint32_t> rev;      // plastic only: rev[t * in_degree + k] = synapse id
+    std::vector<uint32_t> rev_src;  // plastic only: the source cell of rev[t * in_degree + k]
+                                    // (the CPU engine's; the CUDA engine recomputes it)
 
     uint64_t size() const { return target.size(); }
     /// Bytes held per synapse, everything included (row pointers amortised).

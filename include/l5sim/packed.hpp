@@ -20,7 +20,7 @@ namespace l5sim {
 
 /// Engines stepped together: one call advances every member through the same steps.
 class EngineGroup {
-public:
+  public:
     virtual ~EngineGroup() = default;
     /// The most steps one run_window may take (every member reports the same max_window).
     virtual int64_t max_window() const = 0;

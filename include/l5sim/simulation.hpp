@@ -15,15 +15,15 @@
 namespace l5sim {
 
 struct ProbeRecord {
-    std::vector<int64_t> steps;   // step after which the sample was taken
-    std::vector<float> values;    // [sample][variable][cell]
+    std::vector<int64_t> steps;  // step after which the sample was taken
+    std::vector<float> values;   // [sample][variable][cell]
 };
 
 struct WeightRecord {
     std::vector<int64_t> steps;
-    uint64_t stride = 1;          // the sample: synapses 0, stride, 2 stride, ... (CSR order)
-    uint64_t count = 0;           // synapses per snapshot
-    std::vector<float> values;    // [snapshot][synapse]
+    uint64_t stride = 1;        // the sample: synapses 0, stride, 2 stride, ... (CSR order)
+    uint64_t count = 0;         // synapses per snapshot
+    std::vector<float> values;  // [snapshot][synapse]
 };
 
 /// Wall seconds per phase (only with profiling on: it synchronises after every phase).
@@ -43,7 +43,7 @@ class FrameStream;
 struct CheckpointInfo;
 
 class Simulation {
-public:
+  public:
     enum class Backend { cpu, cuda, automatic };
 
     /// `profile`: time every phase (synchronising the engine after each; slower).
@@ -104,7 +104,7 @@ public:
     /// Current weights of a projection (all synapses, CSR order).
     std::vector<float> current_weights(uint32_t proj) const;
 
-private:
+  private:
     friend void write_checkpoint(const std::filesystem::path& path, Simulation& sim,
                                  const std::string& health_stop,
                                  const std::vector<std::string>& health_ignored);

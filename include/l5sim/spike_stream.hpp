@@ -15,7 +15,7 @@
 namespace l5sim {
 
 class SpikeStream {
-public:
+  public:
     static constexpr uint64_t kRecordBytes = 16;
     /// Open `path` for appending, cut to its first `keep_bytes` (0: a new, empty stream). An
     /// Error names the file when it cannot be opened or is shorter than `keep_bytes`.
@@ -34,7 +34,7 @@ public:
     uint64_t spikes(uint32_t pop) const;
     const std::filesystem::path& path() const { return path_; }
 
-private:
+  private:
     std::filesystem::path path_;
     std::FILE* f_ = nullptr;
     uint64_t bytes_ = 0;
@@ -46,7 +46,7 @@ private:
 /// probe samples or weight snapshots of one record of a run in progress, cut at a frame count
 /// on resume like the spike stream.
 class FrameStream {
-public:
+  public:
     FrameStream(std::filesystem::path path, uint64_t width, uint64_t keep_frames);
     ~FrameStream();
     FrameStream(const FrameStream&) = delete;
@@ -60,7 +60,7 @@ public:
     uint32_t crc() const { return crc_; }
     const std::filesystem::path& path() const { return path_; }
 
-private:
+  private:
     std::filesystem::path path_;
     uint64_t width_;
     std::FILE* f_ = nullptr;

@@ -18,9 +18,9 @@ namespace l5sim {
 struct ReplicaSpec {
     uint32_t index = 0;
     uint32_t trial = 0;
-    uint32_t point = 0;       // condition-and-grid point (replicas of one point differ by trial)
-    uint64_t seed = 0;        // simulation.seed of this replica = base seed + trial
-    std::string condition;    // label of the condition ("" without conditions)
+    uint32_t point = 0;     // condition-and-grid point (replicas of one point differ by trial)
+    uint64_t seed = 0;      // simulation.seed of this replica = base seed + trial
+    std::string condition;  // label of the condition ("" without conditions)
     /// Grid values, in axis order: key path and value as YAML text ("150", "0.25").
     std::vector<std::pair<std::string, std::string>> params;
 };

@@ -480,16 +480,16 @@ TEST(CliRun, ResolvedConfigRunsAgainToTheSameSpikes) {
 // Two PYR cells driven to fire (600 pA soma injection, 600 Hz somatic background), 50 ms, seed
 // 11, a probe of v; a sweep of 2 injection amplitudes x 2 trials. Lines 1-10.
 const char* kSweep =
-    "simulation: {dt_ms: 0.1, duration_ms: 50, seed: 11}\n"                   // 1
-    "populations:\n"                                                          // 2
-    "  PYR: {type: pyramidal, n: 2, background: {soma: {rate_hz: 600}}}\n"    // 3
-    "injections:\n"                                                           // 4
-    "  - {name: drive, population: PYR, amplitude_pA: 600}\n"                 // 5
-    "recording: {probes: [{population: PYR, variables: [v, v_d]}]}\n"         // 6
-    "sweep:\n"                                                                // 7
-    "  trials: 2\n"                                                           // 8
-    "  grid:\n"                                                               // 9
-    "    injections.0.amplitude_pA: [600, 800]\n";                            // 10
+    "simulation: {dt_ms: 0.1, duration_ms: 50, seed: 11}\n"                 // 1
+    "populations:\n"                                                        // 2
+    "  PYR: {type: pyramidal, n: 2, background: {soma: {rate_hz: 600}}}\n"  // 3
+    "injections:\n"                                                         // 4
+    "  - {name: drive, population: PYR, amplitude_pA: 600}\n"               // 5
+    "recording: {probes: [{population: PYR, variables: [v, v_d]}]}\n"       // 6
+    "sweep:\n"                                                              // 7
+    "  trials: 2\n"                                                         // 8
+    "  grid:\n"                                                             // 9
+    "    injections.0.amplitude_pA: [600, 800]\n";                          // 10
 
 fs::path sweep_config(const TempDir& d) {
     const fs::path p = d / "sweep.yaml";
@@ -584,8 +584,7 @@ TEST(CliSweep, WritesSweepJsonReplicasAndSummary) {
         EXPECT_EQ(read_spikes(rdir / "spikes.h5", "PYR").t.size(), spikes);
         const std::string resolved = read_file(rdir / "config.resolved.yaml");
         EXPECT_NE(resolved.find("seed: " + std::to_string(11 + k % 2)), std::string::npos);
-        EXPECT_NE(resolved.find("amplitude_pA: " + std::to_string(int(amps[k]))),
-                  std::string::npos)
+        EXPECT_NE(resolved.find("amplitude_pA: " + std::to_string(int(amps[k]))), std::string::npos)
             << resolved;
         EXPECT_EQ(resolved.find("\nsweep:"), std::string::npos) << resolved;
     }
@@ -605,7 +604,8 @@ TEST(CliSweep, BurstFractionUnknownWithoutSpikesInBothSummaries) {
         const auto& pyr = j["replicas"][k]["populations"]["PYR"];
         EXPECT_TRUE(pyr["burst_fraction"].is_null()) << pyr.dump();
         EXPECT_TRUE(pyr["calcium_fraction"].is_number()) << pyr.dump();  // counted by the engine
-        const auto own = read_json(out / "replicas" / ("r0000" + std::to_string(k)) / "summary.json");
+        const auto own =
+            read_json(out / "replicas" / ("r0000" + std::to_string(k)) / "summary.json");
         EXPECT_EQ(own["populations"], j["replicas"][k]["populations"]);
     }
 }
@@ -621,8 +621,8 @@ TEST(CliSweep, ReplicaEqualsAPlainRunOfItsResolvedConfig) {
         SCOPED_TRACE("replica " + std::to_string(k));
         const fs::path rdir = out / "replicas" / ("r0000" + std::to_string(k));
         const fs::path plain = d / ("plain" + std::to_string(k));
-        const auto p = l5sim(d, "run " + q(rdir / "config.resolved.yaml") + " --out " + q(plain) +
-                                    " -q");
+        const auto p =
+            l5sim(d, "run " + q(rdir / "config.resolved.yaml") + " --out " + q(plain) + " -q");
         ASSERT_EQ(p.rc, 0) << p.out << p.err;
         const std::string a = read_file(rdir / "spikes.h5"), b = read_file(plain / "spikes.h5");
         ASSERT_FALSE(a.empty());
@@ -655,7 +655,8 @@ TEST(CliSweep, PackedReplicasWriteTheSameFiles) {
     TempDir d;
     const fs::path cfg = sweep_config(d);
     ASSERT_EQ(l5sim(d, "run " + q(cfg) + " --out " + q(d / "a") + " -q --pack off").rc, 0);
-    const auto r = l5sim(d, "run " + q(cfg) + " --out " + q(d / "b") + " -q --pack on --max-pack 3");
+    const auto r =
+        l5sim(d, "run " + q(cfg) + " --out " + q(d / "b") + " -q --pack on --max-pack 3");
     ASSERT_EQ(r.rc, 0) << r.out << r.err;
     const auto t = read_json(d / "b" / "summary.json")["timing"];
     EXPECT_TRUE(t["packed"].get<bool>());
@@ -673,7 +674,8 @@ TEST(CliSweep, PackedReplicasWriteTheSameFiles) {
     EXPECT_FALSE(fs::exists(d / "c"));
     // --max-pack with --pack off contradicts itself; --pack on a config without a sweep does
     // nothing: both are refused (exit 2), nothing is written.
-    const auto both = l5sim(d, "run " + q(cfg) + " --out " + q(d / "e") + " --pack off --max-pack 2");
+    const auto both =
+        l5sim(d, "run " + q(cfg) + " --out " + q(d / "e") + " --pack off --max-pack 2");
     EXPECT_EQ(both.rc, 2) << both.err;
     EXPECT_NE(both.err.find("--max-pack"), std::string::npos) << both.err;
     EXPECT_FALSE(fs::exists(d / "e"));
@@ -790,8 +792,9 @@ TEST(CliValidate, SetIsValidatedToo) {
 // projection whose one-step input cannot fit the delay ring (a config error, exit 2).
 TEST(CliValidate, RingOverflowIsFoundByValidate) {
     TempDir d;
-    const auto r = l5sim(d, "validate " + q(fs::path(L5SIM_SOURCE_DIR) / "configs/quickstart.yaml") +
-                                " --set projections.PYR_PYR.connectivity.A=1e30");
+    const auto r =
+        l5sim(d, "validate " + q(fs::path(L5SIM_SOURCE_DIR) / "configs/quickstart.yaml") +
+                     " --set projections.PYR_PYR.connectivity.A=1e30");
     EXPECT_EQ(r.rc, 2) << r.out << r.err;
     // Named where it is written (here by the --set that made it so), like every config error.
     EXPECT_NE(r.err.find("--set projections.PYR_PYR.connectivity.A: projections.PYR_PYR: up to"),
@@ -856,12 +859,14 @@ TEST(CliCheckpoint, CorruptCheckpointIsRefusedAndBadIntervalsTooExitTwo) {
     TempDir dir;
     const std::string cfg = q(fs::path(L5SIM_SOURCE_DIR) / "configs" / "quickstart.yaml");
     // --checkpoint-every 50ms-bio on a 200 ms run: checkpoints written (and removed at the end).
-    const Result ok = l5sim(dir, "run " + cfg + " --out " + q(dir / "a") +
-                                     " --set simulation.duration_ms=200 --checkpoint-every 50ms-bio");
+    const Result ok =
+        l5sim(dir, "run " + cfg + " --out " + q(dir / "a") +
+                       " --set simulation.duration_ms=200 --checkpoint-every 50ms-bio");
     ASSERT_EQ(0, ok.rc) << ok.err;
     EXPECT_NE(ok.out.find("checkpoint at step 1500"), std::string::npos) << ok.out;
     EXPECT_FALSE(fs::exists(dir / "a" / "checkpoint.l5ck"));
-    const Result bad = l5sim(dir, "run " + cfg + " --out " + q(dir / "b") + " --checkpoint-every 10parsecs");
+    const Result bad =
+        l5sim(dir, "run " + cfg + " --out " + q(dir / "b") + " --checkpoint-every 10parsecs");
     EXPECT_EQ(2, bad.rc);
     EXPECT_NE(bad.err.find("--checkpoint-every '10parsecs'"), std::string::npos) << bad.err;
     fs::create_directories(dir / "c");
@@ -998,19 +1003,18 @@ TEST(CliCheckpoint, RecordingsReadableDuringTheRunAndKillNineResumes) {
 TEST(CliCheckpoint, HealthStopExitsThreeWithACheckpoint) {
     TempDir dir;
     const std::string cfg = q(fs::path(L5SIM_SOURCE_DIR) / "configs" / "quickstart.yaml");
-    const Result r = l5sim(dir, "run " + cfg + " --out " + q(dir / "h") +
-                                    " --set simulation.duration_ms=1000" +
-                                    " --set simulation.health.max_rate_hz=0.5 --threads 1");
+    const Result r =
+        l5sim(dir, "run " + cfg + " --out " + q(dir / "h") + " --set simulation.duration_ms=1000" +
+                       " --set simulation.health.max_rate_hz=0.5 --threads 1");
     EXPECT_EQ(3, r.rc) << r.out << r.err;
     const std::string log = r.out + r.err;
-    EXPECT_NE(log.find("00.0 ms): population PYR fired at"), std::string::npos)
-        << log;
+    EXPECT_NE(log.find("00.0 ms): population PYR fired at"), std::string::npos) << log;
     EXPECT_NE(log.find("runaway activity"), std::string::npos) << log;
     EXPECT_TRUE(fs::exists(dir / "h" / "checkpoint.l5ck"));
     EXPECT_TRUE(fs::exists(dir / "h" / "spikes.h5"));
     EXPECT_FALSE(fs::exists(dir / "h" / "summary.json"));
-    const Result bad = l5sim(dir, "run " + cfg + " --out " + q(dir / "b") +
-                                      " --set simulation.health.max_rate_hz=-1");
+    const Result bad = l5sim(
+        dir, "run " + cfg + " --out " + q(dir / "b") + " --set simulation.health.max_rate_hz=-1");
     EXPECT_EQ(2, bad.rc);
     EXPECT_NE((bad.out + bad.err).find("simulation.health.max_rate_hz"), std::string::npos)
         << bad.err;

@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "config_test_util.hpp"
 #include "l5sim/config.hpp"
 #include "l5sim/error.hpp"
-#include "config_test_util.hpp"
 
 namespace {
 
@@ -618,8 +618,8 @@ TEST(ConfigErrors, ScheduleGammaOutsideZeroOne) {
 TEST(ConfigErrors, ScheduleNegativeRate) {
     const auto m =
         error_of(base() + "schedule:\n  - {knob: PYR.background.soma.rate_hz, value: -5}\n");
-    EXPECT_TRUE(mentions(
-        m, {"test.yaml:17:48: ", "schedule.0.value: expected a rate in [0, 1000000] Hz"}));
+    EXPECT_TRUE(
+        mentions(m, {"test.yaml:17:48: ", "schedule.0.value: expected a rate in [0, 1000000] Hz"}));
 }
 
 TEST(ConfigErrors, ScheduleWithoutAValue) {
@@ -773,11 +773,13 @@ TEST(ConfigErrors, HealthCheckIntervalBelowOneStep) {
 
 // A rate knob's scheduled value has the config key's range (10^300 Hz would draw forever).
 TEST(ConfigErrors, ScheduledRateBeyondTheKeysRange) {
-    const auto m = error_of(base() + yaml({"schedule:",
-                                           "  - {knob: PYR.background.soma.rate_hz, value: 1e300}"}));
-    EXPECT_TRUE(mentions(m, {"test.yaml:17:", "schedule.0.value: expected a rate in [0, 1000000] Hz"}));
-    EXPECT_TRUE(mentions(error_of(base() + yaml({"schedule:", "  - {knob: PYR.background.soma.rate_hz, "
-                                                              "op: add, value: -2e6}"})),
+    const auto m = error_of(
+        base() + yaml({"schedule:", "  - {knob: PYR.background.soma.rate_hz, value: 1e300}"}));
+    EXPECT_TRUE(
+        mentions(m, {"test.yaml:17:", "schedule.0.value: expected a rate in [0, 1000000] Hz"}));
+    EXPECT_TRUE(mentions(error_of(base() + yaml({"schedule:",
+                                                 "  - {knob: PYR.background.soma.rate_hz, "
+                                                 "op: add, value: -2e6}"})),
                          {"a change of rate in [-1000000, 1000000] Hz"}));
 }
 
@@ -787,8 +789,9 @@ TEST(ConfigErrors, IntegersWithLeadingZerosAreDecimal) {
                                        {{"populations.PYR.n", "017"}, {"simulation.seed", "010"}});
     EXPECT_EQ(c.populations[0].n, 17u);
     EXPECT_EQ(c.seed, 10u);
-    EXPECT_EQ(l5sim::parse_config(base(), "test.yaml", {{"populations.PYR.n", "08"}}).populations[0].n,
-              8u);
+    EXPECT_EQ(
+        l5sim::parse_config(base(), "test.yaml", {{"populations.PYR.n", "08"}}).populations[0].n,
+        8u);
     EXPECT_TRUE(mentions(error_of(base(), {{"populations.PYR.n", "0x10"}}),
                          {"populations.PYR.n: expected an integer"}));
 }
@@ -796,11 +799,13 @@ TEST(ConfigErrors, IntegersWithLeadingZerosAreDecimal) {
 // populations.PRY.n (a misspelt name) would add a population with every other value default.
 TEST(ConfigErrors, OverrideInsideAnUnknownPopulationIsRefused) {
     const auto m = error_of(base(), {{"populations.PRY.n", "10"}});
-    EXPECT_TRUE(mentions(m, {"--set populations.PRY.n=10", "no population 'PRY' (known: PYR, PV)"}));
+    EXPECT_TRUE(
+        mentions(m, {"--set populations.PRY.n=10", "no population 'PRY' (known: PYR, PV)"}));
     EXPECT_TRUE(mentions(error_of(base(), {{"projections.PYR_PY.gain", "2"}}),
                          {"no projection 'PYR_PY' (known: PYR_PV)"}));
     // A new entry set whole is still allowed.
-    const auto c = l5sim::parse_config(base(), "test.yaml", {{"populations.SOM", "{type: som, n: 3}"}});
+    const auto c =
+        l5sim::parse_config(base(), "test.yaml", {{"populations.SOM", "{type: som, n: 3}"}});
     EXPECT_EQ(c.populations.size(), 3u);
 }
 
@@ -808,8 +813,9 @@ TEST(ConfigErrors, OverrideInsideAnUnknownPopulationIsRefused) {
 TEST(ConfigErrors, NamesWithSlashesOrDotsAreRefused) {
     EXPECT_TRUE(mentions(error_of(base(), {{"populations.P/V", "{type: pv, n: 2}"}}),
                          {"populations.P/V: expected a population name of letters"}));
-    EXPECT_TRUE(mentions(error_of(base(), {{"projections.A.B", "{source: PYR, target: PV, receptors: {ampa: 1}}"}}),
-                         {"no projection 'A'"}));
+    EXPECT_TRUE(mentions(
+        error_of(base(), {{"projections.A.B", "{source: PYR, target: PV, receptors: {ampa: 1}}"}}),
+        {"no projection 'A'"}));
 }
 
 // Two probe variables or two weight records of one name would fail at the end of the run.
@@ -817,13 +823,14 @@ TEST(ConfigErrors, DuplicateRecordingsAreRefused) {
     EXPECT_TRUE(mentions(error_of(base() + yaml({"recording:", "  probes:",
                                                  "    - {population: PYR, variables: [v, u, v]}"})),
                          {"test.yaml:18:", "each variable once ('v' is listed twice)"}));
-    EXPECT_TRUE(mentions(error_of(base() + yaml({"recording:", "  probes:",
-                                                 "    - {population: PYR, variables: []}"})),
-                         {"a non-empty list of variables"}));
-    EXPECT_TRUE(mentions(error_of(base() + yaml({"recording:", "  weights:",
-                                                 "    - {projection: PYR_PV}",
-                                                 "    - {projection: PYR_PV}"})),
-                         {"recording.weights.1.projection", "PYR_PV is"}));
+    EXPECT_TRUE(mentions(
+        error_of(base() +
+                 yaml({"recording:", "  probes:", "    - {population: PYR, variables: []}"})),
+        {"a non-empty list of variables"}));
+    EXPECT_TRUE(
+        mentions(error_of(base() + yaml({"recording:", "  weights:", "    - {projection: PYR_PV}",
+                                         "    - {projection: PYR_PV}"})),
+                 {"recording.weights.1.projection", "PYR_PV is"}));
 }
 
 // A one-cell population onto itself without autapses has no source to draw on a sheet.
@@ -843,12 +850,14 @@ TEST(ConfigErrors, QuotedNumbersAndBooleansAreStrings) {
                          {"populations.PYR.n: expected an integer", "this is a string"}));
     EXPECT_TRUE(mentions(error_of(base(), {{"simulation.dt_ms", "'0.1'"}}),
                          {"simulation.dt_ms: expected a number", "this is a string"}));
-    EXPECT_TRUE(mentions(error_of(base(), {{"simulation.dt_ms", "!!str 0.1"}}), {"this is a string"}));
+    EXPECT_TRUE(
+        mentions(error_of(base(), {{"simulation.dt_ms", "!!str 0.1"}}), {"this is a string"}));
     EXPECT_TRUE(mentions(error_of(base(), {{"recording.spikes", "\"true\""}}),
                          {"recording.spikes: expected true or false"}));
     // Plain and explicitly typed scalars are numbers.
-    EXPECT_DOUBLE_EQ(l5sim::parse_config(base(), "test.yaml", {{"simulation.dt_ms", "!!float 0.05"}}).dt_ms,
-                     0.05);
+    EXPECT_DOUBLE_EQ(
+        l5sim::parse_config(base(), "test.yaml", {{"simulation.dt_ms", "!!float 0.05"}}).dt_ms,
+        0.05);
 }
 
 TEST(ConfigErrors, SecondYamlDocumentIsRefused) {
@@ -865,12 +874,11 @@ TEST(ConfigErrors, DirectoryAsTheConfig) {
     }
 }
 
-
 // populations.<name>.init: a number, {uniform: [low, high]} or {normal: [mean, sd]}, each named
 // with its line; v_d and u_d only where there is a dendrite.
 TEST(ConfigErrors, InitialStateSpread) {
-    auto m = error_of(yaml({"populations:", "  PYR:", "    n: 4", "    init:",
-                            "      v_mV: {uniform: [-50, -60]}"}));
+    auto m = error_of(yaml(
+        {"populations:", "  PYR:", "    n: 4", "    init:", "      v_mV: {uniform: [-50, -60]}"}));
     EXPECT_TRUE(starts_with(m, "test.yaml:5:13: ")) << m;
     EXPECT_TRUE(mentions(m, {"populations.PYR.init.v_mV: expected {uniform: [low, high]}",
                              "low <= high", "got {uniform: [-50, -60]}"}));
@@ -921,9 +929,9 @@ TEST(ConfigErrors, NestingTooDeepForTheParserIsRefused) {
     const std::string deep(100000, '[');
     EXPECT_TRUE(mentions(error_of(base() + "provenance: " + deep + std::string(100000, ']') + "\n"),
                          {"test.yaml:16:", "nested too deeply for the YAML parser"}));
-    EXPECT_TRUE(mentions(error_of(base() + "provenance: " + std::string(70, '[') +
-                                  std::string(70, ']') + "\n"),
-                         {"nested more than 64 levels"}));
+    EXPECT_TRUE(mentions(
+        error_of(base() + "provenance: " + std::string(70, '[') + std::string(70, ']') + "\n"),
+        {"nested more than 64 levels"}));
 }
 
 TEST(ConfigErrors, ConfigTextBeyondTheBoundsIsRefusedBeforeParsing) {
@@ -933,7 +941,8 @@ TEST(ConfigErrors, ConfigTextBeyondTheBoundsIsRefusedBeforeParsing) {
     std::string list = "provenance: [";
     for (int i = 0; i < 100001; ++i) list += "1,";
     m = error_of(base() + list + "1]\n");
-    EXPECT_TRUE(mentions(m, {"lines and list items; a config has at most 100000"})) << m.substr(0, 200);
+    EXPECT_TRUE(mentions(m, {"lines and list items; a config has at most 100000"}))
+        << m.substr(0, 200);
 }
 
 TEST(ConfigErrors, MapAsAKeyIsRefused) {
@@ -944,8 +953,8 @@ TEST(ConfigErrors, MapAsAKeyIsRefused) {
 // scripts/fuzz.sh): refused with its line, at once.
 TEST(ConfigErrors, StrayCommaIsASyntaxErrorNotAHang) {
     EXPECT_TRUE(mentions(error_of(","), {"test.yaml:1:1: YAML syntax error"}));
-    EXPECT_TRUE(mentions(error_of(base() + ", start_ms: 3000}\n"),
-                         {"test.yaml:16:1: YAML syntax error"}));
+    EXPECT_TRUE(
+        mentions(error_of(base() + ", start_ms: 3000}\n"), {"test.yaml:16:1: YAML syntax error"}));
     EXPECT_TRUE(mentions(error_of("- 1\n,\n"), {"test.yaml:2:1: YAML syntax error"}));
 }
 

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "config_test_util.hpp"
 #include "l5sim/config.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/sweep.hpp"
-#include "config_test_util.hpp"
 
 namespace {
 
@@ -333,12 +333,12 @@ TEST(ConfigReadme, ExamplesAreValid) {
         const size_t begin = at + 8, end = readme.find("```", begin);
         ASSERT_NE(end, std::string::npos);
         const std::string example = readme.substr(begin, end - begin);
-        EXPECT_NO_THROW(l5sim::parse_batch(quickstart + example, "quickstart+example.yaml")) << example;
+        EXPECT_NO_THROW(l5sim::parse_batch(quickstart + example, "quickstart+example.yaml"))
+            << example;
         ++examples;
     }
     EXPECT_GE(examples, 2);
 }
-
 
 // The initial state in the resolved YAML: the defaults as numbers (v_r, E_L, 0), the spreads as
 // written; and it reads back to the same specification.
@@ -350,10 +350,11 @@ TEST(ConfigResolved, InitialStateIsWrittenAndReadsBack) {
     EXPECT_EQ(pyr[0].a, -75);
     EXPECT_EQ(pyr[0].b, -55);
     EXPECT_EQ(pyr[1].kind, l5sim::model::InitSpec::Kind::constant);
-    EXPECT_EQ(pyr[2].a, -70);  // E_L
+    EXPECT_EQ(pyr[2].a, -70);                    // E_L
     EXPECT_EQ(c.populations[1].init[0].a, -55);  // PV's v_r
-    EXPECT_TRUE(mentions(c.resolved_yaml, {"v_mV: {uniform: [-75, -55]}", "u_pA: {normal: [1.5, 0.25]}",
-                                           "v_d_mV: -70", "u_d_pA: 0"}))
+    EXPECT_TRUE(mentions(
+        c.resolved_yaml,
+        {"v_mV: {uniform: [-75, -55]}", "u_pA: {normal: [1.5, 0.25]}", "v_d_mV: -70", "u_d_pA: 0"}))
         << c.resolved_yaml;
     const auto again = parse(c.resolved_yaml);
     EXPECT_EQ(again.resolved_yaml, c.resolved_yaml);

@@ -1,16 +1,17 @@
 // The `sweep:` block (configs/README.md "sweep"): conditions x grid x trials expanded into one
 // validated Config per replica, in the documented order and with seeds base + trial; and every
 // error path, each one ConfigError naming file:line:column, the key path and what was expected.
+#include "l5sim/sweep.hpp"
+
 #include <gtest/gtest.h>
 
 #include <initializer_list>
 #include <string>
 #include <vector>
 
+#include "config_test_util.hpp"
 #include "l5sim/config.hpp"
 #include "l5sim/error.hpp"
-#include "l5sim/sweep.hpp"
-#include "config_test_util.hpp"
 
 namespace {
 
@@ -24,16 +25,16 @@ using l5sim::test::yaml;
 // Two PYR cells with one injection, 10 ms, seed 7. Lines 1-10; a sweep block starts at line 11.
 std::string base() {
     return yaml({
-        "simulation:",                                              // 1
-        "  dt_ms: 0.1",                                             // 2
-        "  duration_ms: 10",                                        // 3
-        "  seed: 7",                                                // 4
-        "populations:",                                             // 5
-        "  PYR:",                                                   // 6
-        "    type: pyramidal",                                      // 7
-        "    n: 2",                                                 // 8
-        "injections:",                                              // 9
-        "  - {name: drive, population: PYR, amplitude_pA: 100}",    // 10
+        "simulation:",                                            // 1
+        "  dt_ms: 0.1",                                           // 2
+        "  duration_ms: 10",                                      // 3
+        "  seed: 7",                                              // 4
+        "populations:",                                           // 5
+        "  PYR:",                                                 // 6
+        "    type: pyramidal",                                    // 7
+        "    n: 2",                                               // 8
+        "injections:",                                            // 9
+        "  - {name: drive, population: PYR, amplitude_pA: 100}",  // 10
     });
 }
 
@@ -169,8 +170,8 @@ TEST(SweepExpand, RangeIncludesItsEnd) {
     const auto v = axis_texts("injections.0.amplitude_pA", "{from: 0, to: 600, step: 50}");
     ASSERT_EQ(v.size(), 13u);
     for (size_t i = 0; i < v.size(); ++i) EXPECT_EQ(v[i], std::to_string(50 * i));
-    const Batch b =
-        batch_of(base() + "sweep:\n  grid:\n    injections.0.amplitude_pA: {from: 0, to: 600, step: 50}\n");
+    const Batch b = batch_of(
+        base() + "sweep:\n  grid:\n    injections.0.amplitude_pA: {from: 0, to: 600, step: 50}\n");
     ASSERT_EQ(b.configs.size(), 13u);
     for (size_t i = 0; i < 13; ++i)
         EXPECT_DOUBLE_EQ(b.configs[i].injections[0].amplitude_pA, 50.0 * i);
@@ -243,9 +244,9 @@ TEST(SweepErrors, UnknownKeyInSweep) {
 
 TEST(SweepErrors, UnknownKeyInACondition) {
     const auto m = error_of(base() + yaml({
-                                         "sweep:",                       // 11
-                                         "  conditions:",                // 12
-                                         "    - label: a",               // 13
+                                         "sweep:",                               // 11
+                                         "  conditions:",                        // 12
+                                         "    - label: a",                       // 13
                                          "      sets: {simulation.dt_ms: 0.2}",  // 14
                                      }));
     EXPECT_TRUE(starts_with(m, "sweep.yaml:14:7: "));
@@ -254,7 +255,8 @@ TEST(SweepErrors, UnknownKeyInACondition) {
 
 TEST(SweepErrors, UnknownKeyInARange) {
     const auto m = error_of(
-        base() + "sweep:\n  grid:\n    populations.PYR.coupling.gamma: {from: 0, to: 1, by: 0.1}\n");
+        base() +
+        "sweep:\n  grid:\n    populations.PYR.coupling.gamma: {from: 0, to: 1, by: 0.1}\n");
     EXPECT_TRUE(starts_with(m, "sweep.yaml:13:"));
     EXPECT_TRUE(mentions(m, {"sweep.grid.populations.PYR.coupling.gamma.by", "from, to, step"}));
 }
@@ -270,8 +272,7 @@ TEST(SweepErrors, TrialsMustBeAPositiveInteger) {
 }
 
 TEST(SweepErrors, EmptyGridList) {
-    const auto m =
-        error_of(base() + "sweep:\n  grid:\n    populations.PYR.coupling.gamma: []\n");
+    const auto m = error_of(base() + "sweep:\n  grid:\n    populations.PYR.coupling.gamma: []\n");
     EXPECT_TRUE(starts_with(m, "sweep.yaml:13:37: "));
     EXPECT_TRUE(mentions(m, {"sweep.grid.populations.PYR.coupling.gamma", "non-empty list"}));
 }
@@ -281,9 +282,9 @@ TEST(SweepErrors, EmptyOrNonMapGrid) {
                          {"sweep.yaml:12:", "sweep.grid: expected a map"}));
     EXPECT_TRUE(mentions(error_of(base() + "sweep:\n  grid: [1, 2]\n"),
                          {"sweep.yaml:12:", "sweep.grid: expected a map"}));
-    EXPECT_TRUE(mentions(error_of(base() + "sweep:\n  grid:\n    injections.0.amplitude_pA: 5\n"),
-                         {"sweep.yaml:13:", "sweep.grid.injections.0.amplitude_pA",
-                          "a list of values or a range"}));
+    EXPECT_TRUE(mentions(
+        error_of(base() + "sweep:\n  grid:\n    injections.0.amplitude_pA: 5\n"),
+        {"sweep.yaml:13:", "sweep.grid.injections.0.amplitude_pA", "a list of values or a range"}));
 }
 
 TEST(SweepErrors, BadRanges) {
@@ -321,9 +322,9 @@ TEST(SweepErrors, SeedCannotBeSwept) {
 
 TEST(SweepErrors, GridValueTheSchemaRejectsNamesTheSweepEntry) {
     const auto m = error_of(base() + yaml({
-                                         "sweep:",                                       // 11
-                                         "  trials: 2",                                  // 12
-                                         "  grid:",                                      // 13
+                                         "sweep:",                                          // 11
+                                         "  trials: 2",                                     // 12
+                                         "  grid:",                                         // 13
                                          "    populations.PYR.coupling.gamma: [0.5, 1.5]",  // 14
                                      }));
     EXPECT_TRUE(starts_with(m, "sweep.yaml:14:5"));
@@ -338,16 +339,17 @@ TEST(SweepErrors, GridKeyTheSchemaDoesNotKnow) {
 }
 
 TEST(SweepErrors, ConditionValueTheSchemaRejectsNamesTheCondition) {
-    const auto m = error_of(base() + yaml({
-                                         "sweep:",                                              // 11
-                                         "  conditions:",                                       // 12
-                                         "    - {label: ok, set: {populations.PYR.n: 3}}",      // 13
-                                         "    - label: bad",                                    // 14
-                                         "      set: {populations.PYR.background.soma.rate_hz: -5}",  // 15
-                                     }));
+    const auto m =
+        error_of(base() + yaml({
+                              "sweep:",                                                    // 11
+                              "  conditions:",                                             // 12
+                              "    - {label: ok, set: {populations.PYR.n: 3}}",            // 13
+                              "    - label: bad",                                          // 14
+                              "      set: {populations.PYR.background.soma.rate_hz: -5}",  // 15
+                          }));
     EXPECT_TRUE(starts_with(m, "sweep.yaml:15:"));
-    EXPECT_TRUE(mentions(m, {"condition 'bad'", "populations.PYR.background.soma.rate_hz",
-                             "expected"}));
+    EXPECT_TRUE(
+        mentions(m, {"condition 'bad'", "populations.PYR.background.soma.rate_hz", "expected"}));
 }
 
 TEST(SweepErrors, BaseConfigErrorIsReportedAsSuch) {
@@ -373,13 +375,14 @@ TEST(SweepErrors, KeySetByBothAConditionAndTheGrid) {
     EXPECT_TRUE(mentions(m, {"sweep.conditions.0.set.populations.PYR.coupling.gamma",
                              "not also swept by sweep.grid"}));
     // The same with conditions written before the grid.
-    const auto m2 = error_of(base() + yaml({
-                                          "sweep:",                                          // 11
-                                          "  conditions:",                                   // 12
-                                          "    - {label: a, set: {populations.PYR.coupling.gamma: 0.9}}",
-                                          "  grid:",                                         // 14
-                                          "    populations.PYR.coupling.gamma: [0.2, 0.4]",  // 15
-                                      }));
+    const auto m2 =
+        error_of(base() + yaml({
+                              "sweep:",         // 11
+                              "  conditions:",  // 12
+                              "    - {label: a, set: {populations.PYR.coupling.gamma: 0.9}}",
+                              "  grid:",                                         // 14
+                              "    populations.PYR.coupling.gamma: [0.2, 0.4]",  // 15
+                          }));
     EXPECT_TRUE(starts_with(m2, "sweep.yaml:13:"));
     EXPECT_TRUE(mentions(m2, {"populations.PYR.coupling.gamma", "not also swept by sweep.grid"}));
 }
@@ -387,20 +390,20 @@ TEST(SweepErrors, KeySetByBothAConditionAndTheGrid) {
 TEST(SweepErrors, OverlappingKeysAreRefused) {
     // A condition that sets a parent map of a swept key would be silently half-overridden.
     const auto m = error_of(base() + yaml({
-                                         "sweep:",                                          // 11
-                                         "  grid:",                                         // 12
-                                         "    populations.PYR.coupling.gamma: [0.2, 0.4]",  // 13
-                                         "  conditions:",                                   // 14
-                                         "    - label: a",                                  // 15
-                                         "      set:",                                      // 16
+                                         "sweep:",                                            // 11
+                                         "  grid:",                                           // 12
+                                         "    populations.PYR.coupling.gamma: [0.2, 0.4]",    // 13
+                                         "  conditions:",                                     // 14
+                                         "    - label: a",                                    // 15
+                                         "      set:",                                        // 16
                                          "        populations.PYR.coupling: {mode: scaled}",  // 17
                                      }));
     EXPECT_TRUE(starts_with(m, "sweep.yaml:17:9: "));
     EXPECT_TRUE(mentions(m, {"not also swept by sweep.grid", "populations.PYR.coupling.gamma"}));
     // Two grid axes, one inside the other.
     const auto m2 = error_of(base() + yaml({
-                                          "sweep:",                                  // 11
-                                          "  grid:",                                 // 12
+                                          "sweep:",                                        // 11
+                                          "  grid:",                                       // 12
                                           "    populations.PYR.coupling: [{gamma: 0.1}]",  // 13
                                           "    populations.PYR.coupling.gamma: [0.2]",     // 14
                                       }));
@@ -409,12 +412,13 @@ TEST(SweepErrors, OverlappingKeysAreRefused) {
 }
 
 TEST(SweepErrors, DuplicateConditionLabels) {
-    const auto m = error_of(base() + yaml({
-                                         "sweep:",                                              // 11
-                                         "  conditions:",                                       // 12
-                                         "    - {label: a, set: {populations.PYR.coupling.gamma: 0.1}}",  // 13
-                                         "    - {label: a, set: {populations.PYR.coupling.gamma: 0.9}}",  // 14
-                                     }));
+    const auto m =
+        error_of(base() + yaml({
+                              "sweep:",                                                        // 11
+                              "  conditions:",                                                 // 12
+                              "    - {label: a, set: {populations.PYR.coupling.gamma: 0.1}}",  // 13
+                              "    - {label: a, set: {populations.PYR.coupling.gamma: 0.9}}",  // 14
+                          }));
     EXPECT_TRUE(starts_with(m, "sweep.yaml:14:"));
     EXPECT_TRUE(mentions(m, {"sweep.conditions.1.label", "not used by another condition"}));
 }
@@ -452,24 +456,26 @@ TEST(SweepErrors, ErrorInASweepFromSetNamesTheSet) {
 }
 
 TEST(SweepErrors, TooManyReplicas) {
-    const auto m = error_of(base() + yaml({
-                                         "sweep:",
-                                         "  trials: 1000",
-                                         "  grid:",
-                                         "    injections.0.amplitude_pA: {from: 0, to: 1000, step: 1}",
-                                     }));
+    const auto m =
+        error_of(base() + yaml({
+                              "sweep:",
+                              "  trials: 1000",
+                              "  grid:",
+                              "    injections.0.amplitude_pA: {from: 0, to: 1000, step: 1}",
+                          }));
     EXPECT_TRUE(mentions(m, {"sweep.yaml", "1001000 replicas", "at most 1000000"}));
 }
 
 // Many axes of many values saturate (10^4 x 10^4 x 10^4 would wrap around a 32-bit count).
 TEST(SweepErrors, GridPointsThatWouldWrapAroundAreTooMany) {
-    const auto m = error_of(base() + yaml({
-                                         "sweep:",
-                                         "  grid:",
-                                         "    injections.0.amplitude_pA: {from: 0, to: 9999, step: 1}",
-                                         "    populations.PYR.soma.d_pA: {from: 0, to: 9999, step: 1}",
-                                         "    populations.PYR.soma.b_nS: {from: 0, to: 9999, step: 1}",
-                                     }));
+    const auto m =
+        error_of(base() + yaml({
+                              "sweep:",
+                              "  grid:",
+                              "    injections.0.amplitude_pA: {from: 0, to: 9999, step: 1}",
+                              "    populations.PYR.soma.d_pA: {from: 0, to: 9999, step: 1}",
+                              "    populations.PYR.soma.b_nS: {from: 0, to: 9999, step: 1}",
+                          }));
     EXPECT_TRUE(mentions(m, {"more than 1000000 replicas", "at most 1000000"})) << m;
 }
 
@@ -479,9 +485,12 @@ TEST(SweepErrors, SweepsBeyondTheCheckingBudgetAreRefused) {
     std::string big = base() + "provenance: [";
     for (int i = 0; i < 40000; ++i) big += "1,";
     big += "1]\n";
-    auto m = error_of(big + "sweep:\n  grid:\n    injections.0.amplitude_pA: {from: 0, to: 99, step: 1}\n");
-    EXPECT_TRUE(mentions(m, {"100 grid points and conditions", "-node config are more than l5sim "
-                                                               "checks at once", "split the sweep"}))
+    auto m = error_of(
+        big + "sweep:\n  grid:\n    injections.0.amplitude_pA: {from: 0, to: 99, step: 1}\n");
+    EXPECT_TRUE(mentions(m, {"100 grid points and conditions",
+                             "-node config are more than l5sim "
+                             "checks at once",
+                             "split the sweep"}))
         << m;
     m = error_of(base() + "sweep: {trials: 1000000}\n");
     EXPECT_TRUE(mentions(m, {"1000000 replicas of a", "MiB of configs); split the sweep"})) << m;
@@ -490,15 +499,15 @@ TEST(SweepErrors, SweepsBeyondTheCheckingBudgetAreRefused) {
 // A trial's config is its grid point's with its own seed, exactly as read from the file with
 // that seed (the copy is not read again: the resolved YAML must still say the truth).
 TEST(SweepExpand, TrialsAreTheirPointsConfigWithTheirOwnSeed) {
-    const std::string sweep = yaml({"sweep:", "  trials: 3", "  grid:",
-                                    "    injections.0.amplitude_pA: [100, 250]"});
+    const std::string sweep =
+        yaml({"sweep:", "  trials: 3", "  grid:", "    injections.0.amplitude_pA: [100, 250]"});
     const Batch b = batch_of(base() + sweep);
     ASSERT_EQ(b.configs.size(), 6u);
     for (size_t i = 0; i < b.configs.size(); ++i) {
         const auto& r = b.replicas[i];
-        const auto alone = l5sim::parse_config(
-            base(), "sweep.yaml",
-            {{"simulation.seed", std::to_string(r.seed)}, {"injections.0.amplitude_pA", r.params[0].second}});
+        const auto alone = l5sim::parse_config(base(), "sweep.yaml",
+                                               {{"simulation.seed", std::to_string(r.seed)},
+                                                {"injections.0.amplitude_pA", r.params[0].second}});
         EXPECT_EQ(b.configs[i].seed, 7u + r.trial);
         EXPECT_EQ(b.configs[i].resolved_yaml, alone.resolved_yaml) << "replica " << i;
         EXPECT_EQ(b.configs[i].injections[0].amplitude_pA, alone.injections[0].amplitude_pA);

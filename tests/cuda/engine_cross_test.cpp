@@ -86,8 +86,10 @@ void expect_identical(const RunResult& a, const RunResult& b, const char* what) 
     for (size_t p = 0; p < a.spikes.size(); ++p) {
         ASSERT_EQ(a.spikes[p].ids.size(), b.spikes[p].ids.size()) << what << " population " << p;
         for (size_t i = 0; i < a.spikes[p].ids.size(); ++i) {
-            ASSERT_EQ(a.spikes[p].steps[i], b.spikes[p].steps[i]) << what << " pop " << p << " spike " << i;
-            ASSERT_EQ(a.spikes[p].ids[i], b.spikes[p].ids[i]) << what << " pop " << p << " spike " << i;
+            ASSERT_EQ(a.spikes[p].steps[i], b.spikes[p].steps[i])
+                << what << " pop " << p << " spike " << i;
+            ASSERT_EQ(a.spikes[p].ids[i], b.spikes[p].ids[i])
+                << what << " pop " << p << " spike " << i;
         }
         total += a.spikes[p].ids.size();
     }
@@ -105,8 +107,9 @@ void expect_identical(const RunResult& a, const RunResult& b, const char* what) 
 // kRing with every delay at least 0.5 ms (the CUDA engine then runs windows of steps).
 std::string ring_with_delays() {
     std::string yaml = kRing;
-    for (const char* at : {"PYR_PYR: {source: PYR, target: PYR,", "PYR_PV: {source: PYR, target: PV,",
-                           "PV_PYR: {source: PV, target: PYR,", "SOM_PYR: {source: SOM, target: PYR,"}) {
+    for (const char* at :
+         {"PYR_PYR: {source: PYR, target: PYR,", "PYR_PV: {source: PYR, target: PV,",
+          "PV_PYR: {source: PV, target: PYR,", "SOM_PYR: {source: SOM, target: PYR,"}) {
         const size_t k = yaml.find(at);
         EXPECT_NE(k, std::string::npos) << at;
         if (k != std::string::npos) yaml.insert(k + std::strlen(at), " delay: {ms: 1},");
@@ -150,7 +153,8 @@ TEST(CrossEngine, SixInputsIntoOnePopulationIdenticalSpikesAndWeights) {
     std::string yaml = ring_with_delays();
     const size_t at = yaml.find("injections:");
     ASSERT_NE(at, std::string::npos);
-    yaml.insert(at, R"(  PYR_PYRd: {source: PYR, target: PYR, compartment: dendrite, receptors: {ampa: 0.5},
+    yaml.insert(
+        at, R"(  PYR_PYRd: {source: PYR, target: PYR, compartment: dendrite, receptors: {ampa: 0.5},
              delay: {ms: 2}, connectivity: {A: 1, sigma: 0.3}}
   PV_PYRd: {source: PV, target: PYR, compartment: dendrite, receptors: {gaba_a: 0.5},
             delay: {ms: 1}, connectivity: {A: 1, sigma: 2}}

@@ -26,8 +26,13 @@ model::IsolatedCellSetup pyr_setup(model::Coupling coupling, float gamma, double
     model::IsolatedCellSetup s{};
     s.soma = model::make_izh_constants(model::IzhParams{}, dt);
     s.dend = model::make_dendrite_constants(model::DendriteParams{}, dt);
-    s.rc = {static_cast<float>(1 - dt / 6), static_cast<float>(1 - dt / 100),
-            static_cast<float>(1 - dt / 6), 0.0f, 0.0f, -75.0f, 85.0f};
+    s.rc = {static_cast<float>(1 - dt / 6),
+            static_cast<float>(1 - dt / 100),
+            static_cast<float>(1 - dt / 6),
+            0.0f,
+            0.0f,
+            -75.0f,
+            85.0f};
     const double ls = 600 * dt * 1e-3, ld = dend_rate_hz * dt * 1e-3;
     s.bg_soma = {static_cast<float>(ls), 1.0f};
     s.bg_dend = {static_cast<float>(ld), 1.0f};

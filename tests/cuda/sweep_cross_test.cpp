@@ -3,7 +3,6 @@
 // same spikes and weights as the same sweep on the CPU engine, replica for replica. Skips
 // without a device; fails under L5SIM_REQUIRE_GPU=1.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <filesystem>
@@ -59,7 +58,8 @@ TEST(CrossEngineSweep, ConcurrentCudaReplicasEqualCpuReplicas) {
     L5_REQUIRE_DEVICE();
     const Batch b = parse_batch(kSweep, "sweep_cross.yaml");
     ASSERT_EQ(b.replicas.size(), 24u);
-    const fs::path root = fs::temp_directory_path() / ("l5sim_sweep_cross_" + std::to_string(::getpid()));
+    const fs::path root =
+        fs::temp_directory_path() / ("l5sim_sweep_cross_" + std::to_string(::getpid()));
     fs::remove_all(root);
     SweepRunOptions opt;
     opt.quiet = true;

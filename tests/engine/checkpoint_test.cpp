@@ -4,6 +4,8 @@
 // delayed projections, STDP, injections, schedule windows open across the checkpoint, and an
 // initial-state spread, which a resumed run must not draw again);
 // corrupt, truncated and foreign files are refused with a message naming the problem.
+#include "l5sim/checkpoint.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -13,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "l5sim/checkpoint.hpp"
 #include "l5sim/error.hpp"
 #include "test_util.hpp"
 
@@ -64,7 +65,8 @@ struct Outcome {
 };
 
 Outcome outcome(const Simulation& s) {
-    Outcome o{s.spikes(), s.probes(), s.weights(), s.current_weights(0), {}, s.timing().synaptic_events};
+    Outcome o{s.spikes(),           s.probes(), s.weights(),
+              s.current_weights(0), {},         s.timing().synaptic_events};
     for (uint32_t p = 0; p < s.config().populations.size(); ++p) {
         o.counts.push_back(s.spike_count(p));
         o.counts.push_back(s.engine().calcium_spikes(p));
@@ -96,7 +98,8 @@ void expect_same(const Outcome& a, const Outcome& b) {
                                  a.weights[k].values.size() * 4));
     }
     ASSERT_EQ(a.final_weights.size(), b.final_weights.size());
-    EXPECT_EQ(0, std::memcmp(a.final_weights.data(), b.final_weights.data(), a.final_weights.size() * 4));
+    EXPECT_EQ(
+        0, std::memcmp(a.final_weights.data(), b.final_weights.data(), a.final_weights.size() * 4));
     EXPECT_EQ(a.counts, b.counts);
     EXPECT_EQ(a.events, b.events);
 }
@@ -238,7 +241,8 @@ TEST(CheckpointFile, OtherFilesAndMissingFilesAreRefused) {
 
 TEST(CheckpointFile, ResumingAnotherConfigIsRefused) {
     const fs::path file = written_checkpoint();
-    Simulation other(test::config_from(kRing, {{"simulation.seed", "6"}}), Simulation::Backend::cpu);
+    Simulation other(test::config_from(kRing, {{"simulation.seed", "6"}}),
+                     Simulation::Backend::cpu);
     try {
         restore_checkpoint(file, read_checkpoint_info(file), other);
         ADD_FAILURE() << "a checkpoint of seed 5 restored into a seed-6 run";
@@ -257,7 +261,9 @@ TEST_P(Checkpoint, CheckpointOfOneEngineResumesOnTheOther) {
     ASSERT_TRUE(whole.run());
     const Outcome ref = outcome(whole);
     const fs::path file = temp_file("cross");
-    expect_same(ref, stop_and_resume(cfg, Simulation::Backend::cpu, Simulation::Backend::cuda, 2003, file));
-    expect_same(ref, stop_and_resume(cfg, Simulation::Backend::cuda, Simulation::Backend::cpu, 1777, file));
+    expect_same(
+        ref, stop_and_resume(cfg, Simulation::Backend::cpu, Simulation::Backend::cuda, 2003, file));
+    expect_same(
+        ref, stop_and_resume(cfg, Simulation::Backend::cuda, Simulation::Backend::cpu, 1777, file));
     fs::remove(file);
 }

@@ -121,8 +121,6 @@ recording:
   spikes: true
 )";
 
-
-
 struct Result {
     std::vector<SpikeRecord> spikes;
     std::vector<std::vector<float>> weights;
@@ -132,8 +130,8 @@ struct Result {
 
 // `threads`: OpenMP threads of the CPU engine (the CUDA engine ignores it).
 // `profile`: every phase on its own (the engines otherwise fuse phases 2b-5).
-Result run(Simulation::Backend backend, const char* yaml, int threads,
-           const std::string& seed = "", bool profile = false) {
+Result run(Simulation::Backend backend, const char* yaml, int threads, const std::string& seed = "",
+           bool profile = false) {
     std::vector<Override> ov = {{"simulation.threads", std::to_string(threads)}};
     if (!seed.empty()) ov.push_back({"simulation.seed", seed});
     const Config cfg = test::config_from(yaml, ov);

@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <string>
 #include <vector>
@@ -76,8 +76,8 @@ TEST_P(Health, NanStateStopsTheRunNamingCellVariableAndStep) {
 
 TEST_P(Health, RunawayRateStopsTheRunAndZeroTurnsTheCheckOff) {
     // PYR driven to ~50 Hz by a step current; the bound 30 Hz stops it at the first check.
-    const std::string drive = std::string(kRing) +
-                              "injections:\n  - {population: PYR, kind: step, amplitude_pA: 1500}\n";
+    const std::string drive =
+        std::string(kRing) + "injections:\n  - {population: PYR, kind: step, amplitude_pA: 1500}\n";
     Simulation sim(test::config_from(drive, {{"simulation.health.max_rate_hz", "30"}}), backend());
     const std::string msg = health_error(sim);
     ASSERT_FALSE(msg.empty()) << "no runaway detected";
@@ -135,8 +135,8 @@ TEST_P(Health, NanInTheLastIntervalIsCaughtAtTheEndAndAtAPause) {
 // seconds of biological time (200,000 steps, windows on the CUDA engine) is within 2 MB of what
 // it was after the first second. A leak of 16 bytes per step, or 20 per spike, fails.
 TEST_P(Health, MemoryStaysFlatWithoutRecordings) {
-    const Config cfg = test::config_from(kRing, {{"simulation.duration_ms", "21000"},
-                                                 {"recording.spikes", "false"}});
+    const Config cfg = test::config_from(
+        kRing, {{"simulation.duration_ms", "21000"}, {"recording.spikes", "false"}});
     Simulation sim(cfg, backend());
     sim.advance(10000);
     const long before = test::resident_kb();

@@ -3,8 +3,9 @@
 // engine, whatever the packing (one pack, packs of three, packs split by run length), with knob
 // changes at different steps in different replicas, zero-delay rings (single steps) and delayed
 // ones (windows on the CUDA engine). One body over both engines.
-#include <gtest/gtest.h>
+#include "l5sim/packed.hpp"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -14,7 +15,6 @@
 #include <string>
 
 #include "l5sim/error.hpp"
-#include "l5sim/packed.hpp"
 #include "l5sim/sweep.hpp"
 #include "test_util.hpp"
 
@@ -80,7 +80,7 @@ std::string bytes_of(const fs::path& p) {
 }
 
 class Packed : public test::EngineTest {
-protected:
+  protected:
     fs::path root_ = fs::temp_directory_path() /
                      ("l5sim_packed_" + std::to_string(::getpid()) + "_" +
                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -135,9 +135,7 @@ TEST_P(Packed, ZeroDelayRingsEqualReplicasAlone) { expect_same(sweep_text("0"), 
 
 // 1 ms delays: windows of up to 10 steps, ending before every knob change, probe, snapshot;
 // packs of at most three replicas (six packs: 8 replicas of each length).
-TEST_P(Packed, DelayedRingsInPacksOfThreeEqualReplicasAlone) {
-    expect_same(sweep_text("1"), 3, 6);
-}
+TEST_P(Packed, DelayedRingsInPacksOfThreeEqualReplicasAlone) { expect_same(sweep_text("1"), 3, 6); }
 
 // The same with windows (L5SIM_WINDOW=10; the CPU engine then steps in windows of its generic
 // run_window): the lockstep loop plans windows of up to 10 steps that end at every member's knob

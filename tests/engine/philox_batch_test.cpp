@@ -1,13 +1,14 @@
 // The CPU engine's batched Philox (host/philox_batch.hpp) against model::philox, counter by
 // counter: batch lengths around the eight lanes of the AVX2 path, arbitrary cell ids, seeds with
 // both key words set, and every stream kind.
+#include "philox_batch.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
 #include <vector>
 
 #include "l5sim/model/rng.hpp"
-#include "philox_batch.hpp"
 
 namespace l5sim {
 namespace {
@@ -17,8 +18,8 @@ TEST(PhiloxBatch, EqualsModelPhiloxWordForWord) {
     for (int64_t m : {0, 1, 7, 8, 9, 15, 16, 17, 64, 100, 1023}) {
         for (int trial = 0; trial < 4; ++trial) {
             const uint64_t seed = rng();
-            const uint32_t stream = model::stream_id(
-                static_cast<model::StreamKind>(1 + trial % 4), static_cast<uint32_t>(rng()));
+            const uint32_t stream = model::stream_id(static_cast<model::StreamKind>(1 + trial % 4),
+                                                     static_cast<uint32_t>(rng()));
             const auto step = static_cast<uint32_t>(rng());
             std::vector<uint32_t> idx(static_cast<size_t>(m));
             for (auto& i : idx) i = static_cast<uint32_t>(rng());

@@ -24,8 +24,8 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path temp_path(const std::string& name) {
-    const fs::path p = fs::temp_directory_path() /
-                       ("l5sim_stream_" + std::to_string(getpid()) + "_" + name);
+    const fs::path p =
+        fs::temp_directory_path() / ("l5sim_stream_" + std::to_string(getpid()) + "_" + name);
     fs::remove_all(p);
     return p;
 }

@@ -1,6 +1,8 @@
 // The CPU engine's thread team (host/spin_team.hpp): every item runs exactly once per run, over
 // many runs and team sizes; items really run at the same time on different threads; an
 // exception in an item reaches the caller and leaves the team usable.
+#include "spin_team.hpp"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,8 +10,6 @@
 #include <stdexcept>
 #include <thread>
 #include <vector>
-
-#include "spin_team.hpp"
 
 using l5sim::cpu::SpinTeam;
 

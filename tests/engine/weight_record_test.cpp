@@ -30,11 +30,11 @@ TEST_P(WeightRecordEngine, SampleSpansTheProjection) {
     sim.run();
     const uint64_t total = 101 * 100;  // dense, autapses off
     const auto& rec = sim.weights()[0];
-    EXPECT_EQ(rec.stride, 11u);        // ceil(10100 / 1000)
-    EXPECT_EQ(rec.count, 919u);        // ceil(10100 / 11) <= 1000
+    EXPECT_EQ(rec.stride, 11u);  // ceil(10100 / 1000)
+    EXPECT_EQ(rec.count, 919u);  // ceil(10100 / 11) <= 1000
     EXPECT_LE(rec.count, 1000u);
     EXPECT_GT((rec.count - 1) * rec.stride, total - rec.stride - 1);  // reaches the last rows
-    ASSERT_EQ(rec.steps.size(), 6u);   // steps 0, 100, ..., 500
+    ASSERT_EQ(rec.steps.size(), 6u);                                  // steps 0, 100, ..., 500
     ASSERT_EQ(rec.values.size(), rec.steps.size() * rec.count);
     const auto w = sim.current_weights(0);
     ASSERT_EQ(w.size(), total);

@@ -1,10 +1,10 @@
 // The portable transcendentals against libm in double: they must be accurate, not only equal
 // on both engines.
+#include "l5sim/model/pmath.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
-
-#include "l5sim/model/pmath.hpp"
 
 using namespace l5sim::model;
 

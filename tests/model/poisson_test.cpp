@@ -18,7 +18,9 @@ namespace {
 constexpr uint64_t kSeed = 11;
 constexpr uint32_t kPop = 0;
 
-PoissonConstants source(double lambda) { return PoissonConstants{static_cast<float>(lambda), 1.0f}; }
+PoissonConstants source(double lambda) {
+    return PoissonConstants{static_cast<float>(lambda), 1.0f};
+}
 
 // Counts of one soma source over `steps` steps of cells 0..cells-1 (started at step 0), via the
 // engines' per-step function.
@@ -129,7 +131,8 @@ TEST(Poisson, RateChangeGivesTheNewRateAtOnce) {
     for (uint32_t id = 0; id < cells; ++id) {
         float rs = poisson_start(lo.lambda, kSeed, stream, 0, id, 0), rd = poisson_never();
         for (uint32_t t = 0; t < 60; ++t) {
-            if (t == 50) rs = poisson_rate_change(rs, lo.lambda, hi.lambda, kSeed, stream, t, id, 0);
+            if (t == 50)
+                rs = poisson_rate_change(rs, lo.lambda, hi.lambda, kSeed, stream, t, id, 0);
             CellInputs c{0, 0, 0, 0, 0, 0, 0};
             add_background(&c, t < 50 ? lo : hi, none, false, kSeed, kPop, t, id, &rs, &rd);
             if (t == 50) first += c.ga;

@@ -2,6 +2,8 @@
 // 2): weights enter at 2^e units per nS, truncated toward zero; sums wrap in uint32 and come out
 // right while the true sum fits in 31 bits; ring_fixed_exponent picks the finest e (at most 24)
 // at which a cell's largest possible one-step input fits.
+#include "l5sim/model/synapse.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,7 +11,6 @@
 #include <string>
 
 #include "l5sim/error.hpp"
-#include "l5sim/model/synapse.hpp"
 #include "l5sim/network.hpp"
 
 using namespace l5sim;

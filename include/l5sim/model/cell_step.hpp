@@ -111,9 +111,9 @@ L5_HD inline void add_background_arrivals(CellInputs* c, const PoissonConstants&
                                           float* rem_soma, float* rem_dend, const Draw4& first) {
     const float rs = *rem_soma;
     const float rd = has_dendrite ? *rem_dend : poisson_never();
-    BackgroundDraws b = background_first_draw(
-        rs, rd, rs < 1.0f ? exponential_gap(first.v[0], soma.lambda) : 0.0f,
-        rd < 1.0f ? exponential_gap(first.v[1], dend.lambda) : 0.0f);
+    BackgroundDraws b =
+        background_first_draw(rs, rd, rs < 1.0f ? exponential_gap(first.v[0], soma.lambda) : 0.0f,
+                              rd < 1.0f ? exponential_gap(first.v[1], dend.lambda) : 0.0f);
     background_more(&b, soma, dend, seed, pop, step, id);
     background_apply(c, b, soma, dend, has_dendrite, rem_soma, rem_dend);
 }

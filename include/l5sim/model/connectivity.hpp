@@ -67,7 +67,7 @@ struct SheetDraw {
     float sigma;               // torus units
     float jitter;              // 0: grid centres; 1: uniform within the grid square
     uint32_t pos_stream_src, pos_stream_tgt;
-    bool same_population;      // forbid i -> i when autapses are off
+    bool same_population;  // forbid i -> i when autapses are off
     bool autapses;
     uint32_t delay_min_steps;
     float steps_per_unit;      // 1 / (conduction speed * dt): steps per torus unit of distance

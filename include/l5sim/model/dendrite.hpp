@@ -9,17 +9,17 @@
 namespace l5sim::model {
 
 struct DendriteParams {
-    double C_d = 170;           // pF
-    double g_Ld = 170.0 / 7.0;  // nS
-    double E_Ld = -70;          // mV
-    double g_Ca = 1200;         // pA
-    double E_half = -38, D = 6; // mV
-    double a_d = 1.0 / 30.0;    // 1/ms
-    double b_d = -13;           // nS
-    double p_bap = 2600;        // pA
-    double theta_ca = -30;      // mV
-    int bap_delay_steps = 5;    // window opens this many steps after the somatic spike
-    int bap_last_steps = 25;    // ... and closes after this one (inclusive)
+    double C_d = 170;            // pF
+    double g_Ld = 170.0 / 7.0;   // nS
+    double E_Ld = -70;           // mV
+    double g_Ca = 1200;          // pA
+    double E_half = -38, D = 6;  // mV
+    double a_d = 1.0 / 30.0;     // 1/ms
+    double b_d = -13;            // nS
+    double p_bap = 2600;         // pA
+    double theta_ca = -30;       // mV
+    int bap_delay_steps = 5;     // window opens this many steps after the somatic spike
+    int bap_last_steps = 25;     // ... and closes after this one (inclusive)
 };
 
 struct DendriteConstants {
@@ -31,11 +31,16 @@ struct DendriteConstants {
 inline DendriteConstants make_dendrite_constants(const DendriteParams& p, double dt_ms) {
     uint32_t mask = 0;
     for (int s = p.bap_delay_steps; s <= p.bap_last_steps; ++s) mask |= 1u << s;
-    return DendriteConstants{static_cast<float>(dt_ms / p.C_d), static_cast<float>(p.g_Ld),
-                             static_cast<float>(p.E_Ld),        static_cast<float>(p.g_Ca),
-                             static_cast<float>(p.E_half),      static_cast<float>(1.0 / p.D),
-                             static_cast<float>(dt_ms * p.a_d), static_cast<float>(p.b_d),
-                             static_cast<float>(p.p_bap),       static_cast<float>(p.theta_ca),
+    return DendriteConstants{static_cast<float>(dt_ms / p.C_d),
+                             static_cast<float>(p.g_Ld),
+                             static_cast<float>(p.E_Ld),
+                             static_cast<float>(p.g_Ca),
+                             static_cast<float>(p.E_half),
+                             static_cast<float>(1.0 / p.D),
+                             static_cast<float>(dt_ms * p.a_d),
+                             static_cast<float>(p.b_d),
+                             static_cast<float>(p.p_bap),
+                             static_cast<float>(p.theta_ca),
                              mask};
 }
 

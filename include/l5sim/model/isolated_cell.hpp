@@ -38,9 +38,19 @@ struct IsolatedCellState {
 L5_HD inline IsolatedCellState isolated_cell_start(const IsolatedCellSetup& s, float v_r,
                                                    float E_Ld, uint32_t id) {
     const uint32_t stream = stream_id(StreamKind::background, 0);
-    return IsolatedCellState{v_r, 0.0f, E_Ld, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f,
+    return IsolatedCellState{v_r,
+                             0.0f,
+                             E_Ld,
+                             0.0f,
+                             0.0f,
+                             0.0f,
+                             0.0f,
+                             0.0f,
+                             0.0f,
                              poisson_start(s.bg_soma.lambda, s.seed, stream, 0, id, 0),
-                             poisson_start(s.bg_dend.lambda, s.seed, stream, 0, id, 1), 0u, 0};
+                             poisson_start(s.bg_dend.lambda, s.seed, stream, 0, id, 1),
+                             0u,
+                             0};
 }
 
 /// Advance one step; returns 1 on a somatic spike (2 if it was fired in burst mode).

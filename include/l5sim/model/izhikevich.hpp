@@ -18,7 +18,7 @@ struct IzhParams {
 struct IzhConstants {
     float dt_over_C;  // ms / pF
     float k, v_r, v_t, v_peak;
-    float dt_a;       // dt * a
+    float dt_a;  // dt * a
     float b;
     float c, d, c_burst, d_burst;
 };

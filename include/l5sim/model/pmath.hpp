@@ -91,10 +91,22 @@ L5_HD inline void psincos_2pi(float u, float* s_out, float* c_out) {
     const float c = cp * t2 + 1.0f;
     const int q = static_cast<int>(static_cast<int64_t>(fq) & 3);
     switch (q) {
-        case 0: *s_out = s; *c_out = c; break;
-        case 1: *s_out = c; *c_out = -s; break;
-        case 2: *s_out = -s; *c_out = -c; break;
-        default: *s_out = -c; *c_out = s; break;
+        case 0:
+            *s_out = s;
+            *c_out = c;
+            break;
+        case 1:
+            *s_out = c;
+            *c_out = -s;
+            break;
+        case 2:
+            *s_out = -s;
+            *c_out = -c;
+            break;
+        default:
+            *s_out = -c;
+            *c_out = s;
+            break;
     }
 }
 

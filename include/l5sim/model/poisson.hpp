@@ -35,9 +35,8 @@ constexpr uint32_t kFreshSub = 0xffffffffu;
 /// lambda_old / lambda_new (exact for an exponential, which is memoryless), a fresh gap when the
 /// source was off, never when it is switched off. `word` is 0 for the soma source, 1 for the
 /// dendrite's (of the background stream of the population).
-L5_HD inline float poisson_rate_change(float rem, float lambda_old, float lambda_new,
-                                       uint64_t seed, uint32_t stream, uint32_t step,
-                                       uint32_t id, int word) {
+L5_HD inline float poisson_rate_change(float rem, float lambda_old, float lambda_new, uint64_t seed,
+                                       uint32_t stream, uint32_t step, uint32_t id, int word) {
     if (!(lambda_new > 0.0f)) return poisson_never();
     if (!(lambda_old > 0.0f) || rem == poisson_never())
         return exponential_gap(philox(seed, stream, step, id, kFreshSub).v[word], lambda_new);

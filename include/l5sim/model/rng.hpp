@@ -1,10 +1,10 @@
 #pragma once
 /// Counter-based random numbers (Random123 Philox4x32-10), keyed by (seed, stream, step, id):
 /// no generator state, so any engine, thread count or restart draws the same numbers.
+#include <Random123/philox.h>
+
 #include <cmath>
 #include <cstdint>
-
-#include <Random123/philox.h>
 
 #include "l5sim/model/hd.hpp"
 #include "l5sim/model/pmath.hpp"
@@ -42,8 +42,8 @@ L5_HD inline Counter4 philox_counter(uint32_t stream, uint32_t step, uint32_t id
 #if defined(L5SIM_PHILOX_TRACE) && !defined(__CUDACC__)
 /// Test builds only (l5sim_core_trace, tests/trace): every counter a draw uses is passed here.
 inline void (*philox_trace)(const Counter4&) = nullptr;
-#define L5_PHILOX_TRACE(c)                                                   \
-    do {                                                                     \
+#define L5_PHILOX_TRACE(c)                                                 \
+    do {                                                                   \
         if (::l5sim::model::philox_trace) ::l5sim::model::philox_trace(c); \
     } while (0)
 #else
@@ -59,8 +59,8 @@ L5_HD inline Draw4 philox(uint64_t seed, uint32_t stream, uint32_t step, uint32_
     const Counter4 c = philox_counter(stream, step, id, sub);
     L5_PHILOX_TRACE(c);
     r123::Philox4x32::ctr_type ctr = {{c.w[0], c.w[1], c.w[2], c.w[3]}};
-    r123::Philox4x32::key_type key = {{static_cast<uint32_t>(seed),
-                                       static_cast<uint32_t>(seed >> 32)}};
+    r123::Philox4x32::key_type key = {
+        {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)}};
     const auto r = gen(ctr, key);
     return Draw4{{r[0], r[1], r[2], r[3]}};
 }

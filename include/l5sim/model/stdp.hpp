@@ -14,16 +14,16 @@ enum class StdpBounds : uint8_t { hard = 0, soft = 1 };
 struct StdpConstants {
     StdpRule rule;
     StdpBounds bounds;
-    float decay_plus;    // exp(-dt / tau_plus): pre trace x
-    float decay_minus;   // exp(-dt / tau_minus): post trace y
-    float decay_x;       // exp(-dt / tau_x): triplet slow pre trace r2
-    float decay_y;       // exp(-dt / tau_y): triplet slow post trace o2
-    float a_plus;        // nS (pair amplitude A2+ for the triplet rule)
-    float a_minus;       // nS
-    float a3_plus;       // nS, triplet only
-    float a3_minus;      // nS, triplet only
-    float w_max;         // nS
-    float eta;           // learning-rate knob (schedulable)
+    float decay_plus;   // exp(-dt / tau_plus): pre trace x
+    float decay_minus;  // exp(-dt / tau_minus): post trace y
+    float decay_x;      // exp(-dt / tau_x): triplet slow pre trace r2
+    float decay_y;      // exp(-dt / tau_y): triplet slow post trace o2
+    float a_plus;       // nS (pair amplitude A2+ for the triplet rule)
+    float a_minus;      // nS
+    float a3_plus;      // nS, triplet only
+    float a3_minus;     // nS, triplet only
+    float w_max;        // nS
+    float eta;          // learning-rate knob (schedulable)
 };
 
 /// A fast trace at a spike: all-to-all adds 1, nearest-neighbour resets to 1.
@@ -132,7 +132,10 @@ L5_HD inline uint32_t csr_row_of(const uint64_t* row_ptr, uint32_t n_rows, uint6
     uint32_t lo = 0, hi = n_rows;  // invariant: row_ptr[lo] <= syn < row_ptr[hi]
     while (hi - lo > 1) {
         const uint32_t mid = lo + (hi - lo) / 2;
-        if (row_ptr[mid] <= syn) lo = mid; else hi = mid;
+        if (row_ptr[mid] <= syn)
+            lo = mid;
+        else
+            hi = mid;
     }
     return lo;
 }

@@ -36,12 +36,12 @@ L5_HD inline float nmda_gate(float v_mV) {
 
 /// Per-step receptor constants, derived once on the host in double.
 struct ReceptorConstants {
-    float decay_ampa;   // 1 - dt / tau_ampa
-    float decay_nmda;   // 1 - dt / tau_nmda
-    float decay_gaba;   // 1 - dt / tau_gaba
-    float e_ampa;       // mV
-    float e_nmda;       // mV
-    float e_gaba;       // mV
+    float decay_ampa;     // 1 - dt / tau_ampa
+    float decay_nmda;     // 1 - dt / tau_nmda
+    float decay_gaba;     // 1 - dt / tau_gaba
+    float e_ampa;         // mV
+    float e_nmda;         // mV
+    float e_gaba;         // mV
     float nmda_soma_cap;  // nS, cap on the gated NMDA conductance at the soma
 };
 
