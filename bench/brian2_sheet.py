@@ -94,7 +94,7 @@ def lit(x):
 
 
 # ------------------------------------------------------------------------------------------
-# Connectivity (host/network.cpp, include/l5sim/model/connectivity.hpp), in numpy.
+# Connectivity (host/network/network.cpp, include/l5sim/model/connectivity.hpp), in numpy.
 # ------------------------------------------------------------------------------------------
 def grid_side(n):
     s = math.isqrt(n)

@@ -22,7 +22,7 @@ epochs are delimited by the schedule windows' edges).
                snapshot and between snapshots (mean |dw|), and the histogram of the first vs the
                last snapshot, per recorded projection (weights.h5, if present)
 
-Inputs (see host/output.cpp): spikes.h5 is a SONATA spike report,
+Inputs (see host/io/output.cpp): spikes.h5 is a SONATA spike report,
 /spikes/<pop>/{timestamps (ms), node_ids}; probes.h5 has /probes/<pop>_<k>/{time_ms, node_ids,
 <variable> [time, cell]}; weights.h5 has /weights/<proj>/{time_ms, source_ids, target_ids,
 w [snapshot, synapse], histogram_edges, histogram [snapshot, bin], mean_abs_dw [snapshot]}; summary.json gives population sizes (silent cells count in rates),

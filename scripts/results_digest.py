@@ -8,9 +8,10 @@
 Runs configs/quickstart.yaml, configs/sheet.yaml and configs/paper/*.yaml (sweeps whole, every
 replica) with the CPU engine on 1 and on 2 threads (--threads), and records the SHA-256 of every
 spikes.h5, probes.h5 and weights.h5 (their bytes: l5sim writes them deterministically) and of
-every summary.json with its timings, version and git hash taken out. --compare lists every file
-that differs, and exits 1 if any does. --quick shortens every run to 300 ms (a smoke check; the
-refactors' record uses the full runs).
+every summary.json with its timings (at any depth), version and git hash taken out. --compare
+lists every file that differs, and exits 1 if any does. --quick shortens every run to 300 ms (a
+smoke check; the refactors' record uses the full runs). --bin picks the binary (a build of the
+commit before, in a git worktree, for the 'before').
 """
 import argparse
 import glob
@@ -30,11 +31,21 @@ def configs():
         sorted(glob.glob(os.path.join(ROOT, "configs", "paper", "*.yaml")))
 
 
+# Keys of summary.json that differ between identical runs: timings, the build.
+VOLATILE = {"timing", "wall_s", "build_s", "git_hash", "l5sim_version"}
+
+
+def strip_volatile(x):
+    if isinstance(x, dict):
+        return {k: strip_volatile(v) for k, v in x.items() if k not in VOLATILE}
+    if isinstance(x, list):
+        return [strip_volatile(v) for v in x]
+    return x
+
+
 def summary_digest(path):
     with open(path) as f:
-        d = json.load(f)
-    for key in ("timing", "git_hash", "l5sim_version"):
-        d.pop(key, None)
+        d = strip_volatile(json.load(f))
     text = json.dumps(d, sort_keys=True).encode()
     return hashlib.sha256(text).hexdigest()
 

@@ -450,7 +450,7 @@ TEST(CliRun, SeedChangesSpikesAndTheSameSeedReproducesThem) {
 
 // DESIGN.md section 2 promises byte-identical outputs. HDF5 stamps every object with its
 // modification time unless told not to (H5Pset_obj_track_times(plist, 0) on the group and
-// dataset creation property lists in host/output.cpp); enable this test once it does. The runs
+// dataset creation property lists in host/io/output.cpp); enable this test once it does. The runs
 // are a second apart so that a time stamp cannot hide.
 TEST(CliRun, SameSeedGivesAByteIdenticalSpikeFile) {
     TempDir d;

@@ -1,7 +1,7 @@
-// The CPU engine's batched Philox (host/philox_batch.hpp) against model::philox, counter by
+// The CPU engine's batched Philox (host/cpu/philox_batch.hpp) against model::philox, counter by
 // counter: batch lengths around the eight lanes of the AVX2 path, arbitrary cell ids, seeds with
 // both key words set, and every stream kind.
-#include "philox_batch.hpp"
+#include "cpu/philox_batch.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
-// The CPU engine's thread team (host/spin_team.hpp): every item runs exactly once per run, over
+// The CPU engine's thread team (host/cpu/spin_team.hpp): every item runs exactly once per run, over
 // many runs and team sizes; items really run at the same time on different threads; an
 // exception in an item reaches the caller and leaves the team usable.
-#include "spin_team.hpp"
+#include "cpu/spin_team.hpp"
 
 #include <gtest/gtest.h>
 

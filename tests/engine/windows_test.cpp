@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "controls.hpp"
 #include "l5sim/checkpoint.hpp"
+#include "run/controls.hpp"
 #include "test_util.hpp"
 
 using namespace l5sim;

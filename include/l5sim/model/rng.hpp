@@ -31,7 +31,7 @@ struct Draw4 {
 
 /// The counter of the draw (stream, step, id, sub): its four words, in Philox's order. The one
 /// definition of the layout: model::philox and the CPU engine's vectorised batch
-/// (host/philox_batch.cpp) both build their counters here.
+/// (host/cpu/philox_batch.cpp) both build their counters here.
 struct Counter4 {
     uint32_t w[4];
 };

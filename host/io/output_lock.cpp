@@ -1,4 +1,4 @@
-#include "output_lock.hpp"
+#include "io/output_lock.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -10,10 +10,10 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "controls.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/network.hpp"
 #include "l5sim/spike_stream.hpp"
+#include "run/controls.hpp"
 
 namespace l5sim {
 

@@ -12,8 +12,8 @@
 #include <map>
 #include <sstream>
 
+#include "config/yaml_reader.hpp"
 #include "l5sim/error.hpp"
-#include "yaml_reader.hpp"
 
 namespace l5sim {
 

@@ -1,4 +1,4 @@
-#include "controls.hpp"
+#include "run/controls.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "spin_team.hpp"
+#include "cpu/spin_team.hpp"
 
 #include <cctype>
 #include <chrono>

@@ -18,11 +18,11 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "controls.hpp"
-#include "durable.hpp"
+#include "io/durable.hpp"
 #include "l5sim/build_info.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/spike_stream.hpp"
+#include "run/controls.hpp"
 
 namespace l5sim {
 

@@ -18,7 +18,8 @@
 #include <optional>
 #include <regex>
 
-#include "durable.hpp"
+#include "io/durable.hpp"
+#include "io/output_lock.hpp"
 #include "l5sim/build_info.hpp"
 #include "l5sim/checkpoint.hpp"
 #include "l5sim/config.hpp"
@@ -28,7 +29,6 @@
 #include "l5sim/output.hpp"
 #include "l5sim/simulation.hpp"
 #include "l5sim/sweep.hpp"
-#include "output_lock.hpp"
 
 namespace {
 

@@ -13,13 +13,13 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "durable.hpp"
+#include "io/durable.hpp"
+#include "io/output_lock.hpp"
+#include "io/summary_json.hpp"
 #include "l5sim/build_info.hpp"
 #include "l5sim/checkpoint.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/spike_stream.hpp"
-#include "output_lock.hpp"
-#include "summary_json.hpp"
 
 namespace fs = std::filesystem;
 

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "io/summary_json.hpp"
 #include "l5sim/build_info.hpp"
 #include "l5sim/devices.hpp"
 #include "l5sim/error.hpp"
@@ -19,7 +20,6 @@
 #include "l5sim/output.hpp"
 #include "l5sim/packed.hpp"
 #include "l5sim/sweep.hpp"
-#include "summary_json.hpp"
 
 namespace fs = std::filesystem;
 

@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <map>
 
+#include "config/yaml_reader.hpp"
 #include "l5sim/error.hpp"
-#include "yaml_reader.hpp"
 
 namespace l5sim {
 

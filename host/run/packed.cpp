@@ -8,15 +8,15 @@
 #include <chrono>
 #include <cstdint>
 
+#include "cpu/spin_team.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/network.hpp"
-#include "spin_team.hpp"
 
 namespace l5sim {
 
 namespace {
 
-// CPU members stepped on a thread team (host/spin_team.hpp), one member per thread at a time;
+// CPU members stepped on a thread team (host/cpu/spin_team.hpp), one member per thread at a time;
 // each member is single-threaded (its config has threads = 1), so it runs no loops of its own
 // in parallel.
 class CpuGroup final : public EngineGroup {

@@ -1,6 +1,7 @@
 // The CPU reference engine: OpenMP loops over the shared model functions, one loop per phase.
 // Deterministic for any thread count: per-cell work is independent, synaptic input is summed in
-// 64-bit fixed point with atomic integer adds, and each synapse has one writer per phase.
+// 32-bit fixed point (the delay rings, docs/ARCHITECTURE.md "Fixed point") with atomic integer
+// adds, and each synapse has one writer per phase.
 #include <omp.h>
 
 #include <algorithm>
@@ -9,14 +10,14 @@
 #include <cstring>
 #include <memory>
 
-#include "cpu_state.hpp"
+#include "cpu/cpu_state.hpp"
+#include "cpu/philox_batch.hpp"
+#include "cpu/spin_team.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/model/cell_step.hpp"
 #include "l5sim/model/poisson.hpp"
 #include "l5sim/model/rng.hpp"
 #include "l5sim/model_constants.hpp"
-#include "philox_batch.hpp"
-#include "spin_team.hpp"
 
 namespace l5sim::cpu {
 

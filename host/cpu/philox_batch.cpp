@@ -1,4 +1,4 @@
-#include "philox_batch.hpp"
+#include "cpu/philox_batch.hpp"
 
 #include "l5sim/model/rng.hpp"
 
