@@ -183,7 +183,7 @@ class CudaEngine final : public Engine {
         if (v.bg_soma.lambda != d.background_soma.lambda)
             background_rate_change(v.rem_soma, v.n, v.bg_soma.lambda, d.background_soma.lambda,
                                    cfg_.seed, stream, st, 0, stream_);
-        if (v.pyramidal && v.bg_dend.lambda != d.background_dendrite.lambda)
+        if (v.has_dendrite && v.bg_dend.lambda != d.background_dendrite.lambda)
             background_rate_change(v.rem_dend, v.n, v.bg_dend.lambda, d.background_dendrite.lambda,
                                    cfg_.seed, stream, st, 1, stream_);
         v.bg_soma = d.background_soma;
@@ -417,7 +417,7 @@ void CudaEngine::init_population(uint32_t p) {
     const uint32_t n = c.n;
     v.n = n;
     v.index = p;
-    v.pyramidal = c.type == CellType::pyramidal;
+    v.has_dendrite = c.caps.has_dendrite;
     v.soma = model::make_izh_constants(c.soma, cfg_.dt_ms);
     v.coupling = c.coupling;
     v.adapt_increment = static_cast<float>(c.adapt_increment_nS);
@@ -436,7 +436,7 @@ void CudaEngine::init_population(uint32_t p) {
     v.g_adapt = init(InitVar::g_adapt);
     v.i_ext = alloc_floats(d, n, 0);
     v.rem_soma = alloc_floats(d, n, model::poisson_never());
-    if (v.pyramidal) {
+    if (v.has_dendrite) {
         v.dend = model::make_dendrite_constants(c.dendrite, cfg_.dt_ms);
         v.v_d = init(InitVar::v_d);
         v.u_d = init(InitVar::u_d);

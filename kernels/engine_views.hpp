@@ -30,8 +30,8 @@ inline constexpr int kMaxTraces = 4;
 
 struct PopView {
     uint32_t n = 0;
-    uint32_t index = 0;  // population number (random stream ids)
-    bool pyramidal = false;
+    uint32_t index = 0;         // population number (random stream ids)
+    bool has_dendrite = false;  // CellCaps (a type that does not adapt: adapt_increment 0)
     model::IzhConstants soma{};
     model::DendriteConstants dend{};
     model::Coupling coupling = model::Coupling::stochastic;
@@ -41,7 +41,7 @@ struct PopView {
     // soma
     float *v, *u, *g_ampa, *g_nmda, *g_nmda_bg, *g_gaba, *g_adapt, *i_ext;
     float* rem_soma;  // background: steps to the next input spike (model/poisson.hpp)
-    // dendrite (pyramidal only; null otherwise)
+    // dendrite (has_dendrite only; null otherwise)
     float *v_d, *u_d, *g_ampa_d, *g_nmda_d, *g_gaba_d, *i_ext_d, *gamma;
     float* rem_dend;
     uint32_t* history;

@@ -55,17 +55,22 @@ __device__ __forceinline__ void record_spikes(const PopView& p, bool spiked, uin
     }
 }
 
-// Phase 1 on loaded values: spike test and reset with the c, d chosen in the previous step,
-// BAP history, g_adapt, the calcium-spike counter. Interneurons keep no history.
+// Phase 1 on loaded values (model::spike_phase): spike test and reset with the c, d chosen in
+// the previous step, adaptation jump, BAP history; the calcium-spike counter. Every type takes
+// the adaptation jump here: a type that does not adapt has an increment of 0 and g_adapt at +0
+// throughout (its init key does not exist), so +0 + 0 leaves it +0, the CPU engine's result,
+// and the kernels test one flag, not two (measured: a second flag costs 1-2 registers in the
+// window kernels).
 __device__ __forceinline__ bool spike_test(const PopView& p, bool burst, float* v, float* u,
                                            float* g_adapt, uint32_t* history) {
-    const bool spiked = model::soma_reset(p.soma, burst, v, u);
-    if (p.pyramidal) {
-        *history = model::advance_history(*history, spiked);
-        if (spiked) {
-            *g_adapt = *g_adapt + p.adapt_increment;
-            if (burst) atomicAdd(&p.counters[1], 1ull);
-        }
+    bool spiked;
+    if (p.has_dendrite) {
+        spiked = model::spike_phase(p.soma, true, true, burst, p.adapt_increment, v, u, g_adapt,
+                                    history);
+        if (spiked && burst) atomicAdd(&p.counters[1], 1ull);
+    } else {
+        spiked = model::spike_phase(p.soma, false, true, false, p.adapt_increment, v, u, g_adapt,
+                                    history);
     }
     return spiked;
 }
@@ -102,18 +107,18 @@ __device__ __forceinline__ void detect_cell(const PopView& p, uint32_t i) {
     const uint32_t step = *p.step;
     bool spiked = false;
     if (i < p.n) {
-        const bool burst = p.pyramidal && p.burst[i];
+        const bool burst = p.has_dendrite && p.burst[i];
         float v = p.v[i], u = p.u[i];
-        float g_adapt = p.pyramidal ? p.g_adapt[i] : 0.0f;
-        uint32_t history = p.pyramidal ? p.history[i] : 0u;
+        float g_adapt = p.g_adapt[i];
+        uint32_t history = p.has_dendrite ? p.history[i] : 0u;
         Traces tr;
         load_traces(p, i, &tr);
         spiked = spike_test(p, burst, &v, &u, &g_adapt, &history);
-        if (p.pyramidal) p.history[i] = history;
+        if (p.has_dendrite) p.history[i] = history;
         if (spiked) {
             p.v[i] = v;
             p.u[i] = u;
-            if (p.pyramidal) p.g_adapt[i] = g_adapt;
+            p.g_adapt[i] = g_adapt;
         }
         store_traces(p, i, tr, spiked);
     }
@@ -141,7 +146,7 @@ __device__ __forceinline__ void load_cell(const PopView& p, uint32_t i, bool wit
     s->rem_d = s->v_d = s->u_d = s->gamma = s->i_dend = 0;
     s->history = 0;
     s->burst = false;
-    if (p.pyramidal) {
+    if (p.has_dendrite) {
         s->c.gad = p.g_ampa_d[i];
         s->c.gnd = p.g_nmda_d[i];
         s->c.ggd = p.g_gaba_d[i];
@@ -165,7 +170,7 @@ __device__ __forceinline__ void store_cell(const PopView& p, uint32_t i, bool wi
     p.rem_soma[i] = s.rem_s;
     p.v[i] = s.v;
     p.u[i] = s.u;
-    if (p.pyramidal) {
+    if (p.has_dendrite) {
         p.g_ampa_d[i] = s.c.gad;
         p.g_nmda_d[i] = s.c.gnd;
         p.g_gaba_d[i] = s.c.ggd;
@@ -207,12 +212,12 @@ __device__ __forceinline__ void step_cell(const PopView& p, const InputSet& in,
         model::add_arrivals(&s->c, x.dendrite, x.f_ampa, x.f_nmda, x.f_gaba,
                             model::from_fixed(raw[j], x.ns_per_fixed));
     }
-    model::add_background(&s->c, p.bg_soma, p.bg_dend, p.pyramidal, seed, p.index, step, i,
+    model::add_background(&s->c, p.bg_soma, p.bg_dend, p.has_dendrite, seed, p.index, step, i,
                           &s->rem_s, &s->rem_d);
     model::decay_inputs(&s->c, p.rc);
     s->g_adapt = model::decay(s->g_adapt, p.adapt_decay);
     s->burst = false;
-    if (p.pyramidal)
+    if (p.has_dendrite)
         s->burst = model::dendrite_phase(p.dend, p.rc, p.coupling, s->c, s->history, s->gamma,
                                          s->i_dend, seed, p.index, step, i, &s->v_d, &s->u_d);
     const model::SomaConductances gs{s->c.ga, s->c.gn, s->c.gnb, s->c.gg, s->g_adapt};

@@ -50,9 +50,11 @@ except ImportError:  # pragma: no cover - the message is the point
     sys.exit("plot.py: needs h5py and PyYAML (scripts/install_deps.sh, or pip install h5py "
              "pyyaml numpy matplotlib)")
 
-# Fixed colours for the model's populations, tab10 for any other name.
-POP_COLOURS = {"PYR": "#1f5fa8", "PV": "#d62728", "SOM": "#2ca02c"}
-OTHER_COLOURS = ["#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+# One colour per cell type (populations.<name>.type; every type of the registry, `l5sim info
+# --cell-types`, has one: tests/python/test_plot.py checks it); a second population of a type gets
+# a lighter shade of it; a type not listed here gets one of OTHER_COLOURS.
+TYPE_COLOURS = {"pyramidal": "#1f5fa8", "pv": "#d62728", "som": "#2ca02c", "vip": "#9467bd"}
+OTHER_COLOURS = ["#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 # Readable labels for probe variables (units from MODEL.md).
 VAR_LABELS = {  # in the order panels are drawn
@@ -68,15 +70,29 @@ class InputError(Exception):
     """A missing or unreadable input file; exit code 2."""
 
 
-def colour_map(names):
-    out, k = {}, 0
+def lighter(hex_colour, k):
+    """hex_colour mixed with white: 0 (itself) up to 0.6 (pale) as k grows."""
+    f = min(0.6, 0.3 * k)
+    rgb = [int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + (255 - c) * f):02x}" for c in rgb)
+
+
+def colour_map(names, types=None):
+    """Population name -> colour, by cell type (types: name -> type; missing: pyramidal)."""
+    out, used, other = {}, {}, {}
     for name in names:
-        if name in POP_COLOURS:
-            out[name] = POP_COLOURS[name]
-        else:
-            out[name] = OTHER_COLOURS[k % len(OTHER_COLOURS)]
-            k += 1
+        t = (types or {}).get(name, "pyramidal")
+        if t not in TYPE_COLOURS and t not in other:
+            other[t] = OTHER_COLOURS[len(other) % len(OTHER_COLOURS)]
+        base = TYPE_COLOURS.get(t) or other[t]
+        out[name] = lighter(base, used.get(t, 0))
+        used[t] = used.get(t, 0) + 1
     return out
+
+
+def fmt_cv(cv):
+    """The CV of ISIs, or n/a where no cell fired 3 spikes."""
+    return "n/a" if cv != cv else f"{cv:.2f}"
 
 
 def open_h5(path):
@@ -121,18 +137,30 @@ def population_types(summary, resolved):
 
 
 def schedule_windows(resolved, duration):
-    """The schedule's windows as (start ms, stop ms, label), clipped to the run."""
+    """The schedule's windows and the step and pulse-train injections' on-times as (start ms,
+    stop ms, label), clipped to the run."""
     out = []
-    for e in ((resolved or {}).get("schedule") or []):
-        start, stop = float(e.get("start_ms", 0)), float(e.get("stop_ms", -1))
+
+    def add(start, stop, label):
         if stop < 0 or stop > duration:
             stop = duration
-        if start >= duration:
-            continue
+        if start < duration:
+            out.append((start, stop, label))
+
+    for e in ((resolved or {}).get("schedule") or []):
         op = "+=" if e.get("op") == "add" else "="
         cells = e.get("cells", "all")
         some = "" if cells == "all" else " (some cells)"
-        out.append((start, stop, f"{e['knob']} {op} {float(e['value']):g}{some}"))
+        add(float(e.get("start_ms", 0)), float(e.get("stop_ms", -1)),
+            f"{e['knob']} {op} {float(e['value']):g}{some}")
+    for inj in ((resolved or {}).get("injections") or []):
+        name = inj.get("name")
+        if inj.get("kind") not in ("step", "pulse_train"):
+            continue
+        pulses = " pulses" if inj.get("kind") == "pulse_train" else ""
+        add(float(inj.get("start_ms", 0)), float(inj.get("stop_ms", -1)),
+            f"injection {name}: {float(inj.get('amplitude_pA', 0)):g} pA{pulses} into "
+            f"{inj.get('population')} {inj.get('compartment', 'soma')}")
     return out
 
 
@@ -143,7 +171,7 @@ def epochs(windows, duration):
     for a, b in zip(edges[:-1], edges[1:]):
         if b > a:
             inside = [w[2] for w in windows if w[0] <= a and w[1] >= b]
-            out.append((a, b, "; ".join(inside) or "no schedule window open"))
+            out.append((a, b, "; ".join(inside) or "no window open"))
     return out
 
 
@@ -315,7 +343,7 @@ def plot_rates(pops, colours, duration, bin_ms, smooth_ms, path, windows=(), not
         ax.legend(loc="upper right", fontsize=8, frameon=False, ncol=3)
     axes[-1, 0].set_xlabel("time (ms)")
     axes[-1, 0].set_xlim(0, duration)
-    axes[0, 0].set_title("Population rates" + (" (shaded: schedule windows)" if windows else ""))
+    axes[0, 0].set_title("Population rates" + (" (shaded: schedule and injection windows)" if windows else ""))
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
@@ -556,27 +584,30 @@ def main(argv=None):
         flags = {p["name"]: burst_flags(p["t"], p["ids"]) for p in pops}
         lines, notes = [], {}
         for p in pops:
-            pyramidal = types.get(p["name"], "pyramidal") == "pyramidal"
-            ca = (((summary or {}).get("populations") or {}).get(p["name"]) or {}).get(
-                "calcium_fraction")
+            # Burst and calcium-triggered fractions for types with a dendrite only: summary.json
+            # gives those a calcium fraction (null otherwise); without it, pyramidal ones.
+            entry = ((summary or {}).get("populations") or {}).get(p["name"])
+            ca = (entry or {}).get("calcium_fraction")
+            pyramidal = ca is not None if entry else \
+                types.get(p["name"], "pyramidal") == "pyramidal"
             def describe(t_a, t_b):
                 rate, bf, cv = spike_stats(p, t_a, t_b, flags[p["name"]])
                 text = f"{rate:8.2f} Hz"
                 if pyramidal:
                     text += f"  burst fraction {bf:.2f}"
-                return text + f"  CV of ISIs {cv:.2f}"
+                return text + f"  CV of ISIs {fmt_cv(cv)}"
             whole = describe(0.0, duration)
             extra = f"  calcium-triggered {ca:.2f}" if pyramidal and ca is not None else ""
             lines.append(f"{p['name']:>6}: {p['n']:8d} cells {p['t'].size:9d} spikes "
                          f"{whole}{extra}")
             rate, bf, cv = spike_stats(p, 0.0, duration, flags[p["name"]])
             notes[p["name"]] = (f", burst fraction {bf:.2f}" if pyramidal else "") + (
-                f", calcium-triggered {ca:.2f}" if extra else "") + f", CV of ISIs {cv:.2f}"
+                f", calcium-triggered {ca:.2f}" if extra else "") + f", CV of ISIs {fmt_cv(cv)}"
             if windows:
                 for e_a, e_b, label in epochs(windows, duration):
                     lines.append(f"        {e_a:7.0f}-{e_b:<7.0f} ms:{describe(e_a, e_b)}  "
                                  f"({label})")
-        colours = colour_map([p["name"] for p in pops])
+        colours = colour_map([p["name"] for p in pops], types)
         written = []
         plot_raster(pops, colours, t0, t1, a.max_cells, os.path.join(figdir, "raster.png"))
         written.append("raster.png")

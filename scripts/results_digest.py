@@ -5,7 +5,7 @@
     scripts/results_digest.py --out after.json           # after it
     scripts/results_digest.py --compare before.json after.json
 
-Runs configs/quickstart.yaml, configs/sheet.yaml and configs/paper/*.yaml (sweeps whole, every
+Runs configs/*.yaml and configs/paper/*.yaml (sweeps whole, every
 replica) with the CPU engine on 1 and on 2 threads (--threads), and records the SHA-256 of every
 spikes.h5, probes.h5 and weights.h5 (their bytes: l5sim writes them deterministically) and of
 every summary.json with its timings (at any depth), version and git hash taken out. --compare
@@ -26,8 +26,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
 
 def configs():
-    return [os.path.join(ROOT, "configs", "quickstart.yaml"),
-            os.path.join(ROOT, "configs", "sheet.yaml")] + \
+    return sorted(glob.glob(os.path.join(ROOT, "configs", "*.yaml"))) + \
         sorted(glob.glob(os.path.join(ROOT, "configs", "paper", "*.yaml")))
 
 
@@ -96,7 +95,10 @@ def compare(a_path, b_path):
         b = json.load(f)
     differ = 0
     same = 0
-    for run in sorted(set(a["runs"]) | set(b["runs"])):
+    for run in sorted(set(a["runs"]) ^ set(b["runs"])):
+        print("ONLY IN %s %s (a config added or removed; not compared)" %
+              (a_path if run in a["runs"] else b_path, run))
+    for run in sorted(set(a["runs"]) & set(b["runs"])):
         fa, fb = a["runs"].get(run, {}), b["runs"].get(run, {})
         for rel in sorted(set(fa) | set(fb)):
             if fa.get(rel) != fb.get(rel):
@@ -121,8 +123,9 @@ def main():
         sys.exit(compare(*args.compare))
     if not args.out:
         ap.error("--out FILE or --compare A B")
-    commit = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
-                            capture_output=True, text=True).stdout.strip()
+    # The binary's own build (l5sim info: "l5sim VERSION (git HASH, TYPE)"), not this checkout's.
+    info = subprocess.run([args.bin, "info"], capture_output=True, text=True).stdout
+    commit = info.split("(git ", 1)[1].split(",", 1)[0] if "(git " in info else "unknown"
     threads = [int(t) for t in args.threads.split(",")]
     runs = run_all(args.bin, threads, args.quick)
     with open(args.out, "w") as f:

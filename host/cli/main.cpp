@@ -21,6 +21,7 @@
 #include "io/durable.hpp"
 #include "io/output_lock.hpp"
 #include "l5sim/build_info.hpp"
+#include "l5sim/cell_types.hpp"
 #include "l5sim/checkpoint.hpp"
 #include "l5sim/config.hpp"
 #include "l5sim/devices.hpp"
@@ -222,7 +223,7 @@ void print_summary(const Simulation& sim, const std::vector<PopulationSummary>& 
     for (size_t p = 0; p < summaries.size(); ++p) {
         const auto& s = summaries[p];
         std::string fractions;
-        if (cfg.populations[p].type == CellType::pyramidal) {
+        if (cfg.populations[p].caps.has_dendrite) {
             fractions = s.burst_fraction
                             ? fmt::format("  burst fraction {:.2f}", *s.burst_fraction)
                             : std::string("  burst fraction n/a (spikes not recorded)");
@@ -609,6 +610,10 @@ int main(int argc, char** argv) {
     auto* info = app.add_subcommand("info", "build, engines and devices");
     bool bandwidth = false;
     info->add_flag("--bandwidth", bandwidth, "measure the device's copy bandwidth");
+    bool cell_type_tables = false;
+    info->add_flag("--cell-types", cell_type_tables,
+                   "print the cell-type registry: capabilities and every default (Markdown, as in "
+                   "configs/README.md)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -621,6 +626,10 @@ int main(int argc, char** argv) {
         if (*run) return cmd_run(ra, command_line);
         if (*resume) return cmd_resume(rs, command_line);
         if (*validate) return cmd_validate(vconfig, vsets);
+        if (*info && cell_type_tables) {
+            std::cout << cell_types_markdown();
+            return 0;
+        }
         if (*info) return cmd_info(bandwidth);
     } catch (const ConfigError& e) {
         std::cerr << "l5sim: error: " << e.what() << "\n";

@@ -46,17 +46,7 @@ constexpr double kBig = 1e300;
 constexpr double kMaxRateHz = 1e6;       // background rate_hz, and its schedule knob
 constexpr double kMaxAmplitudePa = 1e7;  // injection amplitude_pA, and its schedule knob
 
-model::IzhParams soma_defaults(CellType t) {
-    model::IzhParams p;  // PYR soma (MODEL.md section 2)
-    if (t == CellType::pv) {
-        p = {20, 1, -55, -40, 25, 0.15, 8, -55, 200, -55, 200};
-    } else if (t == CellType::som) {
-        p = {100, 1, -56, -42, 40, 0.03, 8, -53, 20, -53, 20};
-    }
-    return p;
-}
-
-void read_soma(MapReader r, model::IzhParams& p, bool pyramidal) {
+void read_soma(MapReader r, model::IzhParams& p, bool has_dendrite) {
     p.C = r.positive("C_pF", p.C);
     p.k = r.positive("k_nS_per_mV", p.k);
     p.v_r = r.number("v_r_mV", p.v_r, -200, 100);
@@ -66,7 +56,7 @@ void read_soma(MapReader r, model::IzhParams& p, bool pyramidal) {
     p.b = r.number("b_nS", p.b, -kBig, kBig, "a number");
     p.c = r.number("c_mV", p.c, -200, 100);
     p.d = r.number("d_pA", p.d, -kBig, kBig, "a number");
-    if (pyramidal) {
+    if (has_dendrite) {
         p.c_burst = r.number("c_burst_mV", p.c_burst, -200, 100);
         p.d_burst = r.number("d_burst_pA", p.d_burst, -kBig, kBig, "a number");
     } else {
@@ -105,69 +95,74 @@ PoissonSource read_poisson(MapReader r, PoissonSource def) {
 PopulationConfig read_population(MapReader r, const std::string& name, double dt) {
     PopulationConfig p;
     p.name = name;
-    const std::string type =
-        r.choice("type", "pyramidal",
-                 {cell_type_name(CellType::pyramidal), cell_type_name(CellType::pv),
-                  cell_type_name(CellType::som)});
-    p.type = type == cell_type_name(CellType::pv)    ? CellType::pv
-             : type == cell_type_name(CellType::som) ? CellType::som
-                                                     : CellType::pyramidal;
-    p.n = static_cast<uint32_t>(r.integer("n", 0, 1, 2000000000));
-    const bool pyr = p.type == CellType::pyramidal;
-    p.soma = soma_defaults(p.type);
-    read_soma(r.map("soma"), p.soma, pyr);
-    if (pyr) {
+    // The type's row of the registry (l5sim/cell_types.hpp) gives every default and says which
+    // keys exist: a key of a capability the type lacks is an unknown key.
+    std::vector<std::string> types;
+    for (const auto& t : cell_types()) types.push_back(t.name);
+    p.type = r.choice("type", types.front(), types);
+    const CellTypeInfo& t = cell_type(p.type);
+    p.caps = t.caps;
+    p.n = static_cast<uint32_t>(r.integer("n", p.n, 1, 2000000000));
+    const bool dend = t.caps.has_dendrite;
+    p.soma = t.soma;
+    read_soma(r.map("soma"), p.soma, dend);
+    p.dendrite = t.dendrite;
+    if (dend) {
         read_dendrite(r.map("dendrite"), p.dendrite);
         MapReader c = r.map("coupling");
-        p.coupling = c.choice("mode", "stochastic", {"stochastic", "scaled"}) == "scaled"
+        const char* mode_def = t.stochastic_coupling ? "stochastic" : "scaled";
+        p.coupling = c.choice("mode", mode_def, {"stochastic", "scaled"}) == "scaled"
                          ? model::Coupling::scaled
                          : model::Coupling::stochastic;
-        p.gamma = c.number("gamma", 0.5, 0, 1, "a probability in [0, 1]");
+        p.gamma = c.number("gamma", t.gamma, 0, 1, "a probability in [0, 1]");
         c.finish();
+    }
+    if (t.caps.adapts) {
         MapReader a = r.map("adaptation");
-        p.adapt_increment_nS = a.number("increment_nS", 0.065, 0, kBig);
-        p.adapt_tau_ms = a.number("tau_ms", 2000, dt, kBig, "a time constant >= dt_ms");
-        p.adapt_E_mV = a.number("E_mV", -80, -200, 100);
+        p.adapt_increment_nS = a.number("increment_nS", t.adaptation.increment_nS, 0, kBig);
+        p.adapt_tau_ms =
+            a.number("tau_ms", t.adaptation.tau_ms, dt, kBig, "a time constant >= dt_ms");
+        p.adapt_E_mV = a.number("E_mV", t.adaptation.E_mV, -200, 100);
         a.finish();
     } else {
         p.adapt_increment_nS = 0;
+        p.adapt_tau_ms = 2000;  // g_adapt stays 0: its decay changes nothing
     }
     {
         // After soma and dendrite: their v_r and E_L are the default starting potentials.
         using model::InitVar;
+        enum class Needs { nothing, dendrite, adaptation };
         struct Key {
             const char* name;
             InitVar var;
             double def, lo, hi;
-            bool pyramidal_only;
+            Needs needs;
         };
         const Key keys[] = {
-            {"v_mV", InitVar::v, p.soma.v_r, -200, 100, false},
-            {"u_pA", InitVar::u, 0, -1e6, 1e6, false},
-            {"g_ampa_nS", InitVar::g_ampa, 0, 0, 1e6, false},
-            {"g_nmda_nS", InitVar::g_nmda, 0, 0, 1e6, false},
-            {"g_nmda_bg_nS", InitVar::g_nmda_bg, 0, 0, 1e6, false},
-            {"g_gaba_nS", InitVar::g_gaba, 0, 0, 1e6, false},
-            {"g_adapt_nS", InitVar::g_adapt, 0, 0, 1e6, true},
-            {"v_d_mV", InitVar::v_d, p.dendrite.E_Ld, -200, 100, true},
-            {"u_d_pA", InitVar::u_d, 0, -1e6, 1e6, true},
-            {"g_ampa_d_nS", InitVar::g_ampa_d, 0, 0, 1e6, true},
-            {"g_nmda_d_nS", InitVar::g_nmda_d, 0, 0, 1e6, true},
-            {"g_gaba_d_nS", InitVar::g_gaba_d, 0, 0, 1e6, true},
+            {"v_mV", InitVar::v, p.soma.v_r, -200, 100, Needs::nothing},
+            {"u_pA", InitVar::u, 0, -1e6, 1e6, Needs::nothing},
+            {"g_ampa_nS", InitVar::g_ampa, 0, 0, 1e6, Needs::nothing},
+            {"g_nmda_nS", InitVar::g_nmda, 0, 0, 1e6, Needs::nothing},
+            {"g_nmda_bg_nS", InitVar::g_nmda_bg, 0, 0, 1e6, Needs::nothing},
+            {"g_gaba_nS", InitVar::g_gaba, 0, 0, 1e6, Needs::nothing},
+            {"g_adapt_nS", InitVar::g_adapt, 0, 0, 1e6, Needs::adaptation},
+            {"v_d_mV", InitVar::v_d, p.dendrite.E_Ld, -200, 100, Needs::dendrite},
+            {"u_d_pA", InitVar::u_d, 0, -1e6, 1e6, Needs::dendrite},
+            {"g_ampa_d_nS", InitVar::g_ampa_d, 0, 0, 1e6, Needs::dendrite},
+            {"g_nmda_d_nS", InitVar::g_nmda_d, 0, 0, 1e6, Needs::dendrite},
+            {"g_gaba_d_nS", InitVar::g_gaba_d, 0, 0, 1e6, Needs::dendrite},
         };
         MapReader in = r.map("init");
         for (const Key& k : keys) {
-            if (k.pyramidal_only && !pyr) continue;
+            if (k.needs == Needs::dendrite && !dend) continue;
+            if (k.needs == Needs::adaptation && !t.caps.adapts) continue;
             p.init[int(k.var)] = in.distribution(k.name, k.def, k.lo, k.hi);
         }
         in.finish();
     }
     MapReader bg = r.map("background");
-    p.background_soma =
-        read_poisson(bg.map("soma"), pyr ? PoissonSource{600, 1} : PoissonSource{600, 0.02});
-    if (pyr) {
-        p.background_dendrite = read_poisson(bg.map("dendrite"), PoissonSource{50, 1});
-    }
+    p.background_soma = read_poisson(bg.map("soma"), t.background_soma);
+    if (dend) p.background_dendrite = read_poisson(bg.map("dendrite"), t.background_dendrite);
     bg.finish();
     r.finish();
     return p;
@@ -200,7 +195,8 @@ StdpConfig read_stdp(MapReader r) {
     s.a_minus_ratio = r.number("A_minus_ratio", s.a_minus_ratio, 0, 100);
     s.a3_plus_rel = r.number("A3_plus", s.a3_plus_rel, 0, 1, "a fraction of w_max in [0, 1]");
     s.a3_minus_rel = r.number("A3_minus", s.a3_minus_rel, 0, 1, "a fraction of w_max in [0, 1]");
-    s.w_max_nS = r.number("w_max_nS", 0, 0, kBig, "a weight >= 0 (0: w_max_factor x initial max)");
+    s.w_max_nS =
+        r.number("w_max_nS", s.w_max_nS, 0, kBig, "a weight >= 0 (0: w_max_factor x initial max)");
     s.w_max_factor = r.positive("w_max_factor", s.w_max_factor);
     s.eta = r.number("eta", s.eta, 0, kBig);
     r.finish();
@@ -225,12 +221,12 @@ ProjectionConfig read_projection(MapReader r, const std::string& name, const Con
     const auto& tgt = c.populations[p.target];
     const std::string comp = r.choice("compartment", "soma", {"soma", "dendrite"});
     p.compartment = comp == "dendrite" ? Compartment::dendrite : Compartment::soma;
-    if (p.compartment == Compartment::dendrite && tgt.type != CellType::pyramidal)
+    if (p.compartment == Compartment::dendrite && !tgt.caps.has_dendrite)
         r.fail("compartment", "soma (target population " + tgt.name + " has no dendrite)");
     MapReader rec = r.map("receptors");
-    p.ampa = rec.number("ampa", 0, 0, kBig);
-    p.nmda = rec.number("nmda", 0, 0, kBig);
-    p.gaba = rec.number("gaba_a", 0, 0, kBig);
+    p.ampa = rec.number("ampa", p.ampa, 0, kBig);
+    p.nmda = rec.number("nmda", p.nmda, 0, kBig);
+    p.gaba = rec.number("gaba_a", p.gaba, 0, kBig);
     if (p.ampa == 0 && p.nmda == 0 && p.gaba == 0)
         rec.fail_here("at least one receptor factor > 0 (ampa, nmda, gaba_a)");
     rec.finish();
@@ -243,7 +239,7 @@ ProjectionConfig read_projection(MapReader r, const std::string& name, const Con
         con.fail("rule", "sparse (layout sheet uses sparse fixed in-degree)");
     if (p.rule == ConnRule::sparse && !sheet)
         con.fail("rule", "dense (sparse connectivity needs network.layout: sheet)");
-    p.A = con.number("A", 1, 0, kBig);
+    p.A = con.number("A", p.A, 0, kBig);
     p.sigma = con.positive("sigma", sheet ? 0.05 : 0.5);
     // The dense ring keeps each cell's connection to itself by default, as the reference
     // implementation does (its Gaussian weight matrices keep their diagonal; MODEL.md section
@@ -255,16 +251,16 @@ ProjectionConfig read_projection(MapReader r, const std::string& name, const Con
         con.fail("autapses", "true: population " + tgt.name +
                                  " has one cell, and no source but itself to draw");
     if (p.rule == ConnRule::sparse) {
-        p.K = static_cast<uint32_t>(con.integer("K", 100, 1, 1000000));
+        p.K = static_cast<uint32_t>(con.integer("K", p.K, 1, 1000000));
         p.dense_equivalent_sources =
             static_cast<uint32_t>(con.integer("dense_equivalent_sources", 200, 1, 100000000));
-        p.dense_equivalent_sigma = con.positive("dense_equivalent_sigma", 0.5);
+        p.dense_equivalent_sigma = con.positive("dense_equivalent_sigma", p.dense_equivalent_sigma);
     }
     con.finish();
     MapReader d = r.map("delay");
     if (sheet) {
         p.delay_min_ms = read_delay(d, "min_ms", 1.0, c.dt_ms, false);
-        p.conduction_speed = d.positive("speed_per_ms", 0.1);
+        p.conduction_speed = d.positive("speed_per_ms", p.conduction_speed);
         // The farthest torus point is sqrt(2)/2 away; its delay must fit 8 bits of steps.
         const double max_steps = std::round(p.delay_min_ms / c.dt_ms) +
                                  std::ceil(0.70711 / (p.conduction_speed * c.dt_ms));
@@ -276,7 +272,7 @@ ProjectionConfig read_projection(MapReader r, const std::string& name, const Con
         p.delay_ms = read_delay(d, "ms", 0.0, c.dt_ms, true);
     }
     d.finish();
-    p.gain = r.number("gain", 1, 0, kBig);
+    p.gain = r.number("gain", p.gain, 0, kBig);
     if (r.has("stdp")) p.stdp = read_stdp(r.map("stdp"));
     r.finish();
     return p;
@@ -301,7 +297,7 @@ void check_name(MapReader& r, const std::string& key, const std::string& name, c
 std::vector<std::string> knob_names(const Config& c) {
     std::vector<std::string> k;
     for (const auto& p : c.populations) {
-        if (p.type == CellType::pyramidal) {
+        if (p.caps.has_dendrite) {
             k.push_back(p.name + ".gamma");
             k.push_back(p.name + ".background.dendrite.rate_hz");
         }
@@ -323,19 +319,19 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
     r.skip("provenance");  // written by `l5sim run` into config.resolved.yaml; informative only
     {
         MapReader s = r.map("simulation");
-        c.dt_ms = s.positive("dt_ms", 0.1, 1.0);
-        c.duration_ms = s.positive("duration_ms", 1000);
+        c.dt_ms = s.positive("dt_ms", c.dt_ms, 1.0);
+        c.duration_ms = s.positive("duration_ms", c.duration_ms);
         if (c.duration_ms < c.dt_ms)
             s.fail("duration_ms",
                    "a duration >= dt_ms (" + config_detail::format_number(c.dt_ms) + " ms)");
         if (c.duration_ms / c.dt_ms > double(kMaxRunSteps))
             s.fail("duration_ms", "at most 10^13 steps of dt_ms (" +
                                       config_detail::format_number(c.dt_ms * 1e13) + " ms)");
-        c.seed = static_cast<uint64_t>(s.integer("seed", 1, 0, INT64_MAX));
-        c.threads = static_cast<int>(s.integer("threads", 0, 0, 4096));
+        c.seed = static_cast<uint64_t>(s.integer("seed", c.seed, 0, INT64_MAX));
+        c.threads = static_cast<int>(s.integer("threads", c.threads, 0, 4096));
         {
             MapReader h = s.map("health");
-            c.health.max_rate_hz = h.number("max_rate_hz", 1000, 0, 1e6);
+            c.health.max_rate_hz = h.number("max_rate_hz", c.health.max_rate_hz, 0, 1e6);
             c.health.check_every_ms =
                 h.number("check_every_ms", 100, c.dt_ms, kBig, "an interval >= dt_ms");
             h.finish();
@@ -352,17 +348,20 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
     {
         MapReader s = r.map("synapses");
         MapReader a = s.map("ampa");
-        c.synapses.tau_ampa_ms = a.number("tau_ms", 6, c.dt_ms, kBig, "a time constant >= dt_ms");
-        c.synapses.E_ampa_mV = a.number("E_mV", 0, -200, 100);
+        c.synapses.tau_ampa_ms =
+            a.number("tau_ms", c.synapses.tau_ampa_ms, c.dt_ms, kBig, "a time constant >= dt_ms");
+        c.synapses.E_ampa_mV = a.number("E_mV", c.synapses.E_ampa_mV, -200, 100);
         a.finish();
         MapReader n = s.map("nmda");
-        c.synapses.tau_nmda_ms = n.number("tau_ms", 100, c.dt_ms, kBig, "a time constant >= dt_ms");
-        c.synapses.E_nmda_mV = n.number("E_mV", 0, -200, 100);
-        c.synapses.nmda_soma_cap_nS = n.number("soma_cap_nS", 85, 0, kBig);
+        c.synapses.tau_nmda_ms =
+            n.number("tau_ms", c.synapses.tau_nmda_ms, c.dt_ms, kBig, "a time constant >= dt_ms");
+        c.synapses.E_nmda_mV = n.number("E_mV", c.synapses.E_nmda_mV, -200, 100);
+        c.synapses.nmda_soma_cap_nS = n.number("soma_cap_nS", c.synapses.nmda_soma_cap_nS, 0, kBig);
         n.finish();
         MapReader g = s.map("gaba_a");
-        c.synapses.tau_gaba_ms = g.number("tau_ms", 6, c.dt_ms, kBig, "a time constant >= dt_ms");
-        c.synapses.E_gaba_mV = g.number("E_mV", -75, -200, 100);
+        c.synapses.tau_gaba_ms =
+            g.number("tau_ms", c.synapses.tau_gaba_ms, c.dt_ms, kBig, "a time constant >= dt_ms");
+        c.synapses.E_gaba_mV = g.number("E_mV", c.synapses.E_gaba_mV, -200, 100);
         g.finish();
         s.finish();
     }
@@ -395,7 +394,7 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
             inj.compartment = ir.choice("compartment", "soma", {"soma", "dendrite"}) == "dendrite"
                                   ? Compartment::dendrite
                                   : Compartment::soma;
-            if (inj.compartment == Compartment::dendrite && pop.type != CellType::pyramidal)
+            if (inj.compartment == Compartment::dendrite && !pop.caps.has_dendrite)
                 ir.fail("compartment", "soma (population " + pop.name + " has no dendrite)");
             inj.cells = ir.id_list("cells", pop.n);
             const std::string kind =
@@ -403,7 +402,8 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
             inj.kind = kind == "step"          ? InjectionConfig::Kind::step
                        : kind == "pulse_train" ? InjectionConfig::Kind::pulse_train
                                                : InjectionConfig::Kind::constant;
-            inj.amplitude_pA = ir.number("amplitude_pA", 0, -kMaxAmplitudePa, kMaxAmplitudePa);
+            inj.amplitude_pA =
+                ir.number("amplitude_pA", inj.amplitude_pA, -kMaxAmplitudePa, kMaxAmplitudePa);
             const bool timed = inj.kind != InjectionConfig::Kind::constant;
             inj.start_ms = timed ? ir.number("start_ms", 0, 0, kBig) : 0;
             inj.stop_ms =
@@ -411,8 +411,9 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
             if (inj.stop_ms >= 0 && inj.stop_ms <= inj.start_ms)
                 ir.fail("stop_ms", "a time after start_ms, or -1");
             if (inj.kind == InjectionConfig::Kind::pulse_train) {
-                inj.period_ms = ir.number("period_ms", 100, c.dt_ms, kBig, "a period >= dt_ms");
-                inj.width_ms = ir.number("width_ms", 10, c.dt_ms, inj.period_ms,
+                inj.period_ms =
+                    ir.number("period_ms", inj.period_ms, c.dt_ms, kBig, "a period >= dt_ms");
+                inj.width_ms = ir.number("width_ms", inj.width_ms, c.dt_ms, inj.period_ms,
                                          "a width >= dt_ms and <= period_ms");
             }
             for (const auto& other : c.injections)
@@ -458,8 +459,9 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
                     e.knob.rfind("injections.", 0) != 0)
                     sr.fail("value", "a value >= 0 for this knob");
             }
-            e.start_ms = sr.number("start_ms", 0, 0, kBig);
-            e.stop_ms = sr.number("stop_ms", -1, -1, kBig, "a time in ms (-1: until the end)");
+            e.start_ms = sr.number("start_ms", e.start_ms, 0, kBig);
+            e.stop_ms =
+                sr.number("stop_ms", e.stop_ms, -1, kBig, "a time in ms (-1: until the end)");
             if (e.stop_ms >= 0 && e.stop_ms <= e.start_ms)
                 sr.fail("stop_ms", "a time after start_ms, or -1");
             if (is_gamma) {
@@ -493,7 +495,7 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
                                 "each variable once ('" + p.variables[i] + "' is listed twice)");
             std::vector<std::string> allowed = {"v",         "u",      "g_ampa",  "g_nmda",
                                                 "g_nmda_bg", "g_gaba", "g_adapt", "i_ext"};
-            if (pop.type == CellType::pyramidal) {
+            if (pop.caps.has_dendrite) {
                 for (const char* v : {"v_d", "u_d", "g_ampa_d", "g_nmda_d", "g_gaba_d", "i_ext_d",
                                       "burst_mode", "gamma"})
                     allowed.push_back(v);
@@ -509,7 +511,8 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
                             "variables of " + pop.name + " (" + list + "); '" + v + "' is not one");
                 }
             }
-            p.every_steps = static_cast<uint32_t>(pr.integer("every_steps", 10, 1, 1000000000));
+            p.every_steps =
+                static_cast<uint32_t>(pr.integer("every_steps", p.every_steps, 1, 1000000000));
             c.recording.probes.push_back(p);
             pr.finish();
         }
@@ -525,8 +528,9 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
                     wr.fail("projection",
                             "a projection not recorded by another weights entry (" + name + " is)");
             w.projection = static_cast<uint32_t>(idx);
-            w.every_ms = wr.number("every_ms", 100, c.dt_ms, kBig, "an interval >= dt_ms");
-            w.max_synapses = static_cast<uint64_t>(wr.integer("max_synapses", 10000, 1, 100000000));
+            w.every_ms = wr.number("every_ms", w.every_ms, c.dt_ms, kBig, "an interval >= dt_ms");
+            w.max_synapses =
+                static_cast<uint64_t>(wr.integer("max_synapses", w.max_synapses, 1, 100000000));
             c.recording.weights.push_back(w);
             wr.finish();
         }

@@ -149,36 +149,57 @@ L5_CPU_LOOP void flag_bap_window(const model::DendriteConstants k,
     for (int64_t i = 0; i < count; ++i) flags[i] = model::bap_window_open(k, history[i]) ? 1 : 0;
 }
 
-// Phase 1's spike test and reset for `count` interneurons (regular c, d), vectorised.
+// Phase 1 (model::spike_phase) for `count` cells without a dendrite or adaptation: spike test
+// and reset with the regular c, d; vectorised.
 L5_CPU_LOOP void reset_block(const model::IzhConstants k, float* __restrict v, float* __restrict u,
                              uint8_t* __restrict spiked, int64_t count) {
     for (int64_t i = 0; i < count; ++i) {
-        float vi = v[i], ui = u[i];
-        const bool sp = model::soma_reset(k, false, &vi, &ui);
+        float vi = v[i], ui = u[i], gi = 0.0f;
+        uint32_t hi = 0;
+        const bool sp = model::spike_phase(k, false, false, false, 0.0f, &vi, &ui, &gi, &hi);
         v[i] = vi;
         u[i] = ui;
         spiked[i] = sp;
     }
 }
 
-// Phase 1 for `count` pyramidal cells: spike test and reset (burst-mode c, d chosen by the
-// previous step's dendrite), spike history, adaptation jump; vectorised. Returns the number of
-// calcium-triggered (burst-mode) spikes.
-L5_CPU_LOOP int64_t reset_pyramidal_block(const model::IzhConstants k, float adapt_increment,
-                                          const uint8_t* __restrict burst, float* __restrict v,
-                                          float* __restrict u, uint32_t* __restrict history,
-                                          float* __restrict g_adapt, uint8_t* __restrict spiked,
-                                          int64_t count) {
+// Phase 1 (model::spike_phase) for `count` adapting cells without a dendrite: spike test, reset
+// with the regular c, d, adaptation jump; vectorised.
+L5_CPU_LOOP void reset_adapting_block(const model::IzhConstants k, float adapt_increment,
+                                      float* __restrict v, float* __restrict u,
+                                      float* __restrict g_adapt, uint8_t* __restrict spiked,
+                                      int64_t count) {
+    for (int64_t i = 0; i < count; ++i) {
+        float vi = v[i], ui = u[i], gi = g_adapt[i];
+        uint32_t hi = 0;
+        const bool sp =
+            model::spike_phase(k, false, true, false, adapt_increment, &vi, &ui, &gi, &hi);
+        v[i] = vi;
+        u[i] = ui;
+        g_adapt[i] = gi;
+        spiked[i] = sp;
+    }
+}
+
+// Phase 1 (model::spike_phase) for `count` cells with a dendrite: spike test and reset (burst-mode
+// c, d chosen by the previous step's dendrite), spike history, adaptation jump (adapting types);
+// vectorised. Returns the number of calcium-triggered
+// (burst-mode) spikes.
+L5_CPU_LOOP int64_t reset_dendrite_block(const model::IzhConstants k, bool adapts,
+                                         float adapt_increment, const uint8_t* __restrict burst,
+                                         float* __restrict v, float* __restrict u,
+                                         uint32_t* __restrict history, float* __restrict g_adapt,
+                                         uint8_t* __restrict spiked, int64_t count) {
     int64_t calcium = 0;
     for (int64_t i = 0; i < count; ++i) {
         float vi = v[i], ui = u[i], gi = g_adapt[i];
+        uint32_t hi = history[i];
         const bool b = burst[i] != 0;
-        const bool sp = model::soma_reset(k, b, &vi, &ui);
-        const float gi_spiked = gi + adapt_increment;
+        const bool sp = model::spike_phase(k, true, adapts, b, adapt_increment, &vi, &ui, &gi, &hi);
         v[i] = vi;
         u[i] = ui;
-        g_adapt[i] = sp ? gi_spiked : gi;
-        history[i] = model::advance_history(history[i], sp);
+        g_adapt[i] = gi;
+        history[i] = hi;
         spiked[i] = sp;
         calcium += static_cast<int64_t>(static_cast<unsigned>(sp) & static_cast<unsigned>(b));
     }
@@ -422,7 +443,8 @@ void CpuEngine::init_population(uint32_t p) {
     const auto& c = cfg_.populations[p];
     PopulationState s;
     s.n = c.n;
-    s.pyramidal = c.type == CellType::pyramidal;
+    s.has_dendrite = c.caps.has_dendrite;
+    s.adapts = c.caps.adapts;
     s.soma = model::make_izh_constants(c.soma, cfg_.dt_ms);
     s.coupling = c.coupling;
     s.adapt_increment = static_cast<float>(c.adapt_increment_nS);
@@ -439,7 +461,7 @@ void CpuEngine::init_population(uint32_t p) {
     s.g_gaba = init(InitVar::g_gaba);
     s.g_adapt = init(InitVar::g_adapt);
     s.i_ext.assign(n, 0.0f);
-    if (s.pyramidal) {
+    if (s.has_dendrite) {
         s.dend = model::make_dendrite_constants(c.dendrite, cfg_.dt_ms);
         s.v_d = init(InitVar::v_d);
         s.u_d = init(InitVar::u_d);
@@ -492,10 +514,13 @@ void CpuEngine::init_projection(uint32_t j) {
 uint64_t CpuEngine::detect_cells(uint32_t p, int64_t b, int64_t count, std::vector<uint32_t>* ids) {
     auto& s = pops_[p];
     uint64_t calcium = 0;
-    if (s.pyramidal) {
-        calcium = static_cast<uint64_t>(reset_pyramidal_block(
-            s.soma, s.adapt_increment, s.burst.data() + b, s.v.data() + b, s.u.data() + b,
+    if (s.has_dendrite) {
+        calcium = static_cast<uint64_t>(reset_dendrite_block(
+            s.soma, s.adapts, s.adapt_increment, s.burst.data() + b, s.v.data() + b, s.u.data() + b,
             s.history.data() + b, s.g_adapt.data() + b, s.spiked.data() + b, count));
+    } else if (s.adapts) {
+        reset_adapting_block(s.soma, s.adapt_increment, s.v.data() + b, s.u.data() + b,
+                             s.g_adapt.data() + b, s.spiked.data() + b, count);
     } else {
         reset_block(s.soma, s.v.data() + b, s.u.data() + b, s.spiked.data() + b, count);
     }
@@ -652,7 +677,7 @@ void CpuEngine::set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) 
                                                 static_cast<uint32_t>(i), word);
     };
     rescale(s.rem_soma, ls0, ls1, 0);
-    if (s.pyramidal) rescale(s.rem_dend, ld0, ld1, 1);
+    if (s.has_dendrite) rescale(s.rem_dend, ld0, ld1, 1);
     s.drive = d;
 }
 
@@ -668,17 +693,17 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
     const auto& into = targets_of_[p];
     const auto bs = s.drive.background_soma;
     const auto bd = s.drive.background_dendrite;
-    const bool background = bs.lambda > 0 || (s.pyramidal && bd.lambda > 0);
+    const bool background = bs.lambda > 0 || (s.has_dendrite && bd.lambda > 0);
     const uint32_t stream = model::stream_id(model::StreamKind::background, p);
     float* ga = s.g_ampa.data();
     float* gn = s.g_nmda.data();
     float* gnb = s.g_nmda_bg.data();
     float* gg = s.g_gaba.data();
-    float* gad = s.pyramidal ? s.g_ampa_d.data() : nullptr;
-    float* gnd = s.pyramidal ? s.g_nmda_d.data() : nullptr;
-    float* ggd = s.pyramidal ? s.g_gaba_d.data() : nullptr;
+    float* gad = s.has_dendrite ? s.g_ampa_d.data() : nullptr;
+    float* gnd = s.has_dendrite ? s.g_nmda_d.data() : nullptr;
+    float* ggd = s.has_dendrite ? s.g_gaba_d.data() : nullptr;
     float* rem_s = s.rem_soma.data();
-    float* rem_d = s.pyramidal ? s.rem_dend.data() : nullptr;
+    float* rem_d = s.has_dendrite ? s.rem_dend.data() : nullptr;
     for (size_t q = 0; q < into.size(); ++q) {
         const auto& pj = projs_[into[q]];
         const bool dend = pj.compartment == Compartment::dendrite;
@@ -713,22 +738,22 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
             if (more[a])
                 model::background_more(&d, bs, bd, cfg_.seed, p, static_cast<uint32_t>(step), i);
             model::CellInputs c{ga[i], 0, gnb[i], 0, 0, 0, 0};
-            if (s.pyramidal) {
+            if (s.has_dendrite) {
                 c.gad = gad[i];
                 c.gnd = gnd[i];
             }
-            model::background_apply(&c, d, bs, bd, s.pyramidal, &rem_s[i],
+            model::background_apply(&c, d, bs, bd, s.has_dendrite, &rem_s[i],
                                     rem_d ? &rem_d[i] : nullptr);
             ga[i] = c.ga;
             gnb[i] = c.gnb;
-            if (s.pyramidal) {
+            if (s.has_dendrite) {
                 gad[i] = c.gad;
                 gnd[i] = c.gnd;
             }
         }
     }
     if (fused_) {
-        if (s.pyramidal) dendrite_cells(p, b, count, step);
+        if (s.has_dendrite) dendrite_cells(p, b, count, step);
         soma_cells(p, b, count);
     }
 }
@@ -846,7 +871,7 @@ void CpuEngine::integrate_dendrites(int64_t step) {
     if (fused_) return;
     for_blocks([&](int64_t w) {
         const Block& k = blocks_[w];
-        if (pops_[k.pop].pyramidal) dendrite_cells(k.pop, k.begin, k.count, step);
+        if (pops_[k.pop].has_dendrite) dendrite_cells(k.pop, k.begin, k.count, step);
     });
 }
 

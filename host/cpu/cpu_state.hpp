@@ -15,7 +15,8 @@ namespace l5sim::cpu {
 
 struct PopulationState {
     uint32_t n = 0;
-    bool pyramidal = false;
+    bool has_dendrite = false;  // CellCaps
+    bool adapts = false;
     model::IzhConstants soma{};
     model::DendriteConstants dend{};
     model::Coupling coupling = model::Coupling::stochastic;
@@ -24,7 +25,7 @@ struct PopulationState {
     // soma
     std::vector<float> v, u, g_ampa, g_nmda, g_nmda_bg, g_gaba, g_adapt, i_ext;
     std::vector<float> rem_soma;  // background: steps to the next input spike (model/poisson.hpp)
-    // dendrite (pyramidal)
+    // dendrite (has_dendrite only)
     std::vector<float> v_d, u_d, g_ampa_d, g_nmda_d, g_gaba_d, i_ext_d, gamma;
     std::vector<float> rem_dend;  // background of the dendrite
     std::vector<uint32_t> history;

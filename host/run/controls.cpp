@@ -51,7 +51,7 @@ void Controls::push_all(int64_t step) {
         d.background_soma =
             poisson(knob_value(pop.name + ".background.soma.rate_hz", pop.background_soma.rate_hz),
                     pop.background_soma.weight, cfg_.dt_ms);
-        if (pop.type == CellType::pyramidal) {
+        if (pop.caps.has_dendrite) {
             d.background_dendrite = poisson(knob_value(pop.name + ".background.dendrite.rate_hz",
                                                        pop.background_dendrite.rate_hz),
                                             pop.background_dendrite.weight, cfg_.dt_ms);
@@ -74,7 +74,7 @@ void Controls::push_all(int64_t step) {
         }
         engine_.set_drive(p, d, step);
         std::vector<float> soma(pop.n, 0.0f), dend;
-        if (pop.type == CellType::pyramidal) dend.assign(pop.n, 0.0f);
+        if (pop.caps.has_dendrite) dend.assign(pop.n, 0.0f);
         for (size_t k = 0; k < cfg_.injections.size(); ++k) {
             const auto& inj = cfg_.injections[k];
             if (!inj_on_[k] || inj.population != p) continue;
@@ -88,7 +88,7 @@ void Controls::push_all(int64_t step) {
             }
         }
         engine_.set_current(p, Compartment::soma, soma);
-        if (pop.type == CellType::pyramidal) engine_.set_current(p, Compartment::dendrite, dend);
+        if (pop.caps.has_dendrite) engine_.set_current(p, Compartment::dendrite, dend);
     }
     for (uint32_t j = 0; j < cfg_.projections.size(); ++j) {
         const auto& pr = cfg_.projections[j];

@@ -437,12 +437,12 @@ std::vector<PopulationSummary> summarize(const Simulation& sim) {
         const auto& pop = cfg.populations[p];
         PopulationSummary s;
         s.name = pop.name;
-        s.type = cell_type_name(pop.type);
+        s.type = pop.type;
         s.n = pop.n;
         const auto& rec = sim.spikes()[p];
         s.spikes = sim.spike_count(p);
         s.rate_hz = seconds > 0 ? static_cast<double>(s.spikes) / (s.n * seconds) : 0;
-        if (pop.type == CellType::pyramidal) {
+        if (pop.caps.has_dendrite) {
             if (cfg.recording.spikes)
                 s.burst_fraction = sim.spike_stream() ? streamed[p] : burst_fraction(rec, s.n, isi);
             s.calcium_fraction =

@@ -27,7 +27,7 @@ std::vector<StateBlock> state_layout(const Config& cfg) {
         for (const char* v :
              {"v", "u", "g_ampa", "g_nmda", "g_nmda_bg", "g_gaba", "g_adapt", "i_ext", "rem_soma"})
             add(K::population, p, pop.name, v, 4, pop.n);
-        if (pop.type == CellType::pyramidal) {
+        if (pop.caps.has_dendrite) {
             for (const char* v : {"v_d", "u_d", "g_ampa_d", "g_nmda_d", "g_gaba_d", "i_ext_d",
                                   "gamma", "rem_dend", "history"})
                 add(K::population, p, pop.name, v, 4, pop.n);

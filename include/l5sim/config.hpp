@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "l5sim/cell_types.hpp"
 #include "l5sim/model/dendrite.hpp"
 #include "l5sim/model/initial.hpp"
 #include "l5sim/model/izhikevich.hpp"
@@ -14,33 +15,26 @@
 
 namespace l5sim {
 
-enum class CellType { pyramidal, pv, som };
-/// The config name of a cell type (populations.<name>.type).
-inline const char* cell_type_name(CellType t) {
-    return t == CellType::pv ? "pv" : t == CellType::som ? "som" : "pyramidal";
-}
 enum class Compartment { soma, dendrite };
 enum class Layout { ring, sheet };
 enum class ConnRule { dense, sparse };
 
-struct PoissonSource {
-    double rate_hz = 0;
-    double weight = 1;  // times 1 nS, added to AMPA and NMDA per input spike
-};
-
 struct PopulationConfig {
     std::string name;
-    CellType type = CellType::pyramidal;
+    std::string type = "pyramidal";  // a row of the cell-type registry (l5sim/cell_types.hpp)
+    CellCaps caps;                   // that row's capabilities
     uint32_t n = 0;
-    model::IzhParams soma;
-    model::DendriteParams dendrite;  // pyramidal only
+    model::IzhParams soma{};
+    model::DendriteParams dendrite{};  // caps.has_dendrite only
     model::Coupling coupling = model::Coupling::stochastic;
-    double gamma = 0.5;  // baseline coupling probability, pyramidal only
-    double adapt_increment_nS = 0.065, adapt_tau_ms = 2000, adapt_E_mV = -80;
+    double gamma = 0;  // baseline coupling probability (caps.has_dendrite only)
+    double adapt_increment_nS = 0, adapt_tau_ms = 1, adapt_E_mV = -80;  // caps.adapts only
     PoissonSource background_soma, background_dendrite;
-    /// Initial v, u, v_d, u_d (indexed by model::InitVar): constants (v_r, 0, E_Ld, 0 by
-    /// default) or per-cell draws (populations.<name>.init).
+    /// Initial values (indexed by model::InitVar): constants (v_r, 0, E_Ld, 0 by default) or
+    /// per-cell draws (populations.<name>.init).
     std::array<model::InitSpec, model::kInitVars> init{};
+    /// The registry's row of `type`.
+    const CellTypeInfo& type_info() const { return cell_type(type); }
 };
 
 struct StdpConfig {
@@ -86,7 +80,7 @@ struct InjectionConfig {
     Compartment compartment = Compartment::soma;
     std::vector<uint32_t> cells;  // empty = all cells
     Kind kind = Kind::constant;
-    double amplitude_pA = 0, start_ms = 0, stop_ms = -1, period_ms = 0, width_ms = 0;
+    double amplitude_pA = 0, start_ms = 0, stop_ms = -1, period_ms = 100, width_ms = 10;
 };
 
 /// A time window that sets or adds a value of one knob (MODEL.md section 9).

@@ -232,7 +232,7 @@ TEST(ConfigResolved, QuickstartLoadsAndRoundTrips) {
     EXPECT_EQ(c.populations.size(), 3u);
     EXPECT_EQ(c.projections.size(), 5u);
     ASSERT_GE(c.population_index("SOM"), 0);
-    EXPECT_EQ(c.populations[c.population_index("SOM")].type, l5sim::CellType::som);
+    EXPECT_EQ(c.populations[c.population_index("SOM")].type, "som");
     EXPECT_EQ(parse(c.resolved_yaml).resolved_yaml, c.resolved_yaml);
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "l5sim/cell_types.hpp"
 #include "l5sim/devices.hpp"
 #include "l5sim/model/isolated_cell.hpp"
 #include "model_check.hpp"
@@ -24,8 +25,8 @@ uint32_t bits(float f) {
 model::IsolatedCellSetup pyr_setup(model::Coupling coupling, float gamma, double dend_rate_hz) {
     const double dt = 0.1;
     model::IsolatedCellSetup s{};
-    s.soma = model::make_izh_constants(model::IzhParams{}, dt);
-    s.dend = model::make_dendrite_constants(model::DendriteParams{}, dt);
+    s.soma = model::make_izh_constants(cell_type("pyramidal").soma, dt);
+    s.dend = model::make_dendrite_constants(cell_type("pyramidal").dendrite, dt);
     s.rc = {static_cast<float>(1 - dt / 6),
             static_cast<float>(1 - dt / 100),
             static_cast<float>(1 - dt / 6),

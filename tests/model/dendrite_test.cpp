@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "l5sim/cell_types.hpp"
 #include "l5sim/model/rng.hpp"
 
 using namespace l5sim::model;
@@ -30,7 +31,9 @@ ReceptorConstants receptors() {
                              85.0f};
 }
 
-DendriteConstants constants() { return make_dendrite_constants(DendriteParams{}, kDt); }
+DendriteConstants constants() {
+    return make_dendrite_constants(l5sim::cell_type("pyramidal").dendrite, kDt);
+}
 
 // The fixed point of the undriven dendrite: u* = b_d (v* - E_L) and
 // -g_L (v* - E_L) + g_Ca F(v*) + u* = 0, i.e. (g_L - b_d)(v* - E_L) = g_Ca F(v*). Newton in double.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "l5sim/cell_types.hpp"
 #include "l5sim/model/synapse.hpp"
 
 using namespace l5sim::model;
@@ -52,7 +53,7 @@ Expected reference_step(double v, double u, double g_ampa, double g_nmda, double
 }
 
 Expected engine_step(float v, float u, const SomaConductances& g, float i_ext) {
-    const IzhConstants k = make_izh_constants(IzhParams{}, kDt);
+    const IzhConstants k = make_izh_constants(l5sim::cell_type("pyramidal").soma, kDt);
     soma_step(k, receptors(), g, static_cast<float>(kEAdapt), i_ext, &v, &u);
     return {v, u};
 }
@@ -153,7 +154,7 @@ TEST(SomaStep, NmdaGateFormula) {
 }
 
 TEST(SomaReset, RegularAndBurstResets) {
-    const IzhConstants k = make_izh_constants(IzhParams{}, kDt);
+    const IzhConstants k = make_izh_constants(l5sim::cell_type("pyramidal").soma, kDt);
     // v >= v_peak (50 mV, inclusive) spikes; regular reset c = -65, d = 250.
     float v = 50.0f, u = 12.5f;
     EXPECT_TRUE(soma_reset(k, false, &v, &u));
@@ -176,9 +177,8 @@ TEST(SomaReset, RegularAndBurstResets) {
 }
 
 TEST(SomaReset, InterneuronParameters) {
-    // PV (basket) of MODEL.md: v_peak 25, c -55, d 200; SOM: v_peak 40, c -53, d 20.
-    IzhParams pv{20, 1, -55, -40, 25, 0.15, 8, -55, 200, -55, 200};
-    const IzhConstants k = make_izh_constants(pv, kDt);
+    // PV (basket) of MODEL.md: C 20, v_peak 25, a 0.15, c -55, d 200 (the registry's row).
+    const IzhConstants k = make_izh_constants(l5sim::cell_type("pv").soma, kDt);
     float v = 25.0f, u = 1.0f;
     EXPECT_TRUE(soma_reset(k, false, &v, &u));
     EXPECT_EQ(v, -55.0f);

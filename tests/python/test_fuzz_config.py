@@ -36,7 +36,9 @@ WEIRD = [0, -1, 1, 1e308, -1e308, float("nan"), float("inf"), float("-inf"), 2 *
 
 def seeds():
     out = []
-    for rel in ["configs/quickstart.yaml", "configs/sheet.yaml"] + sorted(
+    shipped = sorted(os.path.join("configs", f) for f in os.listdir(os.path.join(ROOT, "configs"))
+                     if f.endswith(".yaml"))
+    for rel in shipped + sorted(
             os.path.join("configs/paper", f) for f in os.listdir(os.path.join(ROOT, "configs/paper"))):
         with open(os.path.join(ROOT, rel)) as f:
             text = f.read()

@@ -133,6 +133,45 @@ class Outputs(unittest.TestCase):
         self.pinned("sheet", self.run_l5sim(os.path.join(ROOT, "configs", "sheet.yaml"), "sheet",
                                             "simulation.duration_ms=300"))
 
+    def test_vip_disinhibition_shows_what_its_header_says(self):
+        # configs/vip_disinhibition.yaml, seed 1: from 1 s VIP is driven, SOM falls silent and
+        # PYR bursts more (its header's numbers: VIP 1.9 -> 10.5 Hz, SOM 8.3 -> 0.2 Hz, burst
+        # fraction 0.18 -> 0.27); and without the drive none of it happens.
+        def halves(out):
+            with open(os.path.join(out, "summary.json")) as f:
+                n = {p: v["n"] for p, v in json.load(f)["populations"].items()}
+            rates, burst = {}, []
+            with h5py.File(os.path.join(out, "spikes.h5"), "r") as f:
+                for pop in n:
+                    t = f[f"spikes/{pop}/timestamps"][()]
+                    rates[pop] = [np.count_nonzero((t >= a) & (t < a + 1000)) / n[pop]
+                                  for a in (0, 1000)]
+                t, ids = f["spikes/PYR/timestamps"][()], f["spikes/PYR/node_ids"][()]
+            for a in (0, 1000):
+                m = (t >= a) & (t < a + 1000)
+                inb = 0
+                for c in np.unique(ids[m]):
+                    s = np.sort(t[m][ids[m] == c])
+                    d = np.diff(s) < 10.0
+                    b = np.zeros(s.size, bool)
+                    b[1:] |= d
+                    b[:-1] |= d
+                    inb += int(b.sum())
+                burst.append(inb / max(1, np.count_nonzero(m)))
+            return rates, burst
+
+        cfg = os.path.join(ROOT, "configs", "vip_disinhibition.yaml")
+        r, b = halves(self.run_l5sim(cfg, "vip"))
+        self.assertAlmostEqual(r["VIP"][0], 1.86, delta=0.05)
+        self.assertAlmostEqual(r["VIP"][1], 10.54, delta=0.05)
+        self.assertAlmostEqual(r["SOM"][0], 8.30, delta=0.05)
+        self.assertLess(r["SOM"][1], 0.5)
+        self.assertAlmostEqual(b[0], 0.184, delta=0.005)
+        self.assertAlmostEqual(b[1], 0.274, delta=0.005)
+        r0, b0 = halves(self.run_l5sim(cfg, "vip_off", "injections.0.amplitude_pA=0"))
+        self.assertAlmostEqual(r0["SOM"][1], 8.56, delta=0.05)
+        self.assertLess(b0[1], b[1] - 0.03)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -51,9 +51,47 @@ class SpikeStatistics(unittest.TestCase):
         e = P.epochs(w, 2000.0)
         self.assertEqual([(a, b) for a, b, _ in e],
                          [(0.0, 200.0), (200.0, 300.0), (300.0, 1000.0), (1000.0, 2000.0)])
-        self.assertEqual(e[0][2], "no schedule window open")
+        self.assertEqual(e[0][2], "no window open")
         self.assertEqual(e[1][2], "PYR.gamma += 0.25 (some cells)")
         self.assertEqual(e[3][2], "projections.SOM_PYR.gain = 0")
+
+    def test_injection_windows(self):
+        # A step injection from 1000 ms is a window; a constant one is not; a pulse train's
+        # on-time (start..stop) is.
+        resolved = {"injections": [
+            {"name": "top_down", "population": "VIP", "compartment": "soma", "kind": "step",
+             "amplitude_pA": 30, "start_ms": 1000, "stop_ms": -1},
+            {"name": "bias", "population": "PYR", "kind": "constant", "amplitude_pA": 5},
+            {"name": "p", "population": "PYR", "compartment": "dendrite", "kind": "pulse_train",
+             "amplitude_pA": 200, "start_ms": 100, "stop_ms": 300}]}
+        w = P.schedule_windows(resolved, 2000.0)
+        self.assertEqual(w, [(1000.0, 2000.0, "injection top_down: 30 pA into VIP soma"),
+                             (100.0, 300.0, "injection p: 200 pA pulses into PYR dendrite")])
+
+    def test_colours_by_type(self):
+        # Two pyramidal populations share the type's colour, the second lighter; PV, SOM and VIP
+        # keep theirs; an unknown type gets one of the others.
+        c = P.colour_map(["E1", "E2", "I", "S", "V", "X"],
+                         {"E1": "pyramidal", "E2": "pyramidal", "I": "pv", "S": "som",
+                          "V": "vip", "X": "newtype"})
+        self.assertEqual(c["E1"], "#1f5fa8")
+        self.assertEqual(c["E2"], P.lighter("#1f5fa8", 1))
+        self.assertNotEqual(c["E2"], c["E1"])
+        self.assertEqual((c["I"], c["S"], c["V"]), ("#d62728", "#2ca02c", "#9467bd"))
+        self.assertEqual(c["X"], P.OTHER_COLOURS[0])
+        self.assertEqual(P.lighter("#000000", 2), "#999999")  # 60 % of the way to white
+        self.assertEqual(P.lighter("#102030", 5), P.lighter("#102030", 2))  # never paler
+
+    def test_every_registered_type_has_a_colour(self):
+        # The registry as the binary prints it (l5sim info --cell-types: first table).
+        out = subprocess.run([L5SIM, "info", "--cell-types"], capture_output=True, text=True,
+                             check=True).stdout
+        types = [line.split("`")[1] for line in out.splitlines()
+                 if line.startswith("| `") and "|" in line[3:] and line.count("`") == 2 and
+                 not line.startswith("| `soma") and "." not in line.split("`")[1]]
+        self.assertIn("pyramidal", types)
+        for t in types:
+            self.assertIn(t, P.TYPE_COLOURS, t)
 
     def test_plateau_episodes(self):
         # One cell, dt = 0.1 ms, 100 ms. Spike at 10 ms with v_d below theta, then v_d over

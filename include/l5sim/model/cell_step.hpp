@@ -1,15 +1,30 @@
 #pragma once
-/// The per-cell phases 2b-4 of MODEL.md section 5, composed from the model functions once, so the
-/// CPU loop and the CUDA kernel (and the isolated-cell check) cannot drift apart.
+/// The per-cell phases 1 and 2b-4 of MODEL.md section 5, composed from the model functions once,
+/// so the CPU loop and the CUDA kernel (and the isolated-cell check) cannot drift apart.
 #include <cstdint>
 
 #include "l5sim/model/dendrite.hpp"
 #include "l5sim/model/hd.hpp"
+#include "l5sim/model/izhikevich.hpp"
 #include "l5sim/model/poisson.hpp"
 #include "l5sim/model/rng.hpp"
 #include "l5sim/model/synapse.hpp"
 
 namespace l5sim::model {
+
+/// Phase 1 for one cell: spike test and reset (the burst-mode c, d when the previous step's
+/// dendrite chose them), the adaptation jump g_adapt += increment on a spike (adapting types),
+/// the spike history of the BAP window (types with a dendrite). Returns true on a spike. On
+/// locals, so that a loop over cells with constant `has_dendrite` and `adapts` if-converts and
+/// vectorises.
+L5_HD inline bool spike_phase(const IzhConstants& k, bool has_dendrite, bool adapts, bool burst,
+                              float adapt_increment, float* v, float* u, float* g_adapt,
+                              uint32_t* history) {
+    const bool spiked = soma_reset(k, burst, v, u);
+    if (has_dendrite) *history = advance_history(*history, spiked);
+    if (adapts && spiked) *g_adapt = *g_adapt + adapt_increment;
+    return spiked;
+}
 
 /// Synaptic conductances of one cell (nS): soma AMPA, NMDA, background NMDA, GABA_A; dendrite
 /// AMPA, NMDA, GABA_A (zero for cells without a dendrite).

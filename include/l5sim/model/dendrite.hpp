@@ -8,18 +8,19 @@
 
 namespace l5sim::model {
 
+/// Dendrite parameters in user units; the defaults are the registry's (l5sim/cell_types.hpp).
 struct DendriteParams {
-    double C_d = 170;            // pF
-    double g_Ld = 170.0 / 7.0;   // nS
-    double E_Ld = -70;           // mV
-    double g_Ca = 1200;          // pA
-    double E_half = -38, D = 6;  // mV
-    double a_d = 1.0 / 30.0;     // 1/ms
-    double b_d = -13;            // nS
-    double p_bap = 2600;         // pA
-    double theta_ca = -30;       // mV
-    int bap_delay_steps = 5;     // window opens this many steps after the somatic spike
-    int bap_last_steps = 25;     // ... and closes after this one (inclusive)
+    double C_d;           // pF
+    double g_Ld;          // nS
+    double E_Ld;          // mV
+    double g_Ca;          // pA
+    double E_half, D;     // mV
+    double a_d;           // 1/ms
+    double b_d;           // nS
+    double p_bap;         // pA
+    double theta_ca;      // mV
+    int bap_delay_steps;  // window opens this many steps after the somatic spike
+    int bap_last_steps;   // ... and closes after this one (inclusive)
 };
 
 struct DendriteConstants {

@@ -7,11 +7,12 @@
 
 namespace l5sim::model {
 
-/// Soma parameters in user units (pF, nS/mV, mV, 1/ms, nS, pA).
+/// Soma parameters in user units (pF, nS/mV, mV, 1/ms, nS, pA). The defaults of each cell type
+/// are its row of the registry (l5sim/cell_types.hpp), not here.
 struct IzhParams {
-    double C = 150, k = 2.5, v_r = -75, v_t = -45, v_peak = 50, a = 0.01, b = 5;
-    double c = -65, d = 250;              // regular-firing reset
-    double c_burst = -55, d_burst = 150;  // reset after a dendritic plateau (PYR only)
+    double C, k, v_r, v_t, v_peak, a, b;
+    double c, d;              // regular-firing reset
+    double c_burst, d_burst;  // reset after a dendritic plateau (types with a dendrite)
 };
 
 /// Per-step soma constants (float, derived in double on the host).
