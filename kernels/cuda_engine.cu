@@ -35,29 +35,62 @@ constexpr int64_t kRecordCheckEvery = 100;
 // Side streams for the fork-join inside a step (more independent kernels share them).
 constexpr size_t kMaxSide = 8;
 
-// The float array of a population called `var` (probe and checkpoint names), or null.
-float* float_var(const PopView& w, const std::string& var) {
-    using V = float* PopView::*;
-    static const std::pair<const char*, V> kVars[] = {{"v", &PopView::v},
-                                                      {"u", &PopView::u},
-                                                      {"g_ampa", &PopView::g_ampa},
-                                                      {"g_nmda", &PopView::g_nmda},
-                                                      {"g_nmda_bg", &PopView::g_nmda_bg},
-                                                      {"g_gaba", &PopView::g_gaba},
-                                                      {"g_adapt", &PopView::g_adapt},
-                                                      {"i_ext", &PopView::i_ext},
-                                                      {"rem_soma", &PopView::rem_soma},
-                                                      {"v_d", &PopView::v_d},
-                                                      {"u_d", &PopView::u_d},
-                                                      {"g_ampa_d", &PopView::g_ampa_d},
-                                                      {"g_nmda_d", &PopView::g_nmda_d},
-                                                      {"g_gaba_d", &PopView::g_gaba_d},
-                                                      {"i_ext_d", &PopView::i_ext_d},
-                                                      {"gamma", &PopView::gamma},
-                                                      {"rem_dend", &PopView::rem_dend}};
-    for (const auto& [name, member] : kVars)
-        if (var == name) return w.*member;
+// Where the view holds the device float array of variable `v` (l5sim/state_vars.hpp), or null
+// for history and burst (not floats).
+float** view_slot(PopView& w, Var v) {
+    switch (v) {
+        case Var::v:
+            return &w.v;
+        case Var::u:
+            return &w.u;
+        case Var::g_ampa:
+            return &w.g_ampa;
+        case Var::g_nmda:
+            return &w.g_nmda;
+        case Var::g_nmda_bg:
+            return &w.g_nmda_bg;
+        case Var::g_gaba:
+            return &w.g_gaba;
+        case Var::g_adapt:
+            return &w.g_adapt;
+        case Var::i_ext:
+            return &w.i_ext;
+        case Var::rem_soma:
+            return &w.rem_soma;
+        case Var::v_d:
+            return &w.v_d;
+        case Var::u_d:
+            return &w.u_d;
+        case Var::g_ampa_d:
+            return &w.g_ampa_d;
+        case Var::g_nmda_d:
+            return &w.g_nmda_d;
+        case Var::g_gaba_d:
+            return &w.g_gaba_d;
+        case Var::i_ext_d:
+            return &w.i_ext_d;
+        case Var::gamma:
+            return &w.gamma;
+        case Var::rem_dend:
+            return &w.rem_dend;
+        case Var::history:
+        case Var::burst:
+            return nullptr;
+    }
     return nullptr;
+}
+
+// The device float array of variable `v`, or null (history, burst; a dendrite's arrays where the
+// type has none).
+float* view_floats(const PopView& w, Var v) {
+    float** slot = view_slot(const_cast<PopView&>(w), v);
+    return slot ? *slot : nullptr;
+}
+
+// The float array of a population called `var` (checkpoint names), or null.
+float* float_var(const PopView& w, const std::string& var) {
+    const VarInfo* r = find_var(var);
+    return r ? view_floats(w, r->var) : nullptr;
 }
 
 uint64_t record_capacity(uint32_t n) { return static_cast<uint64_t>(n) * 16 + 65536; }
@@ -99,9 +132,6 @@ struct DeviceProjection {
 float* alloc_floats(DevicePopulation& d, const std::vector<float>& values) {
     d.floats.emplace_back(values);
     return d.floats.back().data();
-}
-float* alloc_floats(DevicePopulation& d, uint32_t n, float init) {
-    return alloc_floats(d, std::vector<float>(n, init));
 }
 
 // What the members of a pack (CudaPack) share: the one stream every member enqueues on, and
@@ -424,28 +454,14 @@ void CudaEngine::init_population(uint32_t p) {
     v.adapt_decay = static_cast<float>(1 - cfg_.dt_ms / c.adapt_tau_ms);
     v.adapt_E = static_cast<float>(c.adapt_E_mV);
     v.rc = rc_;
-    d.floats.reserve(20);
-    using model::InitVar;
-    auto init = [&](InitVar var) { return alloc_floats(d, initial_values(cfg_, p, var)); };
-    v.v = init(InitVar::v);
-    v.u = init(InitVar::u);
-    v.g_ampa = init(InitVar::g_ampa);
-    v.g_nmda = init(InitVar::g_nmda);
-    v.g_nmda_bg = init(InitVar::g_nmda_bg);
-    v.g_gaba = init(InitVar::g_gaba);
-    v.g_adapt = init(InitVar::g_adapt);
-    v.i_ext = alloc_floats(d, n, 0);
-    v.rem_soma = alloc_floats(d, n, model::poisson_never());
+    d.floats.reserve(kVarCount);
+    // Every float variable of the state table the type has, from its start.
+    for (const VarInfo& r : kVarTable) {
+        if (!has_var(r, v.has_dendrite)) continue;
+        if (float** slot = view_slot(v, r.var)) *slot = alloc_floats(d, initial_floats(cfg_, p, r));
+    }
     if (v.has_dendrite) {
         v.dend = model::make_dendrite_constants(c.dendrite, cfg_.dt_ms);
-        v.v_d = init(InitVar::v_d);
-        v.u_d = init(InitVar::u_d);
-        v.g_ampa_d = init(InitVar::g_ampa_d);
-        v.g_nmda_d = init(InitVar::g_nmda_d);
-        v.g_gaba_d = init(InitVar::g_gaba_d);
-        v.i_ext_d = alloc_floats(d, n, 0);
-        v.gamma = alloc_floats(d, n, static_cast<float>(c.gamma));
-        v.rem_dend = alloc_floats(d, n, model::poisson_never());
         d.history = DeviceBuffer<uint32_t>(std::vector<uint32_t>(n, 0));
         d.burst = DeviceBuffer<uint8_t>(std::vector<uint8_t>(n, 0));
         v.history = d.history.data();
@@ -811,20 +827,25 @@ uint64_t CudaEngine::synaptic_events() const {
 // One kernel over every variable (a finds-the-lowest-bad-cell atomicMin per variable), one copy
 // back: a health check costs one synchronisation per population.
 bool CudaEngine::find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) const {
-    constexpr size_t kVars = sizeof(kHealthVars) / sizeof(kHealthVars[0]);
-    static_assert(kVars <= kMaxHealthVars);
-    if (health_.size() < kVars) health_ = DeviceBuffer<unsigned>(kVars);
-    L5_CUDA_CHECK(cudaMemsetAsync(health_.data(), 0xff, kVars * sizeof(unsigned), stream_));
+    // The health-checked variables of the table (l5sim/state_vars.hpp), in its order.
+    const VarInfo* rows[kVarCount];
+    size_t n_vars = 0;
+    for (const VarInfo& r : kVarTable)
+        if (r.health) rows[n_vars++] = &r;
+    if (n_vars > static_cast<size_t>(kMaxHealthVars))
+        throw Error("more health-checked variables than the health kernel takes");
+    if (health_.size() < n_vars) health_ = DeviceBuffer<unsigned>(n_vars);
+    L5_CUDA_CHECK(cudaMemsetAsync(health_.data(), 0xff, n_vars * sizeof(unsigned), stream_));
     const PopView& v = pops_[pop].view;
     HealthVars vars{};
-    vars.count = kVars;
-    for (size_t k = 0; k < kVars; ++k) vars.a[k] = float_var(v, kHealthVars[k]);
+    vars.count = static_cast<uint32_t>(n_vars);
+    for (size_t k = 0; k < n_vars; ++k) vars.a[k] = view_floats(v, rows[k]->var);
     first_nonfinite(vars, v.n, health_.data(), stream_);
-    std::vector<unsigned> first(kVars, ~0u);
-    to_host(first.data(), health_.data(), kVars * sizeof(unsigned));
-    for (size_t k = 0; k < kVars; ++k) {
+    std::vector<unsigned> first(n_vars, ~0u);
+    to_host(first.data(), health_.data(), n_vars * sizeof(unsigned));
+    for (size_t k = 0; k < n_vars; ++k) {
         if (first[k] != ~0u) {
-            *var = kHealthVars[k];
+            *var = rows[k]->name;
             *cell = first[k];
             return true;
         }
@@ -835,8 +856,9 @@ bool CudaEngine::find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) 
 void CudaEngine::read_state(uint32_t pop, const std::string& var,
                             const std::vector<uint32_t>& cells, float* out) const {
     const auto& v = pops_[pop].view;
-    const void* src = float_var(v, var);
-    const bool bytes = var == "burst_mode";
+    const VarInfo* r = find_probe_var(var);
+    const void* src = r ? view_floats(v, r->var) : nullptr;
+    const bool bytes = r && r->var == Var::burst;
     if (bytes) src = v.burst;
     if (!src) throw Error("no state variable '" + var + "' in this population");
     // One upload of the cell list (kept while it is the same list), one gather, one copy back.

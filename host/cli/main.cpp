@@ -29,6 +29,7 @@
 #include "l5sim/network.hpp"
 #include "l5sim/output.hpp"
 #include "l5sim/simulation.hpp"
+#include "l5sim/state_vars.hpp"
 #include "l5sim/sweep.hpp"
 
 namespace {
@@ -614,6 +615,10 @@ int main(int argc, char** argv) {
     info->add_flag("--cell-types", cell_type_tables,
                    "print the cell-type registry: capabilities and every default (Markdown, as in "
                    "configs/README.md)");
+    bool state_var_tables = false;
+    info->add_flag("--state-vars", state_var_tables,
+                   "print the state variables: probe names and init keys (Markdown, as in "
+                   "configs/README.md)");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -628,6 +633,10 @@ int main(int argc, char** argv) {
         if (*validate) return cmd_validate(vconfig, vsets);
         if (*info && cell_type_tables) {
             std::cout << cell_types_markdown();
+            return 0;
+        }
+        if (*info && state_var_tables) {
+            std::cout << state_vars_markdown();
             return 0;
         }
         if (*info) return cmd_info(bandwidth);

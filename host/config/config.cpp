@@ -14,6 +14,7 @@
 
 #include "config/yaml_reader.hpp"
 #include "l5sim/error.hpp"
+#include "l5sim/state_vars.hpp"
 
 namespace l5sim {
 
@@ -129,34 +130,16 @@ PopulationConfig read_population(MapReader r, const std::string& name, double dt
         p.adapt_tau_ms = 2000;  // g_adapt stays 0: its decay changes nothing
     }
     {
-        // After soma and dendrite: their v_r and E_L are the default starting potentials.
-        using model::InitVar;
-        enum class Needs { nothing, dendrite, adaptation };
-        struct Key {
-            const char* name;
-            InitVar var;
-            double def, lo, hi;
-            Needs needs;
-        };
-        const Key keys[] = {
-            {"v_mV", InitVar::v, p.soma.v_r, -200, 100, Needs::nothing},
-            {"u_pA", InitVar::u, 0, -1e6, 1e6, Needs::nothing},
-            {"g_ampa_nS", InitVar::g_ampa, 0, 0, 1e6, Needs::nothing},
-            {"g_nmda_nS", InitVar::g_nmda, 0, 0, 1e6, Needs::nothing},
-            {"g_nmda_bg_nS", InitVar::g_nmda_bg, 0, 0, 1e6, Needs::nothing},
-            {"g_gaba_nS", InitVar::g_gaba, 0, 0, 1e6, Needs::nothing},
-            {"g_adapt_nS", InitVar::g_adapt, 0, 0, 1e6, Needs::adaptation},
-            {"v_d_mV", InitVar::v_d, p.dendrite.E_Ld, -200, 100, Needs::dendrite},
-            {"u_d_pA", InitVar::u_d, 0, -1e6, 1e6, Needs::dendrite},
-            {"g_ampa_d_nS", InitVar::g_ampa_d, 0, 0, 1e6, Needs::dendrite},
-            {"g_nmda_d_nS", InitVar::g_nmda_d, 0, 0, 1e6, Needs::dendrite},
-            {"g_gaba_d_nS", InitVar::g_gaba_d, 0, 0, 1e6, Needs::dendrite},
-        };
+        // The init keys of the state table (l5sim/state_vars.hpp), for the variables the type
+        // has; after soma and dendrite: their v_r and E_L are the default starting potentials.
         MapReader in = r.map("init");
-        for (const Key& k : keys) {
-            if (k.needs == Needs::dendrite && !dend) continue;
-            if (k.needs == Needs::adaptation && !t.caps.adapts) continue;
-            p.init[int(k.var)] = in.distribution(k.name, k.def, k.lo, k.hi);
+        for (const VarInfo& v : kVarTable) {
+            if (!v.init_key || !has_var(v, dend)) continue;
+            if (v.init_needs_adapts && !t.caps.adapts) continue;
+            const double def = v.var == Var::v     ? p.soma.v_r
+                               : v.var == Var::v_d ? p.dendrite.E_Ld
+                                                   : 0.0;
+            p.init[v.init_var] = in.distribution(v.init_key, def, v.init_lo, v.init_hi);
         }
         in.finish();
     }
@@ -493,13 +476,10 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
                     if (p.variables[i] == p.variables[j])
                         pr.fail("variables",
                                 "each variable once ('" + p.variables[i] + "' is listed twice)");
-            std::vector<std::string> allowed = {"v",         "u",      "g_ampa",  "g_nmda",
-                                                "g_nmda_bg", "g_gaba", "g_adapt", "i_ext"};
-            if (pop.caps.has_dendrite) {
-                for (const char* v : {"v_d", "u_d", "g_ampa_d", "g_nmda_d", "g_gaba_d", "i_ext_d",
-                                      "burst_mode", "gamma"})
-                    allowed.push_back(v);
-            }
+            // The probe-able variables of the population's type (l5sim/state_vars.hpp).
+            std::vector<std::string> allowed;
+            for (const VarInfo& r : kVarTable)
+                if (r.probe && has_var(r, pop.caps.has_dendrite)) allowed.push_back(r.probe);
             if (p.variables.empty()) p.variables = {"v"};
             for (const auto& v : p.variables) {
                 bool ok = false;

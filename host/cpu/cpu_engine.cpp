@@ -451,31 +451,17 @@ void CpuEngine::init_population(uint32_t p) {
     s.adapt_decay = static_cast<float>(1 - cfg_.dt_ms / c.adapt_tau_ms);
     s.adapt_E = static_cast<float>(c.adapt_E_mV);
     const size_t n = c.n;
-    using model::InitVar;
-    auto init = [&](InitVar var) { return initial_values(cfg_, p, var); };
-    s.v = init(InitVar::v);
-    s.u = init(InitVar::u);
-    s.g_ampa = init(InitVar::g_ampa);
-    s.g_nmda = init(InitVar::g_nmda);
-    s.g_nmda_bg = init(InitVar::g_nmda_bg);
-    s.g_gaba = init(InitVar::g_gaba);
-    s.g_adapt = init(InitVar::g_adapt);
-    s.i_ext.assign(n, 0.0f);
+    // Every variable of the state table the type has, from its start (l5sim/state_vars.hpp).
+    for (const VarInfo& r : kVarTable) {
+        if (!has_var(r, s.has_dendrite)) continue;
+        if (std::vector<float>* f = s.floats(r.var)) *f = initial_floats(cfg_, p, r);
+    }
     if (s.has_dendrite) {
         s.dend = model::make_dendrite_constants(c.dendrite, cfg_.dt_ms);
-        s.v_d = init(InitVar::v_d);
-        s.u_d = init(InitVar::u_d);
-        s.g_ampa_d = init(InitVar::g_ampa_d);
-        s.g_nmda_d = init(InitVar::g_nmda_d);
-        s.g_gaba_d = init(InitVar::g_gaba_d);
-        s.i_ext_d.assign(n, 0.0f);
-        s.gamma.assign(n, static_cast<float>(c.gamma));
         s.history.assign(n, 0);
-        s.rem_dend.assign(n, model::poisson_never());
         s.burst.assign(n, 0);
     }
     s.spiked.assign(n, 0);
-    s.rem_soma.assign(n, model::poisson_never());
     pops_.push_back(std::move(s));
 }
 
@@ -913,35 +899,19 @@ void CpuEngine::plasticity(int64_t) {
     }
 }
 
-// The float array of a population called `var` (probe and checkpoint names), or null.
+// The float array of a population called `var` (checkpoint names, l5sim/state_vars.hpp), or
+// null.
 const std::vector<float>* float_var(const PopulationState& s, const std::string& var) {
-    using V = std::vector<float> PopulationState::*;
-    static const std::pair<const char*, V> kVars[] = {{"v", &PopulationState::v},
-                                                      {"u", &PopulationState::u},
-                                                      {"g_ampa", &PopulationState::g_ampa},
-                                                      {"g_nmda", &PopulationState::g_nmda},
-                                                      {"g_nmda_bg", &PopulationState::g_nmda_bg},
-                                                      {"g_gaba", &PopulationState::g_gaba},
-                                                      {"g_adapt", &PopulationState::g_adapt},
-                                                      {"i_ext", &PopulationState::i_ext},
-                                                      {"rem_soma", &PopulationState::rem_soma},
-                                                      {"v_d", &PopulationState::v_d},
-                                                      {"u_d", &PopulationState::u_d},
-                                                      {"g_ampa_d", &PopulationState::g_ampa_d},
-                                                      {"g_nmda_d", &PopulationState::g_nmda_d},
-                                                      {"g_gaba_d", &PopulationState::g_gaba_d},
-                                                      {"i_ext_d", &PopulationState::i_ext_d},
-                                                      {"gamma", &PopulationState::gamma},
-                                                      {"rem_dend", &PopulationState::rem_dend}};
-    for (const auto& [name, member] : kVars)
-        if (var == name) return &(s.*member);
-    return nullptr;
+    const VarInfo* r = find_var(var);
+    return r ? s.floats(r->var) : nullptr;
 }
 
 bool CpuEngine::find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) const {
     const auto& s = pops_[pop];
-    for (const char* name : kHealthVars) {
-        const std::vector<float>* a = float_var(s, name);
+    for (const VarInfo& r : kVarTable) {
+        if (!r.health) continue;
+        const char* name = r.name;
+        const std::vector<float>* a = s.floats(r.var);
         if (!a) continue;
         for (size_t i = 0; i < a->size(); ++i) {
             if (!std::isfinite((*a)[i])) {
@@ -957,12 +927,13 @@ bool CpuEngine::find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) c
 void CpuEngine::read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,
                            float* out) const {
     const auto& s = pops_[pop];
-    if (var == "burst_mode") {
+    const VarInfo* r = find_probe_var(var);
+    if (r && r->var == Var::burst) {
         for (size_t k = 0; k < cells.size(); ++k)
             out[k] = s.burst.empty() ? 0.0f : s.burst[cells[k]];
         return;
     }
-    const std::vector<float>* src = float_var(s, var);
+    const std::vector<float>* src = r ? s.floats(r->var) : nullptr;
     if (!src || src->empty()) throw Error("no state variable '" + var + "' in this population");
     for (size_t k = 0; k < cells.size(); ++k) out[k] = (*src)[cells[k]];
 }

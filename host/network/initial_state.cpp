@@ -15,4 +15,19 @@ std::vector<float> initial_values(const Config& cfg, uint32_t pop, model::InitVa
     return out;
 }
 
+std::vector<float> initial_floats(const Config& cfg, uint32_t pop, const VarInfo& r) {
+    const auto& c = cfg.populations.at(pop);
+    switch (r.start) {
+        case VarInfo::Start::init:
+            return initial_values(cfg, pop, static_cast<model::InitVar>(r.init_var));
+        case VarInfo::Start::never:
+            return std::vector<float>(c.n, model::poisson_never());
+        case VarInfo::Start::gamma:
+            return std::vector<float>(c.n, static_cast<float>(c.gamma));
+        case VarInfo::Start::zero:
+            break;
+    }
+    return std::vector<float>(c.n, 0.0f);
+}
+
 }  // namespace l5sim

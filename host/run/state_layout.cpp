@@ -24,15 +24,10 @@ std::vector<StateBlock> state_layout(const Config& cfg) {
     using K = StateBlock::Kind;
     for (uint32_t p = 0; p < cfg.populations.size(); ++p) {
         const auto& pop = cfg.populations[p];
-        for (const char* v :
-             {"v", "u", "g_ampa", "g_nmda", "g_nmda_bg", "g_gaba", "g_adapt", "i_ext", "rem_soma"})
-            add(K::population, p, pop.name, v, 4, pop.n);
-        if (pop.caps.has_dendrite) {
-            for (const char* v : {"v_d", "u_d", "g_ampa_d", "g_nmda_d", "g_gaba_d", "i_ext_d",
-                                  "gamma", "rem_dend", "history"})
-                add(K::population, p, pop.name, v, 4, pop.n);
-            add(K::population, p, pop.name, "burst", 1, pop.n);
-        }
+        // Every variable of the table its type has (l5sim/state_vars.hpp), in table order.
+        for (const VarInfo& r : kVarTable)
+            if (has_var(r, pop.caps.has_dendrite))
+                add(K::population, p, pop.name, r.name, static_cast<uint32_t>(var_bytes(r)), pop.n);
         add(K::population, p, pop.name, "spikes", 8, 1);
         add(K::population, p, pop.name, "calcium_spikes", 8, 1);
     }

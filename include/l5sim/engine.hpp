@@ -10,6 +10,7 @@
 #include "l5sim/model/poisson.hpp"
 #include "l5sim/model/synapse.hpp"
 #include "l5sim/network.hpp"
+#include "l5sim/state_vars.hpp"
 
 namespace l5sim {
 
@@ -47,6 +48,9 @@ std::vector<StateBlock> state_layout(const Config& cfg);
 /// The initial value of `var` for every cell of population `pop` (populations.<name>.init:
 /// constants, or per-cell draws of model::initial_value). Both engines start from these.
 std::vector<float> initial_values(const Config& cfg, uint32_t pop, model::InitVar var);
+/// The starting value of every cell of population `pop` for float variable `r`
+/// (VarInfo::start: its init entry, 0, poisson_never or the population's gamma).
+std::vector<float> initial_floats(const Config& cfg, uint32_t pop, const VarInfo& r);
 
 /// Ring buffer [slot][target] (slot = arrival step % slots) to the rotated checkpoint form
 /// [d][target] (arrival step = step + d, d < out_slots; zero where d >= slots), and back. The
@@ -61,11 +65,6 @@ struct PhaseTimes {
     double controls = 0, detect = 0, propagate = 0, deliver = 0, dendrites = 0, somata = 0,
            plasticity = 0, record = 0;
 };
-
-/// The state variables the health check scans for NaN and infinities (those a population has).
-inline constexpr const char* kHealthVars[] = {"v",         "u",        "g_ampa",   "g_nmda",
-                                              "g_nmda_bg", "g_gaba",   "g_adapt",  "v_d",
-                                              "u_d",       "g_ampa_d", "g_nmda_d", "g_gaba_d"};
 
 class Engine {
   public:
@@ -134,8 +133,9 @@ class Engine {
     virtual void read_synapses(uint32_t proj, uint64_t stride, uint64_t count, uint32_t* src,
                                uint32_t* tgt) const = 0;
     virtual uint64_t synapse_count(uint32_t proj) const = 0;
-    /// The first variable of kHealthVars in which population `pop` holds a NaN or an infinity,
-    /// and the lowest such cell; false when all are finite.
+    /// The first health-checked variable (VarInfo::health, l5sim/state_vars.hpp) in which
+    /// population `pop` holds a NaN or an infinity, and the lowest such cell; false when all are
+    /// finite.
     virtual bool find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) const = 0;
     /// Bytes of connectivity held (CSR, weights, delays, reverse index), all projections.
     virtual uint64_t connectivity_bytes() const = 0;

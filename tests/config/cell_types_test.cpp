@@ -2,16 +2,17 @@
 // (typed here from docs/MODEL.md sections 2, 3 and 6, not from the registry), the config reader
 // against the registry, and configs/README.md's "Cell types" tables against what the reader
 // resolves (they are generated: `l5sim info --cell-types`).
+#include "l5sim/cell_types.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 #include <string>
 
-#include "test_util.hpp"
-#include "l5sim/cell_types.hpp"
 #include "l5sim/config.hpp"
 #include "l5sim/error.hpp"
+#include "test_util.hpp"
 
 using namespace l5sim;
 
@@ -19,10 +20,10 @@ namespace {
 
 void expect_soma(const char* type, std::initializer_list<double> v) {
     const model::IzhParams& s = cell_type(type).soma;
-    const double got[] = {s.C, s.k, s.v_r, s.v_t, s.v_peak, s.a, s.b, s.c, s.d, s.c_burst,
-                          s.d_burst};
-    const char* names[] = {"C",      "k", "v_r", "v_t", "v_peak",  "a",
-                           "b",      "c", "d",   "c_burst", "d_burst"};
+    const double got[] = {s.C, s.k, s.v_r, s.v_t,     s.v_peak, s.a,
+                          s.b, s.c, s.d,   s.c_burst, s.d_burst};
+    const char* names[] = {"C", "k", "v_r", "v_t",     "v_peak", "a",
+                           "b", "c", "d",   "c_burst", "d_burst"};
     size_t i = 0;
     for (double want : v) {
         EXPECT_DOUBLE_EQ(got[i], want) << type << " soma " << names[i];
@@ -85,8 +86,8 @@ TEST(CellTypes, NamesAreUniqueAndLookupFindsEachRow) {
 
 TEST(CellTypes, ReaderTakesEveryDefaultFromTheRow) {
     for (const auto& t : cell_types()) {
-        const Config c = test::config_from(std::string("populations: {X: {type: ") + t.name +
-                                           ", n: 3}}");
+        const Config c =
+            test::config_from(std::string("populations: {X: {type: ") + t.name + ", n: 3}}");
         const PopulationConfig& p = c.populations[0];
         EXPECT_EQ(p.type, t.name);
         EXPECT_EQ(p.caps.has_dendrite, t.caps.has_dendrite);
@@ -127,8 +128,7 @@ TEST(CellTypes, KeysOfAMissingCapabilityAreUnknownKeys) {
         EXPECT_EQ(refused("dendrite: {C_pF: 100}"), !t.caps.has_dendrite) << t.name;
         EXPECT_EQ(refused("coupling: {gamma: 0.3}"), !t.caps.has_dendrite) << t.name;
         EXPECT_EQ(refused("soma: {c_burst_mV: -50}"), !t.caps.has_dendrite) << t.name;
-        EXPECT_EQ(refused("background: {dendrite: {rate_hz: 10}}"), !t.caps.has_dendrite)
-            << t.name;
+        EXPECT_EQ(refused("background: {dendrite: {rate_hz: 10}}"), !t.caps.has_dendrite) << t.name;
         EXPECT_EQ(refused("init: {v_d_mV: -60}"), !t.caps.has_dendrite) << t.name;
         EXPECT_EQ(refused("adaptation: {increment_nS: 0.1}"), !t.caps.adapts) << t.name;
         EXPECT_EQ(refused("init: {g_adapt_nS: 1}"), !t.caps.adapts) << t.name;

@@ -83,7 +83,8 @@ recording:
 TEST_P(CellTypesOnEngines, VipSilencesSomAndReleasesThePyramidalDendrites) {
     // configs/vip_disinhibition.yaml in small: VIP quiet until 400 ms, then driven; VIP -> SOM
     // inhibition; SOM -> PYR dendrite inhibition. SOM rate and the PYR dendrites' GABA_A
-    // conductance in [150, 400) ms against [550, 800) ms. (VIP -> SOM A = 20: 20 VIP cells, not 50.)
+    // conductance in [150, 400) ms against [550, 800) ms. (VIP -> SOM A = 20: 20 VIP cells,
+    // not 50.)
     Simulation sim(test::config_from(R"(
 simulation: {dt_ms: 0.1, duration_ms: 800, seed: 2}
 populations:

@@ -93,6 +93,16 @@ class SpikeStatistics(unittest.TestCase):
         for t in types:
             self.assertIn(t, P.TYPE_COLOURS, t)
 
+    def test_every_probe_variable_has_a_label(self):
+        # The probe variables as the binary prints them (l5sim info --state-vars: first table).
+        out = subprocess.run([L5SIM, "info", "--state-vars"], capture_output=True, text=True,
+                             check=True).stdout
+        probes = out.split("Initial values")[0]
+        names = [line.split("`")[1] for line in probes.splitlines() if line.startswith("| `")]
+        self.assertIn("burst_mode", names)
+        for n in names:
+            self.assertIn(n, P.VAR_LABELS, n)
+
     def test_plateau_episodes(self):
         # One cell, dt = 0.1 ms, 100 ms. Spike at 10 ms with v_d below theta, then v_d over
         # theta 2 ms later (a BAP-triggered plateau); in it, a spike in burst mode at 40 ms
