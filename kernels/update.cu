@@ -385,21 +385,6 @@ __global__ void background_rate_change(float* rem, uint32_t n, float lambda_old,
             model::poisson_rate_change(rem[i], lambda_old, lambda_new, seed, stream, step, i, word);
 }
 
-// Per variable k, the lowest i with a[k][i] NaN or infinite, into out[k] (atomicMin; out
-// starts at ~0u).
-__global__ void first_nonfinite(HealthVars vars, uint32_t n, unsigned* out) {
-    const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    for (uint32_t k = 0; k < vars.count; ++k)
-        if (vars.a[k] && !isfinite(vars.a[k][i])) atomicMin(&out[k], i);
-}
-
-template <class T>
-__global__ void gather(const T* src, const uint32_t* cells, uint32_t n, float* out) {
-    const uint32_t k = blockIdx.x * blockDim.x + threadIdx.x;
-    if (k < n) out[k] = static_cast<float>(src[cells[k]]);
-}
-
 }  // namespace kernel
 
 void detect_spikes(const PopView& pop, cudaStream_t stream) {
@@ -447,20 +432,6 @@ void background_rate_change(float* rem, uint32_t n, float lambda_old, float lamb
                             cudaStream_t cs) {
     launch(kernel::background_rate_change, cs, n, rem, n, lambda_old, lambda_new, seed, stream,
            step, word);
-}
-
-void first_nonfinite(const HealthVars& vars, uint32_t n, unsigned* out, cudaStream_t stream) {
-    if (vars.count > kMaxHealthVars) throw Error("first_nonfinite: more than 16 variables");
-    launch(kernel::first_nonfinite, stream, n, vars, n, out);
-}
-
-void gather(const float* src, const uint32_t* cells, uint32_t n, float* out, cudaStream_t stream) {
-    launch(kernel::gather<float>, stream, n, src, cells, n, out);
-}
-
-void gather(const uint8_t* src, const uint32_t* cells, uint32_t n, float* out,
-            cudaStream_t stream) {
-    launch(kernel::gather<uint8_t>, stream, n, src, cells, n, out);
 }
 
 void detect_tasks(const TaskList<PopTask>& l, cudaStream_t stream) {

@@ -31,17 +31,6 @@ void advance_traces(const PopView& pop, uint32_t count, cudaStream_t stream);
 void background_rate_change(float* rem, uint32_t n, float lambda_old, float lambda_new,
                             uint64_t seed, uint32_t stream, uint32_t step, int word,
                             cudaStream_t cs);
-/// The state arrays a health check scans (null: the population has no such variable).
-inline constexpr int kMaxHealthVars = 16;
-struct HealthVars {
-    const float* a[kMaxHealthVars];
-    uint32_t count;
-};
-/// out[k] = min(out[k], lowest i with vars.a[k][i] NaN or infinite), for every k < vars.count.
-void first_nonfinite(const HealthVars& vars, uint32_t n, unsigned* out, cudaStream_t stream);
-/// out[k] = src[cells[k]] (probes): floats, or bytes widened to float.
-void gather(const float* src, const uint32_t* cells, uint32_t n, float* out, cudaStream_t stream);
-void gather(const uint8_t* src, const uint32_t* cells, uint32_t n, float* out, cudaStream_t stream);
 // Packed replicas: the kernels above, one launch for every task of the list (engine_views.hpp).
 void detect_tasks(const TaskList<PopTask>& tasks, cudaStream_t stream);
 /// Phases 2b-5 (update_cells without detect).

@@ -10,9 +10,13 @@
 #include "l5sim/model/izhikevich.hpp"
 #include "l5sim/model/stdp.hpp"
 #include "l5sim/model/synapse.hpp"
+#include "l5sim/population_store.hpp"
 #include "l5sim/state_vars.hpp"
 
 namespace l5sim::cpu {
+
+/// The CPU engine's one storage object (plain host copies).
+inline constexpr HostStorage kHostStorage{};
 
 struct PopulationState {
     uint32_t n = 0;
@@ -23,61 +27,8 @@ struct PopulationState {
     model::Coupling coupling = model::Coupling::stochastic;
     float adapt_increment = 0, adapt_decay = 1, adapt_E = -80;
     PopulationDrive drive{};
-    // soma
-    std::vector<float> v, u, g_ampa, g_nmda, g_nmda_bg, g_gaba, g_adapt, i_ext;
-    std::vector<float> rem_soma;  // background: steps to the next input spike (model/poisson.hpp)
-    // dendrite (has_dendrite only)
-    std::vector<float> v_d, u_d, g_ampa_d, g_nmda_d, g_gaba_d, i_ext_d, gamma;
-    std::vector<float> rem_dend;  // background of the dendrite
-    std::vector<uint32_t> history;
-    std::vector<uint8_t> burst;
-    /// The float array of variable `v` (l5sim/state_vars.hpp), or null for the history and burst
-    /// arrays (not floats). Empty where the population's type lacks the variable.
-    std::vector<float>* floats(Var v) {
-        switch (v) {
-            case Var::v:
-                return &this->v;
-            case Var::u:
-                return &u;
-            case Var::g_ampa:
-                return &g_ampa;
-            case Var::g_nmda:
-                return &g_nmda;
-            case Var::g_nmda_bg:
-                return &g_nmda_bg;
-            case Var::g_gaba:
-                return &g_gaba;
-            case Var::g_adapt:
-                return &g_adapt;
-            case Var::i_ext:
-                return &i_ext;
-            case Var::rem_soma:
-                return &rem_soma;
-            case Var::v_d:
-                return &v_d;
-            case Var::u_d:
-                return &u_d;
-            case Var::g_ampa_d:
-                return &g_ampa_d;
-            case Var::g_nmda_d:
-                return &g_nmda_d;
-            case Var::g_gaba_d:
-                return &g_gaba_d;
-            case Var::i_ext_d:
-                return &i_ext_d;
-            case Var::gamma:
-                return &gamma;
-            case Var::rem_dend:
-                return &rem_dend;
-            case Var::history:
-            case Var::burst:
-                return nullptr;
-        }
-        return nullptr;
-    }
-    const std::vector<float>* floats(Var v) const {
-        return const_cast<PopulationState*>(this)->floats(v);
-    }
+    // The per-cell state variables (l5sim/state_vars.hpp), allocated and started by the store.
+    PopulationStore<HostStorage> st;
     // this step
     std::vector<uint8_t> spiked;
     std::vector<uint32_t> spike_ids;

@@ -32,17 +32,22 @@ struct CellInputs {
     float ga, gn, gnb, gg, gad, gnd, ggd;
 };
 
-/// Phase 2b: the arrivals `g` (nS, one projection's ring slot) times its receptor factors.
+/// Phase 2b for one compartment: the arrivals `g` (nS, one projection's ring slot) times the
+/// projection's receptor factors, added to the compartment's AMPA, NMDA and GABA_A conductances.
+L5_HD inline void add_receptor_arrivals(float* ga, float* gn, float* gg, float f_ampa, float f_nmda,
+                                        float f_gaba, float g) {
+    *ga = *ga + f_ampa * g;
+    *gn = *gn + f_nmda * g;
+    *gg = *gg + f_gaba * g;
+}
+
+/// Phase 2b for one cell: add_receptor_arrivals into the projection's compartment.
 L5_HD inline void add_arrivals(CellInputs* c, bool dendrite, float f_ampa, float f_nmda,
                                float f_gaba, float g) {
     if (!dendrite) {
-        c->ga = c->ga + f_ampa * g;
-        c->gn = c->gn + f_nmda * g;
-        c->gg = c->gg + f_gaba * g;
+        add_receptor_arrivals(&c->ga, &c->gn, &c->gg, f_ampa, f_nmda, f_gaba, g);
     } else {
-        c->gad = c->gad + f_ampa * g;
-        c->gnd = c->gnd + f_nmda * g;
-        c->ggd = c->ggd + f_gaba * g;
+        add_receptor_arrivals(&c->gad, &c->gnd, &c->ggd, f_ampa, f_nmda, f_gaba, g);
     }
 }
 
