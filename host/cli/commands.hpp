@@ -30,6 +30,13 @@ struct ResumeArgs {
 /// --threads (0: not given); a sweep's replicas when the file has sweep:.
 Batch load(const std::string& path, const std::vector<std::string>& sets, const std::string& seed,
            int threads);
+/// l5sim partition CONFIG --ranks R [--spikes FILE] [--json FILE].
+struct PartitionArgs {
+    std::string config, spikes, json;
+    std::vector<std::string> sets;
+    uint32_t ranks = 1;
+};
+int cmd_partition(const PartitionArgs& a);
 /// l5sim run: one run, or a sweep when the config has sweep:.
 int cmd_run(const RunArgs& a, const std::string& command_line);
 /// l5sim resume DIR: continues the run whose checkpoint DIR holds.

@@ -163,6 +163,18 @@ int main(int argc, char** argv) {
     info->add_flag("--state-vars", state_var_tables,
                    "print the state variables: probe names and init keys (Markdown, as in "
                    "configs/README.md)");
+    PartitionArgs pa;
+    auto* partition = app.add_subcommand(
+        "partition",
+        "how a config would split over RANKS processes: cells, synapses and memory per rank, and "
+        "with --spikes the bytes the ranks would exchange (docs/SCALING.md)");
+    partition->add_option("config", pa.config, "YAML config")->required();
+    partition->add_option("--ranks", pa.ranks, "number of processes")
+        ->required()
+        ->check(CLI::Range(1, 64));
+    partition->add_option("--set", pa.sets, "override a key: a.b.c=value (repeatable)");
+    partition->add_option("--spikes", pa.spikes, "spikes.h5 of a run of the same config");
+    partition->add_option("--json", pa.json, "also write the numbers to this JSON file");
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -184,6 +196,7 @@ int main(int argc, char** argv) {
             return 0;
         }
         if (*info) return cmd_info(bandwidth);
+        if (*partition) return cmd_partition(pa);
     } catch (const ConfigError& e) {
         std::cerr << "l5sim: error: " << e.what() << "\n";
         return 2;

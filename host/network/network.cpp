@@ -14,6 +14,7 @@
 #include "l5sim/error.hpp"
 #include "l5sim/model/connectivity.hpp"
 #include "l5sim/model/synapse.hpp"
+#include "l5sim/partition.hpp"
 
 namespace l5sim {
 
@@ -56,7 +57,7 @@ double dense_ring_total(double A, double sigma, uint32_t n, bool exclude_self) {
     return total;
 }
 
-static uint32_t grid_side(uint32_t n) {
+uint32_t grid_side(uint32_t n) {
     auto side = static_cast<uint32_t>(std::sqrt(static_cast<double>(n)));
     while (static_cast<uint64_t>(side) * side < n) ++side;
     while (side > 1 && static_cast<uint64_t>(side - 1) * (side - 1) >= n) --side;
@@ -73,22 +74,27 @@ struct Draws {
     std::vector<uint8_t> delay;
 };
 
-Draws draw_dense_ring(const Config& cfg, const ProjectionConfig& p) {
+// The draws of `count` targets, the i-th being target_at(i) (a global id of the target
+// population): every target of the projection (build_projection), or a rank's (its part).
+template <class TargetAt>
+Draws draw_dense_ring(const Config& cfg, const ProjectionConfig& p, uint32_t count,
+                      TargetAt target_at) {
     const auto n_src = cfg.populations[p.source].n;
     const auto n_tgt = cfg.populations[p.target].n;
     const bool skip_self = p.source == p.target && !p.autapses;
     Draws d;
     d.K = n_src - (skip_self ? 1 : 0);
-    const uint64_t total = static_cast<uint64_t>(d.K) * n_tgt;
+    const uint64_t total = static_cast<uint64_t>(d.K) * count;
     d.src.resize(total);
     d.w.resize(total);
     d.delay.assign(total, static_cast<uint8_t>(cfg.to_steps(p.delay_ms)));
 #pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < int64_t(n_tgt); ++t) {
-        uint64_t slot = static_cast<uint64_t>(t) * d.K;
+    for (int64_t i = 0; i < int64_t(count); ++i) {
+        const uint32_t t = target_at(i);
+        uint64_t slot = static_cast<uint64_t>(i) * d.K;
         for (uint32_t j = 0; j < n_src; ++j) {
-            if (skip_self && j == uint32_t(t)) continue;
-            const double dist = model::ring_distance(uint32_t(t), n_tgt, j, n_src);
+            if (skip_self && j == t) continue;
+            const double dist = model::ring_distance(t, n_tgt, j, n_src);
             d.src[slot] = j;
             d.w[slot] = static_cast<float>(gaussian_weight(p.A, p.sigma, dist));
             ++slot;
@@ -140,21 +146,23 @@ float sparse_weight(const ProjectionConfig& p) {
 
 namespace {
 
-Draws draw_sparse_sheet(const Config& cfg, const ProjectionConfig& p, uint32_t proj_index) {
+template <class TargetAt>
+Draws draw_sparse_sheet(const Config& cfg, const ProjectionConfig& p, uint32_t proj_index,
+                        uint32_t count, TargetAt target_at) {
     const model::SheetDraw sd = sheet_draw_params(cfg, proj_index);
-    const auto n_tgt = cfg.populations[p.target].n;
     Draws d;
     d.K = p.K;
-    const uint64_t total = static_cast<uint64_t>(d.K) * n_tgt;
+    const uint64_t total = static_cast<uint64_t>(d.K) * count;
     d.src.resize(total);
     d.delay.resize(total);
     d.w.assign(total, sparse_weight(p));
 #pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < int64_t(n_tgt); ++t) {
+    for (int64_t i = 0; i < int64_t(count); ++i) {
+        const uint32_t t = target_at(i);
         for (uint32_t k = 0; k < d.K; ++k) {
             uint32_t s, steps;
-            model::sheet_draw_source(sd, uint32_t(t), k, &s, &steps);
-            const uint64_t slot = static_cast<uint64_t>(t) * d.K + k;
+            model::sheet_draw_source(sd, t, k, &s, &steps);
+            const uint64_t slot = static_cast<uint64_t>(i) * d.K + k;
             d.src[slot] = s;
             d.delay[slot] = static_cast<uint8_t>(steps);
         }
@@ -209,14 +217,43 @@ float stdp_w_max(const ProjectionConfig& p, float w_init_max) {
                                                    : p.stdp->w_max_factor * w_init_max);
 }
 
-Connectivity build_projection(const Config& cfg, uint32_t j) {
+namespace {
+
+// The projection's draws for `count` targets (target_at(i): the i-th), in CSR by source.
+template <class TargetAt>
+Connectivity build_targets(const Config& cfg, uint32_t j, uint32_t count, TargetAt target_at) {
     const auto& p = cfg.projections[j];
-    Draws d = p.rule == ConnRule::dense ? draw_dense_ring(cfg, p) : draw_sparse_sheet(cfg, p, j);
-    Connectivity c = to_csr(std::move(d), cfg.populations[p.source].n, cfg.populations[p.target].n,
-                            p.stdp.has_value());
-    c.w_max = stdp_w_max(p, c.w_init_max);
-    c.fixed_exponent =
-        ring_fixed_exponent(p.location, c.in_degree, std::max(c.w_init_max, c.w_max));
+    Draws d = p.rule == ConnRule::dense ? draw_dense_ring(cfg, p, count, target_at)
+                                        : draw_sparse_sheet(cfg, p, j, count, target_at);
+    return to_csr(std::move(d), cfg.populations[p.source].n, count, p.stdp.has_value());
+}
+
+}  // namespace
+
+void set_global_bounds(const Config& cfg, uint32_t j, float w_init_max, Connectivity* c) {
+    const auto& p = cfg.projections[j];
+    c->w_max = stdp_w_max(p, w_init_max);
+    c->fixed_exponent =
+        ring_fixed_exponent(p.location, c->in_degree, std::max(w_init_max, c->w_max));
+}
+
+Connectivity build_projection(const Config& cfg, uint32_t j) {
+    Connectivity c = build_targets(cfg, j, cfg.populations[cfg.projections[j].target].n,
+                                   [](int64_t i) { return static_cast<uint32_t>(i); });
+    set_global_bounds(cfg, j, c.w_init_max, &c);
+    return c;
+}
+
+Connectivity build_projection_part(const Config& cfg, uint32_t j,
+                                   const std::vector<uint32_t>& targets) {
+    const uint32_t n_tgt = cfg.populations[cfg.projections[j].target].n;
+    for (size_t i = 0; i < targets.size(); ++i)
+        if (targets[i] >= n_tgt || (i > 0 && targets[i] <= targets[i - 1]))
+            throw Error("build_projection_part: targets must be ascending ids below " +
+                        std::to_string(n_tgt));
+    Connectivity c = build_targets(cfg, j, static_cast<uint32_t>(targets.size()),
+                                   [&](int64_t i) { return targets[i]; });
+    set_global_bounds(cfg, j, c.w_init_max, &c);  // the part's own until the ranks agree
     return c;
 }
 

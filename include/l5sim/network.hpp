@@ -45,6 +45,8 @@ double dense_ring_total(double A, double sigma, uint32_t n_sources, bool exclude
 Network build_network(const Config& cfg);
 /// Build projection j alone.
 Connectivity build_projection(const Config& cfg, uint32_t j);
+/// The side of the square grid that holds n cells on the sheet (ceil(sqrt(n))).
+uint32_t grid_side(uint32_t n);
 /// The sparse-draw parameters of sheet projection j (the same for every engine).
 model::SheetDraw sheet_draw_params(const Config& cfg, uint32_t j);
 /// How post-side STDP finds the source of input k of a target of projection j.

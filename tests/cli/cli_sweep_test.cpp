@@ -301,4 +301,29 @@ TEST(CliInfo, ExitsZeroAndNamesTheEngines) {
     EXPECT_NE(r.out.find("cuda"), std::string::npos) << r.out;
 }
 
+// l5sim partition: the per-rank table and its JSON; with the run's own spikes, the exchange;
+// usage errors exit 2 naming what was wrong.
+TEST(CliPartition, TablesJsonAndExchangeFromARunsSpikes) {
+    TempDir d;
+    const fs::path cfg = tiny(d);
+    ASSERT_EQ(l5sim(d, "run " + q(cfg) + " --out " + q(d / "run") + " -q").rc, 0);
+    const auto r = l5sim(d, "partition " + q(cfg) + " --ranks 2 --spikes " +
+                                q(d / "run" / "spikes.h5") + " --json " + q(d / "p.json"));
+    ASSERT_EQ(r.rc, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("over 2 ranks (ring: contiguous ranges of ids)"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("exchange per window"), std::string::npos) << r.out;
+    const nlohmann::json j = read_json(d / "p.json");
+    ASSERT_EQ(j["rank"].size(), 2u);
+    uint64_t cells = 0;
+    for (const auto& rank : j["rank"])
+        for (const auto& [pop, n] : rank["cells"].items()) cells += n.get<uint64_t>();
+    EXPECT_EQ(cells, 11u);  // the tiny config's cells, each on one rank
+    EXPECT_EQ(j["exchange"]["sparse_mean_bytes"].size(), 2u);
+    EXPECT_EQ(l5sim(d, "partition " + q(cfg) + " --ranks 0").rc, 2);
+    const auto missing = l5sim(d, "partition " + q(cfg) + " --ranks 2 --spikes " + q(d / "no.h5"));
+    EXPECT_EQ(missing.rc, 2);
+    EXPECT_NE(missing.err.find("no.h5: no such file"), std::string::npos) << missing.err;
+}
+
 }  // namespace l5sim_cli_test
