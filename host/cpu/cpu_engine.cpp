@@ -7,6 +7,15 @@ void CpuEngine::init_population(uint32_t p) {
     const auto& c = cfg_.populations[p];
     PopulationState s;
     s.n = c.n;
+    s.n_global = c.n;
+    if (distributed_) {
+        s.gid = local_.gid[p];
+        s.n = static_cast<uint32_t>(s.gid.size());
+        for (size_t i = 0; i < s.gid.size(); ++i)
+            if (s.gid[i] >= c.n || (i > 0 && s.gid[i] <= s.gid[i - 1]))
+                throw Error("LocalCells: the cells of " + c.name + " must be ascending ids below " +
+                            std::to_string(c.n));
+    }
     s.has_dendrite = c.caps.has_dendrite;
     s.adapts = c.caps.adapts;
     s.soma = model::make_izh_constants(c.soma, cfg_.dt_ms);
@@ -14,8 +23,8 @@ void CpuEngine::init_population(uint32_t p) {
     s.adapt_increment = static_cast<float>(c.adapt_increment_nS);
     s.adapt_decay = static_cast<float>(1 - cfg_.dt_ms / c.adapt_tau_ms);
     s.adapt_E = static_cast<float>(c.adapt_E_mV);
-    const size_t n = c.n;
-    s.st = PopulationStore<HostStorage>(cfg_, p, &kHostStorage);
+    const size_t n = s.n;
+    s.st = PopulationStore<HostStorage>(cfg_, p, &kHostStorage, distributed_ ? &s.gid : nullptr);
     if (s.has_dendrite) s.dend = model::make_dendrite_constants(c.dendrite, cfg_.dt_ms);
     s.spiked.assign(n, 0);
     pops_.push_back(std::move(s));
@@ -36,6 +45,7 @@ void CpuEngine::init_projection(uint32_t j) {
     s.fixed_per_ns = std::ldexp(1.0f, net.fixed_exponent);
     s.ns_per_fixed = std::ldexp(1.0f, -net.fixed_exponent);
     s.plastic = c.stdp.has_value();
+    if (s.plastic && distributed_) pops_[c.source].all_spiked.assign(net.n_src, 0);
     if (s.plastic) {
         s.stdp = stdp_constants(*c.stdp, net.w_max, cfg_.dt_ms);
         s.source_rule = source_rule(cfg_, j);
@@ -68,11 +78,45 @@ void CpuEngine::set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) 
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
         for (int64_t i = 0; i < n; ++i)
             rem[i] = model::poisson_rate_change(rem[i], l0, l1, cfg_.seed, stream, st,
-                                                static_cast<uint32_t>(i), word);
+                                                cell_key(pop, static_cast<uint32_t>(i)), word);
     };
     rescale(s.st.array(Var::rem_soma), ls0, ls1, 0);
     if (s.has_dendrite) rescale(s.st.array(Var::rem_dend), ld0, ld1, 1);
     s.drive = d;
+}
+
+std::vector<uint32_t> CpuEngine::local_spike_gids(uint32_t pop) const {
+    const auto& s = pops_[pop];
+    std::vector<uint32_t> out(s.spike_ids.size());
+    for (size_t k = 0; k < out.size(); ++k) out[k] = cell_key(pop, s.spike_ids[k]);
+    return out;
+}
+
+// Every rank's spikes of population `pop` this step: they propagate (rows of the parts' CSR are
+// global source ids), and they step the presynaptic traces of every source cell, which each
+// rank keeps for the sources of its synapses (the same trace_step on the same spikes as the
+// source's own rank: equal bit for bit).
+void CpuEngine::set_all_spikes(uint32_t pop, const std::vector<uint32_t>& gids) {
+    if (!distributed_) throw Error("set_all_spikes: this engine holds every cell");
+    auto& s = pops_[pop];
+    for (uint32_t g : gids)
+        if (g >= s.n_global)
+            throw Error("set_all_spikes: cell " + std::to_string(g) + " of " +
+                        cfg_.populations[pop].name + " beyond its " + std::to_string(s.n_global));
+    s.all_spikes = gids;
+    if (s.all_spiked.empty()) return;  // the source of no plastic projection
+    for (uint32_t g : gids) s.all_spiked[g] = 1;
+    for (auto& pj : projs_) {
+        if (!pj.plastic || pj.source != pop) continue;
+        const auto& st = pj.stdp;
+        for_chunks(static_cast<int64_t>(s.n_global), [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i)
+                pj.x[i] = model::trace_step(st.rule, pj.x[i], st.decay_plus, s.all_spiked[i] != 0);
+            if (st.rule == model::StdpRule::triplet)
+                for (int64_t i = b; i < e; ++i) pj.r2[i] = model::decay(pj.r2[i], st.decay_x);
+        });
+    }
+    for (uint32_t g : gids) s.all_spiked[g] = 0;
 }
 
 bool CpuEngine::find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) const {
@@ -127,7 +171,7 @@ const void* CpuEngine::locate(const StateBlock& b) const {
 }  // namespace l5sim::cpu
 
 namespace l5sim {
-std::unique_ptr<Engine> make_cpu_engine(const Config& cfg, Network net) {
-    return std::make_unique<cpu::CpuEngine>(cfg, std::move(net));
+std::unique_ptr<Engine> make_cpu_engine(const Config& cfg, Network net, LocalCells local) {
+    return std::make_unique<cpu::CpuEngine>(cfg, std::move(net), std::move(local));
 }
 }  // namespace l5sim

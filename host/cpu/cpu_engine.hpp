@@ -32,8 +32,12 @@ constexpr int64_t kSimdBlock = 1024;
 
 class CpuEngine final : public Engine {
   public:
-    CpuEngine(const Config& cfg, Network net) : cfg_(cfg), net_(std::move(net)) {
+    CpuEngine(const Config& cfg, Network net, LocalCells local)
+        : cfg_(cfg), net_(std::move(net)), local_(std::move(local)) {
         rc_ = receptor_constants(cfg);
+        distributed_ = !local_.gid.empty();
+        if (distributed_ && local_.gid.size() != cfg.populations.size())
+            throw Error("LocalCells: one list of cells per population");
         for (uint32_t p = 0; p < cfg.populations.size(); ++p) init_population(p);
         for (uint32_t j = 0; j < cfg.projections.size(); ++j) init_projection(j);
         targets_of_.resize(pops_.size());
@@ -95,13 +99,16 @@ class CpuEngine final : public Engine {
     uint64_t synaptic_events() const override { return events_; }
     int64_t max_window() const override { return window_; }
     bool find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) const override;
+    std::vector<uint32_t> local_spike_gids(uint32_t pop) const override;
+    void set_all_spikes(uint32_t pop, const std::vector<uint32_t>& gids) override;
 
     void set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) override;
+    // Knobs come per cell of the whole population; a rank's engine takes its cells' values.
     void set_gamma(uint32_t pop, const std::vector<float>& g) override {
-        pops_[pop].st.set(Var::gamma, g);
+        pops_[pop].st.set(Var::gamma, mine(pop, g));
     }
     void set_current(uint32_t pop, Compartment c, const std::vector<float>& pA) override {
-        pops_[pop].st.set(c == Compartment::soma ? Var::i_ext : Var::i_ext_d, pA);
+        pops_[pop].st.set(c == Compartment::soma ? Var::i_ext : Var::i_ext_d, mine(pop, pA));
     }
     void set_projection(uint32_t j, double gain, double eta) override {
         auto& pj = projs_[j];
@@ -166,6 +173,31 @@ class CpuEngine final : public Engine {
 
     const Config& cfg_;
     Network net_;
+    LocalCells local_;          // a rank's cells; empty: one process
+    bool distributed_ = false;  // !local_.gid.empty()
+    // The spikes that propagate from population p: every rank's when distributed (global ids,
+    // the rows of the parts' CSR), else this engine's.
+    const std::vector<uint32_t>& source_spikes(uint32_t p) const {
+        return distributed_ ? pops_[p].all_spikes : pops_[p].spike_ids;
+    }
+    // The random-number keys of cells idx[0, m) of population p: their global ids.
+    const uint32_t* cell_keys(uint32_t p, const uint32_t* idx, int64_t m, uint32_t* buf) const {
+        const auto& gid = pops_[p].gid;
+        if (gid.empty()) return idx;
+        for (int64_t a = 0; a < m; ++a) buf[a] = gid[idx[a]];
+        return buf;
+    }
+    // The values of this engine's cells among per-cell values of all of population p.
+    std::vector<float> mine(uint32_t p, const std::vector<float>& all) const {
+        const auto& gid = pops_[p].gid;
+        if (gid.empty() || all.size() != pops_[p].n_global) return all;
+        std::vector<float> out(gid.size());
+        for (size_t i = 0; i < gid.size(); ++i) out[i] = all[gid[i]];
+        return out;
+    }
+    uint32_t cell_key(uint32_t p, uint32_t i) const {
+        return pops_[p].gid.empty() ? i : pops_[p].gid[i];
+    }
     model::ReceptorConstants rc_{};
     std::vector<PopulationState> pops_;
     std::vector<ProjectionState> projs_;

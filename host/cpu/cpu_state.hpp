@@ -29,6 +29,13 @@ struct PopulationState {
     PopulationDrive drive{};
     // The per-cell state variables (l5sim/state_vars.hpp), allocated and started by the store.
     PopulationStore<HostStorage> st;
+    // A rank's population (LocalCells): the global id of each cell (empty: one process, the
+    // index is the id), the population's size over all ranks, and this step's spikes of every
+    // rank (global ids; set_all_spikes) with their mask (sources of plastic projections).
+    std::vector<uint32_t> gid;
+    uint32_t n_global = 0;
+    std::vector<uint32_t> all_spikes;
+    std::vector<uint8_t> all_spiked;
     // this step
     std::vector<uint8_t> spiked;
     std::vector<uint32_t> spike_ids;

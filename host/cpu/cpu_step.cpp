@@ -27,7 +27,8 @@ uint64_t CpuEngine::detect_cells(uint32_t p, int64_t b, int64_t count, std::vect
         if (!pj.plastic) continue;
         const auto& st = pj.stdp;
         const bool triplet = st.rule == model::StdpRule::triplet;
-        if (pj.source == p) {
+        // A rank's engine steps the presynaptic traces of every source in set_all_spikes.
+        if (pj.source == p && !distributed_) {
             trace_block(st.rule, pj.x.data() + b, s.spiked.data() + b, st.decay_plus, count);
             if (triplet) decay_block(pj.r2.data() + b, count, st.decay_x);
         }
@@ -59,7 +60,11 @@ void CpuEngine::detect_spikes(int64_t step) {
         s.spike_count += s.spike_ids.size();
         if (cfg_.recording.spikes) {
             s.record.steps.insert(s.record.steps.end(), s.spike_ids.size(), step);
-            s.record.ids.insert(s.record.ids.end(), s.spike_ids.begin(), s.spike_ids.end());
+            if (s.gid.empty()) {
+                s.record.ids.insert(s.record.ids.end(), s.spike_ids.begin(), s.spike_ids.end());
+            } else {
+                for (uint32_t i : s.spike_ids) s.record.ids.push_back(s.gid[i]);
+            }
         }
     }
 }
@@ -73,7 +78,7 @@ void CpuEngine::plan_propagation() {
     constexpr int64_t kSpikesPerItem = 4;
     prop_items_.clear();
     for (uint32_t j = 0; j < projs_.size(); ++j) {
-        const auto ns = static_cast<int64_t>(pops_[projs_[j].source].spike_ids.size());
+        const auto ns = static_cast<int64_t>(source_spikes(projs_[j].source).size());
         if (ns == 0) continue;
         if (ns < 64 || !team_) {
             prop_items_.push_back(PropagationItem{j, 0, ns, false});
@@ -89,7 +94,7 @@ void CpuEngine::propagate_item(int64_t i, int64_t step) {
     const PropagationItem& it = prop_items_[static_cast<size_t>(i)];
     auto& pj = projs_[it.proj];
     auto& net = net_.projections[it.proj];
-    const auto& spikes = pops_[pj.source].spike_ids;
+    const auto& spikes = source_spikes(pj.source);
     const uint64_t n_tgt = net.n_tgt;
     model::RingCell* ring = pj.ring.data();
     const float per_ns = pj.fixed_per_ns;
@@ -192,8 +197,9 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
         flag_background(rem_s + b, rem_d ? rem_d + b : nullptr, count, flags);
         uint32_t idx[kSimdBlock];
         const int64_t m = select_flagged(static_cast<uint32_t>(b), flags, count, idx);
-        uint32_t w0[kSimdBlock], w1[kSimdBlock];
-        philox_batch(cfg_.seed, stream, static_cast<uint32_t>(step), idx, m, w0, w1);
+        uint32_t w0[kSimdBlock], w1[kSimdBlock], keys[kSimdBlock];
+        philox_batch(cfg_.seed, stream, static_cast<uint32_t>(step), cell_keys(p, idx, m, keys), m,
+                     w0, w1);
         // Their first gaps (plog and a division each) and first draws as vectorised batches
         // too; then, one cell at a time, the rare further draws and the conductances.
         float gap_s[kSimdBlock], gap_d[kSimdBlock];
@@ -210,7 +216,8 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
             const uint32_t i = idx[a];
             model::BackgroundDraws d{rs[a], rd[a], ks[a], kd[a]};
             if (more[a])
-                model::background_more(&d, bs, bd, cfg_.seed, p, static_cast<uint32_t>(step), i);
+                model::background_more(&d, bs, bd, cfg_.seed, p, static_cast<uint32_t>(step),
+                                       cell_key(p, i));
             model::CellInputs c{ga[i], 0, gnb[i], 0, 0, 0, 0};
             if (s.has_dendrite) {
                 c.gad = gad[i];
@@ -278,12 +285,12 @@ void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t ste
     float* v_d = s.st.floats(Var::v_d);
     // The few cells that need a draw (an open BAP window; then a plateau) are gathered first and
     // their draws made as one vectorised Philox batch.
-    uint32_t idx[kSimdBlock];
+    uint32_t idx[kSimdBlock], keys[kSimdBlock];
     uint32_t w0[kSimdBlock], w1[kSimdBlock];
     uint8_t flags[kSimdBlock];
     flag_bap_window(k, history + b, count, flags);
     int64_t m = select_flagged(static_cast<uint32_t>(b), flags, count, idx);
-    if (stochastic) philox_batch(seed, stream, st, idx, m, w0, w1);
+    if (stochastic) philox_batch(seed, stream, st, cell_keys(p, idx, m, keys), m, w0, w1);
     std::fill(bap, bap + count, 0.0f);
     for (int64_t a = 0; a < m; ++a) {
         const uint32_t i = idx[a];
@@ -294,7 +301,7 @@ void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t ste
                    s.st.floats(Var::g_gaba_d) + b, bap, s.st.floats(Var::i_ext_d) + b, v_d + b,
                    s.st.floats(Var::u_d) + b, flags, count);
     m = select_flagged(static_cast<uint32_t>(b), flags, count, idx);
-    if (stochastic) philox_batch(seed, stream, st, idx, m, w0, w1);
+    if (stochastic) philox_batch(seed, stream, st, cell_keys(p, idx, m, keys), m, w0, w1);
     std::fill(s.st.burst() + b, s.st.burst() + b + count, uint8_t{0});
     for (int64_t a = 0; a < m; ++a) {
         const uint32_t i = idx[a];
@@ -355,7 +362,7 @@ void CpuEngine::plasticity(int64_t) {
             }
         });
         if (triplet) {
-            for (const uint32_t s : pops_[pj.source].spike_ids) pj.r2[s] = pj.r2[s] + 1.0f;
+            for (const uint32_t s : source_spikes(pj.source)) pj.r2[s] = pj.r2[s] + 1.0f;
             for (const uint32_t t : post) pj.o2[t] = pj.o2[t] + 1.0f;
         }
     }

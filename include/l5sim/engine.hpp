@@ -145,6 +145,15 @@ class Engine {
     /// Device memory this engine holds (0 for the CPU engine).
     virtual uint64_t device_bytes() const { return 0; }
 
+    /// Distributed runs (docs/SCALING.md; an engine over a rank's cells, make_cpu_engine with
+    /// LocalCells): this step's spikes of population `pop` on this rank as global ids, after
+    /// detect_spikes.
+    virtual std::vector<uint32_t> local_spike_gids(uint32_t pop) const;
+    /// Distributed runs: every rank's spikes of population `pop` this step (global ids, any
+    /// order), before propagate(): propagation, pre-side depression and the presynaptic traces
+    /// use them. The caller exchanges local_spike_gids between the ranks.
+    virtual void set_all_spikes(uint32_t pop, const std::vector<uint32_t>& gids);
+
     /// Copy a state block (of state_layout) out of / into the engine, between steps; `step` is
     /// the next step to run (the ring rotation). Spikes must have been taken first.
     virtual void read_block(const StateBlock& b, int64_t step, void* dst) const = 0;
@@ -161,7 +170,15 @@ int64_t requested_window();
 int64_t window_bound(const std::vector<uint32_t>& min_delays);
 
 /// The CPU reference engine (OpenMP). Takes ownership of the network.
-std::unique_ptr<Engine> make_cpu_engine(const Config& cfg, Network net);
+/// A rank's share of a network (l5sim/partition.hpp): the global ids of the cells it owns, per
+/// population, ascending (cells_of). Empty: every cell, one process.
+struct LocalCells {
+    std::vector<std::vector<uint32_t>> gid;
+};
+
+/// The CPU engine over `net` (build_network), or over a rank's cells: `local` lists them and
+/// `net` holds their parts (build_projection_part, bounds agreed with set_global_bounds).
+std::unique_ptr<Engine> make_cpu_engine(const Config& cfg, Network net, LocalCells local = {});
 
 /// The CUDA engine (builds its network on the device), or an Error saying why it cannot run.
 std::unique_ptr<Engine> make_cuda_engine(const Config& cfg);

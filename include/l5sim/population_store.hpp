@@ -57,17 +57,26 @@ class PopulationStore {
 
     PopulationStore() = default;
     /// Every variable of the state table that population `pop`'s type has, at its start
-    /// (VarInfo::start: init entry, 0, poisson_never or the population's gamma).
-    PopulationStore(const Config& cfg, uint32_t pop, const Storage* io)
+    /// (VarInfo::start: init entry, 0, poisson_never or the population's gamma); for the cells
+    /// `cells` (global ids, a rank's) when given, else for all.
+    PopulationStore(const Config& cfg, uint32_t pop, const Storage* io,
+                    const std::vector<uint32_t>* cells = nullptr)
         : io_(io),
-          n_(cfg.populations.at(pop).n),
+          n_(cells ? static_cast<uint32_t>(cells->size()) : cfg.populations.at(pop).n),
           dendrite_(cfg.populations.at(pop).caps.has_dendrite) {
         for (const VarInfo& r : kVarTable) {
             if (!has_var(r, dendrite_)) continue;
             switch (r.type) {
-                case VarInfo::Type::f32:
-                    floats_[index(r.var)] = io_->make(initial_floats(cfg, pop, r));
+                case VarInfo::Type::f32: {
+                    std::vector<float> v = initial_floats(cfg, pop, r);
+                    if (cells) {
+                        std::vector<float> mine(n_);
+                        for (uint32_t i = 0; i < n_; ++i) mine[i] = v.at((*cells)[i]);
+                        v.swap(mine);
+                    }
+                    floats_[index(r.var)] = io_->make(v);
                     break;
+                }
                 case VarInfo::Type::u32:  // history: every start of a u32 row is zero
                     history_ = io_->make(std::vector<uint32_t>(n_, 0));
                     break;

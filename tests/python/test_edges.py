@@ -205,7 +205,9 @@ class ForeignCheckpoints(Base):
 
     def test_copied_checkpoint_edited_config_and_edited_stream_are_refused(self):
         a = self.stopped_run("a", 2, 60000)
-        b = self.stopped_run("b", 1, 6000)
+        # 30 s of biological time: a run that cannot end before the signal (6 s ended in 0.6 s
+        # on a fast machine).
+        b = self.stopped_run("b", 1, 30000)
         spikes_before = read(os.path.join(b, "spikes.stream"))
         # A's checkpoint in B's directory.
         shutil.copy(os.path.join(b, "checkpoint.l5ck"), self.path("b_own.l5ck"))
@@ -214,17 +216,17 @@ class ForeignCheckpoints(Base):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("was not written by the run of", r.stderr)
         self.assertIn("simulation.seed: 1 vs 2", r.stderr)
-        self.assertIn("simulation.duration_ms: 6000 vs 60000", r.stderr)
+        self.assertIn("simulation.duration_ms: 30000 vs 60000", r.stderr)
         self.assertEqual(read(os.path.join(b, "spikes.stream")), spikes_before)
         self.assertFalse(os.path.exists(os.path.join(b, "summary.json")))
         shutil.copy(self.path("b_own.l5ck"), os.path.join(b, "checkpoint.l5ck"))
         # config.resolved.yaml edited after the run started.
         cfg = os.path.join(b, "config.resolved.yaml")
         text = read(cfg, "r")
-        write(cfg, text.replace("duration_ms: 6000", "duration_ms: 7000", 1))
+        write(cfg, text.replace("duration_ms: 30000", "duration_ms: 31000", 1))
         r = l5sim("resume", b, "-q")
         self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn("simulation.duration_ms: 7000 vs 6000", r.stderr)
+        self.assertIn("simulation.duration_ms: 31000 vs 30000", r.stderr)
         write(cfg, text)
         # One byte of the spike stream changed.
         stream = bytearray(spikes_before)
@@ -240,7 +242,7 @@ class ForeignCheckpoints(Base):
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_checkpoint_edited_behind_a_recomputed_crc_is_refused(self):
-        b = self.stopped_run("c", 1, 6000)
+        b = self.stopped_run("c", 1, 30000)
         ck = os.path.join(b, "checkpoint.l5ck")
         orig = read(ck)
         step = int(re.search(rb'"step":(\d+)', orig).group(1))

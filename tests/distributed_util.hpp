@@ -1,0 +1,217 @@
+#pragma once
+// What the distributed tests share (tests/engine/distributed_test.cpp, in one process;
+// tests/mpi/, over MPI): a sheet and a ring that exercise every path of a step, running engines
+// in lockstep with every rank's spikes handed to every engine, and the outcome to compare (the
+// spikes of every population and every synapse's final weight, by global ids).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "l5sim/engine.hpp"
+#include "l5sim/network.hpp"
+#include "l5sim/partition.hpp"
+#include "run/controls.hpp"
+#include "test_util.hpp"
+
+namespace l5sim::test::dist {
+
+// The sheet: delays of 1-5 ms, STDP (pair, then triplet), background, a gamma schedule and an
+// injection into some cells, so that every per-cell random stream and every knob path runs.
+inline std::string sheet(const std::string& rule) {
+    return R"(
+simulation: {dt_ms: 0.1, duration_ms: 120, seed: 7}
+network: {layout: sheet, positions: jittered}
+populations:
+  PYR: {type: pyramidal, n: 400, background: {soma: {rate_hz: 900}, dendrite: {rate_hz: 300}}}
+  PV: {type: pv, n: 60, background: {soma: {rate_hz: 900}}}
+  SOM: {type: som, n: 50}
+projections:
+  PYR_PYR: {source: PYR, target: PYR, receptors: {ampa: 1.75, nmda: 0.35},
+            connectivity: {rule: sparse, K: 30, sigma: 0.1, A: 3.5, dense_equivalent_sigma: 0.5,
+                           dense_equivalent_sources: 50},
+            delay: {min_ms: 1, speed_per_ms: 0.08},
+            stdp: {rule: )" +
+           rule + R"(, eta: 5}}
+  PYR_PV: {source: PYR, target: PV, receptors: {ampa: 1, nmda: 1},
+           connectivity: {rule: sparse, K: 40, sigma: 0.2, A: 1, dense_equivalent_sigma: 2,
+                          dense_equivalent_sources: 200}}
+  PYR_SOM: {source: PYR, target: SOM, receptors: {ampa: 1, nmda: 1},
+            connectivity: {rule: sparse, K: 40, sigma: 0.2, A: 1, dense_equivalent_sigma: 2,
+                           dense_equivalent_sources: 200}}
+  PV_PYR: {source: PV, target: PYR, receptors: {gaba_a: 1},
+           connectivity: {rule: sparse, K: 8, sigma: 0.2, A: 5, dense_equivalent_sigma: 2,
+                          dense_equivalent_sources: 50}}
+  SOM_PYR: {source: SOM, target: PYR, compartment: dendrite, receptors: {gaba_a: 1},
+            connectivity: {rule: sparse, K: 8, sigma: 0.2, A: 5, dense_equivalent_sigma: 2,
+                           dense_equivalent_sources: 50}}
+injections:
+  - {name: kick, kind: step, population: PYR, amplitude_pA: 400, cells: [3, 77, 150, 399], start_ms: 20, stop_ms: 60}
+schedule:
+  - {knob: PYR.gamma, value: 0.9, start_ms: 40, stop_ms: 90}
+)";
+}
+
+// The ring with zero delays (propagation within the step) and dense all-to-all projections.
+inline const char* kRing = R"(
+simulation: {dt_ms: 0.1, duration_ms: 120, seed: 3}
+populations:
+  PYR: {type: pyramidal, n: 90, background: {soma: {rate_hz: 900}, dendrite: {rate_hz: 200}}}
+  PV: {type: pv, n: 20, background: {soma: {rate_hz: 900}}}
+projections:
+  PYR_PYR: {source: PYR, target: PYR, receptors: {ampa: 1.75, nmda: 0.35},
+            connectivity: {A: 3.5, sigma: 0.5}, stdp: {eta: 5}}
+  PYR_PV: {source: PYR, target: PV, receptors: {ampa: 1, nmda: 1}, connectivity: {A: 1, sigma: 2}}
+  PV_PYR: {source: PV, target: PYR, receptors: {gaba_a: 1}, connectivity: {A: 5, sigma: 2}}
+)";
+
+struct Synapse {
+    uint32_t src, tgt;
+    float w;
+    bool operator==(const Synapse&) const = default;
+};
+
+struct Outcome {
+    std::vector<std::vector<std::pair<int64_t, uint32_t>>> spikes;  // per population, sorted
+    std::vector<std::vector<Synapse>> synapses;                     // per projection, CSR order
+    uint64_t events = 0;
+};
+
+// Steps `engines` (one process's: all cells, or one rank's, or every rank's) through the config's
+// steps; `exchange` runs after each detection (nothing for one engine holding every cell).
+inline void step_all(const Config& cfg, const std::vector<Engine*>& engines,
+                     const std::function<void()>& exchange) {
+    std::vector<std::unique_ptr<Controls>> controls;
+    for (Engine* e : engines) controls.push_back(std::make_unique<Controls>(cfg, *e));
+    for (int64_t n = 0; n < cfg.steps(); ++n) {
+        for (size_t r = 0; r < engines.size(); ++r) {
+            controls[r]->apply(n);
+            engines[r]->detect_spikes(n);
+        }
+        if (exchange) exchange();
+        for (Engine* e : engines) {
+            e->propagate(n);
+            e->deliver(n);
+            e->integrate_dendrites(n);
+            e->integrate_somata(n);
+            e->plasticity(n);
+        }
+    }
+}
+
+// Spikes and synapses in a canonical order: spikes by (step, id); synapses in the full CSR order
+// (by source, then target; one target's draws in draw order, which each rank's rows keep, so the
+// sort is stable).
+inline void canonical(Outcome* out) {
+    for (auto& sp : out->spikes) std::sort(sp.begin(), sp.end());
+    for (auto& syn : out->synapses)
+        std::stable_sort(syn.begin(), syn.end(), [](const Synapse& a, const Synapse& b) {
+            return std::tie(a.src, a.tgt) < std::tie(b.src, b.tgt);
+        });
+}
+
+// What `engines` hold after a run, by global ids (`cells[r]`: engine r's; empty: all cells).
+inline Outcome outcome_of(const Config& cfg, const std::vector<Engine*>& engines,
+                          const std::vector<LocalCells>& cells) {
+    Outcome out;
+    out.spikes.resize(cfg.populations.size());
+    for (uint32_t p = 0; p < cfg.populations.size(); ++p) {
+        for (Engine* e : engines) {
+            SpikeRecord rec;
+            e->take_spikes(p, &rec);
+            for (size_t k = 0; k < rec.ids.size(); ++k)
+                out.spikes[p].emplace_back(rec.steps[k], rec.ids[k]);
+        }
+    }
+    out.synapses.resize(cfg.projections.size());
+    for (uint32_t j = 0; j < cfg.projections.size(); ++j) {
+        const uint32_t tpop = cfg.projections[j].target;
+        for (size_t r = 0; r < engines.size(); ++r) {
+            const uint64_t m = engines[r]->synapse_count(j);
+            std::vector<uint32_t> src(m), tgt(m);
+            std::vector<float> w(m);
+            engines[r]->read_synapses(j, 1, m, src.data(), tgt.data());
+            engines[r]->read_weights(j, 1, m, w.data());
+            for (uint64_t i = 0; i < m; ++i) {
+                const uint32_t t = cells.empty() ? tgt[i] : cells[r].gid[tpop][tgt[i]];
+                out.synapses[j].push_back({src[i], t, w[i]});
+            }
+        }
+    }
+    for (Engine* e : engines) out.events += e->synaptic_events();
+    canonical(&out);
+    return out;
+}
+
+// A rank's share of cfg: its cells and the parts of every projection, with the bounds the ranks
+// agree on (`w_init_max(j, local)`: the largest over the ranks, an all-reduce under MPI).
+inline std::pair<LocalCells, Network> rank_share(
+    const Config& cfg, uint32_t rank, uint32_t ranks,
+    const std::function<float(uint32_t, float)>& w_init_max) {
+    LocalCells cells;
+    Network net;
+    for (uint32_t p = 0; p < cfg.populations.size(); ++p)
+        cells.gid.push_back(cells_of(cfg, p, rank, ranks));
+    for (uint32_t j = 0; j < cfg.projections.size(); ++j) {
+        net.projections.push_back(
+            build_projection_part(cfg, j, cells.gid[cfg.projections[j].target]));
+        set_global_bounds(cfg, j, w_init_max(j, net.projections.back().w_init_max),
+                          &net.projections.back());
+    }
+    return {std::move(cells), std::move(net)};
+}
+
+inline Outcome whole(const Config& cfg) {
+    auto engine = make_cpu_engine(cfg, build_network(cfg));
+    step_all(cfg, {engine.get()}, nullptr);
+    return outcome_of(cfg, {engine.get()}, {});
+}
+
+// Every rank in this process, the exchange by hand: every rank's spikes to every engine, in the
+// reverse of the ranks' order (any order must do).
+inline Outcome split(const Config& cfg, uint32_t ranks) {
+    std::vector<float> agreed(cfg.projections.size(), 0);
+    for (uint32_t r = 0; r < ranks; ++r)
+        rank_share(cfg, r, ranks, [&](uint32_t j, float w) {
+            agreed[j] = std::max(agreed[j], w);
+            return w;
+        });
+    std::vector<LocalCells> cells;
+    std::vector<std::unique_ptr<Engine>> owned;
+    std::vector<Engine*> engines;
+    for (uint32_t r = 0; r < ranks; ++r) {
+        auto [c, net] = rank_share(cfg, r, ranks, [&](uint32_t j, float) { return agreed[j]; });
+        owned.push_back(make_cpu_engine(cfg, std::move(net), c));
+        engines.push_back(owned.back().get());
+        cells.push_back(std::move(c));
+    }
+    step_all(cfg, engines, [&] {
+        for (uint32_t p = 0; p < cfg.populations.size(); ++p) {
+            std::vector<uint32_t> all;
+            for (Engine* e : engines) {
+                const auto mine = e->local_spike_gids(p);
+                all.insert(all.end(), mine.begin(), mine.end());
+            }
+            std::reverse(all.begin(), all.end());
+            for (Engine* e : engines) e->set_all_spikes(p, all);
+        }
+    });
+    return outcome_of(cfg, engines, cells);
+}
+
+inline void expect_same(const Outcome& a, const Outcome& b) {
+    ASSERT_EQ(a.spikes.size(), b.spikes.size());
+    for (size_t p = 0; p < a.spikes.size(); ++p) {
+        EXPECT_GT(a.spikes[p].size(), 20u) << "population " << p << " barely fires: a weak test";
+        EXPECT_EQ(a.spikes[p], b.spikes[p]) << "population " << p;
+    }
+    for (size_t j = 0; j < a.synapses.size(); ++j)
+        EXPECT_EQ(a.synapses[j], b.synapses[j]) << "projection " << j;
+    EXPECT_EQ(a.events, b.events);
+}
+
+}  // namespace l5sim::test::dist
