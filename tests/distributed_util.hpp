@@ -6,13 +6,16 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <functional>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "l5sim/engine.hpp"
+#include "l5sim/error.hpp"
 #include "l5sim/network.hpp"
 #include "l5sim/partition.hpp"
 #include "run/controls.hpp"
@@ -20,54 +23,27 @@
 
 namespace l5sim::test::dist {
 
-// The sheet: delays of 1-5 ms, STDP (pair, then triplet), background, a gamma schedule and an
-// injection into some cells, so that every per-cell random stream and every knob path runs.
-inline std::string sheet(const std::string& rule) {
-    return R"(
-simulation: {dt_ms: 0.1, duration_ms: 120, seed: 7}
-network: {layout: sheet, positions: jittered}
-populations:
-  PYR: {type: pyramidal, n: 400, background: {soma: {rate_hz: 900}, dendrite: {rate_hz: 300}}}
-  PV: {type: pv, n: 60, background: {soma: {rate_hz: 900}}}
-  SOM: {type: som, n: 50}
-projections:
-  PYR_PYR: {source: PYR, target: PYR, receptors: {ampa: 1.75, nmda: 0.35},
-            connectivity: {rule: sparse, K: 30, sigma: 0.1, A: 3.5, dense_equivalent_sigma: 0.5,
-                           dense_equivalent_sources: 50},
-            delay: {min_ms: 1, speed_per_ms: 0.08},
-            stdp: {rule: )" +
-           rule + R"(, eta: 5}}
-  PYR_PV: {source: PYR, target: PV, receptors: {ampa: 1, nmda: 1},
-           connectivity: {rule: sparse, K: 40, sigma: 0.2, A: 1, dense_equivalent_sigma: 2,
-                          dense_equivalent_sources: 200}}
-  PYR_SOM: {source: PYR, target: SOM, receptors: {ampa: 1, nmda: 1},
-            connectivity: {rule: sparse, K: 40, sigma: 0.2, A: 1, dense_equivalent_sigma: 2,
-                           dense_equivalent_sources: 200}}
-  PV_PYR: {source: PV, target: PYR, receptors: {gaba_a: 1},
-           connectivity: {rule: sparse, K: 8, sigma: 0.2, A: 5, dense_equivalent_sigma: 2,
-                          dense_equivalent_sources: 50}}
-  SOM_PYR: {source: SOM, target: PYR, compartment: dendrite, receptors: {gaba_a: 1},
-            connectivity: {rule: sparse, K: 8, sigma: 0.2, A: 5, dense_equivalent_sigma: 2,
-                           dense_equivalent_sources: 50}}
-injections:
-  - {name: kick, kind: step, population: PYR, amplitude_pA: 400, cells: [3, 77, 150, 399], start_ms: 20, stop_ms: 60}
-schedule:
-  - {knob: PYR.gamma, value: 0.9, start_ms: 40, stop_ms: 90}
-)";
+// A config of tests/configs/ (shared with tests/python/test_mpi.py).
+inline std::string ranks_config(const std::string& name) {
+    std::ifstream in(std::string(L5SIM_SOURCE_DIR) + "/tests/configs/" + name);
+    if (!in) throw Error("cannot read tests/configs/" + name);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
 }
 
-// The ring with zero delays (propagation within the step) and dense all-to-all projections.
-inline const char* kRing = R"(
-simulation: {dt_ms: 0.1, duration_ms: 120, seed: 3}
-populations:
-  PYR: {type: pyramidal, n: 90, background: {soma: {rate_hz: 900}, dendrite: {rate_hz: 200}}}
-  PV: {type: pv, n: 20, background: {soma: {rate_hz: 900}}}
-projections:
-  PYR_PYR: {source: PYR, target: PYR, receptors: {ampa: 1.75, nmda: 0.35},
-            connectivity: {A: 3.5, sigma: 0.5}, stdp: {eta: 5}}
-  PYR_PV: {source: PYR, target: PV, receptors: {ampa: 1, nmda: 1}, connectivity: {A: 1, sigma: 2}}
-  PV_PYR: {source: PV, target: PYR, receptors: {gaba_a: 1}, connectivity: {A: 5, sigma: 2}}
-)";
+// The sheet (tests/configs/ranks_sheet.yaml: jittered, delays 1-5 ms, a schedule, an injection,
+// recordings) with STDP rule `rule`.
+inline std::string sheet(const std::string& rule) {
+    std::string text = ranks_config("ranks_sheet.yaml");
+    const std::string plain = "stdp: {eta: 5}";
+    const auto at = text.find(plain);
+    if (at == std::string::npos) throw Error("ranks_sheet.yaml: no '" + plain + "'");
+    return text.replace(at, plain.size(), "stdp: {rule: " + rule + ", eta: 5}");
+}
+
+// The ring with zero delays (tests/configs/ranks_ring.yaml).
+inline std::string ring() { return ranks_config("ranks_ring.yaml"); }
 
 struct Synapse {
     uint32_t src, tgt;

@@ -19,6 +19,9 @@
 #include <regex>
 
 #include "cli/commands.hpp"
+#ifdef L5SIM_HAVE_MPI
+#include "mpi/mpi_rank.hpp"
+#endif
 #include "io/durable.hpp"
 #include "io/output_lock.hpp"
 #include "l5sim/build_info.hpp"
@@ -87,6 +90,11 @@ int cmd_info(bool bandwidth) {
     std::string why;
     const auto devices = cuda_devices(&why);
     std::cout << (cuda_built() ? ", cuda (compiled in)" : "") << "\n";
+#ifdef L5SIM_HAVE_MPI
+    std::cout << "mpi: built (l5sim run under mpiexec splits the network over the ranks)\n";
+#else
+    std::cout << "mpi: not built (no MPI library at configure time)\n";
+#endif
     if (!cuda_built()) {
         std::cout << "cuda: not built (no nvcc at configure time)\n";
     } else if (devices.empty()) {
@@ -103,7 +111,34 @@ int cmd_info(bool bandwidth) {
 
 }  // namespace
 
+#ifdef L5SIM_HAVE_MPI
+// MPI is started only when mpiexec launched this process (its environment says so): the same
+// binary without mpiexec behaves as a build without MPI.
+bool launched_by_mpiexec() {
+    for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS"})
+        if (std::getenv(v)) return true;
+    return false;
+}
+struct MpiSession {
+    bool active = false;
+    MpiSession(int* argc, char*** argv) {
+        if (!launched_by_mpiexec()) return;
+        MPI_Init(argc, argv);
+        active = true;
+    }
+    ~MpiSession() {
+        if (active) MPI_Finalize();
+    }
+};
+#endif
+
 int main(int argc, char** argv) {
+#ifdef L5SIM_HAVE_MPI
+    MpiSession mpi_session(&argc, &argv);
+    const bool ranks = mpi_session.active;
+#else
+    const bool ranks = false;
+#endif
     CLI::App app{"l5sim: cortical layer-5 circuits with dendritic bursting and plasticity"};
     app.require_subcommand(1);
     RunArgs ra;
@@ -184,7 +219,14 @@ int main(int argc, char** argv) {
     std::string command_line;
     for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
     try {
-        if (*run) return cmd_run(ra, command_line);
+        if (*run) {
+#ifdef L5SIM_HAVE_MPI
+            if (ranks) return cmd_run_ranks(ra, command_line);
+#endif
+            return cmd_run(ra, command_line);
+        }
+        if (ranks && !*info && !*validate && !*partition)
+            throw ConfigError("under mpiexec only `l5sim run` is distributed (resume: not yet)");
         if (*resume) return cmd_resume(rs, command_line);
         if (*validate) return cmd_validate(vconfig, vsets);
         if (*info && cell_type_tables) {

@@ -2,6 +2,7 @@
 // signals (SIGINT, SIGTERM: a checkpoint, then exit 130 / 143), health stops, outputs.
 #include <omp.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
@@ -17,6 +18,9 @@
 #include <regex>
 
 #include "cli/commands.hpp"
+#ifdef L5SIM_HAVE_MPI
+#include "mpi/mpi_rank.hpp"
+#endif
 #include "io/durable.hpp"
 #include "io/output_lock.hpp"
 #include "l5sim/build_info.hpp"
@@ -120,7 +124,7 @@ Simulation::Backend backend_of(const std::string& name) {
 }
 
 int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov, const Interval& every,
-          bool quiet);
+          bool quiet, bool ranks = false);
 
 }  // namespace
 
@@ -234,8 +238,10 @@ void print_summary(const Simulation& sim, const std::vector<PopulationSummary>& 
 // (with the streams it relies on) from which `l5sim resume` finishes it byte-identically:
 // the checkpoint and the streams are removed only after the last final file is renamed, and
 // a signal during the final write is held until it is done.
+// `ranks`: one rank of a run over MPI (cmd_run_ranks): no checkpoints (not built yet), signals
+// left to mpiexec (a pause on one rank alone would leave the others waiting).
 int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov, const Interval& every,
-          bool quiet) {
+          bool quiet, bool ranks) {
     const Config& cfg = sim.config();
     using clock = std::chrono::steady_clock;
     const auto t0 = clock::now();
@@ -267,7 +273,9 @@ int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov, co
         return false;
     };
     const std::filesystem::path ck = dir / kCheckpointFile;
-    hold_signals();  // (already since the command started: a signal then stops at the first pause)
+    if (!ranks)
+        hold_signals();  // (already since the command started: a signal then stops at the first
+                         // pause)
     try {
         while (!sim.run(progress, pause, every_steps)) {
             const auto c0 = clock::now();
@@ -298,13 +306,20 @@ int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov, co
         // Stopped at a step boundary: the state there, and the recordings so far, for a look;
         // the checkpoint says why, so that resume does not go past it unasked.
         try {
-            write_checkpoint(ck, sim, e.what(), prov.health_ignored);
+            if (!ranks) write_checkpoint(ck, sim, e.what(), prov.health_ignored);
             write_recordings(dir, sim);
         } catch (const Error& io) {
             spdlog::error("{}", e.what());
             throw Error(std::string("the health stop's state could not be saved: ") + io.what());
         }
         spdlog::error("{}", e.what());
+        if (ranks) {
+            spdlog::error(
+                "the recordings so far are in {} (no summary.json; a run over MPI writes no "
+                "checkpoint yet)",
+                dir.string());
+            return 3;
+        }
         spdlog::error(
             "the state at step {} is in {} and the recordings so far in {} (no "
             "summary.json); `l5sim resume --ignore-health {}` goes on regardless",
@@ -484,5 +499,121 @@ int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
         info.steps * cfg.dt_ms * 1e-3, info.engine, sim.engine().name());
     return drive(sim, dir, prov, every, a.quiet);
 }
+
+#ifdef L5SIM_HAVE_MPI
+namespace {
+
+// Runs `f` on every rank and agrees on the outcome: 0 when every rank succeeded, else the
+// largest exit code (2 config, 1 other), the message said once, by the lowest failing rank
+// (naming it when there are several ranks).
+template <class F>
+int on_every_rank(MPI_Comm comm, F&& f) {
+    const int rank = mpi::rank_of(comm), size = mpi::size_of(comm);
+    int code = 0;
+    std::string what;
+    try {
+        f();
+    } catch (const ConfigError& e) {
+        code = 2;
+        what = e.what();
+    } catch (const std::exception& e) {
+        code = 1;
+        what = e.what();
+    }
+    int worst = 0, first = size;
+    const int mine = code ? rank : size;
+    mpi::check(MPI_Allreduce(&code, &worst, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
+    mpi::check(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce");
+    if (worst && rank == first) {
+        const std::string who = size > 1 ? fmt::format(" (rank {} of {})", rank, size) : "";
+        std::cerr << "l5sim: " << (code == 2 ? "error" : "run-time failure") << who << ": " << what
+                  << "\n";
+    }
+    return worst;
+}
+
+}  // namespace
+
+int cmd_run_ranks(const RunArgs& a, const std::string& command_line) {
+    MPI_Comm comm = MPI_COMM_WORLD;
+    const int rank = mpi::rank_of(comm), size = mpi::size_of(comm);
+    if (rank != 0) spdlog::set_level(spdlog::level::off);  // rank 0 speaks for the run
+    Batch batch;
+    std::unique_ptr<OutputLock> lock;
+    const std::filesystem::path dir = a.out;
+    int rc = on_every_rank(comm, [&] {
+        batch = load(a.config, a.sets, a.seed, a.threads);
+        if (batch.is_sweep)
+            throw ConfigError(a.config +
+                              ": sweeps do not run over MPI yet; run them without "
+                              "mpiexec (their replicas run in parallel on the cores)");
+        if (!a.checkpoint_every.empty())
+            throw ConfigError(
+                "--checkpoint-every: checkpoints of a run over MPI are not built "
+                "yet (issue 19)");
+        if (a.backend != "cpu")
+            throw ConfigError("--backend " + a.backend +
+                              ": a run over MPI uses the CPU engine on every rank (CUDA ranks are "
+                              "not built yet)");
+        if (!a.pack.empty() || a.max_pack > 0)
+            throw ConfigError("--pack, --max-pack: packing applies to sweeps");
+        if (requested_window() > 1)
+            throw ConfigError(
+                "L5SIM_WINDOW: a run over MPI steps singly (the exchange is every "
+                "step)");
+        // Rank 0 owns the output directory; the other ranks write their (empty) copies of the
+        // outputs into a scratch directory of their own, removed at the end.
+        if (rank == 0) {
+            check_output_dir(dir, a.force);
+            lock = std::make_unique<OutputLock>(dir);
+        }
+    });
+    if (rc) return rc;
+    const Config& cfg = batch.configs.front();
+    const std::filesystem::path scratch =
+        rank == 0 ? dir
+                  : std::filesystem::temp_directory_path() /
+                        fmt::format("l5sim_rank{}_{}", rank, static_cast<long>(getpid()));
+    std::unique_ptr<Simulation> sim;
+    rc = on_every_rank(comm, [&] {
+        spdlog::info("building network over {} ranks: {} populations, {} projections", size,
+                     cfg.populations.size(), cfg.projections.size());
+        const auto t0 = std::chrono::steady_clock::now();
+        auto engine = mpi::make_mpi_engine(cfg, comm);
+        const double build_s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        sim = std::make_unique<Simulation>(cfg, std::move(engine), build_s);
+        prepare_output_dir(scratch, rank == 0 ? a.force : true, run_outputs(cfg));
+    });
+    if (rc) {
+        if (lock) lock->abandon();
+        return rc;
+    }
+    spdlog::info(
+        "network built in {:.2f} s: {} synapses (cpu engine over {} MPI ranks, {} threads "
+        "each)",
+        sim->timing().build_s, sim->synapses(), size, omp_get_max_threads());
+    // From here every rank makes the same engine calls (they are collective): a failure on one
+    // rank alone ends them all (MPI_Abort), naming the rank.
+    try {
+        const Provenance prov{sim->engine().name(), command_line};
+        write_resolved_config(scratch, sim->config(), prov);
+        if (cfg.recording.spikes) sim->stream_spikes(scratch / kSpikeStream, 0);
+        sim->stream_frames(scratch, {}, {});
+        const int code = drive(*sim, scratch, prov, Interval{}, a.quiet || rank != 0, true);
+        if (rank != 0) {
+            std::error_code ec;
+            std::filesystem::remove_all(scratch, ec);
+        }
+        return code;
+    } catch (const std::exception& e) {
+        std::cerr << "l5sim: run-time failure"
+                  << (size > 1 ? fmt::format(" (rank {} of {})", rank, size) : "") << ": "
+                  << e.what() << "\n";
+        MPI_Abort(comm, dynamic_cast<const ConfigError*>(&e) ? 2 : 1);
+        return 1;
+    }
+}
+#endif
 
 }  // namespace l5sim::cli

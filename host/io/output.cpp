@@ -474,6 +474,9 @@ std::vector<PopulationSummary> write_results(const fs::path& dir, const Simulati
     for (uint32_t k = 0; k < sim.config().projections.size(); ++k)
         j["network"]["ring_resolution_nS"][sim.config().projections[k].name] =
             std::ldexp(1.0, -sim.engine().ring_fixed_exponent(k));
+    // A run over MPI: the ranks, what each held, what the exchange sent and took.
+    const std::string mpi = sim.engine().mpi_summary();
+    if (!mpi.empty()) j["mpi"] = nlohmann::ordered_json::parse(mpi);
     write_text(dir / "summary.json", j.dump(2) + "\n");
     return summaries;
 }

@@ -1,6 +1,7 @@
 // A rank of a distributed run over MPI (mpi/mpi_rank.hpp).
 #include "mpi/mpi_rank.hpp"
 
+#include <chrono>
 #include <string>
 
 #include "l5sim/error.hpp"
@@ -60,6 +61,7 @@ SpikeExchange::SpikeExchange(MPI_Comm comm, uint32_t populations)
 }
 
 void SpikeExchange::exchange(Engine& engine) {
+    const auto t0 = std::chrono::steady_clock::now();
     mine_.clear();
     std::vector<int> my_counts(pops_);
     for (uint32_t p = 0; p < pops_; ++p) {
@@ -96,6 +98,7 @@ void SpikeExchange::exchange(Engine& engine) {
     for (uint32_t p = 0; p < pops_; ++p) engine.set_all_spikes(p, per_pop[p]);
     bytes_ += uint64_t(mine_.size()) * sizeof(uint32_t) * uint64_t(size_ - 1);
     ++exchanges_;
+    seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace l5sim::mpi

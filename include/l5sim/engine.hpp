@@ -144,6 +144,9 @@ class Engine {
     virtual int ring_fixed_exponent(uint32_t proj) const = 0;
     /// Device memory this engine holds (0 for the CPU engine).
     virtual uint64_t device_bytes() const { return 0; }
+    /// summary.json's `mpi` section (a JSON object) of an engine spread over MPI ranks; empty
+    /// for one process. Collective like every read of such an engine.
+    virtual std::string mpi_summary() const { return ""; }
 
     /// Distributed runs (docs/SCALING.md; an engine over a rank's cells, make_cpu_engine with
     /// LocalCells): this step's spikes of population `pop` on this rank as global ids, after

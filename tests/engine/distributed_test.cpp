@@ -28,7 +28,7 @@ TEST(Distributed, SheetOnRanksEqualsOneEngineForEveryRankCountAndRule) {
 }
 
 TEST(Distributed, RingWithZeroDelaysOnRanksEqualsOneEngine) {
-    const Config cfg = test::config_from(kRing);
+    const Config cfg = test::config_from(ring());
     const Outcome one = whole(cfg);
     for (uint32_t ranks : {2u, 3u}) {
         SCOPED_TRACE(std::to_string(ranks) + " ranks");

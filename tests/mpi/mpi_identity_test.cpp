@@ -97,7 +97,7 @@ TEST(Mpi, SheetWithTripletStdpOverRanksEqualsOneEngine) {
 }
 
 TEST(Mpi, RingWithZeroDelaysOverRanksEqualsOneEngine) {
-    expect_ranks_equal_one_engine(test::config_from(kRing));
+    expect_ranks_equal_one_engine(test::config_from(ring()));
 }
 
 int main(int argc, char** argv) {

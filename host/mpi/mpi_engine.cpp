@@ -1,0 +1,262 @@
+// The Engine of a rank of a run over MPI (mpi/mpi_rank.hpp: make_mpi_engine): the rank's CPU
+// engine plus the exchange after each detection, and every read gathered to rank 0, so that the
+// Simulation and the output writers on rank 0 see the whole network as one process would.
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <tuple>
+
+#include "l5sim/error.hpp"
+#include "l5sim/state_vars.hpp"
+#include "mpi/mpi_rank.hpp"
+
+namespace l5sim::mpi {
+
+namespace {
+
+template <class T>
+MPI_Datatype type_of();
+template <>
+MPI_Datatype type_of<uint32_t>() {
+    return MPI_UINT32_T;
+}
+template <>
+MPI_Datatype type_of<int64_t>() {
+    return MPI_INT64_T;
+}
+template <>
+MPI_Datatype type_of<float>() {
+    return MPI_FLOAT;
+}
+
+// Every rank's `v` on rank 0, in rank order (empty elsewhere).
+template <class T>
+std::vector<T> gather(const std::vector<T>& v, MPI_Comm comm) {
+    const int size = size_of(comm), rank = rank_of(comm);
+    int n = static_cast<int>(v.size());
+    std::vector<int> counts(static_cast<size_t>(size)), displs(static_cast<size_t>(size));
+    check(MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm), "MPI_Gather");
+    int total = 0;
+    for (int r = 0; r < size; ++r) {
+        displs[r] = total;
+        total += counts[r];
+    }
+    std::vector<T> all(rank == 0 ? static_cast<size_t>(total) : 0);
+    check(MPI_Gatherv(v.data(), n, type_of<T>(), all.data(), counts.data(), displs.data(),
+                      type_of<T>(), 0, comm),
+          "MPI_Gatherv");
+    return all;
+}
+
+uint64_t sum(uint64_t x, MPI_Comm comm) {
+    unsigned long long in = x, out = 0;
+    check(MPI_Allreduce(&in, &out, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm), "MPI_Allreduce");
+    return out;
+}
+
+class MpiEngine final : public Engine {
+  public:
+    MpiEngine(const Config& cfg, MPI_Comm comm)
+        : cfg_(cfg),
+          comm_(comm),
+          rank_(rank_of(comm)),
+          exchange_(comm, static_cast<uint32_t>(cfg.populations.size())) {
+        inner_ = make_rank_cpu_engine(cfg, comm, &cells_);
+        order_.resize(cfg.projections.size());
+    }
+
+    std::string name() const override { return inner_->name(); }
+    void detect_spikes(int64_t step) override {
+        inner_->detect_spikes(step);
+        exchange_.exchange(*inner_);
+    }
+    void propagate(int64_t step) override { inner_->propagate(step); }
+    void deliver(int64_t step) override { inner_->deliver(step); }
+    void integrate_dendrites(int64_t step) override { inner_->integrate_dendrites(step); }
+    void integrate_somata(int64_t step) override { inner_->integrate_somata(step); }
+    void plasticity(int64_t step) override { inner_->plasticity(step); }
+    int64_t max_window() const override { return 1; }  // the exchange is every step, for now
+    void set_profiling(bool on) override { inner_->set_profiling(on); }
+
+    // Rank 0 receives every rank's spikes, in the order one engine records them (step, id).
+    void take_spikes(uint32_t pop, SpikeRecord* out) override {
+        SpikeRecord mine;
+        inner_->take_spikes(pop, &mine);
+        const auto steps = gather(mine.steps, comm_);
+        const auto ids = gather(mine.ids, comm_);
+        if (rank_ != 0) return;
+        std::vector<size_t> idx(steps.size());
+        std::iota(idx.begin(), idx.end(), size_t{0});
+        std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+            return std::tie(steps[a], ids[a]) < std::tie(steps[b], ids[b]);
+        });
+        for (size_t i : idx) {
+            out->steps.push_back(steps[i]);
+            out->ids.push_back(ids[i]);
+        }
+    }
+    uint64_t spike_count(uint32_t pop) const override {
+        return sum(inner_->spike_count(pop), comm_);
+    }
+    uint64_t calcium_spikes(uint32_t pop) const override {
+        return sum(inner_->calcium_spikes(pop), comm_);
+    }
+    uint64_t synaptic_events() const override { return sum(inner_->synaptic_events(), comm_); }
+
+    void set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) override {
+        inner_->set_drive(pop, d, step);
+    }
+    void set_gamma(uint32_t pop, const std::vector<float>& g) override {
+        inner_->set_gamma(pop, g);
+    }
+    void set_current(uint32_t pop, Compartment c, const std::vector<float>& pA) override {
+        inner_->set_current(pop, c, pA);
+    }
+    void set_projection(uint32_t j, double gain, double eta) override {
+        inner_->set_projection(j, gain, eta);
+    }
+
+    // Each rank reads the cells it owns; rank 0 places them.
+    void read_state(uint32_t pop, const std::string& var, const std::vector<uint32_t>& cells,
+                    float* out) const override {
+        const auto& gid = cells_.gid[pop];
+        std::vector<uint32_t> local, where;
+        for (uint32_t k = 0; k < cells.size(); ++k) {
+            const auto it = std::lower_bound(gid.begin(), gid.end(), cells[k]);
+            if (it != gid.end() && *it == cells[k]) {
+                local.push_back(static_cast<uint32_t>(it - gid.begin()));
+                where.push_back(k);
+            }
+        }
+        std::vector<float> values(local.size());
+        if (!local.empty()) inner_->read_state(pop, var, local, values.data());
+        const auto all_where = gather(where, comm_);
+        const auto all_values = gather(values, comm_);
+        if (rank_ != 0) {
+            std::fill(out, out + cells.size(), 0.0f);
+            return;
+        }
+        for (size_t i = 0; i < all_where.size(); ++i) out[all_where[i]] = all_values[i];
+    }
+    // Weights and synapses in the single process's CSR order: every rank's synapses gathered on
+    // rank 0 and put in that order (by source, then target, a target's draws in draw order);
+    // the order is found once per projection.
+    void read_weights(uint32_t j, uint64_t stride, uint64_t count, float* out) const override {
+        const uint64_t m = inner_->synapse_count(j);
+        std::vector<float> w(m);
+        inner_->read_weights(j, 1, m, w.data());
+        const auto all = gather(w, comm_);
+        const auto& order = order_of(j);
+        if (rank_ != 0) return;
+        for (uint64_t k = 0; k < count && k * stride < order.size(); ++k)
+            out[k] = all[order[k * stride]];
+    }
+    void read_synapses(uint32_t j, uint64_t stride, uint64_t count, uint32_t* src,
+                       uint32_t* tgt) const override {
+        const auto& order = order_of(j);
+        if (rank_ != 0) return;
+        for (uint64_t k = 0; k < count && k * stride < order.size(); ++k) {
+            src[k] = src_[j][order[k * stride]];
+            tgt[k] = tgt_[j][order[k * stride]];
+        }
+    }
+    uint64_t synapse_count(uint32_t j) const override {
+        return sum(inner_->synapse_count(j), comm_);
+    }
+    // The first variable in table order, then the lowest cell, over every rank.
+    bool find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) const override {
+        std::string v;
+        uint32_t c = 0;
+        unsigned long long key = ~0ull, best = ~0ull;
+        if (inner_->find_nonfinite(pop, &v, &c))
+            key = (static_cast<unsigned long long>(find_var(v)->var) << 32) | cells_.gid[pop][c];
+        check(MPI_Allreduce(&key, &best, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, comm_),
+              "MPI_Allreduce");
+        if (best == ~0ull) return false;
+        *var = var_info(static_cast<Var>(best >> 32)).name;
+        *cell = static_cast<uint32_t>(best & 0xffffffffu);
+        return true;
+    }
+    uint64_t connectivity_bytes() const override {
+        return sum(inner_->connectivity_bytes(), comm_);
+    }
+    int ring_fixed_exponent(uint32_t j) const override { return inner_->ring_fixed_exponent(j); }
+    // Per rank: its cells, synapses and connectivity bytes, and the exchange's bytes and time.
+    std::string mpi_summary() const override {
+        uint64_t cells = 0, synapses = 0;
+        for (const auto& g : cells_.gid) cells += g.size();
+        for (uint32_t j = 0; j < cfg_.projections.size(); ++j) synapses += inner_->synapse_count(j);
+        const std::vector<int64_t> mine = {static_cast<int64_t>(cells),
+                                           static_cast<int64_t>(synapses),
+                                           static_cast<int64_t>(inner_->connectivity_bytes()),
+                                           static_cast<int64_t>(exchange_.bytes_sent()),
+                                           static_cast<int64_t>(exchange_.exchanges())};
+        const auto all = gather(mine, comm_);
+        const auto secs =
+            gather(std::vector<float>{static_cast<float>(exchange_.seconds())}, comm_);
+        if (rank_ != 0) return "{}";
+        nlohmann::ordered_json j;
+        const size_t ranks = secs.size();
+        j["ranks"] = ranks;
+        j["exchange"] = "every step: MPI_Allgather of counts + MPI_Allgatherv of cell ids";
+        for (size_t r = 0; r < ranks; ++r) {
+            j["per_rank"].push_back({{"cells", all[r * 5]},
+                                     {"synapses", all[r * 5 + 1]},
+                                     {"connectivity_bytes", all[r * 5 + 2]},
+                                     {"exchange_bytes_sent", all[r * 5 + 3]},
+                                     {"exchanges", all[r * 5 + 4]},
+                                     {"exchange_s", secs[r]}});
+        }
+        return j.dump();
+    }
+    void read_block(const StateBlock&, int64_t, void*) const override { refuse(); }
+    void write_block(const StateBlock&, int64_t, const void*) override { refuse(); }
+
+  private:
+    [[noreturn]] static void refuse() {
+        throw Error("checkpoints of a run over MPI are not built yet (issue 19)");
+    }
+    // On rank 0: the gathered synapses of projection j (sources, global targets), and the
+    // permutation that puts them in the single process's CSR order.
+    const std::vector<uint64_t>& order_of(uint32_t j) const {
+        if (done_.size() > j && done_[j]) return order_[j];
+        const uint64_t m = inner_->synapse_count(j);
+        std::vector<uint32_t> src(m), tgt(m);
+        inner_->read_synapses(j, 1, m, src.data(), tgt.data());
+        const auto& gid = cells_.gid[cfg_.projections[j].target];
+        for (auto& t : tgt) t = gid[t];
+        src_.resize(cfg_.projections.size());
+        tgt_.resize(cfg_.projections.size());
+        src_[j] = gather(src, comm_);
+        tgt_[j] = gather(tgt, comm_);
+        done_.resize(cfg_.projections.size(), false);
+        done_[j] = true;
+        if (rank_ == 0) {
+            auto& o = order_[j];
+            o.resize(src_[j].size());
+            std::iota(o.begin(), o.end(), uint64_t{0});
+            std::stable_sort(o.begin(), o.end(), [&](uint64_t a, uint64_t b) {
+                return std::tie(src_[j][a], tgt_[j][a]) < std::tie(src_[j][b], tgt_[j][b]);
+            });
+        }
+        return order_[j];
+    }
+
+    const Config& cfg_;
+    MPI_Comm comm_;
+    int rank_;
+    LocalCells cells_;
+    std::unique_ptr<Engine> inner_;
+    mutable SpikeExchange exchange_;
+    mutable std::vector<std::vector<uint64_t>> order_;
+    mutable std::vector<std::vector<uint32_t>> src_, tgt_;
+    mutable std::vector<bool> done_;
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> make_mpi_engine(const Config& cfg, MPI_Comm comm) {
+    return std::make_unique<MpiEngine>(cfg, comm);
+}
+
+}  // namespace l5sim::mpi

@@ -1,0 +1,133 @@
+"""`l5sim run` under mpiexec (issue 19, docs/SCALING.md): the network split over 1-4 ranks writes
+the files of a plain run byte for byte (spikes.h5, probes.h5, weights.h5; summary.json and
+config.resolved.yaml but for timings, the memory each rank holds, the command line and the `mpi`
+section), on the sheet (jittered positions, delays of 1-5 ms, STDP, probes, weight snapshots, a
+schedule and an injection) and on the ring with zero delays, with 1 and 2 threads per rank;
+errors end every rank with the right exit code and one message. Skipped where l5sim was built
+without MPI or mpiexec is missing."""
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..", "..")
+L5SIM = os.environ.get("L5SIM_BIN", os.path.join(ROOT, "build", "l5sim"))
+MPIEXEC = shutil.which("mpiexec")
+OUTPUTS = ("spikes.h5", "probes.h5", "weights.h5")
+
+# Open MPI: permission to run as root (CI), more ranks than cores, ranks that yield when idle.
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1", OMPI_MCA_mpi_yield_when_idle="1",
+           OMP_WAIT_POLICY="passive")
+
+CONFIGS = os.path.join(ROOT, "tests", "configs")
+
+
+def built_with_mpi():
+    r = subprocess.run([L5SIM, "info"], capture_output=True, text=True)
+    return "mpi: built" in r.stdout
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def comparable_summary(path):
+    """summary.json without what differs between identical runs or by the number of ranks."""
+    with open(path) as f:
+        s = json.load(f)
+    for k in ("timing", "git_hash", "l5sim_version", "mpi"):
+        s.pop(k, None)
+    for k in ("connectivity_bytes", "bytes_per_synapse"):  # each rank indexes every source
+        s["network"].pop(k, None)
+    return s
+
+
+def comparable_config(path):
+    with open(path) as f:
+        return [x for x in f if not x.lstrip().startswith(("command:", "git_hash:", "threads:"))]
+
+
+@unittest.skipUnless(MPIEXEC and built_with_mpi(), "l5sim built without MPI, or no mpiexec")
+class MpiRun(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="l5sim_mpi_")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def run_l5sim(self, ranks, *args, timeout=300):
+        cmd = [L5SIM, *map(str, args)]
+        if ranks:
+            cmd = [MPIEXEC, "-n", str(ranks), "--oversubscribe", *cmd]
+        return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout)
+
+    def plain_and_ranks(self, cfg, cases):
+        plain = os.path.join(self.tmp, "plain")
+        r = self.run_l5sim(0, "run", cfg, "--out", plain, "-q", "--threads", 1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(plain, "summary.json")) as f:
+            summary = json.load(f)
+        for ranks, threads in cases:
+            with self.subTest(ranks=ranks, threads=threads):
+                out = os.path.join(self.tmp, "r%d_t%d" % (ranks, threads))
+                r = self.run_l5sim(ranks, "run", cfg, "--out", out, "-q", "--threads", threads)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                for f in OUTPUTS:
+                    if os.path.exists(os.path.join(plain, f)):
+                        self.assertEqual(sha(os.path.join(out, f)), sha(os.path.join(plain, f)), f)
+                self.assertEqual(comparable_summary(os.path.join(out, "summary.json")),
+                                 comparable_summary(os.path.join(plain, "summary.json")))
+                self.assertEqual(comparable_config(os.path.join(out, "config.resolved.yaml")),
+                                 comparable_config(os.path.join(plain, "config.resolved.yaml")))
+                with open(os.path.join(out, "summary.json")) as f:
+                    mpi = json.load(f)["mpi"]
+                self.assertEqual(mpi["ranks"], ranks)
+                cells = sum(p["n"] for p in summary["populations"].values())
+                self.assertEqual(sum(x["cells"] for x in mpi["per_rank"]), cells)
+                self.assertEqual(sum(x["synapses"] for x in mpi["per_rank"]),
+                                 summary["network"]["synapses"])
+                self.assertEqual(set(os.listdir(out)), set(os.listdir(plain)))
+        return summary
+
+    def test_sheet_over_one_to_four_ranks_writes_the_plain_runs_files(self):
+        summary = self.plain_and_ranks(os.path.join(CONFIGS, "ranks_sheet.yaml"),
+                                       [(1, 1), (2, 1), (3, 1), (4, 1), (2, 2)])
+        # The run is not trivial: every population fires, STDP moves the weights.
+        for name, pop in summary["populations"].items():
+            self.assertGreater(pop["spikes"], 50, name)
+
+    def test_ring_with_zero_delays_over_ranks_writes_the_plain_runs_files(self):
+        self.plain_and_ranks(os.path.join(CONFIGS, "ranks_ring.yaml"), [(2, 1), (3, 1)])
+
+    def test_errors_end_every_rank_with_one_message_and_the_right_code(self):
+        cfg = os.path.join(CONFIGS, "ranks_sheet.yaml")
+        out = os.path.join(self.tmp, "bad")
+        cases = [
+            (("--set", "populations.PYR.n=-3"), 2, "populations.PYR.n"),
+            (("--checkpoint-every", "1s-bio"), 2, "checkpoints of a run over MPI"),
+            (("--backend", "cuda"), 2, "CUDA ranks are not built yet"),
+        ]
+        for extra, code, words in cases:
+            with self.subTest(extra=extra):
+                r = self.run_l5sim(3, "run", cfg, "--out", out, "-q", *extra, timeout=60)
+                self.assertEqual(r.returncode, code, r.stderr)
+                said = [x for x in r.stderr.splitlines() if x.startswith("l5sim:")]
+                self.assertEqual(len(said), 1, r.stderr)
+                self.assertIn(words, said[0])
+                self.assertFalse(os.path.exists(out))
+        # A health stop (runaway activity) is seen by every rank at the same check: exit 3.
+        r = self.run_l5sim(2, "run", cfg, "--out", out, "-q", "--set",
+                           "simulation.health.max_rate_hz=1", timeout=60)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertIn("runaway activity", r.stdout + r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(out, "summary.json")))
+
+
+if __name__ == "__main__":
+    unittest.main()
