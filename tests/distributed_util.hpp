@@ -59,11 +59,14 @@ struct Outcome {
 
 // Steps `engines` (one process's: all cells, or one rank's, or every rank's) through the config's
 // steps; `exchange` runs after each detection (nothing for one engine holding every cell).
-inline void step_all(const Config& cfg, const std::vector<Engine*>& engines,
-                     const std::function<void()>& exchange) {
+inline void step_range(const Config& cfg, const std::vector<Engine*>& engines,
+                       const std::function<void()>& exchange, int64_t from, int64_t to) {
     std::vector<std::unique_ptr<Controls>> controls;
-    for (Engine* e : engines) controls.push_back(std::make_unique<Controls>(cfg, *e));
-    for (int64_t n = 0; n < cfg.steps(); ++n) {
+    for (Engine* e : engines) {
+        controls.push_back(std::make_unique<Controls>(cfg, *e));
+        controls.back()->resume_at(from);  // the knobs as they were before step `from`
+    }
+    for (int64_t n = from; n < to; ++n) {
         for (size_t r = 0; r < engines.size(); ++r) {
             controls[r]->apply(n);
             engines[r]->detect_spikes(n);
@@ -77,6 +80,11 @@ inline void step_all(const Config& cfg, const std::vector<Engine*>& engines,
             e->plasticity(n);
         }
     }
+}
+
+inline void step_all(const Config& cfg, const std::vector<Engine*>& engines,
+                     const std::function<void()>& exchange) {
+    step_range(cfg, engines, exchange, 0, cfg.steps());
 }
 
 // Spikes and synapses in a canonical order: spikes by (step, id); synapses in the full CSR order

@@ -42,6 +42,9 @@ int cmd_run(const RunArgs& a, const std::string& command_line);
 /// l5sim run under mpiexec (a build with MPI): the network split over the ranks, rank 0 writing
 /// the single process's files (docs/SCALING.md).
 int cmd_run_ranks(const RunArgs& a, const std::string& command_line);
+/// l5sim resume under mpiexec: the checkpoint (the single process's format) spread over the
+/// ranks.
+int cmd_resume_ranks(const ResumeArgs& a, const std::string& command_line);
 /// l5sim resume DIR: continues the run whose checkpoint DIR holds.
 int cmd_resume(const ResumeArgs& a, const std::string& command_line);
 

@@ -136,8 +136,6 @@ int main(int argc, char** argv) {
 #ifdef L5SIM_HAVE_MPI
     MpiSession mpi_session(&argc, &argv);
     const bool ranks = mpi_session.active;
-#else
-    const bool ranks = false;
 #endif
     CLI::App app{"l5sim: cortical layer-5 circuits with dendritic bursting and plasticity"};
     app.require_subcommand(1);
@@ -225,9 +223,13 @@ int main(int argc, char** argv) {
 #endif
             return cmd_run(ra, command_line);
         }
-        if (ranks && !*info && !*validate && !*partition)
-            throw ConfigError("under mpiexec only `l5sim run` is distributed (resume: not yet)");
-        if (*resume) return cmd_resume(rs, command_line);
+
+        if (*resume) {
+#ifdef L5SIM_HAVE_MPI
+            if (ranks) return cmd_resume_ranks(rs, command_line);
+#endif
+            return cmd_resume(rs, command_line);
+        }
         if (*validate) return cmd_validate(vconfig, vsets);
         if (*info && cell_type_tables) {
             std::cout << cell_types_markdown();

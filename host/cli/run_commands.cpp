@@ -124,7 +124,7 @@ Simulation::Backend backend_of(const std::string& name) {
 }
 
 int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov, const Interval& every,
-          bool quiet, bool ranks = false);
+          bool quiet, const std::function<int(int)>& agree = nullptr);
 
 }  // namespace
 
@@ -238,10 +238,11 @@ void print_summary(const Simulation& sim, const std::vector<PopulationSummary>& 
 // (with the streams it relies on) from which `l5sim resume` finishes it byte-identically:
 // the checkpoint and the streams are removed only after the last final file is renamed, and
 // a signal during the final write is held until it is done.
-// `ranks`: one rank of a run over MPI (cmd_run_ranks): no checkpoints (not built yet), signals
-// left to mpiexec (a pause on one rank alone would leave the others waiting).
+// `agree`: one rank of a run over MPI (cmd_run_ranks): at every pause check the ranks agree on
+// the signal seen by any of them (the largest), so that every rank stops at the same step.
 int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov, const Interval& every,
-          bool quiet, bool ranks) {
+          bool quiet, const std::function<int(int)>& agree) {
+    const bool ranks = static_cast<bool>(agree);
     const Config& cfg = sim.config();
     using clock = std::chrono::steady_clock;
     const auto t0 = clock::now();
@@ -265,8 +266,10 @@ int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov, co
     int64_t next_step = every_steps ? (sim.step() / every_steps + 1) * every_steps : 0;
     auto last_ck = clock::now();
     uint64_t calls = 0;  // windows since the run started: the wall clock is read every 64th
+    int signal = 0;      // the signal that stops the run (agreed by the ranks of a run over MPI)
     auto pause = [&](int64_t step) {
-        if (g_signal) return true;
+        signal = ranks ? agree(static_cast<int>(g_signal)) : static_cast<int>(g_signal);
+        if (signal) return true;
         if (every_steps) return step >= next_step;
         if (every.seconds > 0 && ++calls % 64 == 0)
             return std::chrono::duration<double>(clock::now() - last_ck).count() >= every.seconds;
@@ -281,8 +284,8 @@ int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov, co
             const auto c0 = clock::now();
             write_checkpoint(ck, sim, "", prov.health_ignored);
             const double ck_s = std::chrono::duration<double>(clock::now() - c0).count();
-            if (g_signal) {
-                const int sig = g_signal;
+            if (signal) {
+                const int sig = signal;
                 write_recordings(dir, sim);
                 spdlog::warn(
                     "stopped by {} after step {} ({:.3f} s simulated): checkpoint "
@@ -306,20 +309,13 @@ int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov, co
         // Stopped at a step boundary: the state there, and the recordings so far, for a look;
         // the checkpoint says why, so that resume does not go past it unasked.
         try {
-            if (!ranks) write_checkpoint(ck, sim, e.what(), prov.health_ignored);
+            write_checkpoint(ck, sim, e.what(), prov.health_ignored);
             write_recordings(dir, sim);
         } catch (const Error& io) {
             spdlog::error("{}", e.what());
             throw Error(std::string("the health stop's state could not be saved: ") + io.what());
         }
         spdlog::error("{}", e.what());
-        if (ranks) {
-            spdlog::error(
-                "the recordings so far are in {} (no summary.json; a run over MPI writes no "
-                "checkpoint yet)",
-                dir.string());
-            return 3;
-        }
         spdlog::error(
             "the state at step {} is in {} and the recordings so far in {} (no "
             "summary.json); `l5sim resume --ignore-health {}` goes on regardless",
@@ -338,7 +334,9 @@ int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov, co
         summaries = write_results(dir, sim, prov);
     } catch (const Error& e) {
         std::error_code ec;
-        if (!std::filesystem::exists(ck, ec)) {
+        // (Not on a rank of a run over MPI: a checkpoint is collective, and this rank alone
+        // failed.)
+        if (!ranks && !std::filesystem::exists(ck, ec)) {
             // No checkpoint yet (none was asked for): try to keep the finished state.
             try {
                 write_checkpoint(ck, sim, "", prov.health_ignored);
@@ -398,15 +396,26 @@ std::vector<std::string> differing_keys(const std::string& a_yaml, const std::st
 
 }  // namespace
 
-int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
-    hold_signals();
+namespace {
+
+// What `l5sim resume` resumes, checked: the checkpoint belongs to this directory's run, is whole,
+// fits its config, and the run is not complete (nor stopped by a health check unless
+// --ignore-health); the directory's lock when `take_lock`.
+struct ResumePlan {
+    CheckpointInfo info;
+    Config cfg;
+    std::unique_ptr<OutputLock> lock;
+};
+ResumePlan plan_resume(const ResumeArgs& a, bool take_lock) {
+    ResumePlan plan;
     const std::filesystem::path dir = a.dir, ck = dir / kCheckpointFile;
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec))
         throw ConfigError(dir.string() + ": no such directory, so no " + kCheckpointFile +
                           " to resume from");
     // This process's from here on: a run still going, or another resume, is refused at once.
-    OutputLock lock(dir);
+    // (Under mpiexec rank 0 takes the lock, and only it removes what a complete run left.)
+    if (take_lock) plan.lock = std::make_unique<OutputLock>(dir);
     const bool complete = std::filesystem::exists(dir / "summary.json", ec);
     if (!std::filesystem::exists(ck, ec)) {
         if (complete)
@@ -420,15 +429,17 @@ int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
     if (complete) {
         // Stopped after its last file was renamed and before its checkpoint was removed: the
         // run is complete; what is left of its run-time state goes now.
-        std::filesystem::remove(ck, ec);
-        for (const auto& e : std::filesystem::directory_iterator(dir, ec))
-            if (e.path().extension() == ".stream") std::filesystem::remove(e.path(), ec);
+        if (take_lock) {
+            std::filesystem::remove(ck, ec);
+            for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+                if (e.path().extension() == ".stream") std::filesystem::remove(e.path(), ec);
+        }
         throw ConfigError(dir.string() +
                           ": the run is complete (summary.json is there); its "
                           "left-over checkpoint and streams were removed");
     }
-    CheckpointInfo info;
-    Config cfg;
+    CheckpointInfo& info = plan.info;
+    Config& cfg = plan.cfg;
     try {
         info = read_checkpoint_info(ck);
         cfg = parse_config(info.config_yaml, ck.string());
@@ -468,6 +479,17 @@ int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
                           info.health_stop + "); `l5sim resume --ignore-health " + dir.string() +
                           "` goes on without health checks, recorded in summary.json");
     if (a.threads > 0) cfg.threads = a.threads;
+    return plan;
+}
+
+}  // namespace
+
+int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
+    hold_signals();
+    const std::filesystem::path dir = a.dir, ck = dir / kCheckpointFile;
+    ResumePlan plan = plan_resume(a, true);
+    CheckpointInfo& info = plan.info;
+    Config& cfg = plan.cfg;
     const Interval every = parse_interval(a.checkpoint_every);
     check_interval(every, cfg, a.checkpoint_every);
     const Simulation::Backend backend = backend_of(a.backend.empty() ? info.engine : a.backend);
@@ -532,6 +554,43 @@ int on_every_rank(MPI_Comm comm, F&& f) {
     return worst;
 }
 
+// Every rank's part of the run from here: `setup` (collective: restore, streams), then drive
+// with the ranks agreeing on signals; the other ranks' scratch directory goes at the end. From
+// here every rank makes the same engine calls (they are collective): a failure on one rank
+// alone ends them all (MPI_Abort), naming the rank.
+// Where a rank writes: rank 0 into the run's directory, the others into a scratch directory of
+// their own (their copies of the outputs are empty: rank 0 gathers everything).
+std::filesystem::path rank_dir(const std::filesystem::path& dir, int rank) {
+    if (rank == 0) return dir;
+    return std::filesystem::temp_directory_path() /
+           fmt::format("l5sim_rank{}_{}", rank, static_cast<long>(getpid()));
+}
+
+template <class Setup>
+int drive_ranks(MPI_Comm comm, Simulation& sim, const std::filesystem::path& scratch,
+                const Interval& every, bool quiet, Setup&& setup) {
+    const int rank = mpi::rank_of(comm), size = mpi::size_of(comm);
+    try {
+        const Provenance prov = setup();
+        const int code = drive(sim, scratch, prov, every, quiet || rank != 0, [&](int sig) {
+            int agreed = 0;
+            mpi::check(MPI_Allreduce(&sig, &agreed, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
+            return agreed;
+        });
+        if (rank != 0) {
+            std::error_code ec;
+            std::filesystem::remove_all(scratch, ec);
+        }
+        return code;
+    } catch (const std::exception& e) {
+        std::cerr << "l5sim: run-time failure"
+                  << (size > 1 ? fmt::format(" (rank {} of {})", rank, size) : "") << ": "
+                  << e.what() << "\n";
+        MPI_Abort(comm, dynamic_cast<const ConfigError*>(&e) ? 2 : 1);
+        return 1;
+    }
+}
+
 }  // namespace
 
 int cmd_run_ranks(const RunArgs& a, const std::string& command_line) {
@@ -547,10 +606,10 @@ int cmd_run_ranks(const RunArgs& a, const std::string& command_line) {
             throw ConfigError(a.config +
                               ": sweeps do not run over MPI yet; run them without "
                               "mpiexec (their replicas run in parallel on the cores)");
-        if (!a.checkpoint_every.empty())
-            throw ConfigError(
-                "--checkpoint-every: checkpoints of a run over MPI are not built "
-                "yet (issue 19)");
+        if (!a.checkpoint_every.empty() && a.checkpoint_every.find("-bio") == std::string::npos)
+            throw ConfigError("--checkpoint-every " + a.checkpoint_every +
+                              ": under mpiexec give a biological interval (e.g. 2s-bio), so that "
+                              "every rank pauses at the same step");
         if (a.backend != "cpu")
             throw ConfigError("--backend " + a.backend +
                               ": a run over MPI uses the CPU engine on every rank (CUDA ranks are "
@@ -570,10 +629,16 @@ int cmd_run_ranks(const RunArgs& a, const std::string& command_line) {
     });
     if (rc) return rc;
     const Config& cfg = batch.configs.front();
-    const std::filesystem::path scratch =
-        rank == 0 ? dir
-                  : std::filesystem::temp_directory_path() /
-                        fmt::format("l5sim_rank{}_{}", rank, static_cast<long>(getpid()));
+    Interval every;
+    rc = on_every_rank(comm, [&] {
+        every = parse_interval(a.checkpoint_every);
+        check_interval(every, cfg, a.checkpoint_every);
+    });
+    if (rc) {
+        if (lock) lock->abandon();
+        return rc;
+    }
+    const std::filesystem::path scratch = rank_dir(dir, rank);
     std::unique_ptr<Simulation> sim;
     rc = on_every_rank(comm, [&] {
         spdlog::info("building network over {} ranks: {} populations, {} projections", size,
@@ -593,26 +658,76 @@ int cmd_run_ranks(const RunArgs& a, const std::string& command_line) {
         "network built in {:.2f} s: {} synapses (cpu engine over {} MPI ranks, {} threads "
         "each)",
         sim->timing().build_s, sim->synapses(), size, omp_get_max_threads());
-    // From here every rank makes the same engine calls (they are collective): a failure on one
-    // rank alone ends them all (MPI_Abort), naming the rank.
-    try {
+    // Rank 0's checkpoints (every block gathered by global id) are the single process's:
+    // `l5sim resume DIR` goes on from them on one process or any number of ranks.
+    return drive_ranks(comm, *sim, scratch, every, a.quiet, [&] {
         const Provenance prov{sim->engine().name(), command_line};
         write_resolved_config(scratch, sim->config(), prov);
         if (cfg.recording.spikes) sim->stream_spikes(scratch / kSpikeStream, 0);
         sim->stream_frames(scratch, {}, {});
-        const int code = drive(*sim, scratch, prov, Interval{}, a.quiet || rank != 0, true);
-        if (rank != 0) {
-            std::error_code ec;
-            std::filesystem::remove_all(scratch, ec);
+        return prov;
+    });
+}
+
+int cmd_resume_ranks(const ResumeArgs& a, const std::string& command_line) {
+    MPI_Comm comm = MPI_COMM_WORLD;
+    const int rank = mpi::rank_of(comm), size = mpi::size_of(comm);
+    if (rank != 0) spdlog::set_level(spdlog::level::off);
+    hold_signals();
+    const std::filesystem::path dir = a.dir, ck = dir / kCheckpointFile;
+    // Every rank reads and checks the checkpoint (a file system all ranks see); rank 0 takes
+    // the directory.
+    ResumePlan plan;
+    Interval every;
+    int rc = on_every_rank(comm, [&] {
+        plan = plan_resume(a, rank == 0);
+        if (!a.checkpoint_every.empty() && a.checkpoint_every.find("-bio") == std::string::npos)
+            throw ConfigError("--checkpoint-every " + a.checkpoint_every +
+                              ": under mpiexec give a biological interval (e.g. 2s-bio), so that "
+                              "every rank pauses at the same step");
+        if (!a.backend.empty() && a.backend != "cpu")
+            throw ConfigError("--backend " + a.backend +
+                              ": a run over MPI uses the CPU engine on every rank");
+        every = parse_interval(a.checkpoint_every);
+        check_interval(every, plan.cfg, a.checkpoint_every);
+    });
+    if (rc) return rc;
+    const Config& cfg = plan.cfg;
+    const CheckpointInfo& info = plan.info;
+    const std::filesystem::path scratch = rank_dir(dir, rank);
+    std::unique_ptr<Simulation> sim;
+    rc = on_every_rank(comm, [&] {
+        auto engine = mpi::make_mpi_engine(cfg, comm);
+        sim = std::make_unique<Simulation>(cfg, std::move(engine), 0.0);
+        if (rank != 0) prepare_output_dir(scratch, true, run_outputs(cfg));
+    });
+    if (rc) return rc;
+    // Restore (every rank takes its share of each block), then the streams (rank 0's go on in
+    // DIR, the other ranks' are empty copies in their scratch).
+    return drive_ranks(comm, *sim, scratch, every, a.quiet, [&] {
+        restore_checkpoint(ck, info, *sim);
+        if (rank == 0) check_streams(dir, info, *sim);
+        if (info.spike_stream_bytes >= 0)
+            sim->stream_spikes(scratch / kSpikeStream,
+                               rank == 0 ? static_cast<uint64_t>(info.spike_stream_bytes) : 0);
+        if (info.frames_streamed) {
+            if (rank == 0) {
+                sim->stream_frames(dir, info.probe_frames, info.weight_frames);
+            } else {
+                sim->stream_frames(scratch, {}, {});
+            }
         }
-        return code;
-    } catch (const std::exception& e) {
-        std::cerr << "l5sim: run-time failure"
-                  << (size > 1 ? fmt::format(" (rank {} of {})", rank, size) : "") << ": "
-                  << e.what() << "\n";
-        MPI_Abort(comm, dynamic_cast<const ConfigError*>(&e) ? 2 : 1);
-        return 1;
-    }
+        Provenance prov{sim->engine().name(), command_line};
+        prov.health_ignored = info.health_ignored;
+        if (a.ignore_health) {
+            sim->set_health_checks(false);
+            prov.health_checks = false;
+            if (!info.health_stop.empty()) prov.health_ignored.push_back(info.health_stop);
+        }
+        spdlog::info("resuming {} at step {} of {} over {} MPI ranks", dir.string(), info.step,
+                     info.steps, size);
+        return prov;
+    });
 }
 #endif
 

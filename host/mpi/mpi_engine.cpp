@@ -2,6 +2,7 @@
 // engine plus the exchange after each detection, and every read gathered to rank 0, so that the
 // Simulation and the output writers on rank 0 see the whole network as one process would.
 #include <algorithm>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <tuple>
@@ -27,6 +28,10 @@ MPI_Datatype type_of<int64_t>() {
 template <>
 MPI_Datatype type_of<float>() {
     return MPI_FLOAT;
+}
+template <>
+MPI_Datatype type_of<uint8_t>() {
+    return MPI_BYTE;
 }
 
 // Every rank's `v` on rank 0, in rank order (empty elsewhere).
@@ -209,12 +214,166 @@ class MpiEngine final : public Engine {
         }
         return j.dump();
     }
-    void read_block(const StateBlock&, int64_t, void*) const override { refuse(); }
-    void write_block(const StateBlock&, int64_t, const void*) override { refuse(); }
+    // Checkpoint blocks in the single process's layout (state_layout of the whole network): a
+    // rank's share of each block gathered to rank 0 by global id (dst is written on rank 0);
+    // written back from the whole block, which every rank holds (each reads the checkpoint),
+    // each rank taking its share. Counters are summed out and held by rank 0 in.
+    void read_block(const StateBlock& b, int64_t step, void* dst) const override {
+        const Share sh = share_of(b);
+        std::vector<uint8_t> mine(sh.local.bytes());
+        if (sh.how != Share::Whole || rank_ == 0) inner_->read_block(sh.local, step, mine.data());
+        auto* out = static_cast<uint8_t*>(dst);
+        switch (sh.how) {
+            case Share::Whole:  // identical on every rank (the presynaptic traces): rank 0's
+                if (rank_ == 0) std::memcpy(out, mine.data(), mine.size());
+                return;
+            case Share::Sum: {
+                uint64_t v = 0;
+                std::memcpy(&v, mine.data(), 8);
+                v = sum(v, comm_);
+                if (rank_ == 0) std::memcpy(out, &v, 8);
+                return;
+            }
+            case Share::Synapses: {
+                const auto all = gather(mine, comm_);
+                const auto& order = order_of(b.index);
+                if (rank_ != 0) return;
+                for (uint64_t g = 0; g < order.size(); ++g)
+                    std::memcpy(out + g * 4, all.data() + order[g] * 4, 4);
+                return;
+            }
+            case Share::Cells: {
+                const auto all = gather(mine, comm_);
+                const auto gids = gather(*sh.gid, comm_);
+                const auto counts =
+                    gather(std::vector<int64_t>{static_cast<int64_t>(sh.gid->size())}, comm_);
+                if (rank_ != 0) return;
+                // Rank by rank: rows [row][local cell] of that rank's cells.
+                const uint64_t n_global = b.count / sh.rows, e = b.elem_bytes;
+                uint64_t at = 0, cell = 0;
+                for (const int64_t n64 : counts) {
+                    const auto n = static_cast<uint64_t>(n64);
+                    for (uint64_t row = 0; row < sh.rows; ++row)
+                        for (uint64_t i = 0; i < n; ++i, at += e)
+                            std::memcpy(out + (row * n_global + gids[cell + i]) * e,
+                                        all.data() + at, e);
+                    cell += n;
+                }
+                return;
+            }
+        }
+    }
+    void write_block(const StateBlock& b, int64_t step, const void* src) override {
+        const Share sh = share_of(b);
+        const auto* in = static_cast<const uint8_t*>(src);
+        std::vector<uint8_t> mine(sh.local.bytes());
+        switch (sh.how) {
+            case Share::Whole:
+                std::memcpy(mine.data(), in, mine.size());
+                break;
+            case Share::Sum:  // the total on rank 0, nothing elsewhere: the sum is kept
+                if (rank_ == 0) std::memcpy(mine.data(), in, 8);
+                break;
+            case Share::Synapses: {
+                const auto& mine_at = my_positions(b.index);
+                for (uint64_t i = 0; i < mine_at.size(); ++i)
+                    std::memcpy(mine.data() + i * 4, in + mine_at[i] * 4, 4);
+                break;
+            }
+            case Share::Cells: {
+                const uint64_t n_global = b.count / sh.rows, n = sh.gid->size(), e = b.elem_bytes;
+                for (uint64_t row = 0; row < sh.rows; ++row)
+                    for (uint64_t i = 0; i < n; ++i)
+                        std::memcpy(mine.data() + (row * n + i) * e,
+                                    in + (row * n_global + (*sh.gid)[i]) * e, e);
+                break;
+            }
+        }
+        inner_->write_block(sh.local, step, mine.data());
+    }
 
   private:
-    [[noreturn]] static void refuse() {
-        throw Error("checkpoints of a run over MPI are not built yet (issue 19)");
+    // How a block of the whole network's layout maps onto this rank's engine.
+    struct Share {
+        enum How { Cells, Synapses, Whole, Sum } how = Whole;
+        StateBlock local;                            // the rank's block (its engine's sizes)
+        const std::vector<uint32_t>* gid = nullptr;  // Cells: the rank's cells
+        uint64_t rows = 1;                           // Cells: rows of the block ([d][cell] rings)
+    };
+    Share share_of(const StateBlock& b) const {
+        Share sh;
+        sh.local = b;
+        auto cells = [&](uint32_t pop, uint64_t rows) {
+            sh.how = Share::Cells;
+            sh.gid = &cells_.gid[pop];
+            sh.rows = rows;
+            sh.local.count = rows * sh.gid->size();
+        };
+        if (b.kind == StateBlock::Kind::global) {
+            sh.how = Share::Sum;  // events
+        } else if (b.kind == StateBlock::Kind::population) {
+            if (b.var == "spikes" || b.var == "calcium_spikes") {
+                sh.how = Share::Sum;
+            } else {
+                cells(b.index, 1);
+            }
+        } else {
+            const auto& pc = cfg_.projections[b.index];
+            const uint64_t n_tgt = cfg_.populations[pc.target].n;
+            if (b.var == "ring") {
+                cells(pc.target, b.count / n_tgt);
+            } else if (b.var == "y" || b.var == "o2") {
+                cells(pc.target, 1);
+            } else if (b.var == "weight") {
+                sh.how = Share::Synapses;
+                sh.local.count = inner_->synapse_count(b.index);
+            }  // x, r2: over every source, the same on every rank
+        }
+        return sh;
+    }
+    // The global CSR positions of this rank's synapses of projection j, in its own order: every
+    // rank's sources and targets gathered to every rank, put in the single process's order.
+    const std::vector<uint64_t>& my_positions(uint32_t j) {
+        if (positions_.size() <= j) positions_.resize(cfg_.projections.size());
+        if (!positions_[j].empty() || inner_->synapse_count(j) == 0) return positions_[j];
+        const uint64_t m = inner_->synapse_count(j);
+        std::vector<uint32_t> src(m), tgt(m);
+        inner_->read_synapses(j, 1, m, src.data(), tgt.data());
+        const auto& gid = cells_.gid[cfg_.projections[j].target];
+        for (auto& t : tgt) t = gid[t];
+        std::vector<int64_t> counts = {static_cast<int64_t>(m)};
+        const auto all_src = allgather(src), all_tgt = allgather(tgt);
+        const auto all_counts = allgather(counts);
+        int64_t first = 0;
+        for (int r = 0; r < rank_; ++r) first += all_counts[r];
+        std::vector<uint64_t> order(all_src.size());
+        std::iota(order.begin(), order.end(), uint64_t{0});
+        std::stable_sort(order.begin(), order.end(), [&](uint64_t a, uint64_t b) {
+            return std::tie(all_src[a], all_tgt[a]) < std::tie(all_src[b], all_tgt[b]);
+        });
+        positions_[j].assign(m, 0);
+        for (uint64_t g = 0; g < order.size(); ++g) {
+            const auto c = static_cast<int64_t>(order[g]);
+            if (c >= first && c < first + static_cast<int64_t>(m)) positions_[j][c - first] = g;
+        }
+        return positions_[j];
+    }
+    template <class T>
+    std::vector<T> allgather(const std::vector<T>& v) const {
+        const int size = size_of(comm_);
+        int n = static_cast<int>(v.size());
+        std::vector<int> counts(static_cast<size_t>(size)), displs(static_cast<size_t>(size));
+        check(MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, comm_), "MPI_Allgather");
+        int total = 0;
+        for (int r = 0; r < size; ++r) {
+            displs[r] = total;
+            total += counts[r];
+        }
+        std::vector<T> all(static_cast<size_t>(total));
+        check(MPI_Allgatherv(v.data(), n, type_of<T>(), all.data(), counts.data(), displs.data(),
+                             type_of<T>(), comm_),
+              "MPI_Allgatherv");
+        return all;
     }
     // On rank 0: the gathered synapses of projection j (sources, global targets), and the
     // permutation that puts them in the single process's CSR order.
@@ -251,6 +410,7 @@ class MpiEngine final : public Engine {
     mutable std::vector<std::vector<uint64_t>> order_;
     mutable std::vector<std::vector<uint32_t>> src_, tgt_;
     mutable std::vector<bool> done_;
+    std::vector<std::vector<uint64_t>> positions_;
 };
 
 }  // namespace

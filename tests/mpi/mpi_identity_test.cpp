@@ -88,6 +88,44 @@ void expect_ranks_equal_one_engine(const Config& cfg) {
 
 }  // namespace
 
+// A checkpoint of a run over ranks: every state block, read half way, is the one engine's (so the
+// file is the single process's checkpoint); blocks written into fresh ranks continue the run as
+// the one engine continues it, to the same spikes and final weights.
+TEST(Mpi, CheckpointBlocksAreOneProcesssAndContinueTheRun) {
+    const Config cfg = test::config_from(sheet("triplet"));
+    const int64_t half = cfg.steps() / 2;
+    auto one = make_cpu_engine(cfg, build_network(cfg));  // on every rank: the same run
+    auto ranks = mpi::make_mpi_engine(cfg, MPI_COMM_WORLD);
+    step_range(cfg, {one.get()}, nullptr, 0, half);
+    step_range(cfg, {ranks.get()}, nullptr, 0, half);
+    const bool root = mpi::rank_of(MPI_COMM_WORLD) == 0;
+    const Outcome first_one = outcome_of(cfg, {one.get()}, {});
+    const Outcome first_ranks = outcome_of(cfg, {ranks.get()}, {});
+    if (root) expect_same(first_one, first_ranks);
+    std::vector<std::vector<uint8_t>> blocks;
+    for (const StateBlock& b : state_layout(cfg)) {
+        std::vector<uint8_t> a(b.bytes()), c(b.bytes());
+        one->read_block(b, half, a.data());
+        ranks->read_block(b, half, c.data());
+        if (root) {
+            EXPECT_TRUE(a == c) << "block " << b.name;
+        }
+        blocks.push_back(std::move(a));
+    }
+    // As restore_checkpoint does: the knobs of the step first (the first drive starts the
+    // background sources), then the blocks over them.
+    auto resumed = mpi::make_mpi_engine(cfg, MPI_COMM_WORLD);
+    Controls(cfg, *resumed).resume_at(half);
+    const auto layout = state_layout(cfg);
+    for (size_t k = 0; k < layout.size(); ++k)
+        resumed->write_block(layout[k], half, blocks[k].data());
+    step_range(cfg, {one.get()}, nullptr, half, cfg.steps());
+    step_range(cfg, {resumed.get()}, nullptr, half, cfg.steps());
+    const Outcome end_one = outcome_of(cfg, {one.get()}, {});
+    const Outcome end_resumed = outcome_of(cfg, {resumed.get()}, {});
+    if (root) expect_same(end_one, end_resumed);
+}
+
 TEST(Mpi, SheetWithPairStdpOverRanksEqualsOneEngine) {
     expect_ranks_equal_one_engine(test::config_from(sheet("pair_all")));
 }

@@ -110,7 +110,7 @@ class MpiRun(unittest.TestCase):
         out = os.path.join(self.tmp, "bad")
         cases = [
             (("--set", "populations.PYR.n=-3"), 2, "populations.PYR.n"),
-            (("--checkpoint-every", "1s-bio"), 2, "checkpoints of a run over MPI"),
+            (("--checkpoint-every", "30min"), 2, "give a biological interval"),
             (("--backend", "cuda"), 2, "CUDA ranks are not built yet"),
         ]
         for extra, code, words in cases:
@@ -127,6 +127,29 @@ class MpiRun(unittest.TestCase):
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertIn("runaway activity", r.stdout + r.stderr)
         self.assertFalse(os.path.exists(os.path.join(out, "summary.json")))
+
+    def test_a_checkpoint_of_ranks_resumes_on_one_process_or_other_ranks(self):
+        """A health stop (PV above 20 Hz at the first check, 100 ms) writes the checkpoint;
+        rank 0 writes the single process's blocks, so `l5sim resume` finishes the run as the
+        plain run's checkpoint does, file for file, on one process or on another number of
+        ranks (3 stopped, 2 resumed: the blocks are indexed by global id)."""
+        cfg = os.path.join(CONFIGS, "ranks_sheet.yaml")
+        stop = ("--set", "simulation.health.max_rate_hz=20")
+        finals = []
+        for ranks, resume_ranks in ((0, 0), (3, 0), (3, 2)):
+            out = os.path.join(self.tmp, "stopped%d_%d" % (ranks, resume_ranks))
+            r = self.run_l5sim(ranks, "run", cfg, "--out", out, "-q", "--threads", 1, *stop)
+            self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+            self.assertTrue(os.path.exists(os.path.join(out, "checkpoint.l5ck")))
+            r = self.run_l5sim(resume_ranks, "resume", out, "-q", "--ignore-health", "--threads", 1)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            finals.append(out)
+        plain = finals[0]
+        for other in finals[1:]:
+            for f in OUTPUTS:
+                self.assertEqual(sha(os.path.join(other, f)), sha(os.path.join(plain, f)), f)
+            self.assertEqual(comparable_summary(os.path.join(other, "summary.json")),
+                             comparable_summary(os.path.join(plain, "summary.json")))
 
 
 if __name__ == "__main__":
