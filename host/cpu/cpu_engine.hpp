@@ -145,6 +145,7 @@ class CpuEngine final : public Engine {
         if (b.var == "ring") {
             const auto& pj = projs_[b.index];
             const uint64_t n_tgt = pops_[pj.target].n;
+            if (n_tgt == 0) return;  // a rank without cells of the target population
             ring_to_rotated(pj.ring.data(), pj.slots, n_tgt, step,
                             static_cast<model::RingCell*>(dst), b.count / n_tgt);
             return;
@@ -156,6 +157,7 @@ class CpuEngine final : public Engine {
         if (b.var == "ring") {
             auto& pj = projs_[b.index];
             const uint64_t n_tgt = pops_[pj.target].n;
+            if (n_tgt == 0) return;  // a rank without cells of the target population
             ring_from_rotated(static_cast<const model::RingCell*>(src), b.count / n_tgt, n_tgt,
                               step, pj.ring.data(), pj.slots, b.name);
             return;
@@ -183,21 +185,19 @@ class CpuEngine final : public Engine {
     // The random-number keys of cells idx[0, m) of population p: their global ids.
     const uint32_t* cell_keys(uint32_t p, const uint32_t* idx, int64_t m, uint32_t* buf) const {
         const auto& gid = pops_[p].gid;
-        if (gid.empty()) return idx;
+        if (!distributed_) return idx;
         for (int64_t a = 0; a < m; ++a) buf[a] = gid[idx[a]];
         return buf;
     }
     // The values of this engine's cells among per-cell values of all of population p.
     std::vector<float> mine(uint32_t p, const std::vector<float>& all) const {
         const auto& gid = pops_[p].gid;
-        if (gid.empty() || all.size() != pops_[p].n_global) return all;
+        if (!distributed_ || all.size() != pops_[p].n_global) return all;
         std::vector<float> out(gid.size());
         for (size_t i = 0; i < gid.size(); ++i) out[i] = all[gid[i]];
         return out;
     }
-    uint32_t cell_key(uint32_t p, uint32_t i) const {
-        return pops_[p].gid.empty() ? i : pops_[p].gid[i];
-    }
+    uint32_t cell_key(uint32_t p, uint32_t i) const { return distributed_ ? pops_[p].gid[i] : i; }
     model::ReceptorConstants rc_{};
     std::vector<PopulationState> pops_;
     std::vector<ProjectionState> projs_;

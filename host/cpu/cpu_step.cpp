@@ -60,7 +60,7 @@ void CpuEngine::detect_spikes(int64_t step) {
         s.spike_count += s.spike_ids.size();
         if (cfg_.recording.spikes) {
             s.record.steps.insert(s.record.steps.end(), s.spike_ids.size(), step);
-            if (s.gid.empty()) {
+            if (!distributed_) {
                 s.record.ids.insert(s.record.ids.end(), s.spike_ids.begin(), s.spike_ids.end());
             } else {
                 for (uint32_t i : s.spike_ids) s.record.ids.push_back(s.gid[i]);

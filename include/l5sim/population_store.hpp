@@ -114,7 +114,7 @@ class PopulationStore {
         void* p = r.type == VarInfo::Type::f32   ? static_cast<void*>(self->floats(v))
                   : r.type == VarInfo::Type::u32 ? static_cast<void*>(self->history())
                                                  : static_cast<void*>(self->burst());
-        *bytes = p ? uint64_t(n_) * var_bytes(r) : 0;
+        *bytes = has(v) ? uint64_t(n_) * var_bytes(r) : 0;  // 0 cells: no memory, 0 bytes
         return p;
     }
     /// Checkpoint blocks: the variable called `b.var` copied out or in whole, its size checked
@@ -134,14 +134,13 @@ class PopulationStore {
     }
     /// Replaces every cell's value of float variable `v` (knobs: gamma, injected currents).
     void set(Var v, const std::vector<float>& values) {
-        float* p = floats(v);
-        if (!p || values.size() != n_)
+        const bool here = has(v) && var_info(v).type == VarInfo::Type::f32;
+        if (!here || values.size() != n_)
             throw Error(std::string("state variable ") + var_info(v).name + ": " +
                         std::to_string(values.size()) + " values for " + std::to_string(n_) +
-                        (p ? " cells" : " cells of a type without it"));
-        io_->from_host(p, values.data(), values.size() * sizeof(float));
+                        (here ? " cells" : " cells of a type without it"));
+        if (n_) io_->from_host(floats(v), values.data(), values.size() * sizeof(float));
     }
-
     /// The first health-checked variable (table order) holding a NaN or an infinity, and its
     /// lowest such cell; false when every one is finite. One scan of all of them.
     bool find_nonfinite(std::string* var, uint32_t* cell) const {
@@ -181,7 +180,7 @@ class PopulationStore {
     void* checked(const StateBlock& b, Var v) const {
         uint64_t have = 0;
         void* p = memory(v, &have);
-        if (!p || have != b.bytes())
+        if (!has(v) || have != b.bytes())
             throw Error("state block " + b.name + ": the engine holds " + std::to_string(have) +
                         " bytes, the layout says " + std::to_string(b.bytes()));
         return p;

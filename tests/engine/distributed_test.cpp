@@ -46,3 +46,17 @@ TEST(Distributed, TwoThreadsPerRankChangeNothing) {
     omp_set_num_threads(before);
     expect_same(one, two);
 }
+
+// A population with fewer cells than there are ranks: some ranks hold none of it (their knobs,
+// keys and records must still be those of their (no) cells).
+TEST(Distributed, RanksWithoutCellsOfAPopulation) {
+    std::string text = ring();
+    const std::string pv = "PV: {type: pv, n: 20";
+    text.replace(text.find(pv), pv.size(), "PV: {type: pv, n: 3");
+    const Config cfg = test::config_from(text);
+    const Outcome one = whole(cfg);
+    for (uint32_t ranks : {4u, 5u}) {
+        SCOPED_TRACE(std::to_string(ranks) + " ranks");
+        expect_same(one, split(cfg, ranks));
+    }
+}

@@ -102,6 +102,18 @@ class MpiRun(unittest.TestCase):
         for name, pop in summary["populations"].items():
             self.assertGreater(pop["spikes"], 50, name)
 
+    def small_som(self):
+        """The sheet with 3 SOM cells: over 4 or 5 ranks some hold none of them."""
+        cfg = os.path.join(self.tmp, "small.yaml")
+        with open(os.path.join(CONFIGS, "ranks_sheet.yaml")) as f:
+            text = f.read().replace("SOM: {type: som, n: 50}", "SOM: {type: som, n: 3}")
+        with open(cfg, "w") as f:
+            f.write(text)
+        return cfg
+
+    def test_populations_smaller_than_the_rank_count(self):
+        self.plain_and_ranks(self.small_som(), [(4, 1), (5, 1)])
+
     def test_ring_with_zero_delays_over_ranks_writes_the_plain_runs_files(self):
         self.plain_and_ranks(os.path.join(CONFIGS, "ranks_ring.yaml"), [(2, 1), (3, 1)])
 
@@ -132,12 +144,18 @@ class MpiRun(unittest.TestCase):
         """A health stop (PV above 20 Hz at the first check, 100 ms) writes the checkpoint;
         rank 0 writes the single process's blocks, so `l5sim resume` finishes the run as the
         plain run's checkpoint does, file for file, on one process or on another number of
-        ranks (3 stopped, 2 resumed: the blocks are indexed by global id)."""
-        cfg = os.path.join(CONFIGS, "ranks_sheet.yaml")
+        ranks (3 stopped, 2 resumed; 2 stopped, 5 resumed: the blocks are indexed by global
+        id), also when some ranks hold no cells of a population."""
+        for cfg in (os.path.join(CONFIGS, "ranks_sheet.yaml"), self.small_som()):
+            with self.subTest(cfg=os.path.basename(cfg)):
+                self.stop_and_resume(cfg, ((0, 0), (3, 0), (3, 2), (2, 5)))
+
+    def stop_and_resume(self, cfg, cases):
         stop = ("--set", "simulation.health.max_rate_hz=20")
         finals = []
-        for ranks, resume_ranks in ((0, 0), (3, 0), (3, 2)):
-            out = os.path.join(self.tmp, "stopped%d_%d" % (ranks, resume_ranks))
+        for ranks, resume_ranks in cases:
+            out = os.path.join(self.tmp, "stopped%d_%d_%s" % (ranks, resume_ranks,
+                                                             os.path.basename(cfg)))
             r = self.run_l5sim(ranks, "run", cfg, "--out", out, "-q", "--threads", 1, *stop)
             self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
             self.assertTrue(os.path.exists(os.path.join(out, "checkpoint.l5ck")))
