@@ -1,15 +1,18 @@
 // l5sim run and resume (cli/commands.hpp): checkpoints on a wall-clock or biological interval,
 // signals (SIGINT, SIGTERM: a checkpoint, then exit 130 / 143), health stops, outputs.
 #include <omp.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -276,9 +279,9 @@ int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov, co
         return false;
     };
     const std::filesystem::path ck = dir / kCheckpointFile;
-    if (!ranks)
-        hold_signals();  // (already since the command started: a signal then stops at the first
-                         // pause)
+    // (Already since the command started: a signal then stops at the first pause; on the ranks
+    // of a run over MPI at the same step on every rank, through `agree`.)
+    hold_signals();
     try {
         while (!sim.run(progress, pause, every_steps)) {
             const auto c0 = clock::now();
@@ -559,11 +562,21 @@ int on_every_rank(MPI_Comm comm, F&& f) {
 // here every rank makes the same engine calls (they are collective): a failure on one rank
 // alone ends them all (MPI_Abort), naming the rank.
 // Where a rank writes: rank 0 into the run's directory, the others into a scratch directory of
-// their own (their copies of the outputs are empty: rank 0 gathers everything).
+// their own (their copies of the outputs are empty: rank 0 gathers everything), removed at the
+// end. A run that was killed leaves its scratch behind: the next run on this machine removes
+// every scratch directory whose process is gone.
 std::filesystem::path rank_dir(const std::filesystem::path& dir, int rank) {
     if (rank == 0) return dir;
-    return std::filesystem::temp_directory_path() /
-           fmt::format("l5sim_rank{}_{}", rank, static_cast<long>(getpid()));
+    const std::filesystem::path tmp = std::filesystem::temp_directory_path();
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(tmp, ec)) {
+        const std::string name = e.path().filename().string();
+        long r = 0, pid = 0;
+        if (std::sscanf(name.c_str(), "l5sim_rank%ld_%ld", &r, &pid) != 2 || pid <= 0) continue;
+        if (::kill(static_cast<pid_t>(pid), 0) == -1 && errno == ESRCH)
+            std::filesystem::remove_all(e.path(), ec);
+    }
+    return tmp / fmt::format("l5sim_rank{}_{}", rank, static_cast<long>(getpid()));
 }
 
 template <class Setup>
@@ -597,6 +610,7 @@ int cmd_run_ranks(const RunArgs& a, const std::string& command_line) {
     MPI_Comm comm = MPI_COMM_WORLD;
     const int rank = mpi::rank_of(comm), size = mpi::size_of(comm);
     if (rank != 0) spdlog::set_level(spdlog::level::off);  // rank 0 speaks for the run
+    hold_signals();  // a signal to any rank stops every rank at the same step, with a checkpoint
     Batch batch;
     std::unique_ptr<OutputLock> lock;
     const std::filesystem::path dir = a.out;

@@ -9,8 +9,10 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -168,6 +170,42 @@ class MpiRun(unittest.TestCase):
                 self.assertEqual(sha(os.path.join(other, f)), sha(os.path.join(plain, f)), f)
             self.assertEqual(comparable_summary(os.path.join(other, "summary.json")),
                              comparable_summary(os.path.join(plain, "summary.json")))
+
+    def test_sigint_to_one_rank_stops_every_rank_at_one_step_with_a_checkpoint(self):
+        """The ranks agree on a signal at every step: SIGINT to rank 1 alone stops all of them
+        after the same step with a checkpoint (exit 130), and resume finishes the run as it
+        would have finished."""
+        cfg = os.path.join(CONFIGS, "ranks_sheet.yaml")
+        longer = ("--set", "simulation.duration_ms=30000")
+        whole = os.path.join(self.tmp, "whole")
+        r = self.run_l5sim(0, "run", cfg, "--out", whole, "-q", "--threads", 1, *longer)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = os.path.join(self.tmp, "cut")
+        p = subprocess.Popen([MPIEXEC, "-n", "3", "--oversubscribe", L5SIM, "run", cfg, "--out",
+                              out, "-q", "--threads", "1", *longer], env=ENV,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 60
+        while not os.path.exists(os.path.join(out, "spikes.stream")) and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        found = subprocess.run(["pgrep", "-f", "l5sim run %s --out %s " % (cfg, out)],
+                               capture_output=True, text=True).stdout.split()
+        ranks = sorted(int(x) for x in found if int(x) != p.pid)  # not mpiexec itself
+        try:
+            self.assertEqual(len(ranks), 3, found)
+            os.kill(ranks[1], signal.SIGINT)
+            stdout, stderr = p.communicate(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.assertEqual(p.returncode, 130, stdout + stderr)
+        self.assertIn("stopped by SIGINT", stdout + stderr)
+        self.assertTrue(os.path.exists(os.path.join(out, "checkpoint.l5ck")))
+        r = self.run_l5sim(0, "resume", out, "-q", "--threads", 1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for f in OUTPUTS:
+            self.assertEqual(sha(os.path.join(out, f)), sha(os.path.join(whole, f)), f)
 
 
 if __name__ == "__main__":
