@@ -208,11 +208,26 @@ int main(int argc, char** argv) {
     partition->add_option("--set", pa.sets, "override a key: a.b.c=value (repeatable)");
     partition->add_option("--spikes", pa.spikes, "spikes.h5 of a run of the same config");
     partition->add_option("--json", pa.json, "also write the numbers to this JSON file");
+#ifdef L5SIM_HAVE_MPI
+    // Under mpiexec every rank parses the same command line: rank 0 alone speaks for what is
+    // not a distributed run (usage errors, help, validate, info, partition), the others are
+    // silent and end with the same exit code.
+    int world_rank = 0;
+    if (ranks) MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    const bool silent = world_rank != 0;
+#else
+    const bool silent = false;
+#endif
+    std::ostream mute(nullptr);  // discards everything
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        const int rc = app.exit(e);
+        const int rc = silent ? app.exit(e, mute, mute) : app.exit(e);
         return rc == 0 ? 0 : 2;
+    }
+    if (silent && !*run && !*resume) {
+        std::cout.rdbuf(nullptr);
+        std::cerr.rdbuf(nullptr);
     }
     std::string command_line;
     for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);

@@ -135,6 +135,16 @@ class MpiRun(unittest.TestCase):
                 self.assertEqual(len(said), 1, r.stderr)
                 self.assertIn(words, said[0])
                 self.assertFalse(os.path.exists(out))
+        # What is not a distributed run speaks once too: a usage error, validate, info.
+        r = self.run_l5sim(3, "run", cfg, "--out", out, "--threads", 0, timeout=60)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual((r.stdout + r.stderr).count("not in range"), 1, r.stdout + r.stderr)
+        r = self.run_l5sim(3, "validate", cfg, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.count(": valid"), 1, r.stdout)
+        r = self.run_l5sim(3, "validate", os.path.join(self.tmp, "missing.yaml"), timeout=60)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr.count("l5sim: error"), 1, r.stderr)
         # A health stop (runaway activity) is seen by every rank at the same check: exit 3.
         r = self.run_l5sim(2, "run", cfg, "--out", out, "-q", "--set",
                            "simulation.health.max_rate_hz=1", timeout=60)
