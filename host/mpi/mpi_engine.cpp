@@ -53,6 +53,19 @@ std::vector<T> gather(const std::vector<T>& v, MPI_Comm comm) {
     return all;
 }
 
+// The single process's CSR order of synapses given by source and global target (gathered from
+// every rank in rank order): by source, then target, one target's draws in draw order (each
+// rank's rows keep it, so the sort is stable). order[g] = the gathered index of position g.
+std::vector<uint64_t> csr_order(const std::vector<uint32_t>& src,
+                                const std::vector<uint32_t>& tgt) {
+    std::vector<uint64_t> order(src.size());
+    std::iota(order.begin(), order.end(), uint64_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](uint64_t a, uint64_t b) {
+        return std::tie(src[a], tgt[a]) < std::tie(src[b], tgt[b]);
+    });
+    return order;
+}
+
 uint64_t sum(uint64_t x, MPI_Comm comm) {
     unsigned long long in = x, out = 0;
     check(MPI_Allreduce(&in, &out, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm), "MPI_Allreduce");
@@ -331,26 +344,27 @@ class MpiEngine final : public Engine {
         }
         return sh;
     }
+    // This rank's synapses of projection j: sources and global targets, in its CSR order.
+    void local_synapses(uint32_t j, std::vector<uint32_t>* src, std::vector<uint32_t>* tgt) const {
+        const uint64_t m = inner_->synapse_count(j);
+        src->resize(m);
+        tgt->resize(m);
+        inner_->read_synapses(j, 1, m, src->data(), tgt->data());
+        const auto& gid = cells_.gid[cfg_.projections[j].target];
+        for (auto& t : *tgt) t = gid[t];
+    }
     // The global CSR positions of this rank's synapses of projection j, in its own order: every
     // rank's sources and targets gathered to every rank, put in the single process's order.
     const std::vector<uint64_t>& my_positions(uint32_t j) {
         if (positions_.size() <= j) positions_.resize(cfg_.projections.size());
         if (!positions_[j].empty() || inner_->synapse_count(j) == 0) return positions_[j];
-        const uint64_t m = inner_->synapse_count(j);
-        std::vector<uint32_t> src(m), tgt(m);
-        inner_->read_synapses(j, 1, m, src.data(), tgt.data());
-        const auto& gid = cells_.gid[cfg_.projections[j].target];
-        for (auto& t : tgt) t = gid[t];
-        std::vector<int64_t> counts = {static_cast<int64_t>(m)};
-        const auto all_src = allgather(src), all_tgt = allgather(tgt);
-        const auto all_counts = allgather(counts);
+        std::vector<uint32_t> src, tgt;
+        local_synapses(j, &src, &tgt);
+        const uint64_t m = src.size();
+        const auto all_counts = allgather(std::vector<int64_t>{static_cast<int64_t>(m)});
         int64_t first = 0;
         for (int r = 0; r < rank_; ++r) first += all_counts[r];
-        std::vector<uint64_t> order(all_src.size());
-        std::iota(order.begin(), order.end(), uint64_t{0});
-        std::stable_sort(order.begin(), order.end(), [&](uint64_t a, uint64_t b) {
-            return std::tie(all_src[a], all_tgt[a]) < std::tie(all_src[b], all_tgt[b]);
-        });
+        const auto order = csr_order(allgather(src), allgather(tgt));
         positions_[j].assign(m, 0);
         for (uint64_t g = 0; g < order.size(); ++g) {
             const auto c = static_cast<int64_t>(order[g]);
@@ -379,25 +393,15 @@ class MpiEngine final : public Engine {
     // permutation that puts them in the single process's CSR order.
     const std::vector<uint64_t>& order_of(uint32_t j) const {
         if (done_.size() > j && done_[j]) return order_[j];
-        const uint64_t m = inner_->synapse_count(j);
-        std::vector<uint32_t> src(m), tgt(m);
-        inner_->read_synapses(j, 1, m, src.data(), tgt.data());
-        const auto& gid = cells_.gid[cfg_.projections[j].target];
-        for (auto& t : tgt) t = gid[t];
+        std::vector<uint32_t> src, tgt;
+        local_synapses(j, &src, &tgt);
         src_.resize(cfg_.projections.size());
         tgt_.resize(cfg_.projections.size());
         src_[j] = gather(src, comm_);
         tgt_[j] = gather(tgt, comm_);
         done_.resize(cfg_.projections.size(), false);
         done_[j] = true;
-        if (rank_ == 0) {
-            auto& o = order_[j];
-            o.resize(src_[j].size());
-            std::iota(o.begin(), o.end(), uint64_t{0});
-            std::stable_sort(o.begin(), o.end(), [&](uint64_t a, uint64_t b) {
-                return std::tie(src_[j][a], tgt_[j][a]) < std::tie(src_[j][b], tgt_[j][b]);
-            });
-        }
+        if (rank_ == 0) order_[j] = csr_order(src_[j], tgt_[j]);
         return order_[j];
     }
 

@@ -30,7 +30,8 @@ PartitionReport partition_report(const Config& cfg, uint32_t ranks,
         RankLoad& load = out.rank[r];
         std::vector<std::vector<uint32_t>> cells(n_pops);
         for (uint32_t p = 0; p < n_pops; ++p) {
-            cells[p] = cells_of(cfg, p, r, ranks);
+            for (uint32_t c = 0; c < cfg.populations[p].n; ++c)  // cells_of, from the owners
+                if (owner[p][c] == r) cells[p].push_back(c);
             load.cells.push_back(static_cast<uint32_t>(cells[p].size()));
             uint64_t per_cell = 1 + 8;  // spiked flag, spike list entry
             for (const VarInfo& v : kVarTable)
