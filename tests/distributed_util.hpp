@@ -1,7 +1,8 @@
 #pragma once
 // What the distributed tests share (tests/engine/distributed_test.cpp, in one process;
 // tests/mpi/, over MPI): a sheet and a ring that exercise every path of a step, running engines
-// in lockstep with every rank's spikes handed to every engine, and the outcome to compare (the
+// in lockstep window by window with each rank's spikes handed to the engines that need them,
+// and the outcome to compare (the
 // spikes of every population and every synapse's final weight, by global ids).
 #include <gtest/gtest.h>
 
@@ -57,10 +58,10 @@ struct Outcome {
     uint64_t events = 0;
 };
 
-// Steps `engines` (one process's: all cells, or one rank's, or every rank's) through the config's
-// steps; `exchange` runs after each detection (nothing for one engine holding every cell).
-inline void step_range(const Config& cfg, const std::vector<Engine*>& engines,
-                       const std::function<void()>& exchange, int64_t from, int64_t to) {
+// Steps `engines` (one process's, or a distributed engine's that maps single steps onto
+// windows of one step) through steps [from, to) phase by phase.
+inline void step_range(const Config& cfg, const std::vector<Engine*>& engines, int64_t from,
+                       int64_t to) {
     std::vector<std::unique_ptr<Controls>> controls;
     for (Engine* e : engines) {
         controls.push_back(std::make_unique<Controls>(cfg, *e));
@@ -71,7 +72,6 @@ inline void step_range(const Config& cfg, const std::vector<Engine*>& engines,
             controls[r]->apply(n);
             engines[r]->detect_spikes(n);
         }
-        if (exchange) exchange();
         for (Engine* e : engines) {
             e->propagate(n);
             e->deliver(n);
@@ -82,9 +82,23 @@ inline void step_range(const Config& cfg, const std::vector<Engine*>& engines,
     }
 }
 
-inline void step_all(const Config& cfg, const std::vector<Engine*>& engines,
-                     const std::function<void()>& exchange) {
-    step_range(cfg, engines, exchange, 0, cfg.steps());
+// Steps `engines` through [from, to) in windows of at most `window` steps, none across a knob
+// change (as the Simulation places them): the knobs of each window's first step, then
+// `run(step, count)`.
+inline void window_range(const Config& cfg, const std::vector<Engine*>& engines, int64_t window,
+                         const std::function<void(int64_t, int64_t)>& run, int64_t from,
+                         int64_t to) {
+    std::vector<std::unique_ptr<Controls>> controls;
+    for (Engine* e : engines) {
+        controls.push_back(std::make_unique<Controls>(cfg, *e));
+        controls.back()->resume_at(from);
+    }
+    for (int64_t n = from; n < to;) {
+        for (auto& c : controls) c->apply(n);
+        const int64_t k = controls.front()->steady_steps(n, std::min(window, to - n));
+        run(n, k);
+        n += k;
+    }
 }
 
 // Spikes and synapses in a canonical order: spikes by (step, id); synapses in the full CSR order
@@ -132,32 +146,45 @@ inline Outcome outcome_of(const Config& cfg, const std::vector<Engine*>& engines
 }
 
 // A rank's share of cfg: its cells and the parts of every projection, with the bounds the ranks
-// agree on (`w_init_max(j, local)`: the largest over the ranks, an all-reduce under MPI).
-inline std::pair<LocalCells, Network> rank_share(
-    const Config& cfg, uint32_t rank, uint32_t ranks,
-    const std::function<float(uint32_t, float)>& w_init_max) {
+// agree on (`w_init_max(j, local)`: the largest over the ranks, an all-reduce under MPI), and
+// per population the sources its synapses need (subscribed_sources).
+struct Share {
     LocalCells cells;
     Network net;
+    std::vector<std::vector<uint32_t>> needs;
+};
+inline Share rank_share(const Config& cfg, uint32_t rank, uint32_t ranks,
+                        const std::function<float(uint32_t, float)>& w_init_max) {
+    Share sh;
+    sh.needs.resize(cfg.populations.size());
     for (uint32_t p = 0; p < cfg.populations.size(); ++p)
-        cells.gid.push_back(cells_of(cfg, p, rank, ranks));
+        sh.cells.gid.push_back(cells_of(cfg, p, rank, ranks));
     for (uint32_t j = 0; j < cfg.projections.size(); ++j) {
-        net.projections.push_back(
-            build_projection_part(cfg, j, cells.gid[cfg.projections[j].target]));
-        set_global_bounds(cfg, j, w_init_max(j, net.projections.back().w_init_max),
-                          &net.projections.back());
+        sh.net.projections.push_back(
+            build_projection_part(cfg, j, sh.cells.gid[cfg.projections[j].target]));
+        set_global_bounds(cfg, j, w_init_max(j, sh.net.projections.back().w_init_max),
+                          &sh.net.projections.back());
+        auto& need = sh.needs[cfg.projections[j].source];
+        for (uint32_t s : subscribed_sources(sh.net.projections.back())) need.push_back(s);
     }
-    return {std::move(cells), std::move(net)};
+    for (auto& need : sh.needs) {
+        std::sort(need.begin(), need.end());
+        need.erase(std::unique(need.begin(), need.end()), need.end());
+    }
+    return sh;
 }
 
 inline Outcome whole(const Config& cfg) {
     auto engine = make_cpu_engine(cfg, build_network(cfg));
-    step_all(cfg, {engine.get()}, nullptr);
+    step_range(cfg, {engine.get()}, 0, cfg.steps());
     return outcome_of(cfg, {engine.get()}, {});
 }
 
-// Every rank in this process, the exchange by hand: every rank's spikes to every engine, in the
-// reverse of the ranks' order (any order must do).
-inline Outcome split(const Config& cfg, uint32_t ranks) {
+// Every rank in this process, the exchange by hand: after each window's cells, each engine
+// receives its own spikes and those of the cells its synapses need (what the MPI exchange
+// carries), merged from the ranks in reverse order (any order must do). Windows of the
+// engines' (the network's shortest delay), or of `window` steps when given.
+inline Outcome split(const Config& cfg, uint32_t ranks, int64_t window = 0) {
     std::vector<float> agreed(cfg.projections.size(), 0);
     for (uint32_t r = 0; r < ranks; ++r)
         rank_share(cfg, r, ranks, [&](uint32_t j, float w) {
@@ -165,25 +192,50 @@ inline Outcome split(const Config& cfg, uint32_t ranks) {
             return w;
         });
     std::vector<LocalCells> cells;
+    std::vector<std::vector<std::vector<uint32_t>>> needs;
     std::vector<std::unique_ptr<Engine>> owned;
     std::vector<Engine*> engines;
+    int64_t longest = 32;
     for (uint32_t r = 0; r < ranks; ++r) {
-        auto [c, net] = rank_share(cfg, r, ranks, [&](uint32_t j, float) { return agreed[j]; });
-        owned.push_back(make_cpu_engine(cfg, std::move(net), c));
+        auto sh = rank_share(cfg, r, ranks, [&](uint32_t j, float) { return agreed[j]; });
+        owned.push_back(make_cpu_engine(cfg, std::move(sh.net), sh.cells));
         engines.push_back(owned.back().get());
-        cells.push_back(std::move(c));
+        longest = std::min(longest, engines.back()->max_window());
+        cells.push_back(std::move(sh.cells));
+        needs.push_back(std::move(sh.needs));
     }
-    step_all(cfg, engines, [&] {
-        for (uint32_t p = 0; p < cfg.populations.size(); ++p) {
-            std::vector<uint32_t> all;
-            for (Engine* e : engines) {
-                const auto mine = e->local_spike_gids(p);
-                all.insert(all.end(), mine.begin(), mine.end());
+    const size_t pops = cfg.populations.size();
+    window_range(
+        cfg, engines, window > 0 ? window : longest,
+        [&](int64_t step, int64_t k) {
+            for (Engine* e : engines) e->window_cells(step, k);
+            for (uint32_t r = 0; r < ranks; ++r) {
+                std::vector<std::vector<std::pair<int64_t, uint32_t>>> got(pops);
+                for (uint32_t q = ranks; q-- > 0;) {
+                    const WindowSpikes& w = engines[q]->window_spikes();
+                    for (size_t p = 0; p < pops; ++p)
+                        for (int64_t s = 0; s < k; ++s)
+                            for (uint32_t i = w.start[p][s]; i < w.start[p][s + 1]; ++i) {
+                                const uint32_t g = w.ids[p][i];
+                                if (q == r ||
+                                    std::binary_search(needs[r][p].begin(), needs[r][p].end(), g))
+                                    got[p].emplace_back(s, g);
+                            }
+                }
+                WindowSpikes all;
+                all.reset(pops, step, k);
+                for (size_t p = 0; p < pops; ++p) {
+                    std::sort(got[p].begin(), got[p].end());
+                    for (const auto& [s, g] : got[p]) {
+                        all.ids[p].push_back(g);
+                        ++all.start[p][s + 1];
+                    }
+                    for (int64_t s = 0; s < k; ++s) all.start[p][s + 1] += all.start[p][s];
+                }
+                engines[r]->window_synapses(all);
             }
-            std::reverse(all.begin(), all.end());
-            for (Engine* e : engines) e->set_all_spikes(p, all);
-        }
-    });
+        },
+        0, cfg.steps());
     return outcome_of(cfg, engines, cells);
 }
 

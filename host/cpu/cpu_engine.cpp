@@ -85,40 +85,6 @@ void CpuEngine::set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) 
     s.drive = d;
 }
 
-std::vector<uint32_t> CpuEngine::local_spike_gids(uint32_t pop) const {
-    const auto& s = pops_[pop];
-    std::vector<uint32_t> out(s.spike_ids.size());
-    for (size_t k = 0; k < out.size(); ++k) out[k] = cell_key(pop, s.spike_ids[k]);
-    return out;
-}
-
-// Every rank's spikes of population `pop` this step: they propagate (rows of the parts' CSR are
-// global source ids), and they step the presynaptic traces of every source cell, which each
-// rank keeps for the sources of its synapses (the same trace_step on the same spikes as the
-// source's own rank: equal bit for bit).
-void CpuEngine::set_all_spikes(uint32_t pop, const std::vector<uint32_t>& gids) {
-    if (!distributed_) throw Error("set_all_spikes: this engine holds every cell");
-    auto& s = pops_[pop];
-    for (uint32_t g : gids)
-        if (g >= s.n_global)
-            throw Error("set_all_spikes: cell " + std::to_string(g) + " of " +
-                        cfg_.populations[pop].name + " beyond its " + std::to_string(s.n_global));
-    s.all_spikes = gids;
-    if (s.all_spiked.empty()) return;  // the source of no plastic projection
-    for (uint32_t g : gids) s.all_spiked[g] = 1;
-    for (auto& pj : projs_) {
-        if (!pj.plastic || pj.source != pop) continue;
-        const auto& st = pj.stdp;
-        for_chunks(static_cast<int64_t>(s.n_global), [&](int64_t b, int64_t e) {
-            for (int64_t i = b; i < e; ++i)
-                pj.x[i] = model::trace_step(st.rule, pj.x[i], st.decay_plus, s.all_spiked[i] != 0);
-            if (st.rule == model::StdpRule::triplet)
-                for (int64_t i = b; i < e; ++i) pj.r2[i] = model::decay(pj.r2[i], st.decay_x);
-        });
-    }
-    for (uint32_t g : gids) s.all_spiked[g] = 0;
-}
-
 bool CpuEngine::find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) const {
     return pops_[pop].st.find_nonfinite(var, cell);
 }

@@ -51,8 +51,19 @@ class CpuEngine final : public Engine {
         }
         overlap_propagation_ =
             std::all_of(min_delays.begin(), min_delays.end(), [](uint32_t d) { return d >= 1; });
+        zero_delay_ = !overlap_propagation_;
+        // A rank's engine steps the windows its ranks agree on; one process steps singly
+        // unless L5SIM_WINDOW asks for windows (tests of the two-pass window, which must not
+        // change any result).
         const int64_t asked = requested_window();
-        window_ = asked > 0 ? std::min(asked, window_bound(min_delays)) : 1;
+        if (distributed_) {
+            window_ = local_.window > 0 ? local_.window : window_bound(min_delays);
+            if (window_ > window_bound(min_delays))
+                throw Error("LocalCells: a window of " + std::to_string(window_) +
+                            " steps, longer than this rank's shortest delay");
+        } else {
+            window_ = asked > 0 ? std::min(asked, window_bound(min_delays)) : 1;
+        }
         slots_.resize(pops_.size());
         for (const auto& s : pops_) cells_ += s.n;
         // The per-cell loops (phase 1; phases 2b-5) run on a team that stays awake between
@@ -99,8 +110,16 @@ class CpuEngine final : public Engine {
     uint64_t synaptic_events() const override { return events_; }
     int64_t max_window() const override { return window_; }
     bool find_nonfinite(uint32_t pop, std::string* var, uint32_t* cell) const override;
-    std::vector<uint32_t> local_spike_gids(uint32_t pop) const override;
-    void set_all_spikes(uint32_t pop, const std::vector<uint32_t>& gids) override;
+    void window_cells(int64_t step, int64_t count) override;
+    const WindowSpikes& window_spikes() const override { return win_mine_; }
+    void window_synapses(const WindowSpikes& all) override;
+    // One process's window: both halves, with its own spikes.
+    void run_window(int64_t step, int64_t count) override {
+        if (distributed_)
+            throw Error("a rank's CPU engine steps by window_cells and window_synapses");
+        window_cells(step, count);
+        window_synapses(win_mine_);
+    }
 
     void set_drive(uint32_t pop, const PopulationDrive& d, int64_t step) override;
     // Knobs come per cell of the whole population; a rank's engine takes its cells' values.
@@ -220,6 +239,15 @@ class CpuEngine final : public Engine {
     // such a propagate() and its deliver().
     bool overlap_propagation_ = false;
     bool propagation_pending_ = false;
+    bool zero_delay_ = false;  // some delay is 0 steps: windows of one step, cells after synapses
+    // The window being stepped (window_cells, window_synapses): its spikes by local index and
+    // by global id; traces_in_detect_ is false while its cells advance (the traces follow in
+    // window_synapses).
+    WindowSpikes win_local_, win_mine_;
+    bool traces_in_detect_ = true;
+    void step_traces_block(uint32_t p, int64_t b, int64_t count);
+    void step_source_traces(uint32_t pop);
+    void run_propagation(int64_t step);  // the planned items, now, and their events
     void plan_propagation();
     void propagate_item(int64_t i, int64_t step);  // item i; its events into prop_events_[i]
     void count_propagation_events();

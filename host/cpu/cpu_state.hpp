@@ -31,7 +31,7 @@ struct PopulationState {
     PopulationStore<HostStorage> st;
     // A rank's population (LocalCells): the global id of each cell (empty: one process, the
     // index is the id), the population's size over all ranks, and this step's spikes of every
-    // rank (global ids; set_all_spikes) with their mask (sources of plastic projections).
+    // rank (global ids; window_synapses) with their mask (sources of plastic projections).
     std::vector<uint32_t> gid;
     uint32_t n_global = 0;
     std::vector<uint32_t> all_spikes;

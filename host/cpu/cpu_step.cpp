@@ -23,11 +23,19 @@ uint64_t CpuEngine::detect_cells(uint32_t p, int64_t b, int64_t count, std::vect
     uint32_t idx[kSimdBlock];
     const int64_t m = select_flagged(static_cast<uint32_t>(b), s.spiked.data() + b, count, idx);
     ids->assign(idx, idx + m);
+    if (traces_in_detect_) step_traces_block(p, b, count);
+    return calcium;
+}
+
+// The STDP traces of the plastic projections from and to population p, cells [b, b + count),
+// for the spikes flagged in `spiked` (this step's). A rank's engine steps the presynaptic traces
+// of every source in step_source_traces instead.
+void CpuEngine::step_traces_block(uint32_t p, int64_t b, int64_t count) {
+    auto& s = pops_[p];
     for (auto& pj : projs_) {
         if (!pj.plastic) continue;
         const auto& st = pj.stdp;
         const bool triplet = st.rule == model::StdpRule::triplet;
-        // A rank's engine steps the presynaptic traces of every source in set_all_spikes.
         if (pj.source == p && !distributed_) {
             trace_block(st.rule, pj.x.data() + b, s.spiked.data() + b, st.decay_plus, count);
             if (triplet) decay_block(pj.r2.data() + b, count, st.decay_x);
@@ -37,12 +45,33 @@ uint64_t CpuEngine::detect_cells(uint32_t p, int64_t b, int64_t count, std::vect
             if (triplet) decay_block(pj.o2.data() + b, count, st.decay_y);
         }
     }
-    return calcium;
+}
+
+// A rank's presynaptic traces: every source cell of a plastic projection stepped with the
+// step's spikes of every rank (all_spikes; the same trace_step on the same spikes as the
+// source's own rank: equal bit for bit for every cell whose spikes this rank receives).
+void CpuEngine::step_source_traces(uint32_t pop) {
+    auto& s = pops_[pop];
+    if (s.all_spiked.empty()) return;  // the source of no plastic projection
+    for (uint32_t g : s.all_spikes) s.all_spiked[g] = 1;
+    for (auto& pj : projs_) {
+        if (!pj.plastic || pj.source != pop) continue;
+        const auto& st = pj.stdp;
+        for_chunks(static_cast<int64_t>(s.n_global), [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i)
+                pj.x[i] = model::trace_step(st.rule, pj.x[i], st.decay_plus, s.all_spiked[i] != 0);
+            if (st.rule == model::StdpRule::triplet)
+                for (int64_t i = b; i < e; ++i) pj.r2[i] = model::decay(pj.r2[i], st.decay_x);
+        });
+    }
+    for (uint32_t g : s.all_spikes) s.all_spiked[g] = 0;
 }
 
 // One parallel loop over the blocks of every population; then, per population, the blocks'
 // spikes in order (ids ascending), counted and recorded.
 void CpuEngine::detect_spikes(int64_t step) {
+    if (distributed_ && traces_in_detect_)
+        throw Error("a rank's CPU engine steps by window_cells and window_synapses");
     const int64_t items = static_cast<int64_t>(blocks_.size());
     block_ids_.resize(blocks_.size());
     block_calcium_.resize(blocks_.size());
@@ -150,6 +179,10 @@ void CpuEngine::propagate(int64_t step) {
         propagation_pending_ = true;  // deliver(step) runs the items beside its blocks
         return;
     }
+    run_propagation(step);
+}
+
+void CpuEngine::run_propagation(int64_t step) {
     const auto items = static_cast<int64_t>(prop_items_.size());
     auto item = [&](int64_t i) { propagate_item(i, step); };
     if (team_ && items > 1) {
@@ -365,6 +398,88 @@ void CpuEngine::plasticity(int64_t) {
             for (const uint32_t s : source_spikes(pj.source)) pj.r2[s] = pj.r2[s] + 1.0f;
             for (const uint32_t t : post) pj.o2[t] = pj.o2[t] + 1.0f;
         }
+    }
+}
+
+// Windows (DESIGN.md section 4): no spike reaches any cell sooner than the shortest delay, so
+// the cells of a window of at most that many steps advance first (phases 1 and 2b-5, their
+// spikes kept per step); then, step by step in order, the traces, the propagation with
+// pre-side depression and the post-side STDP, exactly as single steps order them on the
+// synapses (cells never read a trace or a weight; a spike of the window arrives after it). A
+// rank's engine exchanges the window's spikes between the two halves. With a zero delay the
+// window is one step, and its delivery and integration follow the propagation.
+void CpuEngine::window_cells(int64_t step, int64_t count) {
+    if (count < 1 || count > window_)
+        throw Error("window_cells: " + std::to_string(count) + " steps, at most " +
+                    std::to_string(window_));
+    win_local_.reset(pops_.size(), step, count);
+    traces_in_detect_ = false;
+    for (int64_t k = 0; k < count; ++k) {
+        const int64_t n = step + k;
+        detect_spikes(n);
+        for (uint32_t p = 0; p < pops_.size(); ++p) {
+            auto& ids = win_local_.ids[p];
+            ids.insert(ids.end(), pops_[p].spike_ids.begin(), pops_[p].spike_ids.end());
+            win_local_.start[p][k + 1] = static_cast<uint32_t>(ids.size());
+        }
+        if (zero_delay_) continue;
+        deliver(n);
+        integrate_dendrites(n);
+        integrate_somata(n);
+    }
+    traces_in_detect_ = true;
+    win_mine_ = win_local_;
+    if (distributed_)
+        for (uint32_t p = 0; p < pops_.size(); ++p)
+            for (auto& id : win_mine_.ids[p]) id = pops_[p].gid[id];
+}
+
+void CpuEngine::window_synapses(const WindowSpikes& all) {
+    const int64_t first = win_local_.first, count = win_local_.steps;
+    if (all.first != first || all.steps != count || all.ids.size() != pops_.size() ||
+        all.start.size() != pops_.size())
+        throw Error("window_synapses: the spikes of steps " + std::to_string(all.first) + " + " +
+                    std::to_string(all.steps) + ", the window was " + std::to_string(first) +
+                    " + " + std::to_string(count));
+    for (uint32_t p = 0; p < pops_.size(); ++p) {
+        if (all.start[p].size() != static_cast<size_t>(count) + 1 ||
+            all.start[p].back() != all.ids[p].size())
+            throw Error("window_synapses: malformed spikes of " + cfg_.populations[p].name);
+        for (uint32_t g : all.ids[p])
+            if (g >= pops_[p].n_global)
+                throw Error("window_synapses: cell " + std::to_string(g) + " of " +
+                            cfg_.populations[p].name + " beyond its " +
+                            std::to_string(pops_[p].n_global));
+        std::fill(pops_[p].spiked.begin(), pops_[p].spiked.end(), uint8_t{0});
+    }
+    for (int64_t k = 0; k < count; ++k) {
+        const int64_t n = first + k;
+        for (uint32_t p = 0; p < pops_.size(); ++p) {
+            auto& s = pops_[p];
+            const auto& loc = win_local_;
+            s.spike_ids.assign(loc.ids[p].begin() + loc.start[p][k],
+                               loc.ids[p].begin() + loc.start[p][k + 1]);
+            for (uint32_t i : s.spike_ids) s.spiked[i] = 1;
+            if (distributed_) {
+                s.all_spikes.assign(all.ids[p].begin() + all.start[p][k],
+                                    all.ids[p].begin() + all.start[p][k + 1]);
+                step_source_traces(p);
+            }
+        }
+        for_blocks([&](int64_t w) {
+            const Block& b = blocks_[w];
+            step_traces_block(b.pop, b.begin, b.count);
+        });
+        for (auto& s : pops_)
+            for (uint32_t i : s.spike_ids) s.spiked[i] = 0;
+        plan_propagation();
+        run_propagation(n);
+        if (zero_delay_) {
+            deliver(n);
+            integrate_dendrites(n);
+            integrate_somata(n);
+        }
+        plasticity(n);
     }
 }
 

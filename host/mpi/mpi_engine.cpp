@@ -1,6 +1,7 @@
 // The Engine of a rank of a run over MPI (mpi/mpi_rank.hpp: make_mpi_engine): the rank's CPU
-// engine plus the exchange after each detection, and every read gathered to rank 0, so that the
-// Simulation and the output writers on rank 0 see the whole network as one process would.
+// engine stepping windows with the exchange between their halves, and every read gathered to rank
+// 0, so that the Simulation and the output writers on rank 0 see the whole network as one process
+// would.
 #include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -74,26 +75,29 @@ uint64_t sum(uint64_t x, MPI_Comm comm) {
 
 class MpiEngine final : public Engine {
   public:
-    MpiEngine(const Config& cfg, MPI_Comm comm)
-        : cfg_(cfg),
-          comm_(comm),
-          rank_(rank_of(comm)),
-          exchange_(comm, static_cast<uint32_t>(cfg.populations.size())) {
-        inner_ = make_rank_cpu_engine(cfg, comm, &cells_);
+    MpiEngine(const Config& cfg, MPI_Comm comm) : cfg_(cfg), comm_(comm), rank_(rank_of(comm)) {
+        Needs needs;
+        inner_ = make_rank_cpu_engine(cfg, comm, &cells_, &needs);
+        exchange_ = std::make_unique<SpikeExchange>(cfg, comm, needs);
         order_.resize(cfg.projections.size());
     }
 
     std::string name() const override { return inner_->name(); }
-    void detect_spikes(int64_t step) override {
-        inner_->detect_spikes(step);
-        exchange_.exchange(*inner_);
+    // A window: the cells' half, the exchange of its spikes, the synapses' half.
+    void run_window(int64_t step, int64_t count) override {
+        inner_->window_cells(step, count);
+        exchange_->exchange(inner_->window_spikes(), &all_);
+        inner_->window_synapses(all_);
     }
-    void propagate(int64_t step) override { inner_->propagate(step); }
-    void deliver(int64_t step) override { inner_->deliver(step); }
-    void integrate_dendrites(int64_t step) override { inner_->integrate_dendrites(step); }
-    void integrate_somata(int64_t step) override { inner_->integrate_somata(step); }
-    void plasticity(int64_t step) override { inner_->plasticity(step); }
-    int64_t max_window() const override { return 1; }  // the exchange is every step, for now
+    int64_t max_window() const override { return inner_->max_window(); }
+    // Single steps (a window of one step: a zero delay, or profiling) are windows of one step,
+    // timed as a whole under detect_spikes.
+    void detect_spikes(int64_t step) override { run_window(step, 1); }
+    void propagate(int64_t) override {}
+    void deliver(int64_t) override {}
+    void integrate_dendrites(int64_t) override {}
+    void integrate_somata(int64_t) override {}
+    void plasticity(int64_t) override {}
     void set_profiling(bool on) override { inner_->set_profiling(on); }
 
     // Rank 0 receives every rank's spikes, in the order one engine records them (step, id).
@@ -204,25 +208,41 @@ class MpiEngine final : public Engine {
         uint64_t cells = 0, synapses = 0;
         for (const auto& g : cells_.gid) cells += g.size();
         for (uint32_t j = 0; j < cfg_.projections.size(); ++j) synapses += inner_->synapse_count(j);
+        const SpikeExchange& x = *exchange_;
         const std::vector<int64_t> mine = {static_cast<int64_t>(cells),
                                            static_cast<int64_t>(synapses),
                                            static_cast<int64_t>(inner_->connectivity_bytes()),
-                                           static_cast<int64_t>(exchange_.bytes_sent()),
-                                           static_cast<int64_t>(exchange_.exchanges())};
+                                           static_cast<int64_t>(x.subscribed_cells()),
+                                           static_cast<int64_t>(x.destinations()),
+                                           static_cast<int64_t>(x.sources()),
+                                           static_cast<int64_t>(x.bytes_sent()),
+                                           static_cast<int64_t>(x.messages()),
+                                           static_cast<int64_t>(x.exchanges())};
+        constexpr size_t kFields = 9;
         const auto all = gather(mine, comm_);
-        const auto secs =
-            gather(std::vector<float>{static_cast<float>(exchange_.seconds())}, comm_);
+        const auto secs = gather(std::vector<float>{static_cast<float>(x.seconds())}, comm_);
         if (rank_ != 0) return "{}";
         nlohmann::ordered_json j;
         const size_t ranks = secs.size();
         j["ranks"] = ranks;
-        j["exchange"] = "every step: MPI_Allgather of counts + MPI_Allgatherv of cell ids";
+        j["exchange"] =
+            "once per window of window_steps steps, each spike to the ranks subscribed to its "
+            "cell: MPI_Neighbor_alltoall of counts + MPI_Neighbor_alltoallv of (cell, step) "
+            "pairs over the graph of ranks that connect";
+        j["window_steps"] = inner_->max_window();
+        if (inner_->max_window() == 1)
+            j["window_note"] = "a window of one step: the network has a delay shorter than 2 steps";
         for (size_t r = 0; r < ranks; ++r) {
-            j["per_rank"].push_back({{"cells", all[r * 5]},
-                                     {"synapses", all[r * 5 + 1]},
-                                     {"connectivity_bytes", all[r * 5 + 2]},
-                                     {"exchange_bytes_sent", all[r * 5 + 3]},
-                                     {"exchanges", all[r * 5 + 4]},
+            const int64_t* f = all.data() + r * kFields;
+            j["per_rank"].push_back({{"cells", f[0]},
+                                     {"synapses", f[1]},
+                                     {"connectivity_bytes", f[2]},
+                                     {"subscribed_cells", f[3]},
+                                     {"sends_to_ranks", f[4]},
+                                     {"receives_from_ranks", f[5]},
+                                     {"exchange_bytes_sent", f[6]},
+                                     {"exchange_messages", f[7]},
+                                     {"exchanges", f[8]},
                                      {"exchange_s", secs[r]}});
         }
         return j.dump();
@@ -232,12 +252,13 @@ class MpiEngine final : public Engine {
     // written back from the whole block, which every rank holds (each reads the checkpoint),
     // each rank taking its share. Counters are summed out and held by rank 0 in.
     void read_block(const StateBlock& b, int64_t step, void* dst) const override {
+        if (b.var == "x" || b.var == "r2") return read_source_traces(b, step, dst);
         const Share sh = share_of(b);
         std::vector<uint8_t> mine(sh.local.bytes());
         if (sh.how != Share::Whole || rank_ == 0) inner_->read_block(sh.local, step, mine.data());
         auto* out = static_cast<uint8_t*>(dst);
         switch (sh.how) {
-            case Share::Whole:  // identical on every rank (the presynaptic traces): rank 0's
+            case Share::Whole:  // identical on every rank: rank 0's
                 if (rank_ == 0) std::memcpy(out, mine.data(), mine.size());
                 return;
             case Share::Sum: {
@@ -306,6 +327,21 @@ class MpiEngine final : public Engine {
     }
 
   private:
+    // Presynaptic traces (one per source cell): every rank keeps them for the sources it
+    // receives, the owner for its own cells (which it always receives); rank 0 takes each
+    // cell's value from its owner.
+    void read_source_traces(const StateBlock& b, int64_t step, void* dst) const {
+        std::vector<float> whole(b.count);
+        inner_->read_block(b, step, whole.data());
+        const auto& gid = cells_.gid[cfg_.projections[b.index].source];
+        std::vector<float> mine(gid.size());
+        for (size_t i = 0; i < gid.size(); ++i) mine[i] = whole[gid[i]];
+        const auto values = gather(mine, comm_);
+        const auto gids = gather(gid, comm_);
+        if (rank_ != 0) return;
+        auto* out = static_cast<float*>(dst);
+        for (size_t i = 0; i < gids.size(); ++i) out[gids[i]] = values[i];
+    }
     // How a block of the whole network's layout maps onto this rank's engine.
     struct Share {
         enum How { Cells, Synapses, Whole, Sum } how = Whole;
@@ -340,7 +376,7 @@ class MpiEngine final : public Engine {
             } else if (b.var == "weight") {
                 sh.how = Share::Synapses;
                 sh.local.count = inner_->synapse_count(b.index);
-            }  // x, r2: over every source, the same on every rank
+            }  // x, r2: over every source (read from their owners: read_source_traces)
         }
         return sh;
     }
@@ -410,7 +446,8 @@ class MpiEngine final : public Engine {
     int rank_;
     LocalCells cells_;
     std::unique_ptr<Engine> inner_;
-    mutable SpikeExchange exchange_;
+    std::unique_ptr<SpikeExchange> exchange_;
+    WindowSpikes all_;  // the window's spikes this rank receives (its own included)
     mutable std::vector<std::vector<uint64_t>> order_;
     mutable std::vector<std::vector<uint32_t>> src_, tgt_;
     mutable std::vector<bool> done_;

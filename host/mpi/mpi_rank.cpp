@@ -1,7 +1,9 @@
 // A rank of a distributed run over MPI (mpi/mpi_rank.hpp).
 #include "mpi/mpi_rank.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <string>
 
 #include "l5sim/error.hpp"
@@ -36,67 +38,196 @@ float max_over_ranks(float x, MPI_Comm comm) {
     return out;
 }
 
-std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, LocalCells* cells) {
+std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, LocalCells* cells,
+                                             Needs* needs) {
     const auto rank = static_cast<uint32_t>(rank_of(comm));
     const auto ranks = static_cast<uint32_t>(size_of(comm));
     LocalCells mine;
     for (uint32_t p = 0; p < cfg.populations.size(); ++p)
         mine.gid.push_back(cells_of(cfg, p, rank, ranks));
     Network net;
+    Needs need(cfg.populations.size());
+    std::vector<uint32_t> min_delays;
     for (uint32_t j = 0; j < cfg.projections.size(); ++j) {
         net.projections.push_back(
             build_projection_part(cfg, j, mine.gid[cfg.projections[j].target]));
         Connectivity& c = net.projections.back();
         set_global_bounds(cfg, j, max_over_ranks(c.w_init_max, comm), &c);
+        const auto shortest = std::min_element(c.delay.begin(), c.delay.end());
+        min_delays.push_back(shortest == c.delay.end() ? 32u : *shortest);
+        auto& n = need[cfg.projections[j].source];
+        const auto subs = subscribed_sources(c);
+        std::vector<uint32_t> merged;
+        std::set_union(n.begin(), n.end(), subs.begin(), subs.end(), std::back_inserter(merged));
+        n = std::move(merged);
     }
+    // The window: the shortest delay over every rank's synapses.
+    long long local = window_bound(min_delays), agreed = local;
+    check(MPI_Allreduce(&local, &agreed, 1, MPI_LONG_LONG, MPI_MIN, comm), "MPI_Allreduce");
+    mine.window = agreed;
     if (cells) *cells = mine;
+    if (needs) *needs = std::move(need);
     return make_cpu_engine(cfg, std::move(net), std::move(mine));
 }
 
-SpikeExchange::SpikeExchange(MPI_Comm comm, uint32_t populations)
-    : comm_(comm), pops_(populations), size_(size_of(comm)) {
-    counts_.resize(static_cast<size_t>(size_) * pops_);
-    totals_.resize(static_cast<size_t>(size_));
-    displs_.resize(static_cast<size_t>(size_));
-}
-
-void SpikeExchange::exchange(Engine& engine) {
-    const auto t0 = std::chrono::steady_clock::now();
-    mine_.clear();
-    std::vector<int> my_counts(pops_);
+SpikeExchange::SpikeExchange(const Config& cfg, MPI_Comm comm, const Needs& needs)
+    : pops_(static_cast<uint32_t>(cfg.populations.size())) {
+    const int me = rank_of(comm), size = size_of(comm);
+    const auto ranks = static_cast<uint32_t>(size);
+    if (needs.size() != pops_)
+        throw Error("SpikeExchange: one list of needed cells per population");
+    for (uint32_t p = 0; p < pops_; ++p)
+        gid_.push_back(cells_of(cfg, p, static_cast<uint32_t>(me), ranks));
+    // The subscriptions: (population, cell) pairs per owner, to the owners.
+    std::vector<std::vector<uint32_t>> want(ranks);
     for (uint32_t p = 0; p < pops_; ++p) {
-        const auto ids = engine.local_spike_gids(p);
-        my_counts[p] = static_cast<int>(ids.size());
-        mine_.insert(mine_.end(), ids.begin(), ids.end());
-    }
-    check(MPI_Allgather(my_counts.data(), static_cast<int>(pops_), MPI_INT, counts_.data(),
-                        static_cast<int>(pops_), MPI_INT, comm_),
-          "MPI_Allgather (spike counts)");
-    int total = 0;
-    for (int r = 0; r < size_; ++r) {
-        int t = 0;
-        for (uint32_t p = 0; p < pops_; ++p) t += counts_[static_cast<size_t>(r) * pops_ + p];
-        totals_[r] = t;
-        displs_[r] = total;
-        total += t;
-    }
-    all_.resize(static_cast<size_t>(total));
-    check(MPI_Allgatherv(mine_.data(), static_cast<int>(mine_.size()), MPI_UINT32_T, all_.data(),
-                         totals_.data(), displs_.data(), MPI_UINT32_T, comm_),
-          "MPI_Allgatherv (spikes)");
-    // Rank r's block holds its spikes population after population.
-    std::vector<std::vector<uint32_t>> per_pop(pops_);
-    for (int r = 0; r < size_; ++r) {
-        size_t at = static_cast<size_t>(displs_[r]);
-        for (uint32_t p = 0; p < pops_; ++p) {
-            const auto n = static_cast<size_t>(counts_[static_cast<size_t>(r) * pops_ + p]);
-            per_pop[p].insert(per_pop[p].end(), all_.begin() + static_cast<ptrdiff_t>(at),
-                              all_.begin() + static_cast<ptrdiff_t>(at + n));
-            at += n;
+        for (const uint32_t g : needs[p]) {
+            if (g >= cfg.populations[p].n)
+                throw Error("SpikeExchange: cell " + std::to_string(g) + " of " +
+                            cfg.populations[p].name + " does not exist");
+            const uint32_t q = rank_of(cfg, p, g, ranks);
+            if (static_cast<int>(q) == me) continue;
+            want[q].push_back(p);
+            want[q].push_back(g);
+            ++subscribed_;
         }
     }
-    for (uint32_t p = 0; p < pops_; ++p) engine.set_all_spikes(p, per_pop[p]);
-    bytes_ += uint64_t(mine_.size()) * sizeof(uint32_t) * uint64_t(size_ - 1);
+    std::vector<int> send_n(ranks), recv_n(ranks), send_d(ranks), recv_d(ranks);
+    int send_total = 0, recv_total = 0;
+    for (uint32_t q = 0; q < ranks; ++q) send_n[q] = static_cast<int>(want[q].size());
+    check(MPI_Alltoall(send_n.data(), 1, MPI_INT, recv_n.data(), 1, MPI_INT, comm),
+          "MPI_Alltoall (subscription counts)");
+    for (uint32_t q = 0; q < ranks; ++q) {
+        send_d[q] = send_total;
+        send_total += send_n[q];
+        recv_d[q] = recv_total;
+        recv_total += recv_n[q];
+    }
+    std::vector<uint32_t> flat, got(static_cast<size_t>(recv_total));
+    for (const auto& w : want) flat.insert(flat.end(), w.begin(), w.end());
+    check(MPI_Alltoallv(flat.data(), send_n.data(), send_d.data(), MPI_UINT32_T, got.data(),
+                        recv_n.data(), recv_d.data(), MPI_UINT32_T, comm),
+          "MPI_Alltoallv (subscriptions)");
+    for (uint32_t q = 0; q < ranks; ++q) {
+        if (!want[q].empty()) srcs_.push_back(static_cast<int>(q));
+        if (recv_n[q] > 0) dests_.push_back(static_cast<int>(q));
+    }
+    // Each of this rank's cells: the destinations that asked for it, in rank order.
+    std::vector<std::vector<std::pair<uint32_t, uint32_t>>> cell_dest(pops_);  // (cell, dest)
+    for (uint32_t d = 0; d < dests_.size(); ++d) {
+        const auto r = static_cast<size_t>(dests_[d]);
+        for (int k = recv_d[r]; k < recv_d[r] + recv_n[r]; k += 2) {
+            const uint32_t p = got[static_cast<size_t>(k)], g = got[static_cast<size_t>(k) + 1];
+            const auto& mine = p < pops_ ? gid_[p] : gid_.front();
+            const auto it = std::lower_bound(mine.begin(), mine.end(), g);
+            if (p >= pops_ || it == mine.end() || *it != g)
+                throw Error("SpikeExchange: rank " + std::to_string(r) + " subscribed to cell " +
+                            std::to_string(g) + " of population " + std::to_string(p) +
+                            ", which rank " + std::to_string(me) + " does not own");
+            cell_dest[p].emplace_back(static_cast<uint32_t>(it - mine.begin()), d);
+        }
+    }
+    sub_ptr_.resize(pops_);
+    sub_dest_.resize(pops_);
+    for (uint32_t p = 0; p < pops_; ++p) {
+        auto& cd = cell_dest[p];
+        std::stable_sort(cd.begin(), cd.end(),
+                         [](const auto& a, const auto& b) { return a.first < b.first; });
+        sub_ptr_[p].assign(gid_[p].size() + 1, 0);
+        for (const auto& [cell, d] : cd) {
+            ++sub_ptr_[p][cell + 1];
+            sub_dest_[p].push_back(d);
+        }
+        for (size_t i = 0; i < gid_[p].size(); ++i) sub_ptr_[p][i + 1] += sub_ptr_[p][i];
+    }
+    check(MPI_Dist_graph_create_adjacent(comm, static_cast<int>(srcs_.size()), srcs_.data(),
+                                         MPI_UNWEIGHTED, static_cast<int>(dests_.size()),
+                                         dests_.data(), MPI_UNWEIGHTED, MPI_INFO_NULL, 0, &graph_),
+          "MPI_Dist_graph_create_adjacent");
+    out_.resize(dests_.size());
+    send_counts_.resize(dests_.size());
+    send_displs_.resize(dests_.size());
+    recv_counts_.resize(srcs_.size());
+    recv_displs_.resize(srcs_.size());
+}
+
+SpikeExchange::~SpikeExchange() {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (graph_ != MPI_COMM_NULL && !finalized) MPI_Comm_free(&graph_);
+}
+
+void SpikeExchange::exchange(const WindowSpikes& mine, WindowSpikes* all) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const int64_t steps = mine.steps;
+    if (mine.ids.size() != pops_ || mine.start.size() != pops_)
+        throw Error("SpikeExchange: the window's spikes hold the wrong populations");
+    for (auto& o : out_) o.clear();
+    for (uint32_t p = 0; p < pops_; ++p) {
+        const auto& cells = gid_[p];
+        for (int64_t k = 0; k < steps; ++k) {
+            const auto tag = static_cast<uint32_t>(k) * pops_ + p;
+            for (uint32_t i = mine.start[p][k]; i < mine.start[p][k + 1]; ++i) {
+                const uint32_t g = mine.ids[p][i];
+                const auto it = std::lower_bound(cells.begin(), cells.end(), g);
+                if (it == cells.end() || *it != g)
+                    throw Error("SpikeExchange: a spike of cell " + std::to_string(g) +
+                                ", which this rank does not own");
+                const auto c = static_cast<size_t>(it - cells.begin());
+                for (uint32_t s = sub_ptr_[p][c]; s < sub_ptr_[p][c + 1]; ++s) {
+                    out_[sub_dest_[p][s]].push_back(g);
+                    out_[sub_dest_[p][s]].push_back(tag);
+                }
+            }
+        }
+    }
+    send_.clear();
+    for (size_t d = 0; d < out_.size(); ++d) {
+        send_displs_[d] = static_cast<int>(send_.size());
+        send_counts_[d] = static_cast<int>(out_[d].size());
+        send_.insert(send_.end(), out_[d].begin(), out_[d].end());
+        if (!out_[d].empty()) ++messages_;
+    }
+    check(MPI_Neighbor_alltoall(send_counts_.data(), 1, MPI_INT, recv_counts_.data(), 1, MPI_INT,
+                                graph_),
+          "MPI_Neighbor_alltoall (spike counts)");
+    int total = 0;
+    for (size_t s = 0; s < srcs_.size(); ++s) {
+        recv_displs_[s] = total;
+        total += recv_counts_[s];
+    }
+    recv_.resize(static_cast<size_t>(total));
+    check(MPI_Neighbor_alltoallv(send_.data(), send_counts_.data(), send_displs_.data(),
+                                 MPI_UINT32_T, recv_.data(), recv_counts_.data(),
+                                 recv_displs_.data(), MPI_UINT32_T, graph_),
+          "MPI_Neighbor_alltoallv (spikes)");
+    // Every population's spikes by (step, id): this rank's and the received.
+    std::vector<std::vector<uint64_t>> keyed(pops_);
+    for (uint32_t p = 0; p < pops_; ++p)
+        for (int64_t k = 0; k < steps; ++k)
+            for (uint32_t i = mine.start[p][k]; i < mine.start[p][k + 1]; ++i)
+                keyed[p].push_back(static_cast<uint64_t>(k) << 32 | mine.ids[p][i]);
+    for (size_t i = 0; i + 1 < recv_.size(); i += 2) {
+        const uint32_t g = recv_[i], tag = recv_[i + 1];
+        const uint32_t p = tag % pops_;
+        const uint64_t k = tag / pops_;
+        if (static_cast<int64_t>(k) >= steps)
+            throw Error("SpikeExchange: a spike of step " + std::to_string(k) + " of a window of " +
+                        std::to_string(steps));
+        keyed[p].push_back(k << 32 | g);
+    }
+    all->reset(pops_, mine.first, steps);
+    for (uint32_t p = 0; p < pops_; ++p) {
+        std::sort(keyed[p].begin(), keyed[p].end());
+        auto& ids = all->ids[p];
+        ids.reserve(keyed[p].size());
+        for (const uint64_t key : keyed[p]) {
+            ids.push_back(static_cast<uint32_t>(key));
+            ++all->start[p][(key >> 32) + 1];
+        }
+        for (int64_t k = 0; k < steps; ++k) all->start[p][k + 1] += all->start[p][k];
+    }
+    bytes_ += send_.size() * sizeof(uint32_t);
     ++exchanges_;
     seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }

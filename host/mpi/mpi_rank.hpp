@@ -22,39 +22,64 @@ int size_of(MPI_Comm comm);
 /// The largest `x` over the ranks (MPI_Allreduce).
 float max_over_ranks(float x, MPI_Comm comm);
 
+/// What a rank needs from the others: per population, the source cells whose spikes its
+/// synapses need (subscribed_sources of its parts, ascending global ids).
+using Needs = std::vector<std::vector<uint32_t>>;
+
 /// The CPU engine over this rank's cells (cells_of) and the parts of every projection
 /// (build_projection_part; the ring's scale and the STDP bound from the largest initial weight
-/// over the ranks); `cells` receives the cells.
-std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, LocalCells* cells);
+/// over the ranks, the window from the shortest delay over the ranks); `cells` receives the
+/// cells, `needs` the sources its synapses need.
+std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, LocalCells* cells,
+                                             Needs* needs = nullptr);
 
-/// The Engine of a rank of `l5sim run` under mpiexec: the rank's CPU engine with the exchange
-/// after each detection, every read (spikes, counts, probes, weights, health) gathered to rank 0
-/// in the single process's order, so that the Simulation and the writers on rank 0 produce the
-/// single process's files. Every rank must make the same calls (they are collective).
-/// Checkpoints are refused (not built yet).
+/// The Engine of a rank of `l5sim run` under mpiexec: the rank's CPU engine stepping windows,
+/// the window's spikes exchanged between its two halves, every read (spikes, counts, probes,
+/// weights, health, checkpoint blocks) gathered to rank 0 in the single process's order, so
+/// that the Simulation and the writers on rank 0 produce the single process's files. Every
+/// rank must make the same calls (they are collective).
 std::unique_ptr<Engine> make_mpi_engine(const Config& cfg, MPI_Comm comm);
 
-/// Every rank's spikes of a step to every rank's engine, between detect_spikes and propagate:
-/// one MPI_Allgather of the per-population counts and one MPI_Allgatherv of the global ids (the
-/// first exchange; the sparse neighbour exchange of docs/SCALING.md is next).
+/// The exchange of a window's spikes (docs/SCALING.md): each spike goes only to the ranks that
+/// subscribed to its cell. At construction every rank tells each owner which of its cells it
+/// needs (MPI_Alltoall of counts, MPI_Alltoallv of the cells); the ranks that connect form a
+/// distributed graph topology (MPI_Dist_graph_create_adjacent), and each window is one
+/// MPI_Neighbor_alltoall of counts and one MPI_Neighbor_alltoallv of (cell, step and
+/// population) pairs, 8 bytes per spike and receiving rank. A rank's own spikes are always
+/// part of what it receives (its presynaptic traces of its own cells are the ones checkpoints
+/// take).
 class SpikeExchange {
   public:
-    SpikeExchange(MPI_Comm comm, uint32_t populations);
-    void exchange(Engine& engine);
-    /// Bytes this rank has sent (ids x the other ranks) and the exchanges made.
+    SpikeExchange(const Config& cfg, MPI_Comm comm, const Needs& needs);
+    ~SpikeExchange();
+    SpikeExchange(const SpikeExchange&) = delete;
+    SpikeExchange& operator=(const SpikeExchange&) = delete;
+    /// `all` = `mine` plus every subscribed cell's spikes of the same window from the other
+    /// ranks. Collective over the graph.
+    void exchange(const WindowSpikes& mine, WindowSpikes* all);
+    /// Bytes this rank has sent, messages (non-empty sends) and the exchanges made.
     uint64_t bytes_sent() const { return bytes_; }
+    uint64_t messages() const { return messages_; }
     uint64_t exchanges() const { return exchanges_; }
-    /// Wall seconds spent in the exchange (collectives and unpacking).
+    /// Wall seconds spent in the exchange (packing, collectives and unpacking).
     double seconds() const { return seconds_; }
+    /// The ranks this rank sends to and receives from, and the remote cells it receives.
+    size_t destinations() const { return dests_.size(); }
+    size_t sources() const { return srcs_.size(); }
+    uint64_t subscribed_cells() const { return subscribed_; }
 
   private:
-    MPI_Comm comm_;
+    MPI_Comm graph_ = MPI_COMM_NULL;
     uint32_t pops_;
-    int size_ = 1;
-    std::vector<int> counts_;  // [rank][population]
-    std::vector<int> totals_, displs_;
-    std::vector<uint32_t> mine_, all_;
-    uint64_t bytes_ = 0, exchanges_ = 0;
+    std::vector<int> dests_, srcs_;  // ranks, ascending
+    // Per population, per local cell (rank of cells_of order): the destinations (indices into
+    // dests_) that subscribed to it, CSR.
+    std::vector<std::vector<uint32_t>> sub_ptr_, sub_dest_;
+    std::vector<std::vector<uint32_t>> gid_;  // this rank's cells per population (cells_of)
+    std::vector<int> send_counts_, send_displs_, recv_counts_, recv_displs_;
+    std::vector<std::vector<uint32_t>> out_;  // per destination: (gid, step * pops + pop)
+    std::vector<uint32_t> send_, recv_;
+    uint64_t bytes_ = 0, messages_ = 0, exchanges_ = 0, subscribed_ = 0;
     double seconds_ = 0;
 };
 

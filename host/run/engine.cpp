@@ -5,12 +5,14 @@
 
 namespace l5sim {
 
-// An engine that holds every cell (the CUDA engine; the CPU engine without LocalCells) is not a
-// rank of a distributed run.
-std::vector<uint32_t> Engine::local_spike_gids(uint32_t) const {
+// An engine that holds every cell (the CUDA engine) is not a rank of a distributed run.
+void Engine::window_cells(int64_t, int64_t) {
     throw Error("the " + name() + " engine does not run distributed yet");
 }
-void Engine::set_all_spikes(uint32_t, const std::vector<uint32_t>&) {
+const WindowSpikes& Engine::window_spikes() const {
+    throw Error("the " + name() + " engine does not run distributed yet");
+}
+void Engine::window_synapses(const WindowSpikes&) {
     throw Error("the " + name() + " engine does not run distributed yet");
 }
 

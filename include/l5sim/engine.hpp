@@ -20,6 +20,21 @@ struct SpikeRecord {
     std::vector<uint32_t> ids;
 };
 
+/// The spikes of a window of `steps` steps from step `first`, population by population: the
+/// global ids that fired at step first + k are ids[p][start[p][k]] to ids[p][start[p][k + 1]],
+/// ascending.
+struct WindowSpikes {
+    int64_t first = 0, steps = 0;
+    std::vector<std::vector<uint32_t>> start, ids;  // start: steps + 1 entries per population
+    /// Empty lists for `pops` populations and `count` steps from `step`.
+    void reset(size_t pops, int64_t step, int64_t count) {
+        first = step;
+        steps = count;
+        start.assign(pops, std::vector<uint32_t>(static_cast<size_t>(count) + 1, 0));
+        ids.assign(pops, {});
+    }
+};
+
 /// Values a schedule can change during a run (MODEL.md section 9), pushed only on change.
 struct PopulationDrive {
     model::PoissonConstants background_soma{};
@@ -149,13 +164,18 @@ class Engine {
     virtual std::string mpi_summary() const { return ""; }
 
     /// Distributed runs (docs/SCALING.md; an engine over a rank's cells, make_cpu_engine with
-    /// LocalCells): this step's spikes of population `pop` on this rank as global ids, after
-    /// detect_spikes.
-    virtual std::vector<uint32_t> local_spike_gids(uint32_t pop) const;
-    /// Distributed runs: every rank's spikes of population `pop` this step (global ids, any
-    /// order), before propagate(): propagation, pre-side depression and the presynaptic traces
-    /// use them. The caller exchanges local_spike_gids between the ranks.
-    virtual void set_all_spikes(uint32_t pop, const std::vector<uint32_t>& gids);
+    /// LocalCells) step a window of at most max_window() steps in two halves around the
+    /// exchange of its spikes between the ranks. window_cells: the cells' part of each step
+    /// (phases 1 and 2b-5; only phase 1 when a delay is zero: the window is then one step), the
+    /// spikes recorded and counted.
+    virtual void window_cells(int64_t step, int64_t count);
+    /// This engine's spikes of the last window_cells (global ids).
+    virtual const WindowSpikes& window_spikes() const;
+    /// The synapses' part of each step of that window, in step order: presynaptic traces,
+    /// propagation with pre-side depression, post-side STDP (and, when a delay is zero, phases
+    /// 2b-5 after the propagation). `all` holds the window's spikes of every source cell this
+    /// engine's synapses need (subscribed_sources) and of its own cells; any others are ignored.
+    virtual void window_synapses(const WindowSpikes& all);
 
     /// Copy a state block (of state_layout) out of / into the engine, between steps; `step` is
     /// the next step to run (the ring rotation). Spikes must have been taken first.
@@ -177,6 +197,9 @@ int64_t window_bound(const std::vector<uint32_t>& min_delays);
 /// population, ascending (cells_of). Empty: every cell, one process.
 struct LocalCells {
     std::vector<std::vector<uint32_t>> gid;
+    /// The window every rank steps (the whole network's shortest delay, window_bound; the
+    /// ranks agree on it); 0: from this engine's own delays.
+    int64_t window = 0;
 };
 
 /// The CPU engine over `net` (build_network), or over a rank's cells: `local` lists them and

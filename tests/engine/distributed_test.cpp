@@ -1,7 +1,8 @@
 // A network split over ranks (l5sim/partition.hpp) and run as R CPU engines in one process,
-// stepped in lockstep with every rank's spikes handed to every engine after detection (what the
-// MPI exchange will carry, docs/SCALING.md): the spikes and the final weights equal those of
-// one engine holding every cell, bit for bit, for 1-4 ranks and 1 or 2 threads.
+// stepped in lockstep window by window, each engine handed its own spikes and those of the
+// cells its synapses need after the window's cells (what the MPI exchange carries,
+// docs/SCALING.md): the spikes and the final weights equal those of one engine holding every
+// cell stepping singly, bit for bit, for 1-5 ranks, 1 or 2 threads and any window length.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -33,6 +34,17 @@ TEST(Distributed, RingWithZeroDelaysOnRanksEqualsOneEngine) {
     for (uint32_t ranks : {2u, 3u}) {
         SCOPED_TRACE(std::to_string(ranks) + " ranks");
         expect_same(one, split(cfg, ranks));
+    }
+}
+
+// Windows shorter than the shortest delay (7 steps, no divisor of anything in the config; 1
+// step) give the same run as the windows of the full 10 steps.
+TEST(Distributed, AnyWindowLengthGivesTheSameRun) {
+    const Config cfg = test::config_from(sheet("triplet"));
+    const Outcome one = whole(cfg);
+    for (const int64_t window : {7, 1}) {
+        SCOPED_TRACE(std::to_string(window) + "-step windows");
+        expect_same(one, split(cfg, 3, window));
     }
 }
 
