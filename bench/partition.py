@@ -11,8 +11,9 @@ each rank would send per window of the shortest delay: 8 bytes per spike and rec
 sent only to the ranks whose cells it reaches (sparse) or to all (allgather). No MPI is involved:
 the numbers are what the partition implies, not timings of an exchange. With --mpi it also
 runs the sheet under `mpiexec -n R` (one thread per rank) and prints, from summary.json's `mpi`
-section, what the exchange really sent (every step, to every rank: the allgather) and the time it
-took, with the run's wall time and whether spikes.h5 equals the plain run's.
+section, what the exchange really sent (once per window, each spike to the ranks subscribed to its
+cell) and the time it took, with the run's wall time and whether spikes.h5 equals the plain
+run's.
 """
 import argparse
 import json
@@ -91,9 +92,10 @@ def mpi_table(a):
             return hashlib.sha256(f.read()).hexdigest()
 
     print()
-    print("| cells | ranks | wall s / bio s | exchange s (max rank) | bytes sent / step / rank (mean) "
-          "| spikes.h5 equal to 1 process |")
-    print("|---|---|---|---|---|---|")
+    print("| cells | ranks | window (steps) | exchanges | wall s / bio s | exchange s (max rank) "
+          "| bytes sent / window / rank (mean) | messages / window / rank (mean) "
+          "| sends to ranks (max) | subscribed cells / rank (max) | spikes.h5 equal to 1 process |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for n in [int(x) for x in a.sizes.split(",")]:
         sets = ["populations.PYR.n=%d" % (n * 8 // 10), "populations.PV.n=%d" % (n // 10),
                 "populations.SOM.n=%d" % (n // 10)]
@@ -110,14 +112,16 @@ def mpi_table(a):
             with open(os.path.join(out, "summary.json")) as f:
                 s = json.load(f)
             m = s["mpi"]["per_rank"]
-            steps = s["timing"]["steps"]
-            print("| %s | %d | %.3f | %.3f | %.0f | %s |" % (
-                format(n, ","), r, s["timing"]["wall_per_bio_s"],
-                max(x["exchange_s"] for x in m),
-                sum(x["exchange_bytes_sent"] for x in m) / len(m) / steps,
+            windows = max(1, m[0]["exchanges"])
+            print("| %s | %d | %d | %d | %.3f | %.3f | %.0f | %.2f | %d | %s | %s |" % (
+                format(n, ","), r, s["mpi"]["window_steps"], windows,
+                s["timing"]["wall_per_bio_s"], max(x["exchange_s"] for x in m),
+                sum(x["exchange_bytes_sent"] for x in m) / len(m) / windows,
+                sum(x["exchange_messages"] for x in m) / len(m) / windows,
+                max(x["sends_to_ranks"] for x in m),
+                format(max(x["subscribed_cells"] for x in m), ","),
                 "yes" if digest(os.path.join(out, "spikes.h5")) ==
                 digest(os.path.join(plain, "spikes.h5")) else "NO"))
-
 
 if __name__ == "__main__":
     sys.exit(main())

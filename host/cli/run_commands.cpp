@@ -21,9 +21,7 @@
 #include <regex>
 
 #include "cli/commands.hpp"
-#ifdef L5SIM_HAVE_MPI
-#include "mpi/mpi_rank.hpp"
-#endif
+#include "cli/run_shared.hpp"
 #include "io/durable.hpp"
 #include "io/output_lock.hpp"
 #include "l5sim/build_info.hpp"
@@ -39,14 +37,6 @@
 #include "l5sim/sweep.hpp"
 
 namespace l5sim::cli {
-
-namespace {
-
-// --checkpoint-every: "30min", "2h", "90s" (wall clock) or "500ms-bio", "2s-bio" (biological).
-struct Interval {
-    double seconds = 0;  // 0: none
-    bool bio = false;
-};
 
 Interval parse_interval(const std::string& text) {
     if (text.empty()) return {};
@@ -71,12 +61,16 @@ void check_interval(const Interval& every, const Config& cfg, const std::string&
                           " ms)");
 }
 
+namespace {
+
 volatile std::sig_atomic_t g_signal = 0;
 
 extern "C" void on_signal(int sig) {
     g_signal = sig;
     std::signal(sig, SIG_DFL);  // a second signal stops at once
 }
+
+}  // namespace
 
 // From the start of `run` and `resume` to the end of the process, SIGINT and SIGTERM are only
 // recorded: the run stops at its next step boundary with a checkpoint, and a signal during the
@@ -88,8 +82,6 @@ void hold_signals() {
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
 }
-
-}  // namespace
 
 Batch load(const std::string& path, const std::vector<std::string>& sets, const std::string& seed,
            int threads) {
@@ -126,10 +118,28 @@ Simulation::Backend backend_of(const std::string& name) {
     return backend;
 }
 
-int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov, const Interval& every,
-          bool quiet, const std::function<int(int)>& agree = nullptr);
-
 }  // namespace
+
+SweepRunOptions sweep_options(const RunArgs& a, const Batch& batch, Simulation::Backend backend,
+                              const std::string& command_line) {
+    if (!a.checkpoint_every.empty())
+        throw ConfigError(
+            "--checkpoint-every: sweeps are not checkpointed (each replica is "
+            "short; run a long experiment as a single config)");
+    SweepRunOptions opt;
+    opt.backend = backend;
+    opt.parallel = batch.configs.front().threads;
+    opt.pack = a.pack == "on"    ? SweepRunOptions::Pack::on
+               : a.pack == "off" ? SweepRunOptions::Pack::off
+                                 : SweepRunOptions::Pack::automatic;
+    opt.max_pack = a.max_pack;
+    if (a.max_pack > 0 && opt.pack == SweepRunOptions::Pack::off)
+        throw ConfigError("--max-pack: the replicas are not packed (--pack off)");
+    opt.quiet = a.quiet;
+    opt.force = a.force;
+    opt.command_line = command_line;
+    return opt;
+}
 
 int cmd_run(const RunArgs& a, const std::string& command_line) {
     const Batch batch = load(a.config, a.sets, a.seed, a.threads);
@@ -137,22 +147,7 @@ int cmd_run(const RunArgs& a, const std::string& command_line) {
     check_output_dir(dir, a.force);
     const Simulation::Backend backend = backend_of(a.backend);
     if (batch.is_sweep) {
-        if (!a.checkpoint_every.empty())
-            throw ConfigError(
-                "--checkpoint-every: sweeps are not checkpointed (each replica is "
-                "short; run a long experiment as a single config)");
-        SweepRunOptions opt;
-        opt.backend = backend;
-        opt.parallel = batch.configs.front().threads;
-        opt.pack = a.pack == "on"    ? SweepRunOptions::Pack::on
-                   : a.pack == "off" ? SweepRunOptions::Pack::off
-                                     : SweepRunOptions::Pack::automatic;
-        opt.max_pack = a.max_pack;
-        if (a.max_pack > 0 && opt.pack == SweepRunOptions::Pack::off)
-            throw ConfigError("--max-pack: the replicas are not packed (--pack off)");
-        opt.quiet = a.quiet;
-        opt.force = a.force;
-        opt.command_line = command_line;
+        const SweepRunOptions opt = sweep_options(a, batch, backend, command_line);
         OutputLock lock(dir);
         try {
             run_sweep(batch, dir, opt);
@@ -234,6 +229,43 @@ void print_summary(const Simulation& sim, const std::vector<PopulationSummary>& 
                  t.steps * cfg.dt_ms * 1e-3, t.wall_s,
                  t.wall_s > 0 ? t.synaptic_events / t.wall_s : 0.0, dir.string());
 }
+
+// The keys whose values differ between two resolved configs (up to `most`, as "key: a vs b").
+std::vector<std::string> differing_keys(const std::string& a_yaml, const std::string& b_yaml,
+                                        size_t most) {
+    std::map<std::string, std::string> a, b;
+    std::function<void(const YAML::Node&, const std::string&, std::map<std::string, std::string>&)>
+        flatten = [&](const YAML::Node& n, const std::string& path,
+                      std::map<std::string, std::string>& out) {
+            if (n.IsMap()) {
+                for (auto it = n.begin(); it != n.end(); ++it)
+                    flatten(it->second, (path.empty() ? "" : path + ".") + it->first.Scalar(), out);
+            } else if (n.IsSequence()) {
+                for (size_t i = 0; i < n.size(); ++i)
+                    flatten(n[i], path + "." + std::to_string(i), out);
+            } else {
+                out[path] = n.IsScalar() ? n.Scalar() : "";
+            }
+        };
+    flatten(YAML::Load(a_yaml), "", a);
+    flatten(YAML::Load(b_yaml), "", b);
+    std::vector<std::string> diffs;
+    for (const auto& [k, v] : a) {
+        const auto it = b.find(k);
+        const std::string other = it == b.end() ? "(absent)" : it->second;
+        if (other != v) diffs.push_back(k + ": " + v + " vs " + other);
+    }
+    for (const auto& [k, v] : b)
+        if (!a.count(k)) diffs.push_back(k + ": (absent) vs " + v);
+    if (diffs.size() > most) {
+        const size_t more = diffs.size() - most;
+        diffs.resize(most);
+        diffs.push_back("and " + std::to_string(more) + " more");
+    }
+    return diffs;
+}
+
+}  // namespace
 
 // Run `sim` to its end, writing a checkpoint at each interval and on SIGINT / SIGTERM (then
 // the recordings so far, without summary.json, and exit 128 + signal). Whatever stops the
@@ -362,53 +394,6 @@ int drive(Simulation& sim, const std::filesystem::path& dir, Provenance prov, co
     return 0;
 }
 
-// The keys whose values differ between two resolved configs (up to `most`, as "key: a vs b").
-std::vector<std::string> differing_keys(const std::string& a_yaml, const std::string& b_yaml,
-                                        size_t most) {
-    std::map<std::string, std::string> a, b;
-    std::function<void(const YAML::Node&, const std::string&, std::map<std::string, std::string>&)>
-        flatten = [&](const YAML::Node& n, const std::string& path,
-                      std::map<std::string, std::string>& out) {
-            if (n.IsMap()) {
-                for (auto it = n.begin(); it != n.end(); ++it)
-                    flatten(it->second, (path.empty() ? "" : path + ".") + it->first.Scalar(), out);
-            } else if (n.IsSequence()) {
-                for (size_t i = 0; i < n.size(); ++i)
-                    flatten(n[i], path + "." + std::to_string(i), out);
-            } else {
-                out[path] = n.IsScalar() ? n.Scalar() : "";
-            }
-        };
-    flatten(YAML::Load(a_yaml), "", a);
-    flatten(YAML::Load(b_yaml), "", b);
-    std::vector<std::string> diffs;
-    for (const auto& [k, v] : a) {
-        const auto it = b.find(k);
-        const std::string other = it == b.end() ? "(absent)" : it->second;
-        if (other != v) diffs.push_back(k + ": " + v + " vs " + other);
-    }
-    for (const auto& [k, v] : b)
-        if (!a.count(k)) diffs.push_back(k + ": (absent) vs " + v);
-    if (diffs.size() > most) {
-        const size_t more = diffs.size() - most;
-        diffs.resize(most);
-        diffs.push_back("and " + std::to_string(more) + " more");
-    }
-    return diffs;
-}
-
-}  // namespace
-
-namespace {
-
-// What `l5sim resume` resumes, checked: the checkpoint belongs to this directory's run, is whole,
-// fits its config, and the run is not complete (nor stopped by a health check unless
-// --ignore-health); the directory's lock when `take_lock`.
-struct ResumePlan {
-    CheckpointInfo info;
-    Config cfg;
-    std::unique_ptr<OutputLock> lock;
-};
 ResumePlan plan_resume(const ResumeArgs& a, bool take_lock) {
     ResumePlan plan;
     const std::filesystem::path dir = a.dir, ck = dir / kCheckpointFile;
@@ -485,8 +470,6 @@ ResumePlan plan_resume(const ResumeArgs& a, bool take_lock) {
     return plan;
 }
 
-}  // namespace
-
 int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
     hold_signals();
     const std::filesystem::path dir = a.dir, ck = dir / kCheckpointFile;
@@ -524,225 +507,5 @@ int cmd_resume(const ResumeArgs& a, const std::string& command_line) {
         info.steps * cfg.dt_ms * 1e-3, info.engine, sim.engine().name());
     return drive(sim, dir, prov, every, a.quiet);
 }
-
-#ifdef L5SIM_HAVE_MPI
-namespace {
-
-// Runs `f` on every rank and agrees on the outcome: 0 when every rank succeeded, else the
-// largest exit code (2 config, 1 other), the message said once, by the lowest failing rank
-// (naming it when there are several ranks).
-template <class F>
-int on_every_rank(MPI_Comm comm, F&& f) {
-    const int rank = mpi::rank_of(comm), size = mpi::size_of(comm);
-    int code = 0;
-    std::string what;
-    try {
-        f();
-    } catch (const ConfigError& e) {
-        code = 2;
-        what = e.what();
-    } catch (const std::exception& e) {
-        code = 1;
-        what = e.what();
-    }
-    int worst = 0, first = size;
-    const int mine = code ? rank : size;
-    mpi::check(MPI_Allreduce(&code, &worst, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
-    mpi::check(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce");
-    if (worst && rank == first) {
-        const std::string who = size > 1 ? fmt::format(" (rank {} of {})", rank, size) : "";
-        std::cerr << "l5sim: " << (code == 2 ? "error" : "run-time failure") << who << ": " << what
-                  << "\n";
-    }
-    return worst;
-}
-
-// Every rank's part of the run from here: `setup` (collective: restore, streams), then drive
-// with the ranks agreeing on signals; the other ranks' scratch directory goes at the end. From
-// here every rank makes the same engine calls (they are collective): a failure on one rank
-// alone ends them all (MPI_Abort), naming the rank.
-// Where a rank writes: rank 0 into the run's directory, the others into a scratch directory of
-// their own (their copies of the outputs are empty: rank 0 gathers everything), removed at the
-// end. A run that was killed leaves its scratch behind: the next run on this machine removes
-// every scratch directory whose process is gone.
-std::filesystem::path rank_dir(const std::filesystem::path& dir, int rank) {
-    if (rank == 0) return dir;
-    const std::filesystem::path tmp = std::filesystem::temp_directory_path();
-    std::error_code ec;
-    for (const auto& e : std::filesystem::directory_iterator(tmp, ec)) {
-        const std::string name = e.path().filename().string();
-        long r = 0, pid = 0;
-        if (std::sscanf(name.c_str(), "l5sim_rank%ld_%ld", &r, &pid) != 2 || pid <= 0) continue;
-        if (::kill(static_cast<pid_t>(pid), 0) == -1 && errno == ESRCH)
-            std::filesystem::remove_all(e.path(), ec);
-    }
-    return tmp / fmt::format("l5sim_rank{}_{}", rank, static_cast<long>(getpid()));
-}
-
-template <class Setup>
-int drive_ranks(MPI_Comm comm, Simulation& sim, const std::filesystem::path& scratch,
-                const Interval& every, bool quiet, Setup&& setup) {
-    const int rank = mpi::rank_of(comm), size = mpi::size_of(comm);
-    try {
-        const Provenance prov = setup();
-        const int code = drive(sim, scratch, prov, every, quiet || rank != 0, [&](int sig) {
-            int agreed = 0;
-            mpi::check(MPI_Allreduce(&sig, &agreed, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
-            return agreed;
-        });
-        if (rank != 0) {
-            std::error_code ec;
-            std::filesystem::remove_all(scratch, ec);
-        }
-        return code;
-    } catch (const std::exception& e) {
-        std::cerr << "l5sim: run-time failure"
-                  << (size > 1 ? fmt::format(" (rank {} of {})", rank, size) : "") << ": "
-                  << e.what() << "\n";
-        MPI_Abort(comm, dynamic_cast<const ConfigError*>(&e) ? 2 : 1);
-        return 1;
-    }
-}
-
-}  // namespace
-
-int cmd_run_ranks(const RunArgs& a, const std::string& command_line) {
-    MPI_Comm comm = MPI_COMM_WORLD;
-    const int rank = mpi::rank_of(comm), size = mpi::size_of(comm);
-    if (rank != 0) spdlog::set_level(spdlog::level::off);  // rank 0 speaks for the run
-    hold_signals();  // a signal to any rank stops every rank at the same step, with a checkpoint
-    Batch batch;
-    std::unique_ptr<OutputLock> lock;
-    const std::filesystem::path dir = a.out;
-    int rc = on_every_rank(comm, [&] {
-        batch = load(a.config, a.sets, a.seed, a.threads);
-        if (batch.is_sweep)
-            throw ConfigError(a.config +
-                              ": sweeps do not run over MPI yet; run them without "
-                              "mpiexec (their replicas run in parallel on the cores)");
-        if (!a.checkpoint_every.empty() && a.checkpoint_every.find("-bio") == std::string::npos)
-            throw ConfigError("--checkpoint-every " + a.checkpoint_every +
-                              ": under mpiexec give a biological interval (e.g. 2s-bio), so that "
-                              "every rank pauses at the same step");
-        if (a.backend != "cpu")
-            throw ConfigError("--backend " + a.backend +
-                              ": a run over MPI uses the CPU engine on every rank (CUDA ranks are "
-                              "not built yet)");
-        if (!a.pack.empty() || a.max_pack > 0)
-            throw ConfigError("--pack, --max-pack: packing applies to sweeps");
-        if (requested_window() > 1)
-            throw ConfigError(
-                "L5SIM_WINDOW: a run over MPI steps singly (the exchange is every "
-                "step)");
-        // Rank 0 owns the output directory; the other ranks write their (empty) copies of the
-        // outputs into a scratch directory of their own, removed at the end.
-        if (rank == 0) {
-            check_output_dir(dir, a.force);
-            lock = std::make_unique<OutputLock>(dir);
-        }
-    });
-    if (rc) return rc;
-    const Config& cfg = batch.configs.front();
-    Interval every;
-    rc = on_every_rank(comm, [&] {
-        every = parse_interval(a.checkpoint_every);
-        check_interval(every, cfg, a.checkpoint_every);
-    });
-    if (rc) {
-        if (lock) lock->abandon();
-        return rc;
-    }
-    const std::filesystem::path scratch = rank_dir(dir, rank);
-    std::unique_ptr<Simulation> sim;
-    rc = on_every_rank(comm, [&] {
-        spdlog::info("building network over {} ranks: {} populations, {} projections", size,
-                     cfg.populations.size(), cfg.projections.size());
-        const auto t0 = std::chrono::steady_clock::now();
-        auto engine = mpi::make_mpi_engine(cfg, comm);
-        const double build_s =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        sim = std::make_unique<Simulation>(cfg, std::move(engine), build_s);
-        prepare_output_dir(scratch, rank == 0 ? a.force : true, run_outputs(cfg));
-    });
-    if (rc) {
-        if (lock) lock->abandon();
-        return rc;
-    }
-    spdlog::info(
-        "network built in {:.2f} s: {} synapses (cpu engine over {} MPI ranks, {} threads "
-        "each)",
-        sim->timing().build_s, sim->synapses(), size, omp_get_max_threads());
-    // Rank 0's checkpoints (every block gathered by global id) are the single process's:
-    // `l5sim resume DIR` goes on from them on one process or any number of ranks.
-    return drive_ranks(comm, *sim, scratch, every, a.quiet, [&] {
-        const Provenance prov{sim->engine().name(), command_line};
-        write_resolved_config(scratch, sim->config(), prov);
-        if (cfg.recording.spikes) sim->stream_spikes(scratch / kSpikeStream, 0);
-        sim->stream_frames(scratch, {}, {});
-        return prov;
-    });
-}
-
-int cmd_resume_ranks(const ResumeArgs& a, const std::string& command_line) {
-    MPI_Comm comm = MPI_COMM_WORLD;
-    const int rank = mpi::rank_of(comm), size = mpi::size_of(comm);
-    if (rank != 0) spdlog::set_level(spdlog::level::off);
-    hold_signals();
-    const std::filesystem::path dir = a.dir, ck = dir / kCheckpointFile;
-    // Every rank reads and checks the checkpoint (a file system all ranks see); rank 0 takes
-    // the directory.
-    ResumePlan plan;
-    Interval every;
-    int rc = on_every_rank(comm, [&] {
-        plan = plan_resume(a, rank == 0);
-        if (!a.checkpoint_every.empty() && a.checkpoint_every.find("-bio") == std::string::npos)
-            throw ConfigError("--checkpoint-every " + a.checkpoint_every +
-                              ": under mpiexec give a biological interval (e.g. 2s-bio), so that "
-                              "every rank pauses at the same step");
-        if (!a.backend.empty() && a.backend != "cpu")
-            throw ConfigError("--backend " + a.backend +
-                              ": a run over MPI uses the CPU engine on every rank");
-        every = parse_interval(a.checkpoint_every);
-        check_interval(every, plan.cfg, a.checkpoint_every);
-    });
-    if (rc) return rc;
-    const Config& cfg = plan.cfg;
-    const CheckpointInfo& info = plan.info;
-    const std::filesystem::path scratch = rank_dir(dir, rank);
-    std::unique_ptr<Simulation> sim;
-    rc = on_every_rank(comm, [&] {
-        auto engine = mpi::make_mpi_engine(cfg, comm);
-        sim = std::make_unique<Simulation>(cfg, std::move(engine), 0.0);
-        if (rank != 0) prepare_output_dir(scratch, true, run_outputs(cfg));
-    });
-    if (rc) return rc;
-    // Restore (every rank takes its share of each block), then the streams (rank 0's go on in
-    // DIR, the other ranks' are empty copies in their scratch).
-    return drive_ranks(comm, *sim, scratch, every, a.quiet, [&] {
-        restore_checkpoint(ck, info, *sim);
-        if (rank == 0) check_streams(dir, info, *sim);
-        if (info.spike_stream_bytes >= 0)
-            sim->stream_spikes(scratch / kSpikeStream,
-                               rank == 0 ? static_cast<uint64_t>(info.spike_stream_bytes) : 0);
-        if (info.frames_streamed) {
-            if (rank == 0) {
-                sim->stream_frames(dir, info.probe_frames, info.weight_frames);
-            } else {
-                sim->stream_frames(scratch, {}, {});
-            }
-        }
-        Provenance prov{sim->engine().name(), command_line};
-        prov.health_ignored = info.health_ignored;
-        if (a.ignore_health) {
-            sim->set_health_checks(false);
-            prov.health_checks = false;
-            if (!info.health_stop.empty()) prov.health_ignored.push_back(info.health_stop);
-        }
-        spdlog::info("resuming {} at step {} of {} over {} MPI ranks", dir.string(), info.step,
-                     info.steps, size);
-        return prov;
-    });
-}
-#endif
 
 }  // namespace l5sim::cli

@@ -61,8 +61,11 @@ std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, L
         std::set_union(n.begin(), n.end(), subs.begin(), subs.end(), std::back_inserter(merged));
         n = std::move(merged);
     }
-    // The window: the shortest delay over every rank's synapses.
+    // The window: the shortest delay over every rank's synapses, or L5SIM_WINDOW where shorter
+    // (the smallest any rank was given).
+    const int64_t asked = requested_window();
     long long local = window_bound(min_delays), agreed = local;
+    if (asked > 0) local = std::min<long long>(local, asked);
     check(MPI_Allreduce(&local, &agreed, 1, MPI_LONG_LONG, MPI_MIN, comm), "MPI_Allreduce");
     mine.window = agreed;
     if (cells) *cells = mine;

@@ -128,20 +128,7 @@ int run_packs(const Batch& batch, bool cpu, int threads, const SweepRunOptions& 
 
 std::string replica_dir_name(uint32_t index) { return fmt::format("replicas/r{:05d}", index); }
 
-void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& opt) {
-    // An engine that cannot run is a failure of the whole sweep, said once, before anything is
-    // written (as for a single run).
-    if (opt.backend == Simulation::Backend::cuda) {
-        std::string why;
-        if (!cuda_available(&why))
-            throw Error(cuda_built() ? "--backend cuda: no usable CUDA device (" + why + ")"
-                                     : "--backend cuda: " + why +
-                                           "; rebuild on a machine with the CUDA toolkit, or use "
-                                           "--backend cpu");
-    }
-    prepare_output_dir(dir, opt.force, {"sweep.json", "summary.json", "replicas"});
-
-    const auto n = static_cast<int64_t>(batch.replicas.size());
+std::string sweep_json(const Batch& batch) {
     nlohmann::ordered_json sj;
     sj["l5sim_version"] = build::version;
     sj["git_hash"] = build::git_hash;
@@ -151,8 +138,16 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
     sj["conditions"] = batch.conditions;
     sj["replicas"] = nlohmann::ordered_json::array();
     for (const auto& r : batch.replicas) sj["replicas"].push_back(replica_json(r));
-    write_text(dir / "sweep.json", sj.dump(2) + "\n");
+    return sj.dump(2) + "\n";
+}
 
+SweepPart run_sweep_part(const Batch& batch, const fs::path& dir, const SweepRunOptions& opt,
+                         const SweepShare& share) {
+    SweepPart part;
+    std::vector<int64_t> mine;  // the replicas this process runs
+    for (int64_t i = 0; i < static_cast<int64_t>(batch.replicas.size()); ++i)
+        if (i % share.ranks == share.rank) mine.push_back(i);
+    const auto n = static_cast<int64_t>(mine.size());
     const bool cpu = opt.backend == Simulation::Backend::cpu ||
                      (opt.backend == Simulation::Backend::automatic && !cuda_available());
     // Automatic: unpacked on both engines for now. The packed CUDA path has not yet run on a
@@ -164,20 +159,23 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
     // CPU group's thread count.
     const int parallel = static_cast<int>(std::min<int64_t>(
         opt.parallel > 0 ? opt.parallel : omp_get_num_procs(), std::max<int64_t>(n, 1)));
+    part.packed = packed;
+    part.at_once = parallel;
     spdlog::info(
-        "sweep: {} replicas ({} conditions x grid of {} axes x {} trials), {} on the {} "
+        "sweep: {} replicas ({} conditions x grid of {} axes x {} trials){}, {} on the {} "
         "engine",
-        n, std::max<size_t>(batch.conditions.size(), 1), batch.axes.size(), batch.trials,
+        batch.replicas.size(), std::max<size_t>(batch.conditions.size(), 1), batch.axes.size(),
+        batch.trials,
+        share.ranks > 1
+            ? fmt::format(" over {} ranks (replica i on rank i % {})", share.ranks, share.ranks)
+            : "",
         packed ? std::string("packed into as few simulations as memory allows")
-               : std::to_string(parallel) + " at a time",
+               : std::to_string(parallel) + " at a time" + (share.ranks > 1 ? " per rank" : ""),
         cpu ? "CPU" : "CUDA");
 
-    std::vector<nlohmann::ordered_json> summaries(n);
     std::mutex io;  // HDF5 (Debian's serial build) is not thread safe: one writer at a time
     std::atomic<bool> failed{false};
     std::atomic<int64_t> done{0};
-    std::string error;
-    bool config_error = false;
     const auto t0 = std::chrono::steady_clock::now();
     double last_log = 0;
 
@@ -185,18 +183,20 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
     auto fail = [&](int64_t i, const std::exception& e) {
         std::lock_guard<std::mutex> lock(io);
         if (failed.exchange(true)) return;
-        config_error = dynamic_cast<const ConfigError*>(&e) != nullptr;
+        part.failed = true;
+        part.failed_replica = i;
+        part.config_error = dynamic_cast<const ConfigError*>(&e) != nullptr;
         if (i < 0) {
-            error = std::string("packed replicas: ") + e.what();
+            part.error = std::string("packed replicas: ") + e.what();
             return;
         }
         std::string params;
         for (const auto& [k, v] : batch.replicas[i].params) params += " " + k + "=" + v;
-        error = "replica " + std::to_string(i) +
-                (batch.replicas[i].condition.empty()
-                     ? ""
-                     : " (condition " + batch.replicas[i].condition + ")") +
-                (params.empty() ? "" : " (" + params.substr(1) + ")") + ": " + e.what();
+        part.error = "replica " + std::to_string(i) +
+                     (batch.replicas[i].condition.empty()
+                          ? ""
+                          : " (condition " + batch.replicas[i].condition + ")") +
+                     (params.empty() ? "" : " (" + params.substr(1) + ")") + ": " + e.what();
     };
     // Replica i ran: its outputs and its summary entry.
     auto finish = [&](int64_t i, const Simulation& sim, const std::string& how) {
@@ -210,26 +210,37 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
         fs::create_directories(rdir);
         write_resolved_config(rdir, sim.config(), prov);
         write_results(rdir, sim, prov);
-        summaries[i] = std::move(s);
+        part.summaries.emplace_back(static_cast<uint32_t>(i), s.dump());
         const int64_t d = ++done;
         const double el =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (!opt.quiet && (el - last_log > 2.0 || d == n)) {
             last_log = el;
-            spdlog::info("[{:3.0f}%] {} / {} replicas done, ETA {}", 100.0 * d / n, d, n,
-                         format_duration(el / d * (n - d)));
+            spdlog::info("[{:3.0f}%] {} / {} replicas done{}, ETA {}", 100.0 * d / n, d, n,
+                         share.ranks > 1 ? " on rank 0" : "", format_duration(el / d * (n - d)));
         }
     };
 
-    int packs = 0;
     if (packed) {
-        packs = run_packs(batch, cpu, parallel, opt, fail, finish, t0);
+        Batch sub;  // this process's replicas, packed among themselves
+        for (const int64_t i : mine) {
+            sub.replicas.push_back(batch.replicas[i]);
+            sub.configs.push_back(batch.configs[i]);
+        }
+        part.packs = run_packs(
+            sub, cpu, parallel, opt,
+            [&](int64_t k, const std::exception& e) { fail(k < 0 ? -1 : mine[k], e); },
+            [&](int64_t k, const Simulation& sim, const std::string& how) {
+                finish(mine[k], sim, how);
+            },
+            t0);
     } else {
         const int saved_levels = omp_get_max_active_levels();
         omp_set_max_active_levels(1);  // a replica's own parallel regions run on its one thread
 #pragma omp parallel for schedule(dynamic, 1) num_threads(parallel)
-        for (int64_t i = 0; i < n; ++i) {
+        for (int64_t k = 0; k < n; ++k) {
             if (failed.load()) continue;
+            const int64_t i = mine[k];
             try {
                 Config cfg = batch.configs[i];
                 if (cpu) cfg.threads = 1;
@@ -244,20 +255,50 @@ void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& o
         }
         omp_set_max_active_levels(saved_levels);
     }
-    if (failed) {
-        if (config_error) throw ConfigError(error);
-        throw Error(error);
-    }
+    std::sort(part.summaries.begin(), part.summaries.end());
+    return part;
+}
 
+void write_sweep_summary(const Batch& batch, const fs::path& dir,
+                         const std::vector<std::string>& entries, const std::string& timing) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(sweep_json(batch));
+    j["replicas"] = nlohmann::ordered_json::array();
+    for (const auto& e : entries) j["replicas"].push_back(nlohmann::ordered_json::parse(e));
+    j["timing"] = nlohmann::ordered_json::parse(timing);
+    write_text(dir / "summary.json", j.dump(2) + "\n");
+}
+
+void run_sweep(const Batch& batch, const fs::path& dir, const SweepRunOptions& opt) {
+    // An engine that cannot run is a failure of the whole sweep, said once, before anything is
+    // written (as for a single run).
+    if (opt.backend == Simulation::Backend::cuda) {
+        std::string why;
+        if (!cuda_available(&why))
+            throw Error(cuda_built() ? "--backend cuda: no usable CUDA device (" + why + ")"
+                                     : "--backend cuda: " + why +
+                                           "; rebuild on a machine with the CUDA toolkit, or use "
+                                           "--backend cpu");
+    }
+    prepare_output_dir(dir, opt.force, {"sweep.json", "summary.json", "replicas"});
+    write_text(dir / "sweep.json", sweep_json(batch));
+    const auto t0 = std::chrono::steady_clock::now();
+    const SweepPart part = run_sweep_part(batch, dir, opt, SweepShare{});
+    if (part.failed) {
+        if (part.config_error) throw ConfigError(part.error);
+        throw Error(part.error);
+    }
     const double wall =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    nlohmann::ordered_json j = sj;
-    j["replicas"] = summaries;
-    j["timing"] = {{"wall_s", wall},
-                   {"packed", packed},
-                   {"packs", packs},
-                   {"replicas_at_once", packed ? (packs ? (n + packs - 1) / packs : 0) : parallel}};
-    write_text(dir / "summary.json", j.dump(2) + "\n");
+    std::vector<std::string> entries;
+    for (const auto& [i, e] : part.summaries) entries.push_back(e);
+    const auto n = static_cast<int64_t>(batch.replicas.size());
+    const nlohmann::ordered_json timing = {
+        {"wall_s", wall},
+        {"packed", part.packed},
+        {"packs", part.packs},
+        {"replicas_at_once",
+         part.packed ? (part.packs ? (n + part.packs - 1) / part.packs : 0) : part.at_once}};
+    write_sweep_summary(batch, dir, entries, timing.dump());
     spdlog::info("sweep done: {} replicas in {:.1f} s; outputs in {}", n, wall, dir.string());
 }
 

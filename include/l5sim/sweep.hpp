@@ -66,6 +66,34 @@ struct SweepRunOptions {
     std::string command_line;
 };
 
+/// sweep.json's text: the replicas and their labels.
+std::string sweep_json(const Batch& batch);
+
+/// Which replicas a process runs when several share a sweep (`l5sim run` under mpiexec):
+/// replica i goes to rank i % ranks (round robin, so that every rank gets the same mix of grid
+/// points).
+struct SweepShare {
+    int rank = 0, ranks = 1;
+};
+/// What a process's part of a sweep produced: each replica's summary.json entry (JSON text, by
+/// replica index), or the first replica failure (the others run on).
+struct SweepPart {
+    std::vector<std::pair<uint32_t, std::string>> summaries;
+    bool failed = false, config_error = false;
+    int64_t failed_replica = -1;  // -1: a failure not of one replica (a pack's)
+    std::string error;
+    bool packed = false;
+    int packs = 0, at_once = 0;
+};
+/// Runs this process's replicas of `batch` (`share`), each writing its directory under `dir`
+/// (which exists, sweep.json written); a replica's failure is returned, not thrown.
+SweepPart run_sweep_part(const Batch& batch, const std::filesystem::path& dir,
+                         const SweepRunOptions& opt, const SweepShare& share);
+/// summary.json of a sweep from every replica's entry (replica order) and the `timing` object
+/// (JSON text).
+void write_sweep_summary(const Batch& batch, const std::filesystem::path& dir,
+                         const std::vector<std::string>& entries, const std::string& timing);
+
 /// Run every replica of a sweep and write `dir`: sweep.json (the replicas and their labels,
 /// first), replicas/rNNNNN/ (each a complete output directory of its own, as `l5sim run` writes
 /// for one config), summary.json (per-replica population statistics, last). Replicas run in

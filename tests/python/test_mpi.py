@@ -119,6 +119,60 @@ class MpiRun(unittest.TestCase):
     def test_ring_with_zero_delays_over_ranks_writes_the_plain_runs_files(self):
         self.plain_and_ranks(os.path.join(CONFIGS, "ranks_ring.yaml"), [(2, 1), (3, 1)])
 
+    def write_sweep(self, name, grid, trials):
+        with open(os.path.join(CONFIGS, "ranks_ring.yaml")) as f:
+            text = f.read()
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            f.write(text + "sweep:\n  trials: %d\n  grid:\n    %s\n" % (trials, grid))
+        return path
+
+    def test_a_sweep_over_three_ranks_writes_the_plain_sweeps_files(self):
+        """Replica i runs on rank i % 3 and writes its directory; sweep.json, every replica's
+        files and summary.json's entries are the plain sweep's (timings aside). A replica that
+        fails (a health stop at a grid point) is said once, naming the replica and its rank,
+        and every rank exits 1; the others' directories are written as without MPI."""
+        cfg = self.write_sweep("sweep.yaml", "populations.PYR.coupling.gamma: [0, 0.5, 1]", 2)
+        plain = os.path.join(self.tmp, "plain")
+        r = self.run_l5sim(0, "run", cfg, "--out", plain, "-q", "--threads", 1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = os.path.join(self.tmp, "ranks")
+        r = self.run_l5sim(3, "run", cfg, "--out", out, "-q", "--threads", 1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sha(os.path.join(plain, "sweep.json")), sha(os.path.join(out, "sweep.json")))
+        replicas = sorted(os.listdir(os.path.join(plain, "replicas")))
+        self.assertEqual(len(replicas), 6)
+        self.assertEqual(replicas, sorted(os.listdir(os.path.join(out, "replicas"))))
+        for rep in replicas:
+            a, b = (os.path.join(d, "replicas", rep) for d in (plain, out))
+            for name in ("spikes.h5", "probes.h5"):
+                self.assertEqual(sha(os.path.join(a, name)), sha(os.path.join(b, name)), rep + name)
+            self.assertEqual(comparable_summary(os.path.join(a, "summary.json")),
+                             comparable_summary(os.path.join(b, "summary.json")), rep)
+            self.assertEqual(comparable_config(os.path.join(a, "config.resolved.yaml")),
+                             comparable_config(os.path.join(b, "config.resolved.yaml")), rep)
+        with open(os.path.join(plain, "summary.json")) as f:
+            ps = json.load(f)
+        with open(os.path.join(out, "summary.json")) as f:
+            rs = json.load(f)
+        for s in ps["replicas"] + rs["replicas"]:
+            s.pop("wall_s")
+        self.assertEqual(ps["replicas"], rs["replicas"])
+        self.assertEqual(rs["timing"]["mpi"]["replicas_per_rank"], [2, 2, 2])
+        self.assertFalse([x for x in os.listdir(out) if x.startswith(".l5sim_ranks")])
+        # Replica 4 (rank 1 of 3) stops on its health check.
+        bad = self.write_sweep("bad.yaml", "simulation.health.max_rate_hz: [1000, 1000, 1000, "
+                               "1000, 1, 1000]", 1)
+        out = os.path.join(self.tmp, "bad")
+        r = self.run_l5sim(3, "run", bad, "--out", out, "-q", "--threads", 1)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        said = [x for x in r.stderr.splitlines() if x.startswith("l5sim:")]
+        self.assertEqual(len(said), 1, r.stderr)
+        self.assertIn("(rank 1 of 3): replica 4 (simulation.health.max_rate_hz=1)", said[0])
+        self.assertEqual(sorted(os.listdir(os.path.join(out, "replicas"))),
+                         ["r00000", "r00001", "r00002", "r00003", "r00005"])
+        self.assertFalse(os.path.exists(os.path.join(out, "summary.json")))
+
     def test_errors_end_every_rank_with_one_message_and_the_right_code(self):
         cfg = os.path.join(CONFIGS, "ranks_sheet.yaml")
         out = os.path.join(self.tmp, "bad")
