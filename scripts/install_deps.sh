@@ -2,15 +2,15 @@
 # Install everything l5sim needs on Debian 12 (idempotent): compilers and build tools, the
 # libraries (all Debian packages; nothing is downloaded at build time; Open MPI for the
 # distributed parts), clang-format (the format check), and numpy / matplotlib / h5py and PyYAML
-# for scripts/plot.py. The CUDA toolkit is
+# for scripts/plot.py; pybind11 and Python's headers for the Python module. The CUDA toolkit is
 # optional: with nvcc on PATH or in /usr/local/cuda the CUDA parts build too.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS="build-essential cmake ninja-build ccache git pkg-config libyaml-cpp-dev libspdlog-dev
   libfmt-dev libcli11-dev nlohmann-json3-dev libhdf5-dev librandom123-dev libgtest-dev zlib1g-dev
-  libomp-dev libopenmpi-dev openmpi-bin clang-format python3 python3-pip python3-numpy
-  python3-matplotlib python3-h5py python3-yaml"
+  libomp-dev libopenmpi-dev openmpi-bin clang-format python3 python3-pip python3-dev
+  pybind11-dev python3-numpy python3-matplotlib python3-h5py python3-yaml"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -50,10 +50,13 @@ except ImportError:  # pragma: no cover - the message is the point
     sys.exit("plot.py: needs h5py and PyYAML (scripts/install_deps.sh, or pip install h5py "
              "pyyaml numpy matplotlib)")
 
-# One colour per cell type (populations.<name>.type; every type of the registry, `l5sim info
-# --cell-types`, has one: tests/python/test_plot.py checks it); a second population of a type gets
-# a lighter shade of it; a type not listed here gets one of OTHER_COLOURS.
-TYPE_COLOURS = {"pyramidal": "#1f5fa8", "pv": "#d62728", "som": "#2ca02c", "vip": "#9467bd"}
+# The package's raster and type colours (python/l5sim/results.py; NumPy only, not the compiled
+# module). One colour per cell type (populations.<name>.type; every type of the registry, `l5sim
+# info --cell-types`, has one: tests/python/test_plot.py checks it); a second population of a
+# type gets a lighter shade of it; a type not listed gets one of OTHER_COLOURS.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "python"))
+from l5sim.results import TYPE_COLOURS, draw_raster, shown_cells  # noqa: E402,F401
 OTHER_COLOURS = ["#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 # Readable labels for probe variables (units from MODEL.md).
@@ -253,52 +256,9 @@ def read_spikes(outdir, summary):
     return pops, duration
 
 
-def shown_cells(n, max_cells):
-    """Evenly spaced subset of cell ids when a population has more than max_cells cells."""
-    if max_cells <= 0 or n <= max_cells:
-        return None
-    return np.unique(np.linspace(0, n - 1, max_cells).round().astype(np.int64))
-
-
 def plot_raster(pops, colours, t0, t1, max_cells, path):
     fig, ax = plt.subplots(figsize=(11, 6.5))
-    offset, ticks, labels = 0, [], []
-    rows_total = 0
-    for p in pops:
-        subset = shown_cells(p["n"], max_cells)
-        rows_total += p["n"] if subset is None else subset.size
-    msize = float(np.clip(400.0 / max(rows_total, 1), 0.6, 4.0))
-    for p in reversed(pops):  # first population on top
-        t, ids = p["t"], p["ids"]
-        sel = (t >= t0) & (t <= t1)
-        t, ids = t[sel], ids[sel]
-        subset = shown_cells(p["n"], max_cells)
-        if subset is None:
-            rows = p["n"]
-            y = ids
-            label = f"{p['name']} (n={p['n']})"
-        else:
-            rows = subset.size
-            keep = np.isin(ids, subset)
-            t, y = t[keep], np.searchsorted(subset, ids[keep])
-            label = f"{p['name']} ({rows} of {p['n']} cells)"
-        if t.size:
-            ax.plot(t, y + offset, "|", color=colours[p["name"]], markersize=msize,
-                    markeredgewidth=0.6, rasterized=True)
-        else:
-            ax.text(0.5 * (t0 + t1), offset + rows / 2, f"{p['name']}: no spikes",
-                    ha="center", va="center", color=colours[p["name"]], fontsize=10)
-        ax.axhline(offset - 0.5, color="0.8", lw=0.6)
-        ticks.append(offset + rows / 2)
-        labels.append(label)
-        offset += rows
-    ax.set_yticks(ticks)
-    ax.set_yticklabels(labels)
-    for tick, p in zip(ax.get_yticklabels(), reversed(pops)):
-        tick.set_color(colours[p["name"]])
-    ax.set_ylim(-0.5, offset - 0.5)
-    ax.set_xlim(t0, t1)
-    ax.set_xlabel("time (ms)")
+    draw_raster(ax, pops, colours, t0, t1, max_cells)
     ax.set_title("Spike raster")
     fig.tight_layout()
     fig.savefig(path, dpi=130)

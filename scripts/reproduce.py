@@ -4,7 +4,7 @@
     python3 scripts/reproduce.py [--quick] [--out out/reproduce] [--only T2,T5] [--backend cpu]
                                  [--threads N] [--pack auto|on|off]
 
-Runs configs/paper/t1..t7 (sweeps of batched replicas), analyses them with scripts/l5analysis.py
+Runs configs/paper/t1..t7 (sweeps of batched replicas), analyses them with the l5sim package's analysis (python/l5sim: l5sim.analysis, l5sim.open)
 and writes into --out:
   tN/                 the l5sim output directory of each finding (sweep.json, replicas/, ...)
   figures/tN_*.png    one figure per finding
@@ -27,8 +27,11 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import l5analysis as A  # noqa: E402
+# The package's analysis (python/l5sim; NumPy and h5py only, not the compiled module).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "python"))
+import l5sim.analysis as A  # noqa: E402
+from l5sim.results import SweepResults  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FI = "injections.0.amplitude_pA"
@@ -64,12 +67,6 @@ def run_l5sim(l5sim, cfg, out, sets=(), backend="cpu", threads=0, pack=None):
     if r.returncode != 0:
         raise RuntimeError(f"l5sim failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr}")
     return time.time() - t0
-
-
-def duration_ms(S):
-    """Biological ms simulated by the replicas of sweep S (from the first one's summary)."""
-    with open(os.path.join(S.replica_dir(S.replicas[0]), "summary.json")) as f:
-        return 1e3 * json.load(f)["timing"]["bio_s"]
 
 
 def effect(a, b):
@@ -108,25 +105,9 @@ def combine(*verdicts):
 
 
 def fi_curves(S, group_key=None, condition=None, pop="PYR", cells=None):
-    """{group value: (currents, rates [trial, current])} of the mean rate of `cells`."""
-    t_end = duration_ms(S)
-    currents = S.values(FI)
-    groups = S.values(group_key) if group_key else [None]
-    out = {}
-    for g in groups:
-        R = np.full((S.trials, len(currents)), np.nan)
-        for r in S.replicas:
-            if condition is not None and r["condition"] != condition:
-                continue
-            if group_key and r["params"][group_key] != g:
-                continue
-            n = r["populations"][pop]["n"]
-            t, i = S.spikes(r, pop)
-            rate = A.rates(t, i, n, WINDOW_MS[0], t_end)
-            R[r["trial"], currents.index(r["params"][FI])] = (
-                rate.mean() if cells is None else rate[cells].mean())
-        out[g] = (np.array(currents, float), R)
-    return out
+    """{group value: (currents, rates [trial, current])} of the mean rate of `cells` from
+    WINDOW_MS[0] to the end (SweepResults.fi_curves over the grid axis FI)."""
+    return S.fi_curves(FI, group_key, condition, pop, cells, WINDOW_MS[0])
 
 
 def calcium_by_group(S, group_key, pop="PYR"):
@@ -249,7 +230,7 @@ def _gain_finding(outdir, figdir, key, label, axis_label, title, figure, expect_
                   cells=None, hi=None):
     """T2-T4: f-I curves per value of `key` (of `cells`, or every PYR cell), their gains, and the
     gain at the first value against `hi` (default: the last), expected to rise or to fall."""
-    S = A.Sweep(outdir)
+    S = SweepResults(outdir)
     curves = fi_curves(S, key, cells=cells)
     gains = _gain_table(curves)
     ca = calcium_by_group(S, key)
@@ -296,9 +277,9 @@ def analyze_t4(outdir, figdir=None):
 
 
 def analyze_t5(outdir, figdir=None, bins=(0.0, 0.5, 1.0, 1.5, 2.0001)):
-    S = A.Sweep(outdir)
+    S = SweepResults(outdir)
     key = "injections.1.amplitude_pA"
-    t_end = duration_ms(S)
+    t_end = S.duration_ms
     n = S.replicas[0]["populations"]["PYR"]["n"]
     currents = S.values(FI)
     stims = S.values(key)
@@ -390,7 +371,7 @@ def _stdp_table(S, proj):
 
 
 def analyze_t6(outdir, figdir=None):
-    S = A.Sweep(outdir)
+    S = SweepResults(outdir)
     tab = _stdp_table(S, "INPUT_PYR")
     rr, sr, hr = tab["regular"]
     rb, sb, hb = tab["bursting"]
@@ -461,7 +442,7 @@ def _pulse_windows(outdir):
 
 
 def analyze_t7(outdir, figdir=None):
-    S = A.Sweep(outdir)
+    S = SweepResults(outdir)
     per = {}
     for c in S.conditions:
         rows = []

@@ -13,6 +13,7 @@
 
 #include "io/durable.hpp"
 #include "l5sim/error.hpp"
+#include "l5sim/output.hpp"
 
 namespace l5sim::h5io {
 
@@ -96,14 +97,6 @@ inline hid_t create_group(hid_t parent, const std::string& name) {
     H5 plist(H5Pcreate(H5P_GROUP_CREATE), H5Pclose, "create a property list");
     h5_check(H5Pset_obj_track_times(plist, 0), "set a property");
     return H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, plist, H5P_DEFAULT);
-}
-
-// Time of step n in ms: n / (1/dt) when 1/dt is a whole number (0.1 ms -> 39.4, not
-// 39.400000000000006), else n * dt.
-inline double step_ms(int64_t n, double dt) {
-    const double inv = std::round(1.0 / dt);
-    if (std::abs(inv * dt - 1.0) < 1e-12) return static_cast<double>(n) / inv;
-    return static_cast<double>(n) * dt;
 }
 
 inline void write_attr_string(hid_t obj, const std::string& name, const std::string& value) {

@@ -2,6 +2,7 @@
 #include "l5sim/simulation.hpp"
 
 #include <omp.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <chrono>
@@ -229,7 +230,7 @@ void Simulation::check_health(int64_t min_steps) {
                           "the run was stopped (simulation.health)",
                           static_cast<long long>(step_), ms, cfg_.populations[p].name.c_str(), cell,
                           var.c_str(), static_cast<long long>(health_every_));
-            throw HealthError(buf);
+            throw HealthError(buf, cfg_.populations[p].name, cell, var, step_);
         }
     }
     // Rates over a whole interval only, or at the end of a run over at least half of one (a
@@ -253,7 +254,7 @@ void Simulation::check_health(int64_t min_steps) {
                               static_cast<long long>(step_), ms, cfg_.populations[p].name.c_str(),
                               rate, static_cast<double>(health_step_) * cfg_.dt_ms,
                               cfg_.health.max_rate_hz);
-                throw HealthError(buf);
+                throw HealthError(buf, cfg_.populations[p].name, -1, "rate_hz", step_);
             }
         }
     }
@@ -343,7 +344,12 @@ void Simulation::finish_run(double wall_s) {
 
 bool Simulation::run(const std::function<void(int64_t, int64_t)>& progress,
                      const std::function<bool(int64_t)>& pause, int64_t align) {
-    const int64_t total = cfg_.steps();
+    return run_to(cfg_.steps(), progress, pause, align);
+}
+
+bool Simulation::run_to(int64_t last, const std::function<void(int64_t, int64_t)>& progress,
+                        const std::function<bool(int64_t)>& pause, int64_t align) {
+    const int64_t total = std::min(last, cfg_.steps());
     const int64_t first = step_;
     start_run();
     const auto t0 = std::chrono::steady_clock::now();
@@ -355,6 +361,32 @@ bool Simulation::run(const std::function<void(int64_t, int64_t)>& progress,
     }
     finish_run(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     return step_ >= total;
+}
+
+// The resolved config without what reconfigure() may change: the schedule, the injections and
+// the duration.
+static std::string fixed_part(const Config& cfg) {
+    YAML::Node n = YAML::Load(cfg.resolved_yaml);
+    n.remove("schedule");
+    n.remove("injections");
+    if (n["simulation"]) n["simulation"].remove("duration_ms");
+    YAML::Emitter out;
+    out << n;
+    return out.c_str();
+}
+
+void Simulation::reconfigure(Config cfg) {
+    if (fixed_part(cfg) != fixed_part(cfg_))
+        throw ConfigError(
+            "reconfigure: the new config differs from the running one in more than its "
+            "schedule, injections and duration");
+    if (cfg.steps() < step_)
+        throw ConfigError("reconfigure: a duration of " + std::to_string(cfg.steps()) +
+                          " steps ends before the steps already run (" + std::to_string(step_) +
+                          ")");
+    cfg_ = std::move(cfg);
+    controls_ = std::make_unique<Controls>(cfg_, *engine_);
+    if (step_ > 0) controls_->resume_at(step_);  // the knobs as they are; changes at apply()
 }
 
 int64_t requested_window() {

@@ -1,7 +1,9 @@
 #pragma once
 /// Exceptions of l5sim (never exit() inside the library).
+#include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace l5sim {
 
@@ -23,6 +25,17 @@ class ConfigError : public Error {
 class HealthError : public Error {
   public:
     using Error::Error;
+    HealthError(const std::string& what, std::string pop, int64_t cell_id, std::string var,
+                int64_t at_step)
+        : Error(what),
+          population(std::move(pop)),
+          variable(std::move(var)),
+          cell(cell_id),
+          step(at_step) {}
+    /// What stopped the run: the population; the variable that went NaN or infinite
+    /// ("rate_hz" for runaway activity) and its cell (-1: the whole population); the step.
+    std::string population, variable;
+    int64_t cell = -1, step = -1;
 };
 
 }  // namespace l5sim

@@ -3,6 +3,8 @@
 /// report, probes and weight snapshots (HDF5), summary.json. Every file is written under a
 /// temporary name and renamed when complete, summary.json last: a directory without
 /// summary.json is an interrupted run.
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -26,6 +28,14 @@ struct Provenance {
 /// The list of what l5sim wrote into an output directory (one name per line), which --force
 /// removes, and nothing else of the directory's.
 inline constexpr const char* kManifestFile = ".l5sim.manifest";
+
+/// Time of step n in ms as every output file writes it: n / (1/dt) when 1/dt is a whole number
+/// (0.1 ms -> 39.4, not 39.400000000000006), else n * dt.
+inline double step_ms(int64_t n, double dt) {
+    const double inv = std::round(1.0 / dt);
+    if (std::abs(inv * dt - 1.0) < 1e-12) return static_cast<double>(n) / inv;
+    return static_cast<double>(n) * dt;
+}
 
 /// `text` as a double-quoted YAML scalar (escapes for '"', '\\', newlines, control bytes).
 std::string yaml_quoted(const std::string& text);

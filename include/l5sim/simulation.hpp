@@ -61,6 +61,15 @@ class Simulation {
     /// Returns true when the run is done.
     bool run(const std::function<void(int64_t, int64_t)>& progress = {},
              const std::function<bool(int64_t)>& pause = {}, int64_t align = 0);
+    /// run() to step `last` at most (a run in pieces: run_to(a), then run_to(b), ... gives the
+    /// run that run() gives); returns true when the last step of the config is reached.
+    bool run_to(int64_t last, const std::function<void(int64_t, int64_t)>& progress = {},
+                const std::function<bool(int64_t)>& pause = {}, int64_t align = 0);
+    /// Between steps: continue under `cfg`, which may differ from the running config only in
+    /// its schedule, its injections and its duration (not ending before the current step);
+    /// ConfigError otherwise. The Python module's set() and inject() add schedule entries and
+    /// injections this way, so that the resolved config written afterwards reproduces the run.
+    void reconfigure(Config cfg);
     /// Advance `n` steps (tests).
     void advance(int64_t n);
     /// Health checks (simulation.health) on or off (off: `l5sim resume --ignore-health`).

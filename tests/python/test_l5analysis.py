@@ -1,4 +1,5 @@
-"""Unit tests of scripts/l5analysis.py against hand-computed values (MODEL.md section 10)."""
+"""Unit tests of the l5sim package's analysis (python/l5sim/analysis.py, re-exported by
+scripts/l5analysis.py) against hand-computed values (MODEL.md section 10)."""
 import math
 import os
 import sys
@@ -6,8 +7,8 @@ import unittest
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "scripts"))
-import l5analysis as A  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
+import l5sim.analysis as A  # noqa: E402
 
 
 class Statistics(unittest.TestCase):

@@ -5,7 +5,6 @@ section), on the sheet (jittered positions, delays of 1-5 ms, STDP, probes, weig
 schedule and an injection) and on the ring with zero delays, with 1 and 2 threads per rank;
 errors end every rank with the right exit code and one message. Skipped where l5sim was built
 without MPI or mpiexec is missing."""
-import hashlib
 import json
 import os
 import shutil
@@ -14,6 +13,9 @@ import subprocess
 import tempfile
 import time
 import unittest
+
+import l5files
+from l5files import comparable_config, sha
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
@@ -34,25 +36,11 @@ def built_with_mpi():
     return "mpi: built" in r.stdout
 
 
-def sha(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 def comparable_summary(path):
-    """summary.json without what differs between identical runs or by the number of ranks."""
-    with open(path) as f:
-        s = json.load(f)
-    for k in ("timing", "git_hash", "l5sim_version", "mpi"):
-        s.pop(k, None)
-    for k in ("connectivity_bytes", "bytes_per_synapse"):  # each rank indexes every source
-        s["network"].pop(k, None)
-    return s
-
-
-def comparable_config(path):
-    with open(path) as f:
-        return [x for x in f if not x.lstrip().startswith(("command:", "git_hash:", "threads:"))]
+    """summary.json without what differs by the number of ranks (the mpi section; each rank
+    indexes every source, so the connectivity bytes)."""
+    return l5files.comparable_summary(path, drop=("mpi",),
+                                      drop_network=("connectivity_bytes", "bytes_per_synapse"))
 
 
 @unittest.skipUnless(MPIEXEC and built_with_mpi(), "l5sim built without MPI, or no mpiexec")

@@ -1,0 +1,559 @@
+// The compiled part of the Python package `l5sim` (python/l5sim/, docs/PYTHON.md): configs,
+// simulations, checkpoints and sweeps of the C++ library, with NumPy arrays for spikes, state
+// and weights. Nothing here simulates or writes anything itself: every call is the library's,
+// so a run from Python is the run `l5sim run` makes.
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/output_lock.hpp"
+#include "l5sim/build_info.hpp"
+#include "l5sim/checkpoint.hpp"
+#include "l5sim/config.hpp"
+#include "l5sim/error.hpp"
+#include "l5sim/output.hpp"
+#include "l5sim/simulation.hpp"
+#include "l5sim/state_vars.hpp"
+#include "l5sim/sweep.hpp"
+
+namespace py = pybind11;
+
+namespace l5sim::python {
+
+namespace {
+
+// A Python value as a YAML node: None, bool, int, float (its shortest round-trip text), str,
+// mappings, and sequences (lists, tuples, ranges, NumPy arrays) of these.
+YAML::Node to_yaml(py::handle h, const std::string& where) {
+    if (h.is_none()) return YAML::Node(YAML::NodeType::Null);
+    if (py::isinstance<py::bool_>(h)) return YAML::Node(h.cast<bool>() ? "true" : "false");
+    if (py::isinstance<py::str>(h)) return YAML::Node(h.cast<std::string>());
+    if (py::isinstance<py::float_>(h)) return YAML::Node(py::repr(h).cast<std::string>());
+    if (py::isinstance<py::int_>(h) || py::hasattr(h, "__index__"))
+        return YAML::Node(py::int_(py::reinterpret_borrow<py::object>(h)).cast<long long>());
+    if (py::hasattr(h, "__float__") && !py::isinstance<py::sequence>(h))
+        return YAML::Node(
+            py::repr(py::float_(py::reinterpret_borrow<py::object>(h))).cast<std::string>());
+    if (py::isinstance<py::dict>(h)) {
+        YAML::Node n(YAML::NodeType::Map);
+        for (const auto& [k, v] : py::reinterpret_borrow<py::dict>(h)) {
+            const std::string key = py::str(k).cast<std::string>();
+            n[key] = to_yaml(v, where.empty() ? key : where + "." + key);
+        }
+        return n;
+    }
+    if (py::isinstance<py::iterable>(h) && !py::isinstance<py::bytes>(h)) {
+        YAML::Node n(YAML::NodeType::Sequence);
+        size_t i = 0;
+        for (const auto& v : py::reinterpret_borrow<py::iterable>(h))
+            n.push_back(to_yaml(v, where + "[" + std::to_string(i++) + "]"));
+        return n;
+    }
+    throw ConfigError((where.empty() ? std::string("value") : where) + ": a " +
+                      py::str(py::type::of(h).attr("__name__")).cast<std::string>() +
+                      " cannot be a config value (expected a number, a string, a bool, a list "
+                      "or a dict)");
+}
+
+std::string emit(const YAML::Node& n, bool flow) {
+    YAML::Emitter out;
+    if (flow) out << YAML::Flow;
+    out << n;
+    return out.c_str();
+}
+
+// A new one-dimensional NumPy array of n elements (C order).
+template <class T>
+py::array_t<T> new_array(size_t n) {
+    return py::array_t<T>(std::vector<py::ssize_t>{static_cast<py::ssize_t>(n)});
+}
+
+// {key: value} as --set overrides (values as YAML text).
+std::vector<Override> overrides_of(const std::optional<py::dict>& set) {
+    std::vector<Override> ov;
+    if (!set) return ov;
+    for (const auto& [k, v] : *set) {
+        const std::string key = py::str(k).cast<std::string>();
+        ov.emplace_back(key, emit(to_yaml(v, key), true));
+    }
+    return ov;
+}
+
+Config config_from_dict(const py::dict& d, const std::string& name,
+                        const std::optional<py::dict>& set) {
+    return parse_config(emit(to_yaml(d, ""), false), name, overrides_of(set));
+}
+
+// `cfg` with its resolved YAML changed by `edit`, parsed again (the same source file).
+template <class Edit>
+Config edited(const Config& cfg, Edit&& edit) {
+    YAML::Node n = YAML::Load(cfg.resolved_yaml);
+    edit(n);
+    Config out =
+        parse_config(emit(n, false), cfg.source_file.empty() ? "<python>" : cfg.source_file);
+    out.source_file = cfg.source_file;
+    return out;
+}
+
+// ms as YAML text that converts back to exactly `step` steps.
+std::string ms_text(const Config& cfg, int64_t step) {
+    return py::repr(py::float_(step_ms(step, cfg.dt_ms))).cast<std::string>();
+}
+
+// A schedule knob from a knob name or the config key it changes (configs/README.md, "Knob
+// names"): populations.P.coupling.gamma -> P.gamma; populations.P.background.X.rate_hz ->
+// P.background.X.rate_hz; projections.J.stdp.eta -> projections.J.eta.
+std::string knob_of(const std::string& key) {
+    const std::string pops = "populations.";
+    if (key.rfind(pops, 0) == 0) {
+        std::string rest = key.substr(pops.size());
+        const auto dot = rest.find('.');
+        if (dot != std::string::npos) {
+            const std::string pop = rest.substr(0, dot), field = rest.substr(dot + 1);
+            if (field == "coupling.gamma") return pop + ".gamma";
+            if (field.rfind("background.", 0) == 0) return pop + "." + field;
+        }
+    }
+    const std::string projs = "projections.";
+    if (key.rfind(projs, 0) == 0) {
+        const auto at = key.rfind(".stdp.eta");
+        if (at != std::string::npos && at + 9 == key.size()) return key.substr(0, at) + ".eta";
+    }
+    return key;
+}
+
+// Python's KeyboardInterrupt (or another pending signal's exception), checked with the GIL.
+bool signal_pending() {
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+}
+
+}  // namespace
+
+// A simulation driven from Python: the library's Simulation, its records kept in memory.
+class PySimulation {
+  public:
+    PySimulation(const Config& cfg, const std::string& backend, int threads) {
+        Config c = cfg;
+        if (threads > 0) c.threads = threads;
+        if (backend != "cpu" && backend != "cuda" && backend != "auto")
+            throw ConfigError("backend '" + backend + "': expected cpu, cuda or auto");
+        backend_ = backend;
+        const Simulation::Backend be = backend == "cuda"   ? Simulation::Backend::cuda
+                                       : backend == "auto" ? Simulation::Backend::automatic
+                                                           : Simulation::Backend::cpu;
+        py::gil_scoped_release release;
+        sim_ = std::make_unique<Simulation>(std::move(c), be);
+    }
+    explicit PySimulation(std::unique_ptr<Simulation> sim, std::string backend)
+        : backend_(std::move(backend)), sim_(std::move(sim)) {}
+
+    static std::unique_ptr<PySimulation> resume(const std::string& path, const std::string& backend,
+                                                int threads) {
+        const CheckpointInfo info = read_checkpoint_info(path);
+        if (info.spike_stream_bytes >= 0 || info.frames_streamed)
+            throw ConfigError(path +
+                              ": a checkpoint of `l5sim run` (its recordings are in the run "
+                              "directory's streams): continue it with `l5sim resume DIR`");
+        Config cfg = parse_config(info.config_yaml, info.source_config);
+        cfg.source_file = info.source_config;
+        auto sim = std::make_unique<PySimulation>(cfg, backend, threads);
+        restore_checkpoint(path, info, *sim->sim_);
+        return sim;
+    }
+
+    // Runs `ms` more (None: to the end of the config's duration; beyond it, the duration grows).
+    // The GIL is released while stepping; between windows, at most every 50 ms of wall time,
+    // pending signals are checked: Ctrl-C stops at that step boundary and raises
+    // KeyboardInterrupt, the simulation usable. `progress(done, total)` in steps, ~5 times/s.
+    bool run(std::optional<double> ms, const py::object& progress) {
+        const Config& cfg = sim_->config();
+        const int64_t first = sim_->step();
+        int64_t last = cfg.steps();
+        if (ms) {
+            if (!(*ms >= 0)) throw ConfigError("run: ms must be >= 0");
+            last = first + cfg.to_steps(*ms);
+        }
+        if (last > cfg.steps()) {
+            const std::string text = ms_text(cfg, last);
+            sim_->reconfigure(
+                edited(cfg, [&](YAML::Node& n) { n["simulation"]["duration_ms"] = text; }));
+        }
+        using clock = std::chrono::steady_clock;
+        auto checked = clock::now(), reported = clock::now();
+        bool interrupted = false;
+        const bool report = !progress.is_none();
+        {
+            py::gil_scoped_release release;
+            sim_->run_to(
+                last,
+                [&](int64_t step, int64_t) {
+                    if (!report || clock::now() - reported < std::chrono::milliseconds(200)) return;
+                    reported = clock::now();
+                    py::gil_scoped_acquire gil;
+                    progress(step - first, last - first);
+                },
+                [&](int64_t) {
+                    if (clock::now() - checked < std::chrono::milliseconds(50)) return false;
+                    checked = clock::now();
+                    interrupted = signal_pending();
+                    return interrupted;
+                });
+        }
+        if (interrupted) throw py::error_already_set();
+        if (report) progress(sim_->step() - first, last - first);
+        return sim_->step() >= sim_->config().steps();
+    }
+
+    // A knob from now on: a schedule entry {knob, op: set, value, start_ms: now} (plus the
+    // cells of a gamma knob), so that the resolved config reproduces the run.
+    void set(const std::string& key, double value, const py::object& cells) {
+        const std::string knob = knob_of(key);
+        const Config& cfg = sim_->config();
+        const int64_t now = sim_->step();
+        sim_->reconfigure(edited(cfg, [&](YAML::Node& n) {
+            YAML::Node e(YAML::NodeType::Map);
+            e["knob"] = knob;
+            e["op"] = "set";
+            e["value"] = py::repr(py::float_(value)).cast<std::string>();
+            e["start_ms"] = ms_text(cfg, now);
+            if (!cells.is_none()) e["cells"] = to_yaml(cells, "cells");
+            n["schedule"].push_back(e);
+        }));
+    }
+
+    // A current from now on (a step injection from the current step, until `stop_ms` or the
+    // end): into the soma and / or the dendrite of `cells` (None: all) of `population`.
+    void inject(const std::string& population, const py::object& cells,
+                std::optional<double> soma_pA, std::optional<double> dendrite_pA,
+                std::optional<double> stop_ms) {
+        if (!soma_pA && !dendrite_pA) throw ConfigError("inject: give soma_pA and/or dendrite_pA");
+        const Config& cfg = sim_->config();
+        const int64_t now = sim_->step();
+        sim_->reconfigure(edited(cfg, [&](YAML::Node& n) {
+            auto add = [&](const char* compartment, double pA) {
+                YAML::Node e(YAML::NodeType::Map);
+                e["name"] = "python" + std::to_string(n["injections"].size());
+                e["population"] = population;
+                e["compartment"] = compartment;
+                if (!cells.is_none()) e["cells"] = to_yaml(cells, "cells");
+                e["kind"] = "step";
+                e["amplitude_pA"] = py::repr(py::float_(pA)).cast<std::string>();
+                e["start_ms"] = ms_text(cfg, now);
+                if (stop_ms) e["stop_ms"] = py::repr(py::float_(*stop_ms)).cast<std::string>();
+                n["injections"].push_back(e);
+            };
+            if (soma_pA) add("soma", *soma_pA);
+            if (dendrite_pA) add("dendrite", *dendrite_pA);
+        }));
+    }
+
+    // (times in ms, node ids) of population `pop`'s spikes so far.
+    py::tuple spikes(const std::string& pop) const {
+        const uint32_t p = population(pop);
+        if (!sim_->config().recording.spikes)
+            throw ConfigError("spikes: recording.spikes is false in this config");
+        const SpikeRecord& r = sim_->spikes().at(p);
+        auto t = new_array<double>(r.steps.size());
+        auto ids = new_array<uint32_t>(r.ids.size());
+        auto tw = t.mutable_unchecked<1>();
+        auto iw = ids.mutable_unchecked<1>();
+        const double dt = sim_->config().dt_ms;
+        for (size_t k = 0; k < r.steps.size(); ++k) {
+            tw(static_cast<py::ssize_t>(k)) = step_ms(r.steps[k], dt);
+            iw(static_cast<py::ssize_t>(k)) = r.ids[k];
+        }
+        return py::make_tuple(t, ids);
+    }
+
+    // A state variable (a probe name) of every cell, or of `cells`.
+    py::array_t<float> state(const std::string& pop, const std::string& var,
+                             const py::object& cells) const {
+        const uint32_t p = population(pop);
+        const auto& pc = sim_->config().populations[p];
+        const VarInfo* v = find_probe_var(var);
+        if (!v || (v->dendrite && !pc.caps.has_dendrite)) {
+            std::string names;
+            for (const VarInfo& r : kVarTable)
+                if (r.probe && (!r.dendrite || pc.caps.has_dendrite))
+                    names += std::string(names.empty() ? "" : ", ") + r.probe;
+            throw ConfigError("state: no variable '" + var + "' in population " + pop + " (type " +
+                              pc.type + "); it has " + names);
+        }
+        std::vector<uint32_t> ids;
+        if (cells.is_none()) {
+            ids.resize(pc.n);
+            for (uint32_t i = 0; i < pc.n; ++i) ids[i] = i;
+        } else {
+            for (const auto& c : py::reinterpret_borrow<py::iterable>(cells)) {
+                const auto i = py::int_(py::reinterpret_borrow<py::object>(c)).cast<long long>();
+                if (i < 0 || i >= pc.n)
+                    throw ConfigError("state: cell " + std::to_string(i) + " of " + pop +
+                                      " outside [0, " + std::to_string(pc.n) + ")");
+                ids.push_back(static_cast<uint32_t>(i));
+            }
+        }
+        auto out = new_array<float>(ids.size());
+        sim_->engine().read_state(p, var, ids, out.mutable_data());
+        return out;
+    }
+
+    // Every synapse of a projection in CSR order: weight, source and target ids.
+    py::tuple weights(const std::string& name) const {
+        const Config& cfg = sim_->config();
+        uint32_t j = 0;
+        while (j < cfg.projections.size() && cfg.projections[j].name != name) ++j;
+        if (j == cfg.projections.size()) {
+            std::string names;
+            for (const auto& pc : cfg.projections)
+                names += std::string(names.empty() ? "" : ", ") + pc.name;
+            throw ConfigError("weights: no projection '" + name + "' (the config has " + names +
+                              ")");
+        }
+        const uint64_t m = sim_->engine().synapse_count(j);
+        const std::vector<float> w = sim_->current_weights(j);
+        auto wa = new_array<float>(m);
+        auto src = new_array<uint32_t>(m), tgt = new_array<uint32_t>(m);
+        std::copy(w.begin(), w.end(), wa.mutable_data());
+        sim_->engine().read_synapses(j, 1, m, src.mutable_data(), tgt.mutable_data());
+        return py::make_tuple(wa, src, tgt);
+    }
+
+    void checkpoint(const std::string& path) { write_checkpoint(path, *sim_); }
+
+    // The files `l5sim run` writes, for the steps run so far (the resolved config's duration is
+    // the time simulated, so that `l5sim run DIR/config.resolved.yaml` makes the same run).
+    void write(const std::string& dir, bool force) {
+        const std::filesystem::path d = dir;
+        check_output_dir(d, force);
+        OutputLock lock(d);
+        Config cfg = sim_->config();
+        if (sim_->step() != cfg.steps()) {
+            const std::string text = ms_text(cfg, sim_->step());
+            cfg = edited(cfg, [&](YAML::Node& n) { n["simulation"]["duration_ms"] = text; });
+        }
+        const Provenance prov{sim_->engine().name(), "python: l5sim.Simulation.write"};
+        prepare_output_dir(d, force, run_outputs(cfg));
+        write_resolved_config(d, cfg, prov);
+        write_results(d, *sim_, prov);
+    }
+
+    const Simulation& sim() const { return *sim_; }
+    Simulation& sim() { return *sim_; }
+    const std::string& backend() const { return backend_; }
+
+  private:
+    uint32_t population(const std::string& name) const {
+        const int p = sim_->config().population_index(name);
+        if (p < 0) {
+            std::string names;
+            for (const auto& pc : sim_->config().populations)
+                names += std::string(names.empty() ? "" : ", ") + pc.name;
+            throw ConfigError("no population '" + name + "' (the config has " + names + ")");
+        }
+        return static_cast<uint32_t>(p);
+    }
+    std::string backend_;
+    std::unique_ptr<Simulation> sim_;
+};
+
+void run_sweep_py(const py::object& config, const std::string& out,
+                  const std::optional<py::dict>& set, int threads, const std::string& pack,
+                  int max_pack, bool force, bool quiet, const std::string& backend) {
+    Batch batch;
+    const auto ov = overrides_of(set);
+    std::vector<Override> all = ov;
+    if (threads > 0) all.emplace_back("simulation.threads", std::to_string(threads));
+    if (py::isinstance<py::dict>(config)) {
+        batch = parse_batch(emit(to_yaml(config, ""), false), "<dict>", all);
+    } else {
+        batch = load_batch(py::str(config).cast<std::string>(), all);
+    }
+    if (!batch.is_sweep)
+        throw ConfigError("run_sweep: the config has no sweep: block (run it with Simulation)");
+    SweepRunOptions opt;
+    opt.backend = backend == "cuda"   ? Simulation::Backend::cuda
+                  : backend == "auto" ? Simulation::Backend::automatic
+                                      : Simulation::Backend::cpu;
+    if (backend != "cpu" && backend != "cuda" && backend != "auto")
+        throw ConfigError("backend '" + backend + "': expected cpu, cuda or auto");
+    opt.parallel = batch.configs.front().threads;
+    if (pack != "" && pack != "on" && pack != "off")
+        throw ConfigError("pack '" + pack + "': expected 'on', 'off' or None");
+    opt.pack = pack == "on"    ? SweepRunOptions::Pack::on
+               : pack == "off" ? SweepRunOptions::Pack::off
+                               : SweepRunOptions::Pack::automatic;
+    opt.max_pack = max_pack;
+    opt.quiet = quiet;
+    opt.force = force;
+    opt.command_line = "python: l5sim.run_sweep";
+    const std::filesystem::path dir = out;
+    check_output_dir(dir, force);
+    py::gil_scoped_release release;
+    OutputLock lock(dir);
+    try {
+        run_sweep(batch, dir, opt);
+    } catch (...) {
+        lock.abandon();
+        throw;
+    }
+}
+
+}  // namespace l5sim::python
+
+PYBIND11_MODULE(_l5sim, m) {
+    using namespace l5sim;
+    using namespace l5sim::python;
+    m.doc() = "The compiled core of the l5sim package (use `import l5sim`; docs/PYTHON.md).";
+    m.attr("__version__") = build::version;
+    m.attr("git_hash") = build::git_hash;
+    spdlog::set_level(spdlog::level::warn);  // the library's progress lines: the package's own
+
+    static py::exception<Error> run_error(m, "RunError", PyExc_RuntimeError);
+    static py::exception<ConfigError> config_error(m, "ConfigError", PyExc_ValueError);
+    static py::exception<HealthError> health_error(m, "HealthError", run_error.ptr());
+    run_error.doc() = "A run-time failure of l5sim (exit code 1 of the CLI).";
+    config_error.doc() =
+        "An invalid config or argument: the message names the file (or <dict>), the key path "
+        "and what was expected (exit code 2 of the CLI).";
+    health_error.doc() =
+        "A run stopped by its health checks: attributes population, variable ('rate_hz' for "
+        "runaway activity), cell (-1: the population) and step; the simulation stays usable at "
+        "that step (set health_checks = False to go on).";
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const HealthError& e) {
+            py::object exc = py::handle(health_error.ptr())(e.what());
+            exc.attr("population") = e.population;
+            exc.attr("variable") = e.variable;
+            exc.attr("cell") = e.cell;
+            exc.attr("step") = e.step;
+            PyErr_SetObject(health_error.ptr(), exc.ptr());
+        } catch (const ConfigError& e) {
+            PyErr_SetString(config_error.ptr(), e.what());
+        } catch (const Error& e) {
+            PyErr_SetString(run_error.ptr(), e.what());
+        }
+    });
+
+    py::class_<Config>(m, "Config", "A validated l5sim config (configs/README.md).")
+        .def_static(
+            "load",
+            [](const std::string& path, std::optional<py::dict> set) {
+                return load_config(path, overrides_of(set));
+            },
+            py::arg("path"), py::arg("set") = py::none(),
+            "Load a YAML config file; `set` overrides keys ({'populations.PYR.n': 100}) as "
+            "`--set` does. Raises ConfigError naming file:line, key and expectation.")
+        .def_static(
+            "from_dict",
+            [](const py::dict& d, std::optional<py::dict> set, const std::string& name) {
+                return config_from_dict(d, name, set);
+            },
+            py::arg("config"), py::arg("set") = py::none(), py::arg("name") = "<dict>",
+            "A config from a dict of the YAML's structure, validated as a file is.")
+        .def_static(
+            "from_yaml",
+            [](const std::string& text, std::optional<py::dict> set, const std::string& name) {
+                return parse_config(text, name, overrides_of(set));
+            },
+            py::arg("text"), py::arg("set") = py::none(), py::arg("name") = "<yaml>",
+            "A config from YAML text.")
+        .def(
+            "with_overrides",
+            [](const Config& c, const py::dict& set) {
+                Config out = parse_config(c.resolved_yaml,
+                                          c.source_file.empty() ? "<config>" : c.source_file,
+                                          overrides_of(set));
+                out.source_file = c.source_file;
+                return out;
+            },
+            py::arg("set"), "A copy with keys overridden ({'simulation.seed': 7}).")
+        .def_property_readonly(
+            "yaml", [](const Config& c) { return c.resolved_yaml; },
+            "Every value, defaults filled in, as YAML (config.resolved.yaml without provenance).")
+        .def_property_readonly(
+            "source", [](const Config& c) { return c.source_file; }, "The file it was loaded from.")
+        .def_property_readonly(
+            "dt_ms", [](const Config& c) { return c.dt_ms; }, "Step (ms).")
+        .def_property_readonly(
+            "duration_ms", [](const Config& c) { return c.duration_ms; }, "Run length (ms).")
+        .def_property_readonly(
+            "steps", [](const Config& c) { return c.steps(); }, "Steps of the run.")
+        .def_property_readonly(
+            "seed", [](const Config& c) { return c.seed; }, "simulation.seed.")
+        .def_property_readonly(
+            "populations",
+            [](const Config& c) {
+                py::dict d;
+                for (const auto& p : c.populations) d[py::str(p.name)] = p.n;
+                return d;
+            },
+            "{name: cells} in config order.")
+        .def_property_readonly(
+            "projections",
+            [](const Config& c) {
+                py::list l;
+                for (const auto& p : c.projections) l.append(p.name);
+                return l;
+            },
+            "Projection names in config order.")
+        .def("__repr__", [](const Config& c) {
+            return "<l5sim.Config " + (c.source_file.empty() ? "<dict>" : c.source_file) + ": " +
+                   std::to_string(c.populations.size()) + " populations, " +
+                   std::to_string(c.steps()) + " steps>";
+        });
+
+    py::class_<PySimulation>(m, "Simulation",
+                             "The compiled simulation (l5sim.Simulation wraps it).")
+        .def(py::init<const Config&, const std::string&, int>(), py::arg("config"),
+             py::arg("backend") = "auto", py::arg("threads") = 0)
+        .def_static("resume", &PySimulation::resume, py::arg("path"), py::arg("backend") = "auto",
+                    py::arg("threads") = 0)
+        .def("run", &PySimulation::run, py::arg("ms") = py::none(),
+             py::arg("progress") = py::none())
+        .def("set", &PySimulation::set, py::arg("knob"), py::arg("value"),
+             py::arg("cells") = py::none())
+        .def("inject", &PySimulation::inject, py::arg("population"), py::arg("cells") = py::none(),
+             py::arg("soma_pA") = py::none(), py::arg("dendrite_pA") = py::none(),
+             py::arg("stop_ms") = py::none())
+        .def("spikes", &PySimulation::spikes, py::arg("population"))
+        .def("state", &PySimulation::state, py::arg("population"), py::arg("variable"),
+             py::arg("cells") = py::none())
+        .def("weights", &PySimulation::weights, py::arg("projection"))
+        .def("checkpoint", &PySimulation::checkpoint, py::arg("path"))
+        .def("write", &PySimulation::write, py::arg("dir"), py::arg("force") = false)
+        .def_property_readonly("config", [](const PySimulation& s) { return s.sim().config(); })
+        .def_property_readonly("step", [](const PySimulation& s) { return s.sim().step(); })
+        .def_property_readonly("engine",
+                               [](const PySimulation& s) { return s.sim().engine().name(); })
+        .def_property_readonly("spike_counts",
+                               [](const PySimulation& s) {
+                                   py::dict d;
+                                   const Config& c = s.sim().config();
+                                   for (uint32_t p = 0; p < c.populations.size(); ++p)
+                                       d[py::str(c.populations[p].name)] = s.sim().spike_count(p);
+                                   return d;
+                               })
+        .def_property(
+            "health_checks", [](const PySimulation& s) { return s.sim().health_checks(); },
+            [](PySimulation& s, bool on) { s.sim().set_health_checks(on); })
+        .def_property_readonly("wall_s",
+                               [](const PySimulation& s) { return s.sim().timing().wall_s; });
+
+    m.def("run_sweep", &run_sweep_py, py::arg("config"), py::arg("out"),
+          py::arg("set") = py::none(), py::arg("threads") = 0, py::arg("pack") = "",
+          py::arg("max_pack") = 0, py::arg("force") = false, py::arg("quiet") = true,
+          py::arg("backend") = "cpu");
+}

@@ -1,0 +1,175 @@
+"""l5sim.Simulation: a network of a config, stepped from Python (docs/PYTHON.md)."""
+import collections
+import sys
+
+from . import _l5sim
+from .results import open as open_results
+
+Weights = collections.namedtuple("Weights", ["weight", "source", "target"])
+Weights.__doc__ = """Every synapse of a projection in CSR order (by source, then target):
+weight (nS, float32), source and target node ids (uint32)."""
+
+
+def _progress_printer(progress):
+    """A callable(done, total) drawing a progress bar, or None: tqdm (terminal or notebook)
+    when installed, else a text bar on a terminal's stderr; nothing when not interactive."""
+    if progress is False or progress is None:
+        return None, None
+    if callable(progress):
+        return progress, None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        tqdm = None
+    if tqdm is not None:
+        bar = {}
+
+        def update(done, total):
+            if "b" not in bar:
+                bar["b"] = tqdm(total=total, unit="step", leave=False)
+            bar["b"].update(done - bar["b"].n)
+
+        def close():
+            if "b" in bar:
+                bar["b"].close()
+
+        return update, close
+    if not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
+        return None, None
+
+    def text(done, total):
+        f = done / total if total else 1.0
+        sys.stderr.write("\r[%-30s] %5.1f %%" % ("#" * int(30 * f), 100 * f))
+        sys.stderr.flush()
+
+    def end():
+        sys.stderr.write("\r" + " " * 42 + "\r")
+
+    return text, end
+
+
+class Simulation:
+    """A network of `config` (an l5sim.Config, a path or a dict) on the `backend` engine
+    ("cpu", "cuda" or "auto") with `threads` threads (0: as the config says).
+
+    Runs are the CLI's runs: the same config gives the files `l5sim run` writes, byte for byte,
+    whether run in one piece or in many (run(ms) stops at any step). set() and inject() add
+    schedule entries and injections from the current step on, so the resolved config that
+    write() saves reproduces the run with `l5sim run`.
+    """
+
+    def __init__(self, config, backend="auto", threads=0):
+        if isinstance(config, _l5sim.Simulation):  # from resume()
+            self._sim = config
+            return
+        if isinstance(config, dict):
+            config = _l5sim.Config.from_dict(config)
+        elif not isinstance(config, _l5sim.Config):
+            config = _l5sim.Config.load(str(config))
+        self._sim = _l5sim.Simulation(config, backend, threads)
+
+    @classmethod
+    def resume(cls, path, backend="auto", threads=0):
+        """The simulation a checkpoint() left, ready to go on (its config, records and state)."""
+        return cls(_l5sim.Simulation.resume(str(path), backend, threads))
+
+    def run(self, ms=None, progress="auto"):
+        """Run `ms` more milliseconds (None: to the end of the config's duration; beyond it the
+        duration grows). progress: "auto" (a bar on a terminal or in a notebook), False, or a
+        callable(done_steps, total_steps). Ctrl-C stops at a step boundary and raises
+        KeyboardInterrupt; the simulation stays usable. Returns True at the config's end."""
+        update, close = _progress_printer(progress if progress != "auto" else True)
+        try:
+            return self._sim.run(ms, update)
+        finally:
+            if close:
+                close()
+
+    def spikes(self, population):
+        """(times in ms, node ids) of the population's spikes so far (NumPy copies)."""
+        return self._sim.spikes(population)
+
+    def state(self, population, variable, cells=None):
+        """A state variable (a probe name of configs/README.md: v, u, v_d, g_ampa, ...) of
+        every cell of the population, or of `cells`, as a float32 array (a copy)."""
+        return self._sim.state(population, variable, cells)
+
+    def weights(self, projection):
+        """Every synapse of a projection now: Weights(weight, source, target), CSR order."""
+        return Weights(*self._sim.weights(projection))
+
+    def set(self, knob, value, cells=None):
+        """A knob's value from now on: a schedule knob (PYR.gamma, PYR.background.dendrite.rate_hz,
+        projections.SOM_PYR.gain, projections.PYR_PYR.eta, injections.<name>.amplitude_pA) or the
+        config key it comes from (populations.PYR.coupling.gamma, projections.PYR_PYR.stdp.eta);
+        `cells` for gamma knobs only."""
+        self._sim.set(knob, float(value), cells)
+
+    def inject(self, population, cells=None, soma_pA=None, dendrite_pA=None, stop_ms=None):
+        """A constant current from now on (until stop_ms, absolute time, or the end) into the
+        soma and/or the dendrite of `cells` (None: every cell) of the population."""
+        self._sim.inject(population, cells, soma_pA, dendrite_pA, stop_ms)
+
+    def checkpoint(self, path):
+        """Write the whole state (records included) to `path` atomically; resume() goes on
+        from it bit for bit."""
+        self._sim.checkpoint(str(path))
+
+    def write(self, out, force=False):
+        """Write the files `l5sim run` writes (spikes.h5, probes.h5, weights.h5, summary.json,
+        config.resolved.yaml) for the steps run so far into directory `out`; returns
+        l5sim.open(out)."""
+        self._sim.write(str(out), force)
+        return open_results(out)
+
+    @property
+    def config(self):
+        """The running config (with the schedule entries and injections set() and inject()
+        added, and the duration run() extended to)."""
+        return self._sim.config
+
+    @property
+    def t_ms(self):
+        """Biological time simulated so far (ms)."""
+        dt = self._sim.config.dt_ms
+        inv = round(1.0 / dt)
+        return self._sim.step / inv if abs(inv * dt - 1.0) < 1e-12 else self._sim.step * dt
+
+    @property
+    def step(self):
+        """Steps simulated so far."""
+        return self._sim.step
+
+    @property
+    def engine(self):
+        """The engine: "cpu" or "cuda"."""
+        return self._sim.engine
+
+    @property
+    def spike_counts(self):
+        """{population: spikes fired so far}."""
+        return self._sim.spike_counts
+
+    @property
+    def health_checks(self):
+        """Health checks on (simulation.health); False goes on past a HealthError."""
+        return self._sim.health_checks
+
+    @health_checks.setter
+    def health_checks(self, on):
+        self._sim.health_checks = bool(on)
+
+    def __repr__(self):
+        c = self.config
+        return "<l5sim.Simulation %s on %s: t = %.1f of %.1f ms>" % (
+            c.source or "<dict>", self.engine, self.t_ms, c.duration_ms)
+
+
+def run_sweep(config, out, set=None, threads=0, pack=None, max_pack=0, force=False, quiet=True,
+              backend="cpu"):
+    """Run a config with a sweep: block (a path or a dict) into directory `out`, as `l5sim run`
+    does (replicas in parallel, `threads` at a time); returns l5sim.open(out), whose table()
+    lists every replica with its labels and rates."""
+    _l5sim.run_sweep(config if isinstance(config, dict) else str(config), str(out), set,
+                     threads, pack or "", max_pack, force, quiet, backend)
+    return open_results(out)

@@ -1,0 +1,348 @@
+"""The Python module (python/l5sim, docs/PYTHON.md), as a user drives it: a run from Python is
+the run of `l5sim run` (the same files byte for byte, in one piece or in many), set() and
+inject() are written into the resolved config so that the CLI reproduces the run, checkpoints
+resume bit for bit, Ctrl-C leaves a usable simulation, errors are typed and name what is wrong,
+and the output readers agree with the files. Run by ctest with PYTHONPATH=build/python (skipped
+where the module was not built)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import unittest
+
+import numpy as np
+
+from l5files import comparable_config, comparable_summary, sha
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+L5SIM = os.environ.get("L5SIM_BIN", os.path.join(ROOT, "build", "l5sim"))
+CONFIGS = os.path.join(ROOT, "tests", "configs")
+SHEET = os.path.join(CONFIGS, "ranks_sheet.yaml")
+RING = os.path.join(CONFIGS, "ranks_ring.yaml")
+QUICK = os.path.join(ROOT, "configs", "quickstart.yaml")
+OUTPUTS = ("spikes.h5", "probes.h5", "weights.h5")
+
+try:
+    import l5sim
+    from l5sim import _l5sim  # noqa: F401
+    HAVE = True
+except ImportError:
+    HAVE = False
+
+
+@unittest.skipUnless(HAVE, "the l5sim Python module was not built (pybind11-dev missing?)")
+class Module(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="l5sim_py_")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def cli(self, *args):
+        r = subprocess.run([L5SIM, *map(str, args)], capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r
+
+    def assert_same_files(self, a, b, summary=True):
+        for name in OUTPUTS:
+            pa, pb = os.path.join(a, name), os.path.join(b, name)
+            self.assertEqual(os.path.exists(pa), os.path.exists(pb), name)
+            if os.path.exists(pa):
+                self.assertEqual(sha(pa), sha(pb), name)
+        if summary:
+            self.assertEqual(comparable_summary(os.path.join(a, "summary.json")),
+                             comparable_summary(os.path.join(b, "summary.json")))
+
+    def test_a_run_in_pieces_writes_the_cli_runs_files(self):
+        """The sheet with STDP, delays, probes, weight snapshots, a schedule and an injection:
+        run in one piece, and in pieces cut at arbitrary ms (37.3, 0.1, 50), the files equal
+        `l5sim run`'s, and so does the resolved config."""
+        cli = os.path.join(self.tmp, "cli")
+        self.cli("run", SHEET, "--out", cli, "-q", "--threads", 1)
+        for pieces in ([None], [37.3, 0.1, 50, None]):
+            with self.subTest(pieces=pieces):
+                sim = l5sim.Simulation(l5sim.Config.load(SHEET), backend="cpu", threads=1)
+                for ms in pieces:
+                    sim.run(ms, progress=False)
+                self.assertEqual(sim.step, sim.config.steps)
+                out = os.path.join(self.tmp, "py%d" % len(pieces))
+                res = sim.write(out)
+                self.assert_same_files(cli, out)
+                self.assertEqual(comparable_config(os.path.join(cli, "config.resolved.yaml")),
+                                 comparable_config(os.path.join(out, "config.resolved.yaml")))
+                self.assertEqual(res.rates(), l5sim.open(cli).rates())
+
+    def test_set_and_inject_are_reproduced_by_the_cli(self):
+        """set() and inject() between runs become schedule entries and injections of the
+        resolved config: `l5sim run` of it makes the same run; and they changed the run."""
+        cfg = l5sim.Config.load(SHEET)
+        sim = l5sim.Simulation(cfg, backend="cpu", threads=1)
+        sim.run(40, progress=False)
+        sim.set("populations.PYR.coupling.gamma", 0.1)
+        sim.set("projections.PYR_PYR.stdp.eta", 0.5)
+        sim.inject("PV", cells=range(10), soma_pA=300)
+        sim.run(33.3, progress=False)
+        sim.set("PYR.background.dendrite.rate_hz", 900)
+        sim.inject("PYR", dendrite_pA=150, stop_ms=120)
+        sim.run(progress=False)
+        out = os.path.join(self.tmp, "py")
+        sim.write(out)
+        again = os.path.join(self.tmp, "again")
+        self.cli("run", os.path.join(out, "config.resolved.yaml"), "--out", again, "-q")
+        self.assert_same_files(out, again)
+        plain = os.path.join(self.tmp, "plain")
+        self.cli("run", SHEET, "--out", plain, "-q")
+        self.assertNotEqual(sha(os.path.join(out, "spikes.h5")),
+                            sha(os.path.join(plain, "spikes.h5")))
+        y = sim.config.yaml
+        self.assertIn("PYR.gamma", y)
+        self.assertIn("projections.PYR_PYR.eta", y)
+        self.assertIn("start_ms: 40", y)
+        self.assertIn("start_ms: 73.3", y)
+        # The gamma now in every PYR cell's state is the value set.
+        self.assertTrue(np.all(sim.state("PYR", "gamma") == np.float32(0.1)))
+
+    def test_run_beyond_the_duration_extends_it(self):
+        cfg = l5sim.Config.load(RING)
+        sim = l5sim.Simulation(cfg, backend="cpu")
+        self.assertFalse(sim.run(100, progress=False))
+        self.assertTrue(sim.run(100, progress=False))  # 150 ms config: now 200 ms
+        self.assertEqual(sim.step, 2000)
+        self.assertEqual(sim.config.duration_ms, 200)
+        out = os.path.join(self.tmp, "py")
+        sim.write(out)
+        cli = os.path.join(self.tmp, "cli")
+        self.cli("run", RING, "--out", cli, "-q", "--set", "simulation.duration_ms=200")
+        self.assert_same_files(cli, out)
+        # A write before the end writes the time run so far: the CLI reproduces it.
+        sim = l5sim.Simulation(cfg, backend="cpu")
+        sim.run(61.7, progress=False)
+        part = os.path.join(self.tmp, "part")
+        res = sim.write(part)
+        self.assertAlmostEqual(res.duration_ms, 61.7)
+        again = os.path.join(self.tmp, "again")
+        self.cli("run", os.path.join(part, "config.resolved.yaml"), "--out", again, "-q")
+        self.assert_same_files(part, again)
+
+    def test_checkpoint_and_resume_continue_bit_for_bit(self):
+        whole = l5sim.Simulation(l5sim.Config.load(SHEET), backend="cpu")
+        whole.run(progress=False)
+        a = os.path.join(self.tmp, "whole")
+        whole.write(a)
+        sim = l5sim.Simulation(l5sim.Config.load(SHEET), backend="cpu")
+        sim.run(71.3, progress=False)
+        ck = os.path.join(self.tmp, "ck.l5ck")
+        sim.checkpoint(ck)
+        del sim
+        resumed = l5sim.Simulation.resume(ck, backend="cpu")
+        self.assertEqual(resumed.step, 713)
+        resumed.run(progress=False)
+        b = os.path.join(self.tmp, "resumed")
+        resumed.write(b)
+        self.assert_same_files(a, b)
+        # A checkpoint of `l5sim run` (recordings in streams) is refused with the way on.
+        cli = os.path.join(self.tmp, "cli")
+        r = subprocess.run([L5SIM, "run", SHEET, "--out", cli, "-q", "--set",
+                            "simulation.health.max_rate_hz=1"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        with self.assertRaises(l5sim.ConfigError) as e:
+            l5sim.Simulation.resume(os.path.join(cli, "checkpoint.l5ck"))
+        self.assertIn("l5sim resume", str(e.exception))
+
+    def test_arrays_are_the_runs(self):
+        sim = l5sim.Simulation(l5sim.Config.load(SHEET), backend="cpu")
+        sim.run(100.1, progress=False)  # the last weight snapshot (every 50 ms from 0.1 ms)
+        snapped = sim.weights("PYR_PYR").weight
+        sim.run(49, progress=False)  # the last probe sample (every 1 ms from 0.1 ms)
+        probed = sim.state("PYR", "v", [0, 5, 150, 210, 399])
+        sim.run(progress=False)
+        out = os.path.join(self.tmp, "py")
+        res = sim.write(out)
+        for pop, n in sim.config.populations.items():
+            t, ids = sim.spikes(pop)
+            self.assertEqual(t.dtype, np.float64)
+            self.assertEqual(ids.dtype, np.uint32)
+            self.assertEqual(len(t), sim.spike_counts[pop])
+            ft, fids = res.spikes(pop)
+            np.testing.assert_array_equal(t, ft)
+            np.testing.assert_array_equal(ids, fids)
+            v = sim.state(pop, "v")
+            self.assertEqual(v.shape, (n,))
+            self.assertTrue(np.all(np.isfinite(v)))
+        # The state at the last probe sample is the sample.
+        p = res.probes("PYR")
+        self.assertEqual(p["time_ms"][-1], 149.1)
+        np.testing.assert_array_equal(p["node_ids"], [0, 5, 150, 210, 399])
+        np.testing.assert_array_equal(p["v"][-1], probed)
+        w = sim.weights("PYR_PYR")
+        with open(os.path.join(out, "summary.json")) as f:
+            synapses = json.load(f)["network"]["synapses"]
+        self.assertEqual(sum(len(sim.weights(j).weight) for j in sim.config.projections),
+                         synapses)
+        self.assertTrue(np.all(np.diff(w.source.astype(np.int64)) >= 0))  # CSR order
+        # The last snapshot holds every stride-th synapse (max_synapses: 500) as it was then;
+        # STDP has moved the weights since.
+        tw, wv = res.weights("PYR_PYR")
+        self.assertEqual(tw[-1], 100.1)
+        stride = max(1, -(-len(w.weight) // 500))
+        np.testing.assert_array_equal(wv[-1], snapped[::stride])
+        self.assertFalse(np.array_equal(snapped, w.weight))
+
+    def test_errors_are_typed_and_say_what_is_wrong(self):
+        with self.assertRaises(l5sim.ConfigError) as e:
+            l5sim.Config.from_dict({"simulation": {"dt_ms": 0.1, "duration_ms": 10},
+                                    "populations": {"PYR": {"n": 10, "gama": 1}}})
+        self.assertIn("populations.PYR.gama", str(e.exception))
+        with self.assertRaises(l5sim.ConfigError) as e:
+            l5sim.Config.load(os.path.join(self.tmp, "missing.yaml"))
+        self.assertIn("missing.yaml", str(e.exception))
+        with self.assertRaises(l5sim.ConfigError) as e:
+            l5sim.Config.load(RING, set={"populations.PYR.n": -3})
+        self.assertIn("populations.PYR.n", str(e.exception))
+        self.assertTrue(issubclass(l5sim.ConfigError, ValueError))
+        sim = l5sim.Simulation(RING, backend="cpu")
+        with self.assertRaises(l5sim.ConfigError) as e:
+            sim.state("PV", "v_d")
+        self.assertIn("it has v, u", str(e.exception))
+        with self.assertRaises(l5sim.ConfigError):
+            sim.weights("nope")
+        with self.assertRaises(l5sim.ConfigError):
+            sim.spikes("nope")
+        with self.assertRaises(l5sim.ConfigError):
+            sim.set("PYR.nonsense", 1)
+        with self.assertRaises(l5sim.ConfigError):
+            sim.set("PYR.gamma", 3)  # gamma is a probability
+        self.assertEqual(sim.step, 0)
+        with self.assertRaises(l5sim.ConfigError):
+            l5sim.Simulation(RING, backend="gpu")
+        # A health stop: typed, with what and where; the simulation goes on when told to.
+        sim = l5sim.Simulation(l5sim.Config.load(SHEET, set={"simulation.health.max_rate_hz": 1}),
+                               backend="cpu")
+        with self.assertRaises(l5sim.HealthError) as e:
+            sim.run(progress=False)
+        h = e.exception
+        self.assertIsInstance(h, l5sim.RunError)
+        self.assertIn(h.population, ("PYR", "PV", "SOM"))
+        self.assertEqual(h.variable, "rate_hz")
+        self.assertEqual(h.cell, -1)
+        self.assertEqual(h.step, sim.step)
+        sim.health_checks = False
+        self.assertTrue(sim.run(progress=False))
+
+    def test_ctrl_c_stops_at_a_step_and_leaves_a_usable_simulation(self):
+        """SIGINT while run() steps: KeyboardInterrupt at a step boundary; run() then goes on to
+        the files of the uninterrupted run."""
+        cli = os.path.join(self.tmp, "cli")
+        sets = ["--set", "simulation.duration_ms=30000"]
+        self.cli("run", QUICK, "--out", cli, "-q", *sets)
+        out = os.path.join(self.tmp, "py")
+        script = textwrap.dedent(f"""
+            import sys, l5sim
+            sim = l5sim.Simulation(l5sim.Config.load({QUICK!r},
+                                   set={{"simulation.duration_ms": 30000}}), backend="cpu")
+            print("started", flush=True)
+            try:
+                sim.run(progress=False)
+                print("not interrupted", flush=True)
+            except KeyboardInterrupt:
+                print("interrupted at", sim.step, flush=True)
+            sim.run(progress=False)
+            sim.write({out!r})
+            print("done", sim.step, flush=True)
+        """)
+        env = dict(os.environ)
+        p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+        self.assertEqual(p.stdout.readline().strip(), "started")
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        out_text, err = p.communicate(timeout=300)
+        self.assertEqual(p.returncode, 0, err)
+        lines = out_text.split("\n")
+        self.assertTrue(lines[0].startswith("interrupted at"), out_text)
+        stopped = int(lines[0].split()[-1])
+        self.assertTrue(0 < stopped < 300000, out_text)
+        self.assertIn("done 300000", out_text)
+        self.assert_same_files(cli, out)
+
+    def test_a_sweep_from_python_is_the_clis(self):
+        with open(RING) as f:
+            text = f.read()
+        path = os.path.join(self.tmp, "sweep.yaml")
+        with open(path, "w") as f:
+            f.write(text + "sweep:\n  trials: 2\n  grid:\n    populations.PYR.coupling.gamma: "
+                    "[0, 1]\n")
+        cli = os.path.join(self.tmp, "cli")
+        self.cli("run", path, "--out", cli, "-q")
+        res = l5sim.run_sweep(path, os.path.join(self.tmp, "py"), threads=2)
+        self.assertIsInstance(res, l5sim.SweepResults)
+        for k in range(4):
+            for name in ("spikes.h5", "probes.h5"):
+                a = os.path.join(cli, "replicas", "r%05d" % k, name)
+                b = os.path.join(res.path, "replicas", "r%05d" % k, name)
+                self.assertEqual(sha(a), sha(b))
+        table = res.table()
+        self.assertEqual(len(table), 4)
+        gam = np.asarray(table["populations.PYR.coupling.gamma"], dtype=float)
+        np.testing.assert_array_equal(gam, [0, 0, 1, 1])
+        rates = np.asarray(table["PYR.rate_hz"], dtype=float)
+        for k in range(4):
+            self.assertAlmostEqual(rates[k], res.replica(k).rates()["PYR"])
+        with self.assertRaises(l5sim.ConfigError):
+            l5sim.run_sweep(RING, os.path.join(self.tmp, "nosweep"))
+
+    def test_results_readers_and_plots(self):
+        import matplotlib
+        matplotlib.use("Agg")
+        cli = os.path.join(self.tmp, "cli")
+        self.cli("run", SHEET, "--out", cli, "-q")
+        res = l5sim.open(cli)
+        self.assertIsInstance(res, l5sim.Run)
+        self.assertEqual(res.duration_ms, 150)
+        # Rates from the spikes over the whole run equal summary.json's.
+        for pop, rate in res.rates().items():
+            self.assertAlmostEqual(float(res.cell_rates(pop).mean()), rate, places=9)
+        part = res.rates(50, 100)
+        t, ids = res.spikes("PYR")
+        expect = np.sum((t >= 50) & (t < 100)) / (400 * 0.05)
+        self.assertAlmostEqual(part["PYR"], expect)
+        ax = res.raster()
+        self.assertEqual(len(ax.get_yticklabels()), 3)
+        with self.assertRaises(FileNotFoundError):
+            l5sim.open(os.path.join(self.tmp, "none"))
+
+    def test_the_analysis_works_without_the_compiled_module(self):
+        code = textwrap.dedent(f"""
+            import sys
+            sys.path.insert(0, {os.path.join(ROOT, "python")!r})
+            import l5sim
+            print(l5sim.analysis.gain([0, 100, 200], [0, 5, 15]))
+            try:
+                l5sim.Simulation
+            except ImportError as e:
+                print("hint:", e)
+        """)
+        r = subprocess.run([sys.executable, "-c", code],
+                           capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("0.075", r.stdout)
+        self.assertIn("scripts/build.sh", r.stdout)
+
+    def test_version_and_docstrings(self):
+        self.assertRegex(l5sim.__version__, r"^\d+\.\d+\.\d+$")
+        self.assertTrue(l5sim.git_hash)
+        for name in ("Simulation", "Config", "run_sweep", "open", "Run", "SweepResults"):
+            self.assertTrue(getattr(l5sim, name).__doc__, name)
+        for name in ("run", "spikes", "state", "weights", "set", "inject", "checkpoint", "write",
+                     "resume"):
+            self.assertTrue(getattr(l5sim.Simulation, name).__doc__, name)
+
+
+if __name__ == "__main__":
+    unittest.main()
