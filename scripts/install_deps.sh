@@ -2,7 +2,8 @@
 # Install everything l5sim needs on Debian 12 (idempotent): compilers and build tools, the
 # libraries (all Debian packages; nothing is downloaded at build time; Open MPI for the
 # distributed parts), clang-format (the format check), and numpy / matplotlib / h5py and PyYAML
-# for scripts/plot.py; pybind11 and Python's headers for the Python module. The CUDA toolkit is
+# for scripts/plot.py; pybind11 and Python's headers for the Python module; nbclient and an
+# IPython kernel for the example notebooks. The CUDA toolkit is
 # optional: with nvcc on PATH or in /usr/local/cuda the CUDA parts build too.
 set -euo pipefail
 SUDO=""
@@ -10,7 +11,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS="build-essential cmake ninja-build ccache git pkg-config libyaml-cpp-dev libspdlog-dev
   libfmt-dev libcli11-dev nlohmann-json3-dev libhdf5-dev librandom123-dev libgtest-dev zlib1g-dev
   libomp-dev libopenmpi-dev openmpi-bin clang-format python3 python3-pip python3-dev
-  pybind11-dev python3-numpy python3-matplotlib python3-h5py python3-yaml"
+  pybind11-dev python3-numpy python3-matplotlib python3-h5py python3-yaml python3-nbclient
+  python3-nbformat python3-ipykernel"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -25,6 +27,12 @@ if ! python3 -c "import numpy, matplotlib, h5py, yaml" 2>/dev/null; then
   echo "install_deps: pip install numpy matplotlib h5py pyyaml for $(command -v python3)"
   python3 -m pip install -q numpy matplotlib h5py pyyaml 2>/dev/null ||
     python3 -m pip install -q --user --break-system-packages numpy matplotlib h5py pyyaml
+fi
+# The example notebooks run in the test suite (nbclient with an IPython kernel).
+if ! python3 -c "import nbclient, nbformat, ipykernel" 2>/dev/null; then
+  echo "install_deps: pip install nbclient nbformat ipykernel for $(command -v python3)"
+  python3 -m pip install -q nbclient nbformat ipykernel 2>/dev/null ||
+    python3 -m pip install -q --user --break-system-packages nbclient nbformat ipykernel
 fi
 # libsonata, the reference SONATA reader, checks that spikes.h5 is a SONATA spike report (its
 # test is skipped where it cannot be installed; nothing else needs it).

@@ -30,7 +30,7 @@ OUTPUTS = ("spikes.h5", "probes.h5", "weights.h5")
 
 try:
     import l5sim
-    from l5sim import _l5sim  # noqa: F401
+    from l5sim import _l5sim
     HAVE = True
 except ImportError:
     HAVE = False
@@ -333,6 +333,28 @@ class Module(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("0.075", r.stdout)
         self.assertIn("scripts/build.sh", r.stdout)
+
+    def test_type_stubs_cover_the_api(self):
+        """python/l5sim/*.pyi parse, and name every public member of the compiled classes and
+        of l5sim.Simulation."""
+        import ast
+        pkg = os.path.dirname(l5sim.__file__)
+        stubs = {}
+        for name in ("_l5sim.pyi", "simulation.pyi"):
+            tree = ast.parse(open(os.path.join(pkg, name)).read())
+            for node in tree.body:
+                if isinstance(node, ast.ClassDef):
+                    members = stubs.setdefault((name, node.name), set())
+                    for b in node.body:
+                        if isinstance(b, ast.FunctionDef):
+                            members.add(b.name)
+                        elif isinstance(b, ast.AnnAssign):
+                            members.add(b.target.id)
+        for stub, cls in ((("_l5sim.pyi", "Simulation"), _l5sim.Simulation),
+                          (("_l5sim.pyi", "Config"), _l5sim.Config),
+                          (("simulation.pyi", "Simulation"), l5sim.Simulation)):
+            public = {m for m in dir(cls) if not m.startswith("_")}
+            self.assertEqual(public - stubs[stub], set(), stub)
 
     def test_version_and_docstrings(self):
         self.assertRegex(l5sim.__version__, r"^\d+\.\d+\.\d+$")
