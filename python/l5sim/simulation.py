@@ -10,13 +10,23 @@ Weights.__doc__ = """Every synapse of a projection in CSR order (by source, then
 weight (nS, float32), source and target node ids (uint32)."""
 
 
+def _interactive():
+    """In a notebook (an IPython kernel) or on a terminal's stderr."""
+    if "ipykernel" in sys.modules:
+        return True
+    return hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+
+
 def _progress_printer(progress):
-    """A callable(done, total) drawing a progress bar, or None: tqdm (terminal or notebook)
-    when installed, else a text bar on a terminal's stderr; nothing when not interactive."""
+    """A callable(done, total) drawing a progress bar and its closer, or (None, None): where
+    interactive (a notebook or a terminal), tqdm when installed (tqdm.auto: a widget in a
+    notebook), else a text bar on stderr; nothing in scripts and tests."""
     if progress is False or progress is None:
         return None, None
     if callable(progress):
         return progress, None
+    if not _interactive():
+        return None, None
     try:
         from tqdm.auto import tqdm
     except ImportError:
@@ -34,8 +44,6 @@ def _progress_printer(progress):
                 bar["b"].close()
 
         return update, close
-    if not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
-        return None, None
 
     def text(done, total):
         f = done / total if total else 1.0

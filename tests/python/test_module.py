@@ -334,6 +334,15 @@ class Module(unittest.TestCase):
         self.assertIn("0.075", r.stdout)
         self.assertIn("scripts/build.sh", r.stdout)
 
+    def test_progress_reports_the_steps_of_the_call(self):
+        calls = []
+        sim = l5sim.Simulation(RING, backend="cpu")
+        sim.run(20, progress=False)
+        sim.run(100, progress=lambda done, total: calls.append((done, total)))
+        self.assertEqual(calls[-1], (1000, 1000))
+        self.assertTrue(all(b[0] >= a[0] for a, b in zip(calls, calls[1:])))
+        self.assertTrue(all(t == 1000 for _, t in calls))
+
     def test_type_stubs_cover_the_api(self):
         """python/l5sim/*.pyi parse, and name every public member of the compiled classes and
         of l5sim.Simulation."""
