@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -35,23 +36,15 @@ namespace {
 template <class F>
 int on_every_rank(MPI_Comm comm, F&& f) {
     const int rank = mpi::rank_of(comm), size = mpi::size_of(comm);
-    int code = 0;
+    int origin = rank;  // the rank whose failure this is (an agreed one's: mpi::agree_on)
     std::string what;
-    try {
-        f();
-    } catch (const ConfigError& e) {
-        code = 2;
-        what = e.what();
-    } catch (const std::exception& e) {
-        code = 1;
-        what = e.what();
-    }
+    const int code = mpi::run_caught(f, rank, &what, &origin);
     int worst = 0, first = size;
     const int mine = code ? rank : size;
     mpi::check(MPI_Allreduce(&code, &worst, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
     mpi::check(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce");
     if (worst && rank == first) {
-        const std::string who = size > 1 ? fmt::format(" (rank {} of {})", rank, size) : "";
+        const std::string who = size > 1 ? fmt::format(" (rank {} of {})", origin, size) : "";
         std::cerr << "l5sim: " << (code == 2 ? "error" : "run-time failure") << who << ": " << what
                   << "\n";
     }
@@ -63,7 +56,7 @@ int on_every_rank(MPI_Comm comm, F&& f) {
 // here every rank makes the same engine calls (they are collective): a failure on one rank
 // alone ends them all (MPI_Abort), naming the rank.
 // Where a rank writes: rank 0 into the run's directory, the others into a scratch directory of
-// their own (their copies of the outputs are empty: rank 0 gathers everything), removed at the
+// their own (full-size copies of the outputs, of zeros: rank 0 gathers everything), removed at the
 // end. A run that was killed leaves its scratch behind: the next run on this machine removes
 // every scratch directory whose process is gone.
 std::filesystem::path rank_dir(const std::filesystem::path& dir, int rank) {
@@ -142,12 +135,21 @@ int cmd_sweep_ranks(const RunArgs& a, const Batch& batch, const std::string& com
     SweepRunOptions opt;
     std::string token;
     int rc = on_every_rank(comm, [&] {
-        if (a.backend != "cpu")
+        if (a.backend == "cuda")
             throw ConfigError("--backend " + a.backend +
                               ": a sweep over MPI runs its replicas on the CPU engine of every "
                               "rank (CUDA ranks are not built yet)");
         opt = sweep_options(a, batch, Simulation::Backend::cpu, command_line);
         opt.quiet = a.quiet || rank != 0;
+        if (opt.parallel <= 0) {
+            // Not given: the node's cores shared by the ranks on the node.
+            MPI_Comm node;
+            mpi::check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node),
+                       "MPI_Comm_split_type");
+            const int on_node = mpi::size_of(node);
+            MPI_Comm_free(&node);
+            opt.parallel = std::max(1, omp_get_num_procs() / on_node);
+        }
         if (rank == 0) {
             check_output_dir(dir, a.force);
             lock = std::make_unique<OutputLock>(dir);
@@ -283,15 +285,16 @@ int cmd_run_ranks(const RunArgs& a, const std::string& command_line) {
             throw ConfigError("--checkpoint-every " + a.checkpoint_every +
                               ": under mpiexec give a biological interval (e.g. 2s-bio), so that "
                               "every rank pauses at the same step");
-        if (a.backend != "cpu")
+        if (a.backend == "cuda")
             throw ConfigError("--backend " + a.backend +
                               ": a run over MPI uses the CPU engine on every rank (CUDA ranks are "
                               "not built yet)");
         if (!a.pack.empty() || a.max_pack > 0)
             throw ConfigError("--pack, --max-pack: packing applies to sweeps");
         requested_window();  // a bad L5SIM_WINDOW is an error before the run
-        // Rank 0 owns the output directory; the other ranks write their (empty) copies of the
-        // outputs into a scratch directory of their own, removed at the end.
+        // Rank 0 owns the output directory; the other ranks write their copies of the outputs
+        // (full-size, of zeros: rank 0 gathers everything) into a scratch directory of their
+        // own, removed at the end.
         if (rank == 0) {
             check_output_dir(dir, a.force);
             lock = std::make_unique<OutputLock>(dir);
@@ -314,6 +317,7 @@ int cmd_run_ranks(const RunArgs& a, const std::string& command_line) {
         spdlog::info("building network over {} ranks: {} populations, {} projections", size,
                      cfg.populations.size(), cfg.projections.size());
         const auto t0 = std::chrono::steady_clock::now();
+        if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
         auto engine = mpi::make_mpi_engine(cfg, comm);
         const double build_s =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -327,7 +331,8 @@ int cmd_run_ranks(const RunArgs& a, const std::string& command_line) {
     spdlog::info(
         "network built in {:.2f} s: {} synapses (cpu engine over {} MPI ranks, {} threads "
         "each)",
-        sim->timing().build_s, sim->synapses(), size, omp_get_max_threads());
+        sim->timing().build_s, sim->synapses(), size,
+        cfg.threads > 0 ? cfg.threads : omp_get_max_threads());
     // Rank 0's checkpoints (every block gathered by global id) are the single process's:
     // `l5sim resume DIR` goes on from them on one process or any number of ranks.
     return drive_ranks(comm, *sim, scratch, every, a.quiet, [&] {
@@ -355,7 +360,7 @@ int cmd_resume_ranks(const ResumeArgs& a, const std::string& command_line) {
             throw ConfigError("--checkpoint-every " + a.checkpoint_every +
                               ": under mpiexec give a biological interval (e.g. 2s-bio), so that "
                               "every rank pauses at the same step");
-        if (!a.backend.empty() && a.backend != "cpu")
+        if (a.backend == "cuda")
             throw ConfigError("--backend " + a.backend +
                               ": a run over MPI uses the CPU engine on every rank");
         every = parse_interval(a.checkpoint_every);
@@ -367,6 +372,7 @@ int cmd_resume_ranks(const ResumeArgs& a, const std::string& command_line) {
     const std::filesystem::path scratch = rank_dir(dir, rank);
     std::unique_ptr<Simulation> sim;
     rc = on_every_rank(comm, [&] {
+        if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
         auto engine = mpi::make_mpi_engine(cfg, comm);
         sim = std::make_unique<Simulation>(cfg, std::move(engine), 0.0);
         if (rank != 0) prepare_output_dir(scratch, true, run_outputs(cfg));

@@ -423,8 +423,8 @@ Config parse_config(const std::string& text, const std::string& name,
     if (root.IsMap() && root["sweep"] && root["sweep"].IsNull()) root.remove("sweep");
     if (root.IsMap() && root["sweep"])
         throw ConfigError(name +
-                          ": this config holds a sweep (a batch of replicas); load it with "
-                          "load_batch()");
+                          ": this config holds a sweep (a batch of replicas): run it with "
+                          "`l5sim run` or, in Python, l5sim.run_sweep() (load_batch() in C++)");
     return config_detail::read_tree(root, src);
 }
 

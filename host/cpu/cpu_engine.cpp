@@ -97,8 +97,11 @@ void CpuEngine::read_state(uint32_t pop, const std::string& var, const std::vect
 const void* CpuEngine::locate(const StateBlock& b) const {
     const void* ptr = nullptr;
     uint64_t have = 0;
+    // An empty array (a plastic projection without synapses on this engine: a rank without
+    // cells of its target, or a projection that drew none) is a block of 0 bytes at a valid
+    // address.
     auto vec = [&](const auto& v) {
-        ptr = v.data();
+        ptr = v.empty() ? static_cast<const void*>(this) : v.data();
         have = v.size() * sizeof(v[0]);
     };
     auto scalar = [&](const uint64_t& x) {

@@ -32,6 +32,39 @@ int size_of(MPI_Comm comm) {
     return n;
 }
 
+int run_caught(const std::function<void()>& f, int rank, std::string* what, int* origin) {
+    *origin = rank;
+    try {
+        f();
+        return 0;
+    } catch (const RankError& e) {
+        *what = e.what();
+        *origin = e.rank;
+        return e.config ? 2 : 1;
+    } catch (const ConfigError& e) {
+        *what = e.what();
+        return 2;
+    } catch (const std::exception& e) {
+        *what = e.what();
+        return 1;
+    }
+}
+
+void agree_on(MPI_Comm comm, const std::function<void()>& f) {
+    const int rank = rank_of(comm), size = size_of(comm);
+    std::string what;
+    int origin = rank;
+    int code = run_caught(f, rank, &what, &origin);  // 0 ok, 1 failure, 2 config error
+    int mine = code ? rank : size, first = size;
+    check(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce");
+    if (first == size) return;
+    int head[3] = {code, origin, static_cast<int>(what.size())};
+    check(MPI_Bcast(head, 3, MPI_INT, first, comm), "MPI_Bcast");
+    what.resize(static_cast<size_t>(head[2]));
+    check(MPI_Bcast(what.data(), head[2], MPI_CHAR, first, comm), "MPI_Bcast");
+    throw RankError(what, head[1], head[0] == 2);
+}
+
 float max_over_ranks(float x, MPI_Comm comm) {
     float out = x;
     check(MPI_Allreduce(&x, &out, 1, MPI_FLOAT, MPI_MAX, comm), "MPI_Allreduce");
@@ -43,16 +76,24 @@ std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, L
     const auto rank = static_cast<uint32_t>(rank_of(comm));
     const auto ranks = static_cast<uint32_t>(size_of(comm));
     LocalCells mine;
-    for (uint32_t p = 0; p < cfg.populations.size(); ++p)
-        mine.gid.push_back(cells_of(cfg, p, rank, ranks));
     Network net;
     Needs need(cfg.populations.size());
     std::vector<uint32_t> min_delays;
+    int64_t asked = 0;
+    // Each rank's parts on their own (a part's weights may be refused on one rank only), then
+    // the bounds every rank agrees on.
+    agree_on(comm, [&] {
+        asked = requested_window();
+        for (uint32_t p = 0; p < cfg.populations.size(); ++p)
+            mine.gid.push_back(cells_of(cfg, p, rank, ranks));
+        for (uint32_t j = 0; j < cfg.projections.size(); ++j)
+            net.projections.push_back(
+                build_projection_part(cfg, j, mine.gid[cfg.projections[j].target]));
+    });
     for (uint32_t j = 0; j < cfg.projections.size(); ++j) {
-        net.projections.push_back(
-            build_projection_part(cfg, j, mine.gid[cfg.projections[j].target]));
-        Connectivity& c = net.projections.back();
-        set_global_bounds(cfg, j, max_over_ranks(c.w_init_max, comm), &c);
+        Connectivity& c = net.projections[j];
+        const float w_max = max_over_ranks(c.w_init_max, comm);
+        agree_on(comm, [&] { set_global_bounds(cfg, j, w_max, &c); });
         const auto shortest = std::min_element(c.delay.begin(), c.delay.end());
         min_delays.push_back(shortest == c.delay.end() ? 32u : *shortest);
         auto& n = need[cfg.projections[j].source];
@@ -63,14 +104,15 @@ std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, L
     }
     // The window: the shortest delay over every rank's synapses, or L5SIM_WINDOW where shorter
     // (the smallest any rank was given).
-    const int64_t asked = requested_window();
     long long local = window_bound(min_delays), agreed = local;
     if (asked > 0) local = std::min<long long>(local, asked);
     check(MPI_Allreduce(&local, &agreed, 1, MPI_LONG_LONG, MPI_MIN, comm), "MPI_Allreduce");
     mine.window = agreed;
     if (cells) *cells = mine;
     if (needs) *needs = std::move(need);
-    return make_cpu_engine(cfg, std::move(net), std::move(mine));
+    std::unique_ptr<Engine> engine;
+    agree_on(comm, [&] { engine = make_cpu_engine(cfg, std::move(net), std::move(mine)); });
+    return engine;
 }
 
 SpikeExchange::SpikeExchange(const Config& cfg, MPI_Comm comm, const Needs& needs)

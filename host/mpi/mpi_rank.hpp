@@ -5,15 +5,39 @@
 #include <mpi.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "l5sim/engine.hpp"
+#include "l5sim/error.hpp"
 
 namespace l5sim::mpi {
 
 /// Throws an Error naming `what` unless an MPI call succeeded.
 void check(int rc, const char* what);
+
+/// The failure of one rank at a step every rank takes, thrown on every rank (agree_on) so that
+/// no rank goes on into a collective the failed one never reaches: the lowest failing rank's
+/// message, its rank, and whether it was a ConfigError (exit code 2) or not (1).
+class RankError : public Error {
+  public:
+    RankError(const std::string& what, int from_rank, bool config_error)
+        : Error(what), rank(from_rank), config(config_error) {}
+    int rank;
+    bool config;
+};
+
+/// Runs `f`: 0 when it returned, else the exit code of what it threw (2 for a ConfigError or
+/// an agreed one, 1 for any other exception) with its message and the rank it came from (a
+/// RankError's; else `rank`).
+int run_caught(const std::function<void()>& f, int rank, std::string* what, int* origin);
+
+/// Runs `f` (local work, no collective inside) on every rank of `comm`, then agrees on the
+/// outcome: when `f` threw on any rank, every rank throws the RankError of the lowest failing
+/// one. Collective.
+void agree_on(MPI_Comm comm, const std::function<void()>& f);
 
 /// This process's rank and the number of ranks of `comm`.
 int rank_of(MPI_Comm comm);

@@ -2,6 +2,7 @@
 // simulations, checkpoints and sweeps of the C++ library, with NumPy arrays for spikes, state
 // and weights. Nothing here simulates or writes anything itself: every call is the library's,
 // so a run from Python is the run `l5sim run` makes.
+#include <omp.h>
 #include <pybind11/functional.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -9,7 +10,9 @@
 #include <spdlog/spdlog.h>
 #include <yaml-cpp/yaml.h>
 
+#include <atomic>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -33,17 +36,25 @@ namespace l5sim::python {
 namespace {
 
 // A Python value as a YAML node: None, bool, int, float (its shortest round-trip text), str,
-// mappings, and sequences (lists, tuples, ranges, NumPy arrays) of these.
-YAML::Node to_yaml(py::handle h, const std::string& where) {
+// mappings, and sequences (lists, tuples, ranges) of these; NumPy scalars and arrays as their
+// Python values (arrays as lists).
+YAML::Node to_yaml(py::handle value, const std::string& where) {
+    py::object h = py::reinterpret_borrow<py::object>(value);
+    if (py::hasattr(h, "dtype") && py::hasattr(h, "tolist")) h = h.attr("tolist")();
+    const std::string at = where.empty() ? std::string("value") : where;
     if (h.is_none()) return YAML::Node(YAML::NodeType::Null);
     if (py::isinstance<py::bool_>(h)) return YAML::Node(h.cast<bool>() ? "true" : "false");
     if (py::isinstance<py::str>(h)) return YAML::Node(h.cast<std::string>());
-    if (py::isinstance<py::float_>(h)) return YAML::Node(py::repr(h).cast<std::string>());
-    if (py::isinstance<py::int_>(h) || py::hasattr(h, "__index__"))
-        return YAML::Node(py::int_(py::reinterpret_borrow<py::object>(h)).cast<long long>());
-    if (py::hasattr(h, "__float__") && !py::isinstance<py::sequence>(h))
-        return YAML::Node(
-            py::repr(py::float_(py::reinterpret_borrow<py::object>(h))).cast<std::string>());
+    if (py::isinstance<py::float_>(h))
+        return YAML::Node(py::repr(py::float_(h)).cast<std::string>());
+    if (py::isinstance<py::int_>(h)) {
+        try {
+            return YAML::Node(h.cast<long long>());
+        } catch (const py::cast_error&) {
+            throw ConfigError(at + ": " + py::repr(h).cast<std::string>() +
+                              " does not fit a 64-bit integer");
+        }
+    }
     if (py::isinstance<py::dict>(h)) {
         YAML::Node n(YAML::NodeType::Map);
         for (const auto& [k, v] : py::reinterpret_borrow<py::dict>(h)) {
@@ -59,10 +70,30 @@ YAML::Node to_yaml(py::handle h, const std::string& where) {
             n.push_back(to_yaml(v, where + "[" + std::to_string(i++) + "]"));
         return n;
     }
-    throw ConfigError((where.empty() ? std::string("value") : where) + ": a " +
-                      py::str(py::type::of(h).attr("__name__")).cast<std::string>() +
+    throw ConfigError(at + ": a " + py::str(py::type::of(h).attr("__name__")).cast<std::string>() +
                       " cannot be a config value (expected a number, a string, a bool, a list "
                       "or a dict)");
+}
+
+// A path argument (str or os.PathLike) as a string.
+std::string path_of(const py::object& p, const char* what) {
+    if (!py::isinstance<py::str>(p) && !py::hasattr(p, "__fspath__"))
+        throw ConfigError(std::string(what) + ": expected a path (str or os.PathLike), got a " +
+                          py::str(py::type::of(p).attr("__name__")).cast<std::string>());
+    return py::str(py::module_::import("os").attr("fspath")(p)).cast<std::string>();
+}
+
+// `text` with the CLI's flags named as the Python arguments that stand for them.
+std::string python_words(std::string text) {
+    const std::pair<const char*, const char*> words[] = {{"--force", "force=True"},
+                                                         {"--backend cuda", "backend='cuda'"},
+                                                         {"--backend cpu", "backend='cpu'"}};
+    for (const auto& [flag, arg] : words) {
+        const std::string f = flag;
+        for (size_t at = text.find(f); at != std::string::npos; at = text.find(f, at + 1))
+            text.replace(at, f.size(), arg);
+    }
+    return text;
 }
 
 std::string emit(const YAML::Node& n, bool flow) {
@@ -99,8 +130,8 @@ template <class Edit>
 Config edited(const Config& cfg, Edit&& edit) {
     YAML::Node n = YAML::Load(cfg.resolved_yaml);
     edit(n);
-    Config out =
-        parse_config(emit(n, false), cfg.source_file.empty() ? "<python>" : cfg.source_file);
+    Config out = parse_config(emit(n, false),
+                              "the running config (after l5sim.Simulation's set, inject or run)");
     out.source_file = cfg.source_file;
     return out;
 }
@@ -140,11 +171,16 @@ bool signal_pending() {
 
 }  // namespace
 
-// A simulation driven from Python: the library's Simulation, its records kept in memory.
+// A simulation driven from Python: the library's Simulation, its records kept in memory. One
+// call at a time: run() releases the GIL, and a call from another thread meanwhile is refused
+// (RunError) instead of racing with the stepping.
 class PySimulation {
   public:
     PySimulation(const Config& cfg, const std::string& backend, int threads) {
         Config c = cfg;
+        if (threads < 0 || threads > 4096)
+            throw ConfigError("threads " + std::to_string(threads) +
+                              ": expected 0 (the config's simulation.threads) to 4096");
         if (threads > 0) c.threads = threads;
         if (backend != "cpu" && backend != "cuda" && backend != "auto")
             throw ConfigError("backend '" + backend + "': expected cpu, cuda or auto");
@@ -153,36 +189,61 @@ class PySimulation {
                                        : backend == "auto" ? Simulation::Backend::automatic
                                                            : Simulation::Backend::cpu;
         py::gil_scoped_release release;
-        sim_ = std::make_unique<Simulation>(std::move(c), be);
+        try {
+            sim_ = std::make_unique<Simulation>(std::move(c), be);
+        } catch (const ConfigError& e) {
+            throw ConfigError(python_words(e.what()));
+        } catch (const HealthError&) {
+            throw;
+        } catch (const Error& e) {
+            throw Error(python_words(e.what()));
+        }
+        target_ms_ = 0;
     }
-    explicit PySimulation(std::unique_ptr<Simulation> sim, std::string backend)
-        : backend_(std::move(backend)), sim_(std::move(sim)) {}
 
-    static std::unique_ptr<PySimulation> resume(const std::string& path, const std::string& backend,
+    static std::unique_ptr<PySimulation> resume(const py::object& where, const std::string& backend,
                                                 int threads) {
+        const std::string path = path_of(where, "resume");
+        std::error_code ec;
+        if (std::filesystem::is_directory(path, ec))
+            throw ConfigError(path +
+                              ": a directory; give the checkpoint file (an `l5sim run` "
+                              "directory's checkpoint goes on with `l5sim resume DIR`)");
         const CheckpointInfo info = read_checkpoint_info(path);
         if (info.spike_stream_bytes >= 0 || info.frames_streamed)
             throw ConfigError(path +
                               ": a checkpoint of `l5sim run` (its recordings are in the run "
                               "directory's streams): continue it with `l5sim resume DIR`");
-        Config cfg = parse_config(info.config_yaml, info.source_config);
+        Config cfg = parse_config(info.config_yaml, path);
         cfg.source_file = info.source_config;
         auto sim = std::make_unique<PySimulation>(cfg, backend, threads);
         restore_checkpoint(path, info, *sim->sim_);
+        sim->target_ms_ = step_ms(sim->sim_->step(), cfg.dt_ms);
         return sim;
     }
 
     // Runs `ms` more (None: to the end of the config's duration; beyond it, the duration grows).
-    // The GIL is released while stepping; between windows, at most every 50 ms of wall time,
-    // pending signals are checked: Ctrl-C stops at that step boundary and raises
-    // KeyboardInterrupt, the simulation usable. `progress(done, total)` in steps, ~5 times/s.
+    // Pieces add up in ms, each ending at the step nearest to the sum (0.25 ms pieces at dt 0.1
+    // ms give 2.5 steps each on average, not 3). The GIL is released while stepping; between
+    // windows, at most every 50 ms of wall time, pending signals are checked: Ctrl-C stops at
+    // that step boundary and raises KeyboardInterrupt, the simulation usable (and its duration
+    // as before the call). `progress(done, total)` in steps of this call, ~5 times a second.
     bool run(std::optional<double> ms, const py::object& progress) {
+        Busy busy(busy_, "run");
         const Config& cfg = sim_->config();
         const int64_t first = sim_->step();
+        const Config before = cfg;
         int64_t last = cfg.steps();
+        double target = step_ms(cfg.steps(), cfg.dt_ms);
         if (ms) {
-            if (!(*ms >= 0)) throw ConfigError("run: ms must be >= 0");
-            last = first + cfg.to_steps(*ms);
+            if (!std::isfinite(*ms) || *ms < 0)
+                throw ConfigError("run: ms must be a finite number >= 0, got " +
+                                  py::repr(py::float_(*ms)).cast<std::string>());
+            target = target_ms_ + *ms;
+            if (target / cfg.dt_ms > 1e13)
+                throw ConfigError("run: " + py::repr(py::float_(*ms)).cast<std::string>() +
+                                  " ms more would be over 10^13 steps");
+            last = std::max(first, cfg.to_steps(target));
         }
         if (last > cfg.steps()) {
             const std::string text = ms_text(cfg, last);
@@ -210,7 +271,15 @@ class PySimulation {
                     return interrupted;
                 });
         }
-        if (interrupted) throw py::error_already_set();
+        if (interrupted) {
+            target_ms_ = step_ms(sim_->step(), cfg.dt_ms);
+            if (sim_->step() <= before.steps() && sim_->config().steps() != before.steps())
+                sim_->reconfigure(edited(sim_->config(), [&](YAML::Node& n) {
+                    n["simulation"]["duration_ms"] = ms_text(before, before.steps());
+                }));
+            throw py::error_already_set();
+        }
+        target_ms_ = ms ? target : step_ms(sim_->step(), cfg.dt_ms);
         if (report) progress(sim_->step() - first, last - first);
         return sim_->step() >= sim_->config().steps();
     }
@@ -218,7 +287,11 @@ class PySimulation {
     // A knob from now on: a schedule entry {knob, op: set, value, start_ms: now} (plus the
     // cells of a gamma knob), so that the resolved config reproduces the run.
     void set(const std::string& key, double value, const py::object& cells) {
+        idle("set");
         const std::string knob = knob_of(key);
+        const bool gamma = knob.size() > 6 && knob.compare(knob.size() - 6, 6, ".gamma") == 0;
+        if (!cells.is_none() && !gamma)
+            throw ConfigError("set " + key + ": cells are for gamma knobs only (<pop>.gamma)");
         const Config& cfg = sim_->config();
         const int64_t now = sim_->step();
         sim_->reconfigure(edited(cfg, [&](YAML::Node& n) {
@@ -237,13 +310,26 @@ class PySimulation {
     void inject(const std::string& population, const py::object& cells,
                 std::optional<double> soma_pA, std::optional<double> dendrite_pA,
                 std::optional<double> stop_ms) {
+        idle("inject");
         if (!soma_pA && !dendrite_pA) throw ConfigError("inject: give soma_pA and/or dendrite_pA");
+        pop_index(population);
         const Config& cfg = sim_->config();
         const int64_t now = sim_->step();
+        if (stop_ms && !(*stop_ms > step_ms(now, cfg.dt_ms)))
+            throw ConfigError("inject: stop_ms " +
+                              py::repr(py::float_(*stop_ms)).cast<std::string>() +
+                              " is not after now (" + ms_text(cfg, now) + " ms)");
         sim_->reconfigure(edited(cfg, [&](YAML::Node& n) {
+            auto taken = [&](const std::string& name) {
+                for (const auto& e : n["injections"])
+                    if (e["name"] && e["name"].as<std::string>() == name) return true;
+                return false;
+            };
             auto add = [&](const char* compartment, double pA) {
+                size_t k = n["injections"].size();
+                while (taken("python" + std::to_string(k))) ++k;
                 YAML::Node e(YAML::NodeType::Map);
-                e["name"] = "python" + std::to_string(n["injections"].size());
+                e["name"] = "python" + std::to_string(k);
                 e["population"] = population;
                 e["compartment"] = compartment;
                 if (!cells.is_none()) e["cells"] = to_yaml(cells, "cells");
@@ -260,7 +346,8 @@ class PySimulation {
 
     // (times in ms, node ids) of population `pop`'s spikes so far.
     py::tuple spikes(const std::string& pop) const {
-        const uint32_t p = population(pop);
+        idle("spikes");
+        const uint32_t p = pop_index(pop);
         if (!sim_->config().recording.spikes)
             throw ConfigError("spikes: recording.spikes is false in this config");
         const SpikeRecord& r = sim_->spikes().at(p);
@@ -276,10 +363,11 @@ class PySimulation {
         return py::make_tuple(t, ids);
     }
 
-    // A state variable (a probe name) of every cell, or of `cells`.
+    // A state variable (a probe name) of every cell, or of `cells` (integer ids).
     py::array_t<float> state(const std::string& pop, const std::string& var,
-                             const py::object& cells) const {
-        const uint32_t p = population(pop);
+                             const std::optional<std::vector<int64_t>>& cells) const {
+        idle("state");
+        const uint32_t p = pop_index(pop);
         const auto& pc = sim_->config().populations[p];
         const VarInfo* v = find_probe_var(var);
         if (!v || (v->dendrite && !pc.caps.has_dendrite)) {
@@ -291,12 +379,11 @@ class PySimulation {
                               pc.type + "); it has " + names);
         }
         std::vector<uint32_t> ids;
-        if (cells.is_none()) {
+        if (!cells) {
             ids.resize(pc.n);
             for (uint32_t i = 0; i < pc.n; ++i) ids[i] = i;
         } else {
-            for (const auto& c : py::reinterpret_borrow<py::iterable>(cells)) {
-                const auto i = py::int_(py::reinterpret_borrow<py::object>(c)).cast<long long>();
+            for (const int64_t i : *cells) {
                 if (i < 0 || i >= pc.n)
                     throw ConfigError("state: cell " + std::to_string(i) + " of " + pop +
                                       " outside [0, " + std::to_string(pc.n) + ")");
@@ -310,6 +397,7 @@ class PySimulation {
 
     // Every synapse of a projection in CSR order: weight, source and target ids.
     py::tuple weights(const std::string& name) const {
+        idle("weights");
         const Config& cfg = sim_->config();
         uint32_t j = 0;
         while (j < cfg.projections.size() && cfg.projections[j].name != name) ++j;
@@ -329,31 +417,90 @@ class PySimulation {
         return py::make_tuple(wa, src, tgt);
     }
 
-    void checkpoint(const std::string& path) { write_checkpoint(path, *sim_); }
+    void checkpoint(const py::object& where) {
+        idle("checkpoint");
+        const std::string path = path_of(where, "checkpoint");
+        std::error_code ec;
+        if (path.empty() || std::filesystem::is_directory(path, ec))
+            throw ConfigError("checkpoint '" + path +
+                              "': a file name is needed (e.g. DIR/run.l5ck), not a directory");
+        write_checkpoint(path, *sim_);
+    }
 
     // The files `l5sim run` writes, for the steps run so far (the resolved config's duration is
     // the time simulated, so that `l5sim run DIR/config.resolved.yaml` makes the same run).
-    void write(const std::string& dir, bool force) {
-        const std::filesystem::path d = dir;
-        check_output_dir(d, force);
-        OutputLock lock(d);
-        Config cfg = sim_->config();
-        if (sim_->step() != cfg.steps()) {
-            const std::string text = ms_text(cfg, sim_->step());
-            cfg = edited(cfg, [&](YAML::Node& n) { n["simulation"]["duration_ms"] = text; });
+    void write(const py::object& where, bool force) {
+        idle("write");
+        const std::filesystem::path d = path_of(where, "write");
+        if (sim_->step() == 0) throw ConfigError("write: nothing has run yet (run() first)");
+        try {
+            check_output_dir(d, force);
+        } catch (const ConfigError& e) {
+            throw ConfigError(python_words(e.what()));
         }
-        const Provenance prov{sim_->engine().name(), "python: l5sim.Simulation.write"};
-        prepare_output_dir(d, force, run_outputs(cfg));
-        write_resolved_config(d, cfg, prov);
-        write_results(d, *sim_, prov);
+        OutputLock lock(d);
+        try {
+            Config cfg = sim_->config();
+            if (sim_->step() != cfg.steps()) {
+                const std::string text = ms_text(cfg, sim_->step());
+                cfg = edited(cfg, [&](YAML::Node& n) { n["simulation"]["duration_ms"] = text; });
+            }
+            Provenance prov{sim_->engine().name(), "python: l5sim.Simulation.write"};
+            prov.health_checks = sim_->health_checks();
+            prepare_output_dir(d, force, run_outputs(cfg));
+            write_resolved_config(d, cfg, prov);
+            write_results(d, *sim_, prov);
+        } catch (...) {
+            lock.abandon();
+            throw;
+        }
     }
 
-    const Simulation& sim() const { return *sim_; }
-    Simulation& sim() { return *sim_; }
+    // Health checks off: the NaN checks and the rate check (the config's
+    // simulation.health.max_rate_hz becomes 0, so that the resolved config and checkpoints go
+    // on as this simulation does); on again: the rate bound as it was.
+    void set_health_checks(bool on) {
+        idle("health_checks");
+        const Config& cfg = sim_->config();
+        auto rate = [&](double hz) {
+            const std::string text = py::repr(py::float_(hz)).cast<std::string>();
+            sim_->reconfigure(edited(
+                cfg, [&](YAML::Node& n) { n["simulation"]["health"]["max_rate_hz"] = text; }));
+        };
+        if (!on && cfg.health.max_rate_hz > 0) {
+            saved_rate_hz_ = cfg.health.max_rate_hz;
+            rate(0);
+        } else if (on && saved_rate_hz_ > 0) {
+            rate(saved_rate_hz_);
+            saved_rate_hz_ = 0;
+        }
+        sim_->set_health_checks(on);
+    }
+
+    const Simulation& sim() const {
+        idle("this");
+        return *sim_;
+    }
     const std::string& backend() const { return backend_; }
 
   private:
-    uint32_t population(const std::string& name) const {
+    // run() in progress: every other call is refused.
+    struct Busy {
+        Busy(bool& flag, const char* what) : f(flag) {
+            if (f)
+                throw Error(std::string(what) +
+                            ": the simulation is running (run() in another thread); wait for it");
+            f = true;
+        }
+        ~Busy() { f = false; }
+        bool& f;
+    };
+    void idle(const char* what) const {
+        if (busy_)
+            throw Error(std::string(what) +
+                        ": the simulation is running (run() in another thread); wait for it");
+    }
+    uint32_t pop_index(const std::string& name) const {
         const int p = sim_->config().population_index(name);
         if (p < 0) {
             std::string names;
@@ -365,28 +512,33 @@ class PySimulation {
     }
     std::string backend_;
     std::unique_ptr<Simulation> sim_;
+    double target_ms_ = 0;      // where the pieces of run(ms) add up to
+    double saved_rate_hz_ = 0;  // max_rate_hz while health checks are off
+    bool busy_ = false;
 };
 
-void run_sweep_py(const py::object& config, const std::string& out,
+void run_sweep_py(const py::object& config, const py::object& out,
                   const std::optional<py::dict>& set, int threads, const std::string& pack,
                   int max_pack, bool force, bool quiet, const std::string& backend) {
     Batch batch;
-    const auto ov = overrides_of(set);
-    std::vector<Override> all = ov;
+    std::vector<Override> all = overrides_of(set);
+    if (threads < 0 || threads > 4096)
+        throw ConfigError("threads " + std::to_string(threads) +
+                          ": expected 0 (the config's simulation.threads) to 4096");
     if (threads > 0) all.emplace_back("simulation.threads", std::to_string(threads));
     if (py::isinstance<py::dict>(config)) {
         batch = parse_batch(emit(to_yaml(config, ""), false), "<dict>", all);
     } else {
-        batch = load_batch(py::str(config).cast<std::string>(), all);
+        batch = load_batch(path_of(config, "run_sweep"), all);
     }
     if (!batch.is_sweep)
         throw ConfigError("run_sweep: the config has no sweep: block (run it with Simulation)");
+    if (backend != "cpu" && backend != "cuda" && backend != "auto")
+        throw ConfigError("backend '" + backend + "': expected cpu, cuda or auto");
     SweepRunOptions opt;
     opt.backend = backend == "cuda"   ? Simulation::Backend::cuda
                   : backend == "auto" ? Simulation::Backend::automatic
                                       : Simulation::Backend::cpu;
-    if (backend != "cpu" && backend != "cuda" && backend != "auto")
-        throw ConfigError("backend '" + backend + "': expected cpu, cuda or auto");
     opt.parallel = batch.configs.front().threads;
     if (pack != "" && pack != "on" && pack != "off")
         throw ConfigError("pack '" + pack + "': expected 'on', 'off' or None");
@@ -397,16 +549,41 @@ void run_sweep_py(const py::object& config, const std::string& out,
     opt.quiet = quiet;
     opt.force = force;
     opt.command_line = "python: l5sim.run_sweep";
-    const std::filesystem::path dir = out;
-    check_output_dir(dir, force);
-    py::gil_scoped_release release;
-    OutputLock lock(dir);
+    // Ctrl-C: the sweep's main thread (the caller's, Python's main thread, which OpenMP's loop
+    // includes) checks for signals before each of its replicas; the other threads see its flag.
+    std::atomic<bool> stop{false};
+    bool interrupted = false;
+    using clock = std::chrono::steady_clock;
+    auto checked = clock::now();
+    opt.stop = [&] {
+        if (omp_get_thread_num() != 0 || stop.load()) return stop.load();
+        if (clock::now() - checked < std::chrono::milliseconds(50)) return false;
+        checked = clock::now();
+        if (signal_pending()) {
+            interrupted = true;
+            stop = true;
+        }
+        return stop.load();
+    };
+    const std::filesystem::path dir = path_of(out, "run_sweep");
     try {
-        run_sweep(batch, dir, opt);
-    } catch (...) {
-        lock.abandon();
-        throw;
+        check_output_dir(dir, force);
+        py::gil_scoped_release release;
+        OutputLock lock(dir);
+        try {
+            run_sweep(batch, dir, opt);
+        } catch (...) {
+            lock.abandon();
+            throw;
+        }
+    } catch (const ConfigError& e) {
+        if (interrupted) throw py::error_already_set();
+        throw ConfigError(python_words(e.what()));
+    } catch (const Error& e) {
+        if (interrupted) throw py::error_already_set();
+        throw Error(python_words(e.what()));
     }
+    if (interrupted) throw py::error_already_set();
 }
 
 }  // namespace l5sim::python
@@ -450,8 +627,8 @@ PYBIND11_MODULE(_l5sim, m) {
     py::class_<Config>(m, "Config", "A validated l5sim config (configs/README.md).")
         .def_static(
             "load",
-            [](const std::string& path, std::optional<py::dict> set) {
-                return load_config(path, overrides_of(set));
+            [](const py::object& path, std::optional<py::dict> set) {
+                return load_config(path_of(path, "Config.load"), overrides_of(set));
             },
             py::arg("path"), py::arg("set") = py::none(),
             "Load a YAML config file; `set` overrides keys ({'populations.PYR.n': 100}) as "
@@ -548,7 +725,7 @@ PYBIND11_MODULE(_l5sim, m) {
                                })
         .def_property(
             "health_checks", [](const PySimulation& s) { return s.sim().health_checks(); },
-            [](PySimulation& s, bool on) { s.sim().set_health_checks(on); })
+            [](PySimulation& s, bool on) { s.set_health_checks(on); })
         .def_property_readonly("wall_s",
                                [](const PySimulation& s) { return s.sim().timing().wall_s; });
 

@@ -363,13 +363,16 @@ bool Simulation::run_to(int64_t last, const std::function<void(int64_t, int64_t)
     return step_ >= total;
 }
 
-// The resolved config without what reconfigure() may change: the schedule, the injections and
-// the duration.
+// The resolved config without what reconfigure() may change: the schedule, the injections, the
+// duration and the health checks' rate bound.
 static std::string fixed_part(const Config& cfg) {
     YAML::Node n = YAML::Load(cfg.resolved_yaml);
     n.remove("schedule");
     n.remove("injections");
-    if (n["simulation"]) n["simulation"].remove("duration_ms");
+    if (n["simulation"]) {
+        n["simulation"].remove("duration_ms");
+        if (n["simulation"]["health"]) n["simulation"]["health"].remove("max_rate_hz");
+    }
     YAML::Emitter out;
     out << n;
     return out.c_str();
@@ -379,7 +382,7 @@ void Simulation::reconfigure(Config cfg) {
     if (fixed_part(cfg) != fixed_part(cfg_))
         throw ConfigError(
             "reconfigure: the new config differs from the running one in more than its "
-            "schedule, injections and duration");
+            "schedule, injections, duration and simulation.health.max_rate_hz");
     if (cfg.steps() < step_)
         throw ConfigError("reconfigure: a duration of " + std::to_string(cfg.steps()) +
                           " steps ends before the steps already run (" + std::to_string(step_) +

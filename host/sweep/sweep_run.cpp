@@ -241,6 +241,10 @@ SweepPart run_sweep_part(const Batch& batch, const fs::path& dir, const SweepRun
         for (int64_t k = 0; k < n; ++k) {
             if (failed.load()) continue;
             const int64_t i = mine[k];
+            if (opt.stop && opt.stop()) {
+                fail(i, Error("interrupted before this replica started"));
+                continue;
+            }
             try {
                 Config cfg = batch.configs[i];
                 if (cpu) cfg.threads = 1;

@@ -66,9 +66,10 @@ class Simulation {
     bool run_to(int64_t last, const std::function<void(int64_t, int64_t)>& progress = {},
                 const std::function<bool(int64_t)>& pause = {}, int64_t align = 0);
     /// Between steps: continue under `cfg`, which may differ from the running config only in
-    /// its schedule, its injections and its duration (not ending before the current step);
-    /// ConfigError otherwise. The Python module's set() and inject() add schedule entries and
-    /// injections this way, so that the resolved config written afterwards reproduces the run.
+    /// its schedule, its injections, its duration (not ending before the current step) and
+    /// its health checks' rate bound; ConfigError otherwise. The Python module's set() and inject()
+    /// add schedule entries and injections this way, so that the resolved config written afterwards
+    /// reproduces the run.
     void reconfigure(Config cfg);
     /// Advance `n` steps (tests).
     void advance(int64_t n);

@@ -5,6 +5,7 @@
 /// `l5sim run` and labelled by replica, condition and parameter values.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,6 +65,10 @@ struct SweepRunOptions {
     bool quiet = false;
     bool force = false;
     std::string command_line;
+    /// Unpacked: asked before each replica starts (from any of the replicas' threads); true
+    /// stops the sweep there (the replicas running finish and are written; the sweep then
+    /// fails with "interrupted"). The Python module checks for Ctrl-C with it.
+    std::function<bool()> stop;
 };
 
 /// sweep.json's text: the replicas and their labels.

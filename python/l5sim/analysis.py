@@ -114,6 +114,8 @@ def read_probes(outdir, pop, index=0):
 
 def rates(times, ids, n_cells, t0_ms, t1_ms):
     """Firing rate (Hz) of each cell over [t0, t1)."""
+    if not t1_ms > t0_ms:
+        raise ValueError(f"rates: t1_ms {t1_ms} is not after t0_ms {t0_ms}")
     keep = (times >= t0_ms) & (times < t1_ms)
     counts = np.bincount(ids[keep], minlength=n_cells)[:n_cells]
     return counts / ((t1_ms - t0_ms) * 1e-3)

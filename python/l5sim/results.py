@@ -103,6 +103,8 @@ class Run:
         """{population: mean firing rate (Hz)} over [t0_ms, t1_ms) (default: the whole run);
         from summary.json for the whole run, from the spikes otherwise."""
         t1 = self.duration_ms if t1_ms is None else t1_ms
+        if not t1 > t0_ms:
+            raise ValueError(f"rates: t1_ms {t1} is not after t0_ms {t0_ms}")
         if t0_ms == 0 and t1 == self.duration_ms:
             return {k: v["rate_hz"] for k, v in self.summary["populations"].items()}
         out = {}
@@ -205,6 +207,12 @@ class SweepResults(analysis.Sweep):
         if current_key not in self.axes:
             raise KeyError(f"{current_key}: not a grid axis of this sweep "
                            f"({', '.join(self.axes) or 'none'})")
+        if condition is None and self.conditions:
+            raise ValueError("fi_curves: the sweep has conditions " + ", ".join(self.conditions)
+                             + ": give condition=")
+        if condition is not None and condition not in self.conditions:
+            raise KeyError(f"{condition}: not a condition of this sweep "
+                           f"({', '.join(self.conditions) or 'none'})")
         t_end = self.duration_ms
         currents = self.values(current_key)
         groups = self.values(group_key) if group_key else [None]

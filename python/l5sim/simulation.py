@@ -1,5 +1,6 @@
 """l5sim.Simulation: a network of a config, stepped from Python (docs/PYTHON.md)."""
 import collections
+import os
 import sys
 
 from . import _l5sim
@@ -56,6 +57,33 @@ def _progress_printer(progress):
     return text, end
 
 
+def _cells(cells, what):
+    """Cell ids from a list, range or integer array, or from a boolean mask (its True places);
+    None stays None. Floats, bools among ids and arrays of more than one dimension are refused."""
+    if cells is None:
+        return None
+    import numpy as np
+    a = np.asarray(cells)
+    if a.ndim != 1:
+        raise _l5sim.ConfigError(f"{what}: cells must be one-dimensional (ids or a boolean "
+                                 f"mask), got shape {a.shape}")
+    if a.dtype == bool:
+        return [int(i) for i in np.flatnonzero(a)]
+    if a.size == 0:
+        return []
+    if not np.issubdtype(a.dtype, np.integer):
+        raise _l5sim.ConfigError(f"{what}: cells must be integer ids or a boolean mask, got "
+                                 f"{a.dtype} values")
+    return [int(i) for i in a]
+
+
+def _number(value, what):
+    import numbers
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise _l5sim.ConfigError(f"{what}: expected a number, got {value!r}")
+    return float(value)
+
+
 class Simulation:
     """A network of `config` (an l5sim.Config, a path or a dict) on the `backend` engine
     ("cpu", "cuda" or "auto") with `threads` threads (0: as the config says).
@@ -72,14 +100,17 @@ class Simulation:
             return
         if isinstance(config, dict):
             config = _l5sim.Config.from_dict(config)
+        elif isinstance(config, (str, os.PathLike)):
+            config = _l5sim.Config.load(config)
         elif not isinstance(config, _l5sim.Config):
-            config = _l5sim.Config.load(str(config))
+            raise TypeError("Simulation: config must be an l5sim.Config, a path or a dict, not "
+                            f"{type(config).__name__}")
         self._sim = _l5sim.Simulation(config, backend, threads)
 
     @classmethod
     def resume(cls, path, backend="auto", threads=0):
         """The simulation a checkpoint() left, ready to go on (its config, records and state)."""
-        return cls(_l5sim.Simulation.resume(str(path), backend, threads))
+        return cls(_l5sim.Simulation.resume(path, backend, threads))
 
     def run(self, ms=None, progress="auto"):
         """Run `ms` more milliseconds (None: to the end of the config's duration; beyond it the
@@ -99,8 +130,9 @@ class Simulation:
 
     def state(self, population, variable, cells=None):
         """A state variable (a probe name of configs/README.md: v, u, v_d, g_ampa, ...) of
-        every cell of the population, or of `cells`, as a float32 array (a copy)."""
-        return self._sim.state(population, variable, cells)
+        every cell of the population, or of `cells` (ids or a boolean mask), as a float32 array
+        (a copy)."""
+        return self._sim.state(population, variable, _cells(cells, "state"))
 
     def weights(self, projection):
         """Every synapse of a projection now: Weights(weight, source, target), CSR order."""
@@ -110,24 +142,28 @@ class Simulation:
         """A knob's value from now on: a schedule knob (PYR.gamma, PYR.background.dendrite.rate_hz,
         projections.SOM_PYR.gain, projections.PYR_PYR.eta, injections.<name>.amplitude_pA) or the
         config key it comes from (populations.PYR.coupling.gamma, projections.PYR_PYR.stdp.eta);
-        `cells` for gamma knobs only."""
-        self._sim.set(knob, float(value), cells)
+        `cells` (ids or a boolean mask) for gamma knobs only. Knob changes apply in the order
+        they were made: a set() overrides, from now on, the config's own schedule windows of the
+        same knob (as a later entry of a config's schedule does)."""
+        self._sim.set(knob, _number(value, "set " + str(knob)), _cells(cells, "set"))
 
     def inject(self, population, cells=None, soma_pA=None, dendrite_pA=None, stop_ms=None):
         """A constant current from now on (until stop_ms, absolute time, or the end) into the
         soma and/or the dendrite of `cells` (None: every cell) of the population."""
-        self._sim.inject(population, cells, soma_pA, dendrite_pA, stop_ms)
+        num = lambda v, w: None if v is None else _number(v, "inject: " + w)  # noqa: E731
+        self._sim.inject(population, _cells(cells, "inject"), num(soma_pA, "soma_pA"),
+                         num(dendrite_pA, "dendrite_pA"), num(stop_ms, "stop_ms"))
 
     def checkpoint(self, path):
         """Write the whole state (records included) to `path` atomically; resume() goes on
         from it bit for bit."""
-        self._sim.checkpoint(str(path))
+        self._sim.checkpoint(path)
 
     def write(self, out, force=False):
         """Write the files `l5sim run` writes (spikes.h5, probes.h5, weights.h5, summary.json,
         config.resolved.yaml) for the steps run so far into directory `out`; returns
         l5sim.open(out)."""
-        self._sim.write(str(out), force)
+        self._sim.write(out, force)
         return open_results(out)
 
     @property
@@ -178,6 +214,9 @@ def run_sweep(config, out, set=None, threads=0, pack=None, max_pack=0, force=Fal
     """Run a config with a sweep: block (a path or a dict) into directory `out`, as `l5sim run`
     does (replicas in parallel, `threads` at a time); returns l5sim.open(out), whose table()
     lists every replica with its labels and rates."""
-    _l5sim.run_sweep(config if isinstance(config, dict) else str(config), str(out), set,
+    if isinstance(config, _l5sim.Config):
+        raise TypeError("run_sweep: give the sweep's file (a path) or a dict: an l5sim.Config "
+                        "is one run and holds no sweep")
+    _l5sim.run_sweep(config, out, set,
                      threads, pack or "", max_pack, force, quiet, backend)
     return open_results(out)

@@ -151,6 +151,26 @@ TEST_P(Checkpoint, ResumedRunEqualsUninterruptedRun) {
 
 L5_ENGINE_TEST_SUITE(Checkpoint);
 
+// A plastic projection that drew no synapse (one cell, no autapse): its weight and trace blocks
+// hold 0 bytes, which the checkpoint writes and reads like any other block.
+TEST(CheckpointFile, PlasticProjectionWithoutSynapses) {
+    std::string yaml = kRing;
+    const std::string at = "projections:\n";
+    yaml.insert(yaml.find(at) + at.size(),
+                "  LONE_LONE: {source: LONE, target: LONE, receptors: {gaba_a: 1},\n"
+                "              connectivity: {autapses: false}, stdp: {}}\n");
+    const std::string pops = "populations:\n";
+    yaml.insert(yaml.find(pops) + pops.size(), "  LONE: {type: pv, n: 1}\n");
+    const Config cfg = test::config_from(yaml);
+    Simulation whole(cfg, Simulation::Backend::cpu);
+    ASSERT_TRUE(whole.run());
+    ASSERT_EQ(whole.current_weights(0).size(), 0u);
+    const fs::path file = temp_file("lone.l5ck");
+    expect_same(outcome(whole), stop_and_resume(cfg, Simulation::Backend::cpu,
+                                                Simulation::Backend::cpu, 1234, file));
+    fs::remove(file);
+}
+
 namespace {
 
 fs::path written_checkpoint() {

@@ -248,10 +248,11 @@ class Module(unittest.TestCase):
                                    set={{"simulation.duration_ms": 30000}}), backend="cpu")
             print("started", flush=True)
             try:
-                sim.run(progress=False)
+                sim.run(40000, progress=False)  # past the duration: extends it while it runs
                 print("not interrupted", flush=True)
             except KeyboardInterrupt:
                 print("interrupted at", sim.step, flush=True)
+            print("duration", sim.config.duration_ms, flush=True)
             sim.run(progress=False)
             sim.write({out!r})
             print("done", sim.step, flush=True)
@@ -268,6 +269,7 @@ class Module(unittest.TestCase):
         self.assertTrue(lines[0].startswith("interrupted at"), out_text)
         stopped = int(lines[0].split()[-1])
         self.assertTrue(0 < stopped < 300000, out_text)
+        self.assertIn("duration 30000", out_text)  # back to the config's
         self.assertIn("done 300000", out_text)
         self.assert_same_files(cli, out)
 
@@ -334,6 +336,170 @@ class Module(unittest.TestCase):
         self.assertIn("0.075", r.stdout)
         self.assertIn("scripts/build.sh", r.stdout)
 
+    def test_arguments_as_a_numpy_user_gives_them(self):
+        """NumPy values in configs, overrides, knobs and grids; boolean masks and integer arrays
+        as cells; pieces that are not whole steps add up in ms."""
+        cfg = l5sim.Config.load(RING, set={"populations.PYR.coupling.gamma": np.float64(0.5),
+                                           "recording.spikes": np.bool_(True),
+                                           "simulation.seed": np.int64(3)})
+        self.assertIn("gamma: 0.5", cfg.yaml)
+        d = l5sim.Config.from_dict({"simulation": {"dt_ms": 0.1, "duration_ms": np.float64(10)},
+                                    "populations": {"PYR": {"n": np.int32(10)}}})
+        self.assertEqual(d.steps, 100)
+        sim = l5sim.Simulation(cfg, backend="cpu")
+        for _ in range(120):
+            sim.run(0.25, progress=False)
+        self.assertEqual(sim.step, 300)
+        mask = np.zeros(cfg.populations["PYR"], bool)
+        mask[[10, 20]] = True
+        np.testing.assert_array_equal(sim.state("PYR", "v", mask),
+                                      sim.state("PYR", "v", np.array([10, 20])))
+        for bad in ([1.5], [[1, 2]]):
+            with self.assertRaises(l5sim.ConfigError):
+                sim.state("PYR", "v", bad)
+        sim.set("PYR.gamma", np.float32(0.25), cells=np.arange(5))
+        sim.inject("PYR", cells=np.arange(3), soma_pA=np.float64(10))
+        for bad in (True, "0.3"):
+            with self.assertRaises(l5sim.ConfigError):
+                sim.set("PYR.gamma", bad)
+        sim.run(10, progress=False)
+        g = sim.state("PYR", "gamma")
+        self.assertTrue(np.all(g[:5] == np.float32(0.25)) and np.all(g[5:] == np.float32(0.5)))
+        with self.assertRaises(l5sim.ConfigError):
+            l5sim.Config.from_dict({"populations": {"PYR": {"n": 10 ** 30}}})
+        # A grid from np.linspace.
+        sweep = {"simulation": {"dt_ms": 0.1, "duration_ms": 20, "seed": 1},
+                 "populations": {"PYR": {"n": 5}},
+                 "injections": [{"population": "PYR", "amplitude_pA": 0}],
+                 "sweep": {"trials": 1,
+                           "grid": {"injections.0.amplitude_pA": list(np.linspace(0, 600, 3))}}}
+        res = l5sim.run_sweep(sweep, os.path.join(self.tmp, "grid"))
+        self.assertEqual(res.values("injections.0.amplitude_pA"), [0, 300, 600])
+
+    def test_one_call_at_a_time(self):
+        """A call from another thread while run() steps is refused (not a crash or a race)."""
+        import threading
+        sim = l5sim.Simulation(l5sim.Config.load(QUICK, set={"simulation.duration_ms": 20000}),
+                               backend="cpu", threads=1)
+        th = threading.Thread(target=lambda: sim.run(progress=False))
+        th.start()
+        time.sleep(0.2)
+        refused = 0
+        for call in (lambda: sim.set("PYR.gamma", 0.3), lambda: sim.state("PYR", "v"),
+                     lambda: sim.run(10), lambda: sim.inject("PYR", soma_pA=1)):
+            try:
+                call()
+            except l5sim.RunError as e:
+                self.assertIn("running", str(e))
+                refused += 1
+        th.join()
+        self.assertEqual(refused, 4)
+        self.assertEqual(sim.step, 200000)
+
+    def test_health_checks_off_is_recorded_and_replayed(self):
+        cfg = l5sim.Config.load(RING, set={"simulation.health.max_rate_hz": 5,
+                                           "simulation.health.check_every_ms": 10})
+        sim = l5sim.Simulation(cfg, backend="cpu")
+        with self.assertRaises(l5sim.HealthError):
+            sim.run(progress=False)
+        sim.health_checks = False
+        self.assertIn("max_rate_hz: 0", sim.config.yaml)
+        ck = os.path.join(self.tmp, "off.l5ck")
+        sim.checkpoint(ck)
+        sim.run(progress=False)
+        out = os.path.join(self.tmp, "py")
+        sim.write(out)
+        again = os.path.join(self.tmp, "again")
+        self.cli("run", os.path.join(out, "config.resolved.yaml"), "--out", again, "-q")
+        self.assert_same_files(out, again, summary=False)
+        resumed = l5sim.Simulation.resume(ck, backend="cpu")
+        self.assertTrue(resumed.run(progress=False))  # goes on as the original did
+        sim.health_checks = True
+        self.assertIn("max_rate_hz: 5", sim.config.yaml)
+
+    def test_messages_speak_python(self):
+        sim = l5sim.Simulation(RING, backend="cpu")
+        with self.assertRaises(l5sim.ConfigError) as e:
+            sim.write(os.path.join(self.tmp, "w0"))
+        self.assertIn("nothing has run yet", str(e.exception))
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "w0")))
+        sim.run(12.3, progress=False)
+        with self.assertRaises(l5sim.ConfigError) as e:
+            sim.checkpoint(self.tmp)
+        self.assertFalse(os.path.exists(self.tmp + ".part"))
+        with self.assertRaises(l5sim.ConfigError) as e:
+            l5sim.Simulation.resume(self.tmp)
+        self.assertIn("directory", str(e.exception))
+        with self.assertRaises(TypeError):
+            l5sim.Simulation(None)
+        with self.assertRaises(l5sim.ConfigError) as e:
+            sim.set("PYR.background.dendrite.rate_hz", 5, cells=[1])
+        self.assertIn("gamma knobs only", str(e.exception))
+        with self.assertRaises(l5sim.ConfigError) as e:
+            sim.inject("PYR", soma_pA=1, stop_ms=5)
+        self.assertIn("not after now (12.3 ms)", str(e.exception))
+        with self.assertRaises(l5sim.ConfigError):
+            sim.run(float("inf"))
+        with self.assertRaises(l5sim.ConfigError):
+            sim.run(-1)
+        with self.assertRaises(l5sim.ConfigError):
+            l5sim.Simulation(RING, threads=-1)
+        full = os.path.join(self.tmp, "full")
+        os.makedirs(full)
+        open(os.path.join(full, "x"), "w").close()
+        with self.assertRaises(l5sim.ConfigError) as e:
+            sim.write(full)
+        self.assertIn("force=True", str(e.exception))
+        self.assertNotIn("--force", str(e.exception))
+        with self.assertRaises(l5sim.ConfigError) as e:
+            l5sim.Config.load(os.path.join(ROOT, "configs", "paper", "t3_coupling.yaml"))
+        self.assertIn("l5sim.run_sweep", str(e.exception))
+        import pathlib
+        self.assertEqual(l5sim.Config.load(pathlib.Path(RING)).steps, 1500)
+
+    def test_an_injection_named_like_the_modules_own(self):
+        with open(RING) as f:
+            text = f.read()
+        path = os.path.join(self.tmp, "named.yaml")
+        with open(path, "w") as f:
+            f.write(text.replace("injections:\n  - {", "injections:\n  - {name: python1, ")
+                    if "injections:" in text else
+                    text + "injections:\n  - {name: python1, population: PYR, amplitude_pA: 1}\n")
+        sim = l5sim.Simulation(path, backend="cpu")
+        sim.run(5, progress=False)
+        sim.inject("PYR", soma_pA=10)
+        sim.inject("PYR", soma_pA=20)
+        self.assertEqual(sim.config.yaml.count("name: python"), 3)
+
+    def test_a_sweep_stops_on_ctrl_c(self):
+        with open(RING) as f:
+            text = f.read()
+        path = os.path.join(self.tmp, "long.yaml")
+        with open(path, "w") as f:
+            f.write(text.replace("duration_ms: 150", "duration_ms: 1500") +
+                    "sweep:\n  trials: 60\n")
+        out = os.path.join(self.tmp, "sw")
+        script = textwrap.dedent(f"""
+            import os, l5sim
+            print("started", flush=True)
+            try:
+                l5sim.run_sweep({path!r}, {out!r}, threads=1)
+                print("not interrupted", flush=True)
+            except KeyboardInterrupt:
+                print("interrupted", len(os.listdir(os.path.join({out!r}, "replicas"))),
+                      flush=True)
+        """)
+        p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.assertEqual(p.stdout.readline().strip(), "started")
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        text_out, err = p.communicate(timeout=300)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertTrue(text_out.startswith("interrupted"), text_out + err)
+        self.assertLess(int(text_out.split()[1]), 60)
+        self.assertFalse(os.path.exists(os.path.join(out, "summary.json")))
+
     def test_progress_reports_the_steps_of_the_call(self):
         calls = []
         sim = l5sim.Simulation(RING, backend="cpu")
@@ -350,7 +516,8 @@ class Module(unittest.TestCase):
         pkg = os.path.dirname(l5sim.__file__)
         stubs = {}
         for name in ("_l5sim.pyi", "simulation.pyi"):
-            tree = ast.parse(open(os.path.join(pkg, name)).read())
+            with open(os.path.join(pkg, name)) as f:
+                tree = ast.parse(f.read())
             for node in tree.body:
                 if isinstance(node, ast.ClassDef):
                     members = stubs.setdefault((name, node.name), set())

@@ -177,6 +177,23 @@ class MpiRun(unittest.TestCase):
                 self.assertEqual(len(said), 1, r.stderr)
                 self.assertIn(words, said[0])
                 self.assertFalse(os.path.exists(out))
+        # A refusal on some ranks only, while they build their parts (the largest weights of a
+        # projection on one rank): every rank stops at once with the refusing rank's message
+        # (it hung in the collectives before).
+        ring = os.path.join(CONFIGS, "ranks_ring.yaml")
+        for ranks in (2, 3):
+            with self.subTest(part_refused_on_some_ranks=ranks):
+                r = self.run_l5sim(ranks, "run", ring, "--out", out, "-q",
+                                   "--set", "populations.PYR.n=7",
+                                   "--set", "recording.probes.0.cells=all",
+                                   "--set", "projections.PYR_PV.connectivity.A=1e7",
+                                   "--set", "projections.PYR_PV.connectivity.sigma=0.01",
+                                   timeout=60)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                said = [x for x in r.stderr.splitlines() if x.startswith("l5sim:")]
+                self.assertEqual(len(said), 1, r.stderr)
+                self.assertIn("the delay ring holds at most", said[0])
+                self.assertFalse(os.path.exists(out))
         # What is not a distributed run speaks once too: a usage error, validate, info.
         r = self.run_l5sim(3, "run", cfg, "--out", out, "--threads", 0, timeout=60)
         self.assertEqual(r.returncode, 2, r.stderr)
@@ -193,6 +210,22 @@ class MpiRun(unittest.TestCase):
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertIn("runaway activity", r.stdout + r.stderr)
         self.assertFalse(os.path.exists(os.path.join(out, "summary.json")))
+
+    def test_checkpoints_with_ranks_holding_no_synapse_of_a_plastic_projection(self):
+        """Two PYR cells over 3 ranks: one rank holds no PYR cell, so no synapse of the plastic
+        PYR_PYR (its weight block is 0 bytes there). Periodic checkpoints work and the files are
+        the plain run's."""
+        cfg = os.path.join(CONFIGS, "ranks_ring.yaml")
+        sets = ["--set", "populations.PYR.n=2", "--set", "recording.probes.0.cells=all"]
+        plain = os.path.join(self.tmp, "plain")
+        r = self.run_l5sim(0, "run", cfg, "--out", plain, "-q", *sets)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = os.path.join(self.tmp, "ranks")
+        r = self.run_l5sim(3, "run", cfg, "--out", out, "-q", "--checkpoint-every", "50ms-bio",
+                           *sets, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for f in ("spikes.h5", "probes.h5"):
+            self.assertEqual(sha(os.path.join(out, f)), sha(os.path.join(plain, f)), f)
 
     def test_a_checkpoint_of_ranks_resumes_on_one_process_or_other_ranks(self):
         """A health stop (PV above 20 Hz at the first check, 100 ms) writes the checkpoint;
