@@ -12,7 +12,7 @@ PKGS="build-essential cmake ninja-build ccache git pkg-config libyaml-cpp-dev li
   libfmt-dev libcli11-dev nlohmann-json3-dev libhdf5-dev librandom123-dev libgtest-dev zlib1g-dev
   libomp-dev libopenmpi-dev openmpi-bin clang-format python3 python3-pip python3-dev
   pybind11-dev python3-numpy python3-matplotlib python3-h5py python3-yaml python3-nbclient
-  python3-nbformat python3-ipykernel"
+  python3-nbformat python3-ipykernel python3-pytest"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -28,11 +28,12 @@ if ! python3 -c "import numpy, matplotlib, h5py, yaml" 2>/dev/null; then
   python3 -m pip install -q numpy matplotlib h5py pyyaml 2>/dev/null ||
     python3 -m pip install -q --user --break-system-packages numpy matplotlib h5py pyyaml
 fi
-# The example notebooks run in the test suite (nbclient with an IPython kernel).
-if ! python3 -c "import nbclient, nbformat, ipykernel" 2>/dev/null; then
-  echo "install_deps: pip install nbclient nbformat ipykernel for $(command -v python3)"
-  python3 -m pip install -q nbclient nbformat ipykernel 2>/dev/null ||
-    python3 -m pip install -q --user --break-system-packages nbclient nbformat ipykernel
+# The Python module's tests (pytest) and the example notebooks they run (nbclient with an
+# IPython kernel).
+if ! python3 -c "import nbclient, nbformat, ipykernel, pytest" 2>/dev/null; then
+  echo "install_deps: pip install nbclient nbformat ipykernel pytest for $(command -v python3)"
+  python3 -m pip install -q nbclient nbformat ipykernel pytest 2>/dev/null ||
+    python3 -m pip install -q --user --break-system-packages nbclient nbformat ipykernel pytest
 fi
 # libsonata, the reference SONATA reader, checks that spikes.h5 is a SONATA spike report (its
 # test is skipped where it cannot be installed; nothing else needs it).

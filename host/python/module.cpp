@@ -26,6 +26,7 @@
 #include "l5sim/error.hpp"
 #include "l5sim/output.hpp"
 #include "l5sim/simulation.hpp"
+#include "l5sim/spike_stream.hpp"
 #include "l5sim/state_vars.hpp"
 #include "l5sim/sweep.hpp"
 
@@ -176,7 +177,8 @@ bool signal_pending() {
 // (RunError) instead of racing with the stepping.
 class PySimulation {
   public:
-    PySimulation(const Config& cfg, const std::string& backend, int threads) {
+    PySimulation(const Config& cfg, const std::string& backend, int threads,
+                 const py::object& stream = py::none()) {
         Config c = cfg;
         if (threads < 0 || threads > 4096)
             throw ConfigError("threads " + std::to_string(threads) +
@@ -188,17 +190,48 @@ class PySimulation {
         const Simulation::Backend be = backend == "cuda"   ? Simulation::Backend::cuda
                                        : backend == "auto" ? Simulation::Backend::automatic
                                                            : Simulation::Backend::cpu;
-        py::gil_scoped_release release;
-        try {
-            sim_ = std::make_unique<Simulation>(std::move(c), be);
-        } catch (const ConfigError& e) {
-            throw ConfigError(python_words(e.what()));
-        } catch (const HealthError&) {
-            throw;
-        } catch (const Error& e) {
-            throw Error(python_words(e.what()));
+        const std::string dir = stream.is_none() ? "" : path_of(stream, "stream");
+        {
+            py::gil_scoped_release release;
+            try {
+                sim_ = std::make_unique<Simulation>(std::move(c), be);
+            } catch (const ConfigError& e) {
+                throw ConfigError(python_words(e.what()));
+            } catch (const HealthError&) {
+                throw;
+            } catch (const Error& e) {
+                throw Error(python_words(e.what()));
+            }
         }
         target_ms_ = 0;
+        if (!dir.empty()) start_streams(dir);
+    }
+
+    // Recordings streamed into `dir` (as `l5sim run` streams them into its directory): memory
+    // stays flat however long the simulation runs; write() then writes that directory's files
+    // from the streams, which stay beside them until close().
+    void start_streams(const std::filesystem::path& dir) {
+        try {
+            check_output_dir(dir, false);
+        } catch (const ConfigError& e) {
+            throw ConfigError(python_words(e.what()));
+        }
+        lock_ = std::make_unique<OutputLock>(dir);
+        const Config& cfg = sim_->config();
+        prepare_output_dir(dir, false, run_outputs(cfg));
+        if (cfg.recording.spikes) sim_->stream_spikes(dir / kSpikeStream, 0);
+        sim_->stream_frames(dir, {}, {});
+        stream_dir_ = dir;
+    }
+
+    // The streams removed and the directory released (a streaming simulation); then no more
+    // running or writing.
+    void close() {
+        idle("close");
+        if (stream_dir_.empty() || closed_) return;
+        remove_streams(*sim_);
+        lock_.reset();
+        closed_ = true;
     }
 
     static std::unique_ptr<PySimulation> resume(const py::object& where, const std::string& backend,
@@ -230,6 +263,7 @@ class PySimulation {
     // as before the call). `progress(done, total)` in steps of this call, ~5 times a second.
     bool run(std::optional<double> ms, const py::object& progress) {
         Busy busy(busy_, "run");
+        if (closed_) throw Error("run: this simulation was closed (its streams are removed)");
         const Config& cfg = sim_->config();
         const int64_t first = sim_->step();
         const Config before = cfg;
@@ -345,12 +379,22 @@ class PySimulation {
     }
 
     // (times in ms, node ids) of population `pop`'s spikes so far.
-    py::tuple spikes(const std::string& pop) const {
+    py::tuple spikes(const std::string& pop) {
         idle("spikes");
         const uint32_t p = pop_index(pop);
         if (!sim_->config().recording.spikes)
             throw ConfigError("spikes: recording.spikes is false in this config");
-        const SpikeRecord& r = sim_->spikes().at(p);
+        SpikeRecord streamed;
+        if (const SpikeStream* st = sim_->spike_stream()) {
+            sim_->flush_streams();
+            for_each_streamed_spike(st->path(), st->bytes(),
+                                    [&](uint32_t q, uint32_t id, int64_t n) {
+                                        if (q != p) return;
+                                        streamed.steps.push_back(n);
+                                        streamed.ids.push_back(id);
+                                    });
+        }
+        const SpikeRecord& r = sim_->spike_stream() ? streamed : sim_->spikes().at(p);
         auto t = new_array<double>(r.steps.size());
         auto ids = new_array<uint32_t>(r.ids.size());
         auto tw = t.mutable_unchecked<1>();
@@ -431,6 +475,8 @@ class PySimulation {
     // the time simulated, so that `l5sim run DIR/config.resolved.yaml` makes the same run).
     void write(const py::object& where, bool force) {
         idle("write");
+        if (closed_) throw Error("write: this simulation was closed (its streams are removed)");
+        if (!stream_dir_.empty()) return write_streamed(where);
         const std::filesystem::path d = path_of(where, "write");
         if (sim_->step() == 0) throw ConfigError("write: nothing has run yet (run() first)");
         try {
@@ -440,21 +486,43 @@ class PySimulation {
         }
         OutputLock lock(d);
         try {
-            Config cfg = sim_->config();
-            if (sim_->step() != cfg.steps()) {
-                const std::string text = ms_text(cfg, sim_->step());
-                cfg = edited(cfg, [&](YAML::Node& n) { n["simulation"]["duration_ms"] = text; });
-            }
-            Provenance prov{sim_->engine().name(), "python: l5sim.Simulation.write"};
-            prov.health_checks = sim_->health_checks();
+            const Config cfg = config_so_far();
             prepare_output_dir(d, force, run_outputs(cfg));
-            write_resolved_config(d, cfg, prov);
-            write_results(d, *sim_, prov);
+            write_files(d, cfg);
         } catch (...) {
             lock.abandon();
             throw;
         }
     }
+
+    // A streaming simulation writes its own directory's files from the streams (which stay).
+    void write_streamed(const py::object& where) {
+        if (!where.is_none()) {
+            std::error_code ec;
+            const std::filesystem::path d = path_of(where, "write");
+            if (!std::filesystem::equivalent(d, stream_dir_, ec))
+                throw ConfigError("write " + d.string() + ": this simulation streams into " +
+                                  stream_dir_.string() + " and writes its files there");
+        }
+        if (sim_->step() == 0) throw ConfigError("write: nothing has run yet (run() first)");
+        sim_->flush_streams();
+        write_files(stream_dir_, config_so_far());
+    }
+    // The running config with the duration run so far (what reproduces the steps run).
+    Config config_so_far() const {
+        Config cfg = sim_->config();
+        if (sim_->step() == cfg.steps()) return cfg;
+        const std::string text = ms_text(cfg, sim_->step());
+        return edited(cfg, [&](YAML::Node& n) { n["simulation"]["duration_ms"] = text; });
+    }
+    // config.resolved.yaml (of `cfg`) and the recordings' files into `dir`.
+    void write_files(const std::filesystem::path& dir, const Config& cfg) {
+        Provenance prov{sim_->engine().name(), "python: l5sim.Simulation.write"};
+        prov.health_checks = sim_->health_checks();
+        write_resolved_config(dir, cfg, prov);
+        write_results(dir, *sim_, prov);
+    }
+    const std::filesystem::path& stream_dir() const { return stream_dir_; }
 
     // Health checks off: the NaN checks and the rate check (the config's
     // simulation.health.max_rate_hz becomes 0, so that the resolved config and checkpoints go
@@ -515,6 +583,9 @@ class PySimulation {
     double target_ms_ = 0;      // where the pieces of run(ms) add up to
     double saved_rate_hz_ = 0;  // max_rate_hz while health checks are off
     bool busy_ = false;
+    std::filesystem::path stream_dir_;  // streaming: the directory (locked) of the streams
+    std::unique_ptr<OutputLock> lock_;
+    bool closed_ = false;
 };
 
 void run_sweep_py(const py::object& config, const py::object& out,
@@ -694,8 +765,15 @@ PYBIND11_MODULE(_l5sim, m) {
 
     py::class_<PySimulation>(m, "Simulation",
                              "The compiled simulation (l5sim.Simulation wraps it).")
-        .def(py::init<const Config&, const std::string&, int>(), py::arg("config"),
-             py::arg("backend") = "auto", py::arg("threads") = 0)
+        .def(py::init<const Config&, const std::string&, int, const py::object&>(),
+             py::arg("config"), py::arg("backend") = "auto", py::arg("threads") = 0,
+             py::arg("stream") = py::none())
+        .def("close", &PySimulation::close)
+        .def_property_readonly("stream_dir",
+                               [](const PySimulation& s) -> py::object {
+                                   if (s.stream_dir().empty()) return py::none();
+                                   return py::str(s.stream_dir().string());
+                               })
         .def_static("resume", &PySimulation::resume, py::arg("path"), py::arg("backend") = "auto",
                     py::arg("threads") = 0)
         .def("run", &PySimulation::run, py::arg("ms") = py::none(),
@@ -710,7 +788,7 @@ PYBIND11_MODULE(_l5sim, m) {
              py::arg("cells") = py::none())
         .def("weights", &PySimulation::weights, py::arg("projection"))
         .def("checkpoint", &PySimulation::checkpoint, py::arg("path"))
-        .def("write", &PySimulation::write, py::arg("dir"), py::arg("force") = false)
+        .def("write", &PySimulation::write, py::arg("dir") = py::none(), py::arg("force") = false)
         .def_property_readonly("config", [](const PySimulation& s) { return s.sim().config(); })
         .def_property_readonly("step", [](const PySimulation& s) { return s.sim().step(); })
         .def_property_readonly("engine",

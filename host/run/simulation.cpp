@@ -312,6 +312,14 @@ void Simulation::record_after_step() {
     }
 }
 
+void Simulation::flush_streams() {
+    if (stream_) stream_->flush(false);
+    for (auto& s : probe_streams_)
+        if (s) s->flush(false);
+    for (auto& s : weight_streams_)
+        if (s) s->flush(false);
+}
+
 void Simulation::advance(int64_t n) {
     const int64_t limit = step_ + n;
     while (step_ < limit) one_window(limit, 0);

@@ -96,6 +96,9 @@ class Simulation {
     /// them in memory (l5sim/spike_stream.hpp); the file is cut to `keep_bytes` first (0: new).
     void stream_spikes(const std::filesystem::path& path, uint64_t keep_bytes);
     const SpikeStream* spike_stream() const { return stream_.get(); }
+    /// Everything streamed so far into the stream files (fflush), so that they can be read
+    /// while the run goes on.
+    void flush_streams();
     /// From now on, append every probe sample and weight snapshot to DIR/probes_<k>.stream and
     /// DIR/weights_<k>.stream instead of keeping them in memory; each stream is cut to its
     /// entry of the `keep_*` frame counts first (missing entries: 0, a new stream).

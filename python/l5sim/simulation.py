@@ -86,7 +86,10 @@ def _number(value, what):
 
 class Simulation:
     """A network of `config` (an l5sim.Config, a path or a dict) on the `backend` engine
-    ("cpu", "cuda" or "auto") with `threads` threads (0: as the config says).
+    ("cpu", "cuda" or "auto") with `threads` threads (0: as the config says). With `stream`
+    (a directory, absent or empty), the recordings go to files there as the run goes on, as
+    `l5sim run` streams them, so memory stays flat however long it runs; write() then writes
+    that directory, and close() removes the streams.
 
     Runs are the CLI's runs: the same config gives the files `l5sim run` writes, byte for byte,
     whether run in one piece or in many (run(ms) stops at any step). set() and inject() add
@@ -94,7 +97,7 @@ class Simulation:
     write() saves reproduces the run with `l5sim run`.
     """
 
-    def __init__(self, config, backend="auto", threads=0):
+    def __init__(self, config, backend="auto", threads=0, stream=None):
         if isinstance(config, _l5sim.Simulation):  # from resume()
             self._sim = config
             return
@@ -105,7 +108,7 @@ class Simulation:
         elif not isinstance(config, _l5sim.Config):
             raise TypeError("Simulation: config must be an l5sim.Config, a path or a dict, not "
                             f"{type(config).__name__}")
-        self._sim = _l5sim.Simulation(config, backend, threads)
+        self._sim = _l5sim.Simulation(config, backend, threads, stream)
 
     @classmethod
     def resume(cls, path, backend="auto", threads=0):
@@ -159,12 +162,29 @@ class Simulation:
         from it bit for bit."""
         self._sim.checkpoint(path)
 
-    def write(self, out, force=False):
+    def write(self, out=None, force=False):
         """Write the files `l5sim run` writes (spikes.h5, probes.h5, weights.h5, summary.json,
-        config.resolved.yaml) for the steps run so far into directory `out`; returns
-        l5sim.open(out)."""
+        config.resolved.yaml) for the steps run so far into directory `out` (a streaming
+        simulation: its stream directory); returns l5sim.open(out)."""
         self._sim.write(out, force)
-        return open_results(out)
+        return open_results(out if out is not None else self._sim.stream_dir)
+
+    def close(self):
+        """A streaming simulation: remove its streams (after write(), the directory's files hold
+        everything) and release the directory; no run() or write() after it."""
+        self._sim.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    @property
+    def stream_dir(self):
+        """The directory the recordings stream into, or None (kept in memory)."""
+        return self._sim.stream_dir
 
     @property
     def config(self):

@@ -500,6 +500,52 @@ class Module(unittest.TestCase):
         self.assertLess(int(text_out.split()[1]), 60)
         self.assertFalse(os.path.exists(os.path.join(out, "summary.json")))
 
+    def test_streamed_recordings_keep_memory_flat_and_write_the_clis_files(self):
+        """A long run in pieces: with stream=DIR the resident memory stays flat (the records go
+        to DIR's streams), while kept in memory it grows with the probes; the streamed
+        simulation's spikes() and files equal the in-memory ones and `l5sim run`'s."""
+        def rss_mib():
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS"):
+                        return int(line.split()[1]) / 1024.0
+        growth = {}
+        for stream in (None, os.path.join(self.tmp, "streamed")):
+            cfg = l5sim.Config.load(QUICK, set={"simulation.duration_ms": 30000,
+                                                "recording.probes.0.every_steps": 1})
+            sim = l5sim.Simulation(cfg, backend="cpu", threads=1, stream=stream)
+            sim.run(2000, progress=False)
+            before = rss_mib()
+            for _ in range(28):
+                sim.run(1000, progress=False)
+            growth[stream is not None] = rss_mib() - before
+            if stream:
+                sim.close()
+            del sim
+        self.assertGreater(growth[False], 10.0, growth)  # 3 variables x 200 cells every step
+        self.assertLess(growth[True], 2.0, growth)
+        # Files and arrays of a streamed simulation (the sheet, in pieces) are the CLI's.
+        cli = os.path.join(self.tmp, "cli")
+        self.cli("run", SHEET, "--out", cli, "-q")
+        out = os.path.join(self.tmp, "stream2")
+        with l5sim.Simulation(SHEET, backend="cpu", stream=out) as sim:
+            self.assertEqual(sim.stream_dir, out)
+            sim.run(61.7, progress=False)
+            t, ids = sim.spikes("PYR")
+            self.assertTrue(len(t) > 0 and t[-1] < 61.7)
+            sim.run(progress=False)
+            res = sim.write()
+            ft, fids = res.spikes("PYR")
+            np.testing.assert_array_equal(sim.spikes("PYR")[0], ft)
+            with self.assertRaises(l5sim.ConfigError):
+                sim.write(os.path.join(self.tmp, "elsewhere"))
+        self.assert_same_files(cli, out)
+        self.assertFalse([f for f in os.listdir(out) if f.endswith(".stream")])
+        with self.assertRaises(l5sim.RunError):
+            sim.run(10)
+        with self.assertRaises(l5sim.ConfigError):  # a directory in use by another run
+            l5sim.Simulation(SHEET, stream=cli)
+
     def test_progress_reports_the_steps_of_the_call(self):
         calls = []
         sim = l5sim.Simulation(RING, backend="cpu")
