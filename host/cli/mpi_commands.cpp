@@ -56,9 +56,9 @@ int on_every_rank(MPI_Comm comm, F&& f) {
 // here every rank makes the same engine calls (they are collective): a failure on one rank
 // alone ends them all (MPI_Abort), naming the rank.
 // Where a rank writes: rank 0 into the run's directory, the others into a scratch directory of
-// their own (full-size copies of the outputs, of zeros: rank 0 gathers everything), removed at the
-// end. A run that was killed leaves its scratch behind: the next run on this machine removes
-// every scratch directory whose process is gone.
+// their own (their records are discarded: rank 0 gathers everything; only their checkpoints are
+// full-size, of zeros), removed at the end. A run that was killed leaves its scratch behind: the
+// next run on this machine removes every scratch directory whose process is gone.
 std::filesystem::path rank_dir(const std::filesystem::path& dir, int rank) {
     if (rank == 0) return dir;
     const std::filesystem::path tmp = std::filesystem::temp_directory_path();
@@ -292,9 +292,8 @@ int cmd_run_ranks(const RunArgs& a, const std::string& command_line) {
         if (!a.pack.empty() || a.max_pack > 0)
             throw ConfigError("--pack, --max-pack: packing applies to sweeps");
         requested_window();  // a bad L5SIM_WINDOW is an error before the run
-        // Rank 0 owns the output directory; the other ranks write their copies of the outputs
-        // (full-size, of zeros: rank 0 gathers everything) into a scratch directory of their
-        // own, removed at the end.
+        // Rank 0 owns the output directory; the other ranks write their (empty) copies of the
+        // outputs into a scratch directory of their own, removed at the end.
         if (rank == 0) {
             check_output_dir(dir, a.force);
             lock = std::make_unique<OutputLock>(dir);
@@ -322,6 +321,7 @@ int cmd_run_ranks(const RunArgs& a, const std::string& command_line) {
         const double build_s =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         sim = std::make_unique<Simulation>(cfg, std::move(engine), build_s);
+        sim->discard_records(rank != 0);  // rank 0 gathers and writes every record
         prepare_output_dir(scratch, rank == 0 ? a.force : true, run_outputs(cfg));
     });
     if (rc) {
@@ -375,6 +375,7 @@ int cmd_resume_ranks(const ResumeArgs& a, const std::string& command_line) {
         if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
         auto engine = mpi::make_mpi_engine(cfg, comm);
         sim = std::make_unique<Simulation>(cfg, std::move(engine), 0.0);
+        sim->discard_records(rank != 0);
         if (rank != 0) prepare_output_dir(scratch, true, run_outputs(cfg));
     });
     if (rc) return rc;

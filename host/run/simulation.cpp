@@ -88,6 +88,13 @@ uint64_t Simulation::synapses() const {
 }
 
 void Simulation::collect_spikes() {
+    if (discard_) {  // taken (the engine's reads may be collective), not kept
+        for (uint32_t p = 0; p < spikes_.size(); ++p) {
+            SpikeRecord dropped;
+            engine_->take_spikes(p, &dropped);
+        }
+        return;
+    }
     for (uint32_t p = 0; p < spikes_.size(); ++p) engine_->take_spikes(p, &spikes_[p]);
     for (auto& s : probe_streams_) s->flush(false);
     for (auto& s : weight_streams_) s->flush(false);
@@ -281,7 +288,10 @@ void Simulation::record_after_step() {
         if (n % pc.every_steps != 0) continue;
         auto& rec = probes_[k];
         float* out = nullptr;
-        if (FrameStream* s = k < probe_streams_.size() ? probe_streams_[k].get() : nullptr) {
+        if (discard_) {
+            frame_.resize(pc.variables.size() * pc.cells.size());
+            out = frame_.data();
+        } else if (FrameStream* s = k < probe_streams_.size() ? probe_streams_[k].get() : nullptr) {
             frame_.resize(s->width());
             out = frame_.data();
         } else {
@@ -293,16 +303,16 @@ void Simulation::record_after_step() {
         for (size_t v = 0; v < pc.variables.size(); ++v)
             engine_->read_state(pc.population, pc.variables[v], pc.cells,
                                 out + v * pc.cells.size());
-        if (k < probe_streams_.size()) probe_streams_[k]->append(n, frame_.data());
+        if (!discard_ && k < probe_streams_.size()) probe_streams_[k]->append(n, frame_.data());
     }
     for (size_t k = 0; k < weights_.size(); ++k) {
         if (n % weight_every_[k] != 0) continue;
         auto& rec = weights_[k];
         const uint32_t proj = cfg_.recording.weights[k].projection;
-        if (k < weight_streams_.size()) {
+        if (discard_ || k < weight_streams_.size()) {
             frame_.resize(rec.count);
             engine_->read_weights(proj, rec.stride, rec.count, frame_.data());
-            weight_streams_[k]->append(n, frame_.data());
+            if (!discard_) weight_streams_[k]->append(n, frame_.data());
             continue;
         }
         rec.steps.push_back(n);

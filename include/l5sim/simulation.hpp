@@ -99,6 +99,10 @@ class Simulation {
     /// Everything streamed so far into the stream files (fflush), so that they can be read
     /// while the run goes on.
     void flush_streams();
+    /// From now on, take every record from the engine (its reads may be collective: a rank of
+    /// an MPI run) but keep none: a rank other than 0 of `l5sim run` under mpiexec, whose
+    /// records rank 0 gathers and writes.
+    void discard_records(bool on) { discard_ = on; }
     /// From now on, append every probe sample and weight snapshot to DIR/probes_<k>.stream and
     /// DIR/weights_<k>.stream instead of keeping them in memory; each stream is cut to its
     /// entry of the `keep_*` frame counts first (missing entries: 0, a new stream).
@@ -152,6 +156,7 @@ class Simulation {
     int64_t step_ = 0;
     int64_t health_every_ = 1;
     bool health_on_ = true;
+    bool discard_ = false;      // discard_records()
     int64_t health_step_ = -1;  // step of the last health check (-1: not started)
     std::vector<uint64_t> health_spikes_;
 };
