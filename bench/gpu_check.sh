@@ -189,6 +189,32 @@ print(f"| {t} | {n} | {wall('cpu')} | {wall('alone')} | {wall('packed')} | {same
 PY
   done
 fi
+# The Python module on the CUDA engine (PYTHON_DIR: the build's python/ folder, or the bundle's;
+# needs python3 with NumPy on the machine): the ranks_sheet run in pieces by Simulation(backend=
+# "cuda") against `l5sim run --backend cuda` and the CPU, file for file.
+pydir=${PYTHON_DIR:-$src/python}
+pycheck="$logs/python_cuda.txt"
+if [ -d "$pydir/l5sim" ] && python3 -c "import numpy" 2>/dev/null; then
+  timeout 120 $L5SIM run tests/configs/ranks_sheet.yaml --out "$logs/py_cli_cuda" --force -q --backend cuda > /dev/null 2>&1
+  timeout 120 $L5SIM run tests/configs/ranks_sheet.yaml --out "$logs/py_cli_cpu" --force -q --backend cpu > /dev/null 2>&1
+  PYTHONPATH="$pydir" timeout 120 python3 - "$logs" > "$pycheck" 2>&1 <<'PY'
+import filecmp, shutil, sys
+import l5sim
+logs = sys.argv[1]
+out = f"{logs}/py_cuda"
+shutil.rmtree(out, ignore_errors=True)
+sim = l5sim.Simulation("tests/configs/ranks_sheet.yaml", backend="cuda")
+for ms in (37.3, 0.1, 50, None):
+    sim.run(ms, progress=False)
+sim.write(out)
+for ref in ("py_cli_cuda", "py_cli_cpu"):
+    same = [f for f in ("spikes.h5", "probes.h5", "weights.h5")
+            if filecmp.cmp(f"{out}/{f}", f"{logs}/{ref}/{f}", shallow=False)]
+    print(f"python backend=cuda ({sim.engine}) vs {ref}: {len(same)} of 3 files identical")
+PY
+else
+  echo "python backend=cuda: not checked (no $pydir/l5sim, or no NumPy on this machine)" > "$pycheck"
+fi
 # The GPU peer (PEERS=1, wheels from bench/peer_wheels.sh in BUNDLE/wheels): Brian2CUDA on the
 # same sheet networks as l5sim's CUDA engine (bench/gpu_peers.sh; its compilation takes minutes).
 if [ "${PEERS:-0}" = 1 ] && [ -d "$src/wheels" ]; then
@@ -204,5 +230,6 @@ echo "== benchmark (CUDA engine, configs/sheet.yaml with K = 1000)"; cat "$table
 [ -f "$logs/largest.md" ] && { echo "== largest sheet that fits (K = 1000)"; cat "$logs/largest.md"; }
 [ -f "$small" ] && { echo "== small networks: one launch per population/projection vs fused"; cat "$small"; }
 [ -f "$sweeps" ] && { echo "== sweeps: packed replicas (wall s)"; cat "$sweeps"; }
+[ -f "$pycheck" ] && { echo "== Python module on the CUDA engine"; cat "$pycheck"; }
 [ -f "$logs/peers/peers.md" ] && { echo "== peers on the GPU (sheet, K = 100)"; cat "$logs/peers/peers.md"; }
 exit $rc
