@@ -56,8 +56,8 @@ int on_every_rank(MPI_Comm comm, F&& f) {
 // here every rank makes the same engine calls (they are collective): a failure on one rank
 // alone ends them all (MPI_Abort), naming the rank.
 // Where a rank writes: rank 0 into the run's directory, the others into a scratch directory of
-// their own (their records are discarded: rank 0 gathers everything; only their checkpoints are
-// full-size, of zeros), removed at the end. A run that was killed leaves its scratch behind: the
+// their own (empty: their records and checkpoints are discarded, rank 0 gathers and writes
+// everything), removed at the end. A run that was killed leaves its scratch behind: the
 // next run on this machine removes every scratch directory whose process is gone.
 std::filesystem::path rank_dir(const std::filesystem::path& dir, int rank) {
     if (rank == 0) return dir;

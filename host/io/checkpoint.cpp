@@ -210,6 +210,16 @@ void write_checkpoint(const fs::path& path, Simulation& sim, const std::string& 
     for (auto& s : sim.probe_streams_) s->flush(true);
     for (auto& s : sim.weight_streams_) s->flush(true);
     const int64_t step = sim.step_;
+    if (sim.discard_) {
+        // A rank other than 0 of a run over MPI (Simulation::discard_records): its share of
+        // every block goes to rank 0, which writes the checkpoint; nothing is written here.
+        std::vector<char> buf;
+        for (const auto& b : state_layout(cfg)) {
+            buf.resize(b.bytes());
+            sim.engine_->read_block(b, step, buf.data());
+        }
+        return;
+    }
     const fs::path tmp = path.string() + ".part";
     try {
         Writer w(tmp);

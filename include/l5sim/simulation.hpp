@@ -99,9 +99,10 @@ class Simulation {
     /// Everything streamed so far into the stream files (fflush), so that they can be read
     /// while the run goes on.
     void flush_streams();
-    /// From now on, take every record from the engine (its reads may be collective: a rank of
-    /// an MPI run) but keep none: a rank other than 0 of `l5sim run` under mpiexec, whose
-    /// records rank 0 gathers and writes.
+    /// From now on, take every record and checkpoint block from the engine (its reads may be
+    /// collective: a rank of an MPI run) but keep and write none (write_checkpoint writes no
+    /// file): a rank other than 0 of `l5sim run` under mpiexec, whose records and checkpoints
+    /// rank 0 gathers and writes.
     void discard_records(bool on) { discard_ = on; }
     /// From now on, append every probe sample and weight snapshot to DIR/probes_<k>.stream and
     /// DIR/weights_<k>.stream instead of keeping them in memory; each stream is cut to its
