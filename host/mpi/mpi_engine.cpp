@@ -160,18 +160,25 @@ class MpiEngine final : public Engine {
         }
         for (size_t i = 0; i < all_where.size(); ++i) out[all_where[i]] = all_values[i];
     }
-    // Weights and synapses in the single process's CSR order: every rank's synapses gathered on
-    // rank 0 and put in that order (by source, then target, a target's draws in draw order);
-    // the order is found once per projection.
+    // Weights and synapses in the single process's CSR order (by source, then target, a
+    // target's draws in draw order). A weight snapshot's sample (every stride-th position): each
+    // rank sends rank 0 only its synapses in the sample, with their places.
     void read_weights(uint32_t j, uint64_t stride, uint64_t count, float* out) const override {
+        const auto& pos = positions_of(j);
         const uint64_t m = inner_->synapse_count(j);
         std::vector<float> w(m);
         inner_->read_weights(j, 1, m, w.data());
-        const auto all = gather(w, comm_);
-        const auto& order = order_of(j);
+        std::vector<int64_t> at;
+        std::vector<float> val;
+        for (uint64_t i = 0; i < m; ++i) {
+            if (pos[i] % stride != 0 || pos[i] / stride >= count) continue;
+            at.push_back(static_cast<int64_t>(pos[i] / stride));
+            val.push_back(w[i]);
+        }
+        const auto all_at = gather(at, comm_);
+        const auto all_val = gather(val, comm_);
         if (rank_ != 0) return;
-        for (uint64_t k = 0; k < count && k * stride < order.size(); ++k)
-            out[k] = all[order[k * stride]];
+        for (size_t k = 0; k < all_at.size(); ++k) out[all_at[k]] = all_val[k];
     }
     void read_synapses(uint32_t j, uint64_t stride, uint64_t count, uint32_t* src,
                        uint32_t* tgt) const override {
@@ -309,7 +316,7 @@ class MpiEngine final : public Engine {
                 if (rank_ == 0) std::memcpy(mine.data(), in, 8);
                 break;
             case Share::Synapses: {
-                const auto& mine_at = my_positions(b.index);
+                const auto& mine_at = positions_of(b.index);
                 for (uint64_t i = 0; i < mine_at.size(); ++i)
                     std::memcpy(mine.data() + i * 4, in + mine_at[i] * 4, 4);
                 break;
@@ -389,41 +396,37 @@ class MpiEngine final : public Engine {
         const auto& gid = cells_.gid[cfg_.projections[j].target];
         for (auto& t : *tgt) t = gid[t];
     }
-    // The global CSR positions of this rank's synapses of projection j, in its own order: every
-    // rank's sources and targets gathered to every rank, put in the single process's order.
-    const std::vector<uint64_t>& my_positions(uint32_t j) {
-        if (positions_.size() <= j) positions_.resize(cfg_.projections.size());
-        if (!positions_[j].empty() || inner_->synapse_count(j) == 0) return positions_[j];
-        std::vector<uint32_t> src, tgt;
-        local_synapses(j, &src, &tgt);
-        const uint64_t m = src.size();
-        const auto all_counts = allgather(std::vector<int64_t>{static_cast<int64_t>(m)});
-        int64_t first = 0;
-        for (int r = 0; r < rank_; ++r) first += all_counts[r];
-        const auto order = csr_order(allgather(src), allgather(tgt));
-        positions_[j].assign(m, 0);
-        for (uint64_t g = 0; g < order.size(); ++g) {
-            const auto c = static_cast<int64_t>(order[g]);
-            if (c >= first && c < first + static_cast<int64_t>(m)) positions_[j][c - first] = g;
+    // The single process's CSR position of each of this rank's synapses of projection j, in
+    // this rank's order: rank 0 finds the order once (order_of) and sends each rank the
+    // positions of its synapses (MPI_Scatterv). Collective on every rank, with or without
+    // synapses of j.
+    const std::vector<uint64_t>& positions_of(uint32_t j) const {
+        if (positions_.size() <= j) {
+            positions_.resize(cfg_.projections.size());
+            placed_.resize(cfg_.projections.size(), false);
         }
-        return positions_[j];
-    }
-    template <class T>
-    std::vector<T> allgather(const std::vector<T>& v) const {
+        if (placed_[j]) return positions_[j];
+        const auto& order = order_of(j);
         const int size = size_of(comm_);
-        int n = static_cast<int>(v.size());
+        int m = static_cast<int>(inner_->synapse_count(j));
         std::vector<int> counts(static_cast<size_t>(size)), displs(static_cast<size_t>(size));
-        check(MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, comm_), "MPI_Allgather");
-        int total = 0;
-        for (int r = 0; r < size; ++r) {
-            displs[r] = total;
-            total += counts[r];
+        check(MPI_Gather(&m, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm_), "MPI_Gather");
+        std::vector<uint64_t> by_gathered;
+        if (rank_ == 0) {
+            int total = 0;
+            for (int r = 0; r < size; ++r) {
+                displs[r] = total;
+                total += counts[r];
+            }
+            by_gathered.resize(order.size());
+            for (uint64_t g = 0; g < order.size(); ++g) by_gathered[order[g]] = g;
         }
-        std::vector<T> all(static_cast<size_t>(total));
-        check(MPI_Allgatherv(v.data(), n, type_of<T>(), all.data(), counts.data(), displs.data(),
-                             type_of<T>(), comm_),
-              "MPI_Allgatherv");
-        return all;
+        positions_[j].resize(static_cast<size_t>(m));
+        check(MPI_Scatterv(by_gathered.data(), counts.data(), displs.data(), MPI_UINT64_T,
+                           positions_[j].data(), m, MPI_UINT64_T, 0, comm_),
+              "MPI_Scatterv");
+        placed_[j] = true;
+        return positions_[j];
     }
     // On rank 0: the gathered synapses of projection j (sources, global targets), and the
     // permutation that puts them in the single process's CSR order.
@@ -451,7 +454,8 @@ class MpiEngine final : public Engine {
     mutable std::vector<std::vector<uint64_t>> order_;
     mutable std::vector<std::vector<uint32_t>> src_, tgt_;
     mutable std::vector<bool> done_;
-    std::vector<std::vector<uint64_t>> positions_;
+    mutable std::vector<std::vector<uint64_t>> positions_;  // positions_of
+    mutable std::vector<bool> placed_;
 };
 
 }  // namespace

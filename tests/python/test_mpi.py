@@ -92,11 +92,16 @@ class MpiRun(unittest.TestCase):
         for name, pop in summary["populations"].items():
             self.assertGreater(pop["spikes"], 50, name)
 
-    def small_som(self):
-        """The sheet with 3 SOM cells: over 4 or 5 ranks some hold none of them."""
-        cfg = os.path.join(self.tmp, "small.yaml")
+    def small_som(self, plastic=False):
+        """The sheet with 3 SOM cells: over 4 or 5 ranks some hold none of them (plastic: and
+        so no synapse of the plastic PYR_SOM)."""
+        cfg = os.path.join(self.tmp, "small%s.yaml" % ("_plastic" if plastic else ""))
         with open(os.path.join(CONFIGS, "ranks_sheet.yaml")) as f:
             text = f.read().replace("SOM: {type: som, n: 50}", "SOM: {type: som, n: 3}")
+        if plastic:
+            head = "PYR_SOM: {source: PYR, target: SOM, receptors: {ampa: 1, nmda: 1},"
+            self.assertIn(head, text)
+            text = text.replace(head, head + " stdp: {eta: 5},")
         with open(cfg, "w") as f:
             f.write(text)
         return cfg
@@ -232,8 +237,10 @@ class MpiRun(unittest.TestCase):
         rank 0 writes the single process's blocks, so `l5sim resume` finishes the run as the
         plain run's checkpoint does, file for file, on one process or on another number of
         ranks (3 stopped, 2 resumed; 2 stopped, 5 resumed: the blocks are indexed by global
-        id), also when some ranks hold no cells of a population."""
-        for cfg in (os.path.join(CONFIGS, "ranks_sheet.yaml"), self.small_som()):
+        id), also when some ranks hold no cells of a population, nor synapses of a plastic
+        projection."""
+        for cfg in (os.path.join(CONFIGS, "ranks_sheet.yaml"), self.small_som(),
+                    self.small_som(plastic=True)):
             with self.subTest(cfg=os.path.basename(cfg)):
                 self.stop_and_resume(cfg, ((0, 0), (3, 0), (3, 2), (2, 5)))
 
