@@ -234,8 +234,11 @@ class PySimulation {
         closed_ = true;
     }
 
+    // The simulation a checkpoint holds; one whose recordings were streamed (stream=DIR, or
+    // `l5sim run`'s directory) goes on streaming into `stream`, the directory holding them (its
+    // streams are checked against the checkpoint and cut to it, as `l5sim resume` does).
     static std::unique_ptr<PySimulation> resume(const py::object& where, const std::string& backend,
-                                                int threads) {
+                                                int threads, const py::object& stream) {
         const std::string path = path_of(where, "resume");
         std::error_code ec;
         if (std::filesystem::is_directory(path, ec))
@@ -243,15 +246,32 @@ class PySimulation {
                               ": a directory; give the checkpoint file (an `l5sim run` "
                               "directory's checkpoint goes on with `l5sim resume DIR`)");
         const CheckpointInfo info = read_checkpoint_info(path);
-        if (info.spike_stream_bytes >= 0 || info.frames_streamed)
+        const bool streamed = info.spike_stream_bytes >= 0 || info.frames_streamed;
+        if (streamed && stream.is_none())
             throw ConfigError(path +
-                              ": a checkpoint of `l5sim run` (its recordings are in the run "
-                              "directory's streams): continue it with `l5sim resume DIR`");
+                              ": its recordings are in stream files: give stream=DIR, the "
+                              "directory that holds them (an `l5sim run` directory goes on with "
+                              "`l5sim resume DIR`)");
+        if (!streamed && !stream.is_none())
+            throw ConfigError(path +
+                              ": its recordings are inside it (a simulation without stream=): "
+                              "resume it without stream=");
         Config cfg = parse_config(info.config_yaml, path);
         cfg.source_file = info.source_config;
         auto sim = std::make_unique<PySimulation>(cfg, backend, threads);
         restore_checkpoint(path, info, *sim->sim_);
         sim->target_ms_ = step_ms(sim->sim_->step(), cfg.dt_ms);
+        if (streamed) {
+            const std::filesystem::path dir = path_of(stream, "stream");
+            sim->lock_ = std::make_unique<OutputLock>(dir);
+            check_streams(dir, info, *sim->sim_);
+            if (info.spike_stream_bytes >= 0)
+                sim->sim_->stream_spikes(dir / kSpikeStream,
+                                         static_cast<uint64_t>(info.spike_stream_bytes));
+            if (info.frames_streamed)
+                sim->sim_->stream_frames(dir, info.probe_frames, info.weight_frames);
+            sim->stream_dir_ = dir;
+        }
         return sim;
     }
 
@@ -775,7 +795,7 @@ PYBIND11_MODULE(_l5sim, m) {
                                    return py::str(s.stream_dir().string());
                                })
         .def_static("resume", &PySimulation::resume, py::arg("path"), py::arg("backend") = "auto",
-                    py::arg("threads") = 0)
+                    py::arg("threads") = 0, py::arg("stream") = py::none())
         .def("run", &PySimulation::run, py::arg("ms") = py::none(),
              py::arg("progress") = py::none())
         .def("set", &PySimulation::set, py::arg("knob"), py::arg("value"),

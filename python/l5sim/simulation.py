@@ -111,9 +111,11 @@ class Simulation:
         self._sim = _l5sim.Simulation(config, backend, threads, stream)
 
     @classmethod
-    def resume(cls, path, backend="auto", threads=0):
-        """The simulation a checkpoint() left, ready to go on (its config, records and state)."""
-        return cls(_l5sim.Simulation.resume(path, backend, threads))
+    def resume(cls, path, backend="auto", threads=0, stream=None):
+        """The simulation a checkpoint() left, ready to go on (its config, records and state).
+        A checkpoint of a streaming simulation needs `stream`, the directory of its streams
+        (checked against the checkpoint and cut to it), into which it goes on streaming."""
+        return cls(_l5sim.Simulation.resume(path, backend, threads, stream))
 
     def run(self, ms=None, progress="auto"):
         """Run `ms` more milliseconds (None: to the end of the config's duration; beyond it the

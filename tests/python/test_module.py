@@ -541,6 +541,23 @@ class Module(unittest.TestCase):
                 sim.write(os.path.join(self.tmp, "elsewhere"))
         self.assert_same_files(cli, out)
         self.assertFalse([f for f in os.listdir(out) if f.endswith(".stream")])
+        # A streaming simulation checkpointed, run on, then lost (no close): resumed from the
+        # checkpoint with its stream directory (the streams cut back to it), it writes the same
+        # files.
+        lost = os.path.join(self.tmp, "lost")
+        ck = os.path.join(self.tmp, "streamed.l5ck")
+        gone = l5sim.Simulation(SHEET, backend="cpu", stream=lost)
+        gone.run(61.7, progress=False)
+        gone.checkpoint(ck)
+        gone.run(40, progress=False)
+        del gone
+        with self.assertRaises(l5sim.ConfigError):
+            l5sim.Simulation.resume(ck)  # where are its streams?
+        with l5sim.Simulation.resume(ck, backend="cpu", stream=lost) as again:
+            self.assertEqual(again.step, 617)
+            again.run(progress=False)
+            again.write()
+        self.assert_same_files(cli, lost)
         with self.assertRaises(l5sim.RunError):
             sim.run(10)
         with self.assertRaises(l5sim.ConfigError):  # a directory in use by another run
