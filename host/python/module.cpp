@@ -39,8 +39,11 @@ namespace {
 // A Python value as a YAML node: None, bool, int, float (its shortest round-trip text), str,
 // mappings, and sequences (lists, tuples, ranges) of these; NumPy scalars and arrays as their
 // Python values (arrays as lists).
-YAML::Node to_yaml(py::handle value, const std::string& where) {
+YAML::Node to_yaml(py::handle value, const std::string& where, int depth = 0) {
     py::object h = py::reinterpret_borrow<py::object>(value);
+    if (depth > 64)
+        throw ConfigError((where.empty() ? std::string("value") : where) +
+                          ": nested more than 64 levels deep (a container that holds itself?)");
     if (py::hasattr(h, "dtype") && py::hasattr(h, "tolist")) h = h.attr("tolist")();
     const std::string at = where.empty() ? std::string("value") : where;
     if (h.is_none()) return YAML::Node(YAML::NodeType::Null);
@@ -60,7 +63,7 @@ YAML::Node to_yaml(py::handle value, const std::string& where) {
         YAML::Node n(YAML::NodeType::Map);
         for (const auto& [k, v] : py::reinterpret_borrow<py::dict>(h)) {
             const std::string key = py::str(k).cast<std::string>();
-            n[key] = to_yaml(v, where.empty() ? key : where + "." + key);
+            n[key] = to_yaml(v, where.empty() ? key : where + "." + key, depth + 1);
         }
         return n;
     }
@@ -68,7 +71,7 @@ YAML::Node to_yaml(py::handle value, const std::string& where) {
         YAML::Node n(YAML::NodeType::Sequence);
         size_t i = 0;
         for (const auto& v : py::reinterpret_borrow<py::iterable>(h))
-            n.push_back(to_yaml(v, where + "[" + std::to_string(i++) + "]"));
+            n.push_back(to_yaml(v, where + "[" + std::to_string(i++) + "]", depth + 1));
         return n;
     }
     throw ConfigError(at + ": a " + py::str(py::type::of(h).attr("__name__")).cast<std::string>() +
@@ -131,8 +134,27 @@ template <class Edit>
 Config edited(const Config& cfg, Edit&& edit) {
     YAML::Node n = YAML::Load(cfg.resolved_yaml);
     edit(n);
-    Config out = parse_config(emit(n, false),
-                              "the running config (after l5sim.Simulation's set, inject or run)");
+    const std::string name = "the running config";
+    Config out;
+    try {
+        out = parse_config(emit(n, false), name);
+    } catch (const ConfigError& e) {
+        // "the running config:LINE:COL: key: ..." -> "the running config: key: ...": the lines
+        // are those of a YAML the user never saw.
+        std::string what = e.what();
+        if (what.rfind(name + ":", 0) == 0) {
+            size_t at = name.size();
+            for (int field = 0; field < 2 && at < what.size() && what[at] == ':'; ++field) {
+                size_t next = at + 1;
+                while (next < what.size() && std::isdigit(static_cast<unsigned char>(what[next])))
+                    ++next;
+                if (next == at + 1) break;
+                at = next;
+            }
+            what = name + " (after set, inject or run)" + what.substr(at);
+        }
+        throw ConfigError(what);
+    }
     out.source_file = cfg.source_file;
     return out;
 }
@@ -175,6 +197,10 @@ bool signal_pending() {
 // A simulation driven from Python: the library's Simulation, its records kept in memory. One
 // call at a time: run() releases the GIL, and a call from another thread meanwhile is refused
 // (RunError) instead of racing with the stepping.
+// The note a checkpoint of a simulation with health checks off carries (then the rate bound).
+constexpr const char* kHealthOff =
+    "l5sim.Simulation.health_checks = False (simulation.health.max_rate_hz was ";
+
 class PySimulation {
   public:
     PySimulation(const Config& cfg, const std::string& backend, int threads,
@@ -210,13 +236,19 @@ class PySimulation {
     // Recordings streamed into `dir` (as `l5sim run` streams them into its directory): memory
     // stays flat however long the simulation runs; write() then writes that directory's files
     // from the streams, which stay beside them until close().
-    void start_streams(const std::filesystem::path& dir) {
+    void start_streams(const std::filesystem::path& where) {
+        const std::filesystem::path dir = std::filesystem::absolute(where);
+        lock_ = std::make_unique<OutputLock>(dir);  // "in use" first: another simulation's
         try {
             check_output_dir(dir, false);
         } catch (const ConfigError& e) {
-            throw ConfigError(python_words(e.what()));
+            lock_->abandon();
+            lock_.reset();
+            throw ConfigError("stream=" + where.string() +
+                              ": a directory for this simulation's streams must be new or empty "
+                              "(" +
+                              e.what() + ")");
         }
-        lock_ = std::make_unique<OutputLock>(dir);
         const Config& cfg = sim_->config();
         prepare_output_dir(dir, false, run_outputs(cfg));
         if (cfg.recording.spikes) sim_->stream_spikes(dir / kSpikeStream, 0);
@@ -226,10 +258,10 @@ class PySimulation {
 
     // The streams removed and the directory released (a streaming simulation); then no more
     // running or writing.
-    void close() {
+    void close(bool keep_streams) {
         idle("close");
         if (stream_dir_.empty() || closed_) return;
-        remove_streams(*sim_);
+        if (!keep_streams) remove_streams(*sim_);
         lock_.reset();
         closed_ = true;
     }
@@ -261,8 +293,19 @@ class PySimulation {
         auto sim = std::make_unique<PySimulation>(cfg, backend, threads);
         restore_checkpoint(path, info, *sim->sim_);
         sim->target_ms_ = step_ms(sim->sim_->step(), cfg.dt_ms);
+        for (const std::string& note : info.health_ignored) {
+            const std::string head = kHealthOff;
+            if (note.rfind(head, 0) != 0) continue;
+            sim->saved_rate_hz_ = std::strtod(note.c_str() + head.size(), nullptr);
+            sim->sim_->set_health_checks(false);
+        }
         if (streamed) {
-            const std::filesystem::path dir = path_of(stream, "stream");
+            const std::filesystem::path dir = std::filesystem::absolute(path_of(stream, "stream"));
+            if (!std::filesystem::is_directory(dir, ec))
+                throw ConfigError("stream=" + dir.string() +
+                                  ": no such directory (the streams "
+                                  "of " +
+                                  path + " are in the directory it streamed into)");
             sim->lock_ = std::make_unique<OutputLock>(dir);
             check_streams(dir, info, *sim->sim_);
             if (info.spike_stream_bytes >= 0)
@@ -308,7 +351,18 @@ class PySimulation {
         auto checked = clock::now(), reported = clock::now();
         bool interrupted = false;
         const bool report = !progress.is_none();
-        {
+        // Stopped early (a signal, a health stop, an exception of `progress`): the spikes the
+        // engine holds into the records, the ms count from the step reached, the duration as
+        // it was before this call.
+        auto stopped_early = [&] {
+            sim_->collect();
+            target_ms_ = step_ms(sim_->step(), before.dt_ms);
+            if (sim_->step() <= before.steps() && sim_->config().steps() != before.steps())
+                sim_->reconfigure(edited(sim_->config(), [&](YAML::Node& n) {
+                    n["simulation"]["duration_ms"] = ms_text(before, before.steps());
+                }));
+        };
+        try {
             py::gil_scoped_release release;
             sim_->run_to(
                 last,
@@ -324,14 +378,14 @@ class PySimulation {
                     interrupted = signal_pending();
                     return interrupted;
                 });
+        } catch (...) {
+            stopped_early();
+            throw;
         }
         if (interrupted) {
-            target_ms_ = step_ms(sim_->step(), cfg.dt_ms);
-            if (sim_->step() <= before.steps() && sim_->config().steps() != before.steps())
-                sim_->reconfigure(edited(sim_->config(), [&](YAML::Node& n) {
-                    n["simulation"]["duration_ms"] = ms_text(before, before.steps());
-                }));
-            throw py::error_already_set();
+            py::error_already_set signal;  // taken from Python's error indicator
+            stopped_early();
+            throw signal;
         }
         target_ms_ = ms ? target : step_ms(sim_->step(), cfg.dt_ms);
         if (report) progress(sim_->step() - first, last - first);
@@ -342,7 +396,22 @@ class PySimulation {
     // cells of a gamma knob), so that the resolved config reproduces the run.
     void set(const std::string& key, double value, const py::object& cells) {
         idle("set");
-        const std::string knob = knob_of(key);
+        std::string knob = knob_of(key);
+        // injections.<index>.amplitude_pA (the config key sweeps use) -> the injection's name.
+        const std::string inj = "injections.";
+        if (knob.rfind(inj, 0) == 0) {
+            const auto dot = knob.find('.', inj.size());
+            const std::string index = knob.substr(inj.size(), dot - inj.size());
+            const auto& all = sim_->config().injections;
+            if (dot != std::string::npos && !index.empty() &&
+                index.find_first_not_of("0123456789") == std::string::npos) {
+                const size_t i = std::stoul(index);
+                if (i >= all.size())
+                    throw ConfigError("set " + key + ": the config has " +
+                                      std::to_string(all.size()) + " injections");
+                knob = inj + all[i].name + knob.substr(dot);
+            }
+        }
         const bool gamma = knob.size() > 6 && knob.compare(knob.size() - 6, 6, ".gamma") == 0;
         if (!cells.is_none() && !gamma)
             throw ConfigError("set " + key + ": cells are for gamma knobs only (<pop>.gamma)");
@@ -361,9 +430,9 @@ class PySimulation {
 
     // A current from now on (a step injection from the current step, until `stop_ms` or the
     // end): into the soma and / or the dendrite of `cells` (None: all) of `population`.
-    void inject(const std::string& population, const py::object& cells,
-                std::optional<double> soma_pA, std::optional<double> dendrite_pA,
-                std::optional<double> stop_ms) {
+    py::list inject(const std::string& population, const py::object& cells,
+                    std::optional<double> soma_pA, std::optional<double> dendrite_pA,
+                    std::optional<double> stop_ms) {
         idle("inject");
         if (!soma_pA && !dendrite_pA) throw ConfigError("inject: give soma_pA and/or dendrite_pA");
         pop_index(population);
@@ -373,6 +442,7 @@ class PySimulation {
             throw ConfigError("inject: stop_ms " +
                               py::repr(py::float_(*stop_ms)).cast<std::string>() +
                               " is not after now (" + ms_text(cfg, now) + " ms)");
+        py::list names;
         sim_->reconfigure(edited(cfg, [&](YAML::Node& n) {
             auto taken = [&](const std::string& name) {
                 for (const auto& e : n["injections"])
@@ -384,6 +454,7 @@ class PySimulation {
                 while (taken("python" + std::to_string(k))) ++k;
                 YAML::Node e(YAML::NodeType::Map);
                 e["name"] = "python" + std::to_string(k);
+                names.append("python" + std::to_string(k));
                 e["population"] = population;
                 e["compartment"] = compartment;
                 if (!cells.is_none()) e["cells"] = to_yaml(cells, "cells");
@@ -396,11 +467,16 @@ class PySimulation {
             if (soma_pA) add("soma", *soma_pA);
             if (dendrite_pA) add("dendrite", *dendrite_pA);
         }));
+        return names;
     }
 
     // (times in ms, node ids) of population `pop`'s spikes so far.
     py::tuple spikes(const std::string& pop) {
         idle("spikes");
+        if (closed_ && sim_->spike_stream())
+            throw Error(
+                "spikes: this simulation was closed (its streams are removed); read the "
+                "written files with l5sim.open");
         const uint32_t p = pop_index(pop);
         if (!sim_->config().recording.spikes)
             throw ConfigError("spikes: recording.spikes is false in this config");
@@ -488,7 +564,15 @@ class PySimulation {
         if (path.empty() || std::filesystem::is_directory(path, ec))
             throw ConfigError("checkpoint '" + path +
                               "': a file name is needed (e.g. DIR/run.l5ck), not a directory");
-        write_checkpoint(path, *sim_);
+        if (closed_)
+            throw Error("checkpoint: this simulation was closed (its streams are removed)");
+        // Health checks off: said in the checkpoint (its health_ignored list), with the rate
+        // bound they had, so that a resume goes on without them and can turn them on again.
+        std::vector<std::string> ignored;
+        if (!sim_->health_checks())
+            ignored.push_back(std::string(kHealthOff) +
+                              py::repr(py::float_(saved_rate_hz_)).cast<std::string>() + ")");
+        write_checkpoint(path, *sim_, "", ignored);
     }
 
     // The files `l5sim run` writes, for the steps run so far (the resolved config's duration is
@@ -788,7 +872,7 @@ PYBIND11_MODULE(_l5sim, m) {
         .def(py::init<const Config&, const std::string&, int, const py::object&>(),
              py::arg("config"), py::arg("backend") = "auto", py::arg("threads") = 0,
              py::arg("stream") = py::none())
-        .def("close", &PySimulation::close)
+        .def("close", &PySimulation::close, py::arg("keep_streams") = false)
         .def_property_readonly("stream_dir",
                                [](const PySimulation& s) -> py::object {
                                    if (s.stream_dir().empty()) return py::none();

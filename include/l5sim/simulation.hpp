@@ -99,6 +99,9 @@ class Simulation {
     /// Everything streamed so far into the stream files (fflush), so that they can be read
     /// while the run goes on.
     void flush_streams();
+    /// The spikes the engine holds, into the records (a run stopped by an exception: what
+    /// run_to would have collected at its end). Collective on a rank of an MPI run.
+    void collect() { collect_spikes(); }
     /// From now on, take every record and checkpoint block from the engine (its reads may be
     /// collective: a rank of an MPI run) but keep and write none (write_checkpoint writes no
     /// file): a rank other than 0 of `l5sim run` under mpiexec, whose records and checkpoints

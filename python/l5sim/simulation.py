@@ -147,17 +147,19 @@ class Simulation:
         """A knob's value from now on: a schedule knob (PYR.gamma, PYR.background.dendrite.rate_hz,
         projections.SOM_PYR.gain, projections.PYR_PYR.eta, injections.<name>.amplitude_pA) or the
         config key it comes from (populations.PYR.coupling.gamma, projections.PYR_PYR.stdp.eta);
-        `cells` (ids or a boolean mask) for gamma knobs only. Knob changes apply in the order
+        `cells` (ids or a boolean mask) for gamma knobs only. injections.<index>.amplitude_pA
+        names an injection by its place in the config, as sweeps do. Knob changes apply in the order
         they were made: a set() overrides, from now on, the config's own schedule windows of the
         same knob (as a later entry of a config's schedule does)."""
         self._sim.set(knob, _number(value, "set " + str(knob)), _cells(cells, "set"))
 
     def inject(self, population, cells=None, soma_pA=None, dendrite_pA=None, stop_ms=None):
         """A constant current from now on (until stop_ms, absolute time, or the end) into the
-        soma and/or the dendrite of `cells` (None: every cell) of the population."""
+        soma and/or the dendrite of `cells` (None: every cell) of the population. Returns the
+        injections' names (a knob injections.<name>.amplitude_pA each, for set())."""
         num = lambda v, w: None if v is None else _number(v, "inject: " + w)  # noqa: E731
-        self._sim.inject(population, _cells(cells, "inject"), num(soma_pA, "soma_pA"),
-                         num(dendrite_pA, "dendrite_pA"), num(stop_ms, "stop_ms"))
+        return list(self._sim.inject(population, _cells(cells, "inject"), num(soma_pA, "soma_pA"),
+                                     num(dendrite_pA, "dendrite_pA"), num(stop_ms, "stop_ms")))
 
     def checkpoint(self, path):
         """Write the whole state (records included) to `path` atomically; resume() goes on
@@ -171,16 +173,19 @@ class Simulation:
         self._sim.write(out, force)
         return open_results(out if out is not None else self._sim.stream_dir)
 
-    def close(self):
+    def close(self, keep_streams=False):
         """A streaming simulation: remove its streams (after write(), the directory's files hold
-        everything) and release the directory; no run() or write() after it."""
-        self._sim.close()
+        everything; keep_streams=True keeps them, e.g. for a checkpoint's resume) and release the
+        directory; no run(), write() or checkpoint() after it."""
+        self._sim.close(keep_streams)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        # Leaving the block by an exception (a HealthError, Ctrl-C) keeps the streams: what was
+        # recorded stays in the directory (write() it, or resume a checkpoint with stream=).
+        self.close(keep_streams=exc_type is not None)
         return False
 
     @property

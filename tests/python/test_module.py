@@ -563,6 +563,98 @@ class Module(unittest.TestCase):
         with self.assertRaises(l5sim.ConfigError):  # a directory in use by another run
             l5sim.Simulation(SHEET, stream=cli)
 
+    def test_a_run_stopped_by_an_exception_stays_consistent(self):
+        """A health stop or an exception of the progress callback mid-run: the spikes so far
+        are in the records (spikes() = spike_counts; write() replays with the CLI), the next
+        run(ms) counts from the step reached."""
+        cfg = l5sim.Config.load(SHEET, set={"simulation.health.max_rate_hz": 5,
+                                            "simulation.health.check_every_ms": 10})
+        sim = l5sim.Simulation(cfg, backend="cpu")
+        with self.assertRaises(l5sim.HealthError):
+            sim.run(70, progress=False)
+        stopped = sim.step
+        self.assertEqual(len(sim.spikes("PYR")[0]), sim.spike_counts["PYR"])
+        sim.health_checks = False
+        sim.run(20, progress=False)
+        self.assertEqual(sim.step, stopped + 200)
+        out = os.path.join(self.tmp, "py")
+        sim.write(out)
+        again = os.path.join(self.tmp, "again")
+        self.cli("run", os.path.join(out, "config.resolved.yaml"), "--out", again, "-q")
+        self.assert_same_files(out, again, summary=False)
+
+        class Stop(Exception):
+            pass
+
+        def stop(done, total):
+            raise Stop()
+        sim = l5sim.Simulation(l5sim.Config.load(QUICK, set={"simulation.duration_ms": 4000}),
+                               backend="cpu", threads=1)
+        with self.assertRaises(Stop):
+            sim.run(3000, progress=stop)
+        self.assertEqual(sim.config.duration_ms, 4000)
+        self.assertEqual(len(sim.spikes("PYR")[0]), sim.spike_counts["PYR"])
+        at = sim.step
+        sim.run(1, progress=False)
+        self.assertEqual(sim.step, at + 10)
+
+    def test_health_checks_off_survive_checkpoint_and_resume(self):
+        cfg = l5sim.Config.load(SHEET, set={"simulation.health.max_rate_hz": 5,
+                                            "simulation.health.check_every_ms": 10})
+        sim = l5sim.Simulation(cfg, backend="cpu")
+        sim.health_checks = False
+        sim.run(20, progress=False)
+        ck = os.path.join(self.tmp, "off.l5ck")
+        sim.checkpoint(ck)
+        resumed = l5sim.Simulation.resume(ck, backend="cpu")
+        self.assertFalse(resumed.health_checks)
+        resumed.health_checks = True
+        self.assertIn("max_rate_hz: 5", resumed.config.yaml)
+        with self.assertRaises(l5sim.HealthError):
+            resumed.run(60, progress=False)
+
+    def test_streams_survive_an_exception_and_a_change_of_directory(self):
+        cfg = l5sim.Config.load(SHEET, set={"simulation.health.max_rate_hz": 5,
+                                            "simulation.health.check_every_ms": 10})
+        out = os.path.join(self.tmp, "kept")
+        with self.assertRaises(l5sim.HealthError):
+            with l5sim.Simulation(cfg, backend="cpu", stream=out) as sim:
+                sim.run(progress=False)
+        self.assertTrue([f for f in os.listdir(out) if f.endswith(".stream")])
+        here = os.getcwd()
+        try:
+            os.chdir(self.tmp)
+            sim = l5sim.Simulation(SHEET, backend="cpu", stream="relative")
+            sim.run(20, progress=False)
+            os.chdir(here)
+            self.assertEqual(len(sim.spikes("PYR")[0]), sim.spike_counts["PYR"])
+            res = sim.write()
+            self.assertEqual(os.path.realpath(res.path),
+                             os.path.realpath(os.path.join(self.tmp, "relative")))
+            sim.close()
+        finally:
+            os.chdir(here)
+        with self.assertRaises(l5sim.RunError):
+            sim.spikes("PYR")
+        with self.assertRaises(l5sim.RunError):
+            sim.checkpoint(os.path.join(self.tmp, "closed.l5ck"))
+
+    def test_injections_by_index_and_name_and_clean_messages(self):
+        sim = l5sim.Simulation(SHEET, backend="cpu")
+        sim.run(5, progress=False)
+        sim.set("injections.0.amplitude_pA", 123)
+        self.assertIn("knob: injections.kick.amplitude_pA", sim.config.yaml)
+        names = sim.inject("PYR", cells=[1, 2], soma_pA=10)
+        self.assertEqual(len(names), 1)
+        sim.set("injections.%s.amplitude_pA" % names[0], 20)
+        with self.assertRaises(l5sim.ConfigError) as e:
+            sim.inject("PV", dendrite_pA=100)
+        self.assertRegex(str(e.exception), r"^the running config \(after set, inject or run\): ")
+        d = {}
+        d["a"] = d
+        with self.assertRaises(l5sim.ConfigError):
+            l5sim.Config.from_dict(d)
+
     def test_progress_reports_the_steps_of_the_call(self):
         calls = []
         sim = l5sim.Simulation(RING, backend="cpu")
