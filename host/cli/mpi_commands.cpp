@@ -100,6 +100,19 @@ int drive_ranks(MPI_Comm comm, Simulation& sim, const std::filesystem::path& scr
 
 }  // namespace
 
+// What run and resume under mpiexec refuse: a wall-clock checkpoint interval (the ranks would
+// pause at different steps) and the CUDA engine (CUDA ranks are not built yet).
+static void check_rank_options(const std::string& checkpoint_every, const std::string& backend) {
+    if (!checkpoint_every.empty() && checkpoint_every.find("-bio") == std::string::npos)
+        throw ConfigError("--checkpoint-every " + checkpoint_every +
+                          ": under mpiexec give a biological interval (e.g. 2s-bio), so that "
+                          "every rank pauses at the same step");
+    if (backend == "cuda")
+        throw ConfigError("--backend " + backend +
+                          ": a run over MPI uses the CPU engine on every rank (CUDA ranks are "
+                          "not built yet)");
+}
+
 // Rank 0's string from every rank (MPI_Gatherv of the bytes; empty elsewhere).
 std::vector<std::string> gather_strings(const std::string& mine, MPI_Comm comm) {
     const int rank = mpi::rank_of(comm), size = mpi::size_of(comm);
@@ -281,14 +294,7 @@ int cmd_run_ranks(const RunArgs& a, const std::string& command_line) {
     if (batch.is_sweep) return cmd_sweep_ranks(a, batch, command_line, comm);
     hold_signals();  // a signal to any rank stops every rank at the same step, with a checkpoint
     rc = on_every_rank(comm, [&] {
-        if (!a.checkpoint_every.empty() && a.checkpoint_every.find("-bio") == std::string::npos)
-            throw ConfigError("--checkpoint-every " + a.checkpoint_every +
-                              ": under mpiexec give a biological interval (e.g. 2s-bio), so that "
-                              "every rank pauses at the same step");
-        if (a.backend == "cuda")
-            throw ConfigError("--backend " + a.backend +
-                              ": a run over MPI uses the CPU engine on every rank (CUDA ranks are "
-                              "not built yet)");
+        check_rank_options(a.checkpoint_every, a.backend);
         if (!a.pack.empty() || a.max_pack > 0)
             throw ConfigError("--pack, --max-pack: packing applies to sweeps");
         requested_window();  // a bad L5SIM_WINDOW is an error before the run
@@ -356,13 +362,7 @@ int cmd_resume_ranks(const ResumeArgs& a, const std::string& command_line) {
     Interval every;
     int rc = on_every_rank(comm, [&] {
         plan = plan_resume(a, rank == 0);
-        if (!a.checkpoint_every.empty() && a.checkpoint_every.find("-bio") == std::string::npos)
-            throw ConfigError("--checkpoint-every " + a.checkpoint_every +
-                              ": under mpiexec give a biological interval (e.g. 2s-bio), so that "
-                              "every rank pauses at the same step");
-        if (a.backend == "cuda")
-            throw ConfigError("--backend " + a.backend +
-                              ": a run over MPI uses the CPU engine on every rank");
+        check_rank_options(a.checkpoint_every, a.backend);
         every = parse_interval(a.checkpoint_every);
         check_interval(every, plan.cfg, a.checkpoint_every);
     });

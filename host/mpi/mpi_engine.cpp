@@ -78,7 +78,7 @@ class MpiEngine final : public Engine {
     MpiEngine(const Config& cfg, MPI_Comm comm) : cfg_(cfg), comm_(comm), rank_(rank_of(comm)) {
         Needs needs;
         inner_ = make_rank_cpu_engine(cfg, comm, &cells_, &needs);
-        exchange_ = std::make_unique<SpikeExchange>(cfg, comm, needs);
+        exchange_ = std::make_unique<SpikeExchange>(cfg, comm, cells_, needs);
         order_.resize(cfg.projections.size());
     }
 

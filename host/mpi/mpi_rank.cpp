@@ -115,14 +115,13 @@ std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, L
     return engine;
 }
 
-SpikeExchange::SpikeExchange(const Config& cfg, MPI_Comm comm, const Needs& needs)
-    : pops_(static_cast<uint32_t>(cfg.populations.size())) {
+SpikeExchange::SpikeExchange(const Config& cfg, MPI_Comm comm, const LocalCells& cells,
+                             const Needs& needs)
+    : pops_(static_cast<uint32_t>(cfg.populations.size())), gid_(cells.gid) {
     const int me = rank_of(comm), size = size_of(comm);
     const auto ranks = static_cast<uint32_t>(size);
-    if (needs.size() != pops_)
-        throw Error("SpikeExchange: one list of needed cells per population");
-    for (uint32_t p = 0; p < pops_; ++p)
-        gid_.push_back(cells_of(cfg, p, static_cast<uint32_t>(me), ranks));
+    if (needs.size() != pops_ || gid_.size() != pops_)
+        throw Error("SpikeExchange: one list of cells and of needed cells per population");
     // The subscriptions: (population, cell) pairs per owner, to the owners.
     std::vector<std::vector<uint32_t>> want(ranks);
     for (uint32_t p = 0; p < pops_; ++p) {

@@ -74,7 +74,8 @@ std::unique_ptr<Engine> make_mpi_engine(const Config& cfg, MPI_Comm comm);
 /// take).
 class SpikeExchange {
   public:
-    SpikeExchange(const Config& cfg, MPI_Comm comm, const Needs& needs);
+    /// `cells`: this rank's (make_rank_cpu_engine's); `needs`: the sources its synapses need.
+    SpikeExchange(const Config& cfg, MPI_Comm comm, const LocalCells& cells, const Needs& needs);
     ~SpikeExchange();
     SpikeExchange(const SpikeExchange&) = delete;
     SpikeExchange& operator=(const SpikeExchange&) = delete;

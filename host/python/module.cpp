@@ -186,6 +186,22 @@ std::string knob_of(const std::string& key) {
     return key;
 }
 
+// The engine a `backend` argument names ("cpu", "cuda", "auto"); ConfigError otherwise.
+Simulation::Backend backend_of(const std::string& backend) {
+    if (backend == "cpu") return Simulation::Backend::cpu;
+    if (backend == "cuda") return Simulation::Backend::cuda;
+    if (backend == "auto") return Simulation::Backend::automatic;
+    throw ConfigError("backend '" + backend + "': expected cpu, cuda or auto");
+}
+
+// A `threads` argument: 0 (the config's simulation.threads) to 4096; ConfigError otherwise.
+int threads_of(int threads) {
+    if (threads < 0 || threads > 4096)
+        throw ConfigError("threads " + std::to_string(threads) +
+                          ": expected 0 (the config's simulation.threads) to 4096");
+    return threads;
+}
+
 // Python's KeyboardInterrupt (or another pending signal's exception), checked with the GIL.
 bool signal_pending() {
     py::gil_scoped_acquire gil;
@@ -206,16 +222,9 @@ class PySimulation {
     PySimulation(const Config& cfg, const std::string& backend, int threads,
                  const py::object& stream = py::none()) {
         Config c = cfg;
-        if (threads < 0 || threads > 4096)
-            throw ConfigError("threads " + std::to_string(threads) +
-                              ": expected 0 (the config's simulation.threads) to 4096");
-        if (threads > 0) c.threads = threads;
-        if (backend != "cpu" && backend != "cuda" && backend != "auto")
-            throw ConfigError("backend '" + backend + "': expected cpu, cuda or auto");
+        if (threads_of(threads) > 0) c.threads = threads;
+        const Simulation::Backend be = backend_of(backend);
         backend_ = backend;
-        const Simulation::Backend be = backend == "cuda"   ? Simulation::Backend::cuda
-                                       : backend == "auto" ? Simulation::Backend::automatic
-                                                           : Simulation::Backend::cpu;
         const std::string dir = stream.is_none() ? "" : path_of(stream, "stream");
         {
             py::gil_scoped_release release;
@@ -697,10 +706,7 @@ void run_sweep_py(const py::object& config, const py::object& out,
                   int max_pack, bool force, bool quiet, const std::string& backend) {
     Batch batch;
     std::vector<Override> all = overrides_of(set);
-    if (threads < 0 || threads > 4096)
-        throw ConfigError("threads " + std::to_string(threads) +
-                          ": expected 0 (the config's simulation.threads) to 4096");
-    if (threads > 0) all.emplace_back("simulation.threads", std::to_string(threads));
+    if (threads_of(threads) > 0) all.emplace_back("simulation.threads", std::to_string(threads));
     if (py::isinstance<py::dict>(config)) {
         batch = parse_batch(emit(to_yaml(config, ""), false), "<dict>", all);
     } else {
@@ -708,12 +714,8 @@ void run_sweep_py(const py::object& config, const py::object& out,
     }
     if (!batch.is_sweep)
         throw ConfigError("run_sweep: the config has no sweep: block (run it with Simulation)");
-    if (backend != "cpu" && backend != "cuda" && backend != "auto")
-        throw ConfigError("backend '" + backend + "': expected cpu, cuda or auto");
     SweepRunOptions opt;
-    opt.backend = backend == "cuda"   ? Simulation::Backend::cuda
-                  : backend == "auto" ? Simulation::Backend::automatic
-                                      : Simulation::Backend::cpu;
+    opt.backend = backend_of(backend);
     opt.parallel = batch.configs.front().threads;
     if (pack != "" && pack != "on" && pack != "off")
         throw ConfigError("pack '" + pack + "': expected 'on', 'off' or None");

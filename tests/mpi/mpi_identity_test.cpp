@@ -83,7 +83,7 @@ void expect_ranks_equal_one_engine(const Config& cfg) {
     LocalCells cells;
     mpi::Needs needs;
     auto engine = mpi::make_rank_cpu_engine(cfg, MPI_COMM_WORLD, &cells, &needs);
-    mpi::SpikeExchange exchange(cfg, MPI_COMM_WORLD, needs);
+    mpi::SpikeExchange exchange(cfg, MPI_COMM_WORLD, cells, needs);
     const int64_t window = engine->max_window();
     uint64_t windows = 0, expected_bytes = 0;
     const int me = mpi::rank_of(MPI_COMM_WORLD), size = mpi::size_of(MPI_COMM_WORLD);
