@@ -70,6 +70,7 @@ void CudaEngine::init_population(uint32_t p) {
     v.n = n;
     v.index = p;
     v.has_dendrite = c.caps.has_dendrite;
+    v.all_receptors = c.all_receptors;
     v.soma = model::make_izh_constants(c.soma, cfg_.dt_ms);
     v.coupling = c.coupling;
     v.adapt_increment = static_cast<float>(c.adapt_increment_nS);
@@ -103,9 +104,7 @@ void CudaEngine::init_population(uint32_t p) {
 void CudaEngine::init_projection(uint32_t j) {
     const auto& c = cfg_.projections[j];
     auto& d = projs_[j];
-    d.ampa = c.ampa;
-    d.nmda = c.nmda;
-    d.gaba = c.gaba;
+    d.receptor = c.receptor;
     d.dendrite = c.compartment == Compartment::dendrite;
     const bool plastic = c.stdp.has_value();
     float w_init_max = 0;

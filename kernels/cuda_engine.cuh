@@ -46,19 +46,17 @@ inline constexpr size_t kMaxSide = 8;
 // Where the view holds the device float array of variable `v` (l5sim/state_vars.hpp), or null
 // for history and burst (not floats).
 inline float** view_slot(PopView& w, Var v) {
+    for (int r = 0; r < model::kReceptorCount; ++r) {
+        if (v == kSomaConductance[r]) return &w.g[r];
+        if (v == kDendriteConductance[r]) return &w.g_d[r];
+    }
     switch (v) {
         case Var::v:
             return &w.v;
         case Var::u:
             return &w.u;
-        case Var::g_ampa:
-            return &w.g_ampa;
-        case Var::g_nmda:
-            return &w.g_nmda;
         case Var::g_nmda_bg:
             return &w.g_nmda_bg;
-        case Var::g_gaba:
-            return &w.g_gaba;
         case Var::g_adapt:
             return &w.g_adapt;
         case Var::i_ext:
@@ -69,23 +67,15 @@ inline float** view_slot(PopView& w, Var v) {
             return &w.v_d;
         case Var::u_d:
             return &w.u_d;
-        case Var::g_ampa_d:
-            return &w.g_ampa_d;
-        case Var::g_nmda_d:
-            return &w.g_nmda_d;
-        case Var::g_gaba_d:
-            return &w.g_gaba_d;
         case Var::i_ext_d:
             return &w.i_ext_d;
         case Var::gamma:
             return &w.gamma;
         case Var::rem_dend:
             return &w.rem_dend;
-        case Var::history:
-        case Var::burst:
+        default:  // history, burst (not floats); the conductances above
             return nullptr;
     }
-    return nullptr;
 }
 
 inline uint64_t record_capacity(uint32_t n) { return static_cast<uint64_t>(n) * 16 + 65536; }
@@ -116,7 +106,7 @@ struct DevicePopulation {
 
 struct DeviceProjection {
     ProjView view{};
-    double ampa = 0, nmda = 0, gaba = 0;
+    std::array<double, model::kReceptorCount> receptor{};  // receptor factors (config)
     bool dendrite = false;
     uint32_t min_delay = 0;  // steps
     DeviceCsr csr;
@@ -144,7 +134,12 @@ struct PackShared {
 class CudaEngine final : public Engine {
     friend class CudaPack;
     struct Gains {
-        float ampa = 0, nmda = 0, gaba = 0;
+        float factor[model::kReceptorCount] = {};  // receptor factors x gain
+        bool operator==(const Gains& o) const {
+            for (int r = 0; r < model::kReceptorCount; ++r)
+                if (factor[r] != o.factor[r]) return false;
+            return true;
+        }
     };
 
   public:
@@ -217,12 +212,11 @@ class CudaEngine final : public Engine {
     }
     void set_projection(uint32_t j, double gain, double eta) override {
         auto& p = projs_[j];
-        const Gains g{static_cast<float>(p.ampa * gain), static_cast<float>(p.nmda * gain),
-                      static_cast<float>(p.gaba * gain)};
+        Gains g;
+        for (int r = 0; r < model::kReceptorCount; ++r)
+            g.factor[r] = static_cast<float>(p.receptor[r] * gain);
         const auto e = static_cast<float>(eta);
-        if (p.view.stdp.eta == e && gain_[j].ampa == g.ampa && gain_[j].nmda == g.nmda &&
-            gain_[j].gaba == g.gaba)
-            return;
+        if (p.view.stdp.eta == e && gain_[j] == g) return;
         p.view.stdp.eta = e;
         gain_[j] = g;
         ++params_;
@@ -438,11 +432,13 @@ class CudaPack final : public EngineGroup {
 
     std::shared_ptr<PackShared> shared_;
     std::vector<CudaEngine*> members_;
-    bool fused_ = true;                        // no member has a delay of 0 steps: windows
-    int64_t window_ = 1;                       // every member's max_window
-    Table<PopTask> cells_;                     // every population (phase 1; phases 2b-5)
-    std::array<Table<PopTask>, 6> by_inputs_;  // windows: populations with 0..4, 5..8 inputs
-    Table<PopTask> traced_;                    // populations that own STDP traces
+    bool fused_ = true;     // no member has a delay of 0 steps: windows
+    int64_t window_ = 1;    // every member's max_window
+    Table<PopTask> cells_;  // every population (phase 1; phases 2b-5)
+    // windows: populations with 0..4, 5..8 inputs (and those with every receptor, any count)
+    std::array<Table<PopTask>, 6> by_inputs_;
+    bool all_receptors_ = false;  // some member's population steps every receptor
+    Table<PopTask> traced_;       // populations that own STDP traces
     Table<ProjTask> projs_, plastic_, triplet_;
     DeviceBuffer<PopTail> tails_;
     std::vector<std::pair<CudaEngine*, uint32_t>> tail_owner_;  // member and population

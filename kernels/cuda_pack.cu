@@ -38,6 +38,7 @@ void CudaPack::build_tasks() {
     };
     reset(cells_);
     for (auto& t : by_inputs_) reset(t);
+    all_receptors_ = false;
     reset(traced_);
     reset(projs_);
     reset(plastic_);
@@ -58,7 +59,9 @@ void CudaPack::build_tasks() {
             const PopTask t{v, inputs[p], m->cfg_.seed};
             const uint64_t blocks = (uint64_t(v.n) + kBlock - 1) / kBlock;
             cells_.add(t, blocks);
-            by_inputs_[std::min(inputs[p].count, 5)].add(t, blocks);
+            // every-receptor populations: in the last table, whose kernel serves any count
+            by_inputs_[v.all_receptors ? 5 : std::min(inputs[p].count, 5)].add(t, blocks);
+            all_receptors_ = all_receptors_ || v.all_receptors;
             if (v.n_traces > 0) traced_.add(t, blocks);
         }
         for (uint32_t j = 0; j < m->projs_.size(); ++j) {
@@ -131,7 +134,8 @@ void CudaPack::enqueue(uint32_t count) {
     const auto n_tails = static_cast<uint32_t>(tail_owner_.size());
     if (fused_) {
         for (int k = 0; k < 6; ++k)
-            window_tasks(by_inputs_[k].list(), k < 5 ? k : kMaxInputs, count, s);
+            window_tasks(by_inputs_[k].list(), k < 5 ? k : kMaxInputs, k == 5 && all_receptors_,
+                         count, s);
         proj_tasks(ProjStage::propagate_window, projs_.list(), s);
         proj_tasks(ProjStage::potentiate_window, plastic_.list(), s);
         traces_tasks(traced_.list(), count, s);
@@ -139,7 +143,7 @@ void CudaPack::enqueue(uint32_t count) {
     } else {
         detect_tasks(cells_.list(), s);
         proj_tasks(ProjStage::propagate, projs_.list(), s);
-        update_tasks(cells_.list(), s);
+        update_tasks(cells_.list(), all_receptors_, s);
         proj_tasks(ProjStage::potentiate, plastic_.list(), s);
         proj_tasks(ProjStage::jump, triplet_.list(), s);
         finish_step(tails_.data(), n_tails, shared_->step.data(), s);

@@ -158,9 +158,7 @@ std::vector<InputSet> CudaEngine::input_sets() const {
         x.slots = projs_[j].view.slots;
         x.ns_per_fixed = 1.0f / projs_[j].view.fixed_per_ns;  // exact: a power of two
         x.dendrite = projs_[j].dendrite;
-        x.f_ampa = gain_[j].ampa;
-        x.f_nmda = gain_[j].nmda;
-        x.f_gaba = gain_[j].gaba;
+        for (int r = 0; r < model::kReceptorCount; ++r) x.factor[r] = gain_[j].factor[r];
     }
     return inputs;
 }

@@ -30,19 +30,22 @@ inline constexpr int kMaxTraces = 4;
 
 struct PopView {
     uint32_t n = 0;
-    uint32_t index = 0;         // population number (random stream ids)
-    bool has_dendrite = false;  // CellCaps (a type that does not adapt: adapt_increment 0)
+    uint32_t index = 0;          // population number (random stream ids)
+    bool has_dendrite = false;   // CellCaps (a type that does not adapt: adapt_increment 0)
+    bool all_receptors = false;  // steps every receptor, not only the core ones
     model::IzhConstants soma{};
     model::DendriteConstants dend{};
     model::Coupling coupling = model::Coupling::stochastic;
     float adapt_increment = 0, adapt_decay = 1, adapt_E = -80;
     model::PoissonConstants bg_soma{}, bg_dend{};
     model::ReceptorConstants rc{};
-    // soma
-    float *v, *u, *g_ampa, *g_nmda, *g_nmda_bg, *g_gaba, *g_adapt, *i_ext;
+    // soma; g: the conductance of each receptor (null past the population's receptors_of)
+    float *v, *u, *g_nmda_bg, *g_adapt, *i_ext;
+    float* g[model::kReceptorCount];
     float* rem_soma;  // background: steps to the next input spike (model/poisson.hpp)
     // dendrite (has_dendrite only; null otherwise)
-    float *v_d, *u_d, *g_ampa_d, *g_nmda_d, *g_gaba_d, *i_ext_d, *gamma;
+    float *v_d, *u_d, *i_ext_d, *gamma;
+    float* g_d[model::kReceptorCount];
     float* rem_dend;
     uint32_t* history;
     uint8_t* burst;
@@ -80,9 +83,9 @@ struct InputView {
     const model::RingCell* ring;  // [slot][cell], 32-bit fixed point
     model::RingCell* ring_mut;
     uint32_t slots;
-    float ns_per_fixed;  // the ring's scale, 2^-e nS per unit
-    uint8_t dendrite;    // 0: soma, 1: dendrite
-    float f_ampa, f_nmda, f_gaba;
+    float ns_per_fixed;                   // the ring's scale, 2^-e nS per unit
+    uint8_t dendrite;                     // 0: soma, 1: dendrite
+    float factor[model::kReceptorCount];  // receptor factors x gain
 };
 
 inline constexpr int kMaxInputs = 8;

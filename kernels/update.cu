@@ -135,9 +135,21 @@ struct CellState {
     bool burst;  // the burst mode the last dendrite step chose (used by the next spike test)
 };
 
+// Whether receptor r's conductance array exists: always for a core receptor (folded at compile
+// time); beyond those, when the population steps every receptor (kN = kReceptorCount serves
+// both kinds, packed launches mix them: a missing receptor is +0 throughout, as without it).
+__device__ __forceinline__ bool has_receptor(const float* const* g, int r) {
+    return r < model::kCoreReceptors || g[r] != nullptr;
+}
+
+// kN: the receptors stepped (model::receptors_of).
+template <int kN>
 __device__ __forceinline__ void load_cell(const PopView& p, uint32_t i, bool with_burst,
                                           CellState* s) {
-    s->c = model::CellInputs{p.g_ampa[i], p.g_nmda[i], p.g_nmda_bg[i], p.g_gaba[i], 0, 0, 0};
+    s->c = model::CellInputs{};
+#pragma unroll
+    for (int r = 0; r < kN; ++r) s->c.soma[r] = has_receptor(p.g, r) ? p.g[r][i] : 0.0f;
+    s->c.nmda_bg = p.g_nmda_bg[i];
     s->g_adapt = p.g_adapt[i];
     s->v = p.v[i];
     s->u = p.u[i];
@@ -147,9 +159,8 @@ __device__ __forceinline__ void load_cell(const PopView& p, uint32_t i, bool wit
     s->history = 0;
     s->burst = false;
     if (p.has_dendrite) {
-        s->c.gad = p.g_ampa_d[i];
-        s->c.gnd = p.g_nmda_d[i];
-        s->c.ggd = p.g_gaba_d[i];
+#pragma unroll
+        for (int r = 0; r < kN; ++r) s->c.dend[r] = has_receptor(p.g_d, r) ? p.g_d[r][i] : 0.0f;
         s->v_d = p.v_d[i];
         s->rem_d = p.rem_dend[i];
         s->u_d = p.u_d[i];
@@ -160,20 +171,21 @@ __device__ __forceinline__ void load_cell(const PopView& p, uint32_t i, bool wit
     }
 }
 
+template <int kN>
 __device__ __forceinline__ void store_cell(const PopView& p, uint32_t i, bool with_history,
                                            const CellState& s) {
-    p.g_ampa[i] = s.c.ga;
-    p.g_nmda[i] = s.c.gn;
-    p.g_nmda_bg[i] = s.c.gnb;
-    p.g_gaba[i] = s.c.gg;
+#pragma unroll
+    for (int r = 0; r < kN; ++r)
+        if (has_receptor(p.g, r)) p.g[r][i] = s.c.soma[r];
+    p.g_nmda_bg[i] = s.c.nmda_bg;
     p.g_adapt[i] = s.g_adapt;
     p.rem_soma[i] = s.rem_s;
     p.v[i] = s.v;
     p.u[i] = s.u;
     if (p.has_dendrite) {
-        p.g_ampa_d[i] = s.c.gad;
-        p.g_nmda_d[i] = s.c.gnd;
-        p.g_gaba_d[i] = s.c.ggd;
+#pragma unroll
+        for (int r = 0; r < kN; ++r)
+            if (has_receptor(p.g_d, r)) p.g_d[r][i] = s.c.dend[r];
         p.v_d[i] = s.v_d;
         p.u_d[i] = s.u_d;
         p.burst[i] = s.burst;
@@ -200,8 +212,8 @@ __device__ __forceinline__ void clear_inputs(const InputSet& in, uint32_t n, uin
 }
 
 // Phases 2b (arrivals, background), 3 (decay), 4 (dendrite), 5 (soma) of one step, in the CPU
-// engine's order. kIn bounds the inputs (in.count <= kIn).
-template <int kIn = kMaxInputs>
+// engine's order. kIn bounds the inputs (in.count <= kIn); kN: the receptors stepped.
+template <int kIn, int kN>
 __device__ __forceinline__ void step_cell(const PopView& p, const InputSet& in,
                                           const model::RingCell* raw, uint64_t seed, uint32_t step,
                                           uint32_t i, CellState* s) {
@@ -209,19 +221,23 @@ __device__ __forceinline__ void step_cell(const PopView& p, const InputSet& in,
     for (int j = 0; j < kIn; ++j) {
         if (j >= in.count) break;
         const InputView& x = in.in[j];
-        model::add_arrivals(&s->c, x.dendrite, x.f_ampa, x.f_nmda, x.f_gaba,
-                            model::from_fixed(raw[j], x.ns_per_fixed));
+        model::add_arrivals<kN>(&s->c, x.dendrite, x.factor,
+                                model::from_fixed(raw[j], x.ns_per_fixed));
     }
     model::add_background(&s->c, p.bg_soma, p.bg_dend, p.has_dendrite, seed, p.index, step, i,
                           &s->rem_s, &s->rem_d);
-    model::decay_inputs(&s->c, p.rc);
+    model::decay_inputs<kN>(&s->c, p.rc);
     s->g_adapt = model::decay(s->g_adapt, p.adapt_decay);
     s->burst = false;
     if (p.has_dendrite)
-        s->burst = model::dendrite_phase(p.dend, p.rc, p.coupling, s->c, s->history, s->gamma,
-                                         s->i_dend, seed, p.index, step, i, &s->v_d, &s->u_d);
-    const model::SomaConductances gs{s->c.ga, s->c.gn, s->c.gnb, s->c.gg, s->g_adapt};
-    model::soma_step(p.soma, p.rc, gs, p.adapt_E, s->i_soma, &s->v, &s->u);
+        s->burst = model::dendrite_phase<kN>(p.dend, p.rc, p.coupling, s->c, s->history, s->gamma,
+                                             s->i_dend, seed, p.index, step, i, &s->v_d, &s->u_d);
+    model::SomaConductances gs{};
+#pragma unroll
+    for (int r = 0; r < kN; ++r) gs.g[r] = s->c.soma[r];
+    gs.nmda_bg = s->c.nmda_bg;
+    gs.adapt = s->g_adapt;
+    model::soma_step<kN>(p.soma, p.rc, gs, p.adapt_E, s->i_soma, &s->v, &s->u);
 }
 
 // Phases 2b-5 for one cell, in the CPU engine's order: ring slots and background into the
@@ -231,30 +247,30 @@ __device__ __forceinline__ void step_cell(const PopView& p, const InputSet& in,
 // Every load is issued before the first store: the state arrays are distinct, but the compiler
 // cannot know it, and loads behind stores would serialise the memory latency (measured: 25 %
 // of bandwidth otherwise).
-template <bool kDetect>
+template <bool kDetect, int kN>
 __device__ __forceinline__ void update_cell(const PopView& p, const InputSet& in, uint64_t seed,
                                             uint32_t i) {
     const uint32_t step = *p.step;
     bool spiked = false;
     if (i < p.n) {
         CellState s;
-        load_cell(p, i, kDetect, &s);
+        load_cell<kN>(p, i, kDetect, &s);
         Traces tr;
         if (kDetect) load_traces(p, i, &tr);
         model::RingCell raw[kMaxInputs];
         load_inputs(in, p.n, step, i, raw);
         if (kDetect) spiked = spike_test(p, s.burst, &s.v, &s.u, &s.g_adapt, &s.history);
-        step_cell(p, in, raw, seed, step, i, &s);
+        step_cell<kMaxInputs, kN>(p, in, raw, seed, step, i, &s);
         clear_inputs(in, p.n, step, i);
-        store_cell(p, i, kDetect, s);
+        store_cell<kN>(p, i, kDetect, s);
         if (kDetect) store_traces(p, i, tr, spiked);
     }
     if (kDetect) emit_spikes(p, spiked, i, step);
 }
 
-template <bool kDetect>
+template <bool kDetect, int kN>
 __global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
-    update_cell<kDetect>(p, in, seed, blockIdx.x * blockDim.x + threadIdx.x);
+    update_cell<kDetect, kN>(p, in, seed, blockIdx.x * blockDim.x + threadIdx.x);
 }
 
 // A window of `count` steps (DESIGN.md section 4) for one cell, its state in registers: per
@@ -268,7 +284,8 @@ __global__ void update_cells(PopView p, InputSet in, uint64_t seed) {
 // At most 80 registers, so that three blocks of 256 fit an SM (measured: 82 registers, two
 // blocks, 25 % occupancy and the issue slots 58 % busy otherwise).
 // kIn = kMaxInputs serves every count from 5 to 8 (the inputs past in.count are skipped).
-template <int kIn>
+// kN: the receptors stepped.
+template <int kIn, int kN>
 __device__ __forceinline__ void window_cell(const PopView& p, const InputSet& in, uint64_t seed,
                                             uint32_t count, uint32_t i) {
     constexpr bool kExact = kIn < kMaxInputs;  // exactly kIn inputs
@@ -280,7 +297,7 @@ __device__ __forceinline__ void window_cell(const PopView& p, const InputSet& in
 #pragma unroll
     for (int j = 0; j < kIn; ++j) slot[j] = kExact || j < in.count ? first % in.in[j].slots : 0u;
     if (live) {
-        load_cell(p, i, true, &s);
+        load_cell<kN>(p, i, true, &s);
 #pragma unroll
         for (int j = 0; j < kIn; ++j)
             if (kExact || j < in.count)
@@ -301,13 +318,13 @@ __device__ __forceinline__ void window_cell(const PopView& p, const InputSet& in
                 if (k + 1 < count) raw[j] = in.in[j].ring[static_cast<uint64_t>(slot[j]) * p.n + i];
             }
             spiked = spike_test(p, s.burst, &s.v, &s.u, &s.g_adapt, &s.history);
-            step_cell<kIn>(p, in, cur, seed, step, i, &s);
+            step_cell<kIn, kN>(p, in, cur, seed, step, i, &s);
             mask |= static_cast<uint32_t>(spiked) << k;
         }
         if (p.record_spikes) record_spikes(p, spiked, i, step);
     }
     if (live) {
-        store_cell(p, i, true, s);
+        store_cell<kN>(p, i, true, s);
         p.spike_mask[i] = mask;
     }
     const long long q = warp_append(mask != 0u, p.spike_count);
@@ -319,10 +336,10 @@ __device__ __forceinline__ void window_cell(const PopView& p, const InputSet& in
     if ((threadIdx.x & 31u) == 0 && spikes) atomicAdd(&p.counters[0], spikes);
 }
 
-template <int kIn>
+template <int kIn, int kN>
 __global__ void __launch_bounds__(kBlock, 4)
     update_window(PopView p, InputSet in, uint64_t seed, uint32_t count) {
-    window_cell<kIn>(p, in, seed, count, blockIdx.x * blockDim.x + threadIdx.x);
+    window_cell<kIn, kN>(p, in, seed, count, blockIdx.x * blockDim.x + threadIdx.x);
 }
 
 // After a window's STDP: each cell's traces moved through the window with its spike mask
@@ -356,18 +373,19 @@ __global__ void detect_tasks(const PopTask* __restrict__ task, const uint32_t* _
     detect_cell(task[t].pop, task_cell(first, t));
 }
 
+template <int kN>
 __global__ void update_tasks(const PopTask* __restrict__ task, const uint32_t* __restrict__ first,
                              uint32_t count) {
     const uint32_t t = task_of(first, count, blockIdx.x);
-    update_cell<false>(task[t].pop, task[t].in, task[t].seed, task_cell(first, t));
+    update_cell<false, kN>(task[t].pop, task[t].in, task[t].seed, task_cell(first, t));
 }
 
-template <int kIn>
+template <int kIn, int kN>
 __global__ void __launch_bounds__(kBlock, 4)
     window_tasks(const PopTask* __restrict__ task, const uint32_t* __restrict__ first,
                  uint32_t count, uint32_t steps) {
     const uint32_t t = task_of(first, count, blockIdx.x);
-    window_cell<kIn>(task[t].pop, task[t].in, task[t].seed, steps, task_cell(first, t));
+    window_cell<kIn, kN>(task[t].pop, task[t].in, task[t].seed, steps, task_cell(first, t));
 }
 
 __global__ void traces_tasks(const PopTask* __restrict__ task, const uint32_t* __restrict__ first,
@@ -391,35 +409,51 @@ void detect_spikes(const PopView& pop, cudaStream_t stream) {
     launch(kernel::detect_spikes, stream, pop.n, pop);
 }
 
+// Populations with only the core receptors run the kernels built for them (kN =
+// kCoreReceptors); those with every receptor, the kernels built for all (the window kernel in its
+// form for any number of inputs).
 void update_cells(const PopView& pop, const InputSet& inputs, uint64_t seed, bool detect,
                   cudaStream_t stream) {
-    if (detect) {
-        launch(kernel::update_cells<true>, stream, pop.n, pop, inputs, seed);
+    constexpr int kCore = model::kCoreReceptors, kAll = model::kReceptorCount;
+    if (pop.all_receptors) {
+        if (detect) {
+            launch(kernel::update_cells<true, kAll>, stream, pop.n, pop, inputs, seed);
+        } else {
+            launch(kernel::update_cells<false, kAll>, stream, pop.n, pop, inputs, seed);
+        }
+    } else if (detect) {
+        launch(kernel::update_cells<true, kCore>, stream, pop.n, pop, inputs, seed);
     } else {
-        launch(kernel::update_cells<false>, stream, pop.n, pop, inputs, seed);
+        launch(kernel::update_cells<false, kCore>, stream, pop.n, pop, inputs, seed);
     }
 }
 
 void update_window(const PopView& pop, const InputSet& inputs, uint64_t seed, uint32_t count,
                    cudaStream_t stream) {
+    constexpr int kCore = model::kCoreReceptors, kAll = model::kReceptorCount;
+    if (pop.all_receptors) {
+        launch(kernel::update_window<kMaxInputs, kAll>, stream, pop.n, pop, inputs, seed, count);
+        return;
+    }
     switch (inputs.count) {
         case 0:
-            launch(kernel::update_window<0>, stream, pop.n, pop, inputs, seed, count);
+            launch(kernel::update_window<0, kCore>, stream, pop.n, pop, inputs, seed, count);
             break;
         case 1:
-            launch(kernel::update_window<1>, stream, pop.n, pop, inputs, seed, count);
+            launch(kernel::update_window<1, kCore>, stream, pop.n, pop, inputs, seed, count);
             break;
         case 2:
-            launch(kernel::update_window<2>, stream, pop.n, pop, inputs, seed, count);
+            launch(kernel::update_window<2, kCore>, stream, pop.n, pop, inputs, seed, count);
             break;
         case 3:
-            launch(kernel::update_window<3>, stream, pop.n, pop, inputs, seed, count);
+            launch(kernel::update_window<3, kCore>, stream, pop.n, pop, inputs, seed, count);
             break;
         case 4:
-            launch(kernel::update_window<4>, stream, pop.n, pop, inputs, seed, count);
+            launch(kernel::update_window<4, kCore>, stream, pop.n, pop, inputs, seed, count);
             break;
         default:
-            launch(kernel::update_window<kMaxInputs>, stream, pop.n, pop, inputs, seed, count);
+            launch(kernel::update_window<kMaxInputs, kCore>, stream, pop.n, pop, inputs, seed,
+                   count);
     }
 }
 
@@ -438,29 +472,39 @@ void detect_tasks(const TaskList<PopTask>& l, cudaStream_t stream) {
     launch_tasks(kernel::detect_tasks, l, stream);
 }
 
-void update_tasks(const TaskList<PopTask>& l, cudaStream_t stream) {
-    launch_tasks(kernel::update_tasks, l, stream);
+void update_tasks(const TaskList<PopTask>& l, bool all_receptors, cudaStream_t stream) {
+    if (all_receptors) {
+        launch_tasks(kernel::update_tasks<model::kReceptorCount>, l, stream);
+    } else {
+        launch_tasks(kernel::update_tasks<model::kCoreReceptors>, l, stream);
+    }
 }
 
-void window_tasks(const TaskList<PopTask>& l, int inputs, uint32_t steps, cudaStream_t stream) {
+void window_tasks(const TaskList<PopTask>& l, int inputs, bool all_receptors, uint32_t steps,
+                  cudaStream_t stream) {
+    constexpr int kCore = model::kCoreReceptors, kAll = model::kReceptorCount;
+    if (all_receptors) {
+        launch_tasks(kernel::window_tasks<kMaxInputs, kAll>, l, stream, steps);
+        return;
+    }
     switch (inputs) {
         case 0:
-            launch_tasks(kernel::window_tasks<0>, l, stream, steps);
+            launch_tasks(kernel::window_tasks<0, kCore>, l, stream, steps);
             break;
         case 1:
-            launch_tasks(kernel::window_tasks<1>, l, stream, steps);
+            launch_tasks(kernel::window_tasks<1, kCore>, l, stream, steps);
             break;
         case 2:
-            launch_tasks(kernel::window_tasks<2>, l, stream, steps);
+            launch_tasks(kernel::window_tasks<2, kCore>, l, stream, steps);
             break;
         case 3:
-            launch_tasks(kernel::window_tasks<3>, l, stream, steps);
+            launch_tasks(kernel::window_tasks<3, kCore>, l, stream, steps);
             break;
         case 4:
-            launch_tasks(kernel::window_tasks<4>, l, stream, steps);
+            launch_tasks(kernel::window_tasks<4, kCore>, l, stream, steps);
             break;
         default:
-            launch_tasks(kernel::window_tasks<kMaxInputs>, l, stream, steps);
+            launch_tasks(kernel::window_tasks<kMaxInputs, kCore>, l, stream, steps);
     }
 }
 

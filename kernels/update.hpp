@@ -34,9 +34,12 @@ void background_rate_change(float* rem, uint32_t n, float lambda_old, float lamb
 // Packed replicas: the kernels above, one launch for every task of the list (engine_views.hpp).
 void detect_tasks(const TaskList<PopTask>& tasks, cudaStream_t stream);
 /// Phases 2b-5 (update_cells without detect).
-void update_tasks(const TaskList<PopTask>& tasks, cudaStream_t stream);
+// all_receptors: some task's population steps every receptor (kernels for all; the others run
+// in them unchanged), or none does (kernels for the core receptors).
+void update_tasks(const TaskList<PopTask>& tasks, bool all_receptors, cudaStream_t stream);
 /// A window of `steps` steps; every task of the list has `inputs` inputs (5 to 8: any of them).
-void window_tasks(const TaskList<PopTask>& tasks, int inputs, uint32_t steps, cudaStream_t stream);
+void window_tasks(const TaskList<PopTask>& tasks, int inputs, bool all_receptors, uint32_t steps,
+                  cudaStream_t stream);
 void traces_tasks(const TaskList<PopTask>& tasks, uint32_t steps, cudaStream_t stream);
 
 }  // namespace l5sim::cuda

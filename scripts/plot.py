@@ -65,6 +65,7 @@ VAR_LABELS = {  # in the order panels are drawn
     "g_ampa": "g_AMPA (nS)", "g_nmda": "g_NMDA (nS)", "g_nmda_bg": "g_NMDA bg (nS)",
     "g_gaba": "g_GABA (nS)", "g_adapt": "g_adapt (nS)", "i_ext": "I_ext (pA)",
     "g_ampa_d": "g_AMPA,d (nS)", "g_nmda_d": "g_NMDA,d (nS)", "g_gaba_d": "g_GABA,d (nS)",
+    "g_gaba_b": "g_GABA_B (nS)", "g_gaba_b_d": "g_GABA_B,d (nS)",
     "i_ext_d": "I_ext,d (pA)", "burst_mode": "burst mode", "gamma": "gamma",
 }
 

@@ -154,7 +154,9 @@ PopulationConfig read_population(MapReader r, const std::string& name, double dt
         // has; after soma and dendrite: their v_r and E_L are the default starting potentials.
         MapReader in = r.map("init");
         for (const VarInfo& v : kVarTable) {
-            if (!v.init_key || !has_var(v, dend)) continue;
+            // (the receptors a population steps are known only after its projections; no extra
+            // receptor's conductance has an init key)
+            if (!v.init_key || !has_var(v, dend, true)) continue;
             if (v.init_needs_adapts && !t.caps.adapts) continue;
             const double def = v.var == Var::v     ? p.soma.v_r
                                : v.var == Var::v_d ? p.dendrite.E_Ld
@@ -182,11 +184,15 @@ ProjectionConfig read_projection(MapReader r, const std::string& name, const Con
     if (p.compartment == Compartment::dendrite && !tgt.caps.has_dendrite)
         r.fail("compartment", "soma (target population " + tgt.name + " has no dendrite)");
     MapReader rec = r.map("receptors");
-    p.ampa = rec.number("ampa", p.ampa, 0, kBig);
-    p.nmda = rec.number("nmda", p.nmda, 0, kBig);
-    p.gaba = rec.number("gaba_a", p.gaba, 0, kBig);
-    if (p.ampa == 0 && p.nmda == 0 && p.gaba == 0)
-        rec.fail_here("at least one receptor factor > 0 (ampa, nmda, gaba_a)");
+    bool any = false;
+    std::string keys;
+    for (int i = 0; i < model::kReceptorCount; ++i) {
+        const char* key = model::kReceptorTable[i].key;
+        p.receptor[i] = rec.number(key, p.receptor[i], 0, kBig);
+        any = any || p.receptor[i] > 0;
+        keys += (keys.empty() ? "" : ", ") + std::string(key);
+    }
+    if (!any) rec.fail_here("at least one receptor factor > 0 (" + keys + ")");
     rec.finish();
     MapReader con = r.map("connectivity");
     const bool sheet = c.layout == Layout::sheet;

@@ -116,23 +116,19 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
         n.finish();
     }
     {
+        // One block per receptor (model/receptors.hpp), the magnesium-gated one with its cap.
         MapReader s = r.map("synapses");
-        MapReader a = s.map("ampa");
-        c.synapses.tau_ampa_ms =
-            a.number("tau_ms", c.synapses.tau_ampa_ms, c.dt_ms, kBig, "a time constant >= dt_ms");
-        c.synapses.E_ampa_mV = a.number("E_mV", c.synapses.E_ampa_mV, -200, 100);
-        a.finish();
-        MapReader n = s.map("nmda");
-        c.synapses.tau_nmda_ms =
-            n.number("tau_ms", c.synapses.tau_nmda_ms, c.dt_ms, kBig, "a time constant >= dt_ms");
-        c.synapses.E_nmda_mV = n.number("E_mV", c.synapses.E_nmda_mV, -200, 100);
-        c.synapses.nmda_soma_cap_nS = n.number("soma_cap_nS", c.synapses.nmda_soma_cap_nS, 0, kBig);
-        n.finish();
-        MapReader g = s.map("gaba_a");
-        c.synapses.tau_gaba_ms =
-            g.number("tau_ms", c.synapses.tau_gaba_ms, c.dt_ms, kBig, "a time constant >= dt_ms");
-        c.synapses.E_gaba_mV = g.number("E_mV", c.synapses.E_gaba_mV, -200, 100);
-        g.finish();
+        for (int i = 0; i < model::kReceptorCount; ++i) {
+            const model::ReceptorInfo& info = model::kReceptorTable[i];
+            MapReader m = s.map(info.key);
+            c.synapses.tau_ms[i] =
+                m.number("tau_ms", c.synapses.tau_ms[i], c.dt_ms, kBig, "a time constant >= dt_ms");
+            c.synapses.E_mV[i] = m.number("E_mV", c.synapses.E_mV[i], -200, 100);
+            if (info.gate == model::Gate::magnesium)
+                c.synapses.nmda_soma_cap_nS =
+                    m.number("soma_cap_nS", c.synapses.nmda_soma_cap_nS, 0, kBig);
+            m.finish();
+        }
         s.finish();
     }
     {
@@ -152,6 +148,10 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
             c.projections.push_back(read_projection(projs.map(name), name, c));
         }
         projs.finish();
+        // A population steps every receptor when an input uses one beyond the core ones.
+        for (const auto& p : c.projections)
+            for (int i = model::kCoreReceptors; i < model::kReceptorCount; ++i)
+                if (p.receptor[i] != 0) c.populations[p.target].all_receptors = true;
     }
     {
         int idx = 0;
@@ -266,7 +266,8 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
             // The probe-able variables of the population's type (l5sim/state_vars.hpp).
             std::vector<std::string> allowed;
             for (const VarInfo& r : kVarTable)
-                if (r.probe && has_var(r, pop.caps.has_dendrite)) allowed.push_back(r.probe);
+                if (r.probe && has_var(r, pop.caps.has_dendrite, pop.all_receptors))
+                    allowed.push_back(r.probe);
             if (p.variables.empty()) p.variables = {"v"};
             for (const auto& v : p.variables) {
                 bool ok = false;

@@ -26,8 +26,12 @@ std::string state_vars_markdown() {
     md += "| variable | unit | populations | meaning |\n|---|---|---|---|\n";
     for (const VarInfo& r : kVarTable) {
         if (!r.probe) continue;
-        md += fmt::format("| `{}` | {} | {} | {} |\n", r.probe, r.unit,
-                          r.dendrite ? "types with a dendrite" : "all", r.meaning);
+        const char* who = r.dendrite
+                              ? (r.extra_receptor ? "types with a dendrite, with an input on "
+                                                    "the receptor"
+                                                  : "types with a dendrite")
+                              : (r.extra_receptor ? "with an input on the receptor" : "all");
+        md += fmt::format("| `{}` | {} | {} | {} |\n", r.probe, r.unit, who, r.meaning);
     }
     md += "\nInitial values (`populations.<name>.init`):\n\n";
     md += "| key | unit | default | allowed | meaning |\n|---|---|---|---|---|\n";
@@ -41,6 +45,16 @@ std::string state_vars_markdown() {
                                                 : "";
         md += fmt::format("| `{}` | {} | {} | {} | {}{} |\n", r.init_key, r.unit, def,
                           range(r.init_lo, r.init_hi), who, r.meaning);
+    }
+    md += "\nReceptors (`synapses.<receptor>`, `projections.<name>.receptors.<receptor>`):\n\n";
+    md +=
+        "| receptor | tau_ms | E_mV | gate | populations | defaults |\n|---|---|---|---|---|---|\n";
+    for (int i = 0; i < model::kReceptorCount; ++i) {
+        const model::ReceptorInfo& r = model::kReceptorTable[i];
+        md += fmt::format(
+            "| `{}` | {} | {} | {} | {} | {} |\n", r.key, number(r.tau_ms), number(r.E_mV),
+            r.gate == model::Gate::magnesium ? "Mg2+ block B(v); capped at the soma" : "none",
+            i < model::kCoreReceptors ? "all" : "with an input on it", r.source);
     }
     return md;
 }

@@ -37,9 +37,7 @@ void CpuEngine::init_projection(uint32_t j) {
     s.source = c.source;
     s.target = c.target;
     s.compartment = c.compartment;
-    s.ampa = c.ampa;
-    s.nmda = c.nmda;
-    s.gaba = c.gaba;
+    s.receptor = c.receptor;
     s.slots = net.max_delay_steps + 1;
     s.ring.assign(static_cast<size_t>(s.slots) * net.n_tgt, 0);
     s.fixed_per_ns = std::ldexp(1.0f, net.fixed_exponent);

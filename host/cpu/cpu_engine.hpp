@@ -131,9 +131,8 @@ class CpuEngine final : public Engine {
     }
     void set_projection(uint32_t j, double gain, double eta) override {
         auto& pj = projs_[j];
-        pj.f_ampa = static_cast<float>(pj.ampa * gain);
-        pj.f_nmda = static_cast<float>(pj.nmda * gain);
-        pj.f_gaba = static_cast<float>(pj.gaba * gain);
+        for (int r = 0; r < model::kReceptorCount; ++r)
+            pj.factor[r] = static_cast<float>(pj.receptor[r] * gain);
         pj.stdp.eta = static_cast<float>(eta);
     }
 

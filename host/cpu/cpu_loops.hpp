@@ -22,21 +22,39 @@ namespace {
 #define L5_CPU_LOOP __attribute__((noinline, target_clones("avx2", "default")))
 #endif
 
+// The conductance arrays of one compartment, indexed by receptor (model/receptors.hpp), at the
+// first cell of a block; the loops below step the first kN (the population's receptors_of) and
+// the others may be null. Distinct arrays: the loops say so with `ivdep`.
+struct ReceptorArrays {
+    float* g[model::kReceptorCount];
+};
+
 // Phase 2b for one projection and `count` cells: this step's ring slot into the conductances of
-// its compartment (model::add_receptor_arrivals, as the CUDA engine's model::add_arrivals), the
-// slot cleared.
-L5_CPU_LOOP void arrivals_block(model::RingCell* __restrict slot, float* __restrict ga,
-                                float* __restrict gn, float* __restrict gg, float f_ampa,
-                                float f_nmda, float f_gaba, float ns_per_fixed, int64_t count) {
+// its compartment (model::receptor_arrival per receptor, as the CUDA engine's
+// model::add_arrivals), the slot cleared. The conductance arrays are restrict-qualified
+// parameters, one per receptor (g3: the receptor beyond the core ones, used when kN = 4), so
+// that a group of eight cells is one 8-wide operation per receptor; a fifth receptor adds a
+// parameter here (the static_assert says so).
+static_assert(model::kReceptorCount == 4, "arrivals_body takes one array per receptor");
+template <int kN>
+__attribute__((always_inline)) inline void arrivals_body(model::RingCell* __restrict slot,
+                                                         float* __restrict g0, float* __restrict g1,
+                                                         float* __restrict g2, float* __restrict g3,
+                                                         const float* factor, float ns_per_fixed,
+                                                         int64_t count) {
     // Most slots are empty (a few % of the cells get input in a step): eight slots at a time,
     // skipped when all eight are empty (one 32-byte test). A group with input is added whole,
     // its empty slots too: adding the +0 of an empty slot leaves a conductance (never -0) bit
     // for bit unchanged, and unconditional full-width loads and stores beat a branch per cell
     // (or the masked stores the compiler makes of one).
+    const float f0 = factor[0], f1 = factor[1], f2 = factor[2], f3 = kN > 3 ? factor[3] : 0.0f;
     auto one = [&](int64_t i) {
-        const float g = model::from_fixed(slot[i], ns_per_fixed);
+        const float x = model::from_fixed(slot[i], ns_per_fixed);
         slot[i] = 0;
-        model::add_receptor_arrivals(ga + i, gn + i, gg + i, f_ampa, f_nmda, f_gaba, g);
+        g0[i] = model::receptor_arrival(g0[i], f0, x);
+        g1[i] = model::receptor_arrival(g1[i], f1, x);
+        g2[i] = model::receptor_arrival(g2[i], f2, x);
+        if constexpr (kN > 3) g3[i] = model::receptor_arrival(g3[i], f3, x);
     };
     static_assert(sizeof(model::RingCell) == 4);
     int64_t i = 0;
@@ -50,30 +68,59 @@ L5_CPU_LOOP void arrivals_block(model::RingCell* __restrict slot, float* __restr
     for (; i < count; ++i)
         if (slot[i] != 0) one(i);
 }
+L5_CPU_LOOP void arrivals_block_core(model::RingCell* __restrict slot, float* __restrict g0,
+                                     float* __restrict g1, float* __restrict g2,
+                                     const float* factor, float ns_per_fixed, int64_t count) {
+    arrivals_body<model::kCoreReceptors>(slot, g0, g1, g2, nullptr, factor, ns_per_fixed, count);
+}
+L5_CPU_LOOP void arrivals_block_all(model::RingCell* __restrict slot, float* __restrict g0,
+                                    float* __restrict g1, float* __restrict g2,
+                                    float* __restrict g3, const float* factor, float ns_per_fixed,
+                                    int64_t count) {
+    arrivals_body<model::kReceptorCount>(slot, g0, g1, g2, g3, factor, ns_per_fixed, count);
+}
 
 // Phase 3 for the somatic conductances (one Euler decay each, written back), then phase 5's
 // arithmetic, for `count` consecutive cells (vectorised by the compiler): the conductances are
-// read once for both.
-L5_CPU_LOOP void soma_block(const model::IzhConstants k, const model::ReceptorConstants rc,
-                            float e_adapt, float adapt_decay, float* __restrict ga,
-                            float* __restrict gn, float* __restrict gnb, float* __restrict gg,
-                            float* __restrict gad, const float* __restrict iext,
-                            float* __restrict v, float* __restrict u, int64_t count) {
+// read once for both. kN: the population's receptors.
+template <int kN>
+__attribute__((always_inline)) inline void soma_body(
+    const model::IzhConstants& k, const model::ReceptorConstants& rc, float e_adapt,
+    float adapt_decay, const ReceptorArrays& c, float* __restrict gnb, float* __restrict gad,
+    const float* __restrict iext, float* __restrict v, float* __restrict u, int64_t count) {
+    float* g[kN];
+    for (int r = 0; r < kN; ++r) g[r] = c.g[r];
+    constexpr int kNmda = model::index_of(model::Receptor::nmda);
+#pragma GCC ivdep
     for (int64_t i = 0; i < count; ++i) {
-        const model::SomaConductances g{
-            model::decay(ga[i], rc.decay_ampa), model::decay(gn[i], rc.decay_nmda),
-            model::decay(gnb[i], rc.decay_nmda), model::decay(gg[i], rc.decay_gaba),
-            model::decay(gad[i], adapt_decay)};
-        ga[i] = g.ampa;
-        gn[i] = g.nmda;
-        gnb[i] = g.nmda_bg;
-        gg[i] = g.gaba;
-        gad[i] = g.adapt;
+        model::SomaConductances s{};
+        L5_UNROLL
+        for (int r = 0; r < kN; ++r) s.g[r] = model::decay(g[r][i], rc.decay[r]);
+        s.nmda_bg = model::decay(gnb[i], rc.decay[kNmda]);
+        s.adapt = model::decay(gad[i], adapt_decay);
+        L5_UNROLL
+        for (int r = 0; r < kN; ++r) g[r][i] = s.g[r];
+        gnb[i] = s.nmda_bg;
+        gad[i] = s.adapt;
         float vi = v[i], ui = u[i];
-        model::soma_step(k, rc, g, e_adapt, iext[i], &vi, &ui);
+        model::soma_step<kN>(k, rc, s, e_adapt, iext[i], &vi, &ui);
         v[i] = vi;
         u[i] = ui;
     }
+}
+L5_CPU_LOOP void soma_block_core(const model::IzhConstants k, const model::ReceptorConstants rc,
+                                 float e_adapt, float adapt_decay, const ReceptorArrays& c,
+                                 float* __restrict gnb, float* __restrict gad,
+                                 const float* __restrict iext, float* __restrict v,
+                                 float* __restrict u, int64_t count) {
+    soma_body<model::kCoreReceptors>(k, rc, e_adapt, adapt_decay, c, gnb, gad, iext, v, u, count);
+}
+L5_CPU_LOOP void soma_block_all(const model::IzhConstants k, const model::ReceptorConstants rc,
+                                float e_adapt, float adapt_decay, const ReceptorArrays& c,
+                                float* __restrict gnb, float* __restrict gad,
+                                const float* __restrict iext, float* __restrict v,
+                                float* __restrict u, int64_t count) {
+    soma_body<model::kReceptorCount>(k, rc, e_adapt, adapt_decay, c, gnb, gad, iext, v, u, count);
 }
 
 // The cells id0 + k (k < count) whose flag is set (non-zero), in order, into idx; returns how
@@ -226,24 +273,40 @@ L5_CPU_LOOP void trace_block(model::StdpRule rule, float* __restrict trace,
 // Phase 3 for the dendritic conductances (written back), then phase 4's arithmetic, for `count`
 // consecutive cells (vectorised by the compiler); `plateau` flags the cells at or above the
 // calcium threshold (model::plateau_burst's first test).
-L5_CPU_LOOP void dendrite_block(const model::DendriteConstants k, const model::ReceptorConstants rc,
-                                float* __restrict ga, float* __restrict gn, float* __restrict gg,
-                                const float* __restrict bap, const float* __restrict iext,
-                                float* __restrict v_d, float* __restrict u_d,
-                                uint8_t* __restrict plateau, int64_t count) {
+template <int kN>
+__attribute__((always_inline)) inline void dendrite_body(
+    const model::DendriteConstants& k, const model::ReceptorConstants& rc, const ReceptorArrays& c,
+    const float* __restrict bap, const float* __restrict iext, float* __restrict v_d,
+    float* __restrict u_d, uint8_t* __restrict plateau, int64_t count) {
+    float* g[kN];
+    for (int r = 0; r < kN; ++r) g[r] = c.g[r];
+#pragma GCC ivdep
     for (int64_t i = 0; i < count; ++i) {
-        const model::DendriteConductances g{model::decay(ga[i], rc.decay_ampa),
-                                            model::decay(gn[i], rc.decay_nmda),
-                                            model::decay(gg[i], rc.decay_gaba)};
-        ga[i] = g.ampa;
-        gn[i] = g.nmda;
-        gg[i] = g.gaba;
+        model::DendriteConductances d{};
+        L5_UNROLL
+        for (int r = 0; r < kN; ++r) d.g[r] = model::decay(g[r][i], rc.decay[r]);
+        L5_UNROLL
+        for (int r = 0; r < kN; ++r) g[r][i] = d.g[r];
         float v = v_d[i], u = u_d[i];
-        model::dendrite_step(k, rc, g, bap[i], iext[i], &v, &u);
+        model::dendrite_step<kN>(k, rc, d, bap[i], iext[i], &v, &u);
         v_d[i] = v;
         u_d[i] = u;
         plateau[i] = v >= k.theta_ca ? 1 : 0;
     }
+}
+L5_CPU_LOOP void dendrite_block_core(const model::DendriteConstants k,
+                                     const model::ReceptorConstants rc, const ReceptorArrays& c,
+                                     const float* __restrict bap, const float* __restrict iext,
+                                     float* __restrict v_d, float* __restrict u_d,
+                                     uint8_t* __restrict plateau, int64_t count) {
+    dendrite_body<model::kCoreReceptors>(k, rc, c, bap, iext, v_d, u_d, plateau, count);
+}
+L5_CPU_LOOP void dendrite_block_all(const model::DendriteConstants k,
+                                    const model::ReceptorConstants rc, const ReceptorArrays& c,
+                                    const float* __restrict bap, const float* __restrict iext,
+                                    float* __restrict v_d, float* __restrict u_d,
+                                    uint8_t* __restrict plateau, int64_t count) {
+    dendrite_body<model::kReceptorCount>(k, rc, c, bap, iext, v_d, u_d, plateau, count);
 }
 
 // Phase 4 for cells [b, b + count) of pyramidal population p: the per-cell composition of

@@ -47,11 +47,11 @@ struct PopulationState {
 struct ProjectionState {
     uint32_t source = 0, target = 0;
     Compartment compartment = Compartment::soma;
-    float f_ampa = 0, f_nmda = 0, f_gaba = 0;  // receptor factor x gain
-    double ampa = 0, nmda = 0, gaba = 0;       // receptor factors (config)
-    uint32_t slots = 1;                        // ring size = max delay + 1
-    std::vector<model::RingCell> ring;         // [slot][target], 32-bit fixed point
-    float fixed_per_ns = 1, ns_per_fixed = 1;  // the ring's scale (2^e, 2^-e)
+    float factor[model::kReceptorCount] = {};              // receptor factor x gain
+    std::array<double, model::kReceptorCount> receptor{};  // receptor factors (config)
+    uint32_t slots = 1;                                    // ring size = max delay + 1
+    std::vector<model::RingCell> ring;                     // [slot][target], 32-bit fixed point
+    float fixed_per_ns = 1, ns_per_fixed = 1;              // the ring's scale (2^e, 2^-e)
     bool plastic = false;
     model::StdpConstants stdp{};
     model::SourceRule source_rule{};  // recomputes the source of a reverse-index entry

@@ -193,6 +193,18 @@ void CpuEngine::run_propagation(int64_t step) {
     count_propagation_events();
 }
 
+namespace {
+// A population's conductance arrays of one compartment from cell b on, one per receptor it steps
+// (l5sim/state_vars.hpp's kSomaConductance, kDendriteConductance); null past those.
+ReceptorArrays conductances(PopulationStore<HostStorage>& st, bool dendrite, int64_t b) {
+    ReceptorArrays c{};
+    const int n = model::receptors_of(st.all_receptors());
+    for (int r = 0; r < n; ++r)
+        c.g[r] = st.floats(dendrite ? kDendriteConductance[r] : kSomaConductance[r]) + b;
+    return c;
+}
+}  // namespace
+
 // Phase 2b (and, fused, 3-5) for cells [b, b + count) of population p: this step's ring slots
 // and Poisson background into the conductances. Phase 3, one Euler decay of every conductance,
 // runs in the loops of phases 4 and 5 (dendrite_block, soma_block), which read the conductances
@@ -207,21 +219,25 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
     const auto bd = s.drive.background_dendrite;
     const bool background = bs.lambda > 0 || (s.has_dendrite && bd.lambda > 0);
     const uint32_t stream = model::stream_id(model::StreamKind::background, p);
+    constexpr int kAmpa = model::index_of(model::Receptor::ampa);
+    constexpr int kNmda = model::index_of(model::Receptor::nmda);
     float* ga = s.st.floats(Var::g_ampa);
-    float* gn = s.st.floats(Var::g_nmda);
     float* gnb = s.st.floats(Var::g_nmda_bg);
-    float* gg = s.st.floats(Var::g_gaba);
     float* gad = s.st.floats(Var::g_ampa_d);
     float* gnd = s.st.floats(Var::g_nmda_d);
-    float* ggd = s.st.floats(Var::g_gaba_d);
     float* rem_s = s.st.floats(Var::rem_soma);
     float* rem_d = s.st.floats(Var::rem_dend);
+    const bool all = s.st.all_receptors();
     for (size_t q = 0; q < into.size(); ++q) {
         const auto& pj = projs_[into[q]];
-        const bool dend = pj.compartment == Compartment::dendrite;
-        arrivals_block(slot[q] + b, dend ? gad + b : ga + b, dend ? gnd + b : gn + b,
-                       dend ? ggd + b : gg + b, pj.f_ampa, pj.f_nmda, pj.f_gaba, pj.ns_per_fixed,
-                       count);
+        const ReceptorArrays c = conductances(s.st, pj.compartment == Compartment::dendrite, b);
+        if (all) {
+            arrivals_block_all(slot[q] + b, c.g[0], c.g[1], c.g[2], c.g[3], pj.factor,
+                               pj.ns_per_fixed, count);
+        } else {
+            arrivals_block_core(slot[q] + b, c.g[0], c.g[1], c.g[2], pj.factor, pj.ns_per_fixed,
+                                count);
+        }
     }
     if (background) {
         // The cells with an input spike this step (a few %; every other cell's times count
@@ -251,18 +267,20 @@ void CpuEngine::deliver_cells(uint32_t p, int64_t b, int64_t count, int64_t step
             if (more[a])
                 model::background_more(&d, bs, bd, cfg_.seed, p, static_cast<uint32_t>(step),
                                        cell_key(p, i));
-            model::CellInputs c{ga[i], 0, gnb[i], 0, 0, 0, 0};
+            model::CellInputs c{};
+            c.soma[kAmpa] = ga[i];
+            c.nmda_bg = gnb[i];
             if (s.has_dendrite) {
-                c.gad = gad[i];
-                c.gnd = gnd[i];
+                c.dend[kAmpa] = gad[i];
+                c.dend[kNmda] = gnd[i];
             }
             model::background_apply(&c, d, bs, bd, s.has_dendrite, &rem_s[i],
                                     rem_d ? &rem_d[i] : nullptr);
-            ga[i] = c.ga;
-            gnb[i] = c.gnb;
+            ga[i] = c.soma[kAmpa];
+            gnb[i] = c.nmda_bg;
             if (s.has_dendrite) {
-                gad[i] = c.gad;
-                gnd[i] = c.gnd;
+                gad[i] = c.dend[kAmpa];
+                gnd[i] = c.dend[kNmda];
             }
         }
     }
@@ -330,9 +348,14 @@ void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t ste
         bap[i - b] = model::bap_current(k, s.coupling, history[i], gamma[i],
                                         stochastic ? model::u01(w0[a]) : 0.0f);
     }
-    dendrite_block(k, rc_, s.st.floats(Var::g_ampa_d) + b, s.st.floats(Var::g_nmda_d) + b,
-                   s.st.floats(Var::g_gaba_d) + b, bap, s.st.floats(Var::i_ext_d) + b, v_d + b,
-                   s.st.floats(Var::u_d) + b, flags, count);
+    const ReceptorArrays c = conductances(s.st, true, b);
+    if (s.st.all_receptors()) {
+        dendrite_block_all(k, rc_, c, bap, s.st.floats(Var::i_ext_d) + b, v_d + b,
+                           s.st.floats(Var::u_d) + b, flags, count);
+    } else {
+        dendrite_block_core(k, rc_, c, bap, s.st.floats(Var::i_ext_d) + b, v_d + b,
+                            s.st.floats(Var::u_d) + b, flags, count);
+    }
     m = select_flagged(static_cast<uint32_t>(b), flags, count, idx);
     if (stochastic) philox_batch(seed, stream, st, cell_keys(p, idx, m, keys), m, w0, w1);
     std::fill(s.st.burst() + b, s.st.burst() + b + count, uint8_t{0});
@@ -346,11 +369,11 @@ void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t ste
 // Phase 5 for cells [b, b + count) of population p: the linearly implicit soma step.
 void CpuEngine::soma_cells(uint32_t p, int64_t b, int64_t count) {
     auto& s = pops_[p];
-    soma_block(s.soma, rc_, s.adapt_E, s.adapt_decay, s.st.floats(Var::g_ampa) + b,
-               s.st.floats(Var::g_nmda) + b, s.st.floats(Var::g_nmda_bg) + b,
-               s.st.floats(Var::g_gaba) + b, s.st.floats(Var::g_adapt) + b,
-               s.st.floats(Var::i_ext) + b, s.st.floats(Var::v) + b, s.st.floats(Var::u) + b,
-               count);
+    const ReceptorArrays c = conductances(s.st, false, b);
+    auto* block = s.st.all_receptors() ? soma_block_all : soma_block_core;
+    block(s.soma, rc_, s.adapt_E, s.adapt_decay, c, s.st.floats(Var::g_nmda_bg) + b,
+          s.st.floats(Var::g_adapt) + b, s.st.floats(Var::i_ext) + b, s.st.floats(Var::v) + b,
+          s.st.floats(Var::u) + b, count);
 }
 
 // Phases 4 and 5 run inside deliver() (per block of cells, while its data is in cache) unless

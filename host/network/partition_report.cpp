@@ -35,7 +35,9 @@ PartitionReport partition_report(const Config& cfg, uint32_t ranks,
             load.cells.push_back(static_cast<uint32_t>(cells[p].size()));
             uint64_t per_cell = 1 + 8;  // spiked flag, spike list entry
             for (const VarInfo& v : kVarTable)
-                if (has_var(v, cfg.populations[p].caps.has_dendrite)) per_cell += var_bytes(v);
+                if (has_var(v, cfg.populations[p].caps.has_dendrite,
+                            cfg.populations[p].all_receptors))
+                    per_cell += var_bytes(v);
             load.state_bytes += per_cell * cells[p].size();
         }
         for (uint32_t j = 0; j < cfg.projections.size(); ++j) {

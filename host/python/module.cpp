@@ -519,10 +519,10 @@ class PySimulation {
         const uint32_t p = pop_index(pop);
         const auto& pc = sim_->config().populations[p];
         const VarInfo* v = find_probe_var(var);
-        if (!v || (v->dendrite && !pc.caps.has_dendrite)) {
+        if (!v || !has_var(*v, pc.caps.has_dendrite, pc.all_receptors)) {
             std::string names;
             for (const VarInfo& r : kVarTable)
-                if (r.probe && (!r.dendrite || pc.caps.has_dendrite))
+                if (r.probe && has_var(r, pc.caps.has_dendrite, pc.all_receptors))
                     names += std::string(names.empty() ? "" : ", ") + r.probe;
             throw ConfigError("state: no variable '" + var + "' in population " + pop + " (type " +
                               pc.type + "); it has " + names);

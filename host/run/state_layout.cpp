@@ -26,7 +26,7 @@ std::vector<StateBlock> state_layout(const Config& cfg) {
         const auto& pop = cfg.populations[p];
         // Every variable of the table its type has (l5sim/state_vars.hpp), in table order.
         for (const VarInfo& r : kVarTable)
-            if (has_var(r, pop.caps.has_dendrite))
+            if (has_var(r, pop.caps.has_dendrite, pop.all_receptors))
                 add(K::population, p, pop.name, r.name, static_cast<uint32_t>(var_bytes(r)), pop.n);
         add(K::population, p, pop.name, "spikes", 8, 1);
         add(K::population, p, pop.name, "calcium_spikes", 8, 1);

@@ -11,6 +11,7 @@
 #include "l5sim/model/dendrite.hpp"
 #include "l5sim/model/initial.hpp"
 #include "l5sim/model/izhikevich.hpp"
+#include "l5sim/model/receptors.hpp"
 #include "l5sim/model/stdp.hpp"
 
 namespace l5sim {
@@ -33,6 +34,11 @@ struct PopulationConfig {
     /// Initial values (indexed by model::InitVar): constants (v_r, 0, E_Ld, 0 by default) or
     /// per-cell draws (populations.<name>.init).
     std::array<model::InitSpec, model::kInitVars> init{};
+    /// The receptors the population steps (model::receptors_of): all of them when one of its
+    /// incoming projections uses a receptor beyond the core ones (GABA_B), else the core ones;
+    /// derived from the projections when the config is read.
+    bool all_receptors = false;
+    int receptors() const { return model::receptors_of(all_receptors); }
     /// The registry's row of `type`.
     const CellTypeInfo& type_info() const { return cell_type(type); }
 };
@@ -57,7 +63,8 @@ struct ProjectionConfig {
     std::string location;
     uint32_t source = 0, target = 0;  // population indices
     Compartment compartment = Compartment::soma;
-    double ampa = 0, nmda = 0, gaba = 0;  // receptor factors times the weight J
+    /// Receptor factors (times the weight J), indexed by model::Receptor.
+    std::array<double, model::kReceptorCount> receptor{};
     ConnRule rule = ConnRule::dense;
     double A = 1, sigma = 0.5;
     uint32_t K = 100;  // sparse in-degree
@@ -124,10 +131,19 @@ struct SheetConfig {
     std::string positions = "grid";  // grid | jittered
 };
 
+/// synapses.<receptor>: time constant and reversal of each receptor (indexed by model::Receptor;
+/// defaults from model::kReceptorTable).
 struct SynapseConfig {
-    double tau_ampa_ms = 6, tau_nmda_ms = 100, tau_gaba_ms = 6;
-    double E_ampa_mV = 0, E_nmda_mV = 0, E_gaba_mV = -75;
+    std::array<double, model::kReceptorCount> tau_ms = defaults(&model::ReceptorInfo::tau_ms);
+    std::array<double, model::kReceptorCount> E_mV = defaults(&model::ReceptorInfo::E_mV);
     double nmda_soma_cap_nS = 85;
+
+    static constexpr std::array<double, model::kReceptorCount> defaults(
+        double model::ReceptorInfo::*field) {
+        std::array<double, model::kReceptorCount> a{};
+        for (int r = 0; r < model::kReceptorCount; ++r) a[r] = model::kReceptorTable[r].*field;
+        return a;
+    }
 };
 
 /// The longest run, in steps (10^13: 31 years of biological time at dt = 0.1 ms).

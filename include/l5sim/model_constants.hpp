@@ -11,13 +11,13 @@ namespace l5sim {
 inline model::ReceptorConstants receptor_constants(const Config& cfg) {
     const auto& s = cfg.synapses;
     const double dt = cfg.dt_ms;
-    return model::ReceptorConstants{static_cast<float>(1 - dt / s.tau_ampa_ms),
-                                    static_cast<float>(1 - dt / s.tau_nmda_ms),
-                                    static_cast<float>(1 - dt / s.tau_gaba_ms),
-                                    static_cast<float>(s.E_ampa_mV),
-                                    static_cast<float>(s.E_nmda_mV),
-                                    static_cast<float>(s.E_gaba_mV),
-                                    static_cast<float>(s.nmda_soma_cap_nS)};
+    model::ReceptorConstants rc{};
+    for (int r = 0; r < model::kReceptorCount; ++r) {
+        rc.decay[r] = static_cast<float>(1 - dt / s.tau_ms[r]);
+        rc.E[r] = static_cast<float>(s.E_mV[r]);
+    }
+    rc.nmda_soma_cap = static_cast<float>(s.nmda_soma_cap_nS);
+    return rc;
 }
 
 inline model::StdpConstants stdp_constants(const StdpConfig& s, float w_max, double dt) {

@@ -63,9 +63,10 @@ class PopulationStore {
                     const std::vector<uint32_t>* cells = nullptr)
         : io_(io),
           n_(cells ? static_cast<uint32_t>(cells->size()) : cfg.populations.at(pop).n),
-          dendrite_(cfg.populations.at(pop).caps.has_dendrite) {
+          dendrite_(cfg.populations.at(pop).caps.has_dendrite),
+          all_receptors_(cfg.populations.at(pop).all_receptors) {
         for (const VarInfo& r : kVarTable) {
-            if (!has_var(r, dendrite_)) continue;
+            if (!has_var(r, dendrite_, all_receptors_)) continue;
             switch (r.type) {
                 case VarInfo::Type::f32: {
                     std::vector<float> v = initial_floats(cfg, pop, r);
@@ -90,7 +91,9 @@ class PopulationStore {
     uint32_t size() const { return n_; }
     bool has_dendrite() const { return dendrite_; }
     /// Whether this population has variable `v` (its type's rows of the table).
-    bool has(Var v) const { return has_var(var_info(v), dendrite_); }
+    bool has(Var v) const { return has_var(var_info(v), dendrite_, all_receptors_); }
+    /// Whether the population steps every receptor, not only the core ones.
+    bool all_receptors() const { return all_receptors_; }
 
     /// The float array of `v`: null where the type lacks it or it is not a float (history,
     /// burst).
@@ -189,6 +192,7 @@ class PopulationStore {
     const Storage* io_ = nullptr;
     uint32_t n_ = 0;
     bool dendrite_ = false;
+    bool all_receptors_ = false;
     std::array<Array<float>, kVarCount> floats_{};  // empty: not a float, or not this type's
     Array<uint32_t> history_;
     Array<uint8_t> burst_;

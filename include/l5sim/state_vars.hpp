@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "l5sim/model/receptors.hpp"
+
 namespace l5sim {
 
 /// The variables, in checkpoint order (never reorder: it is the checkpoint format's order).
@@ -33,8 +35,10 @@ enum class Var : uint8_t {
     rem_dend,
     history,
     burst,
+    g_gaba_b,
+    g_gaba_b_d,
 };
-inline constexpr int kVarCount = 19;
+inline constexpr int kVarCount = 21;
 
 struct VarInfo {
     enum class Type : uint8_t { f32, u32, u8 };
@@ -55,6 +59,9 @@ struct VarInfo {
     bool init_needs_adapts;   // the init key exists only for adapting types
     bool health;              // scanned for NaN and infinities
     const char* meaning;      // configs/README.md
+    /// The conductance of a receptor beyond the core ones (model/receptors.hpp): only
+    /// populations that step every receptor (PopulationConfig::all_receptors) have it.
+    bool extra_receptor = false;
 };
 
 // clang-format off
@@ -78,8 +85,17 @@ inline constexpr VarInfo kVarTable[kVarCount] = {
     {Var::rem_dend, "rem_dend", nullptr, "steps", true, VarInfo::Type::f32, VarInfo::Start::never, -1, nullptr, 0, 0, false, false, "dendritic background: steps to the next input spike"},
     {Var::history, "history", nullptr, "", true, VarInfo::Type::u32, VarInfo::Start::zero, -1, nullptr, 0, 0, false, false, "somatic spikes of the last 32 steps (the BAP window)"},
     {Var::burst, "burst", "burst_mode", "0/1", true, VarInfo::Type::u8, VarInfo::Start::zero, -1, nullptr, 0, 0, false, false, "1 when the next somatic reset uses the burst c, d"},
+    {Var::g_gaba_b, "g_gaba_b", "g_gaba_b", "nS", false, VarInfo::Type::f32, VarInfo::Start::zero, -1, nullptr, 0, 0, false, true, "somatic GABA_B conductance (populations with a GABA_B input)", true},
+    {Var::g_gaba_b_d, "g_gaba_b_d", "g_gaba_b_d", "nS", true, VarInfo::Type::f32, VarInfo::Start::zero, -1, nullptr, 0, 0, false, true, "dendritic GABA_B conductance (populations with a GABA_B input)", true},
 };
 // clang-format on
+
+/// The conductance variable of each receptor (model::Receptor order) at the soma and at the
+/// dendrite: the engines' compartment x receptor arrays are these rows.
+inline constexpr Var kSomaConductance[model::kReceptorCount] = {Var::g_ampa, Var::g_nmda,
+                                                                Var::g_gaba, Var::g_gaba_b};
+inline constexpr Var kDendriteConductance[model::kReceptorCount] = {Var::g_ampa_d, Var::g_nmda_d,
+                                                                    Var::g_gaba_d, Var::g_gaba_b_d};
 
 namespace detail {
 constexpr bool rows_in_order() {
@@ -89,6 +105,20 @@ constexpr bool rows_in_order() {
 }
 }  // namespace detail
 static_assert(detail::rows_in_order(), "kVarTable's rows must be in Var order");
+namespace detail {
+constexpr bool conductances_match() {
+    for (int r = 0; r < model::kReceptorCount; ++r) {
+        const VarInfo& s = kVarTable[static_cast<int>(kSomaConductance[r])];
+        const VarInfo& d = kVarTable[static_cast<int>(kDendriteConductance[r])];
+        const bool extra = r >= model::kCoreReceptors;
+        if (s.dendrite || !d.dendrite || s.extra_receptor != extra || d.extra_receptor != extra)
+            return false;
+    }
+    return true;
+}
+}  // namespace detail
+static_assert(detail::conductances_match(),
+              "one soma and one dendrite conductance row per receptor, extra beyond the core");
 
 /// The row of `v`.
 constexpr const VarInfo& var_info(Var v) { return kVarTable[static_cast<int>(v)]; }
@@ -107,8 +137,11 @@ inline const VarInfo* find_probe_var(std::string_view name) {
     return nullptr;
 }
 
-/// True when a population whose type has (or lacks) a dendrite has variable `r`.
-constexpr bool has_var(const VarInfo& r, bool has_dendrite) { return has_dendrite || !r.dendrite; }
+/// True when a population whose type has (or lacks) a dendrite, and that steps every receptor
+/// (or only the core ones: PopulationConfig::all_receptors), has variable `r`.
+constexpr bool has_var(const VarInfo& r, bool has_dendrite, bool all_receptors) {
+    return (has_dendrite || !r.dendrite) && (all_receptors || !r.extra_receptor);
+}
 
 /// Bytes per cell of a variable.
 constexpr std::size_t var_bytes(const VarInfo& r) { return r.type == VarInfo::Type::u8 ? 1 : 4; }

@@ -76,7 +76,7 @@ TEST(StateVars, HealthCheckScansTheDynamicVariables) {
         if (r.health) health.push_back(r.name);
     EXPECT_EQ(health, (std::vector<std::string>{"v", "u", "g_ampa", "g_nmda", "g_nmda_bg", "g_gaba",
                                                 "g_adapt", "v_d", "u_d", "g_ampa_d", "g_nmda_d",
-                                                "g_gaba_d"}));
+                                                "g_gaba_d", "g_gaba_b", "g_gaba_b_d"}));
 }
 
 TEST(StateVars, ProbeNamesFollowTheType) {
@@ -113,9 +113,14 @@ TEST(StateVars, ConfigsReadmeTablesAreTheGeneratedOnes) {
         if (a == std::string::npos || b == std::string::npos) return std::string();
         return readme.substr(a + begin.size(), b - a - begin.size());
     };
-    const std::string probes = block("probes"), init = block("init");
+    const std::string probes = block("probes"), init = block("init"),
+                      receptors = block("receptors");
     EXPECT_FALSE(probes.empty());
     EXPECT_FALSE(init.empty());
+    EXPECT_FALSE(receptors.empty());
+    EXPECT_NE(gen.find(receptors), std::string::npos)
+        << "configs/README.md's receptor table differs from `l5sim info --state-vars`:\n"
+        << gen;
     EXPECT_NE(gen.find(probes), std::string::npos)
         << "configs/README.md's probe-variable table differs from `l5sim info --state-vars`:\n"
         << gen;

@@ -166,6 +166,30 @@ TEST(CrossEngine, SixInputsIntoOnePopulationIdenticalSpikesAndWeights) {
     expect_identical(cpu, gpu, "six inputs into PYR, cpu vs cuda");
 }
 
+// GABA_B (a receptor beyond the core ones): PYR gets it on both compartments, PV does not, so
+// the CUDA engine runs PYR in the kernels built for every receptor and PV, SOM in the core ones;
+// with the ring's zero delays (phase order of single steps) and with 1 ms delays (windows).
+TEST(CrossEngine, GabaBIdenticalSpikesAndWeights) {
+    L5_REQUIRE_DEVICE();
+    for (const bool delays : {false, true}) {
+        std::string yaml = delays ? ring_with_delays() : std::string(kRing);
+        const size_t at = yaml.find("injections:");
+        ASSERT_NE(at, std::string::npos);
+        yaml.insert(at, R"(  SOM_PYRb: {source: SOM, target: PYR, compartment: dendrite,
+             receptors: {gaba_b: 0.3}, delay: {ms: 2}, connectivity: {A: 2, sigma: 2}}
+  PV_PYRb: {source: PV, target: PYR, receptors: {gaba_b: 0.2}, delay: {ms: 1},
+            connectivity: {A: 2, sigma: 2}}
+)");
+        const auto cpu = run(yaml.c_str(), Simulation::Backend::cpu);
+        const auto gpu = run(yaml.c_str(), Simulation::Backend::cuda);
+        expect_identical(cpu, gpu, delays ? "GABA_B, 1 ms delays" : "GABA_B, zero delays");
+        // GABA_B changed the network (so the comparison covers it).
+        const auto base =
+            run(delays ? ring_with_delays().c_str() : kRing, Simulation::Backend::cpu);
+        EXPECT_NE(base.spikes[0].steps, cpu.spikes[0].steps);
+    }
+}
+
 TEST(CrossEngine, SheetNetworkWithStdpIdenticalSpikesAndWeights) {
     L5_REQUIRE_DEVICE();
     const auto cpu = run(kSheet, Simulation::Backend::cpu);

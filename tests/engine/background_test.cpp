@@ -151,23 +151,23 @@ recording:
         const size_t vars = p.pyramidal ? 4 : 2;
         const uint32_t stream = model::stream_id(model::StreamKind::background, p.index);
         for (uint32_t id = 0; id < p.n; ++id) {
-            model::CellInputs c{0, 0, 0, 0, 0, 0, 0};
+            model::CellInputs c{};
             float rs = model::poisson_start(p.soma.lambda, cfg.seed, stream, 0, id, 0);
             float rd = p.pyramidal ? model::poisson_start(p.dend.lambda, cfg.seed, stream, 0, id, 1)
                                    : model::poisson_never();
             size_t s = 0;
             for (int64_t n = 0; n < 200; ++n) {
-                const float ga0 = c.ga, gad0 = c.gad;
+                const float ga0 = c.soma[0], gad0 = c.dend[0];
                 model::add_background(&c, p.soma, p.dend, p.pyramidal, cfg.seed, p.index,
                                       static_cast<uint32_t>(n), id, &rs, &rd);
-                multiple += (c.ga - ga0 > 1.5f * p.soma.weight_ns ? 1 : 0) +
-                            (c.gad - gad0 > 1.5f * p.dend.weight_ns && p.pyramidal ? 1 : 0);
-                model::decay_inputs(&c, rc);
+                multiple += (c.soma[0] - ga0 > 1.5f * p.soma.weight_ns ? 1 : 0) +
+                            (c.dend[0] - gad0 > 1.5f * p.dend.weight_ns && p.pyramidal ? 1 : 0);
+                model::decay_inputs<model::kCoreReceptors>(&c, rc);
                 while (s < rec.steps.size() && rec.steps[s] < n) ++s;
                 ASSERT_LT(s, rec.steps.size());
                 ASSERT_EQ(rec.steps[s], n);
                 const float* row = rec.values.data() + s * vars * p.n;
-                const float want[] = {c.ga, c.gnb, c.gad, c.gnd};
+                const float want[] = {c.soma[0], c.nmda_bg, c.dend[0], c.dend[1]};
                 for (size_t v = 0; v < vars; ++v)
                     ASSERT_EQ(row[v * p.n + id], want[v])
                         << "population " << p.index << " cell " << id << " step " << n

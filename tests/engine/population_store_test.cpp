@@ -40,12 +40,14 @@ StateBlock block_of(const Config& c, const std::string& name) {
 TEST(PopulationStore, ATypeGetsItsRowsOfTheTableAtTheirStart) {
     const Config c = two_types();
     const PopulationStore<HostStorage> p(c, 0, &kHost), i(c, 1, &kHost);
+    // (no GABA_B input: neither has the extra receptors' rows)
     for (const VarInfo& r : kVarTable) {
-        EXPECT_TRUE(p.has(r.var)) << r.name;
-        EXPECT_EQ(i.has(r.var), !r.dendrite) << r.name;
+        EXPECT_EQ(p.has(r.var), !r.extra_receptor) << r.name;
+        const bool in_i = !r.dendrite && !r.extra_receptor;
+        EXPECT_EQ(i.has(r.var), in_i) << r.name;
         uint64_t bytes = 1;
-        EXPECT_EQ(i.memory(r.var, &bytes) != nullptr, !r.dendrite) << r.name;
-        EXPECT_EQ(bytes, r.dendrite ? 0u : 3 * var_bytes(r)) << r.name;
+        EXPECT_EQ(i.memory(r.var, &bytes) != nullptr, in_i) << r.name;
+        EXPECT_EQ(bytes, in_i ? 3 * var_bytes(r) : 0u) << r.name;
     }
     // Starts: the init entries, the coupling gamma, "never" for the background, 0 elsewhere.
     EXPECT_EQ(p.array(Var::v), std::vector<float>(4, -61.5f));

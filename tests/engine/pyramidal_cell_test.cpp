@@ -228,7 +228,7 @@ std::vector<char> windows(const std::vector<int64_t>& spikes, size_t n_steps) {
     return open;
 }
 
-model::ReceptorConstants zero_receptors() { return {1, 1, 1, 0, 0, -75, 85}; }
+model::ReceptorConstants zero_receptors() { return {{1, 1, 1, 1}, {0, 0, -75, -90}, 85}; }
 
 // Somatic spikes on demand: a 1 ms pulse of `pA` every `period` ms.
 std::string spike_train(double period_ms, double pA = 6000) {
@@ -254,7 +254,7 @@ TEST_P(PyramidalCell, BapArrivesOnExactlyStepsNPlus5ToNPlus25) {
     for (size_t s = 0; s < n; ++s) {
         const float bap = open[s] ? 2600.0f : 0.0f;
         bap_steps += open[s];
-        model::dendrite_step(k, zero_receptors(), {0, 0, 0}, bap, 0, &v, &u);
+        model::dendrite_step<model::kCoreReceptors>(k, zero_receptors(), {}, bap, 0, &v, &u);
         ASSERT_EQ(v, t.var[0][s]) << "step " << s;
         ASSERT_EQ(u, t.var[1][s]) << "step " << s;
     }
@@ -274,8 +274,8 @@ void infer_bap(const Trace& t, uint64_t* window_steps, uint64_t* bap_steps) {
     *bap_steps = 0;
     for (size_t s = 0; s < n; ++s) {
         float v0 = v, u0 = u, v1 = v, u1 = u;
-        model::dendrite_step(k, zero_receptors(), {0, 0, 0}, 0.0f, 0, &v0, &u0);
-        model::dendrite_step(k, zero_receptors(), {0, 0, 0}, 2600.0f, 0, &v1, &u1);
+        model::dendrite_step<model::kCoreReceptors>(k, zero_receptors(), {}, 0.0f, 0, &v0, &u0);
+        model::dendrite_step<model::kCoreReceptors>(k, zero_receptors(), {}, 2600.0f, 0, &v1, &u1);
         const bool no = v0 == t.var[0][s] && u0 == t.var[1][s];
         const bool yes = v1 == t.var[0][s] && u1 == t.var[1][s];
         ASSERT_TRUE(no != yes) << "step " << s << ": the engine's state matches neither candidate";
@@ -319,7 +319,8 @@ TEST_P(PyramidalCell, ScaledCouplingGivesGammaTimesPbap) {
     const float scaled = 0.4f * 2600.0f;
     float v = -70, u = 0;
     for (size_t s = 0; s < n; ++s) {
-        model::dendrite_step(k, zero_receptors(), {0, 0, 0}, open[s] ? scaled : 0.0f, 0, &v, &u);
+        model::dendrite_step<model::kCoreReceptors>(k, zero_receptors(), {},
+                                                    open[s] ? scaled : 0.0f, 0, &v, &u);
         ASSERT_EQ(v, t.var[0][s]) << "step " << s;
         ASSERT_EQ(u, t.var[1][s]) << "step " << s;
     }
@@ -360,7 +361,9 @@ TEST_P(PyramidalCell, PlateauSelectsBurstResetAtTheNextSpikeOnly) {
         for (int mode = 0; mode < 2; ++mode) {
             float v = mode ? -55.0f : -65.0f;
             float u = U[p] + (mode ? 150.0f : 250.0f);
-            model::soma_step(k, rc, {0, 0, 0, 0, GA[s]}, -80.0f, I[s], &v, &u);
+            model::SomaConductances g{};
+            g.adapt = GA[s];
+            model::soma_step<model::kCoreReceptors>(k, rc, g, -80.0f, I[s], &v, &u);
             vr[mode] = v;
             ur[mode] = u;
         }

@@ -22,13 +22,15 @@ constexpr double kA = 1.0 / 30.0, kB = -13, kPBap = 2600, kTheta = -30;
 double F(double v) { return 1 / (1 + std::exp((kEHalf - v) / kD)); }
 
 ReceptorConstants receptors() {
-    return ReceptorConstants{static_cast<float>(1 - kDt / 6),
-                             static_cast<float>(1 - kDt / 100),
-                             static_cast<float>(1 - kDt / 6),
-                             0.0f,
-                             0.0f,
-                             -75.0f,
+    return ReceptorConstants{{static_cast<float>(1 - kDt / 6), static_cast<float>(1 - kDt / 100),
+                              static_cast<float>(1 - kDt / 6), static_cast<float>(1 - kDt / 150)},
+                             {0.0f, 0.0f, -75.0f, -90.0f},
                              85.0f};
+}
+
+// Dendritic conductances AMPA, NMDA, GABA_A (and GABA_B).
+DendriteConductances dg(float ampa, float nmda, float gaba, float gaba_b = 0) {
+    return DendriteConductances{{ampa, nmda, gaba, gaba_b}};
 }
 
 DendriteConstants constants() {
@@ -75,10 +77,34 @@ TEST(Dendrite, OneStepMatchesHandComputedEuler) {
             (kDt / kC) * (-kGL * (c.v - kEL) + kGCa * F(c.v) + c.bap + c.u + i_syn + c.i);
         const double du = kDt * kA * (kB * (c.v - kEL) - c.u);
         float v = float(c.v), u = float(c.u);
-        dendrite_step(k, rc, {float(c.ga), float(c.gn), float(c.gg)}, float(c.bap), float(c.i), &v,
-                      &u);
+        dendrite_step<kCoreReceptors>(k, rc, dg(float(c.ga), float(c.gn), float(c.gg)),
+                                      float(c.bap), float(c.i), &v, &u);
         EXPECT_NEAR(v, c.v + dv, 2e-5) << "v0 = " << c.v;
         EXPECT_NEAR(u, c.u + du, 2e-5 * std::max(1.0, std::abs(c.u) / 100)) << "v0 = " << c.v;
+    }
+}
+
+// GABA_B on the dendrite: one more synaptic current g (E_GABA_B - v) with E = -90 mV, no gate;
+// with no GABA_B conductance the four-receptor step equals the three-receptor one bit for bit.
+TEST(Dendrite, GabaBAddsItsCurrent) {
+    const DendriteConstants k = constants();
+    const ReceptorConstants rc = receptors();
+    for (double v0 : {-70.0, -50.0, -20.0}) {
+        const double q = (v0 + 80) / 60;
+        const double B = q * q / (1 + q * q);
+        const double i_syn = 2 * (0 - v0) + 5 * B * (0 - v0) + 3 * (-75 - v0) + 4 * (-90 - v0);
+        const double dv = (kDt / kC) * (-kGL * (v0 - kEL) + kGCa * F(v0) + -100 + i_syn);
+        float v = float(v0), u = -100;
+        dendrite_step<kReceptorCount>(k, rc, dg(2, 5, 3, 4), 0.0f, 0.0f, &v, &u);
+        EXPECT_NEAR(v, v0 + dv, 2e-5) << "v0 = " << v0;
+        float v3 = float(v0), u3 = -100;
+        dendrite_step<kCoreReceptors>(k, rc, dg(2, 5, 3, 4), 0.0f, 0.0f, &v3, &u3);
+        EXPECT_GT(std::abs(v3 - v), 1e-3) << "v0 = " << v0;  // the term matters
+        float va = float(v0), ua = -100, vb = float(v0), ub = -100;
+        dendrite_step<kCoreReceptors>(k, rc, dg(2, 5, 3, 0), 0.0f, 0.0f, &va, &ua);
+        dendrite_step<kReceptorCount>(k, rc, dg(2, 5, 3, 0), 0.0f, 0.0f, &vb, &ub);
+        EXPECT_EQ(va, vb) << "v0 = " << v0;
+        EXPECT_EQ(ua, ub) << "v0 = " << v0;
     }
 }
 
@@ -98,12 +124,12 @@ TEST(Dendrite, AtRestStaysAtRest) {
     EXPECT_NEAR(v_star, -69.841, 2e-3);  // the drift is small and known
     float v = -70.0f, u = 0.0f;
     // The very first step: only the calcium leak term acts.
-    dendrite_step(k, rc, {0, 0, 0}, 0.0f, 0.0f, &v, &u);
+    dendrite_step<kCoreReceptors>(k, rc, dg(0, 0, 0), 0.0f, 0.0f, &v, &u);
     EXPECT_NEAR(v, -70 + kDt / kC * kGCa * F(-70), 1e-5);
     EXPECT_EQ(u, 0.0f);
     float v_max = v;
     for (int s = 1; s < 10000; ++s) {
-        dendrite_step(k, rc, {0, 0, 0}, 0.0f, 0.0f, &v, &u);
+        dendrite_step<kCoreReceptors>(k, rc, dg(0, 0, 0), 0.0f, 0.0f, &v, &u);
         ASSERT_LE(std::abs(v - kEL), 0.25) << "step " << s;
         ASSERT_GE(v, kEL) << "step " << s;
         v_max = std::max(v_max, v);
@@ -114,7 +140,8 @@ TEST(Dendrite, AtRestStaysAtRest) {
     EXPECT_NEAR(u, u_star, 2e-2);
     // Settled: another 1000 steps change nothing beyond float noise.
     const float v_end = v, u_end = u;
-    for (int s = 0; s < 1000; ++s) dendrite_step(k, rc, {0, 0, 0}, 0.0f, 0.0f, &v, &u);
+    for (int s = 0; s < 1000; ++s)
+        dendrite_step<kCoreReceptors>(k, rc, dg(0, 0, 0), 0.0f, 0.0f, &v, &u);
     EXPECT_NEAR(v, v_end, 1e-5);
     EXPECT_NEAR(u, u_end, 1e-5);
 }

@@ -24,10 +24,14 @@ struct Pyr {
 // Receptor reversals of MODEL.md section 6 and the 85 nS soma cap on gated NMDA.
 constexpr double kEAmpa = 0, kENmda = 0, kEGaba = -75, kEAdapt = -80, kCap = 85;
 
+// GABA_B (an extra receptor, model/receptors.hpp): tau 150 ms, E -90 mV.
+constexpr double kEGabaB = -90;
+
 ReceptorConstants receptors() {
-    return ReceptorConstants{static_cast<float>(1 - kDt / 6), static_cast<float>(1 - kDt / 100),
-                             static_cast<float>(1 - kDt / 6), static_cast<float>(kEAmpa),
-                             static_cast<float>(kENmda),      static_cast<float>(kEGaba),
+    return ReceptorConstants{{static_cast<float>(1 - kDt / 6), static_cast<float>(1 - kDt / 100),
+                              static_cast<float>(1 - kDt / 6), static_cast<float>(1 - kDt / 150)},
+                             {static_cast<float>(kEAmpa), static_cast<float>(kENmda),
+                              static_cast<float>(kEGaba), static_cast<float>(kEGabaB)},
                              static_cast<float>(kCap)};
 }
 
@@ -52,9 +56,20 @@ Expected reference_step(double v, double u, double g_ampa, double g_nmda, double
     return {vn, un};
 }
 
-Expected engine_step(float v, float u, const SomaConductances& g, float i_ext) {
+// Somatic conductances as the tests write them: AMPA, NMDA, background NMDA, GABA_A, adaptation.
+struct Soma5 {
+    float ampa, nmda, nmda_bg, gaba, adapt;
+};
+
+Expected engine_step(float v, float u, const Soma5& c, float i_ext) {
     const IzhConstants k = make_izh_constants(l5sim::cell_type("pyramidal").soma, kDt);
-    soma_step(k, receptors(), g, static_cast<float>(kEAdapt), i_ext, &v, &u);
+    SomaConductances g{};
+    g.g[0] = c.ampa;
+    g.g[1] = c.nmda;
+    g.g[2] = c.gaba;
+    g.nmda_bg = c.nmda_bg;
+    g.adapt = c.adapt;
+    soma_step<kCoreReceptors>(k, receptors(), g, static_cast<float>(kEAdapt), i_ext, &v, &u);
     return {v, u};
 }
 
@@ -103,6 +118,36 @@ TEST(SomaStep, WithConductancesIsLinearlyImplicit) {
         const Expected g2 = engine_step(float(vv), 12.0f, {2.5f, 30, 7, 6, 1.2f}, 200.0f);
         EXPECT_NEAR(g2.v, ref.v, kTolV) << "v=" << vv;
         EXPECT_NEAR(g2.u, ref.u, kTolU);
+    }
+}
+
+// GABA_B (model/receptors.hpp) is one more conductance at its own reversal, summed after GABA_A:
+// by hand at v = -50, G = 13.5 + 5, GE = 4*-75 + 5*-90 + 0.5*-80. With no GABA_B conductance the
+// four-receptor step is the three-receptor step bit for bit (what a population without a GABA_B
+// input gets in the CUDA engine's packed launches).
+TEST(SomaStep, GabaBIsOneMoreConductanceAtItsReversal) {
+    const IzhConstants k = make_izh_constants(l5sim::cell_type("pyramidal").soma, kDt);
+    const double v = -50, u = 30, I = 120;
+    const double h = 0.1 / 150;
+    const double by_hand =
+        (v + h * (2.5 * 25 * -5 - u + (4 * -75.0 + 5 * kEGabaB + 0.5 * -80.0) + I)) /
+        (1 + h * 18.5);
+    SomaConductances g{{3, 10, 4, 5}, 20, 0.5f};
+    float v4 = float(v), u4 = float(u);
+    soma_step<kReceptorCount>(k, receptors(), g, float(kEAdapt), float(I), &v4, &u4);
+    EXPECT_NEAR(v4, by_hand, kTolV);
+    EXPECT_NEAR(u4, u + 0.1 * 0.01 * (5 * 25 - u), kTolU);
+    // Without the GABA_B term the answer moves by more than the tolerance (the test can fail).
+    float v3 = float(v), u3 = float(u);
+    soma_step<kCoreReceptors>(k, receptors(), g, float(kEAdapt), float(I), &v3, &u3);
+    EXPECT_GT(std::abs(double(v3) - by_hand), 100 * kTolV);
+    for (float vv = -85; vv <= 40; vv += 12.5f) {
+        SomaConductances z{{2.5f, 30, 6, 0}, 7, 1.2f};
+        float va = vv, ua = 12, vb = vv, ub = 12;
+        soma_step<kCoreReceptors>(k, receptors(), z, float(kEAdapt), 200, &va, &ua);
+        soma_step<kReceptorCount>(k, receptors(), z, float(kEAdapt), 200, &vb, &ub);
+        EXPECT_EQ(va, vb) << "v=" << vv;
+        EXPECT_EQ(ua, ub) << "v=" << vv;
     }
 }
 

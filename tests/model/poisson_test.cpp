@@ -33,9 +33,9 @@ std::vector<uint32_t> counts(double lambda, uint32_t cells, uint32_t steps) {
         float rs = poisson_start(s.lambda, kSeed, stream, 0, id, 0);
         float rd = poisson_never();
         for (uint32_t t = 0; t < steps; ++t) {
-            CellInputs c{0, 0, 0, 0, 0, 0, 0};
+            CellInputs c{};
             add_background(&c, s, none, false, kSeed, kPop, t, id, &rs, &rd);
-            out.push_back(static_cast<uint32_t>(c.ga));
+            out.push_back(static_cast<uint32_t>(c.soma[0]));
         }
     }
     return out;
@@ -74,7 +74,7 @@ TEST(Poisson, ArrivalsUseDrawJOfTheStep) {
     // (background stream, step 4, cell 9), words 0 and 1; rem then counts from the next step.
     const PoissonConstants s = source(0.07), d = source(0.05);
     float rs = 0.5f, rd = 0.25f;
-    CellInputs c{0, 0, 0, 0, 0, 0, 0};
+    CellInputs c{};
     add_background(&c, s, d, true, kSeed, kPop, 4, 9, &rs, &rd);
     const Draw4 r = philox(kSeed, stream_id(StreamKind::background, kPop), 4, 9, 0);
     const float gs = exponential_gap(r.v[0], 0.07f), gd = exponential_gap(r.v[1], 0.05f);
@@ -82,17 +82,17 @@ TEST(Poisson, ArrivalsUseDrawJOfTheStep) {
     ASSERT_GE(0.25f + gd, 1.0f);
     EXPECT_EQ(rs, (0.5f + gs) - 1.0f);
     EXPECT_EQ(rd, (0.25f + gd) - 1.0f);
-    EXPECT_EQ(c.ga, 1.0f);
-    EXPECT_EQ(c.gnb, 1.0f);
-    EXPECT_EQ(c.gad, 1.0f);
-    EXPECT_EQ(c.gnd, 1.0f);
+    EXPECT_EQ(c.soma[0], 1.0f);
+    EXPECT_EQ(c.nmda_bg, 1.0f);
+    EXPECT_EQ(c.dend[0], 1.0f);
+    EXPECT_EQ(c.dend[1], 1.0f);
     // Nothing pending this step: only the times count down, no input.
     float rs2 = 2.5f, rd2 = 1.0f;
-    CellInputs c2{0, 0, 0, 0, 0, 0, 0};
+    CellInputs c2{};
     add_background(&c2, s, d, true, kSeed, kPop, 4, 9, &rs2, &rd2);
     EXPECT_EQ(rs2, 1.5f);
     EXPECT_EQ(rd2, 0.0f);
-    EXPECT_EQ(c2.ga + c2.gad, 0.0f);
+    EXPECT_EQ(c2.soma[0] + c2.dend[0], 0.0f);
 }
 
 TEST(Poisson, CountsPerStepArePoisson) {
@@ -133,10 +133,10 @@ TEST(Poisson, RateChangeGivesTheNewRateAtOnce) {
         for (uint32_t t = 0; t < 60; ++t) {
             if (t == 50)
                 rs = poisson_rate_change(rs, lo.lambda, hi.lambda, kSeed, stream, t, id, 0);
-            CellInputs c{0, 0, 0, 0, 0, 0, 0};
+            CellInputs c{};
             add_background(&c, t < 50 ? lo : hi, none, false, kSeed, kPop, t, id, &rs, &rd);
-            if (t == 50) first += c.ga;
-            if (t > 50) later += c.ga;
+            if (t == 50) first += c.soma[0];
+            if (t > 50) later += c.soma[0];
         }
     }
     EXPECT_NEAR(first / cells, 0.2, 5 * std::sqrt(0.2 / cells));

@@ -26,28 +26,32 @@ L5_HD inline bool spike_phase(const IzhConstants& k, bool has_dendrite, bool ada
     return spiked;
 }
 
-/// Synaptic conductances of one cell (nS): soma AMPA, NMDA, background NMDA, GABA_A; dendrite
-/// AMPA, NMDA, GABA_A (zero for cells without a dendrite).
+/// Synaptic conductances of one cell (nS), indexed by compartment x receptor (model/receptors.hpp;
+/// a population steps the first kN receptors, receptors_of), and the soma's background NMDA,
+/// its own conductance. The dendrite's are zero for cells without a dendrite.
 struct CellInputs {
-    float ga, gn, gnb, gg, gad, gnd, ggd;
+    float soma[kReceptorCount];
+    float nmda_bg;
+    float dend[kReceptorCount];
 };
 
-/// Phase 2b for one compartment: the arrivals `g` (nS, one projection's ring slot) times the
-/// projection's receptor factors, added to the compartment's AMPA, NMDA and GABA_A conductances.
-L5_HD inline void add_receptor_arrivals(float* ga, float* gn, float* gg, float f_ampa, float f_nmda,
-                                        float f_gaba, float g) {
-    *ga = *ga + f_ampa * g;
-    *gn = *gn + f_nmda * g;
-    *gg = *gg + f_gaba * g;
-}
+/// Phase 2b for one receptor of one compartment: the arrivals `x` (nS, one projection's ring
+/// slot) times the projection's factor for the receptor, added to its conductance.
+L5_HD inline float receptor_arrival(float g, float factor, float x) { return g + factor * x; }
 
-/// Phase 2b for one cell: add_receptor_arrivals into the projection's compartment.
-L5_HD inline void add_arrivals(CellInputs* c, bool dendrite, float f_ampa, float f_nmda,
-                               float f_gaba, float g) {
-    if (!dendrite) {
-        add_receptor_arrivals(&c->ga, &c->gn, &c->gg, f_ampa, f_nmda, f_gaba, g);
-    } else {
-        add_receptor_arrivals(&c->gad, &c->gnd, &c->ggd, f_ampa, f_nmda, f_gaba, g);
+/// Phase 2b for one cell: receptor_arrival into the first kN receptors of the projection's
+/// compartment, `factor` the projection's receptor factors (times its gain).
+/// (Each element selected on its own, not a pointer to one of the two arrays: on the device the
+/// arrays live in registers only while every index is a constant.)
+template <int kN>
+L5_HD inline void add_arrivals(CellInputs* c, bool dendrite, const float* factor, float x) {
+    L5_UNROLL
+    for (int r = 0; r < kN; ++r) {
+        if (dendrite) {
+            c->dend[r] = receptor_arrival(c->dend[r], factor[r], x);
+        } else {
+            c->soma[r] = receptor_arrival(c->soma[r], factor[r], x);
+        }
     }
 }
 
@@ -106,13 +110,14 @@ L5_HD inline void background_more(BackgroundDraws* b, const PoissonConstants& so
 L5_HD inline void background_apply(CellInputs* c, const BackgroundDraws& b,
                                    const PoissonConstants& soma, const PoissonConstants& dend,
                                    bool has_dendrite, float* rem_soma, float* rem_dend) {
+    constexpr int kAmpa = index_of(Receptor::ampa), kNmda = index_of(Receptor::nmda);
     if (b.ks > 0.0f) {
-        c->ga = c->ga + b.ks * soma.weight_ns;
-        c->gnb = c->gnb + b.ks * soma.weight_ns;
+        c->soma[kAmpa] = c->soma[kAmpa] + b.ks * soma.weight_ns;
+        c->nmda_bg = c->nmda_bg + b.ks * soma.weight_ns;
     }
     if (b.kd > 0.0f) {
-        c->gad = c->gad + b.kd * dend.weight_ns;
-        c->gnd = c->gnd + b.kd * dend.weight_ns;
+        c->dend[kAmpa] = c->dend[kAmpa] + b.kd * dend.weight_ns;
+        c->dend[kNmda] = c->dend[kNmda] + b.kd * dend.weight_ns;
     }
     *rem_soma = b.rs - 1.0f;
     if (has_dendrite) *rem_dend = b.rd - 1.0f;
@@ -155,21 +160,22 @@ L5_HD inline void add_background(CellInputs* c, const PoissonConstants& soma,
                             philox(seed, stream_id(StreamKind::background, pop), step, id, 0));
 }
 
-/// Phase 3: one Euler decay of every synaptic conductance.
+/// Phase 3: one Euler decay of every synaptic conductance (the first kN receptors).
+template <int kN>
 L5_HD inline void decay_inputs(CellInputs* c, const ReceptorConstants& rc) {
-    c->ga = decay(c->ga, rc.decay_ampa);
-    c->gn = decay(c->gn, rc.decay_nmda);
-    c->gnb = decay(c->gnb, rc.decay_nmda);
-    c->gg = decay(c->gg, rc.decay_gaba);
-    c->gad = decay(c->gad, rc.decay_ampa);
-    c->gnd = decay(c->gnd, rc.decay_nmda);
-    c->ggd = decay(c->ggd, rc.decay_gaba);
+    L5_UNROLL
+    for (int r = 0; r < kN; ++r) {
+        c->soma[r] = decay(c->soma[r], rc.decay[r]);
+        c->dend[r] = decay(c->dend[r], rc.decay[r]);
+    }
+    c->nmda_bg = decay(c->nmda_bg, rc.decay[index_of(Receptor::nmda)]);
 }
 
 /// Phase 4 for one PYR cell: BAP current (window from the spike history; a gamma draw in
 /// stochastic mode), the dendrite's Euler step, then the plateau test that selects burst-mode
 /// c, d for the next reset (returned). The coupling stream (word 0 BAP, word 1 plateau) is drawn
 /// only when a draw can matter: counter-based numbers make skipping a draw change nothing.
+template <int kN>
 L5_HD inline bool dendrite_phase(const DendriteConstants& k, const ReceptorConstants& rc,
                                  Coupling mode, const CellInputs& c, uint32_t history, float gamma,
                                  float i_ext_pA, uint64_t seed, uint32_t pop, uint32_t step,
@@ -180,8 +186,10 @@ L5_HD inline bool dendrite_phase(const DendriteConstants& k, const ReceptorConst
     const bool drawn = stochastic && (bap_window_open(k, history) || *v_d >= k.theta_ca);
     if (drawn) r = philox(seed, stream, step, id);
     const float bap = bap_current(k, mode, history, gamma, u01(r.v[0]));
-    const DendriteConductances g{c.gad, c.gnd, c.ggd};
-    dendrite_step(k, rc, g, bap, i_ext_pA, v_d, u_d);
+    DendriteConductances g{};
+    L5_UNROLL
+    for (int r = 0; r < kN; ++r) g.g[r] = c.dend[r];
+    dendrite_step<kN>(k, rc, g, bap, i_ext_pA, v_d, u_d);
     if (stochastic && !drawn && *v_d >= k.theta_ca) r = philox(seed, stream, step, id);
     return plateau_burst(k, mode, *v_d, gamma, u01(r.v[1]));
 }

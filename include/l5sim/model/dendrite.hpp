@@ -61,21 +61,29 @@ L5_HD inline float calcium_activation(const DendriteConstants& k, float v_d) {
     return 1.0f / (1.0f + pexp((k.E_half - v_d) * k.inv_D));
 }
 
+/// Dendritic conductances (nS), one per receptor (model/receptors.hpp).
 struct DendriteConductances {
-    float ampa, nmda, gaba;
+    float g[kReceptorCount];
 };
 
 /// One explicit Euler step (MODEL.md section 3):
 ///   C_d dv_d/dt = -g_Ld (v_d - E_Ld) + g_Ca F(v_d) + BAP + u_d + I_syn,d + I_ext,d
 ///   du_d/dt     = a_d (b_d (v_d - E_Ld) - u_d)
 /// bap_pA is the back-propagated current this step (0, p_BAP, or gamma p_BAP when scaled).
+/// I_syn,d sums the first kN receptors in table order, each through its gate.
+template <int kN>
 L5_HD inline void dendrite_step(const DendriteConstants& k, const ReceptorConstants& rc,
                                 const DendriteConductances& g, float bap_pA, float i_ext_pA,
                                 float* v_d, float* u_d) {
     const float v0 = *v_d;
     const float u0 = *u_d;
-    const float i_syn = g.ampa * (rc.e_ampa - v0) + g.nmda * nmda_gate(v0) * (rc.e_nmda - v0) +
-                        g.gaba * (rc.e_gaba - v0);
+    const float gate = nmda_gate(v0);
+    float i_syn = 0.0f;
+    L5_UNROLL
+    for (int r = 0; r < kN; ++r) {
+        const float term = gated(r, g.g[r], gate) * (rc.E[r] - v0);
+        i_syn = r == 0 ? term : i_syn + term;
+    }
     const float i_total = -k.g_Ld * (v0 - k.E_Ld) + k.g_Ca * calcium_activation(k, v0) + bap_pA +
                           u0 + i_syn + i_ext_pA;
     *v_d = v0 + k.dt_over_C * i_total;

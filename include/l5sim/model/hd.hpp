@@ -5,3 +5,11 @@
 #else
 #define L5_HD
 #endif
+
+/// Fully unrolls the loop that follows (over receptors, compartments: short constant bounds), so
+/// that arrays indexed by its counter stay in registers and table tests fold.
+#if defined(__CUDACC__)
+#define L5_UNROLL _Pragma("unroll")
+#else
+#define L5_UNROLL _Pragma("GCC unroll 8")
+#endif

@@ -60,21 +60,30 @@ L5_HD inline int isolated_cell_step(const IsolatedCellSetup& s, IsolatedCellStat
     const bool spiked = soma_reset(s.soma, burst, &c->v, &c->u);
     c->history = advance_history(c->history, spiked);
     if (spiked) c->g_adapt = c->g_adapt + s.adapt_increment;
-    CellInputs in{c->g_ampa, 0.0f, c->g_nmda_bg, 0.0f, c->g_ampa_d, c->g_nmda_d, 0.0f};
+    constexpr int kAmpa = index_of(Receptor::ampa), kNmda = index_of(Receptor::nmda);
+    constexpr int kN = kCoreReceptors;
+    CellInputs in{};
+    in.soma[kAmpa] = c->g_ampa;
+    in.nmda_bg = c->g_nmda_bg;
+    in.dend[kAmpa] = c->g_ampa_d;
+    in.dend[kNmda] = c->g_nmda_d;
     add_background(&in, s.bg_soma, s.bg_dend, true, s.seed, 0, step, id, &c->rem_soma,
                    &c->rem_dend);
-    decay_inputs(&in, s.rc);
-    c->g_ampa = in.ga;
-    c->g_nmda_bg = in.gnb;
-    c->g_ampa_d = in.gad;
-    c->g_nmda_d = in.gnd;
+    decay_inputs<kN>(&in, s.rc);
+    c->g_ampa = in.soma[kAmpa];
+    c->g_nmda_bg = in.nmda_bg;
+    c->g_ampa_d = in.dend[kAmpa];
+    c->g_nmda_d = in.dend[kNmda];
     c->g_adapt = decay(c->g_adapt, s.adapt_decay);
-    c->burst = dendrite_phase(s.dend, s.rc, s.coupling, in, c->history, s.gamma, s.i_dend_pA,
-                              s.seed, 0, step, id, &c->v_d, &c->u_d)
+    c->burst = dendrite_phase<kN>(s.dend, s.rc, s.coupling, in, c->history, s.gamma, s.i_dend_pA,
+                                  s.seed, 0, step, id, &c->v_d, &c->u_d)
                    ? 1
                    : 0;
-    const SomaConductances gs{c->g_ampa, 0.0f, c->g_nmda_bg, 0.0f, c->g_adapt};
-    soma_step(s.soma, s.rc, gs, s.adapt_E, s.i_soma_pA, &c->v, &c->u);
+    SomaConductances gs{};
+    gs.g[kAmpa] = c->g_ampa;
+    gs.nmda_bg = c->g_nmda_bg;
+    gs.adapt = c->g_adapt;
+    soma_step<kN>(s.soma, s.rc, gs, s.adapt_E, s.i_soma_pA, &c->v, &c->u);
     return spiked ? (burst ? 2 : 1) : 0;
 }
 

@@ -33,9 +33,11 @@ inline IzhConstants make_izh_constants(const IzhParams& p, double dt_ms) {
                         static_cast<float>(p.d_burst)};
 }
 
-/// Somatic conductances (nS) of one cell at the start of the integration phase.
+/// Somatic conductances (nS) of one cell at the start of the integration phase: one per
+/// receptor (model/receptors.hpp), the background's NMDA, adaptation.
 struct SomaConductances {
-    float ampa, nmda, nmda_bg, gaba, adapt;
+    float g[kReceptorCount];
+    float nmda_bg, adapt;
 };
 
 /// Spike test and reset, phase 1: if v >= v_peak: v <- c, u <- u + d (burst c, d if the
@@ -52,20 +54,34 @@ L5_HD inline bool soma_reset(const IzhConstants& k, bool burst_mode, float* v, f
 /// One soma step, linearly implicit in the total conductance G (MODEL.md section 2):
 ///   v' = (v + dt/C (k (v - v_r)(v - v_t) - u + GE + I)) / (1 + dt/C G)
 ///   u' = u + dt a (b (v - v_r) - u)
-/// NMDA is gated at v and, separately for recurrent and background NMDA, capped at the soma.
+/// G and GE sum the first kN receptors in table order (the background's NMDA right after the
+/// recurrent NMDA), then adaptation. A magnesium-gated conductance is gated at v and,
+/// separately for recurrent and background input, capped at the soma.
+template <int kN>
 L5_HD inline void soma_step(const IzhConstants& k, const ReceptorConstants& rc,
                             const SomaConductances& g, float e_adapt, float i_ext_pA, float* v,
                             float* u) {
+    static_assert(kN >= 1 && kN <= kReceptorCount, "receptor count");
     const float v0 = *v;
     const float u0 = *u;
     const float gate = nmda_gate(v0);
-    float g_nmda = g.nmda * gate;
-    if (g_nmda > rc.nmda_soma_cap) g_nmda = rc.nmda_soma_cap;
-    float g_nmda_bg = g.nmda_bg * gate;
-    if (g_nmda_bg > rc.nmda_soma_cap) g_nmda_bg = rc.nmda_soma_cap;
-    const float G = g.ampa + g_nmda + g_nmda_bg + g.gaba + g.adapt;
-    const float GE = g.ampa * rc.e_ampa + g_nmda * rc.e_nmda + g_nmda_bg * rc.e_nmda +
-                     g.gaba * rc.e_gaba + g.adapt * e_adapt;
+    float G = 0.0f, GE = 0.0f;
+    L5_UNROLL
+    for (int r = 0; r < kN; ++r) {
+        const bool mg = ((kMagnesiumGated >> r) & 1u) != 0;
+        float gr = gated(r, g.g[r], gate);
+        if (mg && gr > rc.nmda_soma_cap) gr = rc.nmda_soma_cap;
+        G = r == 0 ? gr : G + gr;
+        GE = r == 0 ? gr * rc.E[r] : GE + gr * rc.E[r];
+        if (r == index_of(Receptor::nmda)) {
+            float gb = g.nmda_bg * gate;
+            if (gb > rc.nmda_soma_cap) gb = rc.nmda_soma_cap;
+            G = G + gb;
+            GE = GE + gb * rc.E[r];
+        }
+    }
+    G = G + g.adapt;
+    GE = GE + g.adapt * e_adapt;
     const float drive = k.k * (v0 - k.v_r) * (v0 - k.v_t) - u0 + GE + i_ext_pA;
     *v = (v0 + k.dt_over_C * drive) / (1.0f + k.dt_over_C * G);
     *u = u0 + k.dt_a * (k.b * (v0 - k.v_r) - u0);

@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "l5sim/model/hd.hpp"
+#include "l5sim/model/receptors.hpp"
 
 namespace l5sim::model {
 
@@ -26,24 +27,6 @@ L5_HD inline RingCell to_fixed(float w_ns, float per_ns) {
 L5_HD inline float from_fixed(RingCell x, float ns_per) {
     return static_cast<float>(static_cast<int32_t>(x)) * ns_per;
 }
-
-/// NMDA magnesium gate B(v) = q^2 / (1 + q^2), q = (v + 80) / 60.
-L5_HD inline float nmda_gate(float v_mV) {
-    const float q = (v_mV + 80.0f) * (1.0f / 60.0f);
-    const float q2 = q * q;
-    return q2 / (1.0f + q2);
-}
-
-/// Per-step receptor constants, derived once on the host in double.
-struct ReceptorConstants {
-    float decay_ampa;     // 1 - dt / tau_ampa
-    float decay_nmda;     // 1 - dt / tau_nmda
-    float decay_gaba;     // 1 - dt / tau_gaba
-    float e_ampa;         // mV
-    float e_nmda;         // mV
-    float e_gaba;         // mV
-    float nmda_soma_cap;  // nS, cap on the gated NMDA conductance at the soma
-};
 
 /// Euler decay of one conductance: g <- g + dt * (-g / tau) == g * (1 - dt / tau).
 L5_HD inline float decay(float g, float factor) { return g * factor; }
