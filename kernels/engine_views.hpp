@@ -41,11 +41,11 @@ struct PopView {
     model::ReceptorConstants rc{};
     // soma; g: the conductance of each receptor (null past the population's receptors_of)
     float *v, *u, *g_nmda_bg, *g_adapt, *i_ext;
-    float* g[model::kReceptorCount];
+    float* g[model::kReceptorCount] = {};
     float* rem_soma;  // background: steps to the next input spike (model/poisson.hpp)
     // dendrite (has_dendrite only; null otherwise)
     float *v_d, *u_d, *i_ext_d, *gamma;
-    float* g_d[model::kReceptorCount];
+    float* g_d[model::kReceptorCount] = {};  // null: the population lacks the receptor
     float* rem_dend;
     uint32_t* history;
     uint8_t* burst;
