@@ -7,6 +7,7 @@
 #include <fstream>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "l5sim/config.hpp"
 #include "l5sim/devices.hpp"
@@ -15,6 +16,15 @@
 namespace l5sim::test {
 
 /// Parse a config from YAML text (as if it came from file "test.yaml").
+/// The steps at which `cell` of population `pop` spiked, in order.
+inline std::vector<int64_t> spike_steps(const Simulation& sim, uint32_t pop, uint32_t cell) {
+    std::vector<int64_t> out;
+    const SpikeRecord& r = sim.spikes()[pop];
+    for (size_t k = 0; k < r.steps.size(); ++k)
+        if (r.ids[k] == cell) out.push_back(r.steps[k]);
+    return out;
+}
+
 inline Config config_from(const std::string& yaml, const std::vector<Override>& ov = {}) {
     return parse_config(yaml, "test.yaml", ov);
 }

@@ -24,7 +24,7 @@ namespace {
 
 // The conductance arrays of one compartment, indexed by receptor (model/receptors.hpp), at the
 // first cell of a block; the loops below step the first kN (the population's receptors_of) and
-// the others may be null. Distinct arrays: the loops say so with `ivdep`.
+// the others may be null. Distinct arrays: the soma and dendrite loops say so with `ivdep`.
 struct ReceptorArrays {
     float* g[model::kReceptorCount];
 };

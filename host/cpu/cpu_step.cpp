@@ -348,14 +348,9 @@ void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t ste
         bap[i - b] = model::bap_current(k, s.coupling, history[i], gamma[i],
                                         stochastic ? model::u01(w0[a]) : 0.0f);
     }
-    const ReceptorArrays c = conductances(s.st, true, b);
-    if (s.st.all_receptors()) {
-        dendrite_block_all(k, rc_, c, bap, s.st.floats(Var::i_ext_d) + b, v_d + b,
-                           s.st.floats(Var::u_d) + b, flags, count);
-    } else {
-        dendrite_block_core(k, rc_, c, bap, s.st.floats(Var::i_ext_d) + b, v_d + b,
-                            s.st.floats(Var::u_d) + b, flags, count);
-    }
+    auto* block = s.st.all_receptors() ? dendrite_block_all : dendrite_block_core;
+    block(k, rc_, conductances(s.st, true, b), bap, s.st.floats(Var::i_ext_d) + b, v_d + b,
+          s.st.floats(Var::u_d) + b, flags, count);
     m = select_flagged(static_cast<uint32_t>(b), flags, count, idx);
     if (stochastic) philox_batch(seed, stream, st, cell_keys(p, idx, m, keys), m, w0, w1);
     std::fill(s.st.burst() + b, s.st.burst() + b + count, uint8_t{0});
@@ -369,11 +364,10 @@ void CpuEngine::dendrite_cells(uint32_t p, int64_t b, int64_t count, int64_t ste
 // Phase 5 for cells [b, b + count) of population p: the linearly implicit soma step.
 void CpuEngine::soma_cells(uint32_t p, int64_t b, int64_t count) {
     auto& s = pops_[p];
-    const ReceptorArrays c = conductances(s.st, false, b);
     auto* block = s.st.all_receptors() ? soma_block_all : soma_block_core;
-    block(s.soma, rc_, s.adapt_E, s.adapt_decay, c, s.st.floats(Var::g_nmda_bg) + b,
-          s.st.floats(Var::g_adapt) + b, s.st.floats(Var::i_ext) + b, s.st.floats(Var::v) + b,
-          s.st.floats(Var::u) + b, count);
+    block(s.soma, rc_, s.adapt_E, s.adapt_decay, conductances(s.st, false, b),
+          s.st.floats(Var::g_nmda_bg) + b, s.st.floats(Var::g_adapt) + b,
+          s.st.floats(Var::i_ext) + b, s.st.floats(Var::v) + b, s.st.floats(Var::u) + b, count);
 }
 
 // Phases 4 and 5 run inside deliver() (per block of cells, while its data is in cache) unless

@@ -38,7 +38,6 @@ struct PopulationConfig {
     /// incoming projections uses a receptor beyond the core ones (GABA_B), else the core ones;
     /// derived from the projections when the config is read.
     bool all_receptors = false;
-    int receptors() const { return model::receptors_of(all_receptors); }
     /// The registry's row of `type`.
     const CellTypeInfo& type_info() const { return cell_type(type); }
 };

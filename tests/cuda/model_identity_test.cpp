@@ -27,12 +27,9 @@ model::IsolatedCellSetup pyr_setup(model::Coupling coupling, float gamma, double
     model::IsolatedCellSetup s{};
     s.soma = model::make_izh_constants(cell_type("pyramidal").soma, dt);
     s.dend = model::make_dendrite_constants(cell_type("pyramidal").dendrite, dt);
-    s.rc = {static_cast<float>(1 - dt / 6),
-            static_cast<float>(1 - dt / 100),
-            static_cast<float>(1 - dt / 6),
-            0.0f,
-            0.0f,
-            -75.0f,
+    s.rc = {{static_cast<float>(1 - dt / 6), static_cast<float>(1 - dt / 100),
+             static_cast<float>(1 - dt / 6), static_cast<float>(1 - dt / 150)},
+            {0.0f, 0.0f, -75.0f, -90.0f},
             85.0f};
     const double ls = 600 * dt * 1e-3, ld = dend_rate_hz * dt * 1e-3;
     s.bg_soma = {static_cast<float>(ls), 1.0f};

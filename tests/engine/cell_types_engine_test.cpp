@@ -21,11 +21,8 @@ L5_ENGINE_TEST_SUITE(CellTypesOnEngines);
 
 // Spiking steps of `cell` in population `pop`.
 std::set<int64_t> spike_steps(const Simulation& sim, uint32_t pop, uint32_t cell) {
-    std::set<int64_t> out;
-    const SpikeRecord& r = sim.spikes()[pop];
-    for (size_t k = 0; k < r.steps.size(); ++k)
-        if (r.ids[k] == cell) out.insert(r.steps[k]);
-    return out;
+    const std::vector<int64_t> v = test::spike_steps(sim, pop, cell);
+    return std::set<int64_t>(v.begin(), v.end());
 }
 
 }  // namespace

@@ -47,21 +47,13 @@ injections:
                               : "");
 }
 
-std::vector<int64_t> steps_of(const Simulation& sim, uint32_t pop, uint32_t cell) {
-    std::vector<int64_t> out;
-    const SpikeRecord& r = sim.spikes()[pop];
-    for (size_t k = 0; k < r.steps.size(); ++k)
-        if (r.ids[k] == cell) out.push_back(r.steps[k]);
-    return out;
-}
-
 }  // namespace
 
 TEST_P(ReceptorsOnEngines, GabaBJumpsOnePerSpikeADelayLaterAndDecaysWithItsTimeConstant) {
     for (const char* comp : {"soma", "dendrite"}) {
         Simulation sim(test::config_from(two_cells("gaba_b", comp, 1.0)), backend());
         sim.run();
-        const std::vector<int64_t> pre = steps_of(sim, 0, 0);
+        const std::vector<int64_t> pre = test::spike_steps(sim, 0, 0);
         ASSERT_GE(pre.size(), 10u) << "S fires at 300 pA";
         std::set<int64_t> arrivals;  // a spike in step s arrives in step s + 20 (phase 2b)
         for (const int64_t s : pre) arrivals.insert(s + 20);
@@ -99,7 +91,7 @@ TEST_P(ReceptorsOnEngines, GabaBInhibitsMoreThanTheSameWeightOnGabaA) {
     auto rate = [&](const std::string& receptor, double A) {
         Simulation sim(test::config_from(two_cells(receptor, "soma", A, false)), backend());
         sim.run();
-        return steps_of(sim, 1, 0).size() + steps_of(sim, 1, 1).size();
+        return test::spike_steps(sim, 1, 0).size() + test::spike_steps(sim, 1, 1).size();
     };
     const size_t none = rate("gaba_b", 0.0), a = rate("gaba_a", 10.0), b = rate("gaba_b", 10.0);
     ASSERT_GE(none, 10u) << "T fires at 1000 pA";
