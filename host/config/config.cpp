@@ -275,8 +275,10 @@ Config read_root(YAML::Node root, std::shared_ptr<const config_detail::Source> s
                 if (!ok) {
                     std::string list;
                     for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-                    pr.fail("variables",
-                            "variables of " + pop.name + " (" + list + "); '" + v + "' is not one");
+                    const VarInfo* row = find_probe_var(v);
+                    pr.fail("variables", "variables of " + pop.name + " (" + list + "); '" + v +
+                                             "' is not one" +
+                                             (row ? extra_receptor_hint(*row, pop.name) : ""));
                 }
             }
             p.every_steps =

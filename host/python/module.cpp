@@ -525,7 +525,8 @@ class PySimulation {
                 if (r.probe && has_var(r, pc.caps.has_dendrite, pc.all_receptors))
                     names += std::string(names.empty() ? "" : ", ") + r.probe;
             throw ConfigError("state: no variable '" + var + "' in population " + pop + " (type " +
-                              pc.type + "); it has " + names);
+                              pc.type + "); it has " + names +
+                              (v ? extra_receptor_hint(*v, pop) : ""));
         }
         std::vector<uint32_t> ids;
         if (!cells) {

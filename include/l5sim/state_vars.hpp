@@ -137,6 +137,23 @@ inline const VarInfo* find_probe_var(std::string_view name) {
     return nullptr;
 }
 
+/// The receptor (model::Receptor index) whose conductance variable `v` is, or -1.
+constexpr int receptor_of(Var v) {
+    for (int r = 0; r < model::kReceptorCount; ++r)
+        if (v == kSomaConductance[r] || v == kDendriteConductance[r]) return r;
+    return -1;
+}
+
+/// Why population `pop` lacks variable `r` when it is an extra receptor's conductance (", which
+/// only populations with a ... input have: ..."), else "" (messages of probes and state reads).
+inline std::string extra_receptor_hint(const VarInfo& r, const std::string& pop) {
+    const int k = receptor_of(r.var);
+    if (!r.extra_receptor || k < 0) return "";
+    const std::string key = model::kReceptorTable[k].key;
+    return "; only populations with a " + std::string(model::kReceptorTable[k].label) +
+           " input have it (a projection into " + pop + " with receptors." + key + " > 0)";
+}
+
 /// True when a population whose type has (or lacks) a dendrite, and that steps every receptor
 /// (or only the core ones: PopulationConfig::all_receptors), has variable `r`.
 constexpr bool has_var(const VarInfo& r, bool has_dendrite, bool all_receptors) {

@@ -160,7 +160,11 @@ TEST(Receptors, AProbeOfGabaBNeedsAGabaBInput) {
             "recording: {probes: [{population: P, variables: [v, g_gaba_b]}]}");
         FAIL() << "no GABA_B input, no g_gaba_b";
     } catch (const ConfigError& e) {
-        EXPECT_NE(std::string(e.what()).find("'g_gaba_b' is not one"), std::string::npos)
+        EXPECT_NE(
+            std::string(e.what()).find("'g_gaba_b' is not one; only populations with a GABA_B "
+                                       "input have it (a projection into P with "
+                                       "receptors.gaba_b > 0)"),
+            std::string::npos)
             << e.what();
     }
     EXPECT_NO_THROW(test::config_from(
