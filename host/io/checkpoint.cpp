@@ -202,7 +202,7 @@ uint64_t verify(const fs::path& path) {
 }  // namespace
 
 void write_checkpoint(const fs::path& path, Simulation& sim, const std::string& health_stop,
-                      const std::vector<std::string>& health_ignored) {
+                      const std::vector<std::string>& health_ignored, double run_ms) {
     const Config& cfg = sim.cfg_;
     sim.collect_spikes();
     sim.engine_->synchronize();
@@ -260,6 +260,7 @@ void write_checkpoint(const fs::path& path, Simulation& sim, const std::string& 
         h["stream_crcs"] = true;
         if (!health_stop.empty()) h["health_stop"] = health_stop;
         if (!health_ignored.empty()) h["health_ignored"] = health_ignored;
+        if (run_ms >= 0) h["run_ms"] = run_ms;
         w.text("header", h.dump());
         w.text("config", cfg.resolved_yaml);
         for (size_t p = 0; p < sim.spikes_.size(); ++p) {
@@ -331,6 +332,7 @@ CheckpointInfo read_checkpoint_info(const fs::path& path) {
         }
         info.health_stop = h.value("health_stop", std::string());
         info.health_ignored = h.value("health_ignored", std::vector<std::string>{});
+        info.run_ms = h.value("run_ms", -1.0);
     } catch (const nlohmann::json::exception& e) {
         r.fail(std::string("bad header: ") + e.what());
     }

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -111,6 +112,17 @@ std::string emit(const YAML::Node& n, bool flow) {
 template <class T>
 py::array_t<T> new_array(size_t n) {
     return py::array_t<T>(std::vector<py::ssize_t>{static_cast<py::ssize_t>(n)});
+}
+
+// A one-dimensional NumPy array over `v`'s elements, without a copy: the array takes the vector
+// (moved to the heap, freed with the array's last reference).
+template <class T>
+py::array_t<T> owning_array(std::vector<T>&& v) {
+    auto* held = new std::vector<T>(std::move(v));
+    py::capsule owner(held, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+    const std::vector<py::ssize_t> shape{static_cast<py::ssize_t>(held->size())},
+        strides{static_cast<py::ssize_t>(sizeof(T))};
+    return py::array_t<T>(shape, strides, held->data(), owner);
 }
 
 // {key: value} as --set overrides (values as YAML text).
@@ -301,7 +313,12 @@ class PySimulation {
         cfg.source_file = info.source_config;
         auto sim = std::make_unique<PySimulation>(cfg, backend, threads);
         restore_checkpoint(path, info, *sim->sim_);
+        // The sum of the run(ms) pieces where the checkpoint kept it and it ends at the
+        // checkpoint's step (so pieces after a resume add up as without it), else the step's ms.
         sim->target_ms_ = step_ms(sim->sim_->step(), cfg.dt_ms);
+        if (info.run_ms >= 0 && std::isfinite(info.run_ms) &&
+            std::max<int64_t>(0, cfg.to_steps(info.run_ms)) == sim->sim_->step())
+            sim->target_ms_ = info.run_ms;
         for (const std::string& note : info.health_ignored) {
             const std::string head = kHealthOff;
             if (note.rfind(head, 0) != 0) continue;
@@ -489,26 +506,30 @@ class PySimulation {
         const uint32_t p = pop_index(pop);
         if (!sim_->config().recording.spikes)
             throw ConfigError("spikes: recording.spikes is false in this config");
-        SpikeRecord streamed;
+        const double dt = sim_->config().dt_ms;
         if (const SpikeStream* st = sim_->spike_stream()) {
+            // Read from the stream file into vectors that the arrays then own (no second copy).
             sim_->flush_streams();
+            std::vector<double> times;
+            std::vector<uint32_t> ids;
             for_each_streamed_spike(st->path(), st->bytes(),
                                     [&](uint32_t q, uint32_t id, int64_t n) {
                                         if (q != p) return;
-                                        streamed.steps.push_back(n);
-                                        streamed.ids.push_back(id);
+                                        times.push_back(step_ms(n, dt));
+                                        ids.push_back(id);
                                     });
+            return py::make_tuple(owning_array(std::move(times)), owning_array(std::move(ids)));
         }
-        const SpikeRecord& r = sim_->spike_stream() ? streamed : sim_->spikes().at(p);
+        // The record in memory keeps growing while the simulation runs (a view of it would
+        // dangle after the next run()): the arrays are copies, the times computed from steps.
+        const SpikeRecord& r = sim_->spikes().at(p);
         auto t = new_array<double>(r.steps.size());
         auto ids = new_array<uint32_t>(r.ids.size());
         auto tw = t.mutable_unchecked<1>();
-        auto iw = ids.mutable_unchecked<1>();
-        const double dt = sim_->config().dt_ms;
-        for (size_t k = 0; k < r.steps.size(); ++k) {
+        for (size_t k = 0; k < r.steps.size(); ++k)
             tw(static_cast<py::ssize_t>(k)) = step_ms(r.steps[k], dt);
-            iw(static_cast<py::ssize_t>(k)) = r.ids[k];
-        }
+        if (!r.ids.empty())
+            std::memcpy(ids.mutable_data(), r.ids.data(), r.ids.size() * sizeof(uint32_t));
         return py::make_tuple(t, ids);
     }
 
@@ -559,10 +580,8 @@ class PySimulation {
                               ")");
         }
         const uint64_t m = sim_->engine().synapse_count(j);
-        const std::vector<float> w = sim_->current_weights(j);
-        auto wa = new_array<float>(m);
+        auto wa = owning_array(sim_->current_weights(j));  // the engine's copy, not copied again
         auto src = new_array<uint32_t>(m), tgt = new_array<uint32_t>(m);
-        std::copy(w.begin(), w.end(), wa.mutable_data());
         sim_->engine().read_synapses(j, 1, m, src.mutable_data(), tgt.mutable_data());
         return py::make_tuple(wa, src, tgt);
     }
@@ -582,7 +601,7 @@ class PySimulation {
         if (!sim_->health_checks())
             ignored.push_back(std::string(kHealthOff) +
                               py::repr(py::float_(saved_rate_hz_)).cast<std::string>() + ")");
-        write_checkpoint(path, *sim_, "", ignored);
+        write_checkpoint(path, *sim_, "", ignored, target_ms_);
     }
 
     // The files `l5sim run` writes, for the steps run so far (the resolved config's duration is

@@ -38,6 +38,9 @@ struct CheckpointInfo {
     std::string health_stop;
     /// Health stops that a resume was told to ignore so far (recorded in summary.json).
     std::vector<std::string> health_ignored;
+    /// The time a Python session's run(ms) pieces added up to (ms; -1: not written by one).
+    /// A piece ends at the step nearest to the sum, so the sum is kept apart from the step.
+    double run_ms = -1;
 };
 
 /// The checkpoint's streams in `dir` (spikes.stream, probes_<k>.stream, weights_<k>.stream)
@@ -47,10 +50,11 @@ void check_streams(const std::filesystem::path& dir, const CheckpointInfo& info,
 
 /// Write `sim`'s state to `path` (atomically; an Error names the file and the cause on failure,
 /// and the previous checkpoint, if any, stays). `health_stop`: the reason a health check
-/// stopped the run here ("" if none); `health_ignored`: earlier stops a resume ignored.
+/// stopped the run here ("" if none); `health_ignored`: earlier stops a resume ignored;
+/// `run_ms`: the Python session's sum of run(ms) pieces (CheckpointInfo::run_ms; -1: none).
 void write_checkpoint(const std::filesystem::path& path, Simulation& sim,
                       const std::string& health_stop = "",
-                      const std::vector<std::string>& health_ignored = {});
+                      const std::vector<std::string>& health_ignored = {}, double run_ms = -1);
 
 /// Verify a checkpoint (size, trailer, CRC-32) and read its header; Error naming the file and
 /// what is wrong when it is missing, truncated, corrupt or of another format version.

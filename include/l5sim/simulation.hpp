@@ -128,7 +128,7 @@ class Simulation {
   private:
     friend void write_checkpoint(const std::filesystem::path& path, Simulation& sim,
                                  const std::string& health_stop,
-                                 const std::vector<std::string>& health_ignored);
+                                 const std::vector<std::string>& health_ignored, double run_ms);
     friend void restore_checkpoint(const std::filesystem::path& path, const CheckpointInfo& info,
                                    Simulation& sim);
     /// One window from step_ (one step when profiling or when the engine steps singly),

@@ -130,7 +130,9 @@ class Simulation:
                 close()
 
     def spikes(self, population):
-        """(times in ms, node ids) of the population's spikes so far (NumPy copies)."""
+        """(times in ms, node ids) of the population's spikes so far. With stream=, the arrays
+        own what was read from the stream (no second copy); otherwise they are copies of the
+        record in memory, which grows as the simulation runs."""
         return self._sim.spikes(population)
 
     def state(self, population, variable, cells=None):

@@ -350,6 +350,18 @@ class Module(unittest.TestCase):
         for _ in range(120):
             sim.run(0.25, progress=False)
         self.assertEqual(sim.step, 300)
+        # The sum of the pieces survives a checkpoint: 0.25 ms pieces at dt 0.1 ms stop at
+        # 2.5 steps on average also after a resume in the middle of a half step (a resume that
+        # counted from the checkpoint's step, 0.3 ms, would reach 6.05 ms = 61 steps below).
+        half = l5sim.Simulation(cfg, backend="cpu")
+        half.run(0.25, progress=False)  # 2.5 steps, rounded to 3: 0.05 ms ahead of the sum
+        self.assertEqual(half.step, 3)
+        ck = os.path.join(self.tmp, "pieces.l5ck")
+        half.checkpoint(ck)
+        again = l5sim.Simulation.resume(ck, backend="cpu")
+        for _ in range(23):
+            again.run(0.25, progress=False)
+        self.assertEqual(again.step, 60)  # 24 pieces of 0.25 ms = 6 ms = 60 steps
         mask = np.zeros(cfg.populations["PYR"], bool)
         mask[[10, 20]] = True
         np.testing.assert_array_equal(sim.state("PYR", "v", mask),
@@ -533,6 +545,11 @@ class Module(unittest.TestCase):
             sim.run(61.7, progress=False)
             t, ids = sim.spikes("PYR")
             self.assertTrue(len(t) > 0 and t[-1] < 61.7)
+            # Read from the stream into buffers the arrays own (no second copy), contiguous.
+            for a in (t, ids):
+                self.assertFalse(a.flags.owndata)
+                self.assertTrue(a.flags.c_contiguous and a.strides == (a.itemsize,))
+            self.assertTrue(np.all(np.diff(t) >= 0) and len(np.unique(t)) > 1)
             sim.run(progress=False)
             res = sim.write()
             ft, fids = res.spikes("PYR")
