@@ -171,6 +171,7 @@ inline Share rank_share(const Config& cfg, uint32_t rank, uint32_t ranks,
         std::sort(need.begin(), need.end());
         need.erase(std::unique(need.begin(), need.end()), need.end());
     }
+    set_rank_sources(cfg, sh.needs, &sh.cells, &sh.net);
     return sh;
 }
 

@@ -35,6 +35,7 @@ nlohmann::json to_json(const Config& cfg, const PartitionReport& r) {
         x["state_bytes"] = l.state_bytes;
         x["pre_trace_bytes"] = l.pre_trace_bytes;
         x["subscribed"] = l.subscribed;
+        x["held_sources"] = l.held_sources;
         j["rank"].push_back(x);
     }
     if (r.has_exchange) {

@@ -15,6 +15,11 @@ void CpuEngine::init_population(uint32_t p) {
             if (s.gid[i] >= c.n || (i > 0 && s.gid[i] <= s.gid[i - 1]))
                 throw Error("LocalCells: the cells of " + c.name + " must be ascending ids below " +
                             std::to_string(c.n));
+        s.src_gid = local_.sources.at(p);
+        for (size_t i = 0; i < s.src_gid.size(); ++i)
+            if (s.src_gid[i] >= c.n || (i > 0 && s.src_gid[i] <= s.src_gid[i - 1]))
+                throw Error("LocalCells: the sources of " + c.name +
+                            " must be ascending ids below " + std::to_string(c.n));
     }
     s.has_dendrite = c.caps.has_dendrite;
     s.adapts = c.caps.adapts;
@@ -43,12 +48,22 @@ void CpuEngine::init_projection(uint32_t j) {
     s.fixed_per_ns = std::ldexp(1.0f, net.fixed_exponent);
     s.ns_per_fixed = std::ldexp(1.0f, -net.fixed_exponent);
     s.plastic = c.stdp.has_value();
-    if (s.plastic && distributed_) pops_[c.source].all_spiked.assign(net.n_src, 0);
+    // A rank's part has a row per source it holds (its population's LocalCells::sources), the
+    // rows its presynaptic traces and spike mask follow.
+    if (distributed_) {
+        const auto& held = pops_[c.source].src_gid;
+        bool same = net.rows() == held.size();
+        for (uint32_t r = 0; same && r < net.rows(); ++r) same = net.source_of_row(r) == held[r];
+        if (!same)
+            throw Error("LocalCells: the rows of " + c.name + " must be the sources of " +
+                        cfg_.populations[c.source].name + " (set_source_rows)");
+    }
+    if (s.plastic && distributed_) pops_[c.source].all_spiked.assign(net.rows(), 0);
     if (s.plastic) {
         s.stdp = stdp_constants(*c.stdp, net.w_max, cfg_.dt_ms);
         s.source_rule = source_rule(cfg_, j);
-        s.x.assign(net.n_src, 0.0f);
-        s.r2.assign(net.n_src, 0.0f);
+        s.x.assign(net.rows(), 0.0f);
+        s.r2.assign(net.rows(), 0.0f);
         s.y.assign(net.n_tgt, 0.0f);
         s.o2.assign(net.n_tgt, 0.0f);
     }

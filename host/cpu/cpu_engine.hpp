@@ -36,8 +36,9 @@ class CpuEngine final : public Engine {
         : cfg_(cfg), net_(std::move(net)), local_(std::move(local)) {
         rc_ = receptor_constants(cfg);
         distributed_ = !local_.gid.empty();
-        if (distributed_ && local_.gid.size() != cfg.populations.size())
-            throw Error("LocalCells: one list of cells per population");
+        if (distributed_ && (local_.gid.size() != cfg.populations.size() ||
+                             local_.sources.size() != cfg.populations.size()))
+            throw Error("LocalCells: one list of cells and one of sources per population");
         for (uint32_t p = 0; p < cfg.populations.size(); ++p) init_population(p);
         for (uint32_t j = 0; j < cfg.projections.size(); ++j) init_projection(j);
         targets_of_.resize(pops_.size());
@@ -149,7 +150,7 @@ class CpuEngine final : public Engine {
         for (uint64_t k = 0; k < count && k * stride < c.size(); ++k) {
             const uint64_t s = k * stride;
             while (c.row_ptr[row + 1] <= s) ++row;
-            src[k] = row;
+            src[k] = c.source_of_row(row);
             tgt[k] = c.target[s];
         }
     }
@@ -195,8 +196,9 @@ class CpuEngine final : public Engine {
     Network net_;
     LocalCells local_;          // a rank's cells; empty: one process
     bool distributed_ = false;  // !local_.gid.empty()
-    // The spikes that propagate from population p: every rank's when distributed (global ids,
-    // the rows of the parts' CSR), else this engine's.
+    // The spikes that propagate from population p, as rows of its projections' CSR: the
+    // window's spikes of the sources a rank holds when distributed, else this engine's (the
+    // row is the cell).
     const std::vector<uint32_t>& source_spikes(uint32_t p) const {
         return distributed_ ? pops_[p].all_spikes : pops_[p].spike_ids;
     }

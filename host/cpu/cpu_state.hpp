@@ -30,10 +30,12 @@ struct PopulationState {
     // The per-cell state variables (l5sim/state_vars.hpp), allocated and started by the store.
     PopulationStore<HostStorage> st;
     // A rank's population (LocalCells): the global id of each cell (empty: one process, the
-    // index is the id), the population's size over all ranks, and this step's spikes of every
-    // rank (global ids; window_synapses) with their mask (sources of plastic projections).
+    // index is the id), the population's size over all ranks, the source cells it holds rows
+    // and presynaptic traces of (LocalCells::sources), and this step's spikes among them (as
+    // rows, window_synapses) with their mask (sources of plastic projections).
     std::vector<uint32_t> gid;
     uint32_t n_global = 0;
+    std::vector<uint32_t> src_gid;
     std::vector<uint32_t> all_spikes;
     std::vector<uint8_t> all_spiked;
     // this step
@@ -55,7 +57,7 @@ struct ProjectionState {
     bool plastic = false;
     model::StdpConstants stdp{};
     model::SourceRule source_rule{};  // recomputes the source of a reverse-index entry
-    std::vector<float> x, r2;         // pre traces (per source cell)
+    std::vector<float> x, r2;         // pre traces (per source cell; a rank's: per row)
     std::vector<float> y, o2;         // post traces (per target cell)
 };
 

@@ -47,9 +47,9 @@ void CpuEngine::step_traces_block(uint32_t p, int64_t b, int64_t count) {
     }
 }
 
-// A rank's presynaptic traces: every source cell of a plastic projection stepped with the
-// step's spikes of every rank (all_spikes; the same trace_step on the same spikes as the
-// source's own rank: equal bit for bit for every cell whose spikes this rank receives).
+// A rank's presynaptic traces: every source it holds (a row of its parts) stepped with the
+// step's spikes among them (all_spikes, as rows; the same trace_step on the same spikes as the
+// source's own rank: equal bit for bit, since the rank receives every spike of these cells).
 void CpuEngine::step_source_traces(uint32_t pop) {
     auto& s = pops_[pop];
     if (s.all_spiked.empty()) return;  // the source of no plastic projection
@@ -57,7 +57,7 @@ void CpuEngine::step_source_traces(uint32_t pop) {
     for (auto& pj : projs_) {
         if (!pj.plastic || pj.source != pop) continue;
         const auto& st = pj.stdp;
-        for_chunks(static_cast<int64_t>(s.n_global), [&](int64_t b, int64_t e) {
+        for_chunks(static_cast<int64_t>(s.src_gid.size()), [&](int64_t b, int64_t e) {
             for (int64_t i = b; i < e; ++i)
                 pj.x[i] = model::trace_step(st.rule, pj.x[i], st.decay_plus, s.all_spiked[i] != 0);
             if (st.rule == model::StdpRule::triplet)
@@ -478,8 +478,15 @@ void CpuEngine::window_synapses(const WindowSpikes& all) {
                                loc.ids[p].begin() + loc.start[p][k + 1]);
             for (uint32_t i : s.spike_ids) s.spiked[i] = 1;
             if (distributed_) {
-                s.all_spikes.assign(all.ids[p].begin() + all.start[p][k],
-                                    all.ids[p].begin() + all.start[p][k + 1]);
+                // The step's spikes of the sources this rank holds, as their rows (others
+                // have no synapse here).
+                s.all_spikes.clear();
+                for (uint32_t q = all.start[p][k]; q < all.start[p][k + 1]; ++q) {
+                    const uint32_t g = all.ids[p][q];
+                    const auto at = std::lower_bound(s.src_gid.begin(), s.src_gid.end(), g);
+                    if (at != s.src_gid.end() && *at == g)
+                        s.all_spikes.push_back(static_cast<uint32_t>(at - s.src_gid.begin()));
+                }
                 step_source_traces(p);
             }
         }

@@ -212,8 +212,9 @@ class MpiEngine final : public Engine {
     int ring_fixed_exponent(uint32_t j) const override { return inner_->ring_fixed_exponent(j); }
     // Per rank: its cells, synapses and connectivity bytes, and the exchange's bytes and time.
     std::string mpi_summary() const override {
-        uint64_t cells = 0, synapses = 0;
+        uint64_t cells = 0, synapses = 0, held = 0;
         for (const auto& g : cells_.gid) cells += g.size();
+        for (const auto& s : cells_.sources) held += s.size();
         for (uint32_t j = 0; j < cfg_.projections.size(); ++j) synapses += inner_->synapse_count(j);
         const SpikeExchange& x = *exchange_;
         const std::vector<int64_t> mine = {static_cast<int64_t>(cells),
@@ -224,8 +225,9 @@ class MpiEngine final : public Engine {
                                            static_cast<int64_t>(x.sources()),
                                            static_cast<int64_t>(x.bytes_sent()),
                                            static_cast<int64_t>(x.messages()),
-                                           static_cast<int64_t>(x.exchanges())};
-        constexpr size_t kFields = 9;
+                                           static_cast<int64_t>(x.exchanges()),
+                                           static_cast<int64_t>(held)};
+        constexpr size_t kFields = 10;
         const auto all = gather(mine, comm_);
         const auto secs = gather(std::vector<float>{static_cast<float>(x.seconds())}, comm_);
         if (rank_ != 0) return "{}";
@@ -250,6 +252,7 @@ class MpiEngine final : public Engine {
                                      {"exchange_bytes_sent", f[6]},
                                      {"exchange_messages", f[7]},
                                      {"exchanges", f[8]},
+                                     {"source_rows", f[9]},
                                      {"exchange_s", secs[r]}});
         }
         return j.dump();
@@ -283,6 +286,8 @@ class MpiEngine final : public Engine {
                     std::memcpy(out + g * 4, all.data() + order[g] * 4, 4);
                 return;
             }
+            case Share::Sources:  // x, r2: read_source_traces
+                throw Error("read_block " + b.name + ": presynaptic traces come from their owners");
             case Share::Cells: {
                 const auto all = gather(mine, comm_);
                 const auto gids = gather(*sh.gid, comm_);
@@ -329,20 +334,32 @@ class MpiEngine final : public Engine {
                                     in + (row * n_global + (*sh.gid)[i]) * e, e);
                 break;
             }
+            case Share::Sources: {  // the whole block's values of the sources this rank holds
+                const uint64_t e = b.elem_bytes;
+                for (uint64_t i = 0; i < sh.gid->size(); ++i)
+                    std::memcpy(mine.data() + i * e, in + uint64_t((*sh.gid)[i]) * e, e);
+                break;
+            }
         }
         inner_->write_block(sh.local, step, mine.data());
     }
 
   private:
-    // Presynaptic traces (one per source cell): every rank keeps them for the sources it
-    // receives, the owner for its own cells (which it always receives); rank 0 takes each
+    // Presynaptic traces (one per source cell): every rank keeps them for the sources it holds
+    // (LocalCells::sources: its own cells and those it subscribes to); rank 0 takes each
     // cell's value from its owner.
     void read_source_traces(const StateBlock& b, int64_t step, void* dst) const {
-        std::vector<float> whole(b.count);
-        inner_->read_block(b, step, whole.data());
-        const auto& gid = cells_.gid[cfg_.projections[b.index].source];
+        const uint32_t pop = cfg_.projections[b.index].source;
+        const auto& held = cells_.sources[pop];
+        StateBlock local = b;
+        local.count = held.size();
+        std::vector<float> rows(held.size());
+        inner_->read_block(local, step, rows.data());
+        const auto& gid = cells_.gid[pop];
         std::vector<float> mine(gid.size());
-        for (size_t i = 0; i < gid.size(); ++i) mine[i] = whole[gid[i]];
+        for (size_t i = 0; i < gid.size(); ++i)
+            mine[i] = rows[static_cast<size_t>(std::lower_bound(held.begin(), held.end(), gid[i]) -
+                                               held.begin())];
         const auto values = gather(mine, comm_);
         const auto gids = gather(gid, comm_);
         if (rank_ != 0) return;
@@ -351,9 +368,10 @@ class MpiEngine final : public Engine {
     }
     // How a block of the whole network's layout maps onto this rank's engine.
     struct Share {
-        enum How { Cells, Synapses, Whole, Sum } how = Whole;
+        enum How { Cells, Synapses, Sources, Whole, Sum } how = Whole;
         StateBlock local;                            // the rank's block (its engine's sizes)
-        const std::vector<uint32_t>* gid = nullptr;  // Cells: the rank's cells
+        const std::vector<uint32_t>* gid = nullptr;  // Cells: the rank's cells; Sources: its
+                                                     // sources (LocalCells::sources)
         uint64_t rows = 1;                           // Cells: rows of the block ([d][cell] rings)
     };
     Share share_of(const StateBlock& b) const {
@@ -383,7 +401,11 @@ class MpiEngine final : public Engine {
             } else if (b.var == "weight") {
                 sh.how = Share::Synapses;
                 sh.local.count = inner_->synapse_count(b.index);
-            }  // x, r2: over every source (read from their owners: read_source_traces)
+            } else if (b.var == "x" || b.var == "r2") {  // read from owners: read_source_traces
+                sh.how = Share::Sources;
+                sh.gid = &cells_.sources[pc.source];
+                sh.local.count = sh.gid->size();
+            }
         }
         return sh;
     }

@@ -108,6 +108,10 @@ std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, L
     if (asked > 0) local = std::min<long long>(local, asked);
     check(MPI_Allreduce(&local, &agreed, 1, MPI_LONG_LONG, MPI_MIN, comm), "MPI_Allreduce");
     mine.window = agreed;
+    // Every part from a population gets the same rows: the population's cells this rank owns
+    // and those it subscribes to (never a row per cell of the whole network), which index its
+    // presynaptic traces too.
+    agree_on(comm, [&] { set_rank_sources(cfg, need, &mine, &net); });
     if (cells) *cells = mine;
     if (needs) *needs = std::move(need);
     std::unique_ptr<Engine> engine;

@@ -28,9 +28,10 @@ double ring_distance(uint32_t i, uint32_t n_i, uint32_t j, uint32_t n_j) {
 
 double Connectivity::bytes_per_synapse() const {
     if (target.empty()) return 0;
-    const double bytes = row_ptr.size() * sizeof(uint64_t) + target.size() * sizeof(uint32_t) +
-                         weight.size() * sizeof(float) + delay.size() * sizeof(uint8_t) +
-                         rev.size() * sizeof(uint32_t) + rev_src.size() * sizeof(uint32_t);
+    const double bytes = row_ptr.size() * sizeof(uint64_t) + src_gid.size() * sizeof(uint32_t) +
+                         target.size() * sizeof(uint32_t) + weight.size() * sizeof(float) +
+                         delay.size() * sizeof(uint8_t) + rev.size() * sizeof(uint32_t) +
+                         rev_src.size() * sizeof(uint32_t);
     return bytes / static_cast<double>(target.size());
 }
 
@@ -172,7 +173,9 @@ Draws draw_sparse_sheet(const Config& cfg, const ProjectionConfig& p, uint32_t p
 
 // Stable counting sort of the target-major draws into CSR by source; the reverse index is the
 // CSR position of each (target, k) draw.
-Connectivity to_csr(Draws&& d, uint32_t n_src, uint32_t n_tgt, bool plastic) {
+// `compact`: rows only for the sources that occur (a rank's part: src_gid, and d.src turned
+// into row numbers), else one row per source cell.
+Connectivity to_csr(Draws&& d, uint32_t n_src, uint32_t n_tgt, bool plastic, bool compact) {
     Connectivity c;
     c.n_src = n_src;
     c.n_tgt = n_tgt;
@@ -181,9 +184,21 @@ Connectivity to_csr(Draws&& d, uint32_t n_src, uint32_t n_tgt, bool plastic) {
     if (total >= (uint64_t(1) << 32) && plastic)
         throw Error("a plastic projection has " + std::to_string(total) +
                     " synapses; the reverse index holds at most 2^32 - 1 per projection");
-    c.row_ptr.assign(n_src + 1, 0);
+    uint32_t rows = n_src;
+    if (compact) {
+        c.src_gid = d.src;
+        std::sort(c.src_gid.begin(), c.src_gid.end());
+        c.src_gid.erase(std::unique(c.src_gid.begin(), c.src_gid.end()), c.src_gid.end());
+        c.src_gid.shrink_to_fit();
+        rows = static_cast<uint32_t>(c.src_gid.size());
+#pragma omp parallel for schedule(static) if (total >= 65536)
+        for (int64_t i = 0; i < static_cast<int64_t>(total); ++i)
+            d.src[i] = static_cast<uint32_t>(
+                std::lower_bound(c.src_gid.begin(), c.src_gid.end(), d.src[i]) - c.src_gid.begin());
+    }
+    c.row_ptr.assign(static_cast<size_t>(rows) + 1, 0);
     for (uint64_t i = 0; i < total; ++i) ++c.row_ptr[d.src[i] + 1];
-    for (uint32_t s = 0; s < n_src; ++s) c.row_ptr[s + 1] += c.row_ptr[s];
+    for (uint32_t s = 0; s < rows; ++s) c.row_ptr[s + 1] += c.row_ptr[s];
     std::vector<uint64_t> cursor(c.row_ptr.begin(), c.row_ptr.end() - 1);
     c.target.resize(total);
     c.weight.resize(total);
@@ -221,11 +236,12 @@ namespace {
 
 // The projection's draws for `count` targets (target_at(i): the i-th), in CSR by source.
 template <class TargetAt>
-Connectivity build_targets(const Config& cfg, uint32_t j, uint32_t count, TargetAt target_at) {
+Connectivity build_targets(const Config& cfg, uint32_t j, uint32_t count, TargetAt target_at,
+                           bool compact) {
     const auto& p = cfg.projections[j];
     Draws d = p.rule == ConnRule::dense ? draw_dense_ring(cfg, p, count, target_at)
                                         : draw_sparse_sheet(cfg, p, j, count, target_at);
-    return to_csr(std::move(d), cfg.populations[p.source].n, count, p.stdp.has_value());
+    return to_csr(std::move(d), cfg.populations[p.source].n, count, p.stdp.has_value(), compact);
 }
 
 }  // namespace
@@ -238,8 +254,9 @@ void set_global_bounds(const Config& cfg, uint32_t j, float w_init_max, Connecti
 }
 
 Connectivity build_projection(const Config& cfg, uint32_t j) {
-    Connectivity c = build_targets(cfg, j, cfg.populations[cfg.projections[j].target].n,
-                                   [](int64_t i) { return static_cast<uint32_t>(i); });
+    Connectivity c = build_targets(
+        cfg, j, cfg.populations[cfg.projections[j].target].n,
+        [](int64_t i) { return static_cast<uint32_t>(i); }, false);
     set_global_bounds(cfg, j, c.w_init_max, &c);
     return c;
 }
@@ -251,8 +268,8 @@ Connectivity build_projection_part(const Config& cfg, uint32_t j,
         if (targets[i] >= n_tgt || (i > 0 && targets[i] <= targets[i - 1]))
             throw Error("build_projection_part: targets must be ascending ids below " +
                         std::to_string(n_tgt));
-    Connectivity c = build_targets(cfg, j, static_cast<uint32_t>(targets.size()),
-                                   [&](int64_t i) { return targets[i]; });
+    Connectivity c = build_targets(
+        cfg, j, static_cast<uint32_t>(targets.size()), [&](int64_t i) { return targets[i]; }, true);
     set_global_bounds(cfg, j, c.w_init_max, &c);  // the part's own until the ranks agree
     return c;
 }

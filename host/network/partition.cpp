@@ -2,7 +2,9 @@
 // sheet; and what a rank's part of a projection subscribes to.
 #include "l5sim/partition.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 
 #include "l5sim/error.hpp"
 #include "l5sim/model/connectivity.hpp"
@@ -60,9 +62,63 @@ std::vector<uint32_t> cells_of(const Config& cfg, uint32_t pop, uint32_t rank, u
 
 std::vector<uint32_t> subscribed_sources(const Connectivity& part) {
     std::vector<uint32_t> out;
-    for (uint32_t s = 0; s < part.n_src; ++s)
-        if (part.row_ptr[s + 1] > part.row_ptr[s]) out.push_back(s);
+    for (uint32_t r = 0; r < part.rows(); ++r)
+        if (part.row_ptr[r + 1] > part.row_ptr[r]) out.push_back(part.source_of_row(r));
     return out;
+}
+
+void set_source_rows(Connectivity* part, const std::vector<uint32_t>& sources) {
+    Connectivity& c = *part;
+    for (size_t i = 1; i < sources.size(); ++i)
+        if (sources[i] <= sources[i - 1])
+            throw Error("set_source_rows: the sources must be ascending ids");
+    if (!sources.empty() && sources.back() >= c.n_src)
+        throw Error("set_source_rows: source " + std::to_string(sources.back()) + " beyond " +
+                    std::to_string(c.n_src));
+    // Old row -> new row, walking both ascending lists.
+    const uint32_t old_rows = c.rows();
+    std::vector<uint32_t> to(old_rows);
+    size_t k = 0;
+    for (uint32_t r = 0; r < old_rows; ++r) {
+        const uint32_t g = c.source_of_row(r);
+        while (k < sources.size() && sources[k] < g) ++k;
+        if (k == sources.size() || sources[k] != g) {
+            if (c.row_ptr[r + 1] == c.row_ptr[r]) {  // an empty row may go
+                to[r] = UINT32_MAX;
+                continue;
+            }
+            throw Error("set_source_rows: source " + std::to_string(g) +
+                        " has synapses in the part but is not among the rows given");
+        }
+        to[r] = static_cast<uint32_t>(k);
+    }
+    std::vector<uint64_t> row_ptr(sources.size() + 1, 0);
+    for (uint32_t r = 0; r < old_rows; ++r)
+        if (to[r] != UINT32_MAX) row_ptr[to[r] + 1] = c.row_ptr[r + 1] - c.row_ptr[r];
+    for (size_t i = 0; i < sources.size(); ++i) row_ptr[i + 1] += row_ptr[i];
+    for (auto& r : c.rev_src) r = to[r];
+    c.row_ptr = std::move(row_ptr);
+    // Every source cell (one rank, or a rank that needs them all): row s is cell s again.
+    if (sources.size() == c.n_src) {
+        c.src_gid.clear();
+        c.src_gid.shrink_to_fit();
+    } else {
+        c.src_gid = sources;
+    }
+}
+
+void set_rank_sources(const Config& cfg, const std::vector<std::vector<uint32_t>>& needs,
+                      LocalCells* cells, Network* net) {
+    const size_t pops = cfg.populations.size();
+    if (needs.size() != pops || cells->gid.size() != pops ||
+        net->projections.size() != cfg.projections.size())
+        throw Error("set_rank_sources: one list of needed sources and of cells per population");
+    cells->sources.assign(pops, {});
+    for (size_t p = 0; p < pops; ++p)
+        std::set_union(needs[p].begin(), needs[p].end(), cells->gid[p].begin(), cells->gid[p].end(),
+                       std::back_inserter(cells->sources[p]));
+    for (uint32_t j = 0; j < cfg.projections.size(); ++j)
+        set_source_rows(&net->projections[j], cells->sources[cfg.projections[j].source]);
 }
 
 }  // namespace l5sim

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <iterator>
 
 #include "io/spike_file.hpp"
 #include "l5sim/error.hpp"
@@ -40,21 +41,39 @@ PartitionReport partition_report(const Config& cfg, uint32_t ranks,
                     per_cell += var_bytes(v);
             load.state_bytes += per_cell * cells[p].size();
         }
+        // The rank's parts, then their rows as the rank holds them (make_rank_cpu_engine): a
+        // population's own cells and the sources it subscribes to, the same for every part.
+        Network net;
+        std::vector<std::vector<uint32_t>> needs(n_pops);
         for (uint32_t j = 0; j < cfg.projections.size(); ++j) {
             const auto& pc = cfg.projections[j];
-            const Connectivity part = build_projection_part(cfg, j, cells[pc.target]);
+            net.projections.push_back(build_projection_part(cfg, j, cells[pc.target]));
+            const auto subs = subscribed_sources(net.projections.back());
+            std::vector<uint32_t> merged;
+            std::set_union(needs[pc.source].begin(), needs[pc.source].end(), subs.begin(),
+                           subs.end(), std::back_inserter(merged));
+            needs[pc.source] = std::move(merged);
+        }
+        LocalCells local;
+        local.gid = cells;
+        set_rank_sources(cfg, needs, &local, &net);
+        for (uint32_t j = 0; j < cfg.projections.size(); ++j) {
+            const auto& pc = cfg.projections[j];
+            const Connectivity& part = net.projections[j];
             load.synapses += part.size();
             load.connectivity_bytes +=
                 static_cast<uint64_t>(part.bytes_per_synapse() * static_cast<double>(part.size()));
-            load.row_index_bytes += part.row_ptr.size() * sizeof(uint64_t);
+            load.row_index_bytes +=
+                part.row_ptr.size() * sizeof(uint64_t) + part.src_gid.size() * sizeof(uint32_t);
             load.state_bytes += uint64_t(part.max_delay_steps + 1) * part.n_tgt * 4;  // ring
             if (pc.stdp) {
-                load.state_bytes += uint64_t(part.n_tgt) * 8;      // y, o2
-                load.pre_trace_bytes += uint64_t(part.n_src) * 8;  // x, r2
+                load.state_bytes += uint64_t(part.n_tgt) * 8;       // y, o2
+                load.pre_trace_bytes += uint64_t(part.rows()) * 8;  // x, r2
             }
-            for (uint32_t s = 0; s < part.n_src; ++s) {
-                const uint64_t len = part.row_ptr[s + 1] - part.row_ptr[s];
+            for (uint32_t row = 0; row < part.rows(); ++row) {
+                const uint64_t len = part.row_ptr[row + 1] - part.row_ptr[row];
                 if (!len) continue;
+                const uint32_t s = part.source_of_row(row);
                 if (owner[pc.source][s] == r) {
                     load.local_inputs += len;
                 } else {
@@ -65,6 +84,7 @@ PartitionReport partition_report(const Config& cfg, uint32_t ranks,
                 min_delay = std::min<int64_t>(
                     min_delay, *std::min_element(part.delay.begin(), part.delay.end()));
         }
+        for (uint32_t p = 0; p < n_pops; ++p) load.held_sources += local.sources[p].size();
     }
     for (uint32_t p = 0; p < n_pops; ++p)
         for (uint32_t c = 0; c < cfg.populations[p].n; ++c)

@@ -197,6 +197,10 @@ int64_t window_bound(const std::vector<uint32_t>& min_delays);
 /// population, ascending (cells_of). Empty: every cell, one process.
 struct LocalCells {
     std::vector<std::vector<uint32_t>> gid;
+    /// Per population, the source cells whose CSR rows and presynaptic traces this engine holds
+    /// (ascending global ids: its own cells and those it subscribes to); every part from the
+    /// population has these rows (set_source_rows). Only spikes of these cells propagate.
+    std::vector<std::vector<uint32_t>> sources;
     /// The window every rank steps (the whole network's shortest delay, window_bound; the
     /// ranks agree on it); 0: from this engine's own delays.
     int64_t window = 0;

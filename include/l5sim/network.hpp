@@ -19,15 +19,25 @@ struct Connectivity {
     float w_max = 0;                // STDP upper bound (plastic projections)
     float w_init_max = 0;           // largest initial weight
     int fixed_exponent = 0;         // delay ring scale: 2^fixed_exponent units per nS
-    std::vector<uint64_t> row_ptr;  // n_src + 1
+    std::vector<uint64_t> row_ptr;  // rows() + 1
+    // The source cell of each row (ascending global ids): a rank's part has rows only for the
+    // sources it holds (build_projection_part, set_source_rows), so that its memory falls with
+    // the rank count. Empty: one row per source cell, row s = cell s (the whole projection).
+    std::vector<uint32_t> src_gid;
     std::vector<uint32_t> target;   // per synapse
     std::vector<float> weight;      // per synapse, nS (times the receptor factors)
     std::vector<uint8_t> delay;     // per synapse, whole steps
     std::vector<uint32_t> rev;      // plastic only: rev[t * in_degree + k] = synapse id
-    std::vector<uint32_t> rev_src;  // plastic only: the source cell of rev[t * in_degree + k]
+    std::vector<uint32_t> rev_src;  // plastic only: the row (source) of rev[t * in_degree + k]
                                     // (the CPU engine's; the CUDA engine recomputes it)
 
     uint64_t size() const { return target.size(); }
+    /// Rows of the CSR (n_src for a whole projection, src_gid.size() for a part).
+    uint32_t rows() const {
+        return static_cast<uint32_t>(row_ptr.empty() ? 0 : row_ptr.size() - 1);
+    }
+    /// The global id of the source cell of row r.
+    uint32_t source_of_row(uint32_t r) const { return src_gid.empty() ? r : src_gid[r]; }
     /// Bytes held per synapse, everything included (row pointers amortised).
     double bytes_per_synapse() const;
 };

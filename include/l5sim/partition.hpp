@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "l5sim/config.hpp"
+#include "l5sim/engine.hpp"
 #include "l5sim/network.hpp"
 
 namespace l5sim {
@@ -25,12 +26,14 @@ uint32_t rank_of(const Config& cfg, uint32_t pop, uint32_t cell, uint32_t ranks)
 std::vector<uint32_t> cells_of(const Config& cfg, uint32_t pop, uint32_t rank, uint32_t ranks);
 
 /// Projection j restricted to the synapses onto `targets` (global ids of its target population,
-/// ascending): CSR by global source id (row_ptr has n_src + 1 entries), `target` holding local
-/// indices into `targets`, each row in the order of the full build (so the full build is the
-/// rows of all ranks merged by global target). Drawn from the same per-target functions as
-/// build_projection. n_tgt is targets.size(). w_init_max and max_delay_steps are the part's own:
-/// the ring's fixed-point scale and the STDP bound must come from the whole projection's
-/// (set_global_bounds with the largest w_init_max over the ranks), or ranks would quantise apart.
+/// ascending): CSR by source with a row only for each source cell that has a synapse onto
+/// `targets` (src_gid, ascending; O(synapses) memory, nothing over every source cell), `target`
+/// holding local indices into `targets`, each row in the order of the full build (so the full
+/// build is the rows of all ranks merged by global target). Drawn from the same per-target
+/// functions as build_projection. n_tgt is targets.size(). w_init_max and max_delay_steps are the
+/// part's own: the ring's fixed-point scale and the STDP bound must come from the whole
+/// projection's (set_global_bounds with the largest w_init_max over the ranks), or ranks would
+/// quantise apart.
 Connectivity build_projection_part(const Config& cfg, uint32_t j,
                                    const std::vector<uint32_t>& targets);
 
@@ -38,8 +41,22 @@ Connectivity build_projection_part(const Config& cfg, uint32_t j,
 /// initial weight (the maximum of every rank's w_init_max), as build_projection sets them.
 void set_global_bounds(const Config& cfg, uint32_t j, float w_init_max, Connectivity* part);
 
-/// The sources a part needs spikes of: source cell s is subscribed when its row is not empty.
+/// The sources a part needs spikes of (global ids, ascending): those whose row is not empty.
 std::vector<uint32_t> subscribed_sources(const Connectivity& part);
+
+/// Re-rows a part over `sources` (ascending global ids of its source population, holding every
+/// source with a synapse in the part): one row per entry, empty for sources without synapses;
+/// rev_src follows. A rank gives every part from a population the same rows (its cells and the
+/// sources it subscribes to), which then index its presynaptic traces too. Rows over every
+/// source cell keep no src_gid (row s is cell s). An Error when `sources` is not ascending or
+/// lacks a source of the part.
+void set_source_rows(Connectivity* part, const std::vector<uint32_t>& sources);
+
+/// A rank's rows (make_rank_cpu_engine): per population, its own cells (cells->gid) and the
+/// sources its parts need (`needs`, ascending), kept in cells->sources and given to every part
+/// of `net` from that population (set_source_rows).
+void set_rank_sources(const Config& cfg, const std::vector<std::vector<uint32_t>>& needs,
+                      LocalCells* cells, Network* net);
 
 }  // namespace l5sim
 
@@ -53,10 +70,11 @@ struct RankLoad {
     uint64_t synapses = 0;            // incoming synapses of its cells
     uint64_t local_inputs = 0;        // of which from cells it owns
     uint64_t connectivity_bytes = 0;  // its parts: row pointers, targets, weights, delays, reverse
-    uint64_t row_index_bytes = 0;     // of which row pointers over every source (not 1/ranks)
+    uint64_t row_index_bytes = 0;     // of which row pointers and row sources (held sources)
     uint64_t state_bytes = 0;         // per-cell state of its cells, their delay rings, post traces
-    uint64_t pre_trace_bytes = 0;     // pre traces over every source of a plastic projection
+    uint64_t pre_trace_bytes = 0;     // pre traces of the held sources of plastic projections
     uint64_t subscribed = 0;          // cells of other ranks it needs the spikes of
+    uint64_t held_sources = 0;        // source rows it holds (own cells + subscribed), all pops
 };
 
 /// What the ranks would send each other, from a run's spikes: per window of `window_steps`

@@ -7,7 +7,10 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
+#include <numeric>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "io/spike_file.hpp"
@@ -55,8 +58,18 @@ struct Syn {
     bool operator==(const Syn&) const = default;
 };
 
+// Synapses [first, second) of a part's row of global source s (empty when it has no row).
+std::pair<uint64_t, uint64_t> row_of_source(const Connectivity& c, uint32_t s) {
+    if (c.src_gid.empty()) return {c.row_ptr[s], c.row_ptr[s + 1]};
+    const auto at = std::lower_bound(c.src_gid.begin(), c.src_gid.end(), s);
+    if (at == c.src_gid.end() || *at != s) return {0, 0};
+    const auto r = static_cast<size_t>(at - c.src_gid.begin());
+    return {c.row_ptr[r], c.row_ptr[r + 1]};
+}
+
 // The rows of every rank's part merged by global target equal the full build's rows; the ranks'
 // largest initial weight is the full build's, and with it every part's fixed exponent and w_max.
+// A part has rows only for the sources with a synapse in it (none empty, ascending ids).
 void expect_parts_rebuild_the_network(const Config& cfg, uint32_t ranks) {
     for (uint32_t j = 0; j < cfg.projections.size(); ++j) {
         SCOPED_TRACE("projection " + cfg.projections[j].name + ", " + std::to_string(ranks) +
@@ -72,8 +85,19 @@ void expect_parts_rebuild_the_network(const Config& cfg, uint32_t ranks) {
             parts.push_back(build_projection_part(cfg, j, cells[r]));
             w_init_max = std::max(w_init_max, parts.back().w_init_max);
             synapses += parts.back().size();
-            EXPECT_EQ(parts.back().in_degree, full.in_degree);
-            EXPECT_EQ(parts.back().row_ptr.size(), full.row_ptr.size());
+            const Connectivity& part = parts.back();
+            EXPECT_EQ(part.in_degree, full.in_degree);
+            ASSERT_EQ(part.row_ptr.size(), part.src_gid.size() + 1);
+            EXPECT_TRUE(std::is_sorted(part.src_gid.begin(), part.src_gid.end()));
+            for (uint32_t row = 0; row < part.rows(); ++row)
+                EXPECT_GT(part.row_ptr[row + 1], part.row_ptr[row]) << "an empty row " << row;
+            EXPECT_EQ(subscribed_sources(part), part.src_gid);
+            // The reverse index names each synapse's row.
+            for (uint64_t i = 0; i < part.rev.size(); ++i) {
+                const uint32_t row = part.rev_src[i];
+                EXPECT_TRUE(part.row_ptr[row] <= part.rev[i] &&
+                            part.rev[i] < part.row_ptr[row + 1]);
+            }
         }
         EXPECT_EQ(synapses, full.size());
         EXPECT_EQ(w_init_max, full.w_init_max);
@@ -86,10 +110,12 @@ void expect_parts_rebuild_the_network(const Config& cfg, uint32_t ranks) {
             std::vector<Syn> want, got;
             for (uint64_t i = full.row_ptr[s]; i < full.row_ptr[s + 1]; ++i)
                 want.push_back({full.target[i], full.weight[i], full.delay[i]});
-            for (uint32_t r = 0; r < ranks; ++r)
-                for (uint64_t i = parts[r].row_ptr[s]; i < parts[r].row_ptr[s + 1]; ++i)
+            for (uint32_t r = 0; r < ranks; ++r) {
+                const auto [b, e] = row_of_source(parts[r], s);
+                for (uint64_t i = b; i < e; ++i)
                     got.push_back(
                         {cells[r][parts[r].target[i]], parts[r].weight[i], parts[r].delay[i]});
+            }
             // A row holds a target's synapses together, in the order of its draws k: sort by
             // target only (stable), never within a target.
             std::stable_sort(got.begin(), got.end(),
@@ -150,17 +176,82 @@ TEST(Partition, SheetTilesAreEqualOnTheGridAndKeepNeighboursTogether) {
     const auto mine = cells_of(cfg, 0, 0, 4);
     const Connectivity part = build_projection_part(cfg, 0, mine);
     uint64_t local = 0;
-    for (uint32_t s = 0; s < part.n_src; ++s)
-        if (rank_of(cfg, 0, s, 4) == 0) local += part.row_ptr[s + 1] - part.row_ptr[s];
+    for (uint32_t row = 0; row < part.rows(); ++row)
+        if (rank_of(cfg, 0, part.source_of_row(row), 4) == 0)
+            local += part.row_ptr[row + 1] - part.row_ptr[row];
     const double share = double(local) / double(part.size());
     EXPECT_GT(share, 0.82);
     EXPECT_LT(share, 0.87);
     // Subscriptions: the sources with a synapse onto the part, no more.
     const auto subs = subscribed_sources(part);
     uint64_t in_subs = 0;
-    for (uint32_t s : subs) in_subs += part.row_ptr[s + 1] - part.row_ptr[s];
+    for (uint32_t s : subs) {
+        const auto [b, e] = row_of_source(part, s);
+        in_subs += e - b;
+    }
     EXPECT_EQ(in_subs, part.size());
     EXPECT_LT(subs.size(), 1600u * 3 / 4);  // a tile and its border, not the sheet
+    // The part's row index is over those sources only: 8 bytes of row pointer and 4 of source
+    // id per row, not 8 per cell of the sheet.
+    EXPECT_EQ(part.rows(), subs.size());
+    EXPECT_EQ(part.row_ptr.size(), subs.size() + 1);
+}
+
+TEST(Partition, SetSourceRowsGivesEveryPartTheRanksSourcesAsRows) {
+    const Config cfg = test::config_from(sheet("grid"));
+    const auto mine = cells_of(cfg, 0, 1, 4);
+    const Connectivity part = build_projection_part(cfg, 0, mine);  // PYR_PYR, plastic
+    // Rows over the rank's own cells and the sources it subscribes to, and over every cell (a
+    // superset with many sources that have no synapse here).
+    const auto subs = subscribed_sources(part);
+    std::vector<uint32_t> own_and_subs;
+    std::set_union(mine.begin(), mine.end(), subs.begin(), subs.end(),
+                   std::back_inserter(own_and_subs));
+    EXPECT_EQ(own_and_subs, subs);  // every PYR cell of the tile has a PYR input in it
+    std::vector<uint32_t> rows(1600);
+    std::iota(rows.begin(), rows.end(), 0u);
+    Connectivity wide = part;
+    set_source_rows(&wide, rows);
+    EXPECT_TRUE(wide.src_gid.empty());  // every cell: row s is cell s, no list kept
+    Connectivity same = part;
+    set_source_rows(&same, own_and_subs);
+    EXPECT_EQ(same.src_gid, own_and_subs);
+    EXPECT_EQ(same.row_ptr, part.row_ptr);
+    ASSERT_EQ(wide.rows(), rows.size());
+    // The synapses stay where they were; each source's row holds the same ones, an own cell
+    // without synapses in the part has an empty row.
+    EXPECT_EQ(wide.target, part.target);
+    EXPECT_EQ(wide.rev, part.rev);
+    uint64_t empty = 0;
+    for (uint32_t row = 0; row < wide.rows(); ++row) {
+        const uint32_t s = wide.source_of_row(row);
+        const auto [b, e] = row_of_source(part, s);
+        if (e == b) {
+            EXPECT_EQ(wide.row_ptr[row + 1], wide.row_ptr[row]) << s;
+            ++empty;
+        } else {
+            EXPECT_EQ(std::make_pair(wide.row_ptr[row], wide.row_ptr[row + 1]),
+                      std::make_pair(b, e))
+                << s;
+        }
+    }
+    EXPECT_EQ(empty, rows.size() - subs.size());
+    EXPECT_GT(empty, 0u);
+    // rev_src names the new row of the same source.
+    for (uint64_t i = 0; i < wide.rev_src.size(); ++i)
+        EXPECT_EQ(wide.source_of_row(wide.rev_src[i]), part.source_of_row(part.rev_src[i]));
+    // Refused: a source of the part left out, or rows not ascending.
+    std::vector<uint32_t> missing(rows.begin() + 1, rows.end());
+    Connectivity c = part;
+    if (std::binary_search(subs.begin(), subs.end(), rows.front())) {
+        EXPECT_THROW(set_source_rows(&c, missing), Error);
+    }
+    std::vector<uint32_t> backwards(rows.rbegin(), rows.rend());
+    EXPECT_THROW(set_source_rows(&c, backwards), Error);
+    c = part;
+    std::vector<uint32_t> with_missing_sub = rows;
+    with_missing_sub.erase(std::find(with_missing_sub.begin(), with_missing_sub.end(), subs[0]));
+    EXPECT_THROW(set_source_rows(&c, with_missing_sub), Error);
 }
 
 TEST(Partition, RingPartsRebuildTheFullNetworkSynapseForSynapse) {
