@@ -25,14 +25,17 @@ epochs are delimited by the schedule windows' edges).
 Inputs (see host/io/output.cpp): spikes.h5 is a SONATA spike report,
 /spikes/<pop>/{timestamps (ms), node_ids}; probes.h5 has /probes/<pop>_<k>/{time_ms, node_ids,
 <variable> [time, cell]}; weights.h5 has /weights/<proj>/{time_ms, source_ids, target_ids,
-w [snapshot, synapse], histogram_edges, histogram [snapshot, bin], mean_abs_dw [snapshot]}; summary.json gives population sizes (silent cells count in rates),
-config order and the simulated duration.
+w [snapshot, synapse], histogram_edges, histogram [snapshot, bin], mean_abs_dw [snapshot]};
+summary.json gives population sizes (silent cells count in rates), config order and the
+simulated duration.
+
+The files are read, and the burst flags, CVs and rates computed, by the l5sim package
+(python/l5sim: l5sim.analysis's checked readers, burst_flags, mean_cv, rates), the one place
+that reads l5sim's outputs.
 
 Exit codes: 0 ok, 2 missing or unreadable input (the message names the file), 1 other errors.
 """
-BURST_ISI_MS = 10.0  # MODEL.md section 10
 import argparse
-import json
 import os
 import sys
 
@@ -44,18 +47,23 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 try:
-    import h5py
-    import yaml
+    import h5py  # noqa: F401 (the package's readers need it)
+    import yaml  # noqa: F401 (config.resolved.yaml)
 except ImportError:  # pragma: no cover - the message is the point
     sys.exit("plot.py: needs h5py and PyYAML (scripts/install_deps.sh, or pip install h5py "
              "pyyaml numpy matplotlib)")
 
-# The package's raster and type colours (python/l5sim/results.py; NumPy only, not the compiled
-# module). One colour per cell type (populations.<name>.type; every type of the registry, `l5sim
-# info --cell-types`, has one: tests/python/test_plot.py checks it); a second population of a
-# type gets a lighter shade of it; a type not listed gets one of OTHER_COLOURS.
+# The package (python/l5sim; NumPy, h5py, PyYAML; not the compiled module): its checked readers
+# (l5sim.analysis: a missing or unreadable file raises l5sim.OutputError naming it), spike
+# statistics, raster and type colours. One colour per cell type (populations.<name>.type; every
+# type of the registry, `l5sim info --cell-types`, has one: tests/python/test_plot.py checks it);
+# a second population of a type gets a lighter shade of it; a type not listed gets one of
+# OTHER_COLOURS.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "python"))
+from l5sim.analysis import (BURST_ISI_MS, OutputError, burst_flags, mean_cv,  # noqa: E402,F401
+                            rates, read_all_spikes, read_probe_groups, read_resolved_config,
+                            read_summary, read_weight_groups)
 from l5sim.results import TYPE_COLOURS, draw_raster, shown_cells  # noqa: E402,F401
 OTHER_COLOURS = ["#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
@@ -71,7 +79,7 @@ VAR_LABELS = {  # in the order panels are drawn
 
 
 class InputError(Exception):
-    """A missing or unreadable input file; exit code 2."""
+    """A bad input that is not a file's problem (those raise l5sim.OutputError); exit code 2."""
 
 
 def lighter(hex_colour, k):
@@ -97,36 +105,6 @@ def colour_map(names, types=None):
 def fmt_cv(cv):
     """The CV of ISIs, or n/a where no cell fired 3 spikes."""
     return "n/a" if cv != cv else f"{cv:.2f}"
-
-
-def open_h5(path):
-    try:
-        return h5py.File(path, "r")
-    except OSError as e:
-        raise InputError(f"{path}: cannot read it as HDF5 ({e})") from e
-
-
-def read_summary(outdir):
-    path = os.path.join(outdir, "summary.json")
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        raise InputError(f"{path}: cannot parse it as JSON ({e})") from e
-
-
-def read_resolved(outdir):
-    """config.resolved.yaml as a dict, or None when there is none."""
-    path = os.path.join(outdir, "config.resolved.yaml")
-    if not os.path.exists(path):
-        return None
-    try:
-        with open(path) as f:
-            return yaml.safe_load(f)
-    except (OSError, yaml.YAMLError) as e:
-        raise InputError(f"{path}: cannot parse it as YAML ({e})") from e
 
 
 def population_types(summary, resolved):
@@ -179,82 +157,14 @@ def epochs(windows, duration):
     return out
 
 
-def burst_flags(t, ids, isi_ms=BURST_ISI_MS):
-    """Per spike: whether it belongs to a run of >= 2 spikes of its cell with ISIs < isi_ms."""
-    order = np.lexsort((t, ids))
-    ts, cs = t[order], ids[order]
-    near = (cs[1:] == cs[:-1]) & (np.diff(ts) < isi_ms)
-    f = np.zeros(t.size, dtype=bool)
-    f[1:] |= near
-    f[:-1] |= near
-    flags = np.zeros(t.size, dtype=bool)
-    flags[order] = f
-    return flags
-
-
-def mean_cv(t, ids):
-    """Mean over cells with >= 3 spikes of the coefficient of variation of their ISIs (nan if
-    no cell has 3)."""
-    order = np.lexsort((t, ids))
-    ts, cs = t[order], ids[order]
-    same = cs[1:] == cs[:-1]
-    isi, cell = np.diff(ts)[same], cs[1:][same]
-    if isi.size == 0:
-        return float("nan")
-    _, inv = np.unique(cell, return_inverse=True)
-    n = np.bincount(inv)
-    s1, s2 = np.bincount(inv, isi), np.bincount(inv, isi * isi)
-    ok = n >= 2
-    if not ok.any():
-        return float("nan")
-    m = s1[ok] / n[ok]
-    sd = np.sqrt(np.maximum(s2[ok] / n[ok] - m * m, 0.0))
-    return float(np.mean(sd / m))
-
-
 def spike_stats(p, t0, t1, flags):
-    """Rate (Hz), burst fraction and mean CV of ISIs of population p in [t0, t1)."""
+    """Rate (Hz), burst fraction and mean CV of ISIs of population p in [t0, t1); `flags`: the
+    burst flags of p's spikes over the whole run (a burst across t0 or t1 counts)."""
     sel = (p["t"] >= t0) & (p["t"] < t1)
     n_sp = int(sel.sum())
-    rate = n_sp / (p["n"] * (t1 - t0) * 1e-3) if t1 > t0 else float("nan")
+    rate = float(rates(p["t"], p["ids"], p["n"], t0, t1).mean()) if t1 > t0 else float("nan")
     bf = float(flags[sel].mean()) if n_sp else 0.0
     return rate, bf, mean_cv(p["t"][sel], p["ids"][sel])
-
-
-def read_spikes(outdir, summary):
-    """Populations in config order: list of dicts (name, n, t ms, ids), and the duration (ms)."""
-    path = os.path.join(outdir, "spikes.h5")
-    if not os.path.exists(path):
-        hint = " (an interrupted run leaves spikes.h5.part)" if os.path.exists(path + ".part") else ""
-        hint = hint or " (was the run made with recording.spikes: false?)"
-        raise InputError(f"{path}: no such file{hint}")
-    pops = []
-    with open_h5(path) as f:
-        if "spikes" not in f:
-            raise InputError(f"{path}: no /spikes group (not a SONATA spike report)")
-        names = list(f["spikes"].keys())
-        sizes = {}
-        if summary and "populations" in summary:
-            order = [p for p in summary["populations"] if p in names]
-            names = order + [p for p in names if p not in order]
-            sizes = {p: int(v.get("n", 0)) for p, v in summary["populations"].items()}
-        for name in names:
-            g = f["spikes"][name]
-            if "timestamps" not in g or "node_ids" not in g:
-                raise InputError(f"{path}: /spikes/{name} lacks timestamps or node_ids")
-            t = np.asarray(g["timestamps"][()], dtype=np.float64)
-            ids = np.asarray(g["node_ids"][()], dtype=np.int64)
-            n = sizes.get(name) or (int(ids.max()) + 1 if ids.size else 1)
-            pops.append({"name": name, "n": n, "t": t, "ids": ids})
-    duration = None
-    if summary:
-        bio_s = summary.get("timing", {}).get("bio_s")
-        if bio_s:
-            duration = 1000.0 * float(bio_s)
-    if duration is None:
-        last = [p["t"].max() for p in pops if p["t"].size]
-        duration = float(max(last)) if last else 1.0
-    return pops, duration
 
 
 def plot_raster(pops, colours, t0, t1, max_cells, path):
@@ -304,33 +214,28 @@ def plot_rates(pops, colours, duration, bin_ms, smooth_ms, path, windows=(), not
         ax.legend(loc="upper right", fontsize=8, frameon=False, ncol=3)
     axes[-1, 0].set_xlabel("time (ms)")
     axes[-1, 0].set_xlim(0, duration)
-    axes[0, 0].set_title("Population rates" + (" (shaded: schedule and injection windows)" if windows else ""))
+    axes[0, 0].set_title("Population rates"
+                         + (" (shaded: schedule and injection windows)" if windows else ""))
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
 
 
 def plot_probes(outdir, t0, t1, max_traces, path):
-    src = os.path.join(outdir, "probes.h5")
     panels = []  # (group name, variable, time, data [time, cell], node ids)
-    with open_h5(src) as f:
-        if "probes" not in f:
-            raise InputError(f"{src}: no /probes group")
-        for gname in f["probes"]:
-            g = f["probes"][gname]
-            if "time_ms" not in g:
-                raise InputError(f"{src}: /probes/{gname} lacks time_ms")
-            t = np.asarray(g["time_ms"][()])
-            ids = np.asarray(g["node_ids"][()]) if "node_ids" in g else None
-            sel = (t >= t0) & (t <= t1)
-            order = list(VAR_LABELS)
-            variables = [v for v in g if v not in ("time_ms", "node_ids")]
-            variables.sort(key=lambda v: (order.index(v) if v in order else len(order), v))
-            for var in variables:
-                data = np.asarray(g[var][()])
-                if data.ndim == 1:
-                    data = data[:, None]
-                panels.append((gname, var, t[sel], data[sel][:, :max_traces], ids))
+    cells = max_traces if max_traces >= 0 else None  # read only the cells drawn
+    for gname, g in read_probe_groups(outdir, max_cells=cells).items():
+        t = np.asarray(g["time_ms"])
+        ids = np.asarray(g["node_ids"]) if "node_ids" in g else None
+        sel = (t >= t0) & (t <= t1)
+        order = list(VAR_LABELS)
+        variables = [v for v in g if v not in ("time_ms", "node_ids")]
+        variables.sort(key=lambda v: (order.index(v) if v in order else len(order), v))
+        for var in variables:
+            data = np.asarray(g[var])
+            if data.ndim == 1:
+                data = data[:, None]
+            panels.append((gname, var, t[sel], data[sel][:, :max_traces], ids))
     if not panels:
         return False
     fig, axes = plt.subplots(len(panels), 1, figsize=(11, 1.7 * len(panels) + 1.0), sharex=True,
@@ -381,75 +286,65 @@ def plot_plateau(outdir, resolved, path):
     """plateau.png from the first probe of a pyramidal population with v, v_d and burst_mode
     sampled at least every 0.5 ms: a BAP-triggered plateau and a burst fired in a plateau, side
     by side. False when there is no such probe or neither episode occurred."""
-    src = os.path.join(outdir, "probes.h5")
     pops = (resolved or {}).get("populations") or {}
-    with open_h5(src) as f:
-        for gname in (f["probes"] if "probes" in f else []):
-            g = f["probes"][gname]
-            if not all(k in g for k in ("time_ms", "v", "v_d", "burst_mode")):
-                continue
-            t = np.asarray(g["time_ms"][()])
-            if t.size < 3 or np.median(np.diff(t)) > 0.5:
-                continue
-            pop = pops.get(gname.rsplit("_", 1)[0]) or {}
-            v_peak = float((pop.get("soma") or {}).get("v_peak_mV", 50))
-            theta = float((pop.get("dendrite") or {}).get("theta_Ca_mV", -30))
-            v, v_d = np.asarray(g["v"][()]), np.asarray(g["v_d"][()])
-            mode = np.asarray(g["burst_mode"][()])
-            if v.ndim == 1:
-                v, v_d, mode = v[:, None], v_d[:, None], mode[:, None]
-            ids = np.asarray(g["node_ids"][()]) if "node_ids" in g else np.arange(v.shape[1])
-            bap, burst = plateau_episodes(t, v, v_d, mode, v_peak, theta)
-            shown = [(e, title, span) for e, title, span in (
-                (bap, "a back-propagated spike starts a calcium plateau", (-10, 60)),
-                (burst, "during a plateau the soma fires in burst mode", (-40, 40)))
-                if e is not None]
-            if not shown:
-                continue
-            fig, axes = plt.subplots(3, len(shown), figsize=(6.2 * len(shown), 6.4),
-                                     sharex="col", squeeze=False,
-                                     gridspec_kw={"height_ratios": [3, 3, 1]})
-            for col, ((c, i), title, (lo, hi)) in enumerate(shown):
-                t_s = t[i]
-                sel = (t >= t_s + lo) & (t <= t_s + hi)
-                tt = t[sel] - t_s
-                ax_v, ax_d, ax_m = axes[:, col]
-                ax_v.plot(tt, v[sel, c], color="#1f5fa8", lw=1.0)
-                ax_v.set_ylabel("soma v (mV)")
-                ax_v.set_title(f"{title}\n({gname}, cell {ids[c]}, t = {t_s:.1f} ms)",
-                               fontsize=10)
-                ax_d.plot(tt, v_d[sel, c], color="#9467bd", lw=1.0)
-                ax_d.axhline(theta, color="#d62728", ls="--", lw=0.8,
-                             label=f"theta_Ca = {theta:g} mV")
-                ax_d.set_ylabel("dendrite v_d (mV)")
-                ax_d.legend(loc="lower right", fontsize=8, frameon=False)
-                ax_m.step(tt, mode[sel, c], where="post", color="#2ca02c", lw=1.0)
-                ax_m.set_ylim(-0.2, 1.2)
-                ax_m.set_yticks([0, 1])
-                ax_m.set_ylabel("burst\nmode")
-                ax_m.set_xlabel("time from the spike (ms)")
-            fig.suptitle("Soma-dendrite coupling (MODEL.md section 4): burst mode = the next "
-                         "reset uses (c_burst, d_burst); it is drawn with probability gamma "
-                         "each step while v_d >= theta_Ca", fontsize=9)
-            fig.tight_layout()
-            fig.savefig(path, dpi=130)
-            plt.close(fig)
-            return True
+    for gname, g in read_probe_groups(outdir, ("v", "v_d", "burst_mode")).items():
+        if not all(k in g for k in ("time_ms", "v", "v_d", "burst_mode")):
+            continue
+        t = np.asarray(g["time_ms"])
+        if t.size < 3 or np.median(np.diff(t)) > 0.5:
+            continue
+        pop = pops.get(gname.rsplit("_", 1)[0]) or {}
+        v_peak = float((pop.get("soma") or {}).get("v_peak_mV", 50))
+        theta = float((pop.get("dendrite") or {}).get("theta_Ca_mV", -30))
+        v, v_d = np.asarray(g["v"]), np.asarray(g["v_d"])
+        mode = np.asarray(g["burst_mode"])
+        if v.ndim == 1:
+            v, v_d, mode = v[:, None], v_d[:, None], mode[:, None]
+        ids = np.asarray(g["node_ids"]) if "node_ids" in g else np.arange(v.shape[1])
+        bap, burst = plateau_episodes(t, v, v_d, mode, v_peak, theta)
+        shown = [(e, title, span) for e, title, span in (
+            (bap, "a back-propagated spike starts a calcium plateau", (-10, 60)),
+            (burst, "during a plateau the soma fires in burst mode", (-40, 40)))
+            if e is not None]
+        if not shown:
+            continue
+        fig, axes = plt.subplots(3, len(shown), figsize=(6.2 * len(shown), 6.4),
+                                 sharex="col", squeeze=False,
+                                 gridspec_kw={"height_ratios": [3, 3, 1]})
+        for col, ((c, i), title, (lo, hi)) in enumerate(shown):
+            t_s = t[i]
+            sel = (t >= t_s + lo) & (t <= t_s + hi)
+            tt = t[sel] - t_s
+            ax_v, ax_d, ax_m = axes[:, col]
+            ax_v.plot(tt, v[sel, c], color="#1f5fa8", lw=1.0)
+            ax_v.set_ylabel("soma v (mV)")
+            ax_v.set_title(f"{title}\n({gname}, cell {ids[c]}, t = {t_s:.1f} ms)",
+                           fontsize=10)
+            ax_d.plot(tt, v_d[sel, c], color="#9467bd", lw=1.0)
+            ax_d.axhline(theta, color="#d62728", ls="--", lw=0.8,
+                         label=f"theta_Ca = {theta:g} mV")
+            ax_d.set_ylabel("dendrite v_d (mV)")
+            ax_d.legend(loc="lower right", fontsize=8, frameon=False)
+            ax_m.step(tt, mode[sel, c], where="post", color="#2ca02c", lw=1.0)
+            ax_m.set_ylim(-0.2, 1.2)
+            ax_m.set_yticks([0, 1])
+            ax_m.set_ylabel("burst\nmode")
+            ax_m.set_xlabel("time from the spike (ms)")
+        fig.suptitle("Soma-dendrite coupling (MODEL.md section 4): burst mode = the next "
+                     "reset uses (c_burst, d_burst); it is drawn with probability gamma "
+                     "each step while v_d >= theta_Ca", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(path, dpi=130)
+        plt.close(fig)
+        return True
     return False
 
 
 def plot_weights(outdir, path):
-    src = os.path.join(outdir, "weights.h5")
     projs = []
-    with open_h5(src) as f:
-        if "weights" not in f:
-            raise InputError(f"{src}: no /weights group")
-        for name in f["weights"]:
-            g = f["weights"][name]
-            if "w" not in g or "time_ms" not in g:
-                raise InputError(f"{src}: /weights/{name} lacks w or time_ms")
-            step_dw = np.asarray(g["mean_abs_dw"][()]) if "mean_abs_dw" in g else None
-            projs.append((name, np.asarray(g["time_ms"][()]), np.asarray(g["w"][()]), step_dw))
+    for name, g in read_weight_groups(outdir).items():
+        step_dw = np.asarray(g["mean_abs_dw"]) if "mean_abs_dw" in g else None
+        projs.append((name, np.asarray(g["time_ms"]), np.asarray(g["w"]), step_dw))
     if not projs:
         return False
     fig, axes = plt.subplots(len(projs), 3, figsize=(13, 3.2 * len(projs) + 0.6), squeeze=False,
@@ -528,18 +423,18 @@ def main(argv=None):
             raise InputError(f"{a.outdir}: no such output directory")
         if os.path.exists(os.path.join(a.outdir, "sweep.json")):
             raise InputError(f"{a.outdir}: a sweep (sweep.json): plot one replica, e.g. "
-                             f"{os.path.join(a.outdir, 'replicas', 'r00000')}, or analyse the sweep "
-                             "with scripts/l5analysis.py (scripts/reproduce.py does for the "
-                             "paper's configs)")
+                             f"{os.path.join(a.outdir, 'replicas', 'r00000')}, or analyse the "
+                             "sweep with scripts/l5analysis.py (scripts/reproduce.py does for "
+                             "the paper's configs)")
         figdir = a.figdir or a.outdir
         os.makedirs(figdir, exist_ok=True)
-        summary = read_summary(a.outdir)
-        pops, duration = read_spikes(a.outdir, summary)
+        summary = read_summary(a.outdir, required=False)
+        pops, duration = read_all_spikes(a.outdir, summary)
         t1 = duration if a.t_stop is None else a.t_stop
         t0 = a.t_start
         if not t1 > t0:
             ap.error("--t-stop must be after --t-start")
-        resolved = read_resolved(a.outdir)
+        resolved = read_resolved_config(a.outdir, required=False)
         types = population_types(summary, resolved)
         windows = schedule_windows(resolved, duration)
         flags = {p["name"]: burst_flags(p["t"], p["ids"]) for p in pops}
@@ -583,7 +478,7 @@ def main(argv=None):
         if os.path.exists(os.path.join(a.outdir, "weights.h5")):
             if plot_weights(a.outdir, os.path.join(figdir, "weights.png")):
                 written.append("weights.png")
-    except InputError as e:
+    except (InputError, OutputError) as e:
         print(f"plot.py: error: {e}", file=sys.stderr)
         return 2
     for line in lines:

@@ -4,8 +4,8 @@
     python3 scripts/reproduce.py [--quick] [--out out/reproduce] [--only T2,T5] [--backend cpu]
                                  [--threads N] [--pack auto|on|off]
 
-Runs configs/paper/t1..t7 (sweeps of batched replicas), analyses them with the l5sim package's analysis (python/l5sim: l5sim.analysis, l5sim.open)
-and writes into --out:
+Runs configs/paper/t1..t7 (sweeps of batched replicas), analyses them with the l5sim package
+(python/l5sim: l5sim.analysis's readers and measurements, l5sim.open) and writes into --out:
   tN/                 the l5sim output directory of each finding (sweep.json, replicas/, ...)
   figures/tN_*.png    one figure per finding
   results.md          the table: finding, measure, effect with its 95 % CI, verdict (yes: the
@@ -27,7 +27,8 @@ import time
 
 import numpy as np
 
-# The package's analysis (python/l5sim; NumPy and h5py only, not the compiled module).
+# The package's readers and analysis (python/l5sim; NumPy, h5py and, for T7's resolved config,
+# PyYAML; not the compiled module).
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "python"))
 import l5sim.analysis as A  # noqa: E402
@@ -134,8 +135,7 @@ def plt_module():
 def analyze_t1(outdir, figdir=None):
     p = A.read_probes(outdir, "PYR")
     t, ids = A.read_spikes(outdir, "PYR")
-    with open(os.path.join(outdir, "summary.json")) as f:
-        summary = json.load(f)
+    summary = A.read_summary(outdir)
     cells = {}
     for c, name in enumerate(["soma only", "dendrite only", "soma + dendrite"]):
         ts = np.sort(t[ids == c])
@@ -143,7 +143,8 @@ def analyze_t1(outdir, figdir=None):
         cells[name] = {
             "spikes": int(len(ts)),
             "min_isi_ms": float(isi.min()) if len(isi) else float("nan"),
-            "burst_mode_ms": float((p["burst_mode"][:, c] > 0).sum() * (p["time_ms"][1] - p["time_ms"][0])),
+            "burst_mode_ms": float((p["burst_mode"][:, c] > 0).sum()
+                                   * (p["time_ms"][1] - p["time_ms"][0])),
             "max_v_d_mV": float(p["v_d"][:, c].max()),
         }
     s, d, b = cells["soma only"], cells["dendrite only"], cells["soma + dendrite"]
@@ -429,15 +430,13 @@ def analyze_t6(outdir, figdir=None):
 
 
 def _pulse_windows(outdir):
-    """(start, stop) ms of the gamma pulses of a replica, from its resolved config."""
-    import re
-
+    """(start, stop) ms of the gamma pulses of a replica (its schedule's bounded windows that
+    set PYR.gamma), from its resolved config."""
     wins = []
-    with open(os.path.join(outdir, "config.resolved.yaml")) as f:
-        text = f.read()
-    for m in re.finditer(r"knob: PYR\.gamma\s*\n\s*op: set\s*\n\s*value: [^\n]*\n\s*start_ms: "
-                         r"([0-9.e+]+)\s*\n\s*stop_ms: ([0-9.e+]+)", text):
-        wins.append((float(m.group(1)), float(m.group(2))))
+    for e in A.read_resolved_config(outdir).get("schedule") or []:
+        if e.get("knob") == "PYR.gamma" and e.get("op", "set") == "set" and \
+                float(e.get("stop_ms", -1)) >= 0:
+            wins.append((float(e["start_ms"]), float(e["stop_ms"])))
     return sorted(wins)
 
 

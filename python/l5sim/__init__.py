@@ -10,10 +10,12 @@
 
 The compiled part (`_l5sim`, built by scripts/build.sh into build/python/l5sim) runs the C++
 library itself, so a run from Python is the run `l5sim run` makes, byte for byte. The analysis
-(l5sim.analysis, l5sim.open) needs only NumPy and h5py and works without the compiled part.
-docs/PYTHON.md documents the API.
+(l5sim.analysis, l5sim.open) needs only NumPy and h5py and works without the compiled part;
+its readers raise l5sim.OutputError (MissingOutputError, NotRecordedError) naming the file when
+an output is missing or malformed. docs/PYTHON.md documents the API.
 """
 from . import analysis
+from .analysis import MissingOutputError, NotRecordedError, OutputError
 from .results import Run, SweepResults, open
 
 _COMPILED = ("Config", "ConfigError", "RunError", "HealthError", "__version__", "git_hash")
@@ -36,4 +38,5 @@ def __getattr__(name):
 
 
 __all__ = ["Config", "ConfigError", "RunError", "HealthError", "Simulation", "Weights",
-           "run_sweep", "open", "Run", "SweepResults", "analysis", "__version__", "git_hash"]
+           "run_sweep", "open", "Run", "SweepResults", "analysis", "OutputError",
+           "MissingOutputError", "NotRecordedError", "__version__", "git_hash"]

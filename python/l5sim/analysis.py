@@ -2,21 +2,33 @@
 
 ``import l5sim.analysis`` (the package's; scripts/l5analysis.py re-exports it), used by
 l5sim.open's results and scripts/reproduce.py; tested by tests/python/test_l5analysis.py
-against hand-computed values. Needs numpy and h5py only.
+against hand-computed values. Needs numpy and h5py (PyYAML for read_resolved_config).
 
 - f-I curves with 95 % confidence intervals over trials (Student t);
 - gain = least-squares slope of the f-I curve over its rising part (Hz/pA);
 - threshold (rheobase) = the smallest current at which the rate exceeds 1 Hz, interpolated
   linearly between the two tested currents that bracket the crossing;
-- burst fraction (spikes in runs of >= 2 with ISI < 10 ms / all spikes) and calcium-triggered
-  fraction (from summary.json; spikes fired in burst mode);
+- burst fraction (spikes in runs of >= 2 with ISI < 10 ms / all spikes; burst_flags marks
+  them spike by spike) and calcium-triggered fraction (from summary.json; spikes fired in burst
+  mode); the mean CV of ISIs (mean_cv);
 - STDP speed: mean |dw|/dt of the recorded weights and the time to half of the final change.
+
+It is also the one place that reads output files (scripts/plot.py, scripts/reproduce.py and
+l5sim.open's results use these readers): read_summary, read_resolved_config, read_spikes,
+read_all_spikes, read_probes, read_probe_groups, read_weights, read_weight_groups. They check
+what they read: a missing file raises MissingOutputError (with what may explain it), a file
+that is not HDF5, JSON or YAML, or lacks a group or dataset l5sim writes, raises OutputError;
+a probe or projection that was not recorded, NotRecordedError (a population without spikes
+has empty arrays). Every message starts with the file's path; all three are OutputErrors.
 """
+import contextlib
 import json
 import math
 import os
 
 import numpy as np
+
+BURST_ISI_MS = 10.0  # a burst: a run of >= 2 spikes of a cell with ISIs below this (MODEL.md 10)
 
 # Two-sided 95 % Student t quantiles t_{0.975, df} for df = 1..30; 1.96 beyond.
 _T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -47,16 +59,177 @@ def mean_ci(x, axis=0):
 # Outputs
 
 
+class OutputError(ValueError):
+    """An l5sim output file that cannot be read as l5sim writes it: not HDF5 (JSON, YAML), or
+    without a group or dataset it should have. The message starts with the file's path (also
+    in `path`) and says what is wrong (`what`). MissingOutputError and NotRecordedError are
+    OutputErrors, so one ``except l5sim.OutputError`` catches every problem with an output."""
+
+    def __init__(self, path, what):
+        super().__init__(f"{path}: {what}")
+        self.path, self.what = os.fspath(path), what
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self):
+        return type(self), (self.path, self.what)
+
+
+class MissingOutputError(OutputError, FileNotFoundError):
+    """A missing output file or directory (also a FileNotFoundError); the message says what may
+    explain it: an interrupted run leaves NAME.part; a recording the config turned off."""
+
+
+class NotRecordedError(OutputError, KeyError):
+    """A probe or projection asked for by name that the output file does not hold (also a
+    KeyError); the message lists what it holds."""
+
+
+# What may explain a missing file (besides an interrupted run, which leaves NAME.part).
+_MISSING_HINTS = {
+    "spikes.h5": "was the run made with recording.spikes: false?",
+    "probes.h5": "does its config have recording.probes?",
+    "weights.h5": "does its config have recording.weights?",
+}
+
+
+def _missing(path):
+    """The MissingOutputError for `path`, with its hint."""
+    name = os.path.basename(path)
+    if os.path.exists(path + ".part"):
+        hint = f"an interrupted run leaves {name}.part"
+    elif name == "summary.json":
+        sweep = os.path.exists(os.path.join(os.path.dirname(path), "sweep.json"))
+        hint = f"not a finished l5sim {'sweep' if sweep else 'run'}"
+    else:
+        hint = _MISSING_HINTS.get(name)
+    return MissingOutputError(path, "no such file" + (f" ({hint})" if hint else ""))
+
+
+def check_output_dir(path):
+    """`path` as a str when it is a directory; MissingOutputError otherwise."""
+    path = os.fspath(path)
+    if not os.path.isdir(path):
+        what = "not a directory" if os.path.exists(path) else "no such output directory"
+        raise MissingOutputError(path, what)
+    return path
+
+
+def open_h5(path):
+    """An output HDF5 file opened for reading (an h5py.File: use it in a ``with`` block).
+    MissingOutputError when there is none, OutputError when it is not HDF5."""
+    import h5py
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise _missing(path)
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise OutputError(path, f"cannot read it as HDF5 ({e})") from e
+
+
+@contextlib.contextmanager
+def _reading(path):
+    """open_h5(path) in a with block; an h5py read error inside it becomes an OutputError."""
+    with open_h5(path) as f:
+        try:
+            yield f
+        except OutputError:
+            raise
+        except OSError as e:
+            raise OutputError(path, f"cannot read it ({e})") from e
+
+
+def _top_group(f, path, name, what=""):
+    """The group /name of an open output file; OutputError when there is none."""
+    import h5py
+
+    g = f.get(name)
+    if not isinstance(g, h5py.Group):
+        raise OutputError(path, f"no /{name} group{what}")
+    return g
+
+
+def _member(parent, path, name, kind):
+    """The group `name` of `parent` (/spikes, /probes, /weights); NotRecordedError listing what
+    there is when it has none."""
+    import h5py
+
+    g = parent.get(name)
+    if g is None:
+        have = ", ".join(parent.keys()) or "none"
+        raise NotRecordedError(path, f"no {kind} '{name}' in {parent.name} (it has {have})")
+    if not isinstance(g, h5py.Group):
+        raise OutputError(path, f"{g.name} is not a group")
+    return g
+
+
+def _require(g, path, keys):
+    """OutputError naming the datasets of `keys` that group g lacks."""
+    import h5py
+
+    missing = [k for k in keys if not isinstance(g.get(k), h5py.Dataset)]
+    if missing:
+        raise OutputError(path, f"{g.name} lacks {' and '.join(missing)}")
+
+
+def _spike_arrays(g, path):
+    """(timestamps, node_ids) of a /spikes/<pop> group, checked: both there, of one length."""
+    _require(g, path, ("timestamps", "node_ids"))
+    t, ids = g["timestamps"][:], g["node_ids"][:].astype(np.int64)
+    if t.shape != ids.shape:
+        raise OutputError(path, f"{g.name}: {t.size} timestamps but {ids.size} node_ids")
+    return t, ids
+
+
+def _read_mapping(outdir, name, parse, errors, kind, required):
+    """File `name` of an output directory parsed by `parse` (an open file -> object) into a
+    dict: MissingOutputError when it is missing (None instead when not `required`),
+    OutputError when `parse` raises one of `errors` or gives no mapping (`kind` names it)."""
+    path = os.path.join(os.fspath(outdir), name)
+    if not os.path.exists(path):
+        if required:
+            raise _missing(path)
+        return None
+    try:
+        with open(path) as f:
+            value = parse(f)
+    except (OSError, ValueError) + errors as e:
+        raise OutputError(path, f"cannot parse it as {kind} ({e})") from e
+    if not isinstance(value, dict):
+        raise OutputError(path, "not a JSON object" if kind == "JSON" else f"not a {kind} mapping")
+    return value
+
+
+def read_summary(outdir, required=True):
+    """summary.json of an output directory as a dict. MissingOutputError when there is none (None
+    instead when not `required`), OutputError when it is not a JSON object."""
+    return _read_mapping(outdir, "summary.json", json.load, (), "JSON", required)
+
+
+def read_resolved_config(outdir, required=True):
+    """config.resolved.yaml of an output directory (the config the run ran, every default
+    filled in) as a dict; needs PyYAML. MissingOutputError when there is none (None instead
+    when not `required`), OutputError when it is not a YAML mapping."""
+    import yaml
+
+    return _read_mapping(outdir, "config.resolved.yaml", yaml.safe_load, (yaml.YAMLError,),
+                         "YAML", required)
+
+
 class Sweep:
     """An l5sim sweep output directory (sweep.json, summary.json, replicas/rNNNNN/)."""
 
     def __init__(self, path):
-        self.path = path
-        summary = os.path.join(path, "summary.json")
-        if not os.path.exists(summary):
-            raise FileNotFoundError(f"{summary}: missing (not a finished l5sim sweep)")
-        with open(summary) as f:
-            self.summary = json.load(f)
+        self.path = check_output_dir(path)
+        self.summary = read_summary(path)
+        missing = [k for k in ("replicas", "axes", "conditions", "trials")
+                   if k not in self.summary]
+        if missing:
+            raise OutputError(os.path.join(self.path, "summary.json"),
+                              f"lacks {', '.join(missing)} (not a sweep's summary)")
         self.replicas = self.summary["replicas"]
         self.axes = self.summary["axes"]
         self.conditions = self.summary["conditions"]
@@ -84,32 +257,126 @@ class Sweep:
 
 
 def read_spikes(outdir, pop):
-    """(times in ms, node ids) of one population from a SONATA spikes.h5."""
-    import h5py
-
-    with h5py.File(os.path.join(outdir, "spikes.h5"), "r") as f:
-        g = f["spikes"].get(pop)
-        if g is None:
+    """(times in ms, node ids as int64) of one population from a SONATA spikes.h5; empty arrays
+    when the file has no group for it. Checked (OutputError; see the module's docstring)."""
+    path = os.path.join(os.fspath(outdir), "spikes.h5")
+    with _reading(path) as f:
+        spikes = _top_group(f, path, "spikes", " (not a SONATA spike report)")
+        if spikes.get(pop) is None:
             return np.zeros(0), np.zeros(0, dtype=np.int64)
-        return g["timestamps"][:], g["node_ids"][:].astype(np.int64)
+        return _spike_arrays(_member(spikes, path, pop, "population"), path)
+
+
+def read_all_spikes(outdir, summary=None):
+    """Every population of spikes.h5: (populations, duration in ms). The populations are a list
+    of dicts name, n (cells), t (spike times in ms, float64), ids (node ids, int64), in
+    summary.json's order (the config's), then any population it does not list; n is
+    summary.json's size (silent cells count), else the largest id + 1 (1 without spikes). The
+    duration is summary.json's timing.bio_s, else the last spike's time (1 ms without spikes).
+    `summary`: summary.json's dict, or None to read it (it may be missing). Checked (OutputError;
+    see the module's docstring)."""
+    outdir = os.fspath(outdir)
+    if summary is None:
+        summary = read_summary(outdir, required=False)
+    path = os.path.join(outdir, "spikes.h5")
+    pops = []
+    listed = (summary or {}).get("populations")
+    listed = listed if isinstance(listed, dict) else {}
+    with _reading(path) as f:
+        spikes = _top_group(f, path, "spikes", " (not a SONATA spike report)")
+        names = list(spikes.keys())
+        order = [p for p in listed if p in names]
+        names = order + [p for p in names if p not in order]
+        sizes = {p: int(v.get("n", 0)) for p, v in listed.items() if isinstance(v, dict)}
+        for name in names:
+            t, ids = _spike_arrays(_member(spikes, path, name, "population"), path)
+            t = np.asarray(t, dtype=np.float64)
+            n = sizes.get(name) or (int(ids.max()) + 1 if ids.size else 1)
+            pops.append({"name": name, "n": n, "t": t, "ids": ids})
+    duration = None
+    bio_s = ((summary or {}).get("timing") or {}).get("bio_s")
+    if bio_s:
+        duration = 1000.0 * float(bio_s)
+    if duration is None:
+        last = [p["t"].max() for p in pops if p["t"].size]
+        duration = float(max(last)) if last else 1.0
+    return pops, duration
 
 
 def read_weights(outdir, proj):
-    """(times in ms, w [snapshot, synapse]) of one recorded projection from weights.h5."""
-    import h5py
-
-    with h5py.File(os.path.join(outdir, "weights.h5"), "r") as f:
-        g = f["weights"][proj]
+    """(times in ms, w [snapshot, synapse]) of one recorded projection from weights.h5. Checked
+    (OutputError; NotRecordedError when `proj` was not recorded)."""
+    path = os.path.join(os.fspath(outdir), "weights.h5")
+    with _reading(path) as f:
+        g = _member(_top_group(f, path, "weights"), path, proj, "projection")
+        _require(g, path, ("time_ms", "w"))
         return g["time_ms"][:], g["w"][:]
 
 
-def read_probes(outdir, pop, index=0):
-    """dict of time_ms, node_ids and each variable [time, cell] of probe `index` of `pop`."""
+def read_weight_groups(outdir):
+    """Every recorded projection of weights.h5: {projection: {time_ms, w [snapshot, synapse],
+    and the group's other datasets: mean_abs_dw [snapshot] (mean |dw| since the snapshot
+    before), source_ids, target_ids, histogram_edges, histogram [snapshot, bin], where
+    present}}, in the file's order. Checked (OutputError: no /weights group, a projection
+    without time_ms or w)."""
     import h5py
 
-    with h5py.File(os.path.join(outdir, "probes.h5"), "r") as f:
-        g = f["probes"][f"{pop}_{index}"]
-        return {k: g[k][:] for k in g.keys()}
+    path = os.path.join(os.fspath(outdir), "weights.h5")
+    out = {}
+    with _reading(path) as f:
+        weights = _top_group(f, path, "weights")
+        for name in weights:
+            g = _member(weights, path, name, "projection")
+            _require(g, path, ("time_ms", "w"))
+            out[name] = {k: g[k][()] for k in g if isinstance(g[k], h5py.Dataset)}
+    return out
+
+
+def _read_probe(g, variables=None, max_cells=None):
+    """A checked /probes/<name> group's datasets (see read_probe_groups)."""
+    import h5py
+
+    out = {}
+    for k in g:
+        d = g[k]
+        if not isinstance(d, h5py.Dataset):
+            continue
+        if variables is not None and k not in ("time_ms", "node_ids") and k not in variables:
+            continue
+        if max_cells is not None and k == "node_ids":
+            out[k] = d[:max_cells]
+        elif max_cells is not None and k != "time_ms" and d.ndim == 2:
+            out[k] = d[:, :max_cells]
+        else:
+            out[k] = d[()]
+    return out
+
+
+def read_probes(outdir, pop, index=0):
+    """dict of time_ms, node_ids and each variable [time, cell] of probe `index` of `pop` (the
+    group /probes/<pop>_<index> of probes.h5). Checked (OutputError; NotRecordedError when there
+    is no such probe)."""
+    path = os.path.join(os.fspath(outdir), "probes.h5")
+    with _reading(path) as f:
+        g = _member(_top_group(f, path, "probes"), path, f"{pop}_{index}", "probe")
+        _require(g, path, ("time_ms",))
+        return _read_probe(g)
+
+
+def read_probe_groups(outdir, variables=None, max_cells=None):
+    """Every probe of probes.h5: {group name (<population>_<k>): {time_ms, node_ids, and each
+    variable [time, cell]}}, in the file's order. `variables`: read only these (time_ms and
+    node_ids always); `max_cells`: only the first max_cells probed cells of each. Checked
+    (OutputError: no /probes group, a probe without time_ms)."""
+    path = os.path.join(os.fspath(outdir), "probes.h5")
+    out = {}
+    with _reading(path) as f:
+        probes = _top_group(f, path, "probes")
+        for name in probes:
+            g = _member(probes, path, name, "probe")
+            _require(g, path, ("time_ms",))
+            out[name] = _read_probe(g, variables, max_cells)
+    return out
 
 
 def rates(times, ids, n_cells, t0_ms, t1_ms):
@@ -169,21 +436,48 @@ def threshold(currents, rate, criterion_hz=1.0):
     return float(x0 + (criterion_hz - y0) * (x1 - x0) / (y1 - y0))
 
 
-def burst_fraction(times, ids, isi_ms=10.0):
-    """Spikes in runs of >= 2 spikes with ISI < isi_ms (per cell) / all spikes."""
+def burst_flags(t, ids, isi_ms=BURST_ISI_MS):
+    """Per spike (in the given order): whether it belongs to a run of >= 2 spikes of its cell
+    with ISIs < isi_ms (a bool array like t)."""
+    t, ids = np.asarray(t), np.asarray(ids)
+    order = np.lexsort((t, ids))
+    ts, cs = t[order], ids[order]
+    near = (cs[1:] == cs[:-1]) & (np.diff(ts) < isi_ms)
+    f = np.zeros(t.size, dtype=bool)
+    f[1:] |= near
+    f[:-1] |= near
+    flags = np.zeros(t.size, dtype=bool)
+    flags[order] = f
+    return flags
+
+
+def burst_fraction(times, ids, isi_ms=BURST_ISI_MS):
+    """Spikes in runs of >= 2 spikes with ISI < isi_ms (per cell) / all spikes (nan without
+    spikes)."""
     if len(times) == 0:
         return float("nan")
-    in_burst = 0
-    for c in np.unique(ids):
-        t = np.sort(times[ids == c])
-        if len(t) < 2:
-            continue
-        short = np.diff(t) < isi_ms
-        member = np.zeros(len(t), dtype=bool)
-        member[:-1] |= short
-        member[1:] |= short
-        in_burst += int(member.sum())
-    return in_burst / len(times)
+    return int(burst_flags(times, ids, isi_ms).sum()) / len(times)
+
+
+def mean_cv(t, ids):
+    """Mean over cells with >= 3 spikes of the coefficient of variation (s.d. / mean, the s.d.
+    over n, not n - 1) of their ISIs (nan if no cell has 3)."""
+    t, ids = np.asarray(t), np.asarray(ids)
+    order = np.lexsort((t, ids))
+    ts, cs = t[order], ids[order]
+    same = cs[1:] == cs[:-1]
+    isi, cell = np.diff(ts)[same], cs[1:][same]
+    if isi.size == 0:
+        return float("nan")
+    _, inv = np.unique(cell, return_inverse=True)
+    n = np.bincount(inv)
+    s1, s2 = np.bincount(inv, isi), np.bincount(inv, isi * isi)
+    ok = n >= 2
+    if not ok.any():
+        return float("nan")
+    m = s1[ok] / n[ok]
+    sd = np.sqrt(np.maximum(s2[ok] / n[ok] - m * m, 0.0))
+    return float(np.mean(sd / m))
 
 
 # ---------------------------------------------------------------------------------------------

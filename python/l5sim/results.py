@@ -1,8 +1,8 @@
 """Reading l5sim output directories: l5sim.open(path) gives a Run (one run's directory) or a
 SweepResults (a sweep's), with rates, rasters, probes, weights and f-I curves. Needs NumPy and
-h5py (matplotlib for the plots); not the compiled module."""
-import builtins
-import json
+h5py (matplotlib for the plots, PyYAML for the resolved config); not the compiled module. The
+files are read by l5sim.analysis's checked readers: a missing or unreadable file raises an
+l5sim.OutputError that names it."""
 import os
 
 import numpy as np
@@ -11,20 +11,13 @@ from . import analysis
 
 
 def open(path):  # noqa: A001 (l5sim.open, as the issue's API says)
-    """A Run or a SweepResults for an l5sim output directory (a sweep has sweep.json)."""
-    path = os.fspath(path)
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"{path}: no such output directory")
+    """A Run or a SweepResults for an l5sim output directory (a sweep has sweep.json).
+    MissingOutputError (a FileNotFoundError) when there is no such directory or it has no
+    summary.json (not a finished run), OutputError when summary.json cannot be read."""
+    path = analysis.check_output_dir(path)
     if os.path.exists(os.path.join(path, "sweep.json")):
         return SweepResults(path)
     return Run(path)
-
-
-def _load_json(path, what):
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: missing ({what})")
-    with builtins.open(path) as f:
-        return json.load(f)
 
 
 def shown_cells(n, max_cells):
@@ -82,15 +75,24 @@ TYPE_COLOURS = {"pyramidal": "#1f5fa8", "pv": "#d62728", "som": "#2ca02c", "vip"
 
 
 class Run:
-    """One run's output directory (spikes.h5, probes.h5, weights.h5, summary.json)."""
+    """One run's output directory (spikes.h5, probes.h5, weights.h5, summary.json,
+    config.resolved.yaml). Its readers are l5sim.analysis's: a missing or malformed file raises
+    an l5sim.OutputError naming it (MissingOutputError, a FileNotFoundError, when it is missing;
+    NotRecordedError, a KeyError, for a probe or projection the run did not record)."""
 
     def __init__(self, path):
-        self.path = os.fspath(path)
-        self.summary = _load_json(os.path.join(self.path, "summary.json"),
-                                  "not a finished l5sim run")
-        self.populations = {k: v["n"] for k, v in self.summary["populations"].items()}
-        self.types = {k: v.get("type", "") for k, v in self.summary["populations"].items()}
-        self.duration_ms = 1e3 * float(self.summary["timing"]["bio_s"])
+        self.path = analysis.check_output_dir(path)
+        self.summary = analysis.read_summary(self.path)
+        pops = self.summary.get("populations")
+        bio_s = (self.summary.get("timing") or {}).get("bio_s")
+        if not isinstance(pops, dict) or bio_s is None or \
+                not all(isinstance(v, dict) and "n" in v for v in pops.values()):
+            raise analysis.OutputError(os.path.join(self.path, "summary.json"),
+                                       "lacks populations (with n) or timing.bio_s")
+        self.populations = {k: v["n"] for k, v in pops.items()}
+        self.types = {k: v.get("type", "") for k, v in pops.items()}
+        self.duration_ms = 1e3 * float(bio_s)
+        self._resolved = None
 
     def spikes(self, population):
         """(times in ms, node ids) of a population's spikes."""
@@ -119,13 +121,38 @@ class Run:
         t1 = self.duration_ms if t1_ms is None else t1_ms
         return analysis.rates(t, ids, self.populations[population], t0_ms, t1)
 
+    def all_spikes(self):
+        """Every population's spikes: a list of dicts name, n (cells), t (ms, float64), ids
+        (int64), in the config's order (analysis.read_all_spikes)."""
+        return analysis.read_all_spikes(self.path, self.summary)[0]
+
     def probes(self, population, index=0):
-        """dict of time_ms, node_ids and each probed variable [time, cell] of a probe."""
+        """dict of time_ms, node_ids and each probed variable [time, cell] of a probe (the
+        index-th of the population's entries in recording.probes)."""
         return analysis.read_probes(self.path, population, index)
+
+    def probe_groups(self, variables=None, max_cells=None):
+        """Every probe: {<population>_<k>: {time_ms, node_ids, each variable [time, cell]}};
+        `variables` and `max_cells` limit what is read (analysis.read_probe_groups)."""
+        return analysis.read_probe_groups(self.path, variables, max_cells)
 
     def weights(self, projection):
         """(times in ms, w [snapshot, synapse]) of a projection's recorded weight snapshots."""
         return analysis.read_weights(self.path, projection)
+
+    def weight_groups(self):
+        """Every recorded projection: {projection: {time_ms, w [snapshot, synapse],
+        mean_abs_dw, source_ids, target_ids, histogram_edges, histogram}}
+        (analysis.read_weight_groups)."""
+        return analysis.read_weight_groups(self.path)
+
+    @property
+    def resolved_config(self):
+        """config.resolved.yaml as a dict: the config the run ran, every default filled in
+        (read once; needs PyYAML)."""
+        if self._resolved is None:
+            self._resolved = analysis.read_resolved_config(self.path)
+        return self._resolved
 
     def raster(self, ax=None, populations=None, t0_ms=0.0, t1_ms=None, max_cells=None):
         """Draw a spike raster on matplotlib axes `ax` (a new figure's when None); returns ax."""

@@ -1,13 +1,17 @@
 """scripts/plot.py's statistics against hand-computed values, its episode search on made-up
 traces, and scripts/reproduce.py's verdicts (a finding holds only when its 95 % CI excludes
-zero); and plot.py end to end on a short l5sim run (env L5SIM_BIN, set by ctest)."""
+zero); plot.py on bad inputs (one message naming the file, exit 2, no traceback); and plot.py
+end to end on a short l5sim run (env L5SIM_BIN, set by ctest)."""
+import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import unittest
 
+import h5py
 import numpy as np
 
 SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts")
@@ -122,6 +126,91 @@ class SpikeStatistics(unittest.TestCase):
         bap, burst = P.plateau_episodes(t, v, np.full((1000, 1), -60.0), mode, 50.0, -30.0)
         self.assertIsNone(bap)
         self.assertIsNone(burst)
+
+
+class OnePlaceForTheAnalysis(unittest.TestCase):
+    def test_plot_and_reproduce_use_the_packages_readers_and_statistics(self):
+        import l5sim.analysis as A
+        for name in ("burst_flags", "mean_cv", "read_all_spikes", "read_probe_groups",
+                     "read_weight_groups", "read_summary", "read_resolved_config", "rates"):
+            self.assertIs(getattr(P, name), getattr(A, name), name)
+        for own in ("open_h5", "read_spikes", "read_resolved"):  # plot.py's former readers
+            self.assertFalse(hasattr(P, own), own)
+        self.assertIs(R.A, A)
+
+
+class BadInputs(unittest.TestCase):
+    """plot.py on broken output directories: exit 2 and one line on stderr that names the file
+    and what is wrong, no traceback."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="l5sim_plot_bad_")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def plot(self, *args):
+        return subprocess.run([sys.executable, os.path.join(SCRIPTS, "plot.py"), *args],
+                              capture_output=True, text=True)
+
+    def assert_error(self, outdir, *words):
+        r = self.plot(outdir, "--figdir", os.path.join(self.dir, "figs"))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertNotIn("Traceback", r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertTrue(r.stderr.startswith("plot.py: error: "), r.stderr)
+        for w in words:
+            self.assertIn(w, r.stderr)
+
+    def make(self, name, spikes=True):
+        """A run directory with summary.json and (spikes) a valid spikes.h5."""
+        d = os.path.join(self.dir, name)
+        os.makedirs(d)
+        with open(os.path.join(d, "summary.json"), "w") as f:
+            json.dump({"populations": {"PYR": {"n": 2}}, "timing": {"bio_s": 0.1}}, f)
+        if spikes:
+            with h5py.File(os.path.join(d, "spikes.h5"), "w") as f:
+                f["spikes/PYR/timestamps"] = [1.0, 3.0, 50.0]
+                f["spikes/PYR/node_ids"] = [0, 0, 1]
+        return d
+
+    def test_each_problem_gets_its_message(self):
+        self.assert_error(os.path.join(self.dir, "none"), "none: no such output directory")
+        d = self.make("nospikes", spikes=False)
+        self.assert_error(d, os.path.join(d, "spikes.h5") + ": no such file",
+                          "was the run made with recording.spikes: false?")
+        open(os.path.join(d, "spikes.h5.part"), "w").close()
+        self.assert_error(d, "an interrupted run leaves spikes.h5.part")
+        with open(os.path.join(d, "spikes.h5"), "w") as f:
+            f.write("text")
+        self.assert_error(d, os.path.join(d, "spikes.h5") + ": cannot read it as HDF5")
+        d = self.make("badjson")
+        with open(os.path.join(d, "summary.json"), "w") as f:
+            f.write("{")
+        self.assert_error(d, os.path.join(d, "summary.json") + ": cannot parse it as JSON")
+        d = self.make("badyaml")
+        with open(os.path.join(d, "config.resolved.yaml"), "w") as f:
+            f.write("a: [\n")
+        self.assert_error(d, os.path.join(d, "config.resolved.yaml") + ": cannot parse")
+        d = self.make("probes")
+        with h5py.File(os.path.join(d, "probes.h5"), "w") as f:
+            f["elsewhere/v"] = [1.0]
+        self.assert_error(d, os.path.join(d, "probes.h5") + ": no /probes group")
+        d = self.make("weights")
+        with h5py.File(os.path.join(d, "weights.h5"), "w") as f:
+            f["weights/PYR_PYR/w"] = [[1.0]]
+        self.assert_error(d, os.path.join(d, "weights.h5") + ": /weights/PYR_PYR lacks time_ms")
+
+    def test_a_good_directory_without_summary(self):
+        # summary.json is optional: sizes from the ids, the duration from the last spike.
+        d = self.make("good")
+        os.remove(os.path.join(d, "summary.json"))
+        r = self.plot(d)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("PYR:        2 cells         3 spikes", r.stdout)
+        self.assertIn("burst fraction", r.stdout)  # without a summary, taken as pyramidal
+        for f in ("raster.png", "rates.png"):
+            self.assertTrue(os.path.getsize(os.path.join(d, f)) > 10000, f)
 
 
 class Verdicts(unittest.TestCase):
