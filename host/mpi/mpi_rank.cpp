@@ -1,6 +1,8 @@
 // A rank of a distributed run over MPI (mpi/mpi_rank.hpp).
 #include "mpi/mpi_rank.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <iterator>
@@ -71,6 +73,43 @@ float max_over_ranks(float x, MPI_Comm comm) {
     return out;
 }
 
+void check_rank_memory(const Config& cfg, const LocalCells& cells, MPI_Comm comm) {
+    const int rank = rank_of(comm), ranks = size_of(comm);
+    std::vector<uint64_t> counts;
+    uint64_t n_cells = 0;
+    for (const auto& g : cells.gid) {
+        counts.push_back(g.size());
+        n_cells += g.size();
+    }
+    const uint64_t need = estimate_rank_bytes(cfg, counts);
+    // The ranks on this node share its memory (MemAvailable, the cgroup): their sum too.
+    MPI_Comm node = MPI_COMM_NULL;
+    check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node),
+          "MPI_Comm_split_type");
+    double mine = static_cast<double>(need), together = 0;
+    int on_node = 1;
+    const int rc = MPI_Allreduce(&mine, &together, 1, MPI_DOUBLE, MPI_SUM, node);
+    MPI_Comm_size(node, &on_node);
+    MPI_Comm_free(&node);
+    check(rc, "MPI_Allreduce");
+    constexpr double kGiB = 1073741824.0;
+    agree_on(comm, [&] {
+        const uint64_t have = host_available_bytes(), shared = host_available_bytes(false);
+        if (have != 0 && need > have)
+            throw ConfigError(fmt::format(
+                "{}: rank {} of {} holds {} cells, whose share of the network needs about {:.1f} "
+                "GiB of memory on the CPU engine; this process may use {:.1f} GiB (MemAvailable, "
+                "ulimit -v, cgroup memory.max); run more ranks (on more nodes), or reduce N or K",
+                cfg.source_file, rank, ranks, n_cells, need / kGiB, have / kGiB));
+        if (shared != 0 && together > static_cast<double>(shared))
+            throw ConfigError(fmt::format(
+                "{}: the {} ranks on this node need about {:.1f} GiB of memory together on the CPU "
+                "engine (rank {}: {:.1f} GiB); the node has {:.1f} GiB available (MemAvailable, "
+                "cgroup memory.max); run fewer ranks per node on more nodes, or reduce N or K",
+                cfg.source_file, on_node, together / kGiB, rank, need / kGiB, shared / kGiB));
+    });
+}
+
 std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, LocalCells* cells,
                                              Needs* needs) {
     const auto rank = static_cast<uint32_t>(rank_of(comm));
@@ -86,6 +125,9 @@ std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, L
         asked = requested_window();
         for (uint32_t p = 0; p < cfg.populations.size(); ++p)
             mine.gid.push_back(cells_of(cfg, p, rank, ranks));
+    });
+    check_rank_memory(cfg, mine, comm);
+    agree_on(comm, [&] {
         for (uint32_t j = 0; j < cfg.projections.size(); ++j)
             net.projections.push_back(
                 build_projection_part(cfg, j, mine.gid[cfg.projections[j].target]));

@@ -50,6 +50,12 @@ float max_over_ranks(float x, MPI_Comm comm);
 /// synapses need (subscribed_sources of its parts, ascending global ids).
 using Needs = std::vector<std::vector<uint32_t>>;
 
+/// Refuses (a ConfigError on every rank, naming the rank: agree_on) a share of the network
+/// that this rank cannot hold (estimate_rank_bytes against host_available_bytes), or shares
+/// that the ranks on one node cannot hold together (against what the node has available),
+/// before anything of the network is allocated. Collective.
+void check_rank_memory(const Config& cfg, const LocalCells& cells, MPI_Comm comm);
+
 /// The CPU engine over this rank's cells (cells_of) and the parts of every projection
 /// (build_projection_part; the ring's scale and the STDP bound from the largest initial weight
 /// over the ranks, the window from the shortest delay over the ranks); `cells` receives the

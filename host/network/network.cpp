@@ -308,28 +308,45 @@ uint64_t max_ring_slots(const Config& cfg, const ProjectionConfig& p) {
            uint64_t(std::ceil(0.70711 / (p.conduction_speed * cfg.dt_ms))) + 2;
 }
 
-uint64_t estimate_bytes(const Config& cfg) {
+namespace {
+
+// estimate_bytes of a process holding cells[p] cells of each population (`rank`: a rank's
+// share, whose rows carry a source id and cover at most its cells plus one per synapse).
+uint64_t estimate_held_bytes(const Config& cfg, const std::vector<uint64_t>& cells, bool rank) {
     // In 128 bits, saturated at 2^64 - 1: a huge n times a huge K must not wrap to a small
     // estimate (and pass the check).
     using wide = unsigned __int128;
     wide bytes = 0;
-    for (const auto& pop : cfg.populations) bytes += wide(pop.n) * 96;  // state
+    for (uint32_t p = 0; p < cfg.populations.size(); ++p) bytes += wide(cells.at(p)) * 96;  // state
     for (const auto& p : cfg.projections) {
-        const wide n_src = cfg.populations[p.source].n, n_tgt = cfg.populations[p.target].n;
+        const wide n_src = cfg.populations[p.source].n, n_tgt = cells.at(p.target);
         const wide syn = p.rule == ConnRule::dense
                              ? (n_src - (p.source == p.target && !p.autapses ? 1 : 0)) * n_tgt
                              : wide(p.K) * n_tgt;
+        const wide rows = rank ? std::min(n_src, wide(cells.at(p.source)) + syn) : n_src;
         // draws (4+4+1) during the build + CSR (4+4+1) + reverse index and its sources + row
-        // pointers.
-        bytes += syn * (9 + 9 + (p.stdp ? 8 : 0)) + (n_src + 1) * 8;
+        // pointers (and a rank's rows' source ids).
+        bytes += syn * (9 + 9 + (p.stdp ? 8 : 0)) + (rows + 1) * 8 + (rank ? rows * 4 : 0);
         bytes += wide(max_ring_slots(cfg, p)) * n_tgt * sizeof(model::RingCell) +
-                 (p.stdp ? (n_src + n_tgt) * 16 : 0);
+                 (p.stdp ? (rows + n_tgt) * 16 : 0);
     }
     // The cell lists of the config itself.
     for (const auto& i : cfg.injections) bytes += wide(i.cells.size()) * 4;
     for (const auto& e : cfg.schedule) bytes += wide(e.cells.size()) * 4;
     for (const auto& r : cfg.recording.probes) bytes += wide(r.cells.size()) * 4;
     return bytes > wide(UINT64_MAX) ? UINT64_MAX : static_cast<uint64_t>(bytes);
+}
+
+}  // namespace
+
+uint64_t estimate_bytes(const Config& cfg) {
+    std::vector<uint64_t> all;
+    for (const auto& pop : cfg.populations) all.push_back(pop.n);
+    return estimate_held_bytes(cfg, all, false);
+}
+
+uint64_t estimate_rank_bytes(const Config& cfg, const std::vector<uint64_t>& cells) {
+    return estimate_held_bytes(cfg, cells, true);
 }
 
 namespace {
@@ -366,7 +383,7 @@ std::pair<std::string, bool> cgroup_path() {
 
 }  // namespace
 
-uint64_t host_available_bytes() {
+uint64_t host_available_bytes(bool address_space) {
     uint64_t have = 0;
     {
         std::ifstream meminfo("/proc/meminfo");
@@ -383,7 +400,7 @@ uint64_t host_available_bytes() {
     auto limit = [&](uint64_t room) { have = have == 0 ? room : std::min(have, room); };
     // ulimit -v (RLIMIT_AS): what the address space may still grow by.
     rlimit rl{};
-    if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    if (address_space && getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
         std::ifstream status("/proc/self/status");
         std::string key;
         uint64_t vm_kib = 0;

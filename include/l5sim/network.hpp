@@ -82,9 +82,14 @@ uint64_t max_ring_slots(const Config& cfg, const ProjectionConfig& p);
 /// Memory the CPU engine will need for `cfg` (connectivity + state + ring buffers), in bytes,
 /// estimated before anything is allocated.
 uint64_t estimate_bytes(const Config& cfg);
+/// The same for a rank of a distributed run holding `cells[p]` cells of each population p
+/// (their state, incoming synapses and rings; rows and presynaptic traces for at most its own
+/// cells plus one source per synapse, never more than the population), before building.
+uint64_t estimate_rank_bytes(const Config& cfg, const std::vector<uint64_t>& cells);
 /// Host memory this process may still use, bytes: the least of MemAvailable (/proc/meminfo),
 /// what RLIMIT_AS (ulimit -v) leaves of the address space, and what the process's cgroup
-/// memory limit (memory.max) leaves; 0 when unknown.
-uint64_t host_available_bytes();
+/// memory limit (memory.max) leaves; 0 when unknown. `address_space` false: without the
+/// RLIMIT_AS bound (what the processes of a node share: MemAvailable and the cgroup).
+uint64_t host_available_bytes(bool address_space = true);
 
 }  // namespace l5sim

@@ -37,8 +37,9 @@ def built_with_mpi():
 
 
 def comparable_summary(path):
-    """summary.json without what differs by the number of ranks (the mpi section; each rank
-    indexes every source, so the connectivity bytes)."""
+    """summary.json without what differs by the number of ranks (the mpi section; the
+    connectivity bytes: a rank's rows carry their source ids, and sources are held by several
+    ranks)."""
     return l5files.comparable_summary(path, drop=("mpi",),
                                       drop_network=("connectivity_bytes", "bytes_per_synapse"))
 
@@ -215,6 +216,46 @@ class MpiRun(unittest.TestCase):
         self.assertEqual(r.returncode, 3, r.stderr)
         self.assertIn("runaway activity", r.stdout + r.stderr)
         self.assertFalse(os.path.exists(os.path.join(out, "summary.json")))
+
+    def test_a_share_too_large_for_a_rank_or_its_node_is_refused_before_allocating(self):
+        """Every rank checks its share of the network (and the ranks of a node their sum)
+        against the memory it may use, before building anything: one rank under `ulimit -v`
+        refuses, and every rank ends with exit 2 and its message within seconds."""
+        avail_kib = 0
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail_kib = int(line.split()[1])
+        if avail_kib < 12 * 1024 * 1024:
+            self.skipTest("needs 12 GiB available (the shares below are 5.2 GiB each)")
+        cfg = os.path.join(ROOT, "configs", "sheet.yaml")
+        out = os.path.join(self.tmp, "big")
+        big = ["--set", "populations.PYR.n=400000",
+               "--set", "projections.PYR_PYR.connectivity.K=1000"]
+        # Rank 1 alone may use less than 3 GiB of address space.
+        cmd = [MPIEXEC, "-n", "2", "--oversubscribe", "sh", "-c",
+               'if [ "$OMPI_COMM_WORLD_RANK" = 1 ]; then ulimit -v 3000000; fi; exec "$@"', "sh",
+               L5SIM, "run", cfg, "--out", out, "-q", *big]
+        t0 = time.monotonic()
+        r = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=120)
+        self.assertLess(time.monotonic() - t0, 60)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        said = [x for x in r.stderr.splitlines() if x.startswith("l5sim:")]
+        self.assertEqual(len(said), 1, r.stderr)
+        self.assertIn("(rank 1 of 2)", said[0])
+        self.assertIn("rank 1 of 2 holds 200948 cells", said[0])
+        self.assertIn("GiB of memory on the CPU engine", said[0])
+        self.assertFalse(os.path.exists(out))
+        # Shares that fit one process each but not the node together (2 x 0.7 of what it has).
+        n = int(0.7 * avail_kib * 1024 / (5.2 * 2 ** 30) * 400000)
+        r = self.run_l5sim(2, "run", cfg, "--out", out, "-q",
+                           "--set", f"populations.PYR.n={n}",
+                           "--set", "projections.PYR_PYR.connectivity.K=1000", timeout=120)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        said = [x for x in r.stderr.splitlines() if x.startswith("l5sim:")]
+        self.assertEqual(len(said), 1, r.stderr)
+        self.assertIn("the 2 ranks on this node need about", said[0])
+        self.assertFalse(os.path.exists(out))
 
     def test_checkpoints_with_ranks_holding_no_synapse_of_a_plastic_projection(self):
         """Two PYR cells over 3 ranks: one rank holds no PYR cell, so no synapse of the plastic
