@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -144,6 +145,11 @@ int cmd_sweep_ranks(const RunArgs& a, const Batch& batch, const std::string& com
     const int rank = mpi::rank_of(comm), size = mpi::size_of(comm);
     const std::filesystem::path dir = a.out;
     const std::filesystem::path token_file = dir / ".l5sim_ranks_see_this";
+    // Written by the first rank whose replica fails; every rank looks for it before starting a
+    // replica (or a pack) and stops, so that a failed sweep ends on every rank after the
+    // replicas then running, not after all of theirs.
+    const std::filesystem::path failed_file = dir / ".l5sim_sweep_failed";
+    std::atomic<bool> stopped{false};
     std::unique_ptr<OutputLock> lock;
     SweepRunOptions opt;
     std::string token;
@@ -154,6 +160,18 @@ int cmd_sweep_ranks(const RunArgs& a, const Batch& batch, const std::string& com
                               "rank (CUDA ranks are not built yet)");
         opt = sweep_options(a, batch, Simulation::Backend::cpu, command_line);
         opt.quiet = a.quiet || rank != 0;
+        opt.on_failure = [&] {
+            try {
+                write_text(failed_file, std::to_string(rank) + "\n");
+            } catch (const std::exception&) {  // the others then run their replicas to the end
+            }
+        };
+        opt.stop = [&] {
+            std::error_code ec;
+            if (!std::filesystem::exists(failed_file, ec)) return false;
+            stopped = true;
+            return true;
+        };
         if (opt.parallel <= 0) {
             // Not given: the node's cores shared by the ranks on the node.
             MPI_Comm node;
@@ -168,6 +186,8 @@ int cmd_sweep_ranks(const RunArgs& a, const Batch& batch, const std::string& com
             lock = std::make_unique<OutputLock>(dir);
             prepare_output_dir(dir, a.force, {"sweep.json", "summary.json", "replicas"});
             write_text(dir / "sweep.json", sweep_json(batch));
+            std::error_code ec;
+            std::filesystem::remove(failed_file, ec);  // a killed sweep's
             token = fmt::format("{}-{}", static_cast<long>(getpid()),
                                 std::chrono::steady_clock::now().time_since_epoch().count());
             write_text(token_file, token);
@@ -212,6 +232,10 @@ int cmd_sweep_ranks(const RunArgs& a, const Batch& batch, const std::string& com
     }
     nlohmann::ordered_json mine;
     mine["failed"] = part.failed;
+    // Stopped by another rank's failure (not a failure of its own to report).
+    mine["stopped"] =
+        part.failed && stopped.load() &&
+        part.error.find("interrupted before this replica started") != std::string::npos;
     mine["config_error"] = part.config_error;
     mine["replica"] = part.failed_replica;
     mine["error"] = part.error;
@@ -222,18 +246,22 @@ int cmd_sweep_ranks(const RunArgs& a, const Batch& batch, const std::string& com
     const auto all = gather_strings(mine.dump(), comm);
     int code = 0;
     if (rank == 0) {
-        // The failure of the lowest replica (a failure of no replica first), named with its rank.
+        // The failure of the lowest replica (a failure of no replica first), named with its rank;
+        // ranks that only stopped because of it are not failures of their own.
         int who = -1;
         int64_t lowest = INT64_MAX;
+        bool own = false;
         std::vector<nlohmann::ordered_json> parts;
         for (int r = 0; r < size; ++r) {
             parts.push_back(nlohmann::ordered_json::parse(all[r]));
             const auto& p = parts.back();
             if (!p["failed"].get<bool>()) continue;
             const int64_t i = p["replica"].get<int64_t>();
-            if (who < 0 || i < lowest) {
+            const bool mine_own = !p["stopped"].get<bool>();
+            if (who < 0 || (mine_own && !own) || (mine_own == own && i < lowest)) {
                 who = r;
                 lowest = i;
+                own = mine_own;
             }
         }
         if (who >= 0) {
@@ -277,6 +305,7 @@ int cmd_sweep_ranks(const RunArgs& a, const Batch& batch, const std::string& com
         }
         std::error_code ec;
         std::filesystem::remove(token_file, ec);
+        std::filesystem::remove(failed_file, ec);
     }
     mpi::check(MPI_Bcast(&code, 1, MPI_INT, 0, comm), "MPI_Bcast");
     return code;

@@ -87,6 +87,11 @@ int run_packs(const Batch& batch, bool cpu, int threads, const SweepRunOptions& 
                 spdlog::info("pack {}: {} replicas of {} steps as one simulation ({:.1f} MiB {})",
                              packs, pack.size(), steps, bytes / 1048576.0,
                              cpu ? "of host memory" : "of device memory");
+            if (opt.stop && opt.stop()) {
+                fail(static_cast<int64_t>(pack.front()),
+                     Error("interrupted before this replica started"));
+                return packs;
+            }
             size_t failed = SIZE_MAX;
             try {
                 const auto b0 = std::chrono::steady_clock::now();
@@ -183,6 +188,7 @@ SweepPart run_sweep_part(const Batch& batch, const fs::path& dir, const SweepRun
     auto fail = [&](int64_t i, const std::exception& e) {
         std::lock_guard<std::mutex> lock(io);
         if (failed.exchange(true)) return;
+        if (opt.on_failure) opt.on_failure();
         part.failed = true;
         part.failed_replica = i;
         part.config_error = dynamic_cast<const ConfigError*>(&e) != nullptr;

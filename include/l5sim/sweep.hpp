@@ -65,10 +65,14 @@ struct SweepRunOptions {
     bool quiet = false;
     bool force = false;
     std::string command_line;
-    /// Unpacked: asked before each replica starts (from any of the replicas' threads); true
-    /// stops the sweep there (the replicas running finish and are written; the sweep then
-    /// fails with "interrupted"). The Python module checks for Ctrl-C with it.
+    /// Asked before each replica (unpacked, from any of the replicas' threads) or each pack
+    /// starts; true stops the sweep there (the replicas running finish and are written; the
+    /// sweep then fails with "interrupted"). The Python module checks for Ctrl-C with it; a
+    /// sweep over MPI, for another rank's failure.
     std::function<bool()> stop;
+    /// Called once, on the first failure of this process's replicas (a sweep over MPI tells
+    /// the other ranks with it, so that they stop too).
+    std::function<void()> on_failure;
 };
 
 /// sweep.json's text: the replicas and their labels.
