@@ -27,6 +27,10 @@ MPI_Datatype type_of<int64_t>() {
     return MPI_INT64_T;
 }
 template <>
+MPI_Datatype type_of<uint64_t>() {
+    return MPI_UINT64_T;
+}
+template <>
 MPI_Datatype type_of<float>() {
     return MPI_FLOAT;
 }
@@ -54,19 +58,6 @@ std::vector<T> gather(const std::vector<T>& v, MPI_Comm comm) {
     return all;
 }
 
-// The single process's CSR order of synapses given by source and global target (gathered from
-// every rank in rank order): by source, then target, one target's draws in draw order (each
-// rank's rows keep it, so the sort is stable). order[g] = the gathered index of position g.
-std::vector<uint64_t> csr_order(const std::vector<uint32_t>& src,
-                                const std::vector<uint32_t>& tgt) {
-    std::vector<uint64_t> order(src.size());
-    std::iota(order.begin(), order.end(), uint64_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](uint64_t a, uint64_t b) {
-        return std::tie(src[a], tgt[a]) < std::tie(src[b], tgt[b]);
-    });
-    return order;
-}
-
 uint64_t sum(uint64_t x, MPI_Comm comm) {
     unsigned long long in = x, out = 0;
     check(MPI_Allreduce(&in, &out, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm), "MPI_Allreduce");
@@ -79,7 +70,6 @@ class MpiEngine final : public Engine {
         Needs needs;
         inner_ = make_rank_cpu_engine(cfg, comm, &cells_, &needs);
         exchange_ = std::make_unique<SpikeExchange>(cfg, comm, cells_, needs);
-        order_.resize(cfg.projections.size());
     }
 
     std::string name() const override { return inner_->name(); }
@@ -180,13 +170,27 @@ class MpiEngine final : public Engine {
         if (rank_ != 0) return;
         for (size_t k = 0; k < all_at.size(); ++k) out[all_at[k]] = all_val[k];
     }
+    // The same sample's sources and targets: each rank sends its own, with their places.
     void read_synapses(uint32_t j, uint64_t stride, uint64_t count, uint32_t* src,
                        uint32_t* tgt) const override {
-        const auto& order = order_of(j);
+        const auto& pos = positions_of(j);
+        std::vector<uint32_t> s_all, t_all;
+        local_synapses(j, &s_all, &t_all);
+        std::vector<int64_t> at;
+        std::vector<uint32_t> s_val, t_val;
+        for (uint64_t i = 0; i < pos.size(); ++i) {
+            if (pos[i] % stride != 0 || pos[i] / stride >= count) continue;
+            at.push_back(static_cast<int64_t>(pos[i] / stride));
+            s_val.push_back(s_all[i]);
+            t_val.push_back(t_all[i]);
+        }
+        const auto all_at = gather(at, comm_);
+        const auto all_s = gather(s_val, comm_);
+        const auto all_t = gather(t_val, comm_);
         if (rank_ != 0) return;
-        for (uint64_t k = 0; k < count && k * stride < order.size(); ++k) {
-            src[k] = src_[j][order[k * stride]];
-            tgt[k] = tgt_[j][order[k * stride]];
+        for (size_t k = 0; k < all_at.size(); ++k) {
+            src[all_at[k]] = all_s[k];
+            tgt[all_at[k]] = all_t[k];
         }
     }
     uint64_t synapse_count(uint32_t j) const override {
@@ -278,12 +282,12 @@ class MpiEngine final : public Engine {
                 if (rank_ == 0) std::memcpy(out, &v, 8);
                 return;
             }
-            case Share::Synapses: {
+            case Share::Synapses: {  // each value with its single-process position
                 const auto all = gather(mine, comm_);
-                const auto& order = order_of(b.index);
+                const auto at = gather(positions_of(b.index), comm_);
                 if (rank_ != 0) return;
-                for (uint64_t g = 0; g < order.size(); ++g)
-                    std::memcpy(out + g * 4, all.data() + order[g] * 4, 4);
+                for (uint64_t i = 0; i < at.size(); ++i)
+                    std::memcpy(out + at[i] * 4, all.data() + i * 4, 4);
                 return;
             }
             case Share::Sources:  // x, r2: read_source_traces
@@ -419,51 +423,108 @@ class MpiEngine final : public Engine {
         for (auto& t : *tgt) t = gid[t];
     }
     // The single process's CSR position of each of this rank's synapses of projection j, in
-    // this rank's order: rank 0 finds the order once (order_of) and sends each rank the
-    // positions of its synapses (MPI_Scatterv). Collective on every rank, with or without
-    // synapses of j.
+    // this rank's order, found without gathering the projection anywhere: a synapse's position
+    // is its source's row start plus the synapses of that source onto lower target ids plus
+    // its place among those onto its own target (all on this rank: a target's synapses live
+    // with it). Sources are dealt to "row owners" in blocks of ids; every rank sends each row
+    // owner one (source, target, count) record per run of synapses from one source onto one
+    // target; the owner sorts them by (source, target), adds up the row lengths (MPI_Exscan of
+    // its block's total gives the block's first position) and sends back each run's first
+    // position. Memory and traffic per rank are proportional to its synapses. Collective on
+    // every rank, with or without synapses of j; computed once per projection.
     const std::vector<uint64_t>& positions_of(uint32_t j) const {
         if (positions_.size() <= j) {
             positions_.resize(cfg_.projections.size());
             placed_.resize(cfg_.projections.size(), false);
         }
         if (placed_[j]) return positions_[j];
-        const auto& order = order_of(j);
         const int size = size_of(comm_);
-        int m = static_cast<int>(inner_->synapse_count(j));
-        std::vector<int> counts(static_cast<size_t>(size)), displs(static_cast<size_t>(size));
-        check(MPI_Gather(&m, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, comm_), "MPI_Gather");
-        std::vector<uint64_t> by_gathered;
-        if (rank_ == 0) {
-            int total = 0;
-            for (int r = 0; r < size; ++r) {
-                displs[r] = total;
-                total += counts[r];
-            }
-            by_gathered.resize(order.size());
-            for (uint64_t g = 0; g < order.size(); ++g) by_gathered[order[g]] = g;
-        }
-        positions_[j].resize(static_cast<size_t>(m));
-        check(MPI_Scatterv(by_gathered.data(), counts.data(), displs.data(), MPI_UINT64_T,
-                           positions_[j].data(), m, MPI_UINT64_T, 0, comm_),
-              "MPI_Scatterv");
-        placed_[j] = true;
-        return positions_[j];
-    }
-    // On rank 0: the gathered synapses of projection j (sources, global targets), and the
-    // permutation that puts them in the single process's CSR order.
-    const std::vector<uint64_t>& order_of(uint32_t j) const {
-        if (done_.size() > j && done_[j]) return order_[j];
+        const auto ranks = static_cast<uint64_t>(size);
+        const uint64_t n_src = cfg_.populations[cfg_.projections[j].source].n;
+        auto row_owner = [&](uint32_t s) { return static_cast<int>(uint64_t(s) * ranks / n_src); };
         std::vector<uint32_t> src, tgt;
         local_synapses(j, &src, &tgt);
-        src_.resize(cfg_.projections.size());
-        tgt_.resize(cfg_.projections.size());
-        src_[j] = gather(src, comm_);
-        tgt_[j] = gather(tgt, comm_);
-        done_.resize(cfg_.projections.size(), false);
-        done_[j] = true;
-        if (rank_ == 0) order_[j] = csr_order(src_[j], tgt_[j]);
-        return order_[j];
+        // Runs of (source, target) in this rank's CSR order (by source, then target, a target's
+        // draws together), walked twice: counted per row owner, then packed for them.
+        struct Run {
+            uint32_t s, t, count;
+        };
+        auto for_runs = [&](auto&& f) {
+            for (uint64_t i = 0; i < src.size();) {
+                uint64_t e = i + 1;
+                while (e < src.size() && src[e] == src[i] && tgt[e] == tgt[i]) ++e;
+                f(row_owner(src[i]), i, e);
+                i = e;
+            }
+        };
+        std::vector<int> send_n(ranks, 0), recv_n(ranks), send_d(ranks), recv_d(ranks);
+        for_runs([&](int o, uint64_t, uint64_t) { ++send_n[o]; });
+        int sent = 0;
+        for (int r = 0; r < size; ++r) {
+            send_d[r] = sent;
+            sent += send_n[r];
+        }
+        std::vector<Run> recv;
+        {
+            std::vector<Run> send(static_cast<size_t>(sent));
+            std::vector<int> next(send_d);
+            for_runs([&](int o, uint64_t i, uint64_t e) {
+                send[static_cast<size_t>(next[o]++)] =
+                    Run{src[i], tgt[i], static_cast<uint32_t>(e - i)};
+            });
+            check(MPI_Alltoall(send_n.data(), 1, MPI_INT, recv_n.data(), 1, MPI_INT, comm_),
+                  "MPI_Alltoall");
+            int total = 0;
+            for (int r = 0; r < size; ++r) {
+                recv_d[r] = total;
+                total += recv_n[r];
+            }
+            recv.resize(static_cast<size_t>(total));
+            MPI_Datatype run_type = MPI_DATATYPE_NULL;
+            check(MPI_Type_contiguous(3, MPI_UINT32_T, &run_type), "MPI_Type_contiguous");
+            check(MPI_Type_commit(&run_type), "MPI_Type_commit");
+            const int rc =
+                MPI_Alltoallv(send.data(), send_n.data(), send_d.data(), run_type, recv.data(),
+                              recv_n.data(), recv_d.data(), run_type, comm_);
+            MPI_Type_free(&run_type);
+            check(rc, "MPI_Alltoallv");
+        }
+        // As row owner: the runs of its sources by (source, target) (one rank per target, so no
+        // ties), each run's first position, in the order they came.
+        std::vector<uint64_t> start(recv.size());
+        {
+            std::vector<uint32_t> by(recv.size());
+            std::iota(by.begin(), by.end(), 0u);
+            std::sort(by.begin(), by.end(), [&](uint32_t a, uint32_t b) {
+                return std::tie(recv[a].s, recv[a].t) < std::tie(recv[b].s, recv[b].t);
+            });
+            unsigned long long block = 0, first = 0;
+            for (const Run& r : recv) block += r.count;
+            check(MPI_Exscan(&block, &first, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm_),
+                  "MPI_Exscan");
+            if (rank_ == 0) first = 0;  // MPI_Exscan leaves rank 0's undefined
+            uint64_t at = first;
+            for (const uint32_t k : by) {
+                start[k] = at;
+                at += recv[k].count;
+            }
+        }
+        recv = std::vector<Run>();
+        // Back to the ranks the runs came from, in the order they sent them.
+        std::vector<uint64_t> back(static_cast<size_t>(sent));
+        check(MPI_Alltoallv(start.data(), recv_n.data(), recv_d.data(), MPI_UINT64_T, back.data(),
+                            send_n.data(), send_d.data(), MPI_UINT64_T, comm_),
+              "MPI_Alltoallv");
+        start = std::vector<uint64_t>();
+        auto& pos = positions_[j];
+        pos.resize(src.size());
+        std::vector<int> next(send_d);
+        for_runs([&](int o, uint64_t i, uint64_t e) {
+            const uint64_t p0 = back[static_cast<size_t>(next[o]++)];
+            for (uint64_t k = i; k < e; ++k) pos[k] = p0 + (k - i);
+        });
+        placed_[j] = true;
+        return pos;
     }
 
     const Config& cfg_;
@@ -473,9 +534,6 @@ class MpiEngine final : public Engine {
     std::unique_ptr<Engine> inner_;
     std::unique_ptr<SpikeExchange> exchange_;
     WindowSpikes all_;  // the window's spikes this rank receives (its own included)
-    mutable std::vector<std::vector<uint64_t>> order_;
-    mutable std::vector<std::vector<uint32_t>> src_, tgt_;
-    mutable std::vector<bool> done_;
     mutable std::vector<std::vector<uint64_t>> positions_;  // positions_of
     mutable std::vector<bool> placed_;
 };
