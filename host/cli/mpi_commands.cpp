@@ -161,6 +161,7 @@ int cmd_sweep_ranks(const RunArgs& a, const Batch& batch, const std::string& com
         opt = sweep_options(a, batch, Simulation::Backend::cpu, command_line);
         opt.quiet = a.quiet || rank != 0;
         opt.on_failure = [&] {
+            if (stopped.load()) return;  // stopped by another rank's failure: not its own
             try {
                 write_text(failed_file, std::to_string(rank) + "\n");
             } catch (const std::exception&) {  // the others then run their replicas to the end
@@ -402,7 +403,11 @@ int cmd_resume_ranks(const ResumeArgs& a, const std::string& command_line) {
     std::unique_ptr<Simulation> sim;
     rc = on_every_rank(comm, [&] {
         if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
-        auto engine = mpi::make_mpi_engine(cfg, comm);
+        // Every rank reads each block of the checkpoint whole, one at a time: the largest
+        // counts against its memory.
+        uint64_t largest = 0;
+        for (const auto& b : state_layout(cfg)) largest = std::max(largest, b.bytes());
+        auto engine = mpi::make_mpi_engine(cfg, comm, largest);
         sim = std::make_unique<Simulation>(cfg, std::move(engine), 0.0);
         sim->discard_records(rank != 0);
         if (rank != 0) prepare_output_dir(scratch, true, run_outputs(cfg));

@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -332,7 +333,12 @@ CheckpointInfo read_checkpoint_info(const fs::path& path) {
         }
         info.health_stop = h.value("health_stop", std::string());
         info.health_ignored = h.value("health_ignored", std::vector<std::string>{});
-        info.run_ms = h.value("run_ms", -1.0);
+        if (h.contains("run_ms")) {
+            const auto& v = h.at("run_ms");
+            if (!v.is_number() || !(v.get<double>() >= 0) || !std::isfinite(v.get<double>()))
+                r.fail("bad header: run_ms " + v.dump());
+            info.run_ms = v.get<double>();
+        }
     } catch (const nlohmann::json::exception& e) {
         r.fail(std::string("bad header: ") + e.what());
     }

@@ -30,8 +30,10 @@ namespace {
 
 // Every file l5sim writes at the top of an output directory, a single run's and a sweep's (so
 // that --force leaves nothing of an earlier run of the other kind).
-const char* kOutputs[] = {"config.resolved.yaml", "spikes.h5",  "probes.h5",       "weights.h5",
-                          "summary.json",         "sweep.json", "checkpoint.l5ck", "spikes.stream"};
+const char* kOutputs[] = {"config.resolved.yaml", "spikes.h5", "probes.h5", "weights.h5",
+                          "summary.json", "sweep.json", "checkpoint.l5ck", "spikes.stream",
+                          // a sweep over MPI's bookkeeping, left behind when it was killed
+                          ".l5sim_ranks_see_this", ".l5sim_sweep_failed"};
 
 using namespace h5io;  // NOLINT: the HDF5 helpers (io/h5_file.hpp)
 

@@ -66,13 +66,17 @@ uint64_t sum(uint64_t x, MPI_Comm comm) {
 
 class MpiEngine final : public Engine {
   public:
-    MpiEngine(const Config& cfg, MPI_Comm comm) : cfg_(cfg), comm_(comm), rank_(rank_of(comm)) {
+    MpiEngine(const Config& cfg, MPI_Comm comm, uint64_t extra_bytes)
+        : cfg_(cfg), comm_(comm), rank_(rank_of(comm)) {
         Needs needs;
-        inner_ = make_rank_cpu_engine(cfg, comm, &cells_, &needs);
+        inner_ = make_rank_cpu_engine(cfg, comm, &cells_, &needs, extra_bytes);
         exchange_ = std::make_unique<SpikeExchange>(cfg, comm, cells_, needs);
     }
 
     std::string name() const override { return inner_->name(); }
+    const std::vector<uint32_t>* local_cells(uint32_t pop) const override {
+        return &cells_.gid[pop];
+    }
     // A window: the cells' half, the exchange of its spikes, the synapses' half.
     void run_window(int64_t step, int64_t count) override {
         inner_->window_cells(step, count);
@@ -540,8 +544,8 @@ class MpiEngine final : public Engine {
 
 }  // namespace
 
-std::unique_ptr<Engine> make_mpi_engine(const Config& cfg, MPI_Comm comm) {
-    return std::make_unique<MpiEngine>(cfg, comm);
+std::unique_ptr<Engine> make_mpi_engine(const Config& cfg, MPI_Comm comm, uint64_t extra_bytes) {
+    return std::make_unique<MpiEngine>(cfg, comm, extra_bytes);
 }
 
 }  // namespace l5sim::mpi

@@ -73,15 +73,13 @@ float max_over_ranks(float x, MPI_Comm comm) {
     return out;
 }
 
-void check_rank_memory(const Config& cfg, const LocalCells& cells, MPI_Comm comm) {
+void check_rank_memory(const Config& cfg, const std::vector<uint64_t>& counts, uint64_t extra_bytes,
+                       MPI_Comm comm) {
     const int rank = rank_of(comm), ranks = size_of(comm);
-    std::vector<uint64_t> counts;
     uint64_t n_cells = 0;
-    for (const auto& g : cells.gid) {
-        counts.push_back(g.size());
-        n_cells += g.size();
-    }
-    const uint64_t need = estimate_rank_bytes(cfg, counts);
+    for (const uint64_t c : counts) n_cells += c;
+    const uint64_t share = estimate_rank_bytes(cfg, counts);
+    const uint64_t need = share > UINT64_MAX - extra_bytes ? UINT64_MAX : share + extra_bytes;
     // The ranks on this node share its memory (MemAvailable, the cgroup): their sum too.
     MPI_Comm node = MPI_COMM_NULL;
     check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node),
@@ -92,26 +90,37 @@ void check_rank_memory(const Config& cfg, const LocalCells& cells, MPI_Comm comm
     MPI_Comm_size(node, &on_node);
     MPI_Comm_free(&node);
     check(rc, "MPI_Allreduce");
-    constexpr double kGiB = 1073741824.0;
+    // Sizes with at least three significant digits, in MiB or GiB.
+    auto size = [](double b) {
+        const bool gib = b >= 1073741824.0;
+        const double v = b / (gib ? 1073741824.0 : 1048576.0);
+        const int digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
+        return fmt::format("{:.{}f} {}", v, digits, gib ? "GiB" : "MiB");
+    };
+    const std::string with =
+        extra_bytes ? fmt::format(" (with {} to read the checkpoint)", size(double(extra_bytes)))
+                    : "";
     agree_on(comm, [&] {
         const uint64_t have = host_available_bytes(), shared = host_available_bytes(false);
         if (have != 0 && need > have)
             throw ConfigError(fmt::format(
-                "{}: rank {} of {} holds {} cells, whose share of the network needs about {:.1f} "
-                "GiB of memory on the CPU engine; this process may use {:.1f} GiB (MemAvailable, "
-                "ulimit -v, cgroup memory.max); run more ranks (on more nodes), or reduce N or K",
-                cfg.source_file, rank, ranks, n_cells, need / kGiB, have / kGiB));
+                "{}: rank {} of {} holds {} cells, whose share of the network needs about {} of "
+                "memory on the CPU engine{}; this process may use {} (MemAvailable, ulimit -v, "
+                "cgroup memory.max); run more ranks (on more nodes), or reduce N or K",
+                cfg.source_file, rank, ranks, n_cells, size(double(need)), with,
+                size(double(have))));
         if (shared != 0 && together > static_cast<double>(shared))
             throw ConfigError(fmt::format(
-                "{}: the {} ranks on this node need about {:.1f} GiB of memory together on the CPU "
-                "engine (rank {}: {:.1f} GiB); the node has {:.1f} GiB available (MemAvailable, "
-                "cgroup memory.max); run fewer ranks per node on more nodes, or reduce N or K",
-                cfg.source_file, on_node, together / kGiB, rank, need / kGiB, shared / kGiB));
+                "{}: the {} ranks on this node need about {} of memory together on the CPU "
+                "engine{} (rank {}: {}); the node has {} available (MemAvailable, cgroup "
+                "memory.max); run fewer ranks per node on more nodes, or reduce N or K",
+                cfg.source_file, on_node, size(together), with, rank, size(double(need)),
+                size(double(shared))));
     });
 }
 
 std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, LocalCells* cells,
-                                             Needs* needs) {
+                                             Needs* needs, uint64_t extra_bytes) {
     const auto rank = static_cast<uint32_t>(rank_of(comm));
     const auto ranks = static_cast<uint32_t>(size_of(comm));
     LocalCells mine;
@@ -121,13 +130,16 @@ std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, L
     int64_t asked = 0;
     // Each rank's parts on their own (a part's weights may be refused on one rank only), then
     // the bounds every rank agrees on.
+    std::vector<uint64_t> counts;
     agree_on(comm, [&] {
         asked = requested_window();
         for (uint32_t p = 0; p < cfg.populations.size(); ++p)
-            mine.gid.push_back(cells_of(cfg, p, rank, ranks));
+            counts.push_back(count_cells_of(cfg, p, rank, ranks));
     });
-    check_rank_memory(cfg, mine, comm);
+    check_rank_memory(cfg, counts, extra_bytes, comm);
     agree_on(comm, [&] {
+        for (uint32_t p = 0; p < cfg.populations.size(); ++p)
+            mine.gid.push_back(cells_of(cfg, p, rank, ranks));
         for (uint32_t j = 0; j < cfg.projections.size(); ++j)
             net.projections.push_back(
                 build_projection_part(cfg, j, mine.gid[cfg.projections[j].target]));

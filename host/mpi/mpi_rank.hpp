@@ -54,21 +54,25 @@ using Needs = std::vector<std::vector<uint32_t>>;
 /// that this rank cannot hold (estimate_rank_bytes against host_available_bytes), or shares
 /// that the ranks on one node cannot hold together (against what the node has available),
 /// before anything of the network is allocated. Collective.
-void check_rank_memory(const Config& cfg, const LocalCells& cells, MPI_Comm comm);
+/// `counts`: the rank's cells per population; `extra_bytes`: what it needs besides (a resume:
+/// the largest checkpoint block, which every rank reads whole).
+void check_rank_memory(const Config& cfg, const std::vector<uint64_t>& counts, uint64_t extra_bytes,
+                       MPI_Comm comm);
 
 /// The CPU engine over this rank's cells (cells_of) and the parts of every projection
 /// (build_projection_part; the ring's scale and the STDP bound from the largest initial weight
 /// over the ranks, the window from the shortest delay over the ranks); `cells` receives the
 /// cells, `needs` the sources its synapses need.
 std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, LocalCells* cells,
-                                             Needs* needs = nullptr);
+                                             Needs* needs = nullptr, uint64_t extra_bytes = 0);
 
 /// The Engine of a rank of `l5sim run` under mpiexec: the rank's CPU engine stepping windows,
 /// the window's spikes exchanged between its two halves, every read (spikes, counts, probes,
 /// weights, health, checkpoint blocks) gathered to rank 0 in the single process's order, so
 /// that the Simulation and the writers on rank 0 produce the single process's files. Every
 /// rank must make the same calls (they are collective).
-std::unique_ptr<Engine> make_mpi_engine(const Config& cfg, MPI_Comm comm);
+/// `extra_bytes`: memory each rank needs besides its share (check_rank_memory).
+std::unique_ptr<Engine> make_mpi_engine(const Config& cfg, MPI_Comm comm, uint64_t extra_bytes = 0);
 
 /// The exchange of a window's spikes (docs/SCALING.md): each spike goes only to the ranks that
 /// subscribed to its cell. At construction every rank tells each owner which of its cells it

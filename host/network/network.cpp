@@ -26,13 +26,16 @@ double ring_distance(uint32_t i, uint32_t n_i, uint32_t j, uint32_t n_j) {
 }
 }  // namespace model
 
+uint64_t Connectivity::bytes() const {
+    return row_ptr.size() * sizeof(uint64_t) + src_gid.size() * sizeof(uint32_t) +
+           target.size() * sizeof(uint32_t) + weight.size() * sizeof(float) +
+           delay.size() * sizeof(uint8_t) + rev.size() * sizeof(uint32_t) +
+           rev_src.size() * sizeof(uint32_t);
+}
+
 double Connectivity::bytes_per_synapse() const {
     if (target.empty()) return 0;
-    const double bytes = row_ptr.size() * sizeof(uint64_t) + src_gid.size() * sizeof(uint32_t) +
-                         target.size() * sizeof(uint32_t) + weight.size() * sizeof(float) +
-                         delay.size() * sizeof(uint8_t) + rev.size() * sizeof(uint32_t) +
-                         rev_src.size() * sizeof(uint32_t);
-    return bytes / static_cast<double>(target.size());
+    return static_cast<double>(bytes()) / static_cast<double>(target.size());
 }
 
 uint64_t Network::synapses() const {
@@ -43,7 +46,7 @@ uint64_t Network::synapses() const {
 
 uint64_t Network::bytes() const {
     uint64_t b = 0;
-    for (const auto& p : projections) b += static_cast<uint64_t>(p.bytes_per_synapse() * p.size());
+    for (const auto& p : projections) b += p.bytes();
     return b;
 }
 
@@ -318,17 +321,27 @@ uint64_t estimate_held_bytes(const Config& cfg, const std::vector<uint64_t>& cel
     using wide = unsigned __int128;
     wide bytes = 0;
     for (uint32_t p = 0; p < cfg.populations.size(); ++p) bytes += wide(cells.at(p)) * 96;  // state
+    auto synapses = [&](const ProjectionConfig& p) {
+        const wide n_src = cfg.populations[p.source].n, n_tgt = cells.at(p.target);
+        return p.rule == ConnRule::dense
+                   ? (n_src - (p.source == p.target && !p.autapses ? 1 : 0)) * n_tgt
+                   : wide(p.K) * n_tgt;
+    };
+    // A rank gives every part from a population the same rows (set_rank_sources): its cells
+    // and every source of any of those parts.
+    std::vector<wide> rows_of(cfg.populations.size());
+    for (uint32_t q = 0; q < cfg.populations.size(); ++q) rows_of[q] = cells.at(q);
+    for (const auto& p : cfg.projections) rows_of[p.source] += synapses(p);
     for (const auto& p : cfg.projections) {
         const wide n_src = cfg.populations[p.source].n, n_tgt = cells.at(p.target);
-        const wide syn = p.rule == ConnRule::dense
-                             ? (n_src - (p.source == p.target && !p.autapses ? 1 : 0)) * n_tgt
-                             : wide(p.K) * n_tgt;
-        const wide rows = rank ? std::min(n_src, wide(cells.at(p.source)) + syn) : n_src;
+        const wide syn = synapses(p);
+        const wide rows = rank ? std::min(n_src, rows_of[p.source]) : n_src;
         // draws (4+4+1) during the build + CSR (4+4+1) + reverse index and its sources + row
         // pointers (and a rank's rows' source ids).
         bytes += syn * (9 + 9 + (p.stdp ? 8 : 0)) + (rows + 1) * 8 + (rank ? rows * 4 : 0);
+        // STDP traces: x and r2 per row, y and o2 per target (4 bytes each).
         bytes += wide(max_ring_slots(cfg, p)) * n_tgt * sizeof(model::RingCell) +
-                 (p.stdp ? (rows + n_tgt) * 16 : 0);
+                 (p.stdp ? (rows + n_tgt) * 8 : 0);
     }
     // The cell lists of the config itself.
     for (const auto& i : cfg.injections) bytes += wide(i.cells.size()) * 4;

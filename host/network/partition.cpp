@@ -44,6 +44,17 @@ uint32_t rank_of(const Config& cfg, uint32_t pop, uint32_t cell, uint32_t ranks)
     return row * rx + col;
 }
 
+uint64_t count_cells_of(const Config& cfg, uint32_t pop, uint32_t rank, uint32_t ranks) {
+    if (rank >= ranks)
+        throw Error("cells_of: rank " + std::to_string(rank) + " of " + std::to_string(ranks));
+    const uint32_t n = cfg.populations.at(pop).n;
+    if (cfg.layout == Layout::ring)
+        return uint64_t(n) * (rank + 1) / ranks - uint64_t(n) * rank / ranks;
+    uint64_t count = 0;
+    for (uint32_t c = 0; c < n; ++c) count += rank_of(cfg, pop, c, ranks) == rank;
+    return count;
+}
+
 std::vector<uint32_t> cells_of(const Config& cfg, uint32_t pop, uint32_t rank, uint32_t ranks) {
     if (rank >= ranks)
         throw Error("cells_of: rank " + std::to_string(rank) + " of " + std::to_string(ranks));

@@ -61,8 +61,7 @@ PartitionReport partition_report(const Config& cfg, uint32_t ranks,
             const auto& pc = cfg.projections[j];
             const Connectivity& part = net.projections[j];
             load.synapses += part.size();
-            load.connectivity_bytes +=
-                static_cast<uint64_t>(part.bytes_per_synapse() * static_cast<double>(part.size()));
+            load.connectivity_bytes += part.bytes();
             load.row_index_bytes +=
                 part.row_ptr.size() * sizeof(uint64_t) + part.src_gid.size() * sizeof(uint32_t);
             load.state_bytes += uint64_t(part.max_delay_steps + 1) * part.n_tgt * 4;  // ring

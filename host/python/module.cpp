@@ -316,9 +316,15 @@ class PySimulation {
         // The sum of the run(ms) pieces where the checkpoint kept it and it ends at the
         // checkpoint's step (so pieces after a resume add up as without it), else the step's ms.
         sim->target_ms_ = step_ms(sim->sim_->step(), cfg.dt_ms);
-        if (info.run_ms >= 0 && std::isfinite(info.run_ms) &&
-            std::max<int64_t>(0, cfg.to_steps(info.run_ms)) == sim->sim_->step())
+        if (info.run_ms >= 0) {
+            if (!std::isfinite(info.run_ms) ||
+                std::max<int64_t>(0, cfg.to_steps(info.run_ms)) != sim->sim_->step())
+                throw ConfigError(path + ": the header's run_ms " +
+                                  py::repr(py::float_(info.run_ms)).cast<std::string>() +
+                                  " does not end at its step " + std::to_string(info.step) +
+                                  " (an edited checkpoint?)");
             sim->target_ms_ = info.run_ms;
+        }
         for (const std::string& note : info.health_ignored) {
             const std::string head = kHealthOff;
             if (note.rfind(head, 0) != 0) continue;

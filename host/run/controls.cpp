@@ -47,6 +47,15 @@ static model::PoissonConstants poisson(double rate_hz, double weight, double dt_
 void Controls::push_all(int64_t step) {
     for (uint32_t p = 0; p < cfg_.populations.size(); ++p) {
         const auto& pop = cfg_.populations[p];
+        // Values for the cells the engine holds (a rank's: its cells only, never a vector over
+        // the whole population), and the place of a listed cell among them (-1: not held).
+        const std::vector<uint32_t>* held = engine_.local_cells(p);
+        const uint32_t n = held ? static_cast<uint32_t>(held->size()) : pop.n;
+        auto place = [&](uint32_t c) -> int64_t {
+            if (!held) return c;
+            const auto it = std::lower_bound(held->begin(), held->end(), c);
+            return it != held->end() && *it == c ? it - held->begin() : -1;
+        };
         PopulationDrive d;
         d.background_soma =
             poisson(knob_value(pop.name + ".background.soma.rate_hz", pop.background_soma.rate_hz),
@@ -55,7 +64,7 @@ void Controls::push_all(int64_t step) {
             d.background_dendrite = poisson(knob_value(pop.name + ".background.dendrite.rate_hz",
                                                        pop.background_dendrite.rate_hz),
                                             pop.background_dendrite.weight, cfg_.dt_ms);
-            std::vector<float> gamma(pop.n, static_cast<float>(pop.gamma));
+            std::vector<float> gamma(n, static_cast<float>(pop.gamma));
             const std::string knob = pop.name + ".gamma";
             for (size_t i = 0; i < cfg_.schedule.size(); ++i) {
                 const auto& e = cfg_.schedule[i];
@@ -65,16 +74,17 @@ void Controls::push_all(int64_t step) {
                     gamma[c] = static_cast<float>(std::clamp(g, 0.0, 1.0));
                 };
                 if (e.cells.empty()) {
-                    for (uint32_t c = 0; c < pop.n; ++c) apply(c);
+                    for (uint32_t c = 0; c < n; ++c) apply(c);
                 } else {
-                    for (uint32_t c : e.cells) apply(c);
+                    for (uint32_t c : e.cells)
+                        if (const int64_t k = place(c); k >= 0) apply(static_cast<uint32_t>(k));
                 }
             }
             engine_.set_gamma(p, gamma);
         }
         engine_.set_drive(p, d, step);
-        std::vector<float> soma(pop.n, 0.0f), dend;
-        if (pop.caps.has_dendrite) dend.assign(pop.n, 0.0f);
+        std::vector<float> soma(n, 0.0f), dend;
+        if (pop.caps.has_dendrite) dend.assign(n, 0.0f);
         for (size_t k = 0; k < cfg_.injections.size(); ++k) {
             const auto& inj = cfg_.injections[k];
             if (!inj_on_[k] || inj.population != p) continue;
@@ -84,7 +94,8 @@ void Controls::push_all(int64_t step) {
             if (inj.cells.empty()) {
                 for (auto& x : target) x = x + amp;
             } else {
-                for (uint32_t c : inj.cells) target[c] = target[c] + amp;
+                for (uint32_t c : inj.cells)
+                    if (const int64_t k = place(c); k >= 0) target[k] = target[k] + amp;
             }
         }
         engine_.set_current(p, Compartment::soma, soma);

@@ -162,6 +162,10 @@ class Engine {
     /// summary.json's `mpi` section (a JSON object) of an engine spread over MPI ranks; empty
     /// for one process. Collective like every read of such an engine.
     virtual std::string mpi_summary() const { return ""; }
+    /// The cells of population `pop` this engine holds when it holds only some (a rank of a
+    /// distributed run: ascending global ids), else null (every cell). Knobs (set_gamma,
+    /// set_current) then take values for these cells only, in this order.
+    virtual const std::vector<uint32_t>* local_cells(uint32_t) const { return nullptr; }
 
     /// Distributed runs (docs/SCALING.md; an engine over a rank's cells, make_cpu_engine with
     /// LocalCells) step a window of at most max_window() steps in two halves around the

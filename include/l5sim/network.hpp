@@ -38,7 +38,10 @@ struct Connectivity {
     }
     /// The global id of the source cell of row r.
     uint32_t source_of_row(uint32_t r) const { return src_gid.empty() ? r : src_gid[r]; }
-    /// Bytes held per synapse, everything included (row pointers amortised).
+    /// Bytes held, everything included (row pointers and row sources too: a rank's part
+    /// without synapses still holds its rows).
+    uint64_t bytes() const;
+    /// bytes() per synapse (0 without synapses).
     double bytes_per_synapse() const;
 };
 

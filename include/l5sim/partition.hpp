@@ -24,6 +24,8 @@ uint32_t rank_of(const Config& cfg, uint32_t pop, uint32_t cell, uint32_t ranks)
 
 /// The cells of population `pop` that rank `rank` owns, ascending global ids.
 std::vector<uint32_t> cells_of(const Config& cfg, uint32_t pop, uint32_t rank, uint32_t ranks);
+/// How many: cells_of(...).size() without holding the list.
+uint64_t count_cells_of(const Config& cfg, uint32_t pop, uint32_t rank, uint32_t ranks);
 
 /// Projection j restricted to the synapses onto `targets` (global ids of its target population,
 /// ascending): CSR by source with a row only for each source cell that has a synapse onto

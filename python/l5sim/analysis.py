@@ -203,10 +203,38 @@ def _read_mapping(outdir, name, parse, errors, kind, required):
     return value
 
 
+def _number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _check_shape(path, data, shapes):
+    """OutputError naming the first key of `shapes` ({key: (test, what it must be)}) present in
+    `data` whose value fails its test."""
+    for key, (test, what) in shapes.items():
+        if key in data and not test(data[key]):
+            raise OutputError(path, f"{key} is {json.dumps(data[key])[:80]}, expected {what}")
+
+
 def read_summary(outdir, required=True):
     """summary.json of an output directory as a dict. MissingOutputError when there is none (None
-    instead when not `required`), OutputError when it is not a JSON object."""
-    return _read_mapping(outdir, "summary.json", json.load, (), "JSON", required)
+    instead when not `required`), OutputError when it is not a JSON object or its populations
+    (name: {n: cells, ...}) or timing ({bio_s: seconds > 0, ...}) have another shape."""
+    summary = _read_mapping(outdir, "summary.json", json.load, (), "JSON", required)
+    if summary is None:
+        return None
+    path = os.path.join(os.fspath(outdir), "summary.json")
+    _check_shape(path, summary, {
+        "populations": (lambda p: isinstance(p, dict), "an object of populations"),
+        "timing": (lambda t: isinstance(t, dict), "an object")})
+    for name, pop in (summary.get("populations") or {}).items():
+        _check_shape(path, {f"populations.{name}": pop},
+                     {f"populations.{name}": (lambda v: isinstance(v, dict), "an object")})
+        _check_shape(path, {f"populations.{name}.n": pop.get("n")}, {
+            f"populations.{name}.n": (lambda n: isinstance(n, int) and not isinstance(n, bool)
+                                      and n >= 0, "a whole number >= 0")})
+    _check_shape(path, summary.get("timing") or {}, {
+        "bio_s": (lambda b: _number(b) and b > 0, "a number of seconds > 0")})
+    return summary
 
 
 def read_resolved_config(outdir, required=True):
@@ -215,8 +243,16 @@ def read_resolved_config(outdir, required=True):
     when not `required`), OutputError when it is not a YAML mapping."""
     import yaml
 
-    return _read_mapping(outdir, "config.resolved.yaml", yaml.safe_load, (yaml.YAMLError,),
-                         "YAML", required)
+    config = _read_mapping(outdir, "config.resolved.yaml", yaml.safe_load, (yaml.YAMLError,),
+                           "YAML", required)
+    if config is not None:
+        entries = (lambda v: isinstance(v, list) and all(isinstance(e, dict) for e in v),
+                   "a list of entries")
+        _check_shape(os.path.join(os.fspath(outdir), "config.resolved.yaml"), config, {
+            "populations": (lambda p: isinstance(p, dict) and all(
+                isinstance(v, dict) for v in p.values()), "a mapping of populations"),
+            "schedule": entries, "injections": entries})
+    return config
 
 
 class Sweep:
@@ -352,13 +388,36 @@ def _read_probe(g, variables=None, max_cells=None):
     return out
 
 
+def _probe_population(name, g):
+    """The population a probe group belongs to: its `population` attribute (l5sim writes one),
+    else the group name without its _<k> suffix; and k (the entry of recording.probes)."""
+    head, _, k = name.rpartition("_")
+    pop = g.attrs.get("population", head)
+    if isinstance(pop, bytes):
+        pop = pop.decode()
+    return str(pop), int(k) if k.isdigit() else -1
+
+
 def read_probes(outdir, pop, index=0):
-    """dict of time_ms, node_ids and each variable [time, cell] of probe `index` of `pop` (the
-    group /probes/<pop>_<index> of probes.h5). Checked (OutputError; NotRecordedError when there
-    is no such probe)."""
+    """dict of time_ms, node_ids and each variable [time, cell] of the index-th probe of
+    population `pop` (its index-th entry in recording.probes; the group /probes/<pop>_<k> of
+    probes.h5, k counting every population's entries). Checked (OutputError; NotRecordedError
+    when there is no such probe)."""
     path = os.path.join(os.fspath(outdir), "probes.h5")
     with _reading(path) as f:
-        g = _member(_top_group(f, path, "probes"), path, f"{pop}_{index}", "probe")
+        probes = _top_group(f, path, "probes")
+        mine = []
+        for name in probes:
+            g = _member(probes, path, name, "probe")
+            owner, k = _probe_population(name, g)
+            if owner == pop:
+                mine.append((k, name))
+        mine.sort()
+        if not 0 <= index < len(mine):
+            have = ", ".join(probes.keys()) or "none"
+            raise NotRecordedError(path, f"no probe {index} of population '{pop}' in /probes "
+                                         f"(it has {len(mine)} of {pop}; groups: {have})")
+        g = probes[mine[index][1]]
         _require(g, path, ("time_ms",))
         return _read_probe(g)
 

@@ -197,6 +197,41 @@ TEST(Partition, SheetTilesAreEqualOnTheGridAndKeepNeighboursTogether) {
     EXPECT_EQ(part.row_ptr.size(), subs.size() + 1);
 }
 
+// The memory check's estimate of a rank's share bounds what the rank really holds (the
+// partition report measures the parts as a rank builds them): with one population feeding
+// several projections (every part from it gets the union of their sources as rows, even a part
+// without synapses), and on the sheet.
+TEST(Partition, RankEstimateBoundsWhatTheRankHolds) {
+    std::string fan = R"(
+populations:
+  S: {type: pv, n: 20000}
+  U: {type: pv, n: 8}
+)";
+    std::string projections =
+        "projections:\n  SU: {source: S, target: U, receptors: {ampa: 1}, "
+        "connectivity: {A: 0.001, sigma: 0.5}}\n";
+    for (int k = 0; k < 6; ++k) {
+        fan += "  T" + std::to_string(k) + ": {type: pv, n: 1}\n";
+        projections += "  ST" + std::to_string(k) + ": {source: S, target: T" + std::to_string(k) +
+                       ", receptors: {ampa: 1}, connectivity: {A: 0.001, sigma: 0.5}, stdp: {}}\n";
+    }
+    for (const std::string& text : {fan + projections, sheet("jittered")}) {
+        const Config cfg = test::config_from(text);
+        for (uint32_t ranks : {2u, 4u, 8u}) {
+            const PartitionReport r = partition_report(cfg, ranks, nullptr);
+            for (uint32_t k = 0; k < ranks; ++k) {
+                const RankLoad& l = r.rank[k];
+                std::vector<uint64_t> counts(l.cells.begin(), l.cells.end());
+                for (uint32_t p = 0; p < cfg.populations.size(); ++p)
+                    EXPECT_EQ(counts[p], count_cells_of(cfg, p, k, ranks));
+                const uint64_t held = l.connectivity_bytes + l.state_bytes + l.pre_trace_bytes;
+                EXPECT_GE(estimate_rank_bytes(cfg, counts), held)
+                    << "rank " << k << " of " << ranks << ": holds " << held;
+            }
+        }
+    }
+}
+
 TEST(Partition, SetSourceRowsGivesEveryPartTheRanksSourcesAsRows) {
     const Config cfg = test::config_from(sheet("grid"));
     const auto mine = cells_of(cfg, 0, 1, 4);

@@ -350,16 +350,65 @@ class Readers(unittest.TestCase):
         self.assert_output_error(lambda: A.read_spikes(self.dir, "PYR"), l5sim.OutputError,
                                  "spikes.h5", "2 timestamps but 1 node_ids")
 
+    def test_summary_and_config_of_another_shape_are_output_errors(self):
+        """Hand-edited files whose values have the wrong type: an OutputError naming the key
+        (plot.py and l5sim.open then say it, instead of a TypeError deep inside)."""
+        cases = [({"PV": {"n": None}}, {"bio_s": 0.4}, "populations.PV.n is null"),
+                 ({"PV": {"n": "60"}}, {"bio_s": 0.4}, "populations.PV.n is \"60\""),
+                 ({"PV": {"n": True}}, {"bio_s": 0.4}, "populations.PV.n is true"),
+                 ([1, 2], {"bio_s": 0.4}, "populations is [1, 2]"),
+                 ({"PV": 3}, {"bio_s": 0.4}, "populations.PV is 3"),
+                 ({"PV": {"n": 2}}, {"bio_s": 0}, "bio_s is 0"),
+                 ({"PV": {"n": 2}}, {"bio_s": "0.4"}, "bio_s is \"0.4\""),
+                 ({"PV": {"n": 2}}, [1], "timing is [1]")]
+        for pops, timing, words in cases:
+            with self.subTest(words=words):
+                self.write_run()
+                with open(self.path("summary.json"), "w") as f:
+                    json.dump({"populations": pops, "timing": timing}, f)
+                self.assert_output_error(lambda: A.read_summary(self.dir), l5sim.OutputError,
+                                         "summary.json", words)
+                self.assert_output_error(lambda: l5sim.open(self.dir), l5sim.OutputError,
+                                         "summary.json", words)
+        self.write_run()
+        for text, words in (("schedule: 5\n", "schedule is 5"),
+                            ("injections: [3]\n", "injections is [3]"),
+                            ("populations: {PV: 2}\n", "populations is {")):
+            with open(self.path("config.resolved.yaml"), "w") as f:
+                f.write(text)
+            self.assert_output_error(lambda: A.read_resolved_config(self.dir), l5sim.OutputError,
+                                     "config.resolved.yaml", words)
+
+    def test_a_populations_probes_are_counted_among_its_own_entries(self):
+        """Groups are named <population>_<k> with k the entry of recording.probes over every
+        population; read_probes(pop, i) is pop's i-th entry, whatever the others and the names
+        (a population called PYR_0 has a group PYR_0_3)."""
+        os.makedirs(self.dir, exist_ok=True)
+        with h5py.File(self.path("probes.h5"), "w") as f:
+            for name, pop, first in (("PYR_0", "PYR", 0.0), ("PV_1", "PV", 1.0),
+                                     ("PYR_2", "PYR", 2.0), ("PYR_0_3", "PYR_0", 3.0)):
+                g = f.create_group("probes/" + name)
+                g.attrs["population"] = pop
+                g["time_ms"] = [first]
+                g["v"] = [[first]]
+        self.assertEqual(A.read_probes(self.dir, "PV")["time_ms"][0], 1.0)
+        self.assertEqual(A.read_probes(self.dir, "PYR")["time_ms"][0], 0.0)
+        self.assertEqual(A.read_probes(self.dir, "PYR", 1)["time_ms"][0], 2.0)
+        self.assertEqual(A.read_probes(self.dir, "PYR_0")["time_ms"][0], 3.0)
+        self.assert_output_error(lambda: A.read_probes(self.dir, "PV", 1), l5sim.NotRecordedError,
+                                 "probes.h5", "no probe 1 of population 'PV'")
+
     def test_what_was_not_recorded(self):
         self.write_run()
         e = self.assert_output_error(lambda: A.read_probes(self.dir, "PV"), KeyError,
-                                     "probes.h5", "no probe 'PV_0'", "PYR_0")
+                                     "probes.h5", "no probe 0 of population 'PV'", "PYR_0")
         self.assertFalse(str(e).startswith("'"))  # not KeyError's quoted repr
         self.assert_output_error(lambda: A.read_weights(self.dir, "PV_PYR"),
                                  l5sim.NotRecordedError, "weights.h5", "no projection 'PV_PYR'",
                                  "PYR_PYR")
         self.assert_output_error(lambda: l5sim.open(self.dir).probes("PYR", 1),
-                                 l5sim.OutputError, "probes.h5", "PYR_1")
+                                 l5sim.OutputError, "probes.h5", "no probe 1 of population 'PYR'",
+                                 "it has 1 of PYR")
 
     def test_the_errors(self):
         self.assertTrue(issubclass(l5sim.OutputError, ValueError))

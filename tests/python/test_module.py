@@ -362,6 +362,24 @@ class Module(unittest.TestCase):
         for _ in range(23):
             again.run(0.25, progress=False)
         self.assertEqual(again.step, 60)  # 24 pieces of 0.25 ms = 6 ms = 60 steps
+        # A run_ms that does not end at the checkpoint's step (an edited header with its CRC
+        # made good again) is refused, not silently replaced.
+        import struct
+        import zlib
+        data = bytearray(open(ck, "rb").read())
+        at = data.find(b'"run_ms":0.25')
+        self.assertGreater(at, 0)
+        for bad in (b'"run_ms":1.75', b'"run_ms":-0.7', b'"run_ms":"xx"'):
+            edited = bytearray(data)
+            edited[at:at + 13] = bad.ljust(13)
+            before = struct.unpack("<Q", bytes(edited[-16:-8]))[0]
+            edited[-8:-4] = struct.pack("<I", zlib.crc32(bytes(edited[:before])) & 0xffffffff)
+            path = os.path.join(self.tmp, "edited.l5ck")
+            with open(path, "wb") as f:
+                f.write(edited)
+            with self.assertRaises((l5sim.ConfigError, l5sim.RunError)) as e:
+                l5sim.Simulation.resume(path, backend="cpu")
+            self.assertIn("run_ms", str(e.exception))
         mask = np.zeros(cfg.populations["PYR"], bool)
         mask[[10, 20]] = True
         np.testing.assert_array_equal(sim.state("PYR", "v", mask),

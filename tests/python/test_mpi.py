@@ -199,6 +199,16 @@ class MpiRun(unittest.TestCase):
                     self.assertNotIn("r00001", os.listdir(os.path.join(out, "replicas")))
                 self.assertFalse([x for x in os.listdir(out) if x.startswith(".l5sim_")])
                 self.assertLess(took, 60)
+        # What a killed sweep over MPI leaves (its token and marker) goes with --force, also
+        # when the next sweep runs without MPI.
+        out = os.path.join(self.tmp, "stop_off")
+        for name in (".l5sim_ranks_see_this", ".l5sim_sweep_failed"):
+            with open(os.path.join(out, name), "w") as f:
+                f.write("1\n")
+        ok = self.write_sweep("ok.yaml", "populations.PYR.coupling.gamma: [0, 1]", 1)
+        r = self.run_l5sim(0, "run", ok, "--out", out, "-q", "--threads", 1, "--force")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse([x for x in os.listdir(out) if x.startswith(".l5sim_")])
 
     def test_errors_end_every_rank_with_one_message_and_the_right_code(self):
         cfg = os.path.join(CONFIGS, "ranks_sheet.yaml")
