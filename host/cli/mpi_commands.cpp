@@ -403,11 +403,14 @@ int cmd_resume_ranks(const ResumeArgs& a, const std::string& command_line) {
     std::unique_ptr<Simulation> sim;
     rc = on_every_rank(comm, [&] {
         if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
-        // Every rank reads each block of the checkpoint whole, one at a time: the largest
-        // counts against its memory.
+        // Every rank reads each block of the checkpoint through a buffer of at most 64 MiB,
+        // keeping its share (about the block over the ranks, and an index of 4 bytes per
+        // element of it): what that needs counts against its memory.
         uint64_t largest = 0;
         for (const auto& b : state_layout(cfg)) largest = std::max(largest, b.bytes());
-        auto engine = mpi::make_mpi_engine(cfg, comm, largest);
+        const uint64_t share = largest / static_cast<uint64_t>(size) * 2;
+        auto engine =
+            mpi::make_mpi_engine(cfg, comm, std::min<uint64_t>(largest, 64 << 20) + share);
         sim = std::make_unique<Simulation>(cfg, std::move(engine), 0.0);
         sim->discard_records(rank != 0);
         if (rank != 0) prepare_output_dir(scratch, true, run_outputs(cfg));

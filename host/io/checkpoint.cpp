@@ -473,15 +473,18 @@ void restore_checkpoint(const fs::path& path, const CheckpointInfo& info, Simula
     // The knobs as they were after the last step, then every state block (which also
     // overwrites what pushing the knobs changed: background timers, currents, gamma).
     sim.controls_->resume_at(info.step);
-    std::vector<char> buf;
     for (const auto& b : state_layout(cfg)) {
         const uint64_t n = r.section("state/" + b.name);
         if (n != b.bytes())
             r.fail("state block " + b.name + " holds " + std::to_string(n) + " bytes, expected " +
                    std::to_string(b.bytes()));
-        buf.resize(n);
-        r.raw(buf.data(), n);
-        sim.engine_->write_block(b, info.step, buf.data());
+        uint64_t given = 0;
+        sim.engine_->write_block_from(b, info.step, [&](void* dst, uint64_t bytes) {
+            if (given + bytes > n) r.fail("state block " + b.name + " read past its end");
+            r.raw(dst, bytes);
+            given += bytes;
+        });
+        if (given != n) r.fail("state block " + b.name + " not read to its end");
     }
     if (r.pos() != end) r.fail("unexpected data after the last state block");
     sim.engine_->synchronize();

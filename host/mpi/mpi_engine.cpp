@@ -3,6 +3,7 @@
 // 0, so that the Simulation and the output writers on rank 0 see the whole network as one process
 // would.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -267,8 +268,9 @@ class MpiEngine final : public Engine {
     }
     // Checkpoint blocks in the single process's layout (state_layout of the whole network): a
     // rank's share of each block gathered to rank 0 by global id (dst is written on rank 0);
-    // written back from the whole block, which every rank holds (each reads the checkpoint),
-    // each rank taking its share. Counters are summed out and held by rank 0 in.
+    // written back from the whole block (write_block; a checkpoint goes through
+    // write_block_from, read in pieces), each rank taking its share. Counters are summed out
+    // and held by rank 0 in.
     void read_block(const StateBlock& b, int64_t step, void* dst) const override {
         if (b.var == "x" || b.var == "r2") return read_source_traces(b, step, dst);
         const Share sh = share_of(b);
@@ -348,6 +350,72 @@ class MpiEngine final : public Engine {
                     std::memcpy(mine.data() + i * e, in + uint64_t((*sh.gid)[i]) * e, e);
                 break;
             }
+        }
+        inner_->write_block(sh.local, step, mine.data());
+    }
+
+    // A checkpoint's block read in pieces of at most kPiece bytes, each rank keeping only its
+    // share (the elements it holds, in ascending place in the whole block): no rank holds a
+    // whole block of the network.
+    void write_block_from(const StateBlock& b, int64_t step, const BlockSource& read) override {
+        const Share sh = share_of(b);
+        if (sh.how == Share::Whole || sh.how == Share::Sum)
+            return Engine::write_block_from(b, step, read);
+        const uint64_t e = b.elem_bytes;
+        std::vector<uint8_t> mine(sh.local.bytes());
+        // The rank's elements as (place in the whole block, place in its share), ascending in
+        // the first: next() gives the following one, or false after the last.
+        uint64_t k = 0, row = 0;
+        std::vector<uint32_t> by_place;  // Synapses: local indices by position
+        const std::vector<uint64_t>* pos = nullptr;
+        if (sh.how == Share::Synapses) {
+            pos = &positions_of(b.index);
+            by_place.resize(pos->size());
+            std::iota(by_place.begin(), by_place.end(), 0u);
+            std::sort(by_place.begin(), by_place.end(),
+                      [&](uint32_t x, uint32_t y) { return (*pos)[x] < (*pos)[y]; });
+        }
+        const uint64_t n_global = sh.how == Share::Cells ? b.count / sh.rows : 0;
+        auto next = [&](uint64_t* whole, uint64_t* local) {
+            switch (sh.how) {
+                case Share::Cells: {
+                    const uint64_t n = sh.gid->size();
+                    if (n == 0 || row >= sh.rows) return false;
+                    *whole = row * n_global + (*sh.gid)[k];
+                    *local = row * n + k;
+                    if (++k == n) {
+                        k = 0;
+                        ++row;
+                    }
+                    return true;
+                }
+                case Share::Sources:
+                    if (k >= sh.gid->size()) return false;
+                    *whole = (*sh.gid)[k];
+                    *local = k++;
+                    return true;
+                case Share::Synapses:
+                    if (k >= by_place.size()) return false;
+                    *whole = (*pos)[by_place[k]];
+                    *local = by_place[k++];
+                    return true;
+                default:
+                    return false;
+            }
+        };
+        // L5SIM_RESTORE_PIECE (bytes): smaller pieces, for the tests of the piecewise read.
+        uint64_t piece_bytes = uint64_t(64) << 20;
+        if (const char* v = std::getenv("L5SIM_RESTORE_PIECE"))
+            piece_bytes = std::max<uint64_t>(1, std::strtoull(v, nullptr, 10));
+        const uint64_t per_piece = std::max<uint64_t>(1, piece_bytes / e);
+        std::vector<uint8_t> piece(std::min(per_piece, b.count) * e);
+        uint64_t whole = 0, local = 0;
+        bool more = next(&whole, &local);
+        for (uint64_t first = 0; first < b.count; first += per_piece) {
+            const uint64_t count = std::min(per_piece, b.count - first);
+            read(piece.data(), count * e);
+            for (; more && whole < first + count; more = next(&whole, &local))
+                std::memcpy(mine.data() + local * e, piece.data() + (whole - first) * e, e);
         }
         inner_->write_block(sh.local, step, mine.data());
     }

@@ -16,4 +16,10 @@ void Engine::window_synapses(const WindowSpikes&) {
     throw Error("the " + name() + " engine does not run distributed yet");
 }
 
+void Engine::write_block_from(const StateBlock& b, int64_t step, const BlockSource& read) {
+    std::vector<char> buf(b.bytes());
+    read(buf.data(), buf.size());
+    write_block(b, step, buf.data());
+}
+
 }  // namespace l5sim

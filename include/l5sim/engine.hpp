@@ -2,6 +2,7 @@
 /// The abstract engine: one virtual call per phase of MODEL.md section 5. The step pipeline
 /// (Simulation) is written once over this interface; the CPU and CUDA engines implement it.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -185,6 +186,12 @@ class Engine {
     /// the next step to run (the ring rotation). Spikes must have been taken first.
     virtual void read_block(const StateBlock& b, int64_t step, void* dst) const = 0;
     virtual void write_block(const StateBlock& b, int64_t step, const void* src) = 0;
+    /// write_block from a source read in order, piece by piece (a checkpoint file):
+    /// `read(dst, bytes)` gives the block's next `bytes` bytes. The default reads the whole
+    /// block first; an engine holding a share of the network (a rank) keeps only its share and
+    /// reads the rest through a bounded buffer.
+    using BlockSource = std::function<void(void*, uint64_t)>;
+    virtual void write_block_from(const StateBlock& b, int64_t step, const BlockSource& read);
 };
 
 /// The window length asked for in the environment (L5SIM_WINDOW = 1..32), or 0 when unset:

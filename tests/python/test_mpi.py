@@ -328,12 +328,27 @@ class MpiRun(unittest.TestCase):
             with self.subTest(cfg=os.path.basename(cfg)):
                 self.stop_and_resume(cfg, ((0, 0), (3, 0), (3, 2), (2, 5)))
 
-    def stop_and_resume(self, cfg, cases):
+    def test_ranks_read_a_checkpoints_blocks_in_pieces(self):
+        """Each rank reads a checkpoint's blocks through a bounded buffer and keeps its share;
+        with pieces of 12 bytes (L5SIM_RESTORE_PIECE) every block is many pieces, an element
+        never straddles two, and the resumed files are still those of the plain run."""
+        cfg = os.path.join(CONFIGS, "ranks_sheet.yaml")
+        saved = dict(ENV)
+        try:
+            for piece in ("12", "4096"):
+                with self.subTest(piece=piece):
+                    ENV["L5SIM_RESTORE_PIECE"] = piece
+                    self.stop_and_resume(cfg, ((0, 0), (2, 3), (3, 2)), tag="piece" + piece)
+        finally:
+            ENV.clear()
+            ENV.update(saved)
+
+    def stop_and_resume(self, cfg, cases, tag=""):
         stop = ("--set", "simulation.health.max_rate_hz=20")
         finals = []
         for ranks, resume_ranks in cases:
-            out = os.path.join(self.tmp, "stopped%d_%d_%s" % (ranks, resume_ranks,
-                                                             os.path.basename(cfg)))
+            out = os.path.join(self.tmp, "stopped%d_%d_%s%s" % (ranks, resume_ranks,
+                                                               os.path.basename(cfg), tag))
             r = self.run_l5sim(ranks, "run", cfg, "--out", out, "-q", "--threads", 1, *stop)
             self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
             self.assertTrue(os.path.exists(os.path.join(out, "checkpoint.l5ck")))
