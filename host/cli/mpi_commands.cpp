@@ -173,15 +173,14 @@ int cmd_sweep_ranks(const RunArgs& a, const Batch& batch, const std::string& com
             stopped = true;
             return true;
         };
-        if (opt.parallel <= 0) {
-            // Not given: the node's cores shared by the ranks on the node.
-            MPI_Comm node;
-            mpi::check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node),
-                       "MPI_Comm_split_type");
-            const int on_node = mpi::size_of(node);
-            MPI_Comm_free(&node);
-            opt.parallel = std::max(1, omp_get_num_procs() / on_node);
-        }
+        // The ranks on this node share its cores (when --threads is not given) and memory.
+        MPI_Comm node;
+        mpi::check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node),
+                   "MPI_Comm_split_type");
+        const int on_node = mpi::size_of(node);
+        MPI_Comm_free(&node);
+        opt.memory_sharers = on_node;
+        if (opt.parallel <= 0) opt.parallel = std::max(1, omp_get_num_procs() / on_node);
         if (rank == 0) {
             check_output_dir(dir, a.force);
             lock = std::make_unique<OutputLock>(dir);
@@ -226,10 +225,11 @@ int cmd_sweep_ranks(const RunArgs& a, const Batch& batch, const std::string& com
     SweepPart part;
     try {
         part = run_sweep_part(batch, dir, opt, SweepShare{rank, size});
-    } catch (const std::exception& e) {
+    } catch (const std::exception& e) {  // before any replica ran (a replica too large)
         part.failed = true;
         part.config_error = dynamic_cast<const ConfigError*>(&e) != nullptr;
         part.error = e.what();
+        if (opt.on_failure) opt.on_failure();
     }
     nlohmann::ordered_json mine;
     mine["failed"] = part.failed;

@@ -159,18 +159,13 @@ class MpiEngine final : public Engine {
     // target's draws in draw order). A weight snapshot's sample (every stride-th position): each
     // rank sends rank 0 only its synapses in the sample, with their places.
     void read_weights(uint32_t j, uint64_t stride, uint64_t count, float* out) const override {
-        const auto& pos = positions_of(j);
+        const Sample& smp = sample_of(j, stride, count);
         const uint64_t m = inner_->synapse_count(j);
         std::vector<float> w(m);
         inner_->read_weights(j, 1, m, w.data());
-        std::vector<int64_t> at;
         std::vector<float> val;
-        for (uint64_t i = 0; i < m; ++i) {
-            if (pos[i] % stride != 0 || pos[i] / stride >= count) continue;
-            at.push_back(static_cast<int64_t>(pos[i] / stride));
-            val.push_back(w[i]);
-        }
-        const auto all_at = gather(at, comm_);
+        for (const uint32_t i : smp.local) val.push_back(w[i]);
+        const auto all_at = gather(smp.slot, comm_);
         const auto all_val = gather(val, comm_);
         if (rank_ != 0) return;
         for (size_t k = 0; k < all_at.size(); ++k) out[all_at[k]] = all_val[k];
@@ -178,18 +173,15 @@ class MpiEngine final : public Engine {
     // The same sample's sources and targets: each rank sends its own, with their places.
     void read_synapses(uint32_t j, uint64_t stride, uint64_t count, uint32_t* src,
                        uint32_t* tgt) const override {
-        const auto& pos = positions_of(j);
+        const Sample& smp = sample_of(j, stride, count);
         std::vector<uint32_t> s_all, t_all;
         local_synapses(j, &s_all, &t_all);
-        std::vector<int64_t> at;
         std::vector<uint32_t> s_val, t_val;
-        for (uint64_t i = 0; i < pos.size(); ++i) {
-            if (pos[i] % stride != 0 || pos[i] / stride >= count) continue;
-            at.push_back(static_cast<int64_t>(pos[i] / stride));
+        for (const uint32_t i : smp.local) {
             s_val.push_back(s_all[i]);
             t_val.push_back(t_all[i]);
         }
-        const auto all_at = gather(at, comm_);
+        const auto all_at = gather(smp.slot, comm_);
         const auto all_s = gather(s_val, comm_);
         const auto all_t = gather(t_val, comm_);
         if (rank_ != 0) return;
@@ -290,7 +282,7 @@ class MpiEngine final : public Engine {
             }
             case Share::Synapses: {  // each value with its single-process position
                 const auto all = gather(mine, comm_);
-                const auto at = gather(positions_of(b.index), comm_);
+                const auto at = gather(positions_of(b.index), comm_);  // transient
                 if (rank_ != 0) return;
                 for (uint64_t i = 0; i < at.size(); ++i)
                     std::memcpy(out + at[i] * 4, all.data() + i * 4, 4);
@@ -331,7 +323,7 @@ class MpiEngine final : public Engine {
                 if (rank_ == 0) std::memcpy(mine.data(), in, 8);
                 break;
             case Share::Synapses: {
-                const auto& mine_at = positions_of(b.index);
+                const auto mine_at = positions_of(b.index);
                 for (uint64_t i = 0; i < mine_at.size(); ++i)
                     std::memcpy(mine.data() + i * 4, in + mine_at[i] * 4, 4);
                 break;
@@ -367,9 +359,10 @@ class MpiEngine final : public Engine {
         // the first: next() gives the following one, or false after the last.
         uint64_t k = 0, row = 0;
         std::vector<uint32_t> by_place;  // Synapses: local indices by position
-        const std::vector<uint64_t>* pos = nullptr;
+        std::vector<uint64_t> positions;
+        const std::vector<uint64_t>* pos = &positions;
         if (sh.how == Share::Synapses) {
-            pos = &positions_of(b.index);
+            positions = positions_of(b.index);
             by_place.resize(pos->size());
             std::iota(by_place.begin(), by_place.end(), 0u);
             std::sort(by_place.begin(), by_place.end(),
@@ -504,98 +497,118 @@ class MpiEngine final : public Engine {
     // its block's total gives the block's first position) and sends back each run's first
     // position. Memory and traffic per rank are proportional to its synapses. Collective on
     // every rank, with or without synapses of j; computed once per projection.
-    const std::vector<uint64_t>& positions_of(uint32_t j) const {
-        if (positions_.size() <= j) {
-            positions_.resize(cfg_.projections.size());
-            placed_.resize(cfg_.projections.size(), false);
-        }
-        if (placed_[j]) return positions_[j];
+    //
+    // Not kept (8 bytes per synapse on every rank): a weight snapshot keeps only its sample
+    // (sample_of), a checkpoint computes them again.
+    std::vector<uint64_t> positions_of(uint32_t j) const {
         const int size = size_of(comm_);
         const auto ranks = static_cast<uint64_t>(size);
         const uint64_t n_src = cfg_.populations[cfg_.projections[j].source].n;
-        auto row_owner = [&](uint32_t s) { return static_cast<int>(uint64_t(s) * ranks / n_src); };
         std::vector<uint32_t> src, tgt;
         local_synapses(j, &src, &tgt);
+        std::vector<uint64_t> pos(src.size());
         // Runs of (source, target) in this rank's CSR order (by source, then target, a target's
-        // draws together), walked twice: counted per row owner, then packed for them.
+        // draws together): the end of the run starting at i.
+        auto run_end = [&](uint64_t i) {
+            uint64_t e = i + 1;
+            while (e < src.size() && src[e] == src[i] && tgt[e] == tgt[i]) ++e;
+            return e;
+        };
+        // In rounds over ranges of source ids, so that no round holds more than about
+        // 2^21 runs on this rank (the same number of rounds on every rank): a round's
+        // runs are consecutive in the CSR, and its positions follow the rounds before.
+        uint64_t runs_per_round = uint64_t(1) << 21;
+        if (const char* v = std::getenv("L5SIM_PLACE_RUNS"))  // tests of several rounds
+            runs_per_round = std::max<uint64_t>(1, std::strtoull(v, nullptr, 10));
+        unsigned long long mine_runs = 0, most = 0;
+        for (uint64_t i = 0; i < src.size(); i = run_end(i)) ++mine_runs;
+        check(MPI_Allreduce(&mine_runs, &most, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, comm_),
+              "MPI_Allreduce");
+        const uint64_t rounds = std::clamp<uint64_t>((most + runs_per_round - 1) / runs_per_round,
+                                                     1, std::max<uint64_t>(n_src, 1));
         struct Run {
             uint32_t s, t, count;
         };
-        auto for_runs = [&](auto&& f) {
-            for (uint64_t i = 0; i < src.size();) {
-                uint64_t e = i + 1;
-                while (e < src.size() && src[e] == src[i] && tgt[e] == tgt[i]) ++e;
-                f(row_owner(src[i]), i, e);
-                i = e;
+        MPI_Datatype run_type = MPI_DATATYPE_NULL;
+        check(MPI_Type_contiguous(3, MPI_UINT32_T, &run_type), "MPI_Type_contiguous");
+        check(MPI_Type_commit(&run_type), "MPI_Type_commit");
+        uint64_t base = 0, cursor = 0;  // positions before this round; this rank's next synapse
+        int rc = MPI_SUCCESS;
+        for (uint64_t c = 0; c < rounds && rc == MPI_SUCCESS; ++c) {
+            const uint64_t lo = n_src * c / rounds, hi = n_src * (c + 1) / rounds;
+            auto owner = [&](uint32_t s) { return static_cast<int>((s - lo) * ranks / (hi - lo)); };
+            // This round's runs, counted per row owner, then packed for them.
+            const uint64_t first_syn = cursor;
+            std::vector<int> send_n(ranks, 0), recv_n(ranks), send_d(ranks), recv_d(ranks);
+            uint64_t end = first_syn;
+            while (end < src.size() && src[end] < hi) {
+                ++send_n[owner(src[end])];
+                end = run_end(end);
             }
-        };
-        std::vector<int> send_n(ranks, 0), recv_n(ranks), send_d(ranks), recv_d(ranks);
-        for_runs([&](int o, uint64_t, uint64_t) { ++send_n[o]; });
-        int sent = 0;
-        for (int r = 0; r < size; ++r) {
-            send_d[r] = sent;
-            sent += send_n[r];
-        }
-        std::vector<Run> recv;
-        {
-            std::vector<Run> send(static_cast<size_t>(sent));
-            std::vector<int> next(send_d);
-            for_runs([&](int o, uint64_t i, uint64_t e) {
-                send[static_cast<size_t>(next[o]++)] =
-                    Run{src[i], tgt[i], static_cast<uint32_t>(e - i)};
-            });
-            check(MPI_Alltoall(send_n.data(), 1, MPI_INT, recv_n.data(), 1, MPI_INT, comm_),
-                  "MPI_Alltoall");
-            int total = 0;
+            cursor = end;
+            int sent = 0;
             for (int r = 0; r < size; ++r) {
-                recv_d[r] = total;
-                total += recv_n[r];
+                send_d[r] = sent;
+                sent += send_n[r];
             }
-            recv.resize(static_cast<size_t>(total));
-            MPI_Datatype run_type = MPI_DATATYPE_NULL;
-            check(MPI_Type_contiguous(3, MPI_UINT32_T, &run_type), "MPI_Type_contiguous");
-            check(MPI_Type_commit(&run_type), "MPI_Type_commit");
-            const int rc =
-                MPI_Alltoallv(send.data(), send_n.data(), send_d.data(), run_type, recv.data(),
-                              recv_n.data(), recv_d.data(), run_type, comm_);
-            MPI_Type_free(&run_type);
-            check(rc, "MPI_Alltoallv");
-        }
-        // As row owner: the runs of its sources by (source, target) (one rank per target, so no
-        // ties), each run's first position, in the order they came.
-        std::vector<uint64_t> start(recv.size());
-        {
-            std::vector<uint32_t> by(recv.size());
-            std::iota(by.begin(), by.end(), 0u);
-            std::sort(by.begin(), by.end(), [&](uint32_t a, uint32_t b) {
-                return std::tie(recv[a].s, recv[a].t) < std::tie(recv[b].s, recv[b].t);
-            });
-            unsigned long long block = 0, first = 0;
+            std::vector<Run> recv;
+            {
+                std::vector<Run> send(static_cast<size_t>(sent));
+                std::vector<int> next(send_d);
+                for (uint64_t i = first_syn; i < end; i = run_end(i))
+                    send[static_cast<size_t>(next[owner(src[i])]++)] =
+                        Run{src[i], tgt[i], static_cast<uint32_t>(run_end(i) - i)};
+                check(MPI_Alltoall(send_n.data(), 1, MPI_INT, recv_n.data(), 1, MPI_INT, comm_),
+                      "MPI_Alltoall");
+                int total = 0;
+                for (int r = 0; r < size; ++r) {
+                    recv_d[r] = total;
+                    total += recv_n[r];
+                }
+                recv.resize(static_cast<size_t>(total));
+                rc = MPI_Alltoallv(send.data(), send_n.data(), send_d.data(), run_type, recv.data(),
+                                   recv_n.data(), recv_d.data(), run_type, comm_);
+                if (rc != MPI_SUCCESS) break;
+            }
+            // As row owner: the runs of its sources by (source, target) (one rank per target,
+            // so no ties), each run's first position, in the order they came.
+            std::vector<uint64_t> start(recv.size());
+            unsigned long long block = 0, first = 0, round_total = 0;
             for (const Run& r : recv) block += r.count;
             check(MPI_Exscan(&block, &first, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm_),
                   "MPI_Exscan");
+            check(MPI_Allreduce(&block, &round_total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm_),
+                  "MPI_Allreduce");
             if (rank_ == 0) first = 0;  // MPI_Exscan leaves rank 0's undefined
-            uint64_t at = first;
-            for (const uint32_t k : by) {
-                start[k] = at;
-                at += recv[k].count;
+            {
+                std::vector<uint32_t> by(recv.size());
+                std::iota(by.begin(), by.end(), 0u);
+                std::sort(by.begin(), by.end(), [&](uint32_t a, uint32_t b) {
+                    return std::tie(recv[a].s, recv[a].t) < std::tie(recv[b].s, recv[b].t);
+                });
+                uint64_t at = base + first;
+                for (const uint32_t k : by) {
+                    start[k] = at;
+                    at += recv[k].count;
+                }
+            }
+            base += round_total;
+            recv = std::vector<Run>();
+            // Back to the ranks the runs came from, in the order they sent them.
+            std::vector<uint64_t> back(static_cast<size_t>(sent));
+            rc = MPI_Alltoallv(start.data(), recv_n.data(), recv_d.data(), MPI_UINT64_T,
+                               back.data(), send_n.data(), send_d.data(), MPI_UINT64_T, comm_);
+            if (rc != MPI_SUCCESS) break;
+            std::vector<int> next(send_d);
+            for (uint64_t i = first_syn; i < end;) {
+                const uint64_t e = run_end(i);
+                const uint64_t p0 = back[static_cast<size_t>(next[owner(src[i])]++)];
+                for (uint64_t k = i; k < e; ++k) pos[k] = p0 + (k - i);
+                i = e;
             }
         }
-        recv = std::vector<Run>();
-        // Back to the ranks the runs came from, in the order they sent them.
-        std::vector<uint64_t> back(static_cast<size_t>(sent));
-        check(MPI_Alltoallv(start.data(), recv_n.data(), recv_d.data(), MPI_UINT64_T, back.data(),
-                            send_n.data(), send_d.data(), MPI_UINT64_T, comm_),
-              "MPI_Alltoallv");
-        start = std::vector<uint64_t>();
-        auto& pos = positions_[j];
-        pos.resize(src.size());
-        std::vector<int> next(send_d);
-        for_runs([&](int o, uint64_t i, uint64_t e) {
-            const uint64_t p0 = back[static_cast<size_t>(next[o]++)];
-            for (uint64_t k = i; k < e; ++k) pos[k] = p0 + (k - i);
-        });
-        placed_[j] = true;
+        MPI_Type_free(&run_type);
+        check(rc, "MPI_Alltoallv");
         return pos;
     }
 
@@ -606,8 +619,28 @@ class MpiEngine final : public Engine {
     std::unique_ptr<Engine> inner_;
     std::unique_ptr<SpikeExchange> exchange_;
     WindowSpikes all_;  // the window's spikes this rank receives (its own included)
-    mutable std::vector<std::vector<uint64_t>> positions_;  // positions_of
-    mutable std::vector<bool> placed_;
+    // A weight record's sample on this rank (every stride-th position below count * stride):
+    // its synapses (local indices) and their slots in the record; one per projection, found
+    // again when the stride or count change.
+    struct Sample {
+        uint64_t stride = 0, count = 0;
+        std::vector<uint32_t> local;
+        std::vector<int64_t> slot;
+    };
+    const Sample& sample_of(uint32_t j, uint64_t stride, uint64_t count) const {
+        if (samples_.size() <= j) samples_.resize(cfg_.projections.size());
+        Sample& smp = samples_[j];
+        if (smp.stride == stride && smp.count == count) return smp;
+        const std::vector<uint64_t> pos = positions_of(j);
+        smp = Sample{stride, count, {}, {}};
+        for (uint64_t i = 0; i < pos.size(); ++i) {
+            if (pos[i] % stride != 0 || pos[i] / stride >= count) continue;
+            smp.local.push_back(static_cast<uint32_t>(i));
+            smp.slot.push_back(static_cast<int64_t>(pos[i] / stride));
+        }
+        return smp;
+    }
+    mutable std::vector<Sample> samples_;
 };
 
 }  // namespace

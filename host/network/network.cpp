@@ -332,6 +332,21 @@ uint64_t estimate_held_bytes(const Config& cfg, const std::vector<uint64_t>& cel
     std::vector<wide> rows_of(cfg.populations.size());
     for (uint32_t q = 0; q < cfg.populations.size(); ++q) rows_of[q] = cells.at(q);
     for (const auto& p : cfg.projections) rows_of[p.source] += synapses(p);
+    // A rank finds its synapses' places in the single process's CSR (weight snapshots, the
+    // weight blocks of checkpoints) one projection at a time, holding for a while 20 bytes per
+    // synapse (their sources, targets, places and an order) and the buffers of one round of
+    // 2^21 runs (mpi_engine.cpp positions_of): the largest such projection counts.
+    wide placing = 0;
+    if (rank) {
+        std::vector<bool> placed(cfg.projections.size(), false);
+        for (const auto& w : cfg.recording.weights)
+            if (w.projection < placed.size()) placed[w.projection] = true;
+        for (uint32_t j = 0; j < cfg.projections.size(); ++j)
+            if (placed[j] || cfg.projections[j].stdp)
+                placing = std::max(placing, synapses(cfg.projections[j]) * 20);
+        if (placing) placing += wide(96) << 20;
+    }
+    bytes += placing;
     for (const auto& p : cfg.projections) {
         const wide n_src = cfg.populations[p.source].n, n_tgt = cells.at(p.target);
         const wide syn = synapses(p);

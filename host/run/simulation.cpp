@@ -27,8 +27,8 @@ static void check_host_memory(const Config& cfg) {
         char buf[1024];
         std::snprintf(
             buf, sizeof buf,
-            "%s: the network needs about %.1f GiB of memory on the CPU engine, this process "
-            "may use %.1f GiB (MemAvailable, ulimit -v, cgroup memory.max); reduce N "
+            "%s: the network needs about %.2f GiB of memory on the CPU engine, this process "
+            "may use %.2f GiB (MemAvailable, ulimit -v, cgroup memory.max); reduce N "
             "or K",
             cfg.source_file.c_str(), need / 1073741824.0, have / 1073741824.0);
         throw ConfigError(buf);

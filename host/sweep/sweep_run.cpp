@@ -162,8 +162,35 @@ SweepPart run_sweep_part(const Batch& batch, const fs::path& dir, const SweepRun
     // Unpacked on the CUDA engine each replica has its own engine and stream, driven by its own
     // host thread, so that many small replicas share the GPU at once. Packed, `parallel` is the
     // CPU group's thread count.
-    const int parallel = static_cast<int>(std::min<int64_t>(
+    int parallel = static_cast<int>(std::min<int64_t>(
         opt.parallel > 0 ? opt.parallel : omp_get_num_procs(), std::max<int64_t>(n, 1)));
+    // Unpacked on the CPU: no more replicas at once than the memory holds (this process's share
+    // of it when several share a node), and a replica that cannot fit at all is refused before
+    // any runs.
+    if (!packed && cpu && n > 0) {
+        const uint64_t have = host_available_bytes(false) / std::max(1, opt.memory_sharers);
+        const uint64_t room = std::min(have, host_available_bytes());
+        uint64_t biggest = 0;
+        for (const int64_t i : mine) biggest = std::max(biggest, estimate_bytes(batch.configs[i]));
+        if (room > 0 && biggest > room)
+            throw ConfigError(fmt::format(
+                "a replica of this sweep needs about {:.2f} GiB of memory on the CPU engine, this "
+                "process may use {:.2f} GiB{}; reduce N or K",
+                biggest / 1073741824.0, room / 1073741824.0,
+                opt.memory_sharers > 1
+                    ? fmt::format(" (its share of the node with {} processes)", opt.memory_sharers)
+                    : ""));
+        if (room > 0 && biggest > 0) {
+            const auto fit = static_cast<int>(std::max<uint64_t>(1, room / biggest));
+            if (fit < parallel) {
+                spdlog::info(
+                    "sweep: {} replicas at a time instead of {}: each needs about {:.2f} "
+                    "GiB of the {:.2f} GiB this process may use",
+                    fit, parallel, biggest / 1073741824.0, room / 1073741824.0);
+                parallel = fit;
+            }
+        }
+    }
     part.packed = packed;
     part.at_once = parallel;
     spdlog::info(

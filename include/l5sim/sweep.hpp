@@ -73,6 +73,9 @@ struct SweepRunOptions {
     /// Called once, on the first failure of this process's replicas (a sweep over MPI tells
     /// the other ranks with it, so that they stop too).
     std::function<void()> on_failure;
+    /// Processes on this node that share its memory (a sweep over MPI: the ranks on the node):
+    /// unpacked CPU replicas run at most as many at a time as this process's share holds.
+    int memory_sharers = 1;
 };
 
 /// sweep.json's text: the replicas and their labels.

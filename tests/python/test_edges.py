@@ -331,8 +331,28 @@ class Memory(Base):
                "--set", "populations.SOM.n=50000", "--set", "simulation.duration_ms=1")
         r, _ = self.run_limited(("run", sheet, "--out", out, "-q", *big), 200 << 20)
         self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertRegex(r.stderr, r"needs about 1\.\d GiB of memory .* may use 0\.[0-2] GiB")
+        self.assertRegex(r.stderr, r"needs about 1\.\d\d GiB of memory .* may use 0\.[0-2]\d GiB")
         self.assertFalse(os.path.exists(out))
+
+    def test_a_sweep_runs_no_more_replicas_at_once_than_memory_holds(self):
+        # Replicas of 0.77 GiB each (the ring at 6000 cells) with --threads 2: under 1.1 GB of
+        # address space they run one at a time (two would not fit; before, the second died
+        # with bad_alloc); under 0.7 GB not even one fits, and the sweep is refused at once.
+        ring = os.path.join(ROOT, "tests", "configs", "ranks_ring.yaml")
+        args = ("--set", "populations.PYR.n=5000", "--set", "populations.PV.n=1000",
+                "--set", "simulation.duration_ms=10", "--set", "sweep.trials=2",
+                "--threads", 2)
+        out = self.path("sweep_fits")
+        r, _ = self.run_limited(("run", ring, "--out", out, *args), 1100 << 20)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("1 replicas at a time instead of 2", r.stdout + r.stderr)
+        self.assertEqual(sorted(os.listdir(os.path.join(out, "replicas"))),
+                         ["r00000", "r00001"])
+        out = self.path("sweep_too_big")
+        r, _ = self.run_limited(("run", ring, "--out", out, *args), 700 << 20)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("a replica of this sweep needs about 0.77 GiB", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(out, "replicas")))
 
     def test_a_range_over_every_cell_is_not_listed(self):
         # {from: 0} over 2x10^9 cells is 'all' (8 GB as a list): read at once, then the network
