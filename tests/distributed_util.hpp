@@ -156,7 +156,6 @@ struct Share {
 inline Share rank_share(const Config& cfg, uint32_t rank, uint32_t ranks,
                         const std::function<float(uint32_t, float)>& w_init_max) {
     Share sh;
-    sh.needs.resize(cfg.populations.size());
     for (uint32_t p = 0; p < cfg.populations.size(); ++p)
         sh.cells.gid.push_back(cells_of(cfg, p, rank, ranks));
     for (uint32_t j = 0; j < cfg.projections.size(); ++j) {
@@ -164,14 +163,8 @@ inline Share rank_share(const Config& cfg, uint32_t rank, uint32_t ranks,
             build_projection_part(cfg, j, sh.cells.gid[cfg.projections[j].target]));
         set_global_bounds(cfg, j, w_init_max(j, sh.net.projections.back().w_init_max),
                           &sh.net.projections.back());
-        auto& need = sh.needs[cfg.projections[j].source];
-        for (uint32_t s : subscribed_sources(sh.net.projections.back())) need.push_back(s);
     }
-    for (auto& need : sh.needs) {
-        std::sort(need.begin(), need.end());
-        need.erase(std::unique(need.begin(), need.end()), need.end());
-    }
-    set_rank_sources(cfg, sh.needs, &sh.cells, &sh.net);
+    sh.needs = set_rank_sources(cfg, &sh.cells, &sh.net);
     return sh;
 }
 

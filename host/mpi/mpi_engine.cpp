@@ -314,36 +314,19 @@ class MpiEngine final : public Engine {
     void write_block(const StateBlock& b, int64_t step, const void* src) override {
         const Share sh = share_of(b);
         const auto* in = static_cast<const uint8_t*>(src);
-        std::vector<uint8_t> mine(sh.local.bytes());
-        switch (sh.how) {
-            case Share::Whole:
-                std::memcpy(mine.data(), in, mine.size());
-                break;
-            case Share::Sum:  // the total on rank 0, nothing elsewhere: the sum is kept
-                if (rank_ == 0) std::memcpy(mine.data(), in, 8);
-                break;
-            case Share::Synapses: {
-                const auto mine_at = positions_of(b.index);
-                for (uint64_t i = 0; i < mine_at.size(); ++i)
-                    std::memcpy(mine.data() + i * 4, in + mine_at[i] * 4, 4);
-                break;
-            }
-            case Share::Cells: {
-                const uint64_t n_global = b.count / sh.rows, n = sh.gid->size(), e = b.elem_bytes;
-                for (uint64_t row = 0; row < sh.rows; ++row)
-                    for (uint64_t i = 0; i < n; ++i)
-                        std::memcpy(mine.data() + (row * n + i) * e,
-                                    in + (row * n_global + (*sh.gid)[i]) * e, e);
-                break;
-            }
-            case Share::Sources: {  // the whole block's values of the sources this rank holds
-                const uint64_t e = b.elem_bytes;
-                for (uint64_t i = 0; i < sh.gid->size(); ++i)
-                    std::memcpy(mine.data() + i * e, in + uint64_t((*sh.gid)[i]) * e, e);
-                break;
-            }
+        if (sh.how == Share::Whole || sh.how == Share::Sum) {
+            std::vector<uint8_t> mine(sh.local.bytes());
+            if (sh.how == Share::Whole) std::memcpy(mine.data(), in, mine.size());
+            // Sum: the total on rank 0, nothing elsewhere: the sum is kept.
+            if (sh.how == Share::Sum && rank_ == 0) std::memcpy(mine.data(), in, 8);
+            return inner_->write_block(sh.local, step, mine.data());
         }
-        inner_->write_block(sh.local, step, mine.data());
+        // A share: taken from the whole block as from a checkpoint's pieces.
+        uint64_t at = 0;
+        write_block_from(b, step, [&](void* dst, uint64_t bytes) {
+            std::memcpy(dst, in + at, bytes);
+            at += bytes;
+        });
     }
 
     // A checkpoint's block read in pieces of at most kPiece bytes, each rank keeping only its

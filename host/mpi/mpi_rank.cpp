@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <iterator>
 #include <string>
 
 #include "l5sim/error.hpp"
@@ -125,7 +124,6 @@ std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, L
     const auto ranks = static_cast<uint32_t>(size_of(comm));
     LocalCells mine;
     Network net;
-    Needs need(cfg.populations.size());
     std::vector<uint32_t> min_delays;
     int64_t asked = 0;
     // Each rank's parts on their own (a part's weights may be refused on one rank only), then
@@ -150,11 +148,6 @@ std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, L
         agree_on(comm, [&] { set_global_bounds(cfg, j, w_max, &c); });
         const auto shortest = std::min_element(c.delay.begin(), c.delay.end());
         min_delays.push_back(shortest == c.delay.end() ? 32u : *shortest);
-        auto& n = need[cfg.projections[j].source];
-        const auto subs = subscribed_sources(c);
-        std::vector<uint32_t> merged;
-        std::set_union(n.begin(), n.end(), subs.begin(), subs.end(), std::back_inserter(merged));
-        n = std::move(merged);
     }
     // The window: the shortest delay over every rank's synapses, or L5SIM_WINDOW where shorter
     // (the smallest any rank was given).
@@ -165,7 +158,8 @@ std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, L
     // Every part from a population gets the same rows: the population's cells this rank owns
     // and those it subscribes to (never a row per cell of the whole network), which index its
     // presynaptic traces too.
-    agree_on(comm, [&] { set_rank_sources(cfg, need, &mine, &net); });
+    Needs need;
+    agree_on(comm, [&] { need = set_rank_sources(cfg, &mine, &net); });
     if (cells) *cells = mine;
     if (needs) *needs = std::move(need);
     std::unique_ptr<Engine> engine;

@@ -118,18 +118,26 @@ void set_source_rows(Connectivity* part, const std::vector<uint32_t>& sources) {
     }
 }
 
-void set_rank_sources(const Config& cfg, const std::vector<std::vector<uint32_t>>& needs,
-                      LocalCells* cells, Network* net) {
+std::vector<std::vector<uint32_t>> set_rank_sources(const Config& cfg, LocalCells* cells,
+                                                    Network* net) {
     const size_t pops = cfg.populations.size();
-    if (needs.size() != pops || cells->gid.size() != pops ||
-        net->projections.size() != cfg.projections.size())
-        throw Error("set_rank_sources: one list of needed sources and of cells per population");
+    if (cells->gid.size() != pops || net->projections.size() != cfg.projections.size())
+        throw Error("set_rank_sources: one list of cells per population, one part per projection");
+    std::vector<std::vector<uint32_t>> needs(pops);
+    for (uint32_t j = 0; j < cfg.projections.size(); ++j) {
+        auto& n = needs[cfg.projections[j].source];
+        const auto subs = subscribed_sources(net->projections[j]);
+        std::vector<uint32_t> merged;
+        std::set_union(n.begin(), n.end(), subs.begin(), subs.end(), std::back_inserter(merged));
+        n = std::move(merged);
+    }
     cells->sources.assign(pops, {});
     for (size_t p = 0; p < pops; ++p)
         std::set_union(needs[p].begin(), needs[p].end(), cells->gid[p].begin(), cells->gid[p].end(),
                        std::back_inserter(cells->sources[p]));
     for (uint32_t j = 0; j < cfg.projections.size(); ++j)
         set_source_rows(&net->projections[j], cells->sources[cfg.projections[j].source]);
+    return needs;
 }
 
 }  // namespace l5sim

@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <iterator>
 
 #include "io/spike_file.hpp"
 #include "l5sim/error.hpp"
@@ -44,19 +43,12 @@ PartitionReport partition_report(const Config& cfg, uint32_t ranks,
         // The rank's parts, then their rows as the rank holds them (make_rank_cpu_engine): a
         // population's own cells and the sources it subscribes to, the same for every part.
         Network net;
-        std::vector<std::vector<uint32_t>> needs(n_pops);
-        for (uint32_t j = 0; j < cfg.projections.size(); ++j) {
-            const auto& pc = cfg.projections[j];
-            net.projections.push_back(build_projection_part(cfg, j, cells[pc.target]));
-            const auto subs = subscribed_sources(net.projections.back());
-            std::vector<uint32_t> merged;
-            std::set_union(needs[pc.source].begin(), needs[pc.source].end(), subs.begin(),
-                           subs.end(), std::back_inserter(merged));
-            needs[pc.source] = std::move(merged);
-        }
+        for (uint32_t j = 0; j < cfg.projections.size(); ++j)
+            net.projections.push_back(
+                build_projection_part(cfg, j, cells[cfg.projections[j].target]));
         LocalCells local;
         local.gid = cells;
-        set_rank_sources(cfg, needs, &local, &net);
+        set_rank_sources(cfg, &local, &net);
         for (uint32_t j = 0; j < cfg.projections.size(); ++j) {
             const auto& pc = cfg.projections[j];
             const Connectivity& part = net.projections[j];

@@ -55,10 +55,11 @@ std::vector<uint32_t> subscribed_sources(const Connectivity& part);
 void set_source_rows(Connectivity* part, const std::vector<uint32_t>& sources);
 
 /// A rank's rows (make_rank_cpu_engine): per population, its own cells (cells->gid) and the
-/// sources its parts need (`needs`, ascending), kept in cells->sources and given to every part
-/// of `net` from that population (set_source_rows).
-void set_rank_sources(const Config& cfg, const std::vector<std::vector<uint32_t>>& needs,
-                      LocalCells* cells, Network* net);
+/// sources its parts need (subscribed_sources, merged over the parts from the population), kept
+/// in cells->sources and given to every part of `net` from that population (set_source_rows).
+/// Returns the needed sources per population (ascending; what the rank subscribes to).
+std::vector<std::vector<uint32_t>> set_rank_sources(const Config& cfg, LocalCells* cells,
+                                                    Network* net);
 
 }  // namespace l5sim
 
