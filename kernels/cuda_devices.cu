@@ -41,6 +41,34 @@ uint64_t estimate_device_bytes(const Config& cfg) {
     return need > wide(UINT64_MAX) ? UINT64_MAX : static_cast<uint64_t>(need);
 }
 
+/// Device memory the engine of a rank needs (bytes): its cells' state, records and rings, each
+/// source population's rows (ids, masks, presynaptic traces) and its parts as the engine holds
+/// them (8 bytes per static synapse; 16 per plastic one: weight, target and delay, reverse index
+/// and its row); nothing transient (the parts are built on the host).
+uint64_t estimate_rank_device_bytes(const Config& cfg, const Network& parts,
+                                    const LocalCells& local) {
+    using wide = unsigned __int128;
+    wide need = wide(64) << 20;
+    wide largest = 0;
+    for (uint32_t p = 0; p < cfg.populations.size(); ++p) {
+        const wide n = p < local.gid.size() ? local.gid[p].size() : 0;
+        const wide rows = p < local.sources.size() ? local.sources[p].size() : 0;
+        // state, global ids and gathered masks; records; rows: ids, masks, staging
+        need += n * (100 + 8 + (cfg.recording.spikes ? 16 * 8 : 0)) + rows * 12;
+        largest = std::max(largest, n);
+    }
+    if (cfg.recording.spikes) need += (largest * 16 + 65536) * 8 + (largest * 16 + 65536) / 4;
+    for (uint32_t j = 0; j < cfg.projections.size() && j < parts.projections.size(); ++j) {
+        const auto& c = parts.projections[j];
+        const bool plastic = cfg.projections[j].stdp.has_value();
+        const wide syn = c.size(), rows = c.rows(), n_tgt = c.n_tgt;
+        need += (rows + 1) * 8 + syn * (plastic ? 16 : 8);
+        need += wide(c.max_delay_steps + 1) * n_tgt * sizeof(model::RingCell);
+        if (plastic) need += (rows + n_tgt) * 8;
+    }
+    return need > wide(UINT64_MAX) ? UINT64_MAX : static_cast<uint64_t>(need);
+}
+
 /// Device-to-device copy bandwidth (bytes/s): the card's practical memory limit, measured.
 double measure_copy_bandwidth() {
     const size_t bytes = size_t(1) << 30;

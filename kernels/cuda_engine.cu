@@ -26,6 +26,29 @@ CudaEngine::CudaEngine(const Config& cfg, std::shared_ptr<PackShared> pack)
         step_ = DeviceBuffer<uint32_t>(std::vector<uint32_t>(1, 0));
         step_ptr_ = step_.data();
     }
+    build();
+}
+
+CudaEngine::CudaEngine(const Config& cfg, Network parts, LocalCells local)
+    : cfg_(cfg),
+      rc_(receptor_constants(cfg)),
+      local_(std::move(local)),
+      distributed_(true),
+      parts_(std::move(parts)) {
+    if (local_.gid.size() != cfg.populations.size() ||
+        local_.sources.size() != cfg.populations.size() ||
+        parts_.projections.size() != cfg.projections.size())
+        throw Error(
+            "a rank's CUDA engine: one list of cells and of sources per population, one part "
+            "per projection");
+    L5_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    step_ = DeviceBuffer<uint32_t>(std::vector<uint32_t>(1, 0));
+    step_ptr_ = step_.data();
+    build();
+}
+
+void CudaEngine::build() {
+    const Config& cfg = cfg_;
     storage_.set_stream(stream_);
     use_graph_ = graphs_allowed();
     pops_.resize(cfg.populations.size());
@@ -46,11 +69,24 @@ CudaEngine::CudaEngine(const Config& cfg, std::shared_ptr<PackShared> pack)
     // Largest projection first: its build needs the most scratch memory, best while nothing
     // else is resident (estimate_device_bytes assumes this order).
     for (uint32_t j : build_order(cfg)) init_projection(j);
+    parts_ = Network{};  // the parts are on the device
     fused_order_ = std::all_of(projs_.begin(), projs_.end(),
                                [](const DeviceProjection& d) { return d.min_delay >= 1; });
-    // Windows of steps up to the shortest delay (DESIGN.md section 4); L5SIM_WINDOW may ask
-    // for shorter ones (1: step by step).
-    if (fused_order_) {
+    if (distributed_) {
+        // The window the ranks agreed on (the network's shortest delay, or L5SIM_WINDOW).
+        std::vector<uint32_t> min_delays;
+        for (const auto& d : projs_) min_delays.push_back(d.min_delay);
+        window_ = local_.window > 0 ? local_.window : window_bound(min_delays);
+        if (!fused_order_)
+            throw ConfigError(cfg.source_file +
+                              ": a projection has a delay of 0 steps; CUDA ranks step windows of "
+                              "at least one step (use --backend cpu under mpiexec)");
+        if (window_ > window_bound(min_delays))
+            throw Error("LocalCells: a window of " + std::to_string(window_) +
+                        " steps, longer than this rank's shortest delay");
+    } else if (fused_order_) {
+        // Windows of steps up to the shortest delay (DESIGN.md section 4); L5SIM_WINDOW may ask
+        // for shorter ones (1: step by step).
         std::vector<uint32_t> min_delays;
         for (const auto& d : projs_) min_delays.push_back(d.min_delay);
         const int64_t asked = requested_window();
@@ -66,7 +102,7 @@ void CudaEngine::init_population(uint32_t p) {
     const auto& c = cfg_.populations[p];
     auto& d = pops_[p];
     auto& v = d.view;
-    const uint32_t n = c.n;
+    const uint32_t n = distributed_ ? static_cast<uint32_t>(local_.gid[p].size()) : c.n;
     v.n = n;
     v.index = p;
     v.has_dendrite = c.caps.has_dendrite;
@@ -77,7 +113,17 @@ void CudaEngine::init_population(uint32_t p) {
     v.adapt_decay = static_cast<float>(1 - cfg_.dt_ms / c.adapt_tau_ms);
     v.adapt_E = static_cast<float>(c.adapt_E_mV);
     v.rc = rc_;
-    d.st = PopulationStore<DeviceStorage>(cfg_, p, &storage_);
+    if (distributed_) {
+        const auto& gid = local_.gid[p];
+        for (size_t i = 0; i < gid.size(); ++i)
+            if (gid[i] >= c.n || (i > 0 && gid[i] <= gid[i - 1]))
+                throw Error("LocalCells: the cells of " + c.name + " must be ascending ids below " +
+                            std::to_string(c.n));
+        d.gid = DeviceBuffer<uint32_t>(gid);
+        v.gid = d.gid.data();
+    }
+    d.st =
+        PopulationStore<DeviceStorage>(cfg_, p, &storage_, distributed_ ? &local_.gid[p] : nullptr);
     // The view points at every float variable of the table the type has (null otherwise).
     for (const VarInfo& r : kVarTable)
         if (float** slot = view_slot(v, r.var)) *slot = d.st.floats(r.var);
@@ -99,6 +145,7 @@ void CudaEngine::init_population(uint32_t p) {
     v.record_spikes = cfg_.recording.spikes;
     v.counters = d.counters.data();
     v.step = step_ptr_;
+    if (distributed_) init_rows(p);
 }
 
 void CudaEngine::init_projection(uint32_t j) {
@@ -108,7 +155,10 @@ void CudaEngine::init_projection(uint32_t j) {
     d.dendrite = c.compartment == Compartment::dendrite;
     const bool plastic = c.stdp.has_value();
     float w_init_max = 0;
-    if (c.rule == ConnRule::sparse) {
+    if (distributed_) {
+        w_init_max = parts_.projections[j].w_init_max;
+        upload_part(j, std::move(parts_.projections[j]), plastic);
+    } else if (c.rule == ConnRule::sparse) {
         const float w = sparse_weight(c);
         const auto params = sheet_draw_params(cfg_, j);
         d.csr = build_sparse(params, c.K, w, plastic);
@@ -118,21 +168,8 @@ void CudaEngine::init_projection(uint32_t j) {
         // Dense ring projections are small by nature: built on the host (double-precision libm
         // geometry, as the CPU engine) and copied.
         Connectivity h = build_projection(cfg_, j);
-        d.csr.n_src = h.n_src;
-        d.csr.n_tgt = h.n_tgt;
-        d.csr.in_degree = h.in_degree;
-        d.csr.max_delay = h.max_delay_steps;
-        d.min_delay = h.delay.empty() ? 1u : *std::min_element(h.delay.begin(), h.delay.end());
-        d.csr.row_ptr = DeviceBuffer<uint64_t>(h.row_ptr);
-        if (h.n_tgt > kTargetMask + 1)
-            throw Error("the CUDA engine holds at most 2^24 targets per projection");
-        std::vector<uint32_t> td(h.size());
-        for (uint64_t s = 0; s < h.size(); ++s)
-            td[s] = h.target[s] | (static_cast<uint32_t>(h.delay[s]) << kTargetBits);
-        d.csr.target_delay = DeviceBuffer<uint32_t>(td);
-        d.csr.weight = DeviceBuffer<float>(h.weight);
-        if (plastic) d.csr.rev = DeviceBuffer<uint32_t>(h.rev);
         w_init_max = h.w_init_max;
+        upload_part(j, std::move(h), plastic);
     }
     auto& v = d.view;
     v.n_src = d.csr.n_src;
@@ -150,8 +187,11 @@ void CudaEngine::init_projection(uint32_t j) {
     }
     d.ring = DeviceBuffer<model::RingCell>(
         std::vector<model::RingCell>(static_cast<size_t>(v.slots) * v.n_tgt, 0));
+    // A rank's part: the scale and the STDP bound the ranks agreed on (set_global_bounds).
     const float w_peak = std::max(w_init_max, stdp_w_max(c, w_init_max));
-    v.fixed_per_ns = std::ldexp(1.0f, l5sim::ring_fixed_exponent(c.location, v.in_degree, w_peak));
+    const int exponent = distributed_ ? d.fixed_exponent
+                                      : l5sim::ring_fixed_exponent(c.location, v.in_degree, w_peak);
+    v.fixed_per_ns = std::ldexp(1.0f, exponent);
     d.events = DeviceBuffer<unsigned long long>(std::vector<unsigned long long>(1, 0));
     v.row_ptr = d.csr.row_ptr.data();
     v.target_delay = d.csr.target_delay.data();
@@ -160,12 +200,14 @@ void CudaEngine::init_projection(uint32_t j) {
     v.ring = d.ring.data();
     v.events = d.events.data();
     v.step = step_ptr_;
-    v.src_mask = pops_[c.source].view.spike_mask;
+    v.src_mask = source_view(c.source).spike_mask;
     v.tgt_mask = pops_[c.target].view.spike_mask;
     v.plastic = plastic;
     if (plastic) {
-        v.stdp = stdp_constants(*c.stdp, stdp_w_max(c, w_init_max), cfg_.dt_ms);
+        v.stdp =
+            stdp_constants(*c.stdp, distributed_ ? d.w_max : stdp_w_max(c, w_init_max), cfg_.dt_ms);
         v.source = source_rule(cfg_, j);
+        v.rev_src = distributed_ ? d.rev_src.data() : nullptr;
         d.x = DeviceBuffer<float>(std::vector<float>(v.n_src, 0));
         d.r2 = DeviceBuffer<float>(std::vector<float>(v.n_src, 0));
         d.y = DeviceBuffer<float>(std::vector<float>(v.n_tgt, 0));
@@ -175,12 +217,44 @@ void CudaEngine::init_projection(uint32_t j) {
         v.y = d.y.data();
         v.o2 = d.o2.data();
         const bool triplet = v.stdp.rule == model::StdpRule::triplet;
-        add_trace(c.source, TraceView{v.x, triplet ? v.r2 : nullptr, v.stdp.decay_plus,
-                                      v.stdp.decay_x, v.stdp.rule});
+        add_trace(c.source, source_view(c.source),
+                  TraceView{v.x, triplet ? v.r2 : nullptr, v.stdp.decay_plus, v.stdp.decay_x,
+                            v.stdp.rule});
         add_trace(c.target, TraceView{v.y, triplet ? v.o2 : nullptr, v.stdp.decay_minus,
                                       v.stdp.decay_y, v.stdp.rule});
     }
     set_projection(j, c.gain, c.stdp ? c.stdp->eta : 0.0);
+}
+
+// A projection built on the host (a dense ring projection, or a rank's part) copied to the
+// device; the host copy is freed on return. A part's rows are the sources its rank holds.
+void CudaEngine::upload_part(uint32_t j, Connectivity&& part, bool plastic) {
+    const Connectivity h = std::move(part);
+    auto& d = projs_[j];
+    const auto& c = cfg_.projections[j];
+    if (distributed_ && h.rows() != local_.sources[c.source].size())
+        throw Error("LocalCells: the rows of " + c.name + " must be the sources of " +
+                    cfg_.populations[c.source].name + " (set_source_rows)");
+    d.csr.n_src = distributed_ ? h.rows() : h.n_src;
+    d.csr.n_tgt = h.n_tgt;
+    d.csr.in_degree = h.in_degree;
+    d.csr.max_delay = h.max_delay_steps;
+    // A rank's part without synapses does not bound the window (the ranks agree on it).
+    const uint32_t none = distributed_ ? 32u : 1u;
+    d.min_delay = h.delay.empty() ? none : *std::min_element(h.delay.begin(), h.delay.end());
+    d.csr.row_ptr = DeviceBuffer<uint64_t>(h.row_ptr);
+    if (h.n_tgt > kTargetMask + 1)
+        throw Error(std::string("the CUDA engine holds at most 2^24 targets per projection") +
+                    (distributed_ ? " on each rank" : ""));
+    std::vector<uint32_t> td(h.size());
+    for (uint64_t s = 0; s < h.size(); ++s)
+        td[s] = h.target[s] | (static_cast<uint32_t>(h.delay[s]) << kTargetBits);
+    d.csr.target_delay = DeviceBuffer<uint32_t>(td);
+    d.csr.weight = DeviceBuffer<float>(h.weight);
+    if (plastic) d.csr.rev = DeviceBuffer<uint32_t>(h.rev);
+    if (plastic && distributed_) d.rev_src = DeviceBuffer<uint32_t>(h.rev_src);
+    d.fixed_exponent = h.fixed_exponent;
+    d.w_max = h.w_max;
 }
 
 // Every spike record of `owners` (member, population; their tails in `tails`) at least half
@@ -234,7 +308,8 @@ void CudaEngine::flush_record(uint32_t pop) {
     r.ids.resize(at + used);
     for (size_t k = 0; k < used; ++k) {
         r.steps[at + k] = static_cast<int64_t>(keys[k] >> 32);
-        r.ids[at + k] = static_cast<uint32_t>(keys[k]);
+        const auto id = static_cast<uint32_t>(keys[k]);
+        r.ids[at + k] = distributed_ ? local_.gid[pop][id] : id;  // ascending either way
     }
 }
 
@@ -283,7 +358,7 @@ void CudaEngine::read_synapses(uint32_t j, uint64_t stride, uint64_t count, uint
     uint32_t row = 0;
     for (uint64_t k = 0; k < count; ++k) {
         while (row_ptr[row + 1] <= k * stride) ++row;
-        src[k] = row;
+        src[k] = distributed_ ? local_.sources[cfg_.projections[j].source][row] : row;
         tgt[k] &= kTargetMask;
     }
 }
@@ -291,27 +366,31 @@ void CudaEngine::read_synapses(uint32_t j, uint64_t stride, uint64_t count, uint
 void* CudaEngine::locate(const StateBlock& b) const {
     void* ptr = nullptr;
     uint64_t have = 0;
+    bool found = true;
     const std::string& v = b.var;
-    if (b.kind == StateBlock::Kind::population) {
-        const PopView& w = pops_[b.index].view;
-        if (v == "spikes" || v == "calcium_spikes") {
-            ptr = w.counters + (v == "spikes" ? 0 : 1);
-            have = 8;
-        }
-    } else if (b.kind == StateBlock::Kind::projection) {
+    if (b.kind == StateBlock::Kind::population && (v == "spikes" || v == "calcium_spikes")) {
+        ptr = pops_[b.index].view.counters + (v == "spikes" ? 0 : 1);
+        have = 8;
+    } else if (b.kind == StateBlock::Kind::projection && v == "weight") {
         const auto& d = projs_[b.index];
-        if (v == "weight") {
-            ptr = const_cast<float*>(d.csr.weight.data());
-            have = d.csr.weight.size() * 4;
-        } else if (d.view.plastic && (v == "x" || v == "r2")) {
-            ptr = v == "x" ? d.view.x : d.view.r2;
-            have = uint64_t(d.view.n_src) * 4;
-        } else if (d.view.plastic && (v == "y" || v == "o2")) {
-            ptr = v == "y" ? d.view.y : d.view.o2;
-            have = uint64_t(d.view.n_tgt) * 4;
-        }
+        ptr = const_cast<float*>(d.csr.weight.data());
+        have = d.csr.weight.size() * 4;
+    } else if (b.kind == StateBlock::Kind::projection && projs_[b.index].view.plastic &&
+               (v == "x" || v == "r2")) {
+        const auto& d = projs_[b.index];
+        ptr = v == "x" ? d.view.x : d.view.r2;
+        have = uint64_t(d.view.n_src) * 4;
+    } else if (b.kind == StateBlock::Kind::projection && projs_[b.index].view.plastic &&
+               (v == "y" || v == "o2")) {
+        const auto& d = projs_[b.index];
+        ptr = v == "y" ? d.view.y : d.view.o2;
+        have = uint64_t(d.view.n_tgt) * 4;
+    } else {
+        found = false;
     }
-    if (!ptr || have != b.bytes())
+    // An empty array (a rank's part without synapses, rows or targets) is a block of 0 bytes;
+    // the copies of 0 bytes never touch its (null) address.
+    if (!found || (!ptr && have != 0) || have != b.bytes())
         throw Error("state block " + b.name + ": the CUDA engine holds " + std::to_string(have) +
                     " bytes, the layout says " + std::to_string(b.bytes()));
     return ptr;
@@ -320,6 +399,7 @@ void* CudaEngine::locate(const StateBlock& b) const {
 void CudaEngine::read_block(const StateBlock& b, int64_t step, void* dst) const {
     if (b.var == "ring") {
         const auto& v = projs_[b.index].view;
+        if (v.n_tgt == 0) return;  // a rank without cells of the target population
         std::vector<model::RingCell> ring(uint64_t(v.slots) * v.n_tgt);
         to_host(ring.data(), v.ring, ring.size() * sizeof(model::RingCell));
         ring_to_rotated(ring.data(), v.slots, v.n_tgt, step, static_cast<model::RingCell*>(dst),
@@ -335,6 +415,7 @@ void CudaEngine::read_block(const StateBlock& b, int64_t step, void* dst) const 
 void CudaEngine::write_block(const StateBlock& b, int64_t step, const void* src) {
     if (b.var == "ring") {
         const auto& v = projs_[b.index].view;
+        if (v.n_tgt == 0) return;  // a rank without cells of the target population
         std::vector<model::RingCell> ring(uint64_t(v.slots) * v.n_tgt);
         ring_from_rotated(static_cast<const model::RingCell*>(src), b.count / v.n_tgt, v.n_tgt,
                           step, ring.data(), v.slots, b.name);
@@ -360,7 +441,7 @@ uint64_t CudaEngine::connectivity_bytes() const {
     for (const auto& p : projs_) {
         const auto& c = p.csr;
         b += c.row_ptr.size() * 8 + c.target_delay.size() * 4 + c.weight.size() * 4 +
-             c.rev.size() * 4;
+             c.rev.size() * 4 + p.rev_src.size() * 4;
     }
     return b;
 }

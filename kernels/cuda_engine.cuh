@@ -23,6 +23,7 @@
 #include "l5sim/engine.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/model_constants.hpp"
+#include "l5sim/network.hpp"
 #include "l5sim/packed.hpp"
 #include "l5sim/population_store.hpp"
 #include "launch.cuh"
@@ -34,6 +35,9 @@ namespace l5sim::cuda {
 
 /// Device memory a config needs at its peak (bytes; cuda_devices.cu).
 uint64_t estimate_device_bytes(const Config& cfg);
+/// Device memory the engine of a rank needs for its cells and parts (bytes; cuda_devices.cu).
+uint64_t estimate_rank_device_bytes(const Config& cfg, const Network& parts,
+                                    const LocalCells& local);
 
 class CudaPack;
 
@@ -102,6 +106,19 @@ struct DevicePopulation {
     // the last two next to each other, so a flush reads both with one copy
     DeviceBuffer<unsigned long long> counters;
     SpikeRecord host_record;  // flushed from the device, not yet taken
+    // A rank's engine (LocalCells, cuda_rank.cu):
+    DeviceBuffer<uint32_t> gid;  // the cells' global ids (PopView::gid)
+    // The rows of the population's parts (LocalCells::sources: the sources this rank holds) as
+    // a population of their own: n rows, the window's spiking rows (spike_ids, spike_count:
+    // what the exchange brought) with their masks (spike_mask), and the presynaptic traces
+    // (x, r2) that the plastic projections from it keep per row. One process: unused (the
+    // rows are the cells, `view`).
+    PopView rows{};
+    DeviceBuffer<uint32_t> row_ids, row_mask, row_stage;
+    DeviceBuffer<int> row_count;
+    uint32_t rows_set = 0;                // rows whose mask the last window set
+    std::vector<uint32_t> row_mask_host;  // a window's masks per row, built on the host
+    DeviceBuffer<uint32_t> win_mask;      // the masks of the window's spike_ids (gathered)
 };
 
 struct DeviceProjection {
@@ -113,6 +130,11 @@ struct DeviceProjection {
     DeviceBuffer<model::RingCell> ring;
     DeviceBuffer<unsigned long long> events;
     DeviceBuffer<float> x, r2, y, o2;
+    // A rank's part: the row of each reverse-index entry, and the ring scale and STDP bound
+    // the ranks agreed on (set_global_bounds).
+    DeviceBuffer<uint32_t> rev_src;
+    int fixed_exponent = 0;
+    float w_max = 0;
 };
 
 // What the members of a pack (CudaPack) share: the one stream every member enqueues on, and
@@ -146,6 +168,11 @@ class CudaEngine final : public Engine {
     /// With `pack`: a member of a pack, on the pack's stream and step counter, stepped by the
     /// pack (CudaPack::run_window), never on its own.
     explicit CudaEngine(const Config& cfg, std::shared_ptr<PackShared> pack = nullptr);
+    /// The engine of a rank (docs/SCALING.md): its cells (`local`) and the parts of every
+    /// projection (`parts`, built on the host: build_projection_part, set_global_bounds,
+    /// set_rank_sources), copied to the current device. It steps by window_cells and
+    /// window_synapses around the exchange; every delay must be at least one step.
+    CudaEngine(const Config& cfg, Network parts, LocalCells local);
     ~CudaEngine() override;
     std::string name() const override { return "cuda"; }
 
@@ -166,6 +193,12 @@ class CudaEngine final : public Engine {
     }
     int64_t max_window() const override { return window_; }
     void run_window(int64_t step, int64_t count) override;
+    // A rank's window in two halves (cuda_rank.cu): the cells through the window and their
+    // spikes copied to the host; then the window's spikes of the rows it holds copied in, and
+    // the propagation, STDP and traces.
+    void window_cells(int64_t step, int64_t count) override;
+    const WindowSpikes& window_spikes() const override { return win_mine_; }
+    void window_synapses(const WindowSpikes& all) override;
     void synchronize() override { L5_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
     void set_profiling(bool on) override {
         use_graph_ = graphs_allowed() && !on;
@@ -195,20 +228,21 @@ class CudaEngine final : public Engine {
         const uint32_t stream = model::stream_id(model::StreamKind::background, pop);
         const auto st = static_cast<uint32_t>(step);
         if (v.bg_soma.lambda != d.background_soma.lambda)
-            background_rate_change(v.rem_soma, v.n, v.bg_soma.lambda, d.background_soma.lambda,
-                                   cfg_.seed, stream, st, 0, stream_);
+            background_rate_change(v.rem_soma, v.gid, v.n, v.bg_soma.lambda,
+                                   d.background_soma.lambda, cfg_.seed, stream, st, 0, stream_);
         if (v.has_dendrite && v.bg_dend.lambda != d.background_dendrite.lambda)
-            background_rate_change(v.rem_dend, v.n, v.bg_dend.lambda, d.background_dendrite.lambda,
-                                   cfg_.seed, stream, st, 1, stream_);
+            background_rate_change(v.rem_dend, v.gid, v.n, v.bg_dend.lambda,
+                                   d.background_dendrite.lambda, cfg_.seed, stream, st, 1, stream_);
         v.bg_soma = d.background_soma;
         v.bg_dend = d.background_dendrite;
         ++params_;  // kernel parameters changed: capture the graphs again
     }
+    // Knobs come per cell of the whole population or, on a rank, per cell it holds.
     void set_gamma(uint32_t pop, const std::vector<float>& g) override {
-        pops_[pop].st.set(Var::gamma, g);
+        pops_[pop].st.set(Var::gamma, mine(pop, g));
     }
     void set_current(uint32_t pop, Compartment c, const std::vector<float>& pA) override {
-        pops_[pop].st.set(c == Compartment::soma ? Var::i_ext : Var::i_ext_d, pA);
+        pops_[pop].st.set(c == Compartment::soma ? Var::i_ext : Var::i_ext_d, mine(pop, pA));
     }
     void set_projection(uint32_t j, double gain, double eta) override {
         auto& p = projs_[j];
@@ -245,6 +279,27 @@ class CudaEngine final : public Engine {
     void adopt_pack(std::unique_ptr<EngineGroup> p) { own_pack_ = std::move(p); }
 
   private:
+    // The constructors' common part.
+    void build();
+    // The values of this engine's cells among per-cell values of all of population p.
+    std::vector<float> mine(uint32_t p, const std::vector<float>& all) const {
+        if (!distributed_ || all.size() != cfg_.populations[p].n) return all;
+        const auto& gid = local_.gid[p];
+        std::vector<float> out(gid.size());
+        for (size_t i = 0; i < gid.size(); ++i) out[i] = all[gid[i]];
+        return out;
+    }
+    // The spike list, masks and presynaptic traces that projections from population p read:
+    // the rows a rank holds, else the population's own cells.
+    PopView& source_view(uint32_t p) { return distributed_ ? pops_[p].rows : pops_[p].view; }
+    void init_rows(uint32_t p);
+    void upload_part(uint32_t j, Connectivity&& h, bool plastic);
+    // A window's halves (one process enqueues both: enqueue_window); with profiling each
+    // stage ends with stage_done, which adds its time since window_mark_.
+    void enqueue_window_cells(uint32_t count);
+    void enqueue_window_synapses(uint32_t count);
+    void stage_done(double* acc);
+    std::chrono::steady_clock::time_point window_mark_;
     static bool graphs_allowed() {
         const char* v = std::getenv("L5SIM_CUDA_GRAPHS");
         return !(v && std::string(v) == "0");
@@ -292,8 +347,8 @@ class CudaEngine final : public Engine {
                                 cudaStream_t stream);
     void init_population(uint32_t p);
     void init_projection(uint32_t j);
-    void add_trace(uint32_t pop, const TraceView& t) {
-        auto& v = pops_[pop].view;
+    void add_trace(uint32_t pop, const TraceView& t) { add_trace(pop, pops_[pop].view, t); }
+    void add_trace(uint32_t pop, PopView& v, const TraceView& t) {
         if (v.n_traces == kMaxTraces)
             throw Error(
                 "the CUDA engine takes at most 4 plastic projections from or into one "
@@ -361,11 +416,44 @@ class CudaEngine final : public Engine {
         cudaGraphExec_t exec = nullptr;
         uint64_t params = 0;  // params_ at capture
     };
-    std::array<Captured, 33> graphs_{};
+    // [n]: a window of n steps (0: one step); a rank's windows: [n] its cells' half, [33 + n]
+    // its synapses' half.
+    std::array<Captured, 66> graphs_{};
+    // A rank's engine (LocalCells; empty: one process) and its parts until they are on the
+    // device.
+    LocalCells local_;
+    bool distributed_ = false;
+    Network parts_;
+    WindowSpikes win_mine_;  // the last window_cells' spikes (global ids)
     // The spike record's sort: the radix sort's second buffer and scratch (grown on demand).
     DeviceBuffer<unsigned long long> record_alt_;
     DeviceBuffer<char> sort_scratch_;
 };
+
+// Capture once; replay every step (or window) until a knob changes a kernel parameter.
+template <class F>
+void CudaEngine::launch_graph(uint32_t slot, F&& enqueue) {
+    Captured& g = graphs_.at(slot);
+    if (!g.exec || g.params != params_) {
+        cudaGraph_t graph = nullptr;
+        L5_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+        enqueue();
+        L5_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+        if (g.exec) {
+            cudaGraphExecUpdateResultInfo info{};
+            if (cudaGraphExecUpdate(g.exec, graph, &info) != cudaSuccess) {
+                (void)cudaGetLastError();
+                cudaGraphExecDestroy(g.exec);
+                g.exec = nullptr;
+            }
+        }
+        if (!g.exec) L5_CUDA_CHECK(cudaGraphInstantiate(&g.exec, graph, 0));
+        L5_CUDA_CHECK(cudaGraphDestroy(graph));
+        g.params = params_;
+    }
+    L5_CUDA_CHECK(cudaGraphLaunch(g.exec, stream_));
+    if (sync_after_launch()) L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
 
 // ---- packed replicas (l5sim/packed.hpp, DESIGN.md section 5) ----
 

@@ -60,32 +60,43 @@ void CudaEngine::run_window(int64_t step, int64_t count) {
     }
 }
 
-// A window: every population's cells through `count` steps (concurrently), then every
-// projection's propagation and every plastic projection's post-side STDP (concurrently: they
-// write disjoint synapses), then the traces, then the window's last kernel.
+// A window: every population's cells through `count` steps (concurrently), then the synapses'
+// half (enqueue_window_synapses).
 // Profiling: the stages run one after the other, each timed to its end (synchronised).
 void CudaEngine::enqueue_window(uint32_t count) {
-    using clock = std::chrono::steady_clock;
-    auto mark = clock::now();
-    auto stage_done = [&](double* acc) {
-        if (!profiling_) return;
-        synchronize();
-        const auto now = clock::now();
-        *acc += std::chrono::duration<double>(now - mark).count();
-        mark = now;
-    };
+    window_mark_ = std::chrono::steady_clock::now();
+    enqueue_window_cells(count);
+    enqueue_window_synapses(count);
+}
+
+void CudaEngine::stage_done(double* acc) {
+    if (!profiling_) return;
+    synchronize();
+    const auto now = std::chrono::steady_clock::now();
+    *acc += std::chrono::duration<double>(now - window_mark_).count();
+    window_mark_ = now;
+}
+
+void CudaEngine::enqueue_window_cells(uint32_t count) {
     const std::vector<InputSet> inputs = input_sets();
     fan_out(static_cast<uint32_t>(pops_.size()), [&](uint32_t p, cudaStream_t s) {
         update_window(pops_[p].view, inputs[p], cfg_.seed, count, s);
     });
     stage_done(&window_times_.deliver);
+}
+
+// The synapses' half of a window: every projection's propagation of the window's spiking
+// sources (a rank's: the rows it holds, from the exchange) and every plastic projection's
+// post-side STDP (concurrently: they write disjoint synapses), then the traces (a rank's
+// presynaptic ones per row), then the window's last kernel.
+void CudaEngine::enqueue_window_synapses(uint32_t count) {
     std::vector<uint32_t> plastic;
     for (uint32_t j = 0; j < projs_.size(); ++j)
         if (projs_[j].view.plastic) plastic.push_back(j);
     const auto n_proj = static_cast<uint32_t>(projs_.size());
     auto propagation = [&](uint32_t k, cudaStream_t s) {
         if (k < n_proj) {
-            const auto& src = pops_[cfg_.projections[k].source].view;
+            const PopView& src = source_view(cfg_.projections[k].source);
             propagate_window(projs_[k].view, src.spike_ids, src.spike_count, s);
         } else {
             const uint32_t j = plastic[k - n_proj];
@@ -101,35 +112,12 @@ void CudaEngine::enqueue_window(uint32_t count) {
     } else {
         fan_out(n_proj + static_cast<uint32_t>(plastic.size()), propagation);
     }
-    fan_out(static_cast<uint32_t>(pops_.size()),
-            [&](uint32_t p, cudaStream_t s) { advance_traces(pops_[p].view, count, s); });
-    finish_window(tails_.data(), static_cast<uint32_t>(pops_.size()), count, step_ptr_, stream_);
+    const auto n_pop = static_cast<uint32_t>(pops_.size());
+    fan_out(distributed_ ? 2 * n_pop : n_pop, [&](uint32_t k, cudaStream_t s) {
+        advance_traces(k < n_pop ? pops_[k].view : pops_[k - n_pop].rows, count, s);
+    });
+    finish_window(tails_.data(), n_pop, count, step_ptr_, stream_);
     stage_done(&window_times_.plasticity);
-}
-
-// Capture once; replay every step (or window) until a knob changes a kernel parameter.
-template <class F>
-void CudaEngine::launch_graph(uint32_t slot, F&& enqueue) {
-    Captured& g = graphs_.at(slot);
-    if (!g.exec || g.params != params_) {
-        cudaGraph_t graph = nullptr;
-        L5_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-        enqueue();
-        L5_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
-        if (g.exec) {
-            cudaGraphExecUpdateResultInfo info{};
-            if (cudaGraphExecUpdate(g.exec, graph, &info) != cudaSuccess) {
-                (void)cudaGetLastError();
-                cudaGraphExecDestroy(g.exec);
-                g.exec = nullptr;
-            }
-        }
-        if (!g.exec) L5_CUDA_CHECK(cudaGraphInstantiate(&g.exec, graph, 0));
-        L5_CUDA_CHECK(cudaGraphDestroy(graph));
-        g.params = params_;
-    }
-    L5_CUDA_CHECK(cudaGraphLaunch(g.exec, stream_));
-    if (sync_after_launch()) L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
 }
 
 void CudaEngine::enqueue_detect() {

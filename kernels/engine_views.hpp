@@ -30,7 +30,10 @@ inline constexpr int kMaxTraces = 4;
 
 struct PopView {
     uint32_t n = 0;
-    uint32_t index = 0;          // population number (random stream ids)
+    uint32_t index = 0;  // population number (random stream ids)
+    // A rank's engine (LocalCells): the global id of each of its cells, the key of the cell's
+    // random numbers; null: one process, the key is the index
+    const uint32_t* gid = nullptr;
     bool has_dendrite = false;   // CellCaps (a type that does not adapt: adapt_increment 0)
     bool all_receptors = false;  // steps every receptor, not only the core ones
     model::IzhConstants soma{};
@@ -110,6 +113,9 @@ struct ProjView {
     bool plastic = false;
     model::StdpConstants stdp{};
     model::SourceRule source{};  // recomputes the source of a reverse-index entry
+    // A rank's part (LocalCells): the source row of each reverse-index entry (its rows are the
+    // sources it holds, not the population's cells); null: recomputed from `source`
+    const uint32_t* rev_src = nullptr;
     float *x, *r2, *y, *o2;
     const uint32_t* src_mask;  // the source's / target's PopView::spike_mask (windows)
     const uint32_t* tgt_mask;

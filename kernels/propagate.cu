@@ -55,8 +55,9 @@ __device__ __forceinline__ void potentiate_warp(const ProjView& pj, const uint32
         const float o2 = triplet ? pj.o2[t] : 0.0f;
         const model::SourcesOf source_of(pj.source, t);
         for (uint32_t k = k0 + lane; k < k1; k += 32) {
-            const uint32_t syn = pj.rev[static_cast<uint64_t>(t) * K + k];
-            const uint32_t src = source_of(k);
+            const uint64_t r = static_cast<uint64_t>(t) * K + k;
+            const uint32_t syn = pj.rev[r];
+            const uint32_t src = pj.rev_src ? pj.rev_src[r] : source_of(k);
             pj.weight[syn] = model::potentiate(pj.stdp, pj.weight[syn], pj.x[src], o2);
         }
     }
@@ -156,9 +157,10 @@ __device__ __forceinline__ void potentiate_window_warp(const ProjView& pj, const
         const float y0 = pj.y[t], o20 = triplet ? pj.o2[t] : 0.0f;
         const model::SourcesOf source_of(pj.source, t);
         for (uint32_t k = k0 + lane; k < k1; k += 32) {
-            const uint32_t src = source_of(k);
+            const uint64_t r = static_cast<uint64_t>(t) * K + k;
+            const uint32_t src = pj.rev_src ? pj.rev_src[r] : source_of(k);
             if (pj.src_mask[src] != 0u) continue;
-            const uint32_t syn = pj.rev[static_cast<uint64_t>(t) * K + k];
+            const uint32_t syn = pj.rev[r];
             const model::SynapseTraces tr{pj.x[src], 0.0f, y0, o20};
             pj.weight[syn] =
                 model::stdp_window(pj.stdp, pj.weight[syn], 0u, mt, tr, [](uint32_t, float) {});

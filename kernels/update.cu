@@ -224,14 +224,17 @@ __device__ __forceinline__ void step_cell(const PopView& p, const InputSet& in,
         model::add_arrivals<kN>(&s->c, x.dendrite, x.factor,
                                 model::from_fixed(raw[j], x.ns_per_fixed));
     }
-    model::add_background(&s->c, p.bg_soma, p.bg_dend, p.has_dendrite, seed, p.index, step, i,
+    // The cell's random-number key: its global id on a rank (read here, once per step, so
+    // that no register holds it across a window).
+    const uint32_t key = p.gid ? p.gid[i] : i;
+    model::add_background(&s->c, p.bg_soma, p.bg_dend, p.has_dendrite, seed, p.index, step, key,
                           &s->rem_s, &s->rem_d);
     model::decay_inputs<kN>(&s->c, p.rc);
     s->g_adapt = model::decay(s->g_adapt, p.adapt_decay);
     s->burst = false;
     if (p.has_dendrite)
         s->burst = model::dendrite_phase<kN>(p.dend, p.rc, p.coupling, s->c, s->history, s->gamma,
-                                             s->i_dend, seed, p.index, step, i, &s->v_d, &s->u_d);
+                                             s->i_dend, seed, p.index, step, key, &s->v_d, &s->u_d);
     model::SomaConductances gs{};
 #pragma unroll
     for (int r = 0; r < kN; ++r) gs.g[r] = s->c.soma[r];
@@ -395,12 +398,13 @@ __global__ void traces_tasks(const PopTask* __restrict__ task, const uint32_t* _
 }
 
 // A background rate change at `step` (model::poisson_rate_change): word 0 soma, 1 dendrite.
-__global__ void background_rate_change(float* rem, uint32_t n, float lambda_old, float lambda_new,
-                                       uint64_t seed, uint32_t stream, uint32_t step, int word) {
+__global__ void background_rate_change(float* rem, const uint32_t* gid, uint32_t n,
+                                       float lambda_old, float lambda_new, uint64_t seed,
+                                       uint32_t stream, uint32_t step, int word) {
     const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n)
-        rem[i] =
-            model::poisson_rate_change(rem[i], lambda_old, lambda_new, seed, stream, step, i, word);
+        rem[i] = model::poisson_rate_change(rem[i], lambda_old, lambda_new, seed, stream, step,
+                                            gid ? gid[i] : i, word);
 }
 
 }  // namespace kernel
@@ -461,10 +465,10 @@ void advance_traces(const PopView& pop, uint32_t count, cudaStream_t stream) {
     if (pop.n_traces > 0) launch(kernel::advance_traces, stream, pop.n, pop, count);
 }
 
-void background_rate_change(float* rem, uint32_t n, float lambda_old, float lambda_new,
-                            uint64_t seed, uint32_t stream, uint32_t step, int word,
-                            cudaStream_t cs) {
-    launch(kernel::background_rate_change, cs, n, rem, n, lambda_old, lambda_new, seed, stream,
+void background_rate_change(float* rem, const uint32_t* gid, uint32_t n, float lambda_old,
+                            float lambda_new, uint64_t seed, uint32_t stream, uint32_t step,
+                            int word, cudaStream_t cs) {
+    launch(kernel::background_rate_change, cs, n, rem, gid, n, lambda_old, lambda_new, seed, stream,
            step, word);
 }
 

@@ -27,10 +27,11 @@ void update_window(const PopView& pop, const InputSet& inputs, uint64_t seed, ui
 /// After the window's STDP: the population's traces moved through the window's spikes.
 void advance_traces(const PopView& pop, uint32_t count, cudaStream_t stream);
 /// Every cell's background time to its next input spike after a rate change at `step`
-/// (model::poisson_rate_change; word 0 soma, 1 dendrite). Not captured in the step's graph.
-void background_rate_change(float* rem, uint32_t n, float lambda_old, float lambda_new,
-                            uint64_t seed, uint32_t stream, uint32_t step, int word,
-                            cudaStream_t cs);
+/// (model::poisson_rate_change; word 0 soma, 1 dendrite); `gid`: the cells' keys (PopView::gid,
+/// null: their indices). Not captured in the step's graph.
+void background_rate_change(float* rem, const uint32_t* gid, uint32_t n, float lambda_old,
+                            float lambda_new, uint64_t seed, uint32_t stream, uint32_t step,
+                            int word, cudaStream_t cs);
 // Packed replicas: the kernels above, one launch for every task of the list (engine_views.hpp).
 void detect_tasks(const TaskList<PopTask>& tasks, cudaStream_t stream);
 /// Phases 2b-5 (update_cells without detect).

@@ -174,33 +174,54 @@ inline Outcome whole(const Config& cfg) {
     return outcome_of(cfg, {engine.get()}, {});
 }
 
-// Every rank in this process, the exchange by hand: after each window's cells, each engine
-// receives its own spikes and those of the cells its synapses need (what the MPI exchange
-// carries), merged from the ranks in reverse order (any order must do). Windows of the
-// engines' (the network's shortest delay), or of `window` steps when given.
-inline Outcome split(const Config& cfg, uint32_t ranks, int64_t window = 0) {
+// The engine of a rank: make_cpu_engine or make_cuda_engine over its cells and parts.
+using RankEngineMaker = std::function<std::unique_ptr<Engine>(const Config&, Network, LocalCells)>;
+inline std::unique_ptr<Engine> cpu_rank(const Config& cfg, Network net, LocalCells cells) {
+    return make_cpu_engine(cfg, std::move(net), std::move(cells));
+}
+
+// R ranks' engines in this process: their cells, what their synapses need, and the longest
+// window every one of them takes.
+struct Ranks {
+    std::vector<LocalCells> cells;
+    std::vector<std::vector<std::vector<uint32_t>>> needs;
+    std::vector<std::unique_ptr<Engine>> owned;
+    std::vector<Engine*> engines;
+    int64_t longest = 32;
+};
+
+// The engines of `ranks` ranks (`make`: the CPU engine's by default), with the bounds the ranks
+// agree on.
+inline Ranks make_ranks(const Config& cfg, uint32_t ranks, const RankEngineMaker& make = cpu_rank) {
     std::vector<float> agreed(cfg.projections.size(), 0);
     for (uint32_t r = 0; r < ranks; ++r)
         rank_share(cfg, r, ranks, [&](uint32_t j, float w) {
             agreed[j] = std::max(agreed[j], w);
             return w;
         });
-    std::vector<LocalCells> cells;
-    std::vector<std::vector<std::vector<uint32_t>>> needs;
-    std::vector<std::unique_ptr<Engine>> owned;
-    std::vector<Engine*> engines;
-    int64_t longest = 32;
+    Ranks out;
     for (uint32_t r = 0; r < ranks; ++r) {
         auto sh = rank_share(cfg, r, ranks, [&](uint32_t j, float) { return agreed[j]; });
-        owned.push_back(make_cpu_engine(cfg, std::move(sh.net), sh.cells));
-        engines.push_back(owned.back().get());
-        longest = std::min(longest, engines.back()->max_window());
-        cells.push_back(std::move(sh.cells));
-        needs.push_back(std::move(sh.needs));
+        out.owned.push_back(make(cfg, std::move(sh.net), sh.cells));
+        out.engines.push_back(out.owned.back().get());
+        out.longest = std::min(out.longest, out.engines.back()->max_window());
+        out.cells.push_back(std::move(sh.cells));
+        out.needs.push_back(std::move(sh.needs));
     }
+    return out;
+}
+
+// Steps the ranks through [from, to) in windows of at most `window` steps, the exchange by
+// hand: after each window's cells, each engine receives its own spikes and those of the cells
+// its synapses need (what the MPI exchange carries), merged from the ranks in reverse order
+// (any order must do).
+inline void run_ranks(const Config& cfg, Ranks& rk, int64_t window, int64_t from, int64_t to) {
+    const auto ranks = static_cast<uint32_t>(rk.engines.size());
     const size_t pops = cfg.populations.size();
+    auto& engines = rk.engines;
+    auto& needs = rk.needs;
     window_range(
-        cfg, engines, window > 0 ? window : longest,
+        cfg, engines, window,
         [&](int64_t step, int64_t k) {
             for (Engine* e : engines) e->window_cells(step, k);
             for (uint32_t r = 0; r < ranks; ++r) {
@@ -229,8 +250,55 @@ inline Outcome split(const Config& cfg, uint32_t ranks, int64_t window = 0) {
                 engines[r]->window_synapses(all);
             }
         },
-        0, cfg.steps());
-    return outcome_of(cfg, engines, cells);
+        from, to);
+}
+
+// Every rank in this process (run_ranks) through the whole run: windows of the engines' (the
+// network's shortest delay), or of `window` steps when given; the ranks' engines from `make`
+// (the CPU engine's by default).
+inline Outcome split(const Config& cfg, uint32_t ranks, int64_t window = 0,
+                     const RankEngineMaker& make = cpu_rank) {
+    Ranks rk = make_ranks(cfg, ranks, make);
+    run_ranks(cfg, rk, window > 0 ? window : rk.longest, 0, cfg.steps());
+    return outcome_of(cfg, rk.engines, rk.cells);
+}
+
+// Block b of the whole network's layout (state_layout) as the engine of a rank holding `cells`
+// (and `engine`'s synapses) has it: the rank's cells' share of per-cell blocks and rings, its
+// rows' presynaptic traces, its synapses' weights; the counters whole (the rank's own counts).
+inline StateBlock rank_block(const Config& cfg, const StateBlock& b, const LocalCells& cells,
+                             const Engine& engine) {
+    StateBlock local = b;
+    if (b.kind == StateBlock::Kind::global) return local;
+    if (b.kind == StateBlock::Kind::population) {
+        if (b.var == "spikes" || b.var == "calcium_spikes") return local;
+        local.count = b.count / cfg.populations[b.index].n * cells.gid[b.index].size();
+        return local;
+    }
+    const auto& pc = cfg.projections[b.index];
+    if (b.var == "ring")
+        local.count = b.count / cfg.populations[pc.target].n * cells.gid[pc.target].size();
+    else if (b.var == "y" || b.var == "o2")
+        local.count = cells.gid[pc.target].size();
+    else if (b.var == "x" || b.var == "r2")
+        local.count = cells.sources[pc.source].size();
+    else if (b.var == "weight")
+        local.count = engine.synapse_count(b.index);
+    return local;
+}
+
+// Every rank's state moved from one set of engines to another of the same shares between
+// steps (what a checkpoint carries), block by block; `step`: the next step. Spikes must have
+// been taken.
+inline void move_state(const Config& cfg, Ranks& from, Ranks& to, int64_t step) {
+    for (size_t r = 0; r < from.engines.size(); ++r) {
+        for (const StateBlock& b : state_layout(cfg)) {
+            const StateBlock local = rank_block(cfg, b, from.cells[r], *from.engines[r]);
+            std::vector<uint8_t> bytes(local.bytes());
+            from.engines[r]->read_block(local, step, bytes.data());
+            to.engines[r]->write_block(local, step, bytes.data());
+        }
+    }
 }
 
 inline void expect_same(const Outcome& a, const Outcome& b) {

@@ -102,16 +102,20 @@ int drive_ranks(MPI_Comm comm, Simulation& sim, const std::filesystem::path& scr
 }  // namespace
 
 // What run and resume under mpiexec refuse: a wall-clock checkpoint interval (the ranks would
-// pause at different steps) and the CUDA engine (CUDA ranks are not built yet).
-static void check_rank_options(const std::string& checkpoint_every, const std::string& backend) {
+// pause at different steps).
+static void check_rank_options(const std::string& checkpoint_every) {
     if (!checkpoint_every.empty() && checkpoint_every.find("-bio") == std::string::npos)
         throw ConfigError("--checkpoint-every " + checkpoint_every +
                           ": under mpiexec give a biological interval (e.g. 2s-bio), so that "
                           "every rank pauses at the same step");
-    if (backend == "cuda")
-        throw ConfigError("--backend " + backend +
-                          ": a run over MPI uses the CPU engine on every rank (CUDA ranks are "
-                          "not built yet)");
+}
+
+// The engine of every rank: --backend cpu, cuda (one device per rank) or auto.
+static mpi::RankBackend rank_backend(const std::string& name) {
+    if (name == "cuda") return mpi::RankBackend::cuda;
+    if (name == "auto") return mpi::RankBackend::automatic;
+    if (name == "cpu") return mpi::RankBackend::cpu;
+    throw ConfigError("--backend " + name + ": expected cpu, cuda or auto");
 }
 
 // Rank 0's string from every rank (MPI_Gatherv of the bytes; empty elsewhere).
@@ -154,10 +158,11 @@ int cmd_sweep_ranks(const RunArgs& a, const Batch& batch, const std::string& com
     SweepRunOptions opt;
     std::string token;
     int rc = on_every_rank(comm, [&] {
-        if (a.backend == "cuda")
+        if (a.backend != "cpu")
             throw ConfigError("--backend " + a.backend +
                               ": a sweep over MPI runs its replicas on the CPU engine of every "
-                              "rank (CUDA ranks are not built yet)");
+                              "rank; on a GPU, run the sweep without mpiexec (its replicas "
+                              "packed on the device)");
         opt = sweep_options(a, batch, Simulation::Backend::cpu, command_line);
         opt.quiet = a.quiet || rank != 0;
         opt.on_failure = [&] {
@@ -324,7 +329,8 @@ int cmd_run_ranks(const RunArgs& a, const std::string& command_line) {
     if (batch.is_sweep) return cmd_sweep_ranks(a, batch, command_line, comm);
     hold_signals();  // a signal to any rank stops every rank at the same step, with a checkpoint
     rc = on_every_rank(comm, [&] {
-        check_rank_options(a.checkpoint_every, a.backend);
+        check_rank_options(a.checkpoint_every);
+        rank_backend(a.backend);
         if (!a.pack.empty() || a.max_pack > 0)
             throw ConfigError("--pack, --max-pack: packing applies to sweeps");
         requested_window();  // a bad L5SIM_WINDOW is an error before the run
@@ -353,7 +359,7 @@ int cmd_run_ranks(const RunArgs& a, const std::string& command_line) {
                      cfg.populations.size(), cfg.projections.size());
         const auto t0 = std::chrono::steady_clock::now();
         if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
-        auto engine = mpi::make_mpi_engine(cfg, comm);
+        auto engine = mpi::make_mpi_engine(cfg, comm, 0, rank_backend(a.backend));
         const double build_s =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         sim = std::make_unique<Simulation>(cfg, std::move(engine), build_s);
@@ -365,9 +371,9 @@ int cmd_run_ranks(const RunArgs& a, const std::string& command_line) {
         return rc;
     }
     spdlog::info(
-        "network built in {:.2f} s: {} synapses (cpu engine over {} MPI ranks, {} threads "
+        "network built in {:.2f} s: {} synapses ({} engine over {} MPI ranks, {} threads "
         "each)",
-        sim->timing().build_s, sim->synapses(), size,
+        sim->timing().build_s, sim->synapses(), sim->engine().name(), size,
         cfg.threads > 0 ? cfg.threads : omp_get_max_threads());
     // Rank 0's checkpoints (every block gathered by global id) are the single process's:
     // `l5sim resume DIR` goes on from them on one process or any number of ranks.
@@ -392,7 +398,8 @@ int cmd_resume_ranks(const ResumeArgs& a, const std::string& command_line) {
     Interval every;
     int rc = on_every_rank(comm, [&] {
         plan = plan_resume(a, rank == 0);
-        check_rank_options(a.checkpoint_every, a.backend);
+        check_rank_options(a.checkpoint_every);
+        rank_backend(a.backend.empty() ? plan.info.engine : a.backend);
         every = parse_interval(a.checkpoint_every);
         check_interval(every, plan.cfg, a.checkpoint_every);
     });
@@ -409,8 +416,10 @@ int cmd_resume_ranks(const ResumeArgs& a, const std::string& command_line) {
         uint64_t largest = 0;
         for (const auto& b : state_layout(cfg)) largest = std::max(largest, b.bytes());
         const uint64_t share = largest / static_cast<uint64_t>(size) * 2;
+        // The checkpoint's engine unless --backend names another.
         auto engine =
-            mpi::make_mpi_engine(cfg, comm, std::min<uint64_t>(largest, 64 << 20) + share);
+            mpi::make_mpi_engine(cfg, comm, std::min<uint64_t>(largest, 64 << 20) + share,
+                                 rank_backend(a.backend.empty() ? info.engine : a.backend));
         sim = std::make_unique<Simulation>(cfg, std::move(engine), 0.0);
         sim->discard_records(rank != 0);
         if (rank != 0) prepare_output_dir(scratch, true, run_outputs(cfg));

@@ -453,22 +453,8 @@ void CpuEngine::window_cells(int64_t step, int64_t count) {
 
 void CpuEngine::window_synapses(const WindowSpikes& all) {
     const int64_t first = win_local_.first, count = win_local_.steps;
-    if (all.first != first || all.steps != count || all.ids.size() != pops_.size() ||
-        all.start.size() != pops_.size())
-        throw Error("window_synapses: the spikes of steps " + std::to_string(all.first) + " + " +
-                    std::to_string(all.steps) + ", the window was " + std::to_string(first) +
-                    " + " + std::to_string(count));
-    for (uint32_t p = 0; p < pops_.size(); ++p) {
-        if (all.start[p].size() != static_cast<size_t>(count) + 1 ||
-            all.start[p].back() != all.ids[p].size())
-            throw Error("window_synapses: malformed spikes of " + cfg_.populations[p].name);
-        for (uint32_t g : all.ids[p])
-            if (g >= pops_[p].n_global)
-                throw Error("window_synapses: cell " + std::to_string(g) + " of " +
-                            cfg_.populations[p].name + " beyond its " +
-                            std::to_string(pops_[p].n_global));
-        std::fill(pops_[p].spiked.begin(), pops_[p].spiked.end(), uint8_t{0});
-    }
+    check_window_spikes(cfg_, all, first, count);
+    for (auto& s : pops_) std::fill(s.spiked.begin(), s.spiked.end(), uint8_t{0});
     for (int64_t k = 0; k < count; ++k) {
         const int64_t n = first + k;
         for (uint32_t p = 0; p < pops_.size(); ++p) {

@@ -67,10 +67,10 @@ uint64_t sum(uint64_t x, MPI_Comm comm) {
 
 class MpiEngine final : public Engine {
   public:
-    MpiEngine(const Config& cfg, MPI_Comm comm, uint64_t extra_bytes)
+    MpiEngine(const Config& cfg, MPI_Comm comm, uint64_t extra_bytes, RankBackend backend)
         : cfg_(cfg), comm_(comm), rank_(rank_of(comm)) {
         Needs needs;
-        inner_ = make_rank_cpu_engine(cfg, comm, &cells_, &needs, extra_bytes);
+        inner_ = make_rank_engine(cfg, comm, backend, &cells_, &needs, extra_bytes);
         exchange_ = std::make_unique<SpikeExchange>(cfg, comm, cells_, needs);
     }
 
@@ -210,6 +210,9 @@ class MpiEngine final : public Engine {
     uint64_t connectivity_bytes() const override {
         return sum(inner_->connectivity_bytes(), comm_);
     }
+    // CUDA ranks: the device memory of every rank.
+    uint64_t device_bytes() const override { return sum(inner_->device_bytes(), comm_); }
+    void synchronize() override { inner_->synchronize(); }
     int ring_fixed_exponent(uint32_t j) const override { return inner_->ring_fixed_exponent(j); }
     // Per rank: its cells, synapses and connectivity bytes, and the exchange's bytes and time.
     std::string mpi_summary() const override {
@@ -227,14 +230,16 @@ class MpiEngine final : public Engine {
                                            static_cast<int64_t>(x.bytes_sent()),
                                            static_cast<int64_t>(x.messages()),
                                            static_cast<int64_t>(x.exchanges()),
-                                           static_cast<int64_t>(held)};
-        constexpr size_t kFields = 10;
+                                           static_cast<int64_t>(held),
+                                           static_cast<int64_t>(inner_->device_bytes())};
+        constexpr size_t kFields = 11;
         const auto all = gather(mine, comm_);
         const auto secs = gather(std::vector<float>{static_cast<float>(x.seconds())}, comm_);
         if (rank_ != 0) return "{}";
         nlohmann::ordered_json j;
         const size_t ranks = secs.size();
         j["ranks"] = ranks;
+        j["engine"] = inner_->name();
         j["exchange"] =
             "once per window of window_steps steps, each spike to the ranks subscribed to its "
             "cell: MPI_Neighbor_alltoall of counts + MPI_Neighbor_alltoallv of (cell, step) "
@@ -254,6 +259,7 @@ class MpiEngine final : public Engine {
                                      {"exchange_messages", f[7]},
                                      {"exchanges", f[8]},
                                      {"source_rows", f[9]},
+                                     {"device_bytes", f[10]},
                                      {"exchange_s", secs[r]}});
         }
         return j.dump();
@@ -628,8 +634,9 @@ class MpiEngine final : public Engine {
 
 }  // namespace
 
-std::unique_ptr<Engine> make_mpi_engine(const Config& cfg, MPI_Comm comm, uint64_t extra_bytes) {
-    return std::make_unique<MpiEngine>(cfg, comm, extra_bytes);
+std::unique_ptr<Engine> make_mpi_engine(const Config& cfg, MPI_Comm comm, uint64_t extra_bytes,
+                                        RankBackend backend) {
+    return std::make_unique<MpiEngine>(cfg, comm, extra_bytes, backend);
 }
 
 }  // namespace l5sim::mpi

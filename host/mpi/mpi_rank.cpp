@@ -2,13 +2,16 @@
 #include "mpi/mpi_rank.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 #include <string>
 
+#include "l5sim/devices.hpp"
 #include "l5sim/error.hpp"
 #include "l5sim/network.hpp"
+#include "l5sim/packed.hpp"
 #include "l5sim/partition.hpp"
 
 namespace l5sim::mpi {
@@ -72,6 +75,10 @@ float max_over_ranks(float x, MPI_Comm comm) {
     return out;
 }
 
+namespace {
+std::string size_text(double b);
+}  // namespace
+
 void check_rank_memory(const Config& cfg, const std::vector<uint64_t>& counts, uint64_t extra_bytes,
                        MPI_Comm comm) {
     const int rank = rank_of(comm), ranks = size_of(comm);
@@ -89,13 +96,7 @@ void check_rank_memory(const Config& cfg, const std::vector<uint64_t>& counts, u
     MPI_Comm_size(node, &on_node);
     MPI_Comm_free(&node);
     check(rc, "MPI_Allreduce");
-    // Sizes with at least three significant digits, in MiB or GiB.
-    auto size = [](double b) {
-        const bool gib = b >= 1073741824.0;
-        const double v = b / (gib ? 1073741824.0 : 1048576.0);
-        const int digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
-        return fmt::format("{:.{}f} {}", v, digits, gib ? "GiB" : "MiB");
-    };
+    const auto size = [](double b) { return size_text(b); };
     const std::string with =
         extra_bytes ? fmt::format(" (with {} to read the checkpoint)", size(double(extra_bytes)))
                     : "";
@@ -118,8 +119,67 @@ void check_rank_memory(const Config& cfg, const std::vector<uint64_t>& counts, u
     });
 }
 
-std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, LocalCells* cells,
-                                             Needs* needs, uint64_t extra_bytes) {
+namespace {
+
+// Sizes with at least three significant digits, in MiB or GiB.
+std::string size_text(double b) {
+    const bool gib = b >= 1073741824.0;
+    const double v = b / (gib ? 1073741824.0 : 1048576.0);
+    const int digits = v >= 100 ? 0 : v >= 10 ? 1 : 2;
+    return fmt::format("{:.{}f} {}", v, digits, gib ? "GiB" : "MiB");
+}
+
+// The device of each CUDA rank: its index among the ranks of its node, modulo the devices it
+// sees (cuda_use_device). Collective.
+int choose_device(MPI_Comm comm) {
+    MPI_Comm node = MPI_COMM_NULL;
+    check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank_of(comm), MPI_INFO_NULL, &node),
+          "MPI_Comm_split_type");
+    const int local = rank_of(node);
+    MPI_Comm_free(&node);
+    int device = -1;
+    agree_on(comm, [&] { device = cuda_use_device(local); });
+    return device;
+}
+
+// Refuses (a ConfigError on every rank) parts that the ranks sharing a device cannot hold on it
+// together, before anything is copied there. Collective.
+void check_device_memory(const Config& cfg, const Network& net, const LocalCells& mine, int device,
+                         MPI_Comm comm) {
+    const int rank = rank_of(comm), ranks = size_of(comm);
+    const uint64_t need = cuda_rank_bytes(cfg, net, mine);
+    MPI_Comm node = MPI_COMM_NULL, same = MPI_COMM_NULL;
+    check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node),
+          "MPI_Comm_split_type");
+    int rc = MPI_Comm_split(node, device, rank, &same);
+    MPI_Comm_free(&node);
+    check(rc, "MPI_Comm_split");
+    double mine_b = static_cast<double>(need), together = 0;
+    rc = MPI_Allreduce(&mine_b, &together, 1, MPI_DOUBLE, MPI_SUM, same);
+    const int sharing = size_of(same);
+    MPI_Comm_free(&same);
+    check(rc, "MPI_Allreduce");
+    uint64_t cells = 0;
+    for (const auto& g : mine.gid) cells += g.size();
+    agree_on(comm, [&] {
+        const uint64_t free_b = cuda_free_bytes();
+        if (free_b == 0 || together <= static_cast<double>(free_b)) return;
+        throw ConfigError(fmt::format(
+            "{}: rank {} of {} holds {} cells, whose share of the network needs about {} of "
+            "device memory{}; device {} has {} free; run more ranks (on more devices), or reduce "
+            "N or K",
+            cfg.source_file, rank, ranks, cells, size_text(mine_b),
+            sharing > 1 ? fmt::format(" ({} for the {} ranks sharing the device)",
+                                      size_text(together), sharing)
+                        : "",
+            device, size_text(static_cast<double>(free_b))));
+    });
+}
+
+}  // namespace
+
+std::unique_ptr<Engine> make_rank_engine(const Config& cfg, MPI_Comm comm, RankBackend backend,
+                                         LocalCells* cells, Needs* needs, uint64_t extra_bytes) {
     const auto rank = static_cast<uint32_t>(rank_of(comm));
     const auto ranks = static_cast<uint32_t>(size_of(comm));
     LocalCells mine;
@@ -134,6 +194,14 @@ std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, L
         for (uint32_t p = 0; p < cfg.populations.size(); ++p)
             counts.push_back(count_cells_of(cfg, p, rank, ranks));
     });
+    // CUDA ranks: every rank must see a device (automatic: else every rank runs the CPU
+    // engine); each takes one once its parts are built on the host.
+    bool cuda = backend == RankBackend::cuda;
+    if (backend == RankBackend::automatic) {
+        int sees = cuda_available() ? 1 : 0, all = 0;
+        check(MPI_Allreduce(&sees, &all, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce");
+        cuda = all == 1;
+    }
     check_rank_memory(cfg, counts, extra_bytes, comm);
     agree_on(comm, [&] {
         for (uint32_t p = 0; p < cfg.populations.size(); ++p)
@@ -155,16 +223,47 @@ std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, L
     if (asked > 0) local = std::min<long long>(local, asked);
     check(MPI_Allreduce(&local, &agreed, 1, MPI_LONG_LONG, MPI_MIN, comm), "MPI_Allreduce");
     mine.window = agreed;
+    // CUDA ranks step windows of at least one step: a delay of 0 steps anywhere is refused
+    // (automatic: the CPU engine runs it).
+    if (cuda) {
+        unsigned shortest = 32, over_ranks = 32;
+        for (const uint32_t d : min_delays) shortest = std::min<unsigned>(shortest, d);
+        check(MPI_Allreduce(&shortest, &over_ranks, 1, MPI_UNSIGNED, MPI_MIN, comm),
+              "MPI_Allreduce");
+        if (over_ranks == 0 && backend == RankBackend::automatic) {
+            cuda = false;
+            if (rank == 0)
+                spdlog::info(
+                    "--backend auto: the CPU engine on every rank (a projection has a delay of "
+                    "0 steps, which CUDA ranks do not step)");
+        } else if (over_ranks == 0) {
+            agree_on(comm, [&] {
+                throw ConfigError(cfg.source_file +
+                                  ": a projection has a delay of 0 steps; CUDA ranks step "
+                                  "windows of at least one step (use --backend cpu under "
+                                  "mpiexec, or delays of at least dt)");
+            });
+        }
+    }
     // Every part from a population gets the same rows: the population's cells this rank owns
     // and those it subscribes to (never a row per cell of the whole network), which index its
     // presynaptic traces too.
     Needs need;
     agree_on(comm, [&] { need = set_rank_sources(cfg, &mine, &net); });
+    if (cuda) check_device_memory(cfg, net, mine, choose_device(comm), comm);
     if (cells) *cells = mine;
     if (needs) *needs = std::move(need);
     std::unique_ptr<Engine> engine;
-    agree_on(comm, [&] { engine = make_cpu_engine(cfg, std::move(net), std::move(mine)); });
+    agree_on(comm, [&] {
+        engine = cuda ? make_cuda_engine(cfg, std::move(net), std::move(mine))
+                      : make_cpu_engine(cfg, std::move(net), std::move(mine));
+    });
     return engine;
+}
+
+std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, LocalCells* cells,
+                                             Needs* needs, uint64_t extra_bytes) {
+    return make_rank_engine(cfg, comm, RankBackend::cpu, cells, needs, extra_bytes);
 }
 
 SpikeExchange::SpikeExchange(const Config& cfg, MPI_Comm comm, const LocalCells& cells,

@@ -59,10 +59,21 @@ using Needs = std::vector<std::vector<uint32_t>>;
 void check_rank_memory(const Config& cfg, const std::vector<uint64_t>& counts, uint64_t extra_bytes,
                        MPI_Comm comm);
 
-/// The CPU engine over this rank's cells (cells_of) and the parts of every projection
+/// The engine each rank runs: the CPU engine, the CUDA engine (one device per rank: the
+/// rank's index among the ranks of its node, modulo the devices it sees), or the CUDA engine
+/// when every rank sees a device and no delay is shorter than one step, else the CPU engine.
+enum class RankBackend { cpu, cuda, automatic };
+
+/// The engine over this rank's cells (cells_of) and the parts of every projection
 /// (build_projection_part; the ring's scale and the STDP bound from the largest initial weight
 /// over the ranks, the window from the shortest delay over the ranks); `cells` receives the
-/// cells, `needs` the sources its synapses need.
+/// cells, `needs` the sources its synapses need. CUDA ranks: the parts are built on the host and
+/// copied to the device after the ranks sharing a device have checked that it holds them all
+/// (a ConfigError on every rank otherwise), and a delay of 0 steps anywhere is refused.
+std::unique_ptr<Engine> make_rank_engine(const Config& cfg, MPI_Comm comm, RankBackend backend,
+                                         LocalCells* cells, Needs* needs = nullptr,
+                                         uint64_t extra_bytes = 0);
+/// make_rank_engine with the CPU engine.
 std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, LocalCells* cells,
                                              Needs* needs = nullptr, uint64_t extra_bytes = 0);
 
@@ -72,7 +83,8 @@ std::unique_ptr<Engine> make_rank_cpu_engine(const Config& cfg, MPI_Comm comm, L
 /// that the Simulation and the writers on rank 0 produce the single process's files. Every
 /// rank must make the same calls (they are collective).
 /// `extra_bytes`: memory each rank needs besides its share (check_rank_memory).
-std::unique_ptr<Engine> make_mpi_engine(const Config& cfg, MPI_Comm comm, uint64_t extra_bytes = 0);
+std::unique_ptr<Engine> make_mpi_engine(const Config& cfg, MPI_Comm comm, uint64_t extra_bytes = 0,
+                                        RankBackend backend = RankBackend::cpu);
 
 /// The exchange of a window's spikes (docs/SCALING.md): each spike goes only to the ranks that
 /// subscribed to its cell. At construction every rank tells each owner which of its cells it

@@ -1,11 +1,32 @@
 // The Engine interface's defaults (l5sim/engine.hpp).
 #include "l5sim/engine.hpp"
 
+#include <algorithm>
+
 #include "l5sim/error.hpp"
 
 namespace l5sim {
 
-// An engine that holds every cell (the CUDA engine) is not a rank of a distributed run.
+void check_window_spikes(const Config& cfg, const WindowSpikes& all, int64_t first, int64_t steps) {
+    if (all.first != first || all.steps != steps || all.ids.size() != cfg.populations.size() ||
+        all.start.size() != cfg.populations.size())
+        throw Error("window_synapses: the spikes of steps " + std::to_string(all.first) + " + " +
+                    std::to_string(all.steps) + ", the window was " + std::to_string(first) +
+                    " + " + std::to_string(steps));
+    for (uint32_t p = 0; p < cfg.populations.size(); ++p) {
+        const auto& c = cfg.populations[p];
+        const auto& start = all.start[p];
+        if (start.size() != static_cast<size_t>(steps) + 1 || start.front() != 0 ||
+            start.back() != all.ids[p].size() || !std::is_sorted(start.begin(), start.end()))
+            throw Error("window_synapses: malformed spikes of " + c.name);
+        for (const uint32_t g : all.ids[p])
+            if (g >= c.n)
+                throw Error("window_synapses: cell " + std::to_string(g) + " of " + c.name +
+                            " beyond its " + std::to_string(c.n));
+    }
+}
+
+// An engine that holds every cell is not a rank of a distributed run.
 void Engine::window_cells(int64_t, int64_t) {
     throw Error("the " + name() + " engine does not run distributed yet");
 }

@@ -2,6 +2,7 @@
 #include "l5sim/devices.hpp"
 #include "l5sim/engine.hpp"
 #include "l5sim/error.hpp"
+#include "l5sim/network.hpp"
 #include "l5sim/packed.hpp"
 
 namespace l5sim {
@@ -24,6 +25,17 @@ std::unique_ptr<Engine> make_cuda_engine(const Config&) {
     throw Error(
         "--backend cuda: this l5sim was built without CUDA (nvcc not found at configure "
         "time); rebuild on a machine with the CUDA toolkit, or use --backend cpu");
+}
+
+std::unique_ptr<Engine> make_cuda_engine(const Config& cfg, Network, LocalCells) {
+    return make_cuda_engine(cfg);  // throws: no CUDA in this build
+}
+
+uint64_t cuda_rank_bytes(const Config&, const Network&, const LocalCells&) { return 0; }
+
+int cuda_use_device(int) {
+    make_cuda_engine(Config{});  // throws: no CUDA in this build
+    return 0;
 }
 
 EnginePack make_cuda_pack(const std::vector<Config>& cfgs) {

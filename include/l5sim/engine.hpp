@@ -194,6 +194,9 @@ class Engine {
     virtual void write_block_from(const StateBlock& b, int64_t step, const BlockSource& read);
 };
 
+/// Throws an Error unless `all` is a well-formed WindowSpikes of the window [first, first +
+/// steps) of cfg's populations (every id a cell of its population): what window_synapses takes.
+void check_window_spikes(const Config& cfg, const WindowSpikes& all, int64_t first, int64_t steps);
 /// The window length asked for in the environment (L5SIM_WINDOW = 1..32), or 0 when unset:
 /// the CUDA engine's windows are at most that long (1: step by step); the CPU engine, which
 /// steps singly by default, then runs windows of the generic run_window (tests of the window
@@ -223,6 +226,15 @@ std::unique_ptr<Engine> make_cpu_engine(const Config& cfg, Network net, LocalCel
 
 /// The CUDA engine (builds its network on the device), or an Error saying why it cannot run.
 std::unique_ptr<Engine> make_cuda_engine(const Config& cfg);
+/// The CUDA engine over a rank's cells, on the current device (cuda_use_device), as
+/// make_cpu_engine's with `local`: `net` holds the rank's parts, built on the host. Every delay
+/// must be at least one step (a ConfigError otherwise).
+std::unique_ptr<Engine> make_cuda_engine(const Config& cfg, Network net, LocalCells local);
+/// Device memory (bytes) the CUDA engine of a rank needs for these cells and parts.
+uint64_t cuda_rank_bytes(const Config& cfg, const Network& net, const LocalCells& local);
+/// Makes device `index` modulo the visible devices this thread's device (a rank's: its index
+/// among the ranks of its node) and returns it; an Error when no device is visible.
+int cuda_use_device(int index);
 /// True when this build has the CUDA engine and a device is visible.
 bool cuda_available(std::string* why = nullptr);
 

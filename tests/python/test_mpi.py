@@ -36,6 +36,11 @@ def built_with_mpi():
     return "mpi: built" in r.stdout
 
 
+def cuda_device_visible():
+    r = subprocess.run([L5SIM, "info"], capture_output=True, text=True)
+    return "cuda devices:" in r.stdout and "none visible" not in r.stdout
+
+
 def comparable_summary(path):
     """summary.json without what differs by the number of ranks (the mpi section; the
     connectivity bytes: a rank's rows carry their source ids, and sources are held by several
@@ -58,16 +63,20 @@ class MpiRun(unittest.TestCase):
             cmd = [MPIEXEC, "-n", str(ranks), "--oversubscribe", *cmd]
         return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=timeout)
 
-    def plain_and_ranks(self, cfg, cases):
-        plain = os.path.join(self.tmp, "plain")
+    def plain_and_ranks(self, cfg, cases, extra=(), engine="cpu"):
+        """The plain run (CPU, one process) against `l5sim run` under mpiexec with each (ranks,
+        threads) of `cases` and the options `extra`, whose ranks must have run `engine`."""
+        where = tempfile.mkdtemp(dir=self.tmp)  # a call's own directories
+        plain = os.path.join(where, "plain")
         r = self.run_l5sim(0, "run", cfg, "--out", plain, "-q", "--threads", 1)
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(os.path.join(plain, "summary.json")) as f:
             summary = json.load(f)
         for ranks, threads in cases:
             with self.subTest(ranks=ranks, threads=threads):
-                out = os.path.join(self.tmp, "r%d_t%d" % (ranks, threads))
-                r = self.run_l5sim(ranks, "run", cfg, "--out", out, "-q", "--threads", threads)
+                out = os.path.join(where, "r%d_t%d" % (ranks, threads))
+                r = self.run_l5sim(ranks, "run", cfg, "--out", out, "-q", "--threads", threads,
+                                   *extra)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 for f in OUTPUTS:
                     if os.path.exists(os.path.join(plain, f)):
@@ -79,6 +88,7 @@ class MpiRun(unittest.TestCase):
                 with open(os.path.join(out, "summary.json")) as f:
                     mpi = json.load(f)["mpi"]
                 self.assertEqual(mpi["ranks"], ranks)
+                self.assertEqual(mpi["engine"], engine)
                 cells = sum(p["n"] for p in summary["populations"].values())
                 self.assertEqual(sum(x["cells"] for x in mpi["per_rank"]), cells)
                 self.assertEqual(sum(x["synapses"] for x in mpi["per_rank"]),
@@ -111,7 +121,41 @@ class MpiRun(unittest.TestCase):
         self.plain_and_ranks(self.small_som(), [(4, 1), (5, 1)])
 
     def test_ring_with_zero_delays_over_ranks_writes_the_plain_runs_files(self):
-        self.plain_and_ranks(os.path.join(CONFIGS, "ranks_ring.yaml"), [(2, 1), (3, 1)])
+        ring = os.path.join(CONFIGS, "ranks_ring.yaml")
+        self.plain_and_ranks(ring, [(2, 1), (3, 1)])
+        # --backend auto: the CPU engine on every rank (no device here; with one, because CUDA
+        # ranks do not step delays of 0 steps).
+        self.plain_and_ranks(ring, [(2, 1)], extra=("--backend", "auto"))
+
+    @unittest.skipUnless(cuda_device_visible() or os.environ.get("L5SIM_REQUIRE_GPU") == "1",
+                         "no CUDA device")
+    def test_cuda_ranks_write_the_plain_runs_files(self):
+        """One device per rank (ranks share the device there is): the sheet's files over 1-3
+        CUDA ranks are the plain CPU run's; a checkpoint of 2 CUDA ranks resumes on 3 CUDA
+        ranks and on one CPU process, and one of 3 CPU ranks on 2 CUDA ranks, to the plain
+        run's files."""
+        cfg = os.path.join(CONFIGS, "ranks_sheet.yaml")
+        self.plain_and_ranks(cfg, [(1, 1), (2, 1), (3, 1)], extra=("--backend", "cuda"),
+                             engine="cuda")
+        # Stopped by the health check (PV above 20 Hz at 100 ms) with a checkpoint, resumed
+        # elsewhere: on CUDA ranks, on one CPU process, and from CPU ranks onto CUDA ranks.
+        stop = ("--set", "simulation.health.max_rate_hz=20")
+        finals = []
+        for ranks, backend, again, again_backend in ((0, "cpu", 0, "cpu"), (2, "cuda", 3, "cuda"),
+                                                     (2, "cuda", 0, "cpu"), (3, "cpu", 2, "cuda")):
+            with self.subTest(run=(ranks, backend), resume=(again, again_backend)):
+                out = os.path.join(self.tmp, "stop_%d%s_%d%s" % (ranks, backend, again,
+                                                                 again_backend))
+                r = self.run_l5sim(ranks, "run", cfg, "--out", out, "-q", "--backend", backend,
+                                   *stop)
+                self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+                r = self.run_l5sim(again, "resume", out, "-q", "--ignore-health", "--backend",
+                                   again_backend)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                finals.append(out)
+        for other in finals[1:]:
+            for f in OUTPUTS:
+                self.assertEqual(sha(os.path.join(other, f)), sha(os.path.join(finals[0], f)), f)
 
     def write_sweep(self, name, grid, trials):
         with open(os.path.join(CONFIGS, "ranks_ring.yaml")) as f:
@@ -213,14 +257,19 @@ class MpiRun(unittest.TestCase):
     def test_errors_end_every_rank_with_one_message_and_the_right_code(self):
         cfg = os.path.join(CONFIGS, "ranks_sheet.yaml")
         out = os.path.join(self.tmp, "bad")
+        ring = os.path.join(CONFIGS, "ranks_ring.yaml")
         cases = [
-            (("--set", "populations.PYR.n=-3"), 2, "populations.PYR.n"),
-            (("--checkpoint-every", "30min"), 2, "give a biological interval"),
-            (("--backend", "cuda"), 2, "CUDA ranks are not built yet"),
+            (cfg, ("--set", "populations.PYR.n=-3"), 2, "populations.PYR.n"),
+            (cfg, ("--checkpoint-every", "30min"), 2, "give a biological interval"),
+            # CUDA ranks step windows of at least one step: the ring's zero delays are refused
+            # on every rank together, before any rank takes a device.
+            (ring, ("--backend", "cuda"), 2, "a projection has a delay of 0 steps"),
         ]
-        for extra, code, words in cases:
+        if not cuda_device_visible():  # CUDA ranks without a device (or without CUDA built in)
+            cases.append((cfg, ("--backend", "cuda"), 1, "--backend cuda"))
+        for config, extra, code, words in cases:
             with self.subTest(extra=extra):
-                r = self.run_l5sim(3, "run", cfg, "--out", out, "-q", *extra, timeout=60)
+                r = self.run_l5sim(3, "run", config, "--out", out, "-q", *extra, timeout=60)
                 self.assertEqual(r.returncode, code, r.stderr)
                 said = [x for x in r.stderr.splitlines() if x.startswith("l5sim:")]
                 self.assertEqual(len(said), 1, r.stderr)
@@ -229,7 +278,6 @@ class MpiRun(unittest.TestCase):
         # A refusal on some ranks only, while they build their parts (the largest weights of a
         # projection on one rank): every rank stops at once with the refusing rank's message
         # (it hung in the collectives before).
-        ring = os.path.join(CONFIGS, "ranks_ring.yaml")
         for ranks in (2, 3):
             with self.subTest(part_refused_on_some_ranks=ranks):
                 r = self.run_l5sim(ranks, "run", ring, "--out", out, "-q",
