@@ -40,6 +40,20 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
   # packed kernels with one member).
   L5SIM_CUDA_FUSE=1 L5SIM_REQUIRE_GPU=1 L5SIM_CUDA_SYNC=1 timeout "${TEST_TIMEOUT:-240}" $(bin "$src" l5sim_gpu_tests) \
     --gtest_filter='CrossEngine.*' >> "$logs/gpu_tests.log" 2>&1 || rc=1
+  # CUDA ranks under mpiexec (where the machine has Open MPI; the engine of a rank itself is
+  # checked in one process by RankEngines.*/cuda above): 1-3 ranks sharing the device against
+  # the plain CPU run, checkpoints across CUDA and CPU ranks.
+  if command -v mpiexec > /dev/null 2>&1; then
+    wrapper="$(cd "$logs" && pwd)/l5sim_bin"
+    printf '#!/bin/sh\nexec %s "$@"\n' "$(bin "$(cd "$src" && pwd)" l5sim)" > "$wrapper"
+    chmod +x "$wrapper"
+    (cd tests/python && L5SIM_BIN="$wrapper" L5SIM_REQUIRE_GPU=1 OMPI_ALLOW_RUN_AS_ROOT=1 \
+      OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 timeout 600 \
+      python3 -m unittest -v test_mpi.MpiRun.test_cuda_ranks_write_the_plain_runs_files) \
+      > "$logs/mpi_cuda.log" 2>&1 || rc=1
+  else
+    echo "no mpiexec on this machine: CUDA ranks under MPI not run" > "$logs/mpi_cuda.log"
+  fi
 fi
 K10=(--set projections.PYR_PYR.connectivity.K=800 --set projections.PYR_PV.connectivity.K=1000
      --set projections.PYR_SOM.connectivity.K=1000 --set projections.PV_PYR.connectivity.K=100
@@ -225,6 +239,7 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
   echo "== GPU tests (L5SIM_REQUIRE_GPU=1), exit $rc"
   grep -E "^\[ +(OK|FAILED|SKIPPED) +\]" "$logs/gpu_tests.log" | sed 's/^/  /'
   grep -E "Failure|Expected|Which is|differ" "$logs/gpu_tests.log" | head -n 20
+  echo "== CUDA ranks under mpiexec"; tail -n 4 "$logs/mpi_cuda.log"
 fi
 echo "== benchmark (CUDA engine, configs/sheet.yaml with K = 1000)"; cat "$table"
 [ -f "$logs/largest.md" ] && { echo "== largest sheet that fits (K = 1000)"; cat "$logs/largest.md"; }

@@ -412,6 +412,21 @@ void CudaEngine::read_block(const StateBlock& b, int64_t step, void* dst) const 
     }
 }
 
+void CudaEngine::read_block_to(const StateBlock& b, int64_t step, const BlockSink& write) const {
+    if (b.var == "ring" || b.var == "events" ||
+        (b.kind == StateBlock::Kind::population && find_var(b.var)))
+        return Engine::read_block_to(b, step, write);
+    const auto* src = static_cast<const char*>(locate(b));
+    const uint64_t bytes = b.bytes(), piece = uint64_t(64) << 20;
+    std::vector<char> buf(std::min(bytes, piece));
+    for (uint64_t done = 0; done < bytes;) {
+        const uint64_t n = std::min(piece, bytes - done);
+        to_host(buf.data(), src + done, n);
+        write(buf.data(), n);
+        done += n;
+    }
+}
+
 void CudaEngine::write_block(const StateBlock& b, int64_t step, const void* src) {
     if (b.var == "ring") {
         const auto& v = projs_[b.index].view;

@@ -273,6 +273,8 @@ class CudaEngine final : public Engine {
     }
     uint64_t device_bytes() const override { return device_bytes_; }
     void read_block(const StateBlock& b, int64_t step, void* dst) const override;
+    // Weights and traces copied off the device in pieces of at most 64 MiB.
+    void read_block_to(const StateBlock& b, int64_t step, const BlockSink& write) const override;
     void write_block(const StateBlock& b, int64_t step, const void* src) override;
     void set_device_bytes(uint64_t b) { device_bytes_ = b; }
     /// L5SIM_CUDA_FUSE=1: the pack whose one member this engine is (own_pack_).

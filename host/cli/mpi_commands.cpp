@@ -410,7 +410,7 @@ int cmd_resume_ranks(const ResumeArgs& a, const std::string& command_line) {
     std::unique_ptr<Simulation> sim;
     rc = on_every_rank(comm, [&] {
         if (cfg.threads > 0) omp_set_num_threads(cfg.threads);
-        // Every rank reads each block of the checkpoint through a buffer of at most 64 MiB,
+        // Every rank reads each block of the checkpoint through a buffer of at most 16 MiB,
         // keeping its share (about the block over the ranks, and an index of 4 bytes per
         // element of it): what that needs counts against its memory.
         uint64_t largest = 0;
@@ -418,7 +418,7 @@ int cmd_resume_ranks(const ResumeArgs& a, const std::string& command_line) {
         const uint64_t share = largest / static_cast<uint64_t>(size) * 2;
         // The checkpoint's engine unless --backend names another.
         auto engine =
-            mpi::make_mpi_engine(cfg, comm, std::min<uint64_t>(largest, 64 << 20) + share,
+            mpi::make_mpi_engine(cfg, comm, std::min<uint64_t>(largest, 16 << 20) + share,
                                  rank_backend(a.backend.empty() ? info.engine : a.backend));
         sim = std::make_unique<Simulation>(cfg, std::move(engine), 0.0);
         sim->discard_records(rank != 0);

@@ -172,6 +172,12 @@ class CpuEngine final : public Engine {
         if (b.kind == StateBlock::Kind::population && pops_[b.index].st.read_block(b, dst)) return;
         std::memcpy(dst, locate(b), b.bytes());
     }
+    // Weights, traces and counters straight from where they are (no copy of a whole block).
+    void read_block_to(const StateBlock& b, int64_t step, const BlockSink& write) const override {
+        if (b.var == "ring" || (b.kind == StateBlock::Kind::population && find_var(b.var)))
+            return Engine::read_block_to(b, step, write);
+        write(locate(b), b.bytes());
+    }
     void write_block(const StateBlock& b, int64_t step, const void* src) override {
         if (b.var == "ring") {
             auto& pj = projs_[b.index];

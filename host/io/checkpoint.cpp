@@ -214,11 +214,8 @@ void write_checkpoint(const fs::path& path, Simulation& sim, const std::string& 
     if (sim.discard_) {
         // A rank other than 0 of a run over MPI (Simulation::discard_records): its share of
         // every block goes to rank 0, which writes the checkpoint; nothing is written here.
-        std::vector<char> buf;
-        for (const auto& b : state_layout(cfg)) {
-            buf.resize(b.bytes());
-            sim.engine_->read_block(b, step, buf.data());
-        }
+        for (const auto& b : state_layout(cfg))
+            sim.engine_->read_block_to(b, step, [](const void*, uint64_t) {});
         return;
     }
     const fs::path tmp = path.string() + ".part";
@@ -286,12 +283,21 @@ void write_checkpoint(const fs::path& path, Simulation& sim, const std::string& 
             w.array(r.steps);
             w.array(r.values);
         }
-        std::vector<char> buf;
+        // Each block straight from the engine, piece by piece (never a second whole copy).
         for (const auto& b : state_layout(cfg)) {
-            buf.resize(b.bytes());
-            sim.engine_->read_block(b, step, buf.data());
-            w.section("state/" + b.name, buf.size());
-            w.raw(buf.data(), buf.size());
+            w.section("state/" + b.name, b.bytes());
+            uint64_t written = 0;
+            sim.engine_->read_block_to(b, step, [&](const void* p, uint64_t n) {
+                if (written + n > b.bytes())
+                    throw Error("checkpoint block " + b.name + ": the engine gave more than its " +
+                                std::to_string(b.bytes()) + " bytes");
+                w.raw(p, n);
+                written += n;
+            });
+            if (written != b.bytes())
+                throw Error("checkpoint block " + b.name + ": the engine gave " +
+                            std::to_string(written) + " of its " + std::to_string(b.bytes()) +
+                            " bytes");
         }
         w.finish();
         sync_file(tmp);

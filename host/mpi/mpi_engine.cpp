@@ -335,71 +335,75 @@ class MpiEngine final : public Engine {
         });
     }
 
-    // A checkpoint's block read in pieces of at most kPiece bytes, each rank keeping only its
-    // share (the elements it holds, in ascending place in the whole block): no rank holds a
-    // whole block of the network.
+    // A checkpoint's block read in pieces of at most piece_bytes() bytes, each rank keeping
+    // only its share (the elements it holds, in ascending place in the whole block): no rank
+    // holds a whole block of the network.
     void write_block_from(const StateBlock& b, int64_t step, const BlockSource& read) override {
         const Share sh = share_of(b);
         if (sh.how == Share::Whole || sh.how == Share::Sum)
             return Engine::write_block_from(b, step, read);
         const uint64_t e = b.elem_bytes;
         std::vector<uint8_t> mine(sh.local.bytes());
-        // The rank's elements as (place in the whole block, place in its share), ascending in
-        // the first: next() gives the following one, or false after the last.
-        uint64_t k = 0, row = 0;
-        std::vector<uint32_t> by_place;  // Synapses: local indices by position
-        std::vector<uint64_t> positions;
-        const std::vector<uint64_t>* pos = &positions;
-        if (sh.how == Share::Synapses) {
-            positions = positions_of(b.index);
-            by_place.resize(pos->size());
-            std::iota(by_place.begin(), by_place.end(), 0u);
-            std::sort(by_place.begin(), by_place.end(),
-                      [&](uint32_t x, uint32_t y) { return (*pos)[x] < (*pos)[y]; });
-        }
-        const uint64_t n_global = sh.how == Share::Cells ? b.count / sh.rows : 0;
-        auto next = [&](uint64_t* whole, uint64_t* local) {
-            switch (sh.how) {
-                case Share::Cells: {
-                    const uint64_t n = sh.gid->size();
-                    if (n == 0 || row >= sh.rows) return false;
-                    *whole = row * n_global + (*sh.gid)[k];
-                    *local = row * n + k;
-                    if (++k == n) {
-                        k = 0;
-                        ++row;
-                    }
-                    return true;
-                }
-                case Share::Sources:
-                    if (k >= sh.gid->size()) return false;
-                    *whole = (*sh.gid)[k];
-                    *local = k++;
-                    return true;
-                case Share::Synapses:
-                    if (k >= by_place.size()) return false;
-                    *whole = (*pos)[by_place[k]];
-                    *local = by_place[k++];
-                    return true;
-                default:
-                    return false;
-            }
-        };
-        // L5SIM_RESTORE_PIECE (bytes): smaller pieces, for the tests of the piecewise read.
-        uint64_t piece_bytes = uint64_t(64) << 20;
-        if (const char* v = std::getenv("L5SIM_RESTORE_PIECE"))
-            piece_bytes = std::max<uint64_t>(1, std::strtoull(v, nullptr, 10));
-        const uint64_t per_piece = std::max<uint64_t>(1, piece_bytes / e);
+        Places at(sh, b, sh.how == Share::Synapses ? positions_of(b.index) : Positions{});
+        const uint64_t per_piece = std::max<uint64_t>(1, piece_bytes() / e);
         std::vector<uint8_t> piece(std::min(per_piece, b.count) * e);
-        uint64_t whole = 0, local = 0;
-        bool more = next(&whole, &local);
         for (uint64_t first = 0; first < b.count; first += per_piece) {
             const uint64_t count = std::min(per_piece, b.count - first);
             read(piece.data(), count * e);
-            for (; more && whole < first + count; more = next(&whole, &local))
-                std::memcpy(mine.data() + local * e, piece.data() + (whole - first) * e, e);
+            for (; at.more() && at.whole() < first + count; at.next())
+                std::memcpy(mine.data() + at.local() * e, piece.data() + (at.whole() - first) * e,
+                            e);
         }
         inner_->write_block(sh.local, step, mine.data());
+    }
+
+    // A block for rank 0's checkpoint, in pieces of at most piece_bytes() bytes: every rank
+    // sends rank 0 its elements of each piece with their places in it (a gather per piece),
+    // rank 0 hands the piece to `write`; no rank holds the whole block (rank 0 a piece and
+    // what came for it). Collective; `write` is called on rank 0 only.
+    void read_block_to(const StateBlock& b, int64_t step, const BlockSink& write) const override {
+        Share sh = share_of(b);
+        if (sh.how == Share::Whole || sh.how == Share::Sum)
+            return Engine::read_block_to(
+                b, step, rank_ == 0 ? write : [](const void*, uint64_t) {});
+        const uint64_t e = b.elem_bytes;
+        std::vector<uint8_t> mine;
+        if (sh.how == Share::Sources) {
+            // The values of the rank's own cells, from the rows it holds (it is their owner).
+            const auto values = own_source_traces(b, step);
+            mine.resize(values.size() * 4);
+            std::memcpy(mine.data(), values.data(), mine.size());
+            sh.how = Share::Cells;
+            sh.gid = &cells_.gid[cfg_.projections[b.index].source];
+            sh.rows = 1;
+        } else {
+            mine.resize(sh.local.bytes());
+            inner_->read_block(sh.local, step, mine.data());
+        }
+        Places at(sh, b, sh.how == Share::Synapses ? positions_of(b.index) : Positions{});
+        const uint64_t per_piece = std::max<uint64_t>(1, piece_bytes() / e);
+        std::vector<uint8_t> piece(rank_ == 0 ? std::min(per_piece, b.count) * e : 0);
+        for (uint64_t first = 0; first < b.count; first += per_piece) {
+            const uint64_t count = std::min(per_piece, b.count - first);
+            std::vector<uint32_t> where;
+            std::vector<uint8_t> values;
+            for (; at.more() && at.whole() < first + count; at.next()) {
+                where.push_back(static_cast<uint32_t>(at.whole() - first));
+                values.insert(values.end(), mine.data() + at.local() * e,
+                              mine.data() + (at.local() + 1) * e);
+            }
+            const auto all_where = gather(where, comm_);
+            const auto all_values = gather(values, comm_);
+            if (rank_ != 0) continue;
+            if (all_where.size() != count)
+                throw Error("checkpoint block " + b.name + ": the ranks hold " +
+                            std::to_string(all_where.size()) + " of the " + std::to_string(count) +
+                            " elements from " + std::to_string(first));
+            for (size_t k = 0; k < all_where.size(); ++k)
+                std::memcpy(piece.data() + uint64_t(all_where[k]) * e, all_values.data() + k * e,
+                            e);
+            write(piece.data(), count * e);
+        }
     }
 
   private:
@@ -407,6 +411,16 @@ class MpiEngine final : public Engine {
     // (LocalCells::sources: its own cells and those it subscribes to); rank 0 takes each
     // cell's value from its owner.
     void read_source_traces(const StateBlock& b, int64_t step, void* dst) const {
+        const uint32_t pop = cfg_.projections[b.index].source;
+        const auto& gid = cells_.gid[pop];
+        const auto values = gather(own_source_traces(b, step), comm_);
+        const auto gids = gather(gid, comm_);
+        if (rank_ != 0) return;
+        auto* out = static_cast<float*>(dst);
+        for (size_t i = 0; i < gids.size(); ++i) out[gids[i]] = values[i];
+    }
+    // This rank's own cells' values of presynaptic trace block b (x or r2), in cell order.
+    std::vector<float> own_source_traces(const StateBlock& b, int64_t step) const {
         const uint32_t pop = cfg_.projections[b.index].source;
         const auto& held = cells_.sources[pop];
         StateBlock local = b;
@@ -418,11 +432,16 @@ class MpiEngine final : public Engine {
         for (size_t i = 0; i < gid.size(); ++i)
             mine[i] = rows[static_cast<size_t>(std::lower_bound(held.begin(), held.end(), gid[i]) -
                                                held.begin())];
-        const auto values = gather(mine, comm_);
-        const auto gids = gather(gid, comm_);
-        if (rank_ != 0) return;
-        auto* out = static_cast<float*>(dst);
-        for (size_t i = 0; i < gids.size(); ++i) out[gids[i]] = values[i];
+        return mine;
+    }
+    // Checkpoint blocks move between a file and the ranks in pieces of at most this many
+    // bytes (16 MiB: rank 0 holds a piece and, while writing, what came for it, 3 times as
+    // much; L5SIM_RESTORE_PIECE: other pieces, for the tests of the pieces).
+    static uint64_t piece_bytes() {
+        uint64_t bytes = uint64_t(16) << 20;
+        if (const char* v = std::getenv("L5SIM_RESTORE_PIECE"))
+            bytes = std::max<uint64_t>(1, std::strtoull(v, nullptr, 10));
+        return bytes;
     }
     // How a block of the whole network's layout maps onto this rank's engine.
     struct Share {
@@ -467,6 +486,64 @@ class MpiEngine final : public Engine {
         }
         return sh;
     }
+    using Positions = std::vector<uint64_t>;
+    // A rank's elements of a whole block (its share sh) in ascending place in the block:
+    // whole() is the place in the whole block, local() the place in the rank's share; next()
+    // moves on while more(). Cells: [row][cell] by global id; Sources: the rows it holds by
+    // source id; Synapses: by `positions` (positions_of).
+    class Places {
+      public:
+        Places(const Share& sh, const StateBlock& b, Positions positions)
+            : sh_(sh), pos_(std::move(positions)) {
+            if (sh_.how == Share::Cells) n_global_ = b.count / sh_.rows;
+            if (sh_.how == Share::Synapses) {
+                by_place_.resize(pos_.size());
+                std::iota(by_place_.begin(), by_place_.end(), 0u);
+                std::sort(by_place_.begin(), by_place_.end(),
+                          [&](uint32_t x, uint32_t y) { return pos_[x] < pos_[y]; });
+            }
+            next();
+        }
+        bool more() const { return more_; }
+        uint64_t whole() const { return whole_; }
+        uint64_t local() const { return local_; }
+        void next() {
+            more_ = true;
+            switch (sh_.how) {
+                case Share::Cells: {
+                    const uint64_t n = sh_.gid->size();
+                    if (n == 0 || row_ >= sh_.rows) break;
+                    whole_ = row_ * n_global_ + (*sh_.gid)[k_];
+                    local_ = row_ * n + k_;
+                    if (++k_ == n) {
+                        k_ = 0;
+                        ++row_;
+                    }
+                    return;
+                }
+                case Share::Sources:
+                    if (k_ >= sh_.gid->size()) break;
+                    whole_ = (*sh_.gid)[k_];
+                    local_ = k_++;
+                    return;
+                case Share::Synapses:
+                    if (k_ >= by_place_.size()) break;
+                    whole_ = pos_[by_place_[k_]];
+                    local_ = by_place_[k_++];
+                    return;
+                default:
+                    break;
+            }
+            more_ = false;
+        }
+
+      private:
+        const Share& sh_;
+        Positions pos_;
+        std::vector<uint32_t> by_place_;  // Synapses: local indices by position
+        uint64_t n_global_ = 0, k_ = 0, row_ = 0, whole_ = 0, local_ = 0;
+        bool more_ = false;
+    };
     // This rank's synapses of projection j: sources and global targets, in its CSR order.
     void local_synapses(uint32_t j, std::vector<uint32_t>* src, std::vector<uint32_t>* tgt) const {
         const uint64_t m = inner_->synapse_count(j);

@@ -43,4 +43,10 @@ void Engine::write_block_from(const StateBlock& b, int64_t step, const BlockSour
     write_block(b, step, buf.data());
 }
 
+void Engine::read_block_to(const StateBlock& b, int64_t step, const BlockSink& write) const {
+    std::vector<char> buf(b.bytes());
+    read_block(b, step, buf.data());
+    write(buf.data(), buf.size());
+}
+
 }  // namespace l5sim

@@ -192,6 +192,13 @@ class Engine {
     /// reads the rest through a bounded buffer.
     using BlockSource = std::function<void(void*, uint64_t)>;
     virtual void write_block_from(const StateBlock& b, int64_t step, const BlockSource& read);
+    /// read_block into a sink that takes the block's bytes in order, piece by piece (a
+    /// checkpoint file): `write(src, bytes)`. The default reads the whole block first; the
+    /// engines hand their large blocks over from where they hold them (the CPU engine's memory,
+    /// the device in pieces), and a rank of a distributed run (whose rank 0 alone writes) sends
+    /// rank 0 the block in bounded pieces, so that no process holds a whole block twice.
+    using BlockSink = std::function<void(const void*, uint64_t)>;
+    virtual void read_block_to(const StateBlock& b, int64_t step, const BlockSink& write) const;
 };
 
 /// Throws an Error unless `all` is a well-formed WindowSpikes of the window [first, first +
