@@ -7,6 +7,7 @@
 # on the CPU; a short table last. Logs under LOG_DIR.
 # Usage: bench/gpu_check.sh [BIN_DIR_OR_BUNDLE] [LOG_DIR] [MAX_CELLS] [BASELINE_BUNDLE]
 # Bundle with: ../shared/gpu/bundle .gpu build/tests/l5sim_gpu_tests build/tests/l5sim_tests build/l5sim
+# and, for CUDA ranks under mpiexec where the machine has no Open MPI: bench/mpi_bundle.sh .gpu/mpi
 # SKIP_TESTS=1 skips the tests; LARGEST=1 also probes the largest sheet that fits; SWEEPS=0 skips
 # the sweep timings; PEERS=1 runs Brian2CUDA beside l5sim (bench/gpu_peers.sh).
 #   BIN_DIR_OR_BUNDLE: a build dir (build) or a bundle made by ../shared/gpu/bundle (.gpu)
@@ -43,16 +44,18 @@ if [ "${SKIP_TESTS:-0}" != 1 ]; then
   # CUDA ranks under mpiexec (where the machine has Open MPI; the engine of a rank itself is
   # checked in one process by RankEngines.*/cuda above): 1-3 ranks sharing the device against
   # the plain CPU run, checkpoints across CUDA and CPU ranks.
-  if command -v mpiexec > /dev/null 2>&1; then
+  mpiexec=$(command -v mpiexec || true)
+  [ -z "$mpiexec" ] && [ -x "$src/mpi/mpiexec" ] && mpiexec="$(cd "$src/mpi" && pwd)/mpiexec"
+  if [ -n "$mpiexec" ]; then
     wrapper="$(cd "$logs" && pwd)/l5sim_bin"
     printf '#!/bin/sh\nexec %s "$@"\n' "$(bin "$(cd "$src" && pwd)" l5sim)" > "$wrapper"
     chmod +x "$wrapper"
-    (cd tests/python && L5SIM_BIN="$wrapper" L5SIM_REQUIRE_GPU=1 OMPI_ALLOW_RUN_AS_ROOT=1 \
+    (cd tests/python && L5SIM_BIN="$wrapper" L5SIM_MPIEXEC="$mpiexec" L5SIM_REQUIRE_GPU=1 OMPI_ALLOW_RUN_AS_ROOT=1 \
       OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 timeout 600 \
       python3 -m unittest -v test_mpi.MpiRun.test_cuda_ranks_write_the_plain_runs_files) \
       > "$logs/mpi_cuda.log" 2>&1 || rc=1
   else
-    echo "no mpiexec on this machine: CUDA ranks under MPI not run" > "$logs/mpi_cuda.log"
+    echo "no mpiexec here nor in the bundle (bench/mpi_bundle.sh BUNDLE/mpi): CUDA ranks under MPI not run" > "$logs/mpi_cuda.log"
   fi
 fi
 K10=(--set projections.PYR_PYR.connectivity.K=800 --set projections.PYR_PV.connectivity.K=1000

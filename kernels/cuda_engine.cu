@@ -7,13 +7,20 @@ namespace l5sim {
 
 namespace cuda {
 
-CudaEngine::~CudaEngine() {
+CudaEngine::~CudaEngine() { release(); }
+
+void CudaEngine::release() {
     for (auto& g : graphs_)
         if (g.exec) cudaGraphExecDestroy(g.exec);
     for (cudaEvent_t e : join_) cudaEventDestroy(e);
     if (fork_) cudaEventDestroy(fork_);
     for (cudaStream_t s : side_) cudaStreamDestroy(s);
     if (stream_ && !pack_) cudaStreamDestroy(stream_);
+    for (auto& g : graphs_) g.exec = nullptr;
+    join_.clear();
+    side_.clear();
+    fork_ = nullptr;
+    stream_ = nullptr;
 }
 
 CudaEngine::CudaEngine(const Config& cfg, std::shared_ptr<PackShared> pack)
@@ -26,7 +33,12 @@ CudaEngine::CudaEngine(const Config& cfg, std::shared_ptr<PackShared> pack)
         step_ = DeviceBuffer<uint32_t>(std::vector<uint32_t>(1, 0));
         step_ptr_ = step_.data();
     }
-    build();
+    try {
+        build();
+    } catch (...) {
+        release();
+        throw;
+    }
 }
 
 CudaEngine::CudaEngine(const Config& cfg, Network parts, LocalCells local)
@@ -41,10 +53,24 @@ CudaEngine::CudaEngine(const Config& cfg, Network parts, LocalCells local)
         throw Error(
             "a rank's CUDA engine: one list of cells and of sources per population, one part "
             "per projection");
+    // Windows of at least one step: a delay of 0 steps is refused before anything is on the
+    // device.
+    for (uint32_t j = 0; j < cfg.projections.size(); ++j) {
+        const auto& delay = parts_.projections[j].delay;
+        if (std::find(delay.begin(), delay.end(), uint8_t{0}) != delay.end())
+            throw ConfigError(cfg.source_file + ": projection " + cfg.projections[j].name +
+                              " has a delay of 0 steps; CUDA ranks step windows of at least one "
+                              "step (use --backend cpu under mpiexec)");
+    }
     L5_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     step_ = DeviceBuffer<uint32_t>(std::vector<uint32_t>(1, 0));
     step_ptr_ = step_.data();
-    build();
+    try {
+        build();
+    } catch (...) {
+        release();
+        throw;
+    }
 }
 
 void CudaEngine::build() {
@@ -77,10 +103,6 @@ void CudaEngine::build() {
         std::vector<uint32_t> min_delays;
         for (const auto& d : projs_) min_delays.push_back(d.min_delay);
         window_ = local_.window > 0 ? local_.window : window_bound(min_delays);
-        if (!fused_order_)
-            throw ConfigError(cfg.source_file +
-                              ": a projection has a delay of 0 steps; CUDA ranks step windows of "
-                              "at least one step (use --backend cpu under mpiexec)");
         if (window_ > window_bound(min_delays))
             throw Error("LocalCells: a window of " + std::to_string(window_) +
                         " steps, longer than this rank's shortest delay");
@@ -155,6 +177,7 @@ void CudaEngine::init_projection(uint32_t j) {
     d.dendrite = c.compartment == Compartment::dendrite;
     const bool plastic = c.stdp.has_value();
     float w_init_max = 0;
+    const bool host_built = distributed_ || c.rule != ConnRule::sparse;
     if (distributed_) {
         w_init_max = parts_.projections[j].w_init_max;
         upload_part(j, std::move(parts_.projections[j]), plastic);
@@ -176,12 +199,16 @@ void CudaEngine::init_projection(uint32_t j) {
     v.n_tgt = d.csr.n_tgt;
     v.in_degree = d.csr.in_degree;
     v.slots = d.csr.max_delay + 1;
-    {  // longest row (out-degree), for the propagation work split
-        std::vector<uint64_t> row_ptr(d.csr.row_ptr.size());
-        to_host(row_ptr.data(), d.csr.row_ptr.data(), row_ptr.size() * sizeof(uint64_t));
-        uint64_t longest = 0;
-        for (size_t r = 0; r + 1 < row_ptr.size(); ++r)
-            longest = std::max<uint64_t>(longest, row_ptr[r + 1] - row_ptr[r]);
+    {  // longest row (out-degree), for the propagation work split: a projection built on the
+       // device is read back once its build (on the legacy stream) is done
+        uint64_t longest = d.longest_row;
+        if (!host_built) {
+            L5_CUDA_CHECK(cudaStreamSynchronize(0));
+            std::vector<uint64_t> row_ptr(d.csr.row_ptr.size());
+            to_host(row_ptr.data(), d.csr.row_ptr.data(), row_ptr.size() * sizeof(uint64_t));
+            for (size_t r = 0; r + 1 < row_ptr.size(); ++r)
+                longest = std::max<uint64_t>(longest, row_ptr[r + 1] - row_ptr[r]);
+        }
         v.row_chunks =
             static_cast<uint32_t>(std::max<uint64_t>(1, (longest + kChunk - 1) / kChunk));
     }
@@ -206,7 +233,9 @@ void CudaEngine::init_projection(uint32_t j) {
     if (plastic) {
         v.stdp =
             stdp_constants(*c.stdp, distributed_ ? d.w_max : stdp_w_max(c, w_init_max), cfg_.dt_ms);
-        v.source = source_rule(cfg_, j);
+        // A rank's part reads each entry's row in rev_src; the rule (whose sheet positions
+        // would cost a draw per target) stays empty there.
+        v.source = distributed_ ? model::SourceRule{} : source_rule(cfg_, j);
         v.rev_src = distributed_ ? d.rev_src.data() : nullptr;
         d.x = DeviceBuffer<float>(std::vector<float>(v.n_src, 0));
         d.r2 = DeviceBuffer<float>(std::vector<float>(v.n_src, 0));
@@ -232,9 +261,18 @@ void CudaEngine::upload_part(uint32_t j, Connectivity&& part, bool plastic) {
     const Connectivity h = std::move(part);
     auto& d = projs_[j];
     const auto& c = cfg_.projections[j];
-    if (distributed_ && h.rows() != local_.sources[c.source].size())
-        throw Error("LocalCells: the rows of " + c.name + " must be the sources of " +
-                    cfg_.populations[c.source].name + " (set_source_rows)");
+    if (distributed_) {
+        const auto& held = local_.sources[c.source];
+        bool same = h.rows() == held.size();
+        for (uint32_t r = 0; same && r < h.rows(); ++r) same = h.source_of_row(r) == held[r];
+        if (!same)
+            throw Error("LocalCells: the rows of " + c.name + " must be the sources of " +
+                        cfg_.populations[c.source].name + " (set_source_rows)");
+    }
+    // The longest row from the host's row pointers (the device copy may still be in flight).
+    d.longest_row = 0;
+    for (size_t r = 0; r + 1 < h.row_ptr.size(); ++r)
+        d.longest_row = std::max<uint64_t>(d.longest_row, h.row_ptr[r + 1] - h.row_ptr[r]);
     d.csr.n_src = distributed_ ? h.rows() : h.n_src;
     d.csr.n_tgt = h.n_tgt;
     d.csr.in_degree = h.in_degree;
@@ -336,6 +374,7 @@ uint64_t CudaEngine::synaptic_events() const {
 void CudaEngine::strided_to_host(void* dst, const void* src, uint64_t stride,
                                  uint64_t count) const {
     if (!count) return;
+    if (stride == 1) return to_host(dst, src, count * 4);  // one plain copy
     L5_CUDA_CHECK(
         cudaMemcpy2DAsync(dst, 4, src, stride * 4, 4, count, cudaMemcpyDeviceToHost, stream_));
     L5_CUDA_CHECK(cudaStreamSynchronize(stream_));

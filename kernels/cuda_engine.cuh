@@ -135,6 +135,7 @@ struct DeviceProjection {
     DeviceBuffer<uint32_t> rev_src;
     int fixed_exponent = 0;
     float w_max = 0;
+    uint64_t longest_row = 0;  // built on the host: the longest CSR row
 };
 
 // What the members of a pack (CudaPack) share: the one stream every member enqueues on, and
@@ -179,16 +180,21 @@ class CudaEngine final : public Engine {
     // With CUDA graphs (the default) detect_spikes() launches the whole step as one captured
     // graph and the other phases do nothing; when profiling, each phase enqueues its own work.
     void detect_spikes(int64_t step) override;
+    // A rank's engine steps only by window_cells and window_synapses (its parts' rows are the
+    // sources it holds, which single steps would take for its cells).
     void propagate(int64_t) override {
+        one_process("propagate");
         if (!use_graph_) enqueue_propagate();
     }
     void deliver(int64_t) override {
+        one_process("deliver");
         if (!use_graph_) enqueue_deliver();
     }
     // Phases 4 and 5 run fused with 2b-3 in deliver() (one kernel per population).
     void integrate_dendrites(int64_t) override {}
     void integrate_somata(int64_t) override {}
     void plasticity(int64_t) override {
+        one_process("plasticity");
         if (!use_graph_) enqueue_plasticity();
     }
     int64_t max_window() const override { return window_; }
@@ -281,8 +287,14 @@ class CudaEngine final : public Engine {
     void adopt_pack(std::unique_ptr<EngineGroup> p) { own_pack_ = std::move(p); }
 
   private:
-    // The constructors' common part.
+    // The constructors' common part; the streams and events freed when it throws.
     void build();
+    void release();
+    void one_process(const char* what) const {
+        if (distributed_)
+            throw Error(std::string(what) +
+                        ": a rank's CUDA engine steps by window_cells and window_synapses");
+    }
     // The values of this engine's cells among per-cell values of all of population p.
     std::vector<float> mine(uint32_t p, const std::vector<float>& all) const {
         if (!distributed_ || all.size() != cfg_.populations[p].n) return all;

@@ -17,6 +17,7 @@ void CudaEngine::prepare(int64_t step, int64_t count) {
 }
 
 void CudaEngine::detect_spikes(int64_t step) {
+    one_process("detect_spikes");
     if (own_pack_ && use_graph_) {
         own_pack_->run_window(step, 1);
         return;
@@ -44,6 +45,7 @@ void CudaEngine::detect_spikes(int64_t step) {
 }
 
 void CudaEngine::run_window(int64_t step, int64_t count) {
+    one_process("run_window");
     if (count < 1 || count > window_)
         throw Error("run_window: a window of " + std::to_string(count) +
                     " steps, the engine takes 1 to " + std::to_string(window_));

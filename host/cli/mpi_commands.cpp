@@ -158,7 +158,8 @@ int cmd_sweep_ranks(const RunArgs& a, const Batch& batch, const std::string& com
     SweepRunOptions opt;
     std::string token;
     int rc = on_every_rank(comm, [&] {
-        if (a.backend != "cpu")
+        // --backend auto: the CPU engine, as before CUDA ranks existed.
+        if (a.backend == "cuda")
             throw ConfigError("--backend " + a.backend +
                               ": a sweep over MPI runs its replicas on the CPU engine of every "
                               "rank; on a GPU, run the sweep without mpiexec (its replicas "

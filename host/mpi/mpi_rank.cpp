@@ -80,7 +80,10 @@ std::string size_text(double b);
 }  // namespace
 
 void check_rank_memory(const Config& cfg, const std::vector<uint64_t>& counts, uint64_t extra_bytes,
-                       MPI_Comm comm) {
+                       MPI_Comm comm, bool cuda) {
+    // CUDA ranks build their parts on the host before copying them: host memory for a while.
+    const char* on = cuda ? "of host memory (while the CUDA engine's parts are built)"
+                          : "of memory on the CPU engine";
     const int rank = rank_of(comm), ranks = size_of(comm);
     uint64_t n_cells = 0;
     for (const uint64_t c : counts) n_cells += c;
@@ -104,17 +107,17 @@ void check_rank_memory(const Config& cfg, const std::vector<uint64_t>& counts, u
         const uint64_t have = host_available_bytes(), shared = host_available_bytes(false);
         if (have != 0 && need > have)
             throw ConfigError(fmt::format(
-                "{}: rank {} of {} holds {} cells, whose share of the network needs about {} of "
-                "memory on the CPU engine{}; this process may use {} (MemAvailable, ulimit -v, "
-                "cgroup memory.max); run more ranks (on more nodes), or reduce N or K",
-                cfg.source_file, rank, ranks, n_cells, size(double(need)), with,
+                "{}: rank {} of {} holds {} cells, whose share of the network needs about {} "
+                "{}{}; this process may use {} (MemAvailable, ulimit -v, cgroup memory.max); run "
+                "more ranks (on more nodes), or reduce N or K",
+                cfg.source_file, rank, ranks, n_cells, size(double(need)), on, with,
                 size(double(have))));
         if (shared != 0 && together > static_cast<double>(shared))
             throw ConfigError(fmt::format(
-                "{}: the {} ranks on this node need about {} of memory together on the CPU "
-                "engine{} (rank {}: {}); the node has {} available (MemAvailable, cgroup "
-                "memory.max); run fewer ranks per node on more nodes, or reduce N or K",
-                cfg.source_file, on_node, size(together), with, rank, size(double(need)),
+                "{}: the {} ranks on this node need about {} {} together{} (rank {}: {}); the "
+                "node has {} available (MemAvailable, cgroup memory.max); run fewer ranks per "
+                "node on more nodes, or reduce N or K",
+                cfg.source_file, on_node, size(together), on, with, rank, size(double(need)),
                 size(double(shared))));
     });
 }
@@ -142,11 +145,22 @@ int choose_device(MPI_Comm comm) {
     return device;
 }
 
-// Refuses (a ConfigError on every rank) parts that the ranks sharing a device cannot hold on it
-// together, before anything is copied there. Collective.
-void check_device_memory(const Config& cfg, const Network& net, const LocalCells& mine, int device,
+// The device a CUDA rank builds on, and whether it holds the parts of every rank sharing it.
+struct DeviceShare {
+    int device = -1;
+    int turn = 0;   // this rank's place among the ranks sharing the device
+    int turns = 1;  // the most ranks sharing one device, over every node
+    bool fits = true;
+    std::string why;  // when it does not fit: which rank, how much, how much is free
+};
+
+// Whether the ranks sharing a device can hold their parts on it together (cuda_rank_bytes
+// against its free memory), before anything is copied there. Collective.
+DeviceShare share_device(const Config& cfg, const Network& net, const LocalCells& mine, int device,
                          MPI_Comm comm) {
     const int rank = rank_of(comm), ranks = size_of(comm);
+    DeviceShare sh;
+    sh.device = device;
     const uint64_t need = cuda_rank_bytes(cfg, net, mine);
     MPI_Comm node = MPI_COMM_NULL, same = MPI_COMM_NULL;
     check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node),
@@ -157,14 +171,18 @@ void check_device_memory(const Config& cfg, const Network& net, const LocalCells
     double mine_b = static_cast<double>(need), together = 0;
     rc = MPI_Allreduce(&mine_b, &together, 1, MPI_DOUBLE, MPI_SUM, same);
     const int sharing = size_of(same);
+    sh.turn = rank_of(same);
     MPI_Comm_free(&same);
     check(rc, "MPI_Allreduce");
+    check(MPI_Allreduce(&sharing, &sh.turns, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
     uint64_t cells = 0;
     for (const auto& g : mine.gid) cells += g.size();
-    agree_on(comm, [&] {
-        const uint64_t free_b = cuda_free_bytes();
-        if (free_b == 0 || together <= static_cast<double>(free_b)) return;
-        throw ConfigError(fmt::format(
+    const uint64_t free_b = cuda_free_bytes();
+    int fits = free_b == 0 || together <= static_cast<double>(free_b) ? 1 : 0, all = 0;
+    check(MPI_Allreduce(&fits, &all, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce");
+    sh.fits = all == 1;
+    if (!fits)
+        sh.why = fmt::format(
             "{}: rank {} of {} holds {} cells, whose share of the network needs about {} of "
             "device memory{}; device {} has {} free; run more ranks (on more devices), or reduce "
             "N or K",
@@ -172,8 +190,8 @@ void check_device_memory(const Config& cfg, const Network& net, const LocalCells
             sharing > 1 ? fmt::format(" ({} for the {} ranks sharing the device)",
                                       size_text(together), sharing)
                         : "",
-            device, size_text(static_cast<double>(free_b))));
-    });
+            device, size_text(static_cast<double>(free_b)));
+    return sh;
 }
 
 }  // namespace
@@ -202,7 +220,7 @@ std::unique_ptr<Engine> make_rank_engine(const Config& cfg, MPI_Comm comm, RankB
         check(MPI_Allreduce(&sees, &all, 1, MPI_INT, MPI_MIN, comm), "MPI_Allreduce");
         cuda = all == 1;
     }
-    check_rank_memory(cfg, counts, extra_bytes, comm);
+    check_rank_memory(cfg, counts, extra_bytes, comm, cuda);
     agree_on(comm, [&] {
         for (uint32_t p = 0; p < cfg.populations.size(); ++p)
             mine.gid.push_back(cells_of(cfg, p, rank, ranks));
@@ -250,14 +268,36 @@ std::unique_ptr<Engine> make_rank_engine(const Config& cfg, MPI_Comm comm, RankB
     // presynaptic traces too.
     Needs need;
     agree_on(comm, [&] { need = set_rank_sources(cfg, &mine, &net); });
-    if (cuda) check_device_memory(cfg, net, mine, choose_device(comm), comm);
+    // CUDA ranks: the ranks sharing a device must fit on it together (auto: else the CPU
+    // engine on every rank).
+    DeviceShare dev;
+    if (cuda) {
+        dev = share_device(cfg, net, mine, choose_device(comm), comm);
+        if (!dev.fits && backend == RankBackend::automatic) {
+            cuda = false;
+            if (rank == 0)
+                spdlog::info(
+                    "--backend auto: the CPU engine on every rank (a device cannot hold "
+                    "the share of the ranks using it)");
+        } else if (!dev.fits) {
+            agree_on(comm, [&] {
+                if (!dev.why.empty()) throw ConfigError(dev.why);
+            });
+        }
+    }
     if (cells) *cells = mine;
     if (needs) *needs = std::move(need);
     std::unique_ptr<Engine> engine;
-    agree_on(comm, [&] {
-        engine = cuda ? make_cuda_engine(cfg, std::move(net), std::move(mine))
-                      : make_cpu_engine(cfg, std::move(net), std::move(mine));
-    });
+    if (!cuda) {
+        agree_on(comm, [&] { engine = make_cpu_engine(cfg, std::move(net), std::move(mine)); });
+        return engine;
+    }
+    // The ranks sharing a device build their engines on it in turn, so that each measures its
+    // own device memory (summary.json's device_bytes).
+    for (int t = 0; t < dev.turns; ++t)
+        agree_on(comm, [&] {
+            if (t == dev.turn) engine = make_cuda_engine(cfg, std::move(net), std::move(mine));
+        });
     return engine;
 }
 

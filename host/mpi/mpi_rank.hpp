@@ -55,9 +55,10 @@ using Needs = std::vector<std::vector<uint32_t>>;
 /// that the ranks on one node cannot hold together (against what the node has available),
 /// before anything of the network is allocated. Collective.
 /// `counts`: the rank's cells per population; `extra_bytes`: what it needs besides (a resume:
-/// the largest checkpoint block, which every rank reads whole).
+/// its read buffer and share of the largest checkpoint block); `cuda`: the ranks build parts
+/// for the CUDA engine (the message says host memory).
 void check_rank_memory(const Config& cfg, const std::vector<uint64_t>& counts, uint64_t extra_bytes,
-                       MPI_Comm comm);
+                       MPI_Comm comm, bool cuda = false);
 
 /// The engine each rank runs: the CPU engine, the CUDA engine (one device per rank: the
 /// rank's index among the ranks of its node, modulo the devices it sees), or the CUDA engine

@@ -78,6 +78,19 @@ TEST_P(RankEngines, AnyWindowLengthGivesTheSameRun) {
     }
 }
 
+// Profiling (the CUDA engine: no graphs, each stage synchronised; the CPU engine: phases
+// unfused) changes nothing; a rank's engine refuses to step as one process does.
+TEST_P(RankEngines, ProfilingChangesNothingAndSingleStepsAreRefused) {
+    const Config cfg = config_from(sheet("triplet"));
+    const Outcome one = whole(cfg);
+    Ranks rk = make_ranks(cfg, 2, maker());
+    for (Engine* e : rk.engines) e->set_profiling(true);
+    run_ranks(cfg, rk, rk.longest, 0, cfg.steps());
+    expect_same(one, outcome_of(cfg, rk.engines, rk.cells));
+    EXPECT_THROW(rk.engines[0]->run_window(cfg.steps(), 1), Error);
+    EXPECT_THROW(rk.engines[0]->detect_spikes(cfg.steps()), Error);
+}
+
 // A population with fewer cells than there are ranks: some ranks hold none of it, nor any
 // synapse of the projections into it (a plastic one too).
 TEST_P(RankEngines, RanksWithoutCellsOfAPopulation) {

@@ -20,7 +20,8 @@ from l5files import comparable_config, sha
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 L5SIM = os.environ.get("L5SIM_BIN", os.path.join(ROOT, "build", "l5sim"))
-MPIEXEC = shutil.which("mpiexec")
+# L5SIM_MPIEXEC: another mpiexec (a GPU machine's relocated Open MPI: bench/mpi_bundle.sh).
+MPIEXEC = os.environ.get("L5SIM_MPIEXEC") or shutil.which("mpiexec")
 OUTPUTS = ("spikes.h5", "probes.h5", "weights.h5")
 
 # Open MPI: permission to run as root (CI), more ranks than cores, ranks that yield when idle.
