@@ -119,6 +119,10 @@ struct DevicePopulation {
     uint32_t rows_set = 0;                // rows whose mask the last window set
     std::vector<uint32_t> row_mask_host;  // a window's masks per row, built on the host
     DeviceBuffer<uint32_t> win_mask;      // the masks of the window's spike_ids (gathered)
+    // Page-locked staging of the window's spiking cells and masks (out) and of its spiking rows
+    // and masks (in): each half of a window synchronises at most twice, whatever the
+    // populations.
+    PinnedBuffer<uint32_t> out_ids, out_masks, in_rows, in_masks;
 };
 
 struct DeviceProjection {
@@ -439,6 +443,9 @@ class CudaEngine final : public Engine {
     bool distributed_ = false;
     Network parts_;
     WindowSpikes win_mine_;  // the last window_cells' spikes (global ids)
+    // Per population: the window's spike count (out) and spiking rows (in), page-locked.
+    PinnedBuffer<int> out_counts_, in_counts_;
+    bool rows_in_flight_ = false;  // window_synapses' page-locked rows may still be copying
     // The spike record's sort: the radix sort's second buffer and scratch (grown on demand).
     DeviceBuffer<unsigned long long> record_alt_;
     DeviceBuffer<char> sort_scratch_;

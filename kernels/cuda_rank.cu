@@ -33,6 +33,14 @@ void CudaEngine::init_rows(uint32_t p) {
     d.row_count = DeviceBuffer<int>(std::vector<int>(1, 0));
     d.row_mask_host.assign(rows, 0);
     d.win_mask = DeviceBuffer<uint32_t>(std::max<size_t>(d.view.n, 1));
+    d.out_ids = PinnedBuffer<uint32_t>(std::max<size_t>(d.view.n, 1));
+    d.out_masks = PinnedBuffer<uint32_t>(std::max<size_t>(d.view.n, 1));
+    d.in_rows = PinnedBuffer<uint32_t>(room);
+    d.in_masks = PinnedBuffer<uint32_t>(room);
+    if (out_counts_.size() < pops_.size()) {
+        out_counts_ = PinnedBuffer<int>(pops_.size());
+        in_counts_ = PinnedBuffer<int>(pops_.size());
+    }
     PopView& r = d.rows;
     r = PopView{};
     r.n = rows;
@@ -59,49 +67,47 @@ void CudaEngine::window_cells(int64_t step, int64_t count) {
     }
     // The window's spikes to the host: each population's spike count, then its spiking cells
     // (each once, in no particular order) with their masks (bit k: a spike at the window's
-    // step k), gathered on the device.
+    // step k), gathered on the device; through page-locked buffers, two synchronisations.
     const size_t n_pop = pops_.size();
-    std::vector<int> counts(n_pop, 0);
     for (size_t p = 0; p < n_pop; ++p)
-        L5_CUDA_CHECK(cudaMemcpyAsync(&counts[p], pops_[p].view.spike_count, sizeof(int),
+        L5_CUDA_CHECK(cudaMemcpyAsync(&out_counts_[p], pops_[p].view.spike_count, sizeof(int),
                                       cudaMemcpyDeviceToHost, stream_));
     L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    std::vector<std::vector<uint32_t>> ids(n_pop), masks(n_pop);
     for (size_t p = 0; p < n_pop; ++p) {
         auto& d = pops_[p];
-        const auto m = static_cast<size_t>(counts[p]);
-        if (counts[p] < 0 || m > d.view.n)
-            throw Error("window_cells: " + std::to_string(counts[p]) + " spiking cells of " +
+        const int m = out_counts_[p];
+        if (m < 0 || static_cast<uint64_t>(m) > d.view.n)
+            throw Error("window_cells: " + std::to_string(m) + " spiking cells of " +
                         cfg_.populations[p].name + ", which has " + std::to_string(d.view.n) +
                         " here");
         if (m == 0) continue;
-        ids[p].resize(m);
-        masks[p].resize(m);
         thrust::gather(thrust::cuda::par_nosync.on(stream_), d.view.spike_ids, d.view.spike_ids + m,
                        d.view.spike_mask, d.win_mask.data());
-        L5_CUDA_CHECK(cudaMemcpyAsync(ids[p].data(), d.view.spike_ids, m * sizeof(uint32_t),
+        L5_CUDA_CHECK(cudaMemcpyAsync(d.out_ids.data(), d.view.spike_ids, m * sizeof(uint32_t),
                                       cudaMemcpyDeviceToHost, stream_));
-        L5_CUDA_CHECK(cudaMemcpyAsync(masks[p].data(), d.win_mask.data(), m * sizeof(uint32_t),
+        L5_CUDA_CHECK(cudaMemcpyAsync(d.out_masks.data(), d.win_mask.data(), m * sizeof(uint32_t),
                                       cudaMemcpyDeviceToHost, stream_));
     }
     L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    rows_in_flight_ = false;  // the last window_synapses' copies are done too
     // Per step, the global ids that fired, ascending (the local order is the global one).
     win_mine_.reset(n_pop, step, count);
     for (size_t p = 0; p < n_pop; ++p) {
-        const size_t m = ids[p].size();
+        const auto& d = pops_[p];
+        const auto m = static_cast<uint32_t>(out_counts_[p]);
         std::vector<uint32_t> order(m);
         for (uint32_t q = 0; q < m; ++q) order[q] = q;
         std::sort(order.begin(), order.end(),
-                  [&](uint32_t a, uint32_t b) { return ids[p][a] < ids[p][b]; });
+                  [&](uint32_t a, uint32_t b) { return d.out_ids[a] < d.out_ids[b]; });
         const auto& gid = local_.gid[p];
         auto& out = win_mine_.ids[p];
         for (uint32_t k = 0; k < c; ++k) {
             for (const uint32_t q : order) {
-                if (ids[p][q] >= gid.size())
-                    throw Error("window_cells: a spike of cell " + std::to_string(ids[p][q]) +
+                if (d.out_ids[q] >= gid.size())
+                    throw Error("window_cells: a spike of cell " + std::to_string(d.out_ids[q]) +
                                 " of " + cfg_.populations[p].name + ", beyond its " +
                                 std::to_string(gid.size()) + " here");
-                if ((masks[p][q] >> k) & 1u) out.push_back(gid[ids[p][q]]);
+                if ((d.out_masks[q] >> k) & 1u) out.push_back(gid[d.out_ids[q]]);
             }
             win_mine_.start[p][k + 1] = static_cast<uint32_t>(out.size());
         }
@@ -113,52 +119,50 @@ void CudaEngine::window_synapses(const WindowSpikes& all) {
         throw Error("window_synapses: the CUDA engine of one process steps by run_window");
     const int64_t first = win_mine_.first, count = win_mine_.steps;
     check_window_spikes(cfg_, all, first, count);
+    // The page-locked rows of the last call may still be on their way to the device (a second
+    // call without window_cells between: never in a run, but not a race either).
+    if (rows_in_flight_) L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
     // Each population's spiking rows (the sources this rank holds; others have no synapse
-    // here) with their masks, built on the host and scattered into the rows' masks on the
-    // device after the last window's are cleared.
-    std::vector<std::vector<uint32_t>> rows_of(pops_.size()), masks_of(pops_.size());
-    std::vector<int> counts(pops_.size(), 0);
+    // here) with their masks, built on the host into page-locked buffers and scattered into
+    // the rows' masks on the device after the last window's are cleared; no synchronisation
+    // (the next window_cells synchronises before these buffers are written again).
+    const auto policy = thrust::cuda::par_nosync.on(stream_);
     for (uint32_t p = 0; p < pops_.size(); ++p) {
         auto& d = pops_[p];
         const auto& held = local_.sources[p];
-        auto& touched = rows_of[p];
+        uint32_t m = 0;
         for (int64_t k = 0; k < count; ++k) {
             for (uint32_t q = all.start[p][k]; q < all.start[p][k + 1]; ++q) {
                 const uint32_t g = all.ids[p][q];
                 const auto at = std::lower_bound(held.begin(), held.end(), g);
                 if (at == held.end() || *at != g) continue;
-                const auto r = static_cast<size_t>(at - held.begin());
-                if (d.row_mask_host[r] == 0) touched.push_back(static_cast<uint32_t>(r));
+                const auto r = static_cast<uint32_t>(at - held.begin());
+                if (d.row_mask_host[r] == 0) d.in_rows[m++] = r;
                 d.row_mask_host[r] |= 1u << k;
             }
         }
-        auto& masks = masks_of[p];
-        masks.resize(touched.size());
-        for (size_t i = 0; i < touched.size(); ++i) {
-            masks[i] = d.row_mask_host[touched[i]];
-            d.row_mask_host[touched[i]] = 0;
+        for (uint32_t i = 0; i < m; ++i) {
+            d.in_masks[i] = d.row_mask_host[d.in_rows[i]];
+            d.row_mask_host[d.in_rows[i]] = 0;
         }
-        const auto policy = thrust::cuda::par_nosync.on(stream_);
         if (d.rows_set > 0)
             thrust::scatter(policy, thrust::make_constant_iterator(0u),
                             thrust::make_constant_iterator(0u) + d.rows_set, d.row_ids.data(),
                             d.row_mask.data());
-        const size_t m = touched.size();
-        counts[p] = static_cast<int>(m);
+        in_counts_[p] = static_cast<int>(m);
         if (m > 0) {
-            L5_CUDA_CHECK(cudaMemcpyAsync(d.row_ids.data(), touched.data(), m * sizeof(uint32_t),
+            L5_CUDA_CHECK(cudaMemcpyAsync(d.row_ids.data(), d.in_rows.data(), m * sizeof(uint32_t),
                                           cudaMemcpyHostToDevice, stream_));
-            L5_CUDA_CHECK(cudaMemcpyAsync(d.row_stage.data(), masks.data(), m * sizeof(uint32_t),
-                                          cudaMemcpyHostToDevice, stream_));
+            L5_CUDA_CHECK(cudaMemcpyAsync(d.row_stage.data(), d.in_masks.data(),
+                                          m * sizeof(uint32_t), cudaMemcpyHostToDevice, stream_));
             thrust::scatter(policy, d.row_stage.data(), d.row_stage.data() + m, d.row_ids.data(),
                             d.row_mask.data());
         }
-        L5_CUDA_CHECK(cudaMemcpyAsync(d.row_count.data(), &counts[p], sizeof(int),
+        L5_CUDA_CHECK(cudaMemcpyAsync(d.row_count.data(), &in_counts_[p], sizeof(int),
                                       cudaMemcpyHostToDevice, stream_));
-        d.rows_set = static_cast<uint32_t>(m);
+        d.rows_set = m;
     }
-    // The host lists stay alive until the copies are done.
-    L5_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    rows_in_flight_ = true;
     const auto c = static_cast<uint32_t>(count);
     window_mark_ = std::chrono::steady_clock::now();
     if (use_graph_) {
