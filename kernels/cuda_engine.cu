@@ -452,10 +452,25 @@ void CudaEngine::read_block(const StateBlock& b, int64_t step, void* dst) const 
 }
 
 void CudaEngine::read_block_to(const StateBlock& b, int64_t step, const BlockSink& write) const {
-    if (b.var == "ring" || b.var == "events" ||
-        (b.kind == StateBlock::Kind::population && find_var(b.var)))
-        return Engine::read_block_to(b, step, write);
-    const auto* src = static_cast<const char*>(locate(b));
+    if (b.var == "ring") {  // row by row of the rotated block (row d: the slot of step + d)
+        const auto& v = projs_[b.index].view;
+        const uint64_t n = v.n_tgt, rows = n ? b.count / n : 0;
+        std::vector<model::RingCell> row(n, 0);
+        for (uint64_t d = 0; d < rows; ++d) {
+            if (d < v.slots)
+                to_host(row.data(), v.ring + (uint64_t(step) + d) % v.slots * n,
+                        n * sizeof(model::RingCell));
+            else
+                std::fill(row.begin(), row.end(), 0);
+            write(row.data(), n * sizeof(model::RingCell));
+        }
+        return;
+    }
+    if (b.var == "events") return Engine::read_block_to(b, step, write);
+    const void* held = nullptr;
+    const bool state =
+        b.kind == StateBlock::Kind::population && pops_[b.index].st.block_memory(b, &held);
+    const auto* src = static_cast<const char*>(state ? held : locate(b));
     const uint64_t bytes = b.bytes(), piece = uint64_t(64) << 20;
     std::vector<char> buf(std::min(bytes, piece));
     for (uint64_t done = 0; done < bytes;) {

@@ -283,7 +283,8 @@ class CudaEngine final : public Engine {
     }
     uint64_t device_bytes() const override { return device_bytes_; }
     void read_block(const StateBlock& b, int64_t step, void* dst) const override;
-    // Weights and traces copied off the device in pieces of at most 64 MiB.
+    // State, weights and traces copied off the device in pieces of at most 64 MiB, rings row
+    // by row.
     void read_block_to(const StateBlock& b, int64_t step, const BlockSink& write) const override;
     void write_block(const StateBlock& b, int64_t step, const void* src) override;
     void set_device_bytes(uint64_t b) { device_bytes_ = b; }

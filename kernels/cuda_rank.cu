@@ -190,7 +190,7 @@ uint64_t cuda_rank_bytes(const Config& cfg, const Network& parts, const LocalCel
     return cuda::estimate_rank_device_bytes(cfg, parts, local);
 }
 
-int cuda_use_device(int index) {
+int cuda_use_device(int index, int* pci_key) {
     int n = 0;
     const cudaError_t err = cudaGetDeviceCount(&n);
     if (err != cudaSuccess || n == 0)
@@ -199,6 +199,13 @@ int cuda_use_device(int index) {
                     ")");
     const int device = index % n;
     L5_CUDA_CHECK(cudaSetDevice(device));
+    if (pci_key) {  // the same number for the same card, whatever CUDA_VISIBLE_DEVICES says
+        int domain = 0, bus = 0, slot = 0;
+        L5_CUDA_CHECK(cudaDeviceGetAttribute(&domain, cudaDevAttrPciDomainId, device));
+        L5_CUDA_CHECK(cudaDeviceGetAttribute(&bus, cudaDevAttrPciBusId, device));
+        L5_CUDA_CHECK(cudaDeviceGetAttribute(&slot, cudaDevAttrPciDeviceId, device));
+        *pci_key = ((domain & 0x7fff) << 16) | ((bus & 0xff) << 8) | (slot & 0xff);
+    }
     return device;
 }
 

@@ -172,10 +172,22 @@ class CpuEngine final : public Engine {
         if (b.kind == StateBlock::Kind::population && pops_[b.index].st.read_block(b, dst)) return;
         std::memcpy(dst, locate(b), b.bytes());
     }
-    // Weights, traces and counters straight from where they are (no copy of a whole block).
+    // State, weights, traces and counters straight from where they are, rings row by row of
+    // the rotated block (row d: the slot of step + d), never a copy of a whole block.
     void read_block_to(const StateBlock& b, int64_t step, const BlockSink& write) const override {
-        if (b.var == "ring" || (b.kind == StateBlock::Kind::population && find_var(b.var)))
-            return Engine::read_block_to(b, step, write);
+        if (b.var == "ring") {
+            const auto& pj = projs_[b.index];
+            const uint64_t n = pops_[pj.target].n, rows = n ? b.count / n : 0;
+            const std::vector<model::RingCell> zero(n, 0);
+            for (uint64_t d = 0; d < rows; ++d)
+                write(d < pj.slots ? pj.ring.data() + (uint64_t(step) + d) % pj.slots * n
+                                   : zero.data(),
+                      n * sizeof(model::RingCell));
+            return;
+        }
+        const void* held = nullptr;
+        if (b.kind == StateBlock::Kind::population && pops_[b.index].st.block_memory(b, &held))
+            return write(held, b.bytes());
         write(locate(b), b.bytes());
     }
     void write_block(const StateBlock& b, int64_t step, const void* src) override {

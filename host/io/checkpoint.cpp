@@ -301,7 +301,7 @@ void write_checkpoint(const fs::path& path, Simulation& sim, const std::string& 
         }
         w.finish();
         sync_file(tmp);
-    } catch (const Error&) {
+    } catch (...) {  // an Error, or anything else (std::bad_alloc): no half-written file stays
         std::error_code ec;
         fs::remove(tmp, ec);  // the previous checkpoint, if any, stays
         throw;

@@ -69,6 +69,10 @@ class MpiEngine final : public Engine {
   public:
     MpiEngine(const Config& cfg, MPI_Comm comm, uint64_t extra_bytes, RankBackend backend)
         : cfg_(cfg), comm_(comm), rank_(rank_of(comm)) {
+        // One piece size for every rank (rank 0's): the pieces are collective.
+        unsigned long long piece = requested_piece_bytes();
+        check(MPI_Bcast(&piece, 1, MPI_UNSIGNED_LONG_LONG, 0, comm), "MPI_Bcast");
+        piece_bytes_ = piece;
         Needs needs;
         inner_ = make_rank_engine(cfg, comm, backend, &cells_, &needs, extra_bytes);
         exchange_ = std::make_unique<SpikeExchange>(cfg, comm, cells_, needs);
@@ -381,7 +385,8 @@ class MpiEngine final : public Engine {
             inner_->read_block(sh.local, step, mine.data());
         }
         Places at(sh, b, sh.how == Share::Synapses ? positions_of(b.index) : Positions{});
-        const uint64_t per_piece = std::max<uint64_t>(1, piece_bytes() / e);
+        // A piece's elements with their 4-byte places: bounded by the places for 1-byte ones.
+        const uint64_t per_piece = std::max<uint64_t>(1, piece_bytes() / std::max<uint64_t>(e, 4));
         std::vector<uint8_t> piece(rank_ == 0 ? std::min(per_piece, b.count) * e : 0);
         for (uint64_t first = 0; first < b.count; first += per_piece) {
             const uint64_t count = std::min(per_piece, b.count - first);
@@ -399,11 +404,20 @@ class MpiEngine final : public Engine {
                 throw Error("checkpoint block " + b.name + ": the ranks hold " +
                             std::to_string(all_where.size()) + " of the " + std::to_string(count) +
                             " elements from " + std::to_string(first));
-            for (size_t k = 0; k < all_where.size(); ++k)
+            for (size_t k = 0; k < all_where.size(); ++k) {
+                if (all_where[k] >= count)
+                    throw Error("checkpoint block " + b.name + ": an element placed at " +
+                                std::to_string(first + all_where[k]) + " in a piece of " +
+                                std::to_string(count) + " from " + std::to_string(first));
                 std::memcpy(piece.data() + uint64_t(all_where[k]) * e, all_values.data() + k * e,
                             e);
+            }
             write(piece.data(), count * e);
         }
+        if (at.more())
+            throw Error("checkpoint block " + b.name + ": this rank holds an element at " +
+                        std::to_string(at.whole()) + ", beyond the block's " +
+                        std::to_string(b.count));
     }
 
   private:
@@ -435,14 +449,20 @@ class MpiEngine final : public Engine {
         return mine;
     }
     // Checkpoint blocks move between a file and the ranks in pieces of at most this many
-    // bytes (16 MiB: rank 0 holds a piece and, while writing, what came for it, 3 times as
-    // much; L5SIM_RESTORE_PIECE: other pieces, for the tests of the pieces).
-    static uint64_t piece_bytes() {
+    // bytes (16 MiB: rank 0 holds a piece and, while writing, what came for it; agreed at
+    // construction). L5SIM_RESTORE_PIECE: other pieces, 1 byte to 1 GiB, for the tests of the
+    // pieces (anything else: the default).
+    static uint64_t requested_piece_bytes() {
         uint64_t bytes = uint64_t(16) << 20;
-        if (const char* v = std::getenv("L5SIM_RESTORE_PIECE"))
-            bytes = std::max<uint64_t>(1, std::strtoull(v, nullptr, 10));
+        if (const char* v = std::getenv("L5SIM_RESTORE_PIECE")) {
+            char* end = nullptr;
+            const unsigned long long x = std::strtoull(v, &end, 10);
+            if (end != v && *end == '\0' && x >= 1 && x <= (uint64_t(1) << 30)) bytes = x;
+        }
         return bytes;
     }
+    uint64_t piece_bytes() const { return piece_bytes_; }
+    uint64_t piece_bytes_ = uint64_t(16) << 20;
     // How a block of the whole network's layout maps onto this rank's engine.
     struct Share {
         enum How { Cells, Synapses, Sources, Whole, Sum } how = Whole;

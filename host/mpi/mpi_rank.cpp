@@ -134,14 +134,15 @@ std::string size_text(double b) {
 
 // The device of each CUDA rank: its index among the ranks of its node, modulo the devices it
 // sees (cuda_use_device). Collective.
-int choose_device(MPI_Comm comm) {
+// `card`: the card's PCI key (ranks with the same key on one node share it).
+int choose_device(MPI_Comm comm, int* card) {
     MPI_Comm node = MPI_COMM_NULL;
     check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank_of(comm), MPI_INFO_NULL, &node),
           "MPI_Comm_split_type");
     const int local = rank_of(node);
     MPI_Comm_free(&node);
     int device = -1;
-    agree_on(comm, [&] { device = cuda_use_device(local); });
+    agree_on(comm, [&] { device = cuda_use_device(local, card); });
     return device;
 }
 
@@ -156,8 +157,10 @@ struct DeviceShare {
 
 // Whether the ranks sharing a device can hold their parts on it together (cuda_rank_bytes
 // against its free memory), before anything is copied there. Collective.
-DeviceShare share_device(const Config& cfg, const Network& net, const LocalCells& mine, int device,
+DeviceShare share_device(const Config& cfg, const Network& net, const LocalCells& mine,
                          MPI_Comm comm) {
+    int card = 0;
+    const int device = choose_device(comm, &card);
     const int rank = rank_of(comm), ranks = size_of(comm);
     DeviceShare sh;
     sh.device = device;
@@ -165,7 +168,7 @@ DeviceShare share_device(const Config& cfg, const Network& net, const LocalCells
     MPI_Comm node = MPI_COMM_NULL, same = MPI_COMM_NULL;
     check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node),
           "MPI_Comm_split_type");
-    int rc = MPI_Comm_split(node, device, rank, &same);
+    int rc = MPI_Comm_split(node, card, rank, &same);
     MPI_Comm_free(&node);
     check(rc, "MPI_Comm_split");
     double mine_b = static_cast<double>(need), together = 0;
@@ -272,7 +275,7 @@ std::unique_ptr<Engine> make_rank_engine(const Config& cfg, MPI_Comm comm, RankB
     // engine on every rank).
     DeviceShare dev;
     if (cuda) {
-        dev = share_device(cfg, net, mine, choose_device(comm), comm);
+        dev = share_device(cfg, net, mine, comm);
         if (!dev.fits && backend == RankBackend::automatic) {
             cuda = false;
             if (rank == 0)

@@ -347,6 +347,16 @@ uint64_t estimate_held_bytes(const Config& cfg, const std::vector<uint64_t>& cel
         if (placing) placing += wide(96) << 20;
     }
     bytes += placing;
+    // A checkpoint (periodic, or at a signal or a health stop) takes a rank's share of each
+    // block in turn (MpiEngine::read_block_to): the largest, a ring's rows for its cells, is
+    // copied while rank 0 gathers pieces of at most 16 MiB (with their places: about 5 pieces).
+    if (rank) {
+        wide share = 0;
+        for (const auto& p : cfg.projections)
+            share = std::max(
+                share, wide(max_ring_slots(cfg, p)) * cells.at(p.target) * sizeof(model::RingCell));
+        bytes += share + (wide(96) << 20);
+    }
     for (const auto& p : cfg.projections) {
         const wide n_src = cfg.populations[p.source].n, n_tgt = cells.at(p.target);
         const wide syn = synapses(p);

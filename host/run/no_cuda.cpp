@@ -33,7 +33,7 @@ std::unique_ptr<Engine> make_cuda_engine(const Config& cfg, Network, LocalCells)
 
 uint64_t cuda_rank_bytes(const Config&, const Network&, const LocalCells&) { return 0; }
 
-int cuda_use_device(int) {
+int cuda_use_device(int, int*) {
     make_cuda_engine(Config{});  // throws: no CUDA in this build
     return 0;
 }

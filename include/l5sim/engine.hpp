@@ -240,8 +240,11 @@ std::unique_ptr<Engine> make_cuda_engine(const Config& cfg, Network net, LocalCe
 /// Device memory (bytes) the CUDA engine of a rank needs for these cells and parts.
 uint64_t cuda_rank_bytes(const Config& cfg, const Network& net, const LocalCells& local);
 /// Makes device `index` modulo the visible devices this thread's device (a rank's: its index
-/// among the ranks of its node) and returns it; an Error when no device is visible.
-int cuda_use_device(int index);
+/// among the ranks of its node) and returns it; `pci_key` (when given) receives a number that
+/// names the card itself (its PCI domain, bus and slot: ranks that see different cards under
+/// the same index, with CUDA_VISIBLE_DEVICES, do not share one). An Error when no device is
+/// visible.
+int cuda_use_device(int index, int* pci_key = nullptr);
 /// True when this build has the CUDA engine and a device is visible.
 bool cuda_available(std::string* why = nullptr);
 

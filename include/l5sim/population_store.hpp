@@ -129,6 +129,14 @@ class PopulationStore {
         io_->to_host(dst, checked(b, r->var), b.bytes());
         return true;
     }
+    /// Where state block b is held (in the storage's memory: the host's or the device's),
+    /// checked for size; false when b is none of this store's variables.
+    bool block_memory(const StateBlock& b, const void** where) const {
+        const VarInfo* r = find_var(b.var);
+        if (!r) return false;
+        *where = checked(b, r->var);
+        return true;
+    }
     bool write_block(const StateBlock& b, const void* src) {
         const VarInfo* r = find_var(b.var);
         if (!r) return false;

@@ -274,6 +274,34 @@ TEST(CheckpointFile, ResumingAnotherConfigIsRefused) {
 
 // A checkpoint holds the same blocks whichever engine wrote it (state_layout): the CPU engine's
 // resumes on the CUDA engine and the other way round, with the same results (cuda instance).
+// Every block leaves the engine piece by piece (read_block_to) with the bytes read_block gives;
+// a ring row by row (one target population's cells at a time), never as a whole copy.
+TEST_P(Checkpoint, BlocksLeaveTheEngineInPiecesWithReadBlocksBytes) {
+    const Config cfg = test::config_from(kRing);
+    Simulation sim(cfg, backend());
+    EXPECT_FALSE(sim.run({}, [&](int64_t s) { return s >= 1234; }));
+    sim.engine().synchronize();
+    int rings_of_rows = 0;  // rings of several rows (the delayed projections')
+    for (const StateBlock& b : state_layout(cfg)) {
+        SCOPED_TRACE(b.name);
+        std::vector<char> whole(b.bytes()), pieces;
+        sim.engine().read_block(b, sim.step(), whole.data());
+        uint64_t largest = 0;
+        sim.engine().read_block_to(b, sim.step(), [&](const void* p, uint64_t n) {
+            pieces.insert(pieces.end(), static_cast<const char*>(p),
+                          static_cast<const char*>(p) + n);
+            largest = std::max(largest, n);
+        });
+        EXPECT_EQ(pieces, whole);
+        if (b.var == "ring") {
+            const uint64_t row = cfg.populations[cfg.projections[b.index].target].n * 4;
+            EXPECT_EQ(largest, row);
+            rings_of_rows += b.bytes() > row;
+        }
+    }
+    EXPECT_GE(rings_of_rows, 2);
+}
+
 TEST_P(Checkpoint, CheckpointOfOneEngineResumesOnTheOther) {
     if (GetParam() == test::EngineKind::cpu) GTEST_SKIP() << "cross-engine: the cuda instance";
     const Config cfg = test::config_from(kRing);
