@@ -29,10 +29,18 @@ CudaEngine::CudaEngine(const Config& cfg, std::shared_ptr<PackShared> pack)
         stream_ = pack_->stream;
         step_ptr_ = pack_->step.data();
     } else {
-        L5_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-        step_ = DeviceBuffer<uint32_t>(std::vector<uint32_t>(1, 0));
-        step_ptr_ = step_.data();
+        own_stream();
     }
+    build_or_release();
+}
+
+void CudaEngine::own_stream() {
+    L5_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    step_ = DeviceBuffer<uint32_t>(std::vector<uint32_t>(1, 0));
+    step_ptr_ = step_.data();
+}
+
+void CudaEngine::build_or_release() {
     try {
         build();
     } catch (...) {
@@ -62,15 +70,8 @@ CudaEngine::CudaEngine(const Config& cfg, Network parts, LocalCells local)
                               " has a delay of 0 steps; CUDA ranks step windows of at least one "
                               "step (use --backend cpu under mpiexec)");
     }
-    L5_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-    step_ = DeviceBuffer<uint32_t>(std::vector<uint32_t>(1, 0));
-    step_ptr_ = step_.data();
-    try {
-        build();
-    } catch (...) {
-        release();
-        throw;
-    }
+    own_stream();
+    build_or_release();
 }
 
 void CudaEngine::build() {
@@ -137,10 +138,7 @@ void CudaEngine::init_population(uint32_t p) {
     v.rc = rc_;
     if (distributed_) {
         const auto& gid = local_.gid[p];
-        for (size_t i = 0; i < gid.size(); ++i)
-            if (gid[i] >= c.n || (i > 0 && gid[i] <= gid[i - 1]))
-                throw Error("LocalCells: the cells of " + c.name + " must be ascending ids below " +
-                            std::to_string(c.n));
+        check_local_ids(cfg_, p, gid, "cells");
         d.gid = DeviceBuffer<uint32_t>(gid);
         v.gid = d.gid.data();
     }
@@ -261,14 +259,9 @@ void CudaEngine::upload_part(uint32_t j, Connectivity&& part, bool plastic) {
     const Connectivity h = std::move(part);
     auto& d = projs_[j];
     const auto& c = cfg_.projections[j];
-    if (distributed_) {
-        const auto& held = local_.sources[c.source];
-        bool same = h.rows() == held.size();
-        for (uint32_t r = 0; same && r < h.rows(); ++r) same = h.source_of_row(r) == held[r];
-        if (!same)
-            throw Error("LocalCells: the rows of " + c.name + " must be the sources of " +
-                        cfg_.populations[c.source].name + " (set_source_rows)");
-    }
+    if (distributed_ && !h.has_rows(local_.sources[c.source]))
+        throw Error("LocalCells: the rows of " + c.name + " must be the sources of " +
+                    cfg_.populations[c.source].name + " (set_source_rows)");
     // The longest row from the host's row pointers (the device copy may still be in flight).
     d.longest_row = 0;
     for (size_t r = 0; r + 1 < h.row_ptr.size(); ++r)

@@ -292,9 +292,12 @@ class CudaEngine final : public Engine {
     void adopt_pack(std::unique_ptr<EngineGroup> p) { own_pack_ = std::move(p); }
 
   private:
-    // The constructors' common part; the streams and events freed when it throws.
+    // The constructors' common part (build_or_release: the streams and events freed when the
+    // build throws); own_stream: a stream and step counter of the engine's own.
     void build();
+    void build_or_release();
     void release();
+    void own_stream();
     void one_process(const char* what) const {
         if (distributed_)
             throw Error(std::string(what) +
@@ -302,11 +305,7 @@ class CudaEngine final : public Engine {
     }
     // The values of this engine's cells among per-cell values of all of population p.
     std::vector<float> mine(uint32_t p, const std::vector<float>& all) const {
-        if (!distributed_ || all.size() != cfg_.populations[p].n) return all;
-        const auto& gid = local_.gid[p];
-        std::vector<float> out(gid.size());
-        for (size_t i = 0; i < gid.size(); ++i) out[i] = all[gid[i]];
-        return out;
+        return distributed_ ? values_of_cells(local_.gid[p], cfg_.populations[p].n, all) : all;
     }
     // The spike list, masks and presynaptic traces that projections from population p read:
     // the rows a rank holds, else the population's own cells.

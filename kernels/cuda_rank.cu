@@ -18,12 +18,8 @@ namespace cuda {
 // The rows of population p's parts: the sources this rank holds (LocalCells::sources), with
 // room for a window's spiking rows and their masks.
 void CudaEngine::init_rows(uint32_t p) {
-    const auto& c = cfg_.populations[p];
     const auto& src = local_.sources[p];
-    for (size_t i = 0; i < src.size(); ++i)
-        if (src[i] >= c.n || (i > 0 && src[i] <= src[i - 1]))
-            throw Error("LocalCells: the sources of " + c.name + " must be ascending ids below " +
-                        std::to_string(c.n));
+    check_local_ids(cfg_, p, src, "sources");
     auto& d = pops_[p];
     const auto rows = static_cast<uint32_t>(src.size());
     const size_t room = std::max<size_t>(rows, 1);

@@ -11,15 +11,9 @@ void CpuEngine::init_population(uint32_t p) {
     if (distributed_) {
         s.gid = local_.gid[p];
         s.n = static_cast<uint32_t>(s.gid.size());
-        for (size_t i = 0; i < s.gid.size(); ++i)
-            if (s.gid[i] >= c.n || (i > 0 && s.gid[i] <= s.gid[i - 1]))
-                throw Error("LocalCells: the cells of " + c.name + " must be ascending ids below " +
-                            std::to_string(c.n));
+        check_local_ids(cfg_, p, s.gid, "cells");
         s.src_gid = local_.sources.at(p);
-        for (size_t i = 0; i < s.src_gid.size(); ++i)
-            if (s.src_gid[i] >= c.n || (i > 0 && s.src_gid[i] <= s.src_gid[i - 1]))
-                throw Error("LocalCells: the sources of " + c.name +
-                            " must be ascending ids below " + std::to_string(c.n));
+        check_local_ids(cfg_, p, s.src_gid, "sources");
     }
     s.has_dendrite = c.caps.has_dendrite;
     s.adapts = c.caps.adapts;
@@ -51,10 +45,7 @@ void CpuEngine::init_projection(uint32_t j) {
     // A rank's part has a row per source it holds (its population's LocalCells::sources), the
     // rows its presynaptic traces and spike mask follow.
     if (distributed_) {
-        const auto& held = pops_[c.source].src_gid;
-        bool same = net.rows() == held.size();
-        for (uint32_t r = 0; same && r < net.rows(); ++r) same = net.source_of_row(r) == held[r];
-        if (!same)
+        if (!net.has_rows(pops_[c.source].src_gid))
             throw Error("LocalCells: the rows of " + c.name + " must be the sources of " +
                         cfg_.populations[c.source].name + " (set_source_rows)");
     }

@@ -229,11 +229,7 @@ class CpuEngine final : public Engine {
     }
     // The values of this engine's cells among per-cell values of all of population p.
     std::vector<float> mine(uint32_t p, const std::vector<float>& all) const {
-        const auto& gid = pops_[p].gid;
-        if (!distributed_ || all.size() != pops_[p].n_global) return all;
-        std::vector<float> out(gid.size());
-        for (size_t i = 0; i < gid.size(); ++i) out[i] = all[gid[i]];
-        return out;
+        return distributed_ ? values_of_cells(pops_[p].gid, pops_[p].n_global, all) : all;
     }
     uint32_t cell_key(uint32_t p, uint32_t i) const { return distributed_ ? pops_[p].gid[i] : i; }
     model::ReceptorConstants rc_{};

@@ -26,6 +26,23 @@ void check_window_spikes(const Config& cfg, const WindowSpikes& all, int64_t fir
     }
 }
 
+void check_local_ids(const Config& cfg, uint32_t pop, const std::vector<uint32_t>& ids,
+                     const char* what) {
+    const auto& c = cfg.populations.at(pop);
+    for (size_t i = 0; i < ids.size(); ++i)
+        if (ids[i] >= c.n || (i > 0 && ids[i] <= ids[i - 1]))
+            throw Error(std::string("LocalCells: the ") + what + " of " + c.name +
+                        " must be ascending ids below " + std::to_string(c.n));
+}
+
+std::vector<float> values_of_cells(const std::vector<uint32_t>& gid, uint32_t n,
+                                   const std::vector<float>& all) {
+    if (all.size() != n) return all;
+    std::vector<float> out(gid.size());
+    for (size_t i = 0; i < gid.size(); ++i) out[i] = all[gid[i]];
+    return out;
+}
+
 // An engine that holds every cell is not a rank of a distributed run.
 void Engine::window_cells(int64_t, int64_t) {
     throw Error("the " + name() + " engine does not run distributed yet");

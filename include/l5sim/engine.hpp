@@ -227,6 +227,15 @@ struct LocalCells {
     int64_t window = 0;
 };
 
+/// Throws an Error unless `ids` (a rank's `what` of population `pop`: "cells" or "sources") are
+/// ascending global ids below the population's size.
+void check_local_ids(const Config& cfg, uint32_t pop, const std::vector<uint32_t>& ids,
+                     const char* what);
+/// The values of a rank's cells `gid` among per-cell values of a whole population of `n`
+/// (knobs); values of another length (already the rank's) as they are.
+std::vector<float> values_of_cells(const std::vector<uint32_t>& gid, uint32_t n,
+                                   const std::vector<float>& all);
+
 /// The CPU engine over `net` (build_network), or over a rank's cells: `local` lists them and
 /// `net` holds their parts (build_projection_part, bounds agreed with set_global_bounds).
 std::unique_ptr<Engine> make_cpu_engine(const Config& cfg, Network net, LocalCells local = {});

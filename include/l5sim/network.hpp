@@ -38,6 +38,13 @@ struct Connectivity {
     }
     /// The global id of the source cell of row r.
     uint32_t source_of_row(uint32_t r) const { return src_gid.empty() ? r : src_gid[r]; }
+    /// Whether the rows are exactly the sources `held` (ascending global ids), in order.
+    bool has_rows(const std::vector<uint32_t>& held) const {
+        if (rows() != held.size()) return false;
+        for (uint32_t r = 0; r < rows(); ++r)
+            if (source_of_row(r) != held[r]) return false;
+        return true;
+    }
     /// Bytes held, everything included (row pointers and row sources too: a rank's part
     /// without synapses still holds its rows).
     uint64_t bytes() const;

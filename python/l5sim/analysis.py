@@ -357,15 +357,8 @@ def read_weight_groups(outdir):
     without time_ms or w)."""
     import h5py
 
-    path = os.path.join(os.fspath(outdir), "weights.h5")
-    out = {}
-    with _reading(path) as f:
-        weights = _top_group(f, path, "weights")
-        for name in weights:
-            g = _member(weights, path, name, "projection")
-            _require(g, path, ("time_ms", "w"))
-            out[name] = {k: g[k][()] for k in g if isinstance(g[k], h5py.Dataset)}
-    return out
+    return _read_groups(outdir, "weights.h5", "weights", "projection", ("time_ms", "w"),
+                        lambda g: {k: g[k][()] for k in g if isinstance(g[k], h5py.Dataset)})
 
 
 def _read_probe(g, variables=None, max_cells=None):
@@ -427,14 +420,21 @@ def read_probe_groups(outdir, variables=None, max_cells=None):
     variable [time, cell]}}, in the file's order. `variables`: read only these (time_ms and
     node_ids always); `max_cells`: only the first max_cells probed cells of each. Checked
     (OutputError: no /probes group, a probe without time_ms)."""
-    path = os.path.join(os.fspath(outdir), "probes.h5")
+    return _read_groups(outdir, "probes.h5", "probes", "probe", ("time_ms",),
+                        lambda g: _read_probe(g, variables, max_cells))
+
+
+def _read_groups(outdir, file, top, kind, required, read_one):
+    """{name: read_one(group)} for every member group of `top` in outdir/file, in the file's
+    order, each checked to hold `required` (OutputError otherwise, naming the file)."""
+    path = os.path.join(os.fspath(outdir), file)
     out = {}
     with _reading(path) as f:
-        probes = _top_group(f, path, "probes")
-        for name in probes:
-            g = _member(probes, path, name, "probe")
-            _require(g, path, ("time_ms",))
-            out[name] = _read_probe(g, variables, max_cells)
+        groups = _top_group(f, path, top)
+        for name in groups:
+            g = _member(groups, path, name, kind)
+            _require(g, path, required)
+            out[name] = read_one(g)
     return out
 
 
